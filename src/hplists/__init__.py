@@ -1,0 +1,42 @@
+"""hplists: pre-computed, ordered hyperparameter lists for NAdamW.
+
+With a budget of ``k`` trials, train with the first ``k`` points of a list and
+keep the best (arXiv 2503.03986)::
+
+    >>> import hplists
+    >>> [p.learning_rate for p in hplists.get_list("nadamw-paper", k=2).points]
+    [0.007188680089024849, 0.0011719210768906827]
+
+Framework entry points are submodules imported on first use, so
+``import hplists`` needs neither PyTorch nor JAX: ``hplists.torch`` (NAdamW as
+a ``torch.optim.Optimizer``) and ``hplists.optax`` (``optax.nadamw`` with the
+schedule).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from hplists._version import __version__
+from hplists.curves import Curve, Status
+from hplists.hparams import HParams
+from hplists.lists import NamedList, available_lists, get_list
+
+__all__ = [
+    "Curve",
+    "HParams",
+    "NamedList",
+    "Status",
+    "__version__",
+    "available_lists",
+    "get_list",
+]
+
+_LAZY_SUBMODULES = ("torch", "optax")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_SUBMODULES:
+        return importlib.import_module(f"hplists.{name}")
+    raise AttributeError(f"module 'hplists' has no attribute {name!r}")

@@ -1,0 +1,50 @@
+"""The ``hplists`` command.
+
+Each area of the package contributes its subcommands from its own module in
+``hplists.cli``: the module defines ``register(subparsers)``, which adds
+parsers whose ``func`` attribute takes the parsed arguments and returns an
+exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from hplists._version import __version__
+
+# Modules that contribute subcommands, in the order `hplists --help` lists them.
+COMMAND_MODULES = (
+    "hplists.cli.lists",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hplists",
+        description="Pre-computed NAdamW hyperparameter lists: use, build and test them.",
+    )
+    parser.add_argument("--version", action="version", version=f"hplists {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except ValueError as e:  # bad input: one clear line, no traceback
+        print(f"hplists {args.command}: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -36,9 +36,9 @@ def check_real(
         >>> check_real("beta1", 0.9, 0.0, 1.0, high_open=True)
         0.9
     """
-    if isinstance(value, bool) or not isinstance(value, (int, float)) and not hasattr(
+    if isinstance(value, bool) or (not isinstance(value, (int, float)) and not hasattr(
         value, "__float__"
-    ):
+    )):
         raise ValueError(
             f"{name} must be a real number in {_interval(low, high, low_open, high_open)}, "
             f"got {value!r}"

@@ -18,7 +18,7 @@ import numpy as np
 __all__ = ["Curve", "Status"]
 
 
-class Status(str, enum.Enum):
+class Status(enum.StrEnum):
     """Life cycle of a trial. Only ``RUNNING`` trials are redone after a crash."""
 
     RUNNING = "running"

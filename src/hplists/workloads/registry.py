@@ -1,0 +1,77 @@
+"""Registry of workloads by name.
+
+Built-in workloads live in their own modules and are imported on first lookup,
+so ``import hplists.workloads`` stays cheap. User workloads register with the
+:func:`register` decorator.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from hplists.workloads.spec import Workload
+
+__all__ = ["get_workload", "register", "workload_names"]
+
+# Modules defining the built-in workloads (each registers its classes on import).
+BUILTIN_MODULES: tuple[str, ...] = (
+    "hplists.workloads.ctr_dlrm",
+    "hplists.workloads.mri_unet",
+    "hplists.workloads.image_resnet",
+    "hplists.workloads.image_vit",
+    "hplists.workloads.speech_conformer",
+    "hplists.workloads.speech_rnn",
+    "hplists.workloads.graph_gnn",
+    "hplists.workloads.translate_transformer",
+)
+
+_REGISTRY: dict[str, type[Workload]] = {}
+_loaded = False
+
+
+def register(cls: type[Workload]) -> type[Workload]:
+    """Class decorator: makes ``cls`` available as ``get_workload(cls.name)``."""
+    name = getattr(cls, "name", None)
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"workload class {cls.__name__} must set a non-empty `name`")
+    if name in _REGISTRY and _REGISTRY[name] is not cls:
+        raise ValueError(f"a different workload is already registered as {name!r}")
+    if getattr(cls, "num_evals", 20) < 20:
+        raise ValueError(f"workload {name!r}: num_evals must be >= 20, got {cls.num_evals}")
+    _REGISTRY[name] = cls
+    return cls
+
+
+def _load_builtins() -> None:
+    global _loaded
+    if _loaded:
+        return
+    for module in BUILTIN_MODULES:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as e:
+            if e.name != module:  # a real import error inside the module
+                raise
+    _loaded = True
+
+
+def workload_names(*, variants: bool = True) -> list[str]:
+    """Names of every registered workload (base workloads first, then variants)."""
+    _load_builtins()
+    names = [n for n, c in _REGISTRY.items() if variants or c.base is None]
+    return sorted(names, key=lambda n: (_REGISTRY[n].base is not None, n))
+
+
+def get_workload(name: str) -> Workload:
+    """A fresh instance of the workload registered as ``name``.
+
+    Example:
+        >>> get_workload("no-such-workload")
+        Traceback (most recent call last):
+        ...
+        ValueError: unknown workload 'no-such-workload'; registered workloads are [...]
+    """
+    _load_builtins()
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown workload {name!r}; registered workloads are {workload_names()}")
+    return _REGISTRY[name]()

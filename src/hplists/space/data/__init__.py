@@ -1,0 +1,1 @@
+"""Search spaces shipped with hplists, one JSON file per space."""

@@ -1,0 +1,212 @@
+"""The exhaustive best set of ``K`` points (paper 001, Sec. 2.6 and Appendix D).
+
+Among all ``C(P, K)`` sets of ``K`` candidate points, the one of lowest cost
+``C_tau``. It is a lower bound on what any list of ``K`` points can achieve on
+the workloads it was built on (the paper finds it generalizes worse than the
+greedy list to held-out workloads, Table 13).
+
+The search is exact and fast in practice:
+
+1. **Dominance pruning (exact).** Point ``q`` is dominated by ``p`` when ``p``
+   is at least as fast as ``q`` on every workload (after capping at ``tau``) and
+   trains every workload ``q`` trains. Replacing ``q`` by ``p`` in any set never
+   raises the cost nor lowers the number of trained workloads, so some optimal
+   set uses only non-dominated points (duplicates keep their lowest index). In
+   particular a point that trains nothing is dominated by any point that trains
+   something. On real studies, where most points reach few targets (paper 001,
+   Table 4), this leaves a few dozen of 200 points.
+2. **Vectorized enumeration with branch and bound.** Sets are enumerated as a
+   *head* of ``K - 2`` points ending at point ``h`` plus a *pair* of points
+   after ``h``. The per-workload minima of all pairs are tabulated once, so
+   every head is scored against all its pairs in one array operation. A head
+   is skipped when even the best points after ``h`` cannot bring it within the
+   best cost found so far (initially the greedy list's cost).
+
+Worst case (no point dominated, no head pruned): ``C(P, K) * N`` elementwise
+minima, e.g. about 5e8 for ``K = 4``, ``P = 200``, ``N = 8`` (a few seconds).
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from hplists._check import check_real
+from hplists.lists.constructed import ConstructedList, check_list_size
+from hplists.lists.greedy import TIE_TOLERANCE, build, greedy_order
+from hplists.scoring.cost import DEFAULT_TAU, check_fractions
+
+__all__ = ["exhaustive_set", "nondominated"]
+
+# Elements per scoring block (heads x pairs x workloads): bounds memory to ~16 MB.
+_BLOCK = 2_000_000
+
+
+def exhaustive_set(fractions: np.ndarray, k: int, tau: float = DEFAULT_TAU) -> ConstructedList:
+    """The set of ``k`` points of lowest cost ``C_tau`` (paper 001, Appendix D).
+
+    Args:
+        fractions: step fractions ``[P, N]`` (``inf`` = target missed).
+        k: set size, ``1 <= k <= P``.
+        tau: penalty factor of the cost, ``>= 1`` (paper: 2).
+
+    Returns:
+        a :class:`~hplists.lists.constructed.ConstructedList` with
+        ``method="exhaustive"``. Its cost is the minimum over all ``C(P, k)``
+        sets. A set has no order of its own; the points are listed in the order
+        the greedy procedure would pick them from the set, so ``costs`` are the
+        prefix costs of that order.
+
+    Tie-breaking (deterministic): among sets of minimal cost (sums of
+    log-fractions within ``1e-12``), the set that trains the most workloads,
+    then the lexicographically smallest sorted indices among non-dominated
+    points. When fewer than ``k`` points are not dominated, they all belong to
+    the set and the lowest-index other points fill it up (they cannot lower
+    the cost).
+
+    Example:
+        >>> F = np.array([[0.5, np.inf, np.inf],
+        ...               [0.9, 0.6, np.inf],
+        ...               [np.inf, 0.7, 0.4],
+        ...               [0.3, np.inf, 0.9]])
+        >>> best = exhaustive_set(F, k=2, tau=2.0)
+        >>> sorted(best.indices), round(best.cost, 4)
+        ([2, 3], 0.438)
+    """
+    arr = check_fractions(fractions)
+    num_points = arr.shape[0]
+    k = check_list_size(k, num_points)
+    tau = check_real("tau", tau, low=1.0, high=np.inf, high_open=True)
+
+    keep = nondominated(arr, tau)
+    if keep.size <= k:
+        chosen = [int(i) for i in keep]
+    else:
+        with np.errstate(divide="ignore"):
+            logs = np.log(np.minimum(arr[keep], tau))
+        finite = np.isfinite(arr[keep])
+        start = greedy_order(arr[keep], k, tau)
+        bound = np.minimum.reduce(logs[start], axis=0).sum()
+        chosen = [int(i) for i in keep[_search(logs, finite, k, bound)]]
+    others = [i for i in range(num_points) if i not in set(chosen)]
+    chosen += others[: k - len(chosen)]
+    order = [chosen[i] for i in greedy_order(arr[chosen], k, tau)]
+    return build(arr, order, tau, "exhaustive")
+
+
+def nondominated(fractions: np.ndarray, tau: float = DEFAULT_TAU) -> np.ndarray:
+    """Indices (ascending) of the points no other point dominates.
+
+    ``p`` dominates ``q`` when ``min(f_p, tau) <= min(f_q, tau)`` on every
+    workload and ``p`` trains (has a finite fraction on) every workload ``q``
+    trains; of identical points only the lowest index is kept.
+
+    Example:
+        >>> nondominated(np.array([[0.5, 0.9], [0.6, 0.9], [0.5, 0.9], [np.inf, 0.2]])).tolist()
+        [0, 3]
+    """
+    arr = check_fractions(fractions)
+    capped = np.minimum(arr, tau)
+    finite = np.isfinite(arr)
+    num_points = arr.shape[0]
+    dominated = np.zeros(num_points, dtype=bool)
+    rows = max(1, _BLOCK // max(1, num_points * arr.shape[1]))
+    index = np.arange(num_points)
+    for lo in range(0, num_points, rows):
+        p = slice(lo, lo + rows)
+        # [p, q]: p is at least as good as q everywhere
+        geq = np.all(capped[p, None, :] <= capped[None, :, :], axis=-1)
+        geq &= np.all(finite[p, None, :] | ~finite[None, :, :], axis=-1)
+        same = np.all(capped[p, None, :] == capped[None, :, :], axis=-1)
+        same &= np.all(finite[p, None, :] == finite[None, :, :], axis=-1)
+        # strictly better somewhere, or an identical point with a lower index
+        dom = geq & (~same | (index[p, None] < index[None, :]))
+        dominated |= dom.any(axis=0)
+    return np.flatnonzero(~dominated)
+
+
+def _search(logs: np.ndarray, finite: np.ndarray, k: int, bound: float) -> list[int]:
+    """Exact minimum of ``sum_i min_{p in S} logs[p, i]`` over sets ``|S| = k``."""
+    m, n = logs.shape
+    cands = _Candidates(bound)
+    none_members = np.zeros((1, 0), dtype=np.int64)
+    none_finite = np.zeros((1, n), dtype=bool)
+    if k == 1:
+        singles = np.arange(m)[:, None]
+        cands.add(logs.sum(axis=1)[None, :], none_members, none_finite, singles, finite)
+        return cands.best()
+
+    pairs = np.stack(np.triu_indices(m, 1), axis=1)  # all pairs, lexicographic
+    pair_logs = np.minimum(logs[pairs[:, 0]], logs[pairs[:, 1]])
+    pair_finite = finite[pairs[:, 0]] | finite[pairs[:, 1]]
+    if k == 2:
+        step = _BLOCK // n
+        for lo in range(0, pairs.shape[0], step):
+            sl = slice(lo, lo + step)
+            cands.add(pair_logs[sl].sum(axis=1)[None, :], none_members, none_finite,
+                      pairs[sl], pair_finite[sl])
+        return cands.best()
+
+    # pairs whose first point is > h start at offset[h + 1]
+    offset = np.concatenate([[0], np.cumsum(np.arange(m - 1, -1, -1))])
+    # suffix minima: best log per workload among points > h
+    suffix = np.minimum.accumulate(logs[::-1], axis=0)[::-1]
+    for h in range(k - 3, m - 2):
+        heads = np.array([(*s, h) for s in itertools.combinations(range(h), k - 3)],
+                         dtype=np.int64)  # [H, k-2], lexicographic
+        head_logs = np.minimum.reduce(logs[heads], axis=1)
+        head_finite = np.logical_or.reduce(finite[heads], axis=1)
+        # branch and bound: even the best points after h cannot beat the bound
+        lower = np.minimum(head_logs, suffix[h + 1]).sum(axis=1)
+        live = np.flatnonzero(lower <= cands.bound + TIE_TOLERANCE)
+        if live.size == 0:
+            continue
+        tail = slice(offset[h + 1], None)
+        tail_logs = pair_logs[tail]
+        step = max(1, _BLOCK // max(1, tail_logs.shape[0] * n))
+        for lo in range(0, live.size, step):
+            rows = live[lo:lo + step]
+            tot = np.zeros((rows.size, tail_logs.shape[0]))
+            for i in range(n):  # one contiguous 2-D op per workload
+                tot += np.minimum(head_logs[rows, i, None], tail_logs[None, :, i])
+            cands.add(tot, heads[rows], head_finite[rows], pairs[tail], pair_finite[tail])
+    return cands.best()
+
+
+class _Candidates:
+    """Sets within ``TIE_TOLERANCE`` of the lowest total seen, for exact tie-breaking.
+
+    A candidate ``(a, b)`` of a block is the union of left part ``a`` (a head)
+    and right part ``b`` (a pair, or a single point).
+    """
+
+    def __init__(self, bound: float) -> None:
+        self.bound = float(bound)  # a set with this total exists (the greedy one)
+        self.pool: list[tuple[float, int, tuple[int, ...]]] = []
+
+    def add(
+        self,
+        tot: np.ndarray,
+        left: np.ndarray,
+        left_finite: np.ndarray,
+        right: np.ndarray,
+        right_finite: np.ndarray,
+    ) -> None:
+        low = float(tot.min())
+        if low > self.bound + TIE_TOLERANCE:
+            return
+        self.bound = min(self.bound, low)
+        a, b = np.nonzero(tot <= self.bound + TIE_TOLERANCE)
+        trained = (left_finite[a] | right_finite[b]).sum(axis=1)
+        members = np.concatenate([left[a], right[b]], axis=1)
+        self.pool = [c for c in self.pool if c[0] <= self.bound + TIE_TOLERANCE]
+        self.pool += [
+            (float(tot[i, j]), int(t), tuple(int(x) for x in mem))
+            for i, j, t, mem in zip(a, b, trained, members, strict=True)
+        ]
+
+    def best(self) -> list[int]:
+        low = min(c[0] for c in self.pool)
+        eligible = [c for c in self.pool if c[0] <= low + TIE_TOLERANCE]
+        return list(min(eligible, key=lambda c: (-c[1], c[2]))[2])

@@ -1,0 +1,181 @@
+"""Time-to-target: the first evaluated step at which a run reaches its validation target.
+
+Paper 001 (Sec. 2.5) and AlgoPerf define successful training as reaching the
+workload's validation target within its step budget ``T``. For one run with
+evaluations at steps ``s_1 < s_2 < ... <= T``,
+
+    t = min { s_j : v_j <= target }    (metrics that go down, ``mode="min"``)
+    t = min { s_j : v_j >= target }    (metrics that go up,   ``mode="max"``)
+
+and ``t = inf`` when no evaluation reaches the target. The step fraction is
+``t / T`` (``inf`` for a miss).
+
+Non-finite values. An evaluation whose value is NaN or +-inf never reaches the
+target. Such values are only legitimate in a run that *diverged* (its training
+loss or metrics became non-finite, and training stopped): evaluations made
+before the divergence still count, exactly as AlgoPerf's
+``scoring/performance_profile.py`` compares ``NaN <= target`` as false and keeps
+earlier hits. A diverged run that never reached the target is ``inf``. A run
+that is *not* marked diverged and has a non-finite value is an error: the
+recording is inconsistent, and scoring it either way could silently change a
+list.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+
+from hplists._check import check_choice, check_real
+
+__all__ = ["best_value", "first_hit", "step_fraction", "time_to_target"]
+
+Mode = Literal["min", "max"]
+
+
+def _as_curves(steps: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    steps = np.asarray(steps)
+    values = np.asarray(values, dtype=np.float64)
+    if steps.ndim != 1 or steps.shape[0] == 0:
+        raise ValueError(f"steps must be a non-empty 1-D array, got shape {steps.shape}")
+    if steps.shape[0] > 1 and np.any(np.diff(steps) <= 0):
+        raise ValueError("steps must be strictly increasing")
+    if values.ndim == 0 or values.shape[-1] != steps.shape[0]:
+        raise ValueError(
+            f"values must have one value per step on their last axis ({steps.shape[0]}), "
+            f"got shape {values.shape}"
+        )
+    return steps, values
+
+
+def _check_finite(values: np.ndarray, diverged: np.ndarray | bool) -> None:
+    bad = ~np.isfinite(values) & ~np.asarray(diverged, dtype=bool)[..., None]
+    if np.any(bad):
+        where = np.argwhere(bad)[0]
+        run = tuple(int(i) for i in where[:-1])
+        raise ValueError(
+            f"values contain a non-finite value ({values[tuple(where)]}) at evaluation "
+            f"{int(where[-1])}"
+            + (f" of run {run}" if run else "")
+            + " that is not marked diverged; mark the run diverged or fix the recording"
+        )
+
+
+def first_hit(
+    values: np.ndarray,
+    target: float,
+    mode: Mode,
+    *,
+    diverged: np.ndarray | bool = False,
+) -> np.ndarray:
+    """Index of the first evaluation of each curve that reaches ``target``; ``-1`` if none.
+
+    Args:
+        values: validation metric ``[..., E]``, one curve per leading index.
+        target: the validation target.
+        mode: ``"min"`` (reached when ``value <= target``) or ``"max"``
+            (``value >= target``).
+        diverged: whether each run (``[...]``, or one bool for all) diverged;
+            non-finite values are allowed only in diverged runs.
+
+    Example:
+        >>> first_hit([[0.5, 0.3, 0.2], [0.9, 0.8, 0.7]], target=0.3, mode="min")
+        array([ 1, -1])
+    """
+    check_choice("mode", mode, ("min", "max"))
+    target = check_real("target", target)
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim == 0 or values.shape[-1] == 0:
+        raise ValueError(f"values must have at least one evaluation, got shape {values.shape}")
+    _check_finite(values, diverged)
+    with np.errstate(invalid="ignore"):
+        hit = values <= target if mode == "min" else values >= target
+    return np.where(hit.any(axis=-1), np.argmax(hit, axis=-1), -1)
+
+
+def time_to_target(
+    steps: np.ndarray,
+    values: np.ndarray,
+    target: float,
+    mode: Mode,
+    *,
+    diverged: np.ndarray | bool = False,
+) -> np.ndarray:
+    """First evaluated step at which ``values`` reach ``target``; ``inf`` if never.
+
+    Args:
+        steps: evaluated steps ``[E]``, strictly increasing, shared by every run.
+        values: validation metric ``[..., E]``, one curve per leading index.
+        target: the validation target.
+        mode: ``"min"`` (reached when ``value <= target``) or ``"max"``
+            (``value >= target``).
+        diverged: whether each run (``[...]``, or one bool for all) diverged;
+            non-finite values are allowed only in diverged runs.
+
+    Returns:
+        float array ``[...]`` of steps (``inf`` where the target was missed).
+
+    Example:
+        >>> time_to_target([10, 20, 30], [0.5, 0.3, 0.2], target=0.3, mode="min")
+        array(20.)
+        >>> time_to_target([10, 20, 30], [[0.5, 0.3, 0.2], [0.9, 0.8, 0.7]], 0.3, "min")
+        array([20., inf])
+        >>> time_to_target([10, 20, 30], [0.2, float("nan"), 0.1], 0.25, "min", diverged=True)
+        array(10.)
+    """
+    steps, values = _as_curves(steps, values)
+    idx = first_hit(values, target, mode, diverged=diverged)
+    return np.where(idx >= 0, steps[np.maximum(idx, 0)].astype(np.float64), np.inf)
+
+
+def step_fraction(
+    steps: np.ndarray,
+    values: np.ndarray,
+    target: float,
+    mode: Mode,
+    step_budget: int,
+    *,
+    diverged: np.ndarray | bool = False,
+) -> np.ndarray:
+    """Time-to-target as a fraction ``t / T`` of the step budget ``T``; ``inf`` for a miss.
+
+    Steps beyond the budget are an error: the budget must be the one the run
+    was trained with (the learning-rate schedule depends on it).
+
+    Example:
+        >>> step_fraction([25, 50, 75, 100], [0.6, 0.4, 0.25, 0.2], 0.3, "min", 100)
+        array(0.75)
+    """
+    budget = check_real("step_budget", step_budget, low=0.0, low_open=True)
+    steps, values = _as_curves(steps, values)
+    if steps[-1] > budget:
+        raise ValueError(
+            f"the curve is evaluated at step {int(steps[-1])}, beyond the step budget "
+            f"{budget:g}; step_budget must be the budget the run was trained with"
+        )
+    return np.asarray(time_to_target(steps, values, target, mode, diverged=diverged) / budget)
+
+
+def best_value(
+    values: np.ndarray, mode: Mode, *, diverged: np.ndarray | bool = False
+) -> np.ndarray:
+    """Best finite value of each curve (``min`` or ``max`` over the last axis).
+
+    Non-finite values follow the rule of :func:`time_to_target` (allowed only
+    in diverged runs, and never the best); a curve with no finite value gets
+    the worst possible value (``+inf`` for ``"min"``, ``-inf`` for ``"max"``).
+
+    Example:
+        >>> best_value([[0.5, 0.3, 0.4], [0.9, float("nan"), 0.7]], "min",
+        ...            diverged=[False, True])
+        array([0.3, 0.7])
+    """
+    check_choice("mode", mode, ("min", "max"))
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim == 0 or values.shape[-1] == 0:
+        raise ValueError(f"values must have at least one evaluation, got shape {values.shape}")
+    _check_finite(values, diverged)
+    worst = np.inf if mode == "min" else -np.inf
+    clean = np.where(np.isfinite(values), values, worst)
+    return clean.min(axis=-1) if mode == "min" else clean.max(axis=-1)

@@ -1,0 +1,336 @@
+"""The trial-store contract: what a trial is, how a point is identified, what a store does.
+
+A *trial* is one (study, point, workload, seed). The store records, for each
+trial, the point, its status (:class:`~hplists.Status`), the evaluation curve
+(:class:`~hplists.Curve`) and provenance (package and workload versions,
+machine, timestamps). Backends implement :class:`TrialStore`; the default is
+:class:`hplists.store.sqlite.SQLiteStore`.
+
+Points are identified by :func:`point_id`, the first 16 hex digits of the
+SHA-256 of the point's canonical JSON (keys sorted, floats in Python's
+shortest round-trip form, ``-0.0`` as ``0.0``). An :class:`~hplists.HParams` is
+stored with all its fields (``to_dict``), so the same HParams always has the
+same id whichever code path recorded it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import hashlib
+import json
+import math
+import os
+import platform
+import socket
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+from hplists._check import check_real
+from hplists._version import __version__
+from hplists.curves import Curve, Status
+from hplists.hparams import HParams
+
+__all__ = [
+    "EmptyStoreError",
+    "TrialKey",
+    "TrialRecord",
+    "TrialStore",
+    "canonical_point",
+    "curve_from_json",
+    "curve_to_json",
+    "machine_provenance",
+    "point_id",
+]
+
+TERMINAL = (Status.COMPLETE, Status.DIVERGED, Status.ERROR)
+
+
+class EmptyStoreError(ValueError):
+    """A caller needs trials and the store (or the selection) has none."""
+
+
+def canonical_point(point: HParams | Mapping[str, Any]) -> dict[str, float]:
+    """The point as a key-sorted dict of finite floats (what the store records).
+
+    Example:
+        >>> canonical_point({"lr": 1, "beta": -0.0})
+        {'beta': 0.0, 'lr': 1.0}
+    """
+    if isinstance(point, HParams):
+        d: Mapping[str, Any] = point.to_dict()
+    elif isinstance(point, Mapping):
+        d = point
+    else:
+        raise ValueError(
+            f"point must be an HParams or a mapping of names to floats, got {type(point).__name__}"
+        )
+    if not d:
+        raise ValueError("point must have at least one hyperparameter")
+    out = {}
+    for k in sorted(d, key=str):
+        if not isinstance(k, str) or not k:
+            raise ValueError(f"point keys must be non-empty strings, got {k!r}")
+        out[k] = check_real(f"point[{k!r}]", d[k]) + 0.0  # + 0.0 folds -0.0 into 0.0
+    return out
+
+
+def _canonical_json(point: Mapping[str, float]) -> str:
+    return json.dumps(point, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def point_id(point: HParams | Mapping[str, Any]) -> str:
+    """Stable 16-hex-digit id of a point: ``sha256(canonical JSON)[:16]``.
+
+    Example:
+        >>> a = point_id(HParams(1e-3, 0.9, 0.999))
+        >>> a == point_id(HParams(1e-3, 0.9, 0.999).to_dict()), len(a)
+        (True, 16)
+    """
+    text = _canonical_json(canonical_point(point))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+# Strict JSON for floats: NaN -> null, +-inf -> "Infinity" / "-Infinity".
+def _enc(x: float) -> float | str | None:
+    if math.isnan(x):
+        return None
+    if math.isinf(x):
+        return "Infinity" if x > 0 else "-Infinity"
+    return x
+
+
+def _dec(x: Any) -> float:
+    if x is None:
+        return math.nan
+    if isinstance(x, str):
+        if x in ("Infinity", "inf", "+inf"):
+            return math.inf
+        if x in ("-Infinity", "-inf"):
+            return -math.inf
+        if x in ("NaN", "nan"):
+            return math.nan
+        raise ValueError(f"not a number: {x!r}")
+    return float(x)
+
+
+def curve_to_json(curve: Curve) -> dict[str, Any]:
+    """A curve as strict JSON (NaN as null, infinities as strings), columnar.
+
+    Example:
+        >>> c = Curve([1, 2], [0.1, 0.2], [float("nan"), 1.0], {"err": [float("inf"), 0.5]})
+        >>> curve_to_json(c)["train_loss"], curve_to_json(c)["metrics"]
+        ([None, 1.0], {'err': ['Infinity', 0.5]})
+        >>> curve_from_json(curve_to_json(c)).metric("err").tolist()
+        [inf, 0.5]
+    """
+    return {
+        "steps": [int(s) for s in curve.steps],
+        "seconds": [_enc(float(x)) for x in curve.seconds],
+        "train_loss": [_enc(float(x)) for x in curve.train_loss],
+        "metrics": {k: [_enc(float(x)) for x in v] for k, v in curve.metrics.items()},
+        "status": curve.status.value,
+        "message": curve.message,
+    }
+
+
+def curve_from_json(d: Mapping[str, Any]) -> Curve:
+    """Inverse of :func:`curve_to_json`."""
+    return Curve(
+        steps=[int(s) for s in d["steps"]],
+        seconds=[_dec(x) for x in d["seconds"]],
+        train_loss=[_dec(x) for x in d["train_loss"]],
+        metrics={k: [_dec(x) for x in v] for k, v in d.get("metrics", {}).items()},
+        status=d.get("status", "complete"),
+        message=d.get("message", ""),
+    )
+
+
+def check_status(value: Any, *, terminal: bool = False) -> Status:
+    """A :class:`Status` from a Status or its string, with a clear error otherwise."""
+    allowed = TERMINAL if terminal else tuple(Status)
+    try:
+        status = Status(value)
+    except ValueError:
+        status = None
+    if status is None or status not in allowed:
+        names = ", ".join(repr(s.value) for s in allowed)
+        raise ValueError(f"status must be one of {names}; got {value!r}")
+    return status
+
+
+def utc_now() -> str:
+    """Current UTC time, ISO 8601 with seconds."""
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+
+
+def machine_provenance() -> dict[str, Any]:
+    """Where and with what a trial ran: package, python, numpy, jax/torch if loaded, machine.
+
+    jax and torch are reported only if the process already imported them, so
+    recording a trial never imports a framework.
+
+    Example:
+        >>> p = machine_provenance()
+        >>> sorted(k for k in ("hplists", "python", "hostname") if k in p)
+        ['hostname', 'hplists', 'python']
+    """
+    import numpy as np
+
+    prov: dict[str, Any] = {
+        "hplists": __version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "hostname": socket.gethostname(),
+        "pid": os.getpid(),
+    }
+    for mod in ("jax", "jaxlib", "torch", "optax", "flax"):
+        m = sys.modules.get(mod)
+        if m is not None and getattr(m, "__version__", None):
+            prov[mod] = str(m.__version__)
+    return prov
+
+
+@dataclasses.dataclass(frozen=True)
+class TrialKey:
+    """Handle of a claimed trial, returned by :meth:`TrialStore.claim`.
+
+    ``run_token`` identifies the claiming process; :meth:`TrialStore.finish`
+    and :meth:`TrialStore.fail` use it to record who finished the trial.
+    """
+
+    study: str
+    point_id: str
+    workload: str
+    seed: int
+    run_token: str
+    trial_id: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class TrialRecord:
+    """One recorded trial.
+
+    Attributes:
+        study: the study's name.
+        point_id: :func:`point_id` of ``point``.
+        point_index: position of the point in the study's sample (``None`` if not given).
+        point: hyperparameter name -> value.
+        workload: the workload's name.
+        workload_version: version of the workload's definition.
+        seed: training seed.
+        status: running, complete, diverged or error.
+        message: why the trial diverged or failed.
+        curve: the evaluation curve (``None`` while running, or for an error
+            recorded without one).
+        provenance: versions, machine, run token and timestamps.
+    """
+
+    study: str
+    point_id: str
+    point_index: int | None
+    point: dict[str, float]
+    workload: str
+    workload_version: str
+    seed: int
+    status: Status
+    message: str
+    curve: Curve | None
+    provenance: dict[str, Any]
+
+    @property
+    def hparams(self) -> HParams:
+        """The point as an :class:`~hplists.HParams` (an error for non-NAdamW points)."""
+        return HParams.from_dict(self.point)
+
+    def to_json(self) -> dict[str, Any]:
+        """Strict-JSON representation (see :func:`curve_to_json`)."""
+        return {
+            "study": self.study,
+            "point_id": self.point_id,
+            "point_index": self.point_index,
+            "point": dict(self.point),
+            "workload": self.workload,
+            "workload_version": self.workload_version,
+            "seed": self.seed,
+            "status": self.status.value,
+            "message": self.message,
+            "curve": None if self.curve is None else curve_to_json(self.curve),
+            "provenance": self.provenance,
+        }
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> TrialRecord:
+        """Inverse of :meth:`to_json`; the point id is recomputed and checked."""
+        point = canonical_point(d["point"])
+        pid = point_id(point)
+        if d.get("point_id") not in (None, pid):
+            raise ValueError(
+                f"trial record: point_id {d['point_id']!r} does not match its point ({pid!r})"
+            )
+        curve = d.get("curve")
+        return cls(
+            study=str(d["study"]),
+            point_id=pid,
+            point_index=None if d.get("point_index") is None else int(d["point_index"]),
+            point=point,
+            workload=str(d["workload"]),
+            workload_version=str(d.get("workload_version", "1")),
+            seed=int(d.get("seed", 0)),
+            status=check_status(d.get("status", "complete")),
+            message=str(d.get("message", "")),
+            curve=None if curve is None else curve_from_json(curve),
+            provenance=dict(d.get("provenance", {})),
+        )
+
+
+@runtime_checkable
+class TrialStore(Protocol):
+    """What every trial store does. See :class:`hplists.store.sqlite.SQLiteStore`."""
+
+    def claim(
+        self,
+        study: str,
+        point: HParams | Mapping[str, float],
+        workload: str,
+        seed: int,
+        *,
+        point_index: int | None = None,
+        workload_version: str = "1",
+    ) -> TrialKey | None: ...
+
+    def heartbeat(self, key: TrialKey) -> None: ...
+
+    def finish(self, key: TrialKey, curve: Curve) -> bool: ...
+
+    def fail(self, key: TrialKey, message: str) -> bool: ...
+
+    def put(
+        self,
+        study: str,
+        point: HParams | Mapping[str, float],
+        workload: str,
+        seed: int,
+        curve: Curve,
+        *,
+        point_index: int | None = None,
+        workload_version: str = "1",
+    ) -> bool: ...
+
+    def put_many(self, records: Iterable[TrialRecord]) -> int: ...
+
+    def trials(
+        self,
+        study: str | None = None,
+        workload: str | None = None,
+        status: Status | str | Sequence[Status | str] | None = None,
+    ) -> list[TrialRecord]: ...
+
+    def studies(self) -> list[str]: ...
+
+    def workloads(self, study: str | None = None) -> list[str]: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,923 @@
+"""The embedded trial store: one SQLite file (standard library ``sqlite3``, WAL mode).
+
+Safety properties, and how they are obtained:
+
+* **Nothing is pickled.** Points and provenance are JSON text; curves live in
+  two plain tables (``evals``: step, seconds, train_loss; ``eval_metrics``:
+  step, metric, value) readable with any SQLite client. NaN is stored as NULL.
+* **Idempotent writes, no duplicates.** ``UNIQUE(study, point_id, workload,
+  seed)``; a trial that is complete, diverged or error is never overwritten
+  (:meth:`SQLiteStore.put` and :meth:`SQLiteStore.finish` return ``False``
+  and leave the first result in place).
+* **Crash safety (kill -9).** Every write is one transaction, and
+  ``synchronous=FULL`` makes a committed trial durable. A process killed
+  mid-study leaves only its in-flight trials ``running``; a rerun reclaims
+  exactly those (see *stale trials* below) and skips every finished one.
+* **Several writers.** Each write starts with ``BEGIN IMMEDIATE`` (take the
+  write lock before reading, so claim is an atomic test-and-set), waits up to
+  ``timeout`` seconds on a busy database and retries on ``SQLITE_BUSY``.
+  Several processes can run one study side by side: a trial claimed by a
+  live process is not handed out again.
+* **Audit trail.** Every claim, reclaim, finish, failure, import and discarded
+  duplicate is appended to the ``events`` table (:meth:`SQLiteStore.events`).
+
+Stale trials. A ``running`` row records the claiming process: a per-process
+``run_token`` (a random UUID, renewed after ``fork``), the hostname, the pid,
+the process's identity (Linux boot id and start time, from ``/proc``) and a
+heartbeat time. :meth:`SQLiteStore.claim` hands a ``running`` trial out again
+when
+
+1. it carries this process's own run token (the process is retrying it), or
+2. it was claimed on this host by a process that no longer exists (the pid is
+   gone, a zombie, or now belongs to another process: the recorded identity
+   differs, as after a reboot), or
+3. it was claimed on another host and its heartbeat is older than
+   ``heartbeat_timeout`` seconds (liveness cannot be checked across machines;
+   long trials on shared filesystems should call :meth:`SQLiteStore.heartbeat`
+   at each evaluation).
+
+A reclaimed trial gets the new owner and ``attempts + 1``; if the old owner
+turns out to be alive and finishes first, its result is kept and the later
+one is discarded (logged as an event), so a trial is never recorded twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import socket
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hplists._check import check_int, check_real
+from hplists._version import __version__
+from hplists.curves import Curve, Status
+from hplists.hparams import HParams
+from hplists.store.base import (
+    TERMINAL,
+    EmptyStoreError,
+    TrialKey,
+    TrialRecord,
+    canonical_point,
+    check_status,
+    curve_to_json,
+    machine_provenance,
+    point_id,
+    utc_now,
+)
+
+__all__ = ["FORMAT", "SCHEMA_VERSION", "SQLiteStore", "run_token"]
+
+FORMAT = "hplists-trial-store"
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS points (
+    point_id TEXT PRIMARY KEY,
+    point    TEXT NOT NULL              -- canonical JSON object of floats
+);
+CREATE TABLE IF NOT EXISTS trials (
+    trial_id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    study            TEXT NOT NULL,
+    point_id         TEXT NOT NULL REFERENCES points(point_id),
+    point_index      INTEGER,
+    workload         TEXT NOT NULL,
+    workload_version TEXT NOT NULL,
+    seed             INTEGER NOT NULL,
+    status           TEXT NOT NULL
+                     CHECK (status IN ('running', 'complete', 'diverged', 'error')),
+    message          TEXT NOT NULL DEFAULT '',
+    has_curve        INTEGER NOT NULL DEFAULT 0,
+    run_token        TEXT NOT NULL,     -- owner while running, finisher afterwards
+    host             TEXT NOT NULL,
+    pid              INTEGER NOT NULL,
+    proc_identity    TEXT,              -- boot id and start time of pid (Linux)
+    heartbeat        REAL NOT NULL,     -- unix time
+    attempts         INTEGER NOT NULL DEFAULT 1,
+    provenance       TEXT NOT NULL,     -- JSON object
+    created_at       REAL NOT NULL,
+    updated_at       REAL NOT NULL,
+    UNIQUE (study, point_id, workload, seed)
+);
+CREATE INDEX IF NOT EXISTS trials_by_workload ON trials (workload, study);
+CREATE INDEX IF NOT EXISTS trials_by_status ON trials (status);
+CREATE TABLE IF NOT EXISTS evals (
+    trial_id   INTEGER NOT NULL REFERENCES trials(trial_id),
+    step       INTEGER NOT NULL,
+    seconds    REAL,
+    train_loss REAL,
+    PRIMARY KEY (trial_id, step)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS eval_metrics (
+    trial_id INTEGER NOT NULL REFERENCES trials(trial_id),
+    metric   TEXT NOT NULL,
+    step     INTEGER NOT NULL,
+    value    REAL,
+    PRIMARY KEY (trial_id, metric, step)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS events (
+    event_id  INTEGER PRIMARY KEY AUTOINCREMENT,
+    trial_id  INTEGER NOT NULL,
+    time      REAL NOT NULL,
+    event     TEXT NOT NULL,
+    run_token TEXT NOT NULL,
+    host      TEXT NOT NULL,
+    pid       INTEGER NOT NULL,
+    detail    TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS events_by_trial ON events (trial_id);
+"""
+
+_RETRIES = 8
+
+# ----- process identity --------------------------------------------------------------------------
+
+_TOKEN: list[str] = []
+
+
+def _reset_token() -> None:
+    _TOKEN.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_token)
+
+
+def run_token() -> str:
+    """This process's run token: a random UUID, fixed for the life of the process.
+
+    Example:
+        >>> run_token() == run_token()
+        True
+    """
+    if not _TOKEN:
+        _TOKEN.append(uuid.uuid4().hex)
+    return _TOKEN[0]
+
+
+def _boot_id() -> str:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
+
+
+def _proc_stat(pid: int) -> tuple[str, str] | None:
+    """(state, identity) of ``pid`` from /proc, or None if there is no such process."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    rest = text[text.rindex(")") + 2 :].split()
+    return rest[0], f"{_boot_id()}:{rest[19]}"  # state, boot id : start time
+
+
+def _proc_identity(pid: int) -> str | None:
+    st = _proc_stat(pid) if Path("/proc/self/stat").exists() else None
+    return None if st is None else st[1]
+
+
+def _process_gone(pid: int, identity: str | None) -> str | None:
+    """Why process ``pid`` (with recorded ``identity``) is dead, or None if it may be alive."""
+    if Path("/proc/self/stat").exists():
+        st = _proc_stat(pid)
+        if st is None:
+            return f"process {pid} no longer exists"
+        state, ident = st
+        if state in ("Z", "X"):
+            return f"process {pid} has exited (zombie)"
+        if identity and ident != identity:
+            return f"pid {pid} now belongs to another process"
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return f"process {pid} no longer exists"
+    except PermissionError:
+        return None
+    return None
+
+
+def _is_busy(e: sqlite3.OperationalError) -> bool:
+    msg = str(e).lower()
+    return "locked" in msg or "busy" in msg
+
+
+def _f(x: float) -> float | None:
+    x = float(x)
+    return None if math.isnan(x) else x
+
+
+class SQLiteStore:
+    """Trial store in one SQLite file; see the module docstring for its guarantees.
+
+    Args:
+        path: the database file; created (with its schema) if missing and ``create``.
+        create: whether a missing file is created; otherwise it is an error.
+        timeout: seconds a write waits for another process's lock.
+        heartbeat_timeout: seconds after which a ``running`` trial claimed on
+            another host (whose process cannot be checked) counts as stale.
+
+    Example:
+        >>> import tempfile, os
+        >>> from hplists import Curve, HParams
+        >>> path = os.path.join(tempfile.mkdtemp(), "study.db")
+        >>> store = SQLiteStore(path)
+        >>> p = HParams(1e-3, 0.9, 0.999)
+        >>> key = store.claim("demo", p, "mnist", seed=0, point_index=0)
+        >>> curve = Curve([10, 20], [1.0, 2.0], [0.5, 0.3], {"error_rate": [0.2, 0.1]})
+        >>> store.finish(key, curve)
+        True
+        >>> store.claim("demo", p, "mnist", seed=0) is None    # done: skipped on rerun
+        True
+        >>> [(t.workload, t.status.value, t.curve.metric("error_rate").tolist())
+        ...  for t in store.trials(study="demo")]
+        [('mnist', 'complete', [0.2, 0.1])]
+        >>> store.close()
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        create: bool = True,
+        timeout: float = 60.0,
+        heartbeat_timeout: float = 3600.0,
+    ) -> None:
+        self.path = Path(path)
+        self.timeout = check_real("timeout", timeout, 0.0)
+        self.heartbeat_timeout = check_real("heartbeat_timeout", heartbeat_timeout, 0.0,
+                                            low_open=True)
+        if self.path.is_dir():
+            raise ValueError(f"trial store path {str(self.path)!r} is a directory, not a file")
+        if not self.path.exists() and not create:
+            raise ValueError(f"no trial store at {str(self.path)!r}")
+        if not self.path.parent.exists():
+            raise ValueError(f"directory of trial store {str(self.path)!r} does not exist")
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = None
+        self._conn_pid = -1
+        self._host = socket.gethostname()
+        self._connection()
+
+    # ----- connection and schema -----------------------------------------------------------------
+
+    def _connection(self) -> sqlite3.Connection:
+        # A connection must not cross fork(): a child opens its own.
+        if self._conn is not None and self._conn_pid == os.getpid():
+            return self._conn
+        conn = sqlite3.connect(
+            str(self.path), timeout=self.timeout, isolation_level=None, check_same_thread=False
+        )
+        try:
+            self._open(conn)
+        except BaseException:
+            conn.close()
+            raise
+        self._conn, self._conn_pid = conn, os.getpid()
+        return conn
+
+    def _open(self, conn: sqlite3.Connection) -> None:
+        where = repr(str(self.path))
+        try:
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        except sqlite3.DatabaseError as e:
+            raise ValueError(f"{where} is not an hplists trial store (not an SQLite database: {e})") \
+                from None
+        if tables and "meta" not in tables:
+            raise ValueError(
+                f"{where} is an SQLite database but not an hplists trial store "
+                f"(it has tables {sorted(tables)} and no 'meta' table)"
+            )
+        if tables:
+            self._check_meta(conn)
+        self._retry(lambda: conn.execute("PRAGMA journal_mode=WAL").fetchone())
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        if not tables:
+            with self._write_txn(conn) as c:
+                for stmt in _SCHEMA.split(";"):
+                    if stmt.strip():
+                        c.execute(stmt)
+                now = utc_now()
+                for k, v in (("format", FORMAT), ("schema_version", str(SCHEMA_VERSION)),
+                             ("created_at", now), ("created_by", f"hplists {__version__}")):
+                    c.execute("INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)", (k, v))
+            self._check_meta(conn)
+
+    def _check_meta(self, conn: sqlite3.Connection) -> None:
+        where = repr(str(self.path))
+        meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+        if meta.get("format") != FORMAT:
+            raise ValueError(
+                f"{where} is not an hplists trial store (meta format is {meta.get('format')!r}, "
+                f"expected {FORMAT!r})"
+            )
+        version = meta.get("schema_version")
+        if version != str(SCHEMA_VERSION):
+            raise ValueError(
+                f"trial store {where} has schema version {version!r}; hplists {__version__} "
+                f"reads schema version {SCHEMA_VERSION} (use the hplists version that wrote it)"
+            )
+
+    def _retry(self, fn: Any) -> Any:
+        for attempt in range(_RETRIES):
+            try:
+                return fn()
+            except sqlite3.OperationalError as e:
+                if not _is_busy(e) or attempt == _RETRIES - 1:
+                    raise
+                time.sleep(min(0.05 * 2**attempt, 2.0))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @contextlib.contextmanager
+    def _write_txn(self, conn: sqlite3.Connection | None = None) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            c = conn if conn is not None else self._connection()
+            self._retry(lambda: c.execute("BEGIN IMMEDIATE"))
+            try:
+                yield c
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+            self._retry(lambda: c.execute("COMMIT"))
+
+    @contextlib.contextmanager
+    def _read_txn(self) -> Iterator[sqlite3.Connection]:
+        # One read transaction: a consistent snapshot across the three tables.
+        with self._lock:
+            c = self._connection()
+            c.execute("BEGIN")
+            try:
+                yield c
+            finally:
+                c.execute("COMMIT")
+
+    def close(self) -> None:
+        """Closes the connection (the store reopens it on next use)."""
+        with self._lock:
+            if self._conn is not None and self._conn_pid == os.getpid():
+                self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> SQLiteStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({str(self.path)!r})"
+
+    # ----- helpers -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _trial_args(study: Any, workload: Any, seed: Any, workload_version: Any,
+                    point_index: Any) -> tuple[str, str, int, str, int | None]:
+        for name, v in (("study", study), ("workload", workload)):
+            if not isinstance(v, str) or not v:
+                raise ValueError(f"{name} must be a non-empty string, got {v!r}")
+        seed = check_int("seed", seed)
+        if isinstance(workload_version, int) and not isinstance(workload_version, bool):
+            workload_version = str(workload_version)
+        if not isinstance(workload_version, str) or not workload_version:
+            raise ValueError(f"workload_version must be a non-empty string, got {workload_version!r}")
+        if point_index is not None:
+            point_index = check_int("point_index", point_index, low=0)
+        return study, workload, seed, workload_version, point_index
+
+    def _owner(self) -> tuple[str, str, int, str | None]:
+        pid = os.getpid()
+        return run_token(), self._host, pid, _proc_identity(pid)
+
+    def _event(self, c: sqlite3.Connection, trial_id: int, event: str, detail: Any = "") -> None:
+        token, host, pid, _ = self._owner()
+        if not isinstance(detail, str):
+            detail = json.dumps(detail, allow_nan=False)
+        c.execute(
+            "INSERT INTO events(trial_id, time, event, run_token, host, pid, detail) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (trial_id, time.time(), event, token, host, pid, detail),
+        )
+
+    @staticmethod
+    def _insert_point(c: sqlite3.Connection, pid: str, point: Mapping[str, float]) -> None:
+        text = json.dumps(point, sort_keys=True, separators=(",", ":"), allow_nan=False)
+        c.execute("INSERT OR IGNORE INTO points(point_id, point) VALUES (?, ?)", (pid, text))
+
+    @staticmethod
+    def _lookup(c: sqlite3.Connection, study: str, pid: str, workload: str, seed: int
+                ) -> sqlite3.Row | None:
+        c.row_factory = sqlite3.Row
+        try:
+            return c.execute(
+                "SELECT * FROM trials WHERE study=? AND point_id=? AND workload=? AND seed=?",
+                (study, pid, workload, seed),
+            ).fetchone()
+        finally:
+            c.row_factory = None
+
+    @staticmethod
+    def _check_version(row: sqlite3.Row, workload_version: str) -> None:
+        if row["workload_version"] != workload_version:
+            raise ValueError(
+                f"trial (study={row['study']!r}, point_id={row['point_id']!r}, "
+                f"workload={row['workload']!r}, seed={row['seed']}) was recorded with "
+                f"workload_version {row['workload_version']!r}, not {workload_version!r}; "
+                f"results of different workload versions belong in different studies"
+            )
+
+    def _stale_reason(self, row: sqlite3.Row, now: float) -> str | None:
+        if row["host"] == self._host:
+            return _process_gone(int(row["pid"]), row["proc_identity"])
+        age = now - float(row["heartbeat"])
+        if age > self.heartbeat_timeout:
+            return (f"claimed on host {row['host']!r}, no heartbeat for {age:.0f} s "
+                    f"(> heartbeat_timeout {self.heartbeat_timeout:g} s)")
+        return None
+
+    @staticmethod
+    def _write_curve(c: sqlite3.Connection, trial_id: int, curve: Curve | None) -> None:
+        c.execute("DELETE FROM evals WHERE trial_id=?", (trial_id,))
+        c.execute("DELETE FROM eval_metrics WHERE trial_id=?", (trial_id,))
+        if curve is None:
+            return
+        steps = [int(s) for s in curve.steps]
+        c.executemany(
+            "INSERT INTO evals(trial_id, step, seconds, train_loss) VALUES (?, ?, ?, ?)",
+            [(trial_id, s, _f(a), _f(b)) for s, a, b in zip(steps, curve.seconds,
+                                                             curve.train_loss, strict=True)],
+        )
+        c.executemany(
+            "INSERT INTO eval_metrics(trial_id, metric, step, value) VALUES (?, ?, ?, ?)",
+            [(trial_id, name, s, _f(v)) for name, values in curve.metrics.items()
+             for s, v in zip(steps, values, strict=True)],
+        )
+
+    @staticmethod
+    def _terminal_curve(curve: Any, what: str) -> Curve:
+        if not isinstance(curve, Curve):
+            raise ValueError(f"{what} must be a hplists.Curve, got {type(curve).__name__}")
+        if curve.status not in TERMINAL:
+            raise ValueError(
+                f"{what}.status must be one of 'complete', 'diverged', 'error' to be recorded; "
+                f"got {curve.status.value!r}"
+            )
+        return curve
+
+    # ----- writing -------------------------------------------------------------------------------
+
+    def claim(
+        self,
+        study: str,
+        point: HParams | Mapping[str, float],
+        workload: str,
+        seed: int,
+        *,
+        point_index: int | None = None,
+        workload_version: str = "1",
+        retry_errors: bool = False,
+        provenance: Mapping[str, Any] | None = None,
+    ) -> TrialKey | None:
+        """Marks a trial ``running`` for this process if it must run; ``None`` if it must not.
+
+        Returns a :class:`TrialKey` when the trial is absent, already owned by
+        this process, or ``running`` but stale (its process died; see the module
+        docstring), and ``None`` when it is complete, diverged or error
+        (unless ``retry_errors``) or running in another live process.
+
+        Args:
+            study: the study's name.
+            point: an :class:`~hplists.HParams` (recorded with all its fields) or
+                a mapping of names to finite floats.
+            workload: the workload's name.
+            seed: the training seed.
+            point_index: position of the point in the study's sample.
+            workload_version: version of the workload's definition; a trial
+                recorded under another version is an error.
+            retry_errors: also hand out trials that ended in ``error``; the
+                previous message and curve are kept in the event log.
+            provenance: extra JSON-able provenance merged into the record.
+        """
+        study, workload, seed, wv, index = self._trial_args(study, workload, seed,
+                                                            workload_version, point_index)
+        canon = canonical_point(point)
+        pid = point_id(canon)
+        token, host, os_pid, ident = self._owner()
+        now = time.time()
+        prov = {**machine_provenance(), "workload_version": wv, "run_token": token,
+                "claimed_at": utc_now(), **dict(provenance or {})}
+        prov_text = json.dumps(prov, allow_nan=False)
+        with self._write_txn() as c:
+            row = self._lookup(c, study, pid, workload, seed)
+            if row is None:
+                self._insert_point(c, pid, canon)
+                cur = c.execute(
+                    "INSERT INTO trials(study, point_id, point_index, workload, workload_version, "
+                    "seed, status, run_token, host, pid, proc_identity, heartbeat, provenance, "
+                    "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, "
+                    "?, ?)",
+                    (study, pid, index, workload, wv, seed, token, host, os_pid, ident, now,
+                     prov_text, now, now),
+                )
+                trial_id = int(cur.lastrowid)
+                self._event(c, trial_id, "claim")
+                return TrialKey(study, pid, workload, seed, token, trial_id)
+            trial_id = int(row["trial_id"])
+            self._check_version(row, wv)
+            if row["point_index"] is None and index is not None:
+                c.execute("UPDATE trials SET point_index=? WHERE trial_id=?", (index, trial_id))
+            status = Status(row["status"])
+            if status is Status.RUNNING:
+                if row["run_token"] == token:
+                    return TrialKey(study, pid, workload, seed, token, trial_id)
+                reason = self._stale_reason(row, now)
+                if reason is None:
+                    return None
+                detail = {"previous_run_token": row["run_token"], "previous_host": row["host"],
+                          "previous_pid": row["pid"], "reason": reason}
+                event = "reclaim"
+            elif status is Status.ERROR and retry_errors:
+                previous = self._read_curves(c, [trial_id]).get(trial_id)
+                detail = {"previous_run_token": row["run_token"], "previous_message":
+                          row["message"], "previous_curve":
+                          None if not row["has_curve"] or previous is None
+                          else curve_to_json(previous)}
+                event = "retry"
+                self._write_curve(c, trial_id, None)
+            else:
+                return None
+            c.execute(
+                "UPDATE trials SET status='running', message='', has_curve=0, run_token=?, host=?, "
+                "pid=?, proc_identity=?, heartbeat=?, attempts=attempts+1, provenance=?, "
+                "updated_at=? WHERE trial_id=?",
+                (token, host, os_pid, ident, now, prov_text, now, trial_id),
+            )
+            self._event(c, trial_id, event, detail)
+            return TrialKey(study, pid, workload, seed, token, trial_id)
+
+    def heartbeat(self, key: TrialKey) -> None:
+        """Records that the trial of ``key`` is still being worked on (for other hosts' claims)."""
+        with self._write_txn() as c:
+            c.execute(
+                "UPDATE trials SET heartbeat=? WHERE study=? AND point_id=? AND workload=? AND "
+                "seed=? AND status='running'",
+                (time.time(), key.study, key.point_id, key.workload, key.seed),
+            )
+
+    def _record(self, key: TrialKey, status: Status, message: str, curve: Curve | None,
+                event: str) -> bool:
+        if not isinstance(key, TrialKey):
+            raise ValueError(f"key must be a TrialKey from claim(), got {type(key).__name__}")
+        now = time.time()
+        with self._write_txn() as c:
+            row = self._lookup(c, key.study, key.point_id, key.workload, key.seed)
+            if row is None:
+                raise ValueError(
+                    f"no trial (study={key.study!r}, point_id={key.point_id!r}, "
+                    f"workload={key.workload!r}, seed={key.seed}) in {str(self.path)!r}; "
+                    f"claim() it first"
+                )
+            trial_id = int(row["trial_id"])
+            if Status(row["status"]) in TERMINAL:
+                # Someone recorded it first: keep theirs, log ours.
+                self._event(c, trial_id, "discard", {"status": status.value, "message": message,
+                                                     "run_token": key.run_token})
+                return False
+            prov = json.loads(row["provenance"])
+            if row["run_token"] != key.run_token:
+                prov.update(machine_provenance())
+            prov.update({"run_token": key.run_token, "finished_at": utc_now()})
+            self._write_curve(c, trial_id, curve)
+            c.execute(
+                "UPDATE trials SET status=?, message=?, has_curve=?, run_token=?, heartbeat=?, "
+                "provenance=?, updated_at=? WHERE trial_id=?",
+                (status.value, message, int(curve is not None), key.run_token, now,
+                 json.dumps(prov, allow_nan=False), now, trial_id),
+            )
+            self._event(c, trial_id, event)
+            return True
+
+    def finish(self, key: TrialKey, curve: Curve) -> bool:
+        """Records the curve of a claimed trial; its status is ``curve.status``.
+
+        Returns ``False`` (and records nothing but an event) if the trial was
+        already finished by another process.
+        """
+        curve = self._terminal_curve(curve, "curve")
+        return self._record(key, curve.status, curve.message, curve, "finish")
+
+    def fail(self, key: TrialKey, message: str, curve: Curve | None = None) -> bool:
+        """Records a claimed trial as ``error`` with ``message`` (and a partial curve if given)."""
+        if not isinstance(message, str):
+            raise ValueError(f"message must be a string, got {type(message).__name__}")
+        if curve is not None and not isinstance(curve, Curve):
+            raise ValueError(f"curve must be a hplists.Curve or None, got {type(curve).__name__}")
+        return self._record(key, Status.ERROR, message, curve, "fail")
+
+    def put(
+        self,
+        study: str,
+        point: HParams | Mapping[str, float],
+        workload: str,
+        seed: int,
+        curve: Curve,
+        *,
+        point_index: int | None = None,
+        workload_version: str = "1",
+        provenance: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """Records a finished trial in one step; a no-op if it is already finished.
+
+        Returns ``True`` if written, ``False`` if a complete, diverged or error
+        result was already recorded (it is kept; results are never overwritten).
+
+        Example:
+            >>> import tempfile, os
+            >>> from hplists import Curve
+            >>> s = SQLiteStore(os.path.join(tempfile.mkdtemp(), "s.db"))
+            >>> c = Curve([1], [0.1], [2.0], {"loss": [1.5]})
+            >>> s.put("st", {"lr": 0.1}, "w", 0, c), s.put("st", {"lr": 0.1}, "w", 0, c)
+            (True, False)
+        """
+        curve = self._terminal_curve(curve, "curve")
+        rec = TrialRecord(study, "", point_index, {}, workload, workload_version, seed,
+                          curve.status, curve.message, curve, dict(provenance or {}))
+        return self._put_many([(rec, point)], event="put") == 1
+
+    def put_many(self, records: Iterable[TrialRecord]) -> int:
+        """Records finished trials (e.g. another store's, or imported ones) in few transactions.
+
+        Each record's ``status`` and ``message`` win over its curve's; its
+        ``provenance`` is kept under ``"source_provenance"``. Trials already
+        finished here are skipped. Returns the number written.
+        """
+        items = []
+        for r in records:
+            if not isinstance(r, TrialRecord):
+                raise ValueError(f"put_many takes TrialRecords, got {type(r).__name__}")
+            items.append((r, r.point))
+        return self._put_many(items, event="import")
+
+    def _put_many(self, items: Sequence[tuple[TrialRecord, Any]], event: str) -> int:
+        token, host, os_pid, ident = self._owner()
+        base_prov = machine_provenance()
+        prepared = []
+        for rec, point in items:
+            study, workload, seed, wv, index = self._trial_args(
+                rec.study, rec.workload, rec.seed, rec.workload_version, rec.point_index)
+            status = check_status(rec.status, terminal=True)
+            if rec.curve is None and status is not Status.ERROR:
+                raise ValueError(f"a {status.value} trial needs a curve (study={study!r}, "
+                                 f"workload={workload!r}, seed={seed})")
+            curve = rec.curve
+            if curve is not None and (curve.status is not status or curve.message != rec.message):
+                curve = Curve(curve.steps, curve.seconds, curve.train_loss, curve.metrics,
+                              status, rec.message)
+            canon = canonical_point(point)
+            if event == "put":
+                prov = {**base_prov, "workload_version": wv, "run_token": token,
+                        "finished_at": utc_now(), **rec.provenance}
+            else:
+                prov = {**base_prov, "workload_version": wv, "run_token": token,
+                        "imported_at": utc_now(), "source_provenance": rec.provenance}
+            prepared.append((study, workload, seed, wv, index, status, rec.message, curve, canon,
+                             point_id(canon), json.dumps(prov, allow_nan=False)))
+        written = 0
+        chunk = 256
+        for start in range(0, len(prepared), chunk):
+            with self._write_txn() as c:
+                for (study, workload, seed, wv, index, status, message, curve, canon, pid,
+                     prov_text) in prepared[start:start + chunk]:
+                    now = time.time()
+                    row = self._lookup(c, study, pid, workload, seed)
+                    if row is not None:
+                        self._check_version(row, wv)
+                        if Status(row["status"]) in TERMINAL:
+                            continue
+                        trial_id = int(row["trial_id"])
+                        c.execute(
+                            "UPDATE trials SET status=?, message=?, has_curve=?, run_token=?, "
+                            "host=?, pid=?, proc_identity=?, heartbeat=?, provenance=?, "
+                            "point_index=COALESCE(point_index, ?), updated_at=? WHERE trial_id=?",
+                            (status.value, message, int(curve is not None), token, host, os_pid,
+                             ident, now, prov_text, index, now, trial_id),
+                        )
+                    else:
+                        self._insert_point(c, pid, canon)
+                        cur = c.execute(
+                            "INSERT INTO trials(study, point_id, point_index, workload, "
+                            "workload_version, seed, status, message, has_curve, run_token, host, "
+                            "pid, proc_identity, heartbeat, provenance, created_at, updated_at) "
+                            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            (study, pid, index, workload, wv, seed, status.value, message,
+                             int(curve is not None), token, host, os_pid, ident, now, prov_text,
+                             now, now),
+                        )
+                        trial_id = int(cur.lastrowid)
+                    self._write_curve(c, trial_id, curve)
+                    self._event(c, trial_id, event)
+                    written += 1
+        return written
+
+    # ----- reading -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _filter(study: str | None, workload: str | None,
+                status: Status | str | Sequence[Status | str] | None) -> tuple[str, list[Any]]:
+        clauses, params = [], []
+        if study is not None:
+            clauses.append("t.study = ?")
+            params.append(study)
+        if workload is not None:
+            clauses.append("t.workload = ?")
+            params.append(workload)
+        if status is not None:
+            statuses = [status] if isinstance(status, (str, Status)) else list(status)
+            values = [check_status(s).value for s in statuses]
+            clauses.append(f"t.status IN ({', '.join('?' * len(values))})")
+            params += values
+        return (" AND ".join(clauses) or "1"), params
+
+    @staticmethod
+    def _read_curves(c: sqlite3.Connection, trial_ids: Sequence[int] | None,
+                     where: str = "1", params: Sequence[Any] = ()) -> dict[int, Curve]:
+        """Curves (status complete; the caller sets the real one) of the selected trials."""
+        if trial_ids is not None:
+            where = f"t.trial_id IN ({', '.join('?' * len(trial_ids))})"
+            params = list(trial_ids)
+        ev = c.execute(
+            "SELECT e.trial_id, e.step, e.seconds, e.train_loss FROM evals e "
+            f"JOIN trials t ON t.trial_id = e.trial_id WHERE {where} ORDER BY e.trial_id, e.step",
+            params,
+        ).fetchall()
+        mt = c.execute(
+            "SELECT m.trial_id, m.metric, m.step, m.value FROM eval_metrics m "
+            f"JOIN trials t ON t.trial_id = m.trial_id WHERE {where} "
+            "ORDER BY m.trial_id, m.metric, m.step",
+            params,
+        ).fetchall()
+        cols: dict[int, tuple[list[int], list[float], list[float]]] = {}
+        for tid, step, sec, loss in ev:
+            s = cols.setdefault(tid, ([], [], []))
+            s[0].append(step)
+            s[1].append(math.nan if sec is None else sec)
+            s[2].append(math.nan if loss is None else loss)
+        metrics: dict[int, dict[str, tuple[list[int], list[float]]]] = {}
+        for tid, name, step, value in mt:
+            m = metrics.setdefault(tid, {}).setdefault(name, ([], []))
+            m[0].append(step)
+            m[1].append(math.nan if value is None else value)
+        out = {}
+        for tid in set(cols) | set(metrics):
+            steps, secs, losses = cols.get(tid, ([], [], []))
+            steps_arr = np.asarray(steps, dtype=np.int64)
+            mdict = {}
+            for name, (msteps, mvals) in metrics.get(tid, {}).items():
+                if msteps == steps:
+                    mdict[name] = np.asarray(mvals)
+                else:  # not written by this store; align on steps
+                    arr = np.full(len(steps), np.nan)
+                    pos = {s: i for i, s in enumerate(steps)}
+                    for s, v in zip(msteps, mvals, strict=True):
+                        if s in pos:
+                            arr[pos[s]] = v
+                    mdict[name] = arr
+            out[tid] = Curve(steps_arr, np.asarray(secs, dtype=np.float64),
+                             np.asarray(losses, dtype=np.float64), mdict)
+        return out
+
+    def trials(
+        self,
+        study: str | None = None,
+        workload: str | None = None,
+        status: Status | str | Sequence[Status | str] | None = None,
+    ) -> list[TrialRecord]:
+        """Recorded trials, optionally filtered; ``[]`` if none match.
+
+        Ordered by study, workload, point index (unindexed points last), point
+        id and seed, so the order does not depend on which process wrote first.
+        """
+        where, params = self._filter(study, workload, status)
+        with self._read_txn() as c:
+            rows = c.execute(
+                "SELECT t.trial_id, t.study, t.point_id, t.point_index, p.point, t.workload, "
+                "t.workload_version, t.seed, t.status, t.message, t.has_curve, t.provenance "
+                "FROM trials t JOIN points p ON p.point_id = t.point_id "
+                f"WHERE {where} ORDER BY t.study, t.workload, t.point_index IS NULL, "
+                "t.point_index, t.point_id, t.seed",
+                params,
+            ).fetchall()
+            curves = self._read_curves(c, None, where, params) if rows else {}
+        out = []
+        for (tid, st, pid, index, point, wl, wv, seed, status_, message, has_curve,
+             prov) in rows:
+            status_ = Status(status_)
+            curve = None
+            if has_curve and status_ in TERMINAL:
+                base = curves.get(tid)
+                if base is None:
+                    base = Curve([], [], [], {})
+                curve = Curve(base.steps, base.seconds, base.train_loss, base.metrics,
+                              status_, message)
+            out.append(TrialRecord(st, pid, index, json.loads(point), wl, wv, int(seed),
+                                   status_, message, curve, json.loads(prov)))
+        return out
+
+    def require_trials(
+        self,
+        study: str | None = None,
+        workload: str | None = None,
+        status: Status | str | Sequence[Status | str] | None = None,
+    ) -> list[TrialRecord]:
+        """Like :meth:`trials`, but an empty result is an :class:`EmptyStoreError` saying why.
+
+        Example:
+            >>> import tempfile, os
+            >>> SQLiteStore(os.path.join(tempfile.mkdtemp(), "e.db")).require_trials()
+            Traceback (most recent call last):
+            ...
+            hplists.store.base.EmptyStoreError: trial store '...e.db' has no trials
+        """
+        found = self.trials(study=study, workload=workload, status=status)
+        if found:
+            return found
+        what = ", ".join(f"{k}={v!r}" for k, v in
+                         (("study", study), ("workload", workload), ("status", status))
+                         if v is not None)
+        if not self.studies():
+            raise EmptyStoreError(f"trial store {str(self.path)!r} has no trials")
+        raise EmptyStoreError(
+            f"trial store {str(self.path)!r} has no trials with {what}; it holds studies "
+            f"{self.studies()} on workloads {self.workloads()}"
+        )
+
+    def count(self, study: str | None = None, workload: str | None = None,
+              status: Status | str | Sequence[Status | str] | None = None) -> int:
+        """Number of trials matching the filters."""
+        where, params = self._filter(study, workload, status)
+        with self._read_txn() as c:
+            return int(c.execute(f"SELECT COUNT(*) FROM trials t WHERE {where}", params)
+                       .fetchone()[0])
+
+    def studies(self) -> list[str]:
+        """Names of the studies with at least one trial, sorted."""
+        with self._read_txn() as c:
+            return [r[0] for r in c.execute("SELECT DISTINCT study FROM trials ORDER BY study")]
+
+    def workloads(self, study: str | None = None) -> list[str]:
+        """Names of the workloads with at least one trial (in ``study`` if given), sorted."""
+        where, params = self._filter(study, None, None)
+        with self._read_txn() as c:
+            return [r[0] for r in c.execute(
+                f"SELECT DISTINCT workload FROM trials t WHERE {where} ORDER BY workload", params)]
+
+    def summary(self) -> dict[str, Any]:
+        """Format, schema version, and trial counts per study, workload and status."""
+        with self._read_txn() as c:
+            meta = dict(c.execute("SELECT key, value FROM meta").fetchall())
+            counts = c.execute(
+                "SELECT study, workload, status, COUNT(*) FROM trials "
+                "GROUP BY study, workload, status ORDER BY study, workload, status"
+            ).fetchall()
+            n_evals = int(c.execute("SELECT COUNT(*) FROM evals").fetchone()[0])
+            n_points = int(c.execute("SELECT COUNT(*) FROM points").fetchone()[0])
+            journal = c.execute("PRAGMA journal_mode").fetchone()[0]
+        table: dict[str, dict[str, dict[str, int]]] = {}
+        for st, wl, status, n in counts:
+            table.setdefault(st, {}).setdefault(wl, {})[status] = int(n)
+        return {"path": str(self.path), "meta": meta, "journal_mode": journal,
+                "points": n_points, "evaluations": n_evals,
+                "trials": sum(int(r[3]) for r in counts), "counts": table}
+
+    def events(self, study: str | None = None, workload: str | None = None) -> list[dict[str, Any]]:
+        """The audit log: one dict per claim, reclaim, retry, finish, fail, put, import, discard."""
+        where, params = self._filter(study, workload, None)
+        with self._read_txn() as c:
+            rows = c.execute(
+                "SELECT e.event_id, e.time, e.event, e.run_token, e.host, e.pid, e.detail, "
+                "t.study, t.point_id, t.workload, t.seed FROM events e "
+                f"JOIN trials t ON t.trial_id = e.trial_id WHERE {where} ORDER BY e.event_id",
+                params,
+            ).fetchall()
+        keys = ("event_id", "time", "event", "run_token", "host", "pid", "detail", "study",
+                "point_id", "workload", "seed")
+        out = []
+        for r in rows:
+            d = dict(zip(keys, r, strict=True))
+            d["detail"] = json.loads(d["detail"]) if d["detail"] else {}
+            out.append(d)
+        return out

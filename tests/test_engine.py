@@ -1,0 +1,269 @@
+"""The training engine: per-point hyperparameters, divergence, determinism, batching strategies."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from hplists import HParams
+from hplists.curves import Status
+from hplists.workloads import engine, layers
+from hplists.workloads.spec import Dataset, JaxWorkload, Metric, eval_schedule
+
+
+class Blobs(JaxWorkload):
+    """Three Gaussian classes in 8-D, a one-hidden-layer MLP with dropout: trains in a second."""
+
+    name = "test_blobs"
+    metric = Metric("error_rate", "min")
+    step_budget = 60
+    batch_size = 16
+    num_evals = 20
+    regularizers = frozenset({"dropout", "label_smoothing"})
+    eval_batch_size = 64  # the 150 validation examples need a padded last batch
+
+    def make_data(self) -> Dataset:
+        rng = np.random.default_rng(0)
+        centers = rng.normal(size=(3, 8)) * 1.5
+        y = rng.integers(0, 3, 450)
+        x = (centers[y] + rng.normal(size=(450, 8))).astype(np.float32)
+        return Dataset({"x": x[:300], "y": y[:300]}, {"x": x[300:], "y": y[300:]})
+
+    def init(self, rng):
+        k1, k2 = jax.random.split(rng)
+        return {"w1": jax.random.normal(k1, (8, 32)) / 3, "b1": jnp.zeros(32),
+                "w2": jax.random.normal(k2, (32, 3)) / 6}
+
+    def _logits(self, p, x, rng, rate):
+        h = layers.dropout(jax.nn.relu(x @ p["w1"] + p["b1"]), rate, rng)
+        return h @ p["w2"]
+
+    def loss_fn(self, params, batch, rng, dropout_rate, label_smoothing):
+        logits = self._logits(params, batch["x"], rng, dropout_rate)
+        return layers.softmax_cross_entropy(logits, batch["y"], label_smoothing)
+
+    def predict(self, params, batch):
+        return self._logits(params, batch["x"], None, 0.0)
+
+    def score(self, outputs, valid):
+        assert outputs.shape == (150, 3)  # padding removed
+        return {"error_rate": float(np.mean(np.argmax(outputs, 1) != valid["y"]))}
+
+
+class BlobsNoReg(Blobs):
+    """The same task declaring no regularizers: the engine must pass zeros."""
+
+    name = "test_blobs_noreg"
+    regularizers = frozenset()
+
+
+class Quadratic(JaxWorkload):
+    """Least squares: plain SGD with a large learning rate overflows to inf."""
+
+    name = "test_quadratic"
+    metric = Metric("mse", "min")
+    step_budget = 40
+    batch_size = 8
+    num_evals = 20
+
+    def make_data(self) -> Dataset:
+        rng = np.random.default_rng(1)
+        x = rng.normal(size=(64, 4)).astype(np.float32)
+        y = (x @ np.arange(1.0, 5.0)).astype(np.float32)
+        return Dataset({"x": x[:48], "y": y[:48]}, {"x": x[48:], "y": y[48:]})
+
+    def init(self, rng):
+        return jnp.zeros(4)
+
+    def loss_fn(self, params, batch, rng, dropout_rate, label_smoothing):
+        return jnp.mean((batch["x"] @ params - batch["y"]) ** 2)
+
+    def predict(self, params, batch):
+        return batch["x"] @ params
+
+    def score(self, outputs, valid):
+        return {"mse": float(np.mean((outputs - valid["y"]) ** 2))}
+
+
+class BadMetric(Quadratic):
+    """Its metric turns NaN once predictions leave [-50, 50], while the loss stays finite."""
+
+    name = "test_bad_metric"
+
+    def score(self, outputs, valid):
+        return {"mse": math.nan if np.abs(outputs).max() > 50 else 0.0}
+
+
+def sgd(hp, total_steps):
+    """A non-NAdamW update rule taking plain-mapping points (module level: picklable)."""
+    return optax.sgd(hp["learning_rate"])
+
+
+GOOD = HParams(1e-2, 0.9, 0.99, warmup_fraction=0.05)
+
+
+def test_hp_arrays_add_host_warmup_steps_and_zero_undeclared_regularizers():
+    hp = engine.hp_arrays(
+        [GOOD.replace(dropout_rate=0.1, label_smoothing=0.2, warmup_fraction=0.1)], 90,
+        frozenset({"label_smoothing"}),
+    )
+    assert hp["warmup_steps"].tolist() == [9]
+    assert hp["dropout_rate"].tolist() == [0.0]
+    assert hp["label_smoothing"].tolist() == pytest.approx([0.2])
+
+
+def test_plain_mapping_points_default_regularizers_to_zero():
+    hp = engine.hp_arrays([{"learning_rate": 0.1}], 10)
+    assert set(hp) == {"learning_rate", "dropout_rate", "label_smoothing"}
+
+
+def test_points_with_different_names_are_rejected():
+    with pytest.raises(ValueError, match="same hyperparameter names"):
+        engine.hp_arrays([{"learning_rate": 0.1}, {"lr": 0.1}], 10)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [({"batching": "threads"}, "batching must be one of"),
+     ({"seed": -1}, "seed must be"),
+     ({"step_budget": 0}, "step_budget must be")],
+)
+def test_bad_arguments_name_the_field(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        engine.train(Blobs(), [GOOD], **kwargs)
+
+
+def test_bad_dropout_rate_is_rejected_before_training():
+    with pytest.raises(ValueError, match=r"points\[0\].dropout_rate"):
+        engine.train(Quadratic(), [{"learning_rate": 0.1, "dropout_rate": 1.0}],
+                     update_rule=sgd)
+
+
+@pytest.mark.parametrize("batching", ["vmap", "sequential"])
+def test_curves_follow_the_eval_schedule_and_a_good_point_learns(batching):
+    bad_lr = GOOD.replace(learning_rate=1e-6)
+    good, slow = engine.train(Blobs(), [GOOD, bad_lr], seed=0, batching=batching)
+    assert good.steps.tolist() == list(eval_schedule(60, 20))
+    assert np.all(np.diff(good.seconds) > 0) and good.seconds[0] > 0
+    assert np.all(np.isfinite(good.train_loss))
+    assert good.status == Status.COMPLETE and good.message == ""
+    assert good.metric("error_rate")[-1] < 0.2 < slow.metric("error_rate")[-1]
+    assert good.train_loss[-1] < good.train_loss[0]
+
+
+def test_shortened_budget_evaluates_at_every_step_when_budget_is_below_num_evals():
+    (curve,) = engine.train(Blobs(), [GOOD], step_budget=7)
+    assert curve.steps.tolist() == [1, 2, 3, 4, 5, 6, 7]
+
+
+@pytest.mark.parametrize("batching", ["vmap", "sequential"])
+def test_non_finite_loss_freezes_only_that_point(batching):
+    points = [{"learning_rate": 0.05}, {"learning_rate": 1e6}, {"learning_rate": 0.02}]
+    curves = engine.train(Quadratic(), points, update_rule=sgd, batching=batching)
+    ok, bad, ok2 = curves
+    assert bad.status == Status.DIVERGED
+    assert bad.message.startswith("training loss became non-finite at step ")
+    step = int(bad.message.split("at step ")[1])
+    assert 1 <= step <= 40 and np.all(bad.steps < step)
+    assert ok.status == ok2.status == Status.COMPLETE
+    assert len(ok) == 20 and ok.metric("mse")[-1] < 0.1 * ok.metric("mse")[0]
+    # The survivors are unaffected by their diverging neighbour.
+    alone = engine.train(Quadratic(), [points[0], points[2], points[0]], update_rule=sgd,
+                         batching=batching)
+    np.testing.assert_array_equal(alone[0].metric("mse"), ok.metric("mse"))
+    np.testing.assert_array_equal(alone[1].metric("mse"), ok2.metric("mse"))
+
+
+def test_non_finite_metric_marks_diverged_at_that_evaluation():
+    points = [{"learning_rate": 0.01}, {"learning_rate": 1.5}]
+    fine, bad = engine.train(BadMetric(), points, update_rule=sgd)
+    assert fine.status == Status.COMPLETE
+    assert bad.status == Status.DIVERGED
+    assert "validation metric(s) ['mse'] became non-finite at step" in bad.message
+
+
+def test_same_seed_same_curves_and_position_does_not_matter():
+    a = GOOD.replace(dropout_rate=0.1, label_smoothing=0.1)
+    b = GOOD.replace(learning_rate=3e-3)
+    first = engine.train(Blobs(), [a, b], seed=3)
+    again = engine.train(Blobs(), [b, a], seed=3)
+    for x, y in ((first[0], again[1]), (first[1], again[0])):
+        np.testing.assert_array_equal(x.train_loss, y.train_loss)
+        np.testing.assert_array_equal(x.metric("error_rate"), y.metric("error_rate"))
+    other = engine.train(Blobs(), [a, b], seed=4)
+    assert not np.array_equal(other[0].train_loss, first[0].train_loss)
+
+
+def test_sequential_and_vmap_agree_to_rounding():
+    points = [GOOD.replace(dropout_rate=0.1), GOOD.replace(learning_rate=3e-3)]
+    v = engine.train(Blobs(), points, batching="vmap")
+    s = engine.train(Blobs(), points, batching="sequential")
+    for x, y in zip(v, s, strict=True):
+        np.testing.assert_allclose(x.train_loss, y.train_loss, rtol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [dict(learning_rate=5e-3), dict(beta1=0.5), dict(beta2=0.9), dict(eps=1e-2),
+     dict(weight_decay=0.5), dict(warmup_fraction=0.5), dict(dropout_rate=0.3),
+     dict(label_smoothing=0.3)],
+    ids=lambda d: next(iter(d)),
+)
+def test_every_hparams_field_changes_the_curve(change):
+    base, changed = engine.train(Blobs(), [GOOD, GOOD.replace(**change)], step_budget=20)
+    assert not np.array_equal(base.train_loss, changed.train_loss)
+
+
+def test_undeclared_regularizers_are_not_applied():
+    plain, regularized = engine.train(
+        BlobsNoReg(), [GOOD, GOOD.replace(dropout_rate=0.3, label_smoothing=0.3)],
+        step_budget=20,
+    )
+    np.testing.assert_array_equal(plain.train_loss, regularized.train_loss)
+
+
+def test_update_rule_gets_every_hyperparameter_and_the_budget():
+    seen = {}
+
+    def rule(hp, total_steps):
+        seen.update(names=sorted(hp), total=total_steps)
+        return optax.sgd(hp["learning_rate"])
+
+    engine.train(Quadratic(), [{"learning_rate": 0.01, "momentum": 0.0}], update_rule=rule,
+                 step_budget=10)
+    assert seen == {"names": ["dropout_rate", "label_smoothing", "learning_rate", "momentum"],
+                    "total": 10}
+
+
+def test_progress_callback_reaches_the_total_even_after_divergence():
+    calls = []
+    engine.train(Quadratic(), [{"learning_rate": 0.05}, {"learning_rate": 1e6}],
+                 update_rule=sgd, progress=lambda done, total: calls.append((done, total)))
+    assert calls[-1] == (80, 80)
+    assert all(b >= a for (a, _), (b, _) in itertools.pairwise(calls))
+
+
+def test_trial_flops_counts_steps_and_evaluations():
+    flops = engine.trial_flops(Blobs())
+    # forward + backward of two small matmuls per example at least
+    assert flops["step"] > 2 * 16 * (8 * 32 + 32 * 3)
+    assert flops["trial"] == pytest.approx(flops["step"] * 60 + flops["eval"] * 20)
+
+
+@pytest.mark.slow
+def test_processes_match_sequential_exactly():
+    """Worker processes run the same single-point program: identical curves, in input order."""
+    points = [GOOD, GOOD.replace(learning_rate=3e-3), GOOD.replace(dropout_rate=0.1)]
+    s = engine.train(Blobs(), points, batching="sequential")
+    p = engine.train(Blobs(), points, batching="processes")
+    for x, y in zip(s, p, strict=True):
+        np.testing.assert_array_equal(x.train_loss, y.train_loss)
+        np.testing.assert_array_equal(x.metric("error_rate"), y.metric("error_rate"))
+    pv = engine.train(Blobs(), points, batching="processes/vmap")
+    assert [c.status for c in pv] == [Status.COMPLETE] * 3

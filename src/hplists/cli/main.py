@@ -18,6 +18,8 @@ from hplists._version import __version__
 # Modules that contribute subcommands, in the order `hplists --help` lists them.
 COMMAND_MODULES = (
     "hplists.cli.lists",
+    "hplists.cli.space",
+    "hplists.cli.store",
 )
 
 

@@ -1,0 +1,402 @@
+"""From recorded trials to arrays: the ``[P, N]`` matrix of step fractions, and submission times.
+
+The method (cost, lists, leave-one-out) works on a matrix of step fractions
+``F[p, i] = t_pi / T_i`` of ``P`` points on ``N`` workloads. This module builds
+it from trial records (:class:`hplists.store.TrialRecord`, or anything with
+the same attributes) and a :class:`~hplists.scoring.specs.WorkloadSpec` per
+workload, and checks that the records make a complete, consistent matrix.
+
+Rules, per trial (one point, workload and seed):
+
+* ``complete`` and ``diverged`` trials are scored from their curve with
+  :mod:`hplists.scoring.time_to_target` (a diverged run keeps the evaluations
+  made before it diverged; a complete run with a non-finite metric is an error);
+* ``running`` trials are in flight and are left out (counted in ``running``);
+* ``error`` trials (the run failed, e.g. out of memory) are an error unless
+  ``errors="inf"``, which counts them as misses, as AlgoPerf counts failed runs;
+* evaluations beyond the step budget are an error (the budget must be the one
+  the run was trained with).
+
+Repeated seeds of one point on one workload are summarised by their median:
+``F[p, i] = median_s t_pis / T_i`` (``inf`` when at least half the seeds
+missed), as the paper reports medians over repetitions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Literal, Protocol
+
+import numpy as np
+
+from hplists._check import check_choice
+from hplists.curves import Curve, Status
+from hplists.scoring.specs import WorkloadSpec
+
+__all__ = [
+    "Submissions",
+    "TrialLike",
+    "TrialMatrix",
+    "TrialScore",
+    "score_trial",
+    "submission_times",
+]
+
+
+class TrialLike(Protocol):
+    """The attributes of a trial record that scoring reads."""
+
+    study: str
+    point_id: str
+    point_index: int | None
+    point: Mapping[str, float]
+    workload: str
+    workload_version: str
+    seed: int
+    status: Status
+    message: str
+    curve: Curve | None
+
+
+@dataclasses.dataclass(frozen=True)
+class TrialScore:
+    """What one trial contributes: step fraction, seconds to target, best metric value."""
+
+    fraction: float
+    seconds: float
+    best: float
+
+
+def _label(r: TrialLike) -> str:
+    return f"trial (study={r.study!r}, point={r.point_id}, workload={r.workload!r}, seed={r.seed})"
+
+
+def score_trial(
+    record: TrialLike, spec: WorkloadSpec, *, errors: Literal["raise", "inf"] = "raise"
+) -> TrialScore | None:
+    """Scores one finished trial against its workload's target; ``None`` for a running trial.
+
+    Returns the step fraction ``t / T`` and the wall-clock seconds at the
+    first evaluation that reached the target (``inf`` for a miss), and the
+    best finite value of the metric within the budget.
+
+    Example:
+        >>> import types
+        >>> curve = Curve.from_rows([{"step": s, "seconds": s / 10, "train_loss": 1.0,
+        ...                           "error_rate": e} for s, e in [(50, 0.4), (100, 0.2)]])
+        >>> rec = types.SimpleNamespace(study="s", point_id="p", workload="w", seed=0,
+        ...                             status=Status.COMPLETE, message="", curve=curve)
+        >>> score_trial(rec, WorkloadSpec("w", "error_rate", "min", 0.25, 100))
+        TrialScore(fraction=1.0, seconds=10.0, best=0.2)
+    """
+    status = Status(record.status)
+    worst = np.inf if spec.mode == "min" else -np.inf
+    if status is Status.RUNNING:
+        return None
+    if status is Status.ERROR:
+        if errors == "inf":
+            return TrialScore(np.inf, np.inf, worst)
+        reason = f": {record.message}" if record.message else ""
+        raise ValueError(
+            f"{_label(record)} ended with status 'error'{reason}; rerun it, or count failed "
+            "trials as misses (errors='inf', --errors inf)"
+        )
+    curve = record.curve
+    if curve is None or len(curve) == 0:
+        raise ValueError(f"{_label(record)} is {status.value} but has no evaluation curve")
+    if spec.metric not in curve.metrics:
+        raise ValueError(
+            f"{_label(record)} has no metric {spec.metric!r} (the target's metric); recorded "
+            f"metrics are {sorted(curve.metrics)}"
+        )
+    if curve.steps[-1] > spec.step_budget:
+        raise ValueError(
+            f"{_label(record)} is evaluated at step {int(curve.steps[-1])}, beyond the step "
+            f"budget {spec.step_budget} of workload {spec.name!r}; the spec's step_budget must "
+            "be the budget the run was trained with"
+        )
+    values = curve.metrics[spec.metric]
+    finite = np.isfinite(values)
+    if status is not Status.DIVERGED and not finite.all():
+        j = int(np.flatnonzero(~finite)[0])
+        raise ValueError(
+            f"{_label(record)} has {spec.metric}={values[j]} at step {int(curve.steps[j])} but "
+            "is not marked diverged; a complete run must have finite metrics"
+        )
+    with np.errstate(invalid="ignore"):
+        hit = values <= spec.target if spec.mode == "min" else values >= spec.target
+    if not finite.any():
+        best = worst
+    else:
+        best = float(values[finite].min() if spec.mode == "min" else values[finite].max())
+    if not hit.any():
+        return TrialScore(np.inf, np.inf, best)
+    j = int(np.argmax(hit))
+    return TrialScore(float(curve.steps[j]) / spec.step_budget, float(curve.seconds[j]), best)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrialMatrix:
+    """Step fractions and best metric values of ``P`` points on ``N`` workloads.
+
+    Attributes:
+        fractions: ``[P, N]`` median over seeds of ``t / T`` (``inf`` = missed).
+        best_metric: ``[P, N]`` median over seeds of the best metric value
+            within the budget (``+-inf`` for a run with no finite value).
+        seeds: ``[P, N]`` number of seeds behind each cell.
+        point_ids: the points' ids, in row order (by ``point_index``, then id).
+        points: the points (hyperparameter name -> value), in row order.
+        workloads: the workloads' specs, in column order.
+        study: the study the trials come from.
+        running: number of trials left out because they were still running.
+    """
+
+    fractions: np.ndarray
+    best_metric: np.ndarray
+    seeds: np.ndarray
+    point_ids: tuple[str, ...]
+    points: tuple[Mapping[str, float], ...]
+    workloads: tuple[WorkloadSpec, ...]
+    study: str | None = None
+    running: int = 0
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Workload names, in column order."""
+        return tuple(w.name for w in self.workloads)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return tuple(self.fractions.shape)  # type: ignore[return-value]
+
+    def column(self, workload: str) -> int:
+        """Column index of ``workload``; a clear error for an unknown name."""
+        if workload not in self.names:
+            raise ValueError(f"unknown workload {workload!r}; the matrix has {list(self.names)}")
+        return self.names.index(workload)
+
+    def select(self, workloads: Sequence[str]) -> TrialMatrix:
+        """The same points on a subset of the workloads, in the given order."""
+        cols = [self.column(w) for w in workloads]
+        if not cols:
+            raise ValueError("select needs at least one workload")
+        return dataclasses.replace(
+            self,
+            fractions=self.fractions[:, cols],
+            best_metric=self.best_metric[:, cols],
+            seeds=self.seeds[:, cols],
+            workloads=tuple(self.workloads[c] for c in cols),
+        )
+
+    @classmethod
+    def from_records(
+        cls,
+        records: Iterable[TrialLike],
+        specs: Mapping[str, WorkloadSpec],
+        *,
+        study: str | None = None,
+        workloads: Sequence[str] | None = None,
+        errors: Literal["raise", "inf"] = "raise",
+        missing: Literal["raise", "drop"] = "raise",
+    ) -> TrialMatrix:
+        """Builds the matrix of one study's trials.
+
+        Args:
+            records: trial records (e.g. ``store.trials()``).
+            specs: workload name -> spec, for every workload used.
+            study: the study to use; required when the records hold several.
+            workloads: the columns, in order (default: every workload of the
+                study, sorted by name).
+            errors: ``"raise"`` on a trial that ended in error, or ``"inf"`` to
+                count it as a miss.
+            missing: a point without a finished trial on some workload is an
+                error (``"raise"``), or the point is left out (``"drop"``).
+
+        Example:
+            >>> import types
+            >>> def rec(pid, workload, err):
+            ...     c = Curve.from_rows([{"step": 10, "seconds": 1.0, "train_loss": 1.0,
+            ...                           "error_rate": err}])
+            ...     return types.SimpleNamespace(
+            ...         study="s", point_id=pid, point_index=int(pid[1:]), point={"lr": 0.1},
+            ...         workload=workload, workload_version="1", seed=0,
+            ...         status=Status.COMPLETE, message="", curve=c)
+            >>> specs = {w: WorkloadSpec(w, "error_rate", "min", 0.2, 10) for w in "ab"}
+            >>> m = TrialMatrix.from_records(
+            ...     [rec("p0", "a", 0.1), rec("p0", "b", 0.3), rec("p1", "a", 0.3),
+            ...      rec("p1", "b", 0.2)], specs)
+            >>> m.point_ids, m.names, m.fractions.tolist()
+            (('p0', 'p1'), ('a', 'b'), [[1.0, inf], [inf, 1.0]])
+        """
+        check_choice("errors", errors, ("raise", "inf"))
+        check_choice("missing", missing, ("raise", "drop"))
+        records = list(records)
+        if not records:
+            raise ValueError("there are no trials to score (the store or selection is empty)")
+        studies = sorted({r.study for r in records})
+        if study is None:
+            if len(studies) > 1:
+                raise ValueError(f"the trials come from several studies {studies}; choose one "
+                                 "(study=..., --study)")
+            study = studies[0]
+        elif study not in studies:
+            raise ValueError(f"unknown study {study!r}; studies are {studies}")
+        records = [r for r in records if r.study == study]
+        present = sorted({r.workload for r in records})
+        names = list(present if workloads is None else workloads)
+        unknown = [w for w in names if w not in present]
+        if unknown:
+            raise ValueError(f"unknown workload(s) {unknown} in study {study!r}; its workloads "
+                             f"are {present}")
+        if not names:
+            raise ValueError("workloads must name at least one workload")
+        for w in names:
+            if w not in specs:
+                raise ValueError(f"unknown workload {w!r}: no spec given for it (specs cover "
+                                 f"{sorted(specs)})")
+        versions: dict[str, set[str]] = defaultdict(set)
+        cells: dict[tuple[str, str], list[TrialScore]] = defaultdict(list)
+        points: dict[str, Mapping[str, float]] = {}
+        index: dict[str, int | None] = {}
+        running = 0
+        for r in records:
+            if r.workload not in names:
+                continue
+            score = score_trial(r, specs[r.workload], errors=errors)
+            if score is None:
+                running += 1
+                continue
+            versions[r.workload].add(str(r.workload_version))
+            cells[(r.point_id, r.workload)].append(score)
+            points.setdefault(r.point_id, r.point)
+            if r.point_index is not None:
+                prev = index.get(r.point_id)
+                index[r.point_id] = r.point_index if prev is None else min(prev, r.point_index)
+            else:
+                index.setdefault(r.point_id, None)
+        mixed = {w: sorted(v) for w, v in versions.items() if len(v) > 1}
+        if mixed:
+            raise ValueError(f"trials of one workload come from several workload versions "
+                             f"{mixed}; results of different versions cannot be mixed")
+        if not points:
+            raise ValueError(f"study {study!r} has no finished trials on {names} "
+                             f"({running} still running)")
+        ids = sorted(points, key=lambda p: (index[p] is None, index[p] or 0, p))
+        incomplete = [(p, w) for p in ids for w in names if (p, w) not in cells]
+        if incomplete and missing == "raise":
+            shown = ", ".join(f"{p} on {w!r}" for p, w in incomplete[:3])
+            raise ValueError(
+                f"the matrix is incomplete: {len(incomplete)} (point, workload) pair(s) have no "
+                f"finished trial (e.g. {shown}); finish the study, or leave those points out "
+                "(missing='drop', --drop-incomplete)"
+            )
+        drop = {p for p, _ in incomplete}
+        ids = [p for p in ids if p not in drop]
+        if not ids:
+            raise ValueError("no point has finished trials on every workload " + str(names))
+        shape = (len(ids), len(names))
+        fractions, best, seeds = np.empty(shape), np.empty(shape), np.zeros(shape, dtype=int)
+        for a, p in enumerate(ids):
+            for b, w in enumerate(names):
+                cell = cells[(p, w)]
+                fractions[a, b] = np.median([c.fraction for c in cell])
+                best[a, b] = np.median([c.best for c in cell])
+                seeds[a, b] = len(cell)
+        return cls(
+            fractions=fractions,
+            best_metric=best,
+            seeds=seeds,
+            point_ids=tuple(ids),
+            points=tuple(points[p] for p in ids),
+            workloads=tuple(specs[w] for w in names),
+            study=study,
+            running=running,
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class Submissions:
+    """Per-workload times of several submissions, ready for performance profiles.
+
+    Attributes:
+        names: the submissions (studies), in row order.
+        workloads: workload names, in column order.
+        times: ``[S, N]`` time to target (``inf`` = missed or not run).
+        seeds: ``[S, N]`` number of seeds behind each time (0 = not run).
+        unit: ``"fraction"`` (of the step budget) or ``"seconds"``.
+    """
+
+    names: tuple[str, ...]
+    workloads: tuple[str, ...]
+    times: np.ndarray
+    seeds: np.ndarray
+    unit: str
+
+
+def submission_times(
+    records: Iterable[TrialLike],
+    specs: Mapping[str, WorkloadSpec],
+    *,
+    studies: Sequence[str] | None = None,
+    workloads: Sequence[str] | None = None,
+    time: Literal["fraction", "seconds"] = "fraction",
+    errors: Literal["raise", "inf"] = "raise",
+) -> Submissions:
+    """Each study as an AlgoPerf *submission*: its time to target on each workload.
+
+    As AlgoPerf's ``scoring/performance_profile.py`` does with studies, for
+    each seed ``s`` (an independent repetition of the study's tuning) the
+    submission's time on workload ``i`` is the best over its trials,
+    ``min_p t_pis``; the reported time is the median over seeds. A study with
+    no finished trial on a workload gets ``inf`` there (no credit).
+
+    Args:
+        records: trial records of one or more studies.
+        specs: workload name -> spec.
+        studies: which studies (default: all, sorted).
+        workloads: which workloads (default: every workload of the selected
+            studies, sorted).
+        time: ``"fraction"`` of the step budget (step-based, hardware-free) or
+            wall-clock ``"seconds"`` from the curves.
+        errors: as in :meth:`TrialMatrix.from_records`.
+    """
+    check_choice("time", time, ("fraction", "seconds"))
+    check_choice("errors", errors, ("raise", "inf"))
+    records = list(records)
+    if not records:
+        raise ValueError("there are no trials to score (the store or selection is empty)")
+    present = sorted({r.study for r in records})
+    names = list(present if studies is None else studies)
+    unknown = [s for s in names if s not in present]
+    if unknown or not names:
+        raise ValueError(f"unknown study(ies) {unknown}; studies are {present}")
+    records = [r for r in records if r.study in names]
+    cols = list(sorted({r.workload for r in records}) if workloads is None else workloads)
+    for w in cols:
+        if w not in specs:
+            raise ValueError(f"unknown workload {w!r}: no spec given for it (specs cover "
+                             f"{sorted(specs)})")
+    per_seed: dict[tuple[str, str, int], float] = {}
+    for r in records:
+        if r.workload not in cols:
+            continue
+        score = score_trial(r, specs[r.workload], errors=errors)
+        if score is None:
+            continue
+        t = score.fraction if time == "fraction" else score.seconds
+        key = (r.study, r.workload, int(r.seed))
+        per_seed[key] = min(per_seed.get(key, np.inf), t)
+    times = np.full((len(names), len(cols)), np.inf)
+    seeds = np.zeros((len(names), len(cols)), dtype=int)
+    grouped: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for (s, w, _), t in per_seed.items():
+        grouped[(s, w)].append(t)
+    for a, s in enumerate(names):
+        for b, w in enumerate(cols):
+            ts = grouped.get((s, w))
+            if ts:
+                times[a, b] = np.median(ts)
+                seeds[a, b] = len(ts)
+    return Submissions(tuple(names), tuple(cols), times, seeds, time)

@@ -22,6 +22,12 @@ from hplists._version import __version__
 from hplists.curves import Curve, Status
 from hplists.hparams import HParams
 from hplists.lists import NamedList, available_lists, get_list
+from hplists.lists.exhaustive import exhaustive_set
+from hplists.lists.greedy import greedy_list
+from hplists.lists.loo import leave_one_out
+from hplists.scoring.cost import cost
+from hplists.scoring.profiles import benchmark_score, performance_profiles
+from hplists.scoring.tuning_curve import tuning_curve
 
 __all__ = [
     "Curve",
@@ -30,7 +36,14 @@ __all__ = [
     "Status",
     "__version__",
     "available_lists",
+    "benchmark_score",
+    "cost",
+    "exhaustive_set",
     "get_list",
+    "greedy_list",
+    "leave_one_out",
+    "performance_profiles",
+    "tuning_curve",
 ]
 
 _LAZY_SUBMODULES = ("torch", "optax")

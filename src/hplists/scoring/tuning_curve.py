@@ -34,7 +34,6 @@ from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
-from scipy.special import gammaln
 
 from hplists._check import check_choice, check_int, check_real
 
@@ -131,10 +130,13 @@ def expected_best(
 
 
 def _log_comb(n: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """``log C(n, k)`` (``-inf`` outside ``0 <= k <= n``), from a table of log-factorials."""
     n, k = np.broadcast_arrays(n, k)
-    with np.errstate(invalid="ignore"):
-        out = gammaln(n + 1.0) - gammaln(k + 1.0) - gammaln(n - k + 1.0)
-    return np.where((k >= 0) & (k <= n), out, -np.inf)
+    top = int(max(n.max(), 0))
+    log_fact = np.concatenate([[0.0], np.cumsum(np.log(np.arange(1, top + 1)))])
+    ok = (k >= 0) & (k <= n)
+    n_, k_ = np.where(ok, n, 0), np.where(ok, k, 0)
+    return np.where(ok, log_fact[n_] - log_fact[k_] - log_fact[n_ - k_], -np.inf)
 
 
 def tuning_curve(

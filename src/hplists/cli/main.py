@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "hplists.cli.lists",
     "hplists.cli.space",
     "hplists.cli.store",
+    "hplists.cli.method",
 )
 
 

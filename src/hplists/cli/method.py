@@ -1,0 +1,391 @@
+"""``hplists build``, ``hplists loo``, ``hplists score``: lists and scores from a trial store.
+
+Each workload needs a metric, a direction, a target and a step budget: from
+``--specs FILE`` (JSON or TOML, see :mod:`hplists.scoring.specs`) for imported
+results, else from the workload registry.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hplists.scoring.cost import DEFAULT_TAU
+
+
+def _common(p: argparse.ArgumentParser, *, study: bool = True) -> None:
+    p.add_argument("--store", required=True, metavar="DB", help="the trial store file")
+    if study:
+        p.add_argument("--study", help="the study to use (required if the store holds several)")
+    p.add_argument("--specs", metavar="FILE",
+                   help="workload specs (.json/.toml: metric, mode, target, step_budget per "
+                   "workload); default: the workload registry")
+    p.add_argument("--workloads", metavar="A,B,...", help="use only these workloads")
+    p.add_argument("--errors", default="raise", choices=("raise", "inf"),
+                   help="trials that ended in error: stop with an error (default), or count "
+                   "them as misses")
+    p.add_argument("--json", action="store_true", help="print JSON instead of tables")
+
+
+def _list_args(p: argparse.ArgumentParser, k_default: int | None) -> None:
+    p.add_argument("--k", type=int, default=k_default, required=k_default is None,
+                   help="list length" + (f" (default {k_default})" if k_default else ""))
+    p.add_argument("--tau", type=float, default=DEFAULT_TAU,
+                   help=f"penalty factor of the cost C_tau (default {DEFAULT_TAU:g})")
+    p.add_argument("--exhaustive", action="store_true",
+                   help="the exhaustive best set (paper 001, App. D) instead of the greedy list")
+    p.add_argument("--drop-incomplete", action="store_true",
+                   help="leave out points without a finished trial on every workload")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "build", help="build a hyperparameter list from a study's trials (greedy or exhaustive)",
+        description="Builds an ordered list of K points minimizing the cost C_tau (paper 001, "
+        "Algorithm 1), or the exhaustive best set, from the trials of one study; prints the "
+        "points, the prefix costs and the step fraction on each workload.")
+    _common(p)
+    _list_args(p, None)
+    p.add_argument("-o", "--output", metavar="FILE",
+                   help="also write the list as a list file (the format of hplists.load_list)")
+    p.add_argument("--name", help="the list's name in --output (default: from the study)")
+    p.set_defaults(func=_build)
+
+    p = sub.add_parser(
+        "loo", help="leave-one-workload-out cross-validation of list construction",
+        description="For each workload, builds a list on the other workloads and scores it on "
+        "the held-out one (paper 001, Sec. 3.1): step fraction, best metric, and the number "
+        "of random-search trials that would do as well on average.")
+    _common(p)
+    _list_args(p, 5)
+    p.add_argument("--sizes", type=int, metavar="MAX_K",
+                   help="also print held-out results for list sizes 1..MAX_K (Figure 2)")
+    p.add_argument("--taus", metavar="T1,T2,...",
+                   help="also print held-out results for these penalty factors (Table 12)")
+    p.set_defaults(func=_loo)
+
+    p = sub.add_parser(
+        "score", help="performance profiles and AlgoPerf benchmark scores of studies",
+        description="Treats each study as an AlgoPerf submission: its time on a workload is "
+        "the median over seeds of its best trial's time to target. Prints the times, the "
+        "performance profiles (tau in [1, 4], 100 points) and the benchmark scores.")
+    _common(p, study=False)
+    p.add_argument("--studies", metavar="A,B,...", help="the submissions (default: every study)")
+    p.add_argument("--time", default="fraction", choices=("fraction", "seconds"),
+                   help="time to target as a fraction of the step budget (default) or seconds")
+    p.set_defaults(func=_score)
+
+
+# ---------------------------------------------------------------------------- loading
+
+
+def _split(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    if not items:
+        raise ValueError(f"expected a comma-separated list, got {text!r}")
+    return items
+
+
+def _records(args: argparse.Namespace, study: str | None) -> list[Any]:
+    from hplists.store import open_store
+
+    if not Path(args.store).is_file():
+        raise ValueError(f"trial store {args.store!r} does not exist")
+    store = open_store(args.store, create=False)
+    try:
+        return store.require_trials(study=study)
+    finally:
+        store.close()
+
+
+def _specs(args: argparse.Namespace, names: Sequence[str]) -> dict[str, Any]:
+    from hplists.scoring.specs import load_specs, resolve_specs
+
+    given = load_specs(args.specs) if args.specs else {}
+    return resolve_specs(names, given)
+
+
+def _matrix(args: argparse.Namespace) -> Any:
+    from hplists.scoring.matrix import TrialMatrix
+
+    records = _records(args, args.study)
+    studies = sorted({r.study for r in records})
+    if args.study is None and len(studies) > 1:
+        raise ValueError(f"the store holds several studies {studies}; choose one with --study")
+    names = _split(args.workloads) or sorted({r.workload for r in records})
+    return TrialMatrix.from_records(
+        records, _specs(args, names), study=args.study, workloads=names, errors=args.errors,
+        missing="drop" if args.drop_incomplete else "raise")
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console(width=None if sys.stdout.isatty() else 160, highlight=False)
+
+
+def _fmt(x: float, digits: int = 4) -> str:
+    if x is None:
+        return "-"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    return f"{x:.{digits}g}"
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, float) and not math.isfinite(x):
+        return None if math.isnan(x) else ("Infinity" if x > 0 else "-Infinity")
+    if isinstance(x, dict):
+        return {k: _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, np.generic):
+        return _jsonable(x.item())
+    return x
+
+
+def _print_json(obj: Any) -> None:
+    print(json.dumps(_jsonable(obj), indent=2))
+
+
+# ---------------------------------------------------------------------------- build
+
+
+def _construct(fractions: np.ndarray, k: int, tau: float, exhaustive: bool) -> Any:
+    from hplists.lists.exhaustive import exhaustive_set
+    from hplists.lists.greedy import greedy_list
+
+    return (exhaustive_set if exhaustive else greedy_list)(fractions, k, tau)
+
+
+def _build(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    m = _matrix(args)
+    built = _construct(m.fractions, args.k, args.tau, args.exhaustive)
+    rows = list(built.indices)
+    if args.output:
+        _write_list(args, m, built)
+    if args.json:
+        _print_json({
+            "study": m.study, "method": built.method, "k": len(built), "tau": built.tau,
+            "cost": built.cost, "workloads": list(m.names),
+            "points": [{"point_id": m.point_ids[r], "hparams": dict(m.points[r]),
+                        "prefix_cost": c, "prefix_trained": n,
+                        "fractions": dict(zip(m.names, m.fractions[r].tolist(), strict=True))}
+                       for r, c, n in zip(rows, built.costs, built.trained, strict=True)],
+            "list_fractions": dict(zip(m.names, built.fractions.tolist(), strict=True)),
+        })
+        return 0
+    console = _console()
+    what = "exhaustive best set" if args.exhaustive else "greedy list"
+    console.print(f"{what} of {len(built)} points from study {m.study!r} "
+                  f"({m.shape[0]} points x {m.shape[1]} workloads), tau = {built.tau:g}")
+    keys = sorted({k for r in rows for k in m.points[r]})
+    t = Table(title="points, in priority order")
+    for col in ("#", "point id", *keys, "cost C_tau", "trained"):
+        t.add_column(col, justify="left" if col == "point id" else "right")
+    for i, (r, c, n) in enumerate(zip(rows, built.costs, built.trained, strict=True), 1):
+        t.add_row(str(i), m.point_ids[r], *(_fmt(m.points[r].get(k, math.nan), 6) for k in keys),
+                  f"{c:.6f}", f"{n}/{m.shape[1]}")
+    console.print(t)
+    t = Table(title="step fraction t/T on each workload (inf: target missed)")
+    for col in ("workload", "metric", "target", "list", "fastest point"):
+        t.add_column(col, justify="left" if col in ("workload", "metric") else "right")
+    for j, spec in enumerate(m.workloads):
+        col = m.fractions[rows, j]
+        fastest = "-" if not np.isfinite(col.min()) else str(1 + int(np.argmin(col)))
+        t.add_row(spec.name, f"{spec.metric} ({spec.mode})", _fmt(spec.target, 6),
+                  _fmt(float(built.fractions[j]), 6), fastest)
+    console.print(t)
+    console.print(f"cost C_{built.tau:g} = {built.cost:.6f}; trains "
+                  f"{built.trained[-1]} of {m.shape[1]} workloads")
+    if m.running:
+        console.print(f"note: {m.running} running trial(s) were left out")
+    if args.output:
+        console.print(f"wrote {args.output}")
+    return 0
+
+
+def _write_list(args: argparse.Namespace, m: Any, built: Any) -> None:
+    from hplists.hparams import HParams
+    from hplists.lists.registry import NamedList
+
+    points = []
+    for r in built.indices:
+        try:
+            points.append(HParams.from_dict(m.points[r]))
+        except ValueError as e:
+            raise ValueError(f"--output writes NAdamW lists; point {m.point_ids[r]} is not an "
+                             f"HParams point ({e}); use --json for other points") from None
+    name = args.name or f"{m.study}-{built.method}-k{len(built)}"
+    named = NamedList(
+        name=name,
+        description=f"{built.method} list of {len(built)} points built from study {m.study!r} "
+        f"on {len(m.names)} workloads, tau={built.tau:g}",
+        points=tuple(points),
+        source=f"hplists build --store {args.store}",
+        provenance={"study": m.study, "workloads": list(m.names), "tau": built.tau,
+                    "method": built.method, "cost": built.cost,
+                    "point_ids": [m.point_ids[r] for r in built.indices]},
+    )
+    out = Path(args.output)
+    if out.exists():
+        raise ValueError(f"--output {str(out)!r} exists; not overwriting it")
+    out.write_text(json.dumps(_jsonable(named.to_dict()), indent=2) + "\n")
+
+
+# ---------------------------------------------------------------------------- loo
+
+
+def _taus(text: str) -> list[float]:
+    out = []
+    for t in _split(text) or []:
+        try:
+            out.append(float(t))
+        except ValueError:
+            raise ValueError(f"--taus must be comma-separated numbers, got {t!r}") from None
+    return out
+
+
+def _loo(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from hplists.lists.loo import leave_one_out, list_size_curve, tau_sweep
+    from hplists.scoring.tuning_curve import equivalent_budget
+
+    m = _matrix(args)
+    method = "exhaustive" if args.exhaustive else "greedy"
+    loo = leave_one_out(m, args.k, args.tau, method=method)
+    rows = []
+    for f in loo.folds:
+        spec = m.workloads[f.workload]
+        minimize = spec.mode == "min"
+        n_metric = equivalent_budget(m.best_metric[:, f.workload], f.best_metric,
+                                     minimize=minimize)
+        n_time = equivalent_budget(np.minimum(m.fractions[:, f.workload], loo.tau),
+                                   min(f.fraction, loo.tau), minimize=True)
+        rows.append({
+            "workload": spec.name, "list": [m.point_ids[i] for i in f.built.indices],
+            "train_cost": f.built.cost, "fraction": f.fraction, "trained": f.trained,
+            "best_metric": f.best_metric, "metric": spec.metric, "mode": spec.mode,
+            "target": spec.target, "random_search_n_metric": n_metric,
+            "random_search_n_time": n_time,
+        })
+    sizes = list_size_curve(m, args.sizes, args.tau, method=method) if args.sizes else None
+    sweep = tau_sweep(m, _taus(args.taus), args.k, method=method) if args.taus else None
+    if args.json:
+        out: dict[str, Any] = {"study": m.study, "method": method, "k": args.k,
+                               "tau": loo.tau, "num_points": m.shape[0], "folds": rows,
+                               "num_trained": loo.num_trained, "mean_cost": loo.mean_cost}
+        if sizes is not None:
+            out["list_sizes"] = {"k": sizes.ks.tolist(), "trained": sizes.trained.tolist(),
+                                 "mean_cost": sizes.mean_cost.tolist()}
+        if sweep is not None:
+            out["tau_sweep"] = {"tau": sweep.taus.tolist(), "trained": sweep.trained.tolist(),
+                                "mean_cost": sweep.mean_cost.tolist()}
+        _print_json(out)
+        return 0
+    console = _console()
+    console.print(f"leave-one-workload-out: {method} lists of {args.k} points, tau = "
+                  f"{loo.tau:g}, study {m.study!r} ({m.shape[0]} points x {m.shape[1]} workloads)")
+    t = Table(title="each list is built without the held-out workload")
+    for col in ("held out", "list (point ids)", "cost on others", "held-out t/T",
+                "best metric", "target", "random search n\n(metric)", "random search n\n(t/T)"):
+        t.add_column(col, justify="left" if col in ("held out", "list (point ids)") else "right")
+    for r in rows:
+        t.add_row(r["workload"], " ".join(r["list"]), f"{r['train_cost']:.4f}",
+                  _fmt(r["fraction"]), f"{_fmt(r['best_metric'], 6)} ({r['mode']})",
+                  _fmt(r["target"], 6),
+                  *(">P" if n is None else str(n) for n in (r["random_search_n_metric"],
+                                                            r["random_search_n_time"])))
+    console.print(t)
+    console.print(f"held-out workloads trained: {loo.num_trained} of {m.shape[1]}; mean "
+                  f"held-out cost min(t/T, tau): {loo.mean_cost:.4f}")
+    console.print("random search n: the fewest random-search trials (without replacement, "
+                  f"from the {m.shape[0]} points) whose expected best is as good as the list")
+    if sizes is not None:
+        t = Table(title="held-out results against list size (paper 001, Figure 2)")
+        for col in ("k", "held-out trained", "mean held-out cost"):
+            t.add_column(col, justify="right")
+        for k, n, c in zip(sizes.ks, sizes.trained, sizes.mean_cost, strict=True):
+            t.add_row(str(k), f"{n}/{m.shape[1]}", f"{c:.4f}")
+        console.print(t)
+    if sweep is not None:
+        t = Table(title="held-out results against the penalty factor (paper 001, Table 12)")
+        for col in ("tau", "held-out trained", "mean held-out cost"):
+            t.add_column(col, justify="right")
+        for tau, n, c in zip(sweep.taus, sweep.trained, sweep.mean_cost, strict=True):
+            t.add_row(f"{tau:g}", f"{n}/{m.shape[1]}", f"{c:.4f}")
+        console.print(t)
+    return 0
+
+
+# ---------------------------------------------------------------------------- score
+
+
+def _score(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from hplists.scoring.matrix import submission_times
+    from hplists.scoring.profiles import performance_profiles
+
+    studies = _split(args.studies)
+    records = _records(args, None)
+    if studies:
+        known = sorted({r.study for r in records})
+        unknown = [s for s in studies if s not in known]
+        if unknown:
+            raise ValueError(f"unknown study(ies) {unknown}; studies are {known}")
+        records = [r for r in records if r.study in studies]
+    names = _split(args.workloads) or sorted({r.workload for r in records})
+    subs = submission_times(records, _specs(args, names), studies=studies, workloads=names,
+                            time=args.time, errors=args.errors)
+    prof = performance_profiles(subs.times)
+    scores = prof.scores
+    order = np.argsort(-scores, kind="stable")
+    marks = (1.0, 1.5, 2.0, 3.0, 4.0)
+    at = [int(np.argmin(np.abs(prof.taus - x))) for x in marks]
+    if args.json:
+        _print_json({
+            "time": subs.unit, "workloads": list(subs.workloads), "taus": prof.taus.tolist(),
+            "submissions": [
+                {"study": subs.names[i], "score": float(scores[i]),
+                 "times": dict(zip(subs.workloads, subs.times[i].tolist(), strict=True)),
+                 "seeds": dict(zip(subs.workloads, subs.seeds[i].tolist(), strict=True)),
+                 "profile": prof.rho[i].tolist()} for i in order],
+        })
+        return 0
+    console = _console()
+    unit = "t/T" if subs.unit == "fraction" else "seconds"
+    t = Table(title=f"time to target ({unit}; median over seeds of each study's best trial)")
+    t.add_column("submission")
+    for w in subs.workloads:
+        t.add_column(w, justify="right")
+    for i in order:
+        t.add_row(subs.names[i], *(_fmt(float(x)) for x in subs.times[i]))
+    console.print(t)
+    t = Table(title="performance profiles rho(tau): fraction of workloads within tau x the best")
+    t.add_column("submission")
+    for x in marks:
+        t.add_column(f"tau={x:g}", justify="right")
+    t.add_column("benchmark score", justify="right")
+    for i in order:
+        t.add_row(subs.names[i], *(f"{prof.rho[i, j]:.3f}" for j in at), f"{scores[i]:.4f}")
+    console.print(t)
+    missing = [(subs.names[i], subs.workloads[j]) for i, j in np.argwhere(subs.seeds == 0)]
+    if missing:
+        console.print("note: no finished trials (counted as missed) for "
+                      + ", ".join(f"{s} on {w}" for s, w in missing))
+    console.print("score: area under rho on tau in [1, 4] (trapezoid, 100 points) / 3, as "
+                  "AlgoPerf computes it; it depends on the set of submissions compared")
+    return 0

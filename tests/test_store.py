@@ -1,0 +1,315 @@
+"""The SQLite trial store: idempotence, round trips, stale-trial reclaim, clear errors."""
+
+from __future__ import annotations
+
+import json
+import math
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from hplists import Curve, HParams, Status
+from hplists.store import (
+    EmptyStoreError,
+    SQLiteStore,
+    TrialKey,
+    TrialRecord,
+    TrialStore,
+    open_store,
+    point_id,
+)
+from hplists.store.sqlite import run_token
+
+P = HParams(learning_rate=1e-3, beta1=0.9, beta2=0.999, weight_decay=0.1, warmup_fraction=0.05)
+
+
+def curve(*, status=Status.COMPLETE, message="", n=3, shift=0.0):
+    steps = [100 * (i + 1) for i in range(n)]
+    return Curve(steps, [1.5 * (i + 1) for i in range(n)],
+                 [math.nan] + [1.0 / (i + 1) for i in range(1, n)],
+                 {"error_rate": [0.5 - 0.1 * i + shift for i in range(n)],
+                  "loss": [math.inf] + [2.0 - 0.1 * i for i in range(1, n)]},
+                 status, message)
+
+
+def assert_curves_equal(a: Curve, b: Curve) -> None:
+    np.testing.assert_array_equal(a.steps, b.steps)
+    np.testing.assert_array_equal(a.seconds, b.seconds)
+    np.testing.assert_array_equal(a.train_loss, b.train_loss)  # NaN == NaN here
+    assert sorted(a.metrics) == sorted(b.metrics)
+    for k in a.metrics:
+        np.testing.assert_array_equal(a.metrics[k], b.metrics[k])
+    assert (a.status, a.message) == (b.status, b.message)
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = open_store(tmp_path / "study.db")
+    yield s
+    s.close()
+
+
+# ----- the contract --------------------------------------------------------------------------
+
+
+def test_open_store_is_a_trial_store_in_wal_mode(store):
+    assert isinstance(store, SQLiteStore) and isinstance(store, TrialStore)
+    assert store.summary()["journal_mode"] == "wal"
+
+
+def test_point_id_is_a_stable_short_sha256():
+    """The id of a point never changes between versions: stores stay joinable."""
+    assert point_id(HParams(1e-3, 0.9, 0.999)) == "1b18e0bec5bbaa14"
+    assert point_id({"b": 1, "a": 0.5}) == point_id({"a": 0.5, "b": 1.0})
+    assert point_id({"a": -0.0}) == point_id({"a": 0.0})
+    assert point_id(P) == point_id(P.to_dict()) != point_id({"learning_rate": 1e-3})
+
+
+def test_claim_finish_then_claim_again_is_skipped(store):
+    key = store.claim("s", P, "mnist", 0, point_index=2)
+    assert isinstance(key, TrialKey) and key.run_token == run_token()
+    assert store.trials()[0].status is Status.RUNNING and store.trials()[0].curve is None
+    assert store.finish(key, curve())
+    assert store.claim("s", P, "mnist", 0) is None
+    assert store.claim("s", P, "mnist", 1) is not None  # another seed is another trial
+
+
+def test_claiming_twice_in_one_process_returns_the_same_trial(store):
+    """A process that claims its own in-flight trial again (a retry) gets it back."""
+    a = store.claim("s", P, "w", 0)
+    b = store.claim("s", P, "w", 0)
+    assert a == b and store.count() == 1
+
+
+def test_round_trip_of_curve_point_and_provenance(store):
+    """NaN train loss, infinite metric values, HParams and provenance come back exactly."""
+    key = store.claim("s", P, "w", 3, point_index=7, workload_version="2")
+    c = curve()
+    assert store.finish(key, c)
+    (t,) = store.trials()
+    assert isinstance(t, TrialRecord)
+    assert (t.study, t.workload, t.workload_version, t.seed, t.point_index) == (
+        "s", "w", "2", 3, 7)
+    assert t.point_id == point_id(P) and t.hparams == P and t.point == P.to_dict()
+    assert t.status is Status.COMPLETE and t.message == ""
+    assert_curves_equal(t.curve, c)
+    assert math.isnan(t.curve.train_loss[0]) and t.curve.metric("loss")[0] == math.inf
+    prov = t.provenance
+    assert prov["hplists"] and prov["python"] and prov["hostname"] == socket.gethostname()
+    assert prov["workload_version"] == "2" and prov["run_token"] == run_token()
+    assert prov["claimed_at"] <= prov["finished_at"]
+
+
+def test_diverged_and_error_trials_keep_status_and_message(store):
+    k1 = store.claim("s", P, "a", 0)
+    k2 = store.claim("s", P, "b", 0)
+    store.finish(k1, curve(status=Status.DIVERGED, message="loss is NaN at step 300"))
+    store.fail(k2, "CUDA out of memory")
+    a, b = store.trials()
+    assert (a.status, a.message, a.curve.status) == (Status.DIVERGED, "loss is NaN at step 300",
+                                                     Status.DIVERGED)
+    assert (b.status, b.message, b.curve) == (Status.ERROR, "CUDA out of memory", None)
+    assert store.claim("s", P, "a", 0) is None and store.claim("s", P, "b", 0) is None
+
+
+def test_writes_are_idempotent_and_never_overwrite(store):
+    """put twice, or finish after put, keeps the first result; duplicates are logged."""
+    first = curve()
+    assert store.put("s", P, "w", 0, first, point_index=0) is True
+    assert store.put("s", P, "w", 0, curve(shift=1.0)) is False
+    key = store.claim("s", P, "w", 1)
+    assert store.finish(key, first) is True
+    assert store.finish(key, curve(shift=1.0)) is False
+    assert store.count() == 2
+    for t in store.trials():
+        assert_curves_equal(t.curve, first)
+    events = [e["event"] for e in store.events()]
+    assert events == ["put", "claim", "finish", "discard"]
+
+
+def test_a_late_finish_after_a_put_is_discarded(store):
+    """Two writers of one trial: the first result wins, the second is dropped, not duplicated."""
+    key = store.claim("s", P, "w", 0)
+    assert store.put("s", P, "w", 0, curve()) is True
+    assert store.finish(key, curve(shift=1.0)) is False
+    (t,) = store.trials()
+    assert t.curve.metric("error_rate")[0] == 0.5
+
+
+def test_trials_filters_and_listing(store):
+    for i, wl in enumerate(["b", "a", "c"]):
+        store.put("s1", {"x": float(i)}, wl, 0, curve(), point_index=2 - i)
+    store.put("s2", {"x": 9.0}, "a", 0, curve(status=Status.DIVERGED))
+    store.claim("s2", {"x": 10.0}, "z", 0)
+    assert store.studies() == ["s1", "s2"]
+    assert store.workloads() == ["a", "b", "c", "z"] and store.workloads("s2") == ["a", "z"]
+    assert [t.workload for t in store.trials(study="s1")] == ["a", "b", "c"]
+    assert [t.point["x"] for t in store.trials(workload="a")] == [1.0, 9.0]
+    assert len(store.trials(status="diverged")) == 1
+    assert len(store.trials(status=[Status.COMPLETE, "running"])) == 4
+    assert store.count(study="s1") == 3
+
+
+def test_trials_are_ordered_by_point_index(store):
+    for i in (3, 0, 2, 1):
+        store.put("s", {"x": float(i)}, "w", 0, curve(), point_index=i)
+    store.put("s", {"x": -1.0}, "w", 0, curve())
+    assert [t.point_index for t in store.trials()] == [0, 1, 2, 3, None]
+
+
+def test_workload_version_mismatch_is_an_error(store):
+    store.put("s", P, "w", 0, curve(), workload_version="1")
+    with pytest.raises(ValueError, match="recorded with workload_version '1', not '2'"):
+        store.claim("s", P, "w", 0, workload_version="2")
+
+
+def test_retry_errors_keeps_the_previous_failure_in_the_event_log(store):
+    key = store.claim("s", P, "w", 0)
+    store.fail(key, "preempted", curve=curve(n=1))
+    assert store.claim("s", P, "w", 0) is None
+    key = store.claim("s", P, "w", 0, retry_errors=True)
+    assert key is not None and store.trials()[0].status is Status.RUNNING
+    store.finish(key, curve())
+    retry = next(e for e in store.events() if e["event"] == "retry")
+    assert retry["detail"]["previous_message"] == "preempted"
+    assert retry["detail"]["previous_curve"]["steps"] == [100]
+
+
+# ----- stale trials --------------------------------------------------------------------------
+
+CLAIM_AND_EXIT = """
+import sys
+from hplists.store import open_store
+s = open_store(sys.argv[1])
+print(s.claim("s", {"x": 1.0}, "w", 0).run_token, flush=True)
+if len(sys.argv) > 2:
+    sys.stdin.readline()   # stay alive until told to exit
+"""
+
+
+def test_running_trial_of_a_dead_process_is_reclaimed(store):
+    out = subprocess.run([sys.executable, "-c", CLAIM_AND_EXIT, str(store.path)],
+                         capture_output=True, text=True, check=True)
+    dead_token = out.stdout.strip()
+    assert store.trials()[0].status is Status.RUNNING
+    key = store.claim("s", {"x": 1.0}, "w", 0)
+    assert key is not None and key.run_token == run_token() != dead_token
+    (ev,) = [e for e in store.events() if e["event"] == "reclaim"]
+    assert ev["detail"]["previous_run_token"] == dead_token
+    assert "no longer exists" in ev["detail"]["reason"]
+
+
+def test_running_trial_of_a_live_process_is_not_handed_out(store):
+    p = subprocess.Popen([sys.executable, "-c", CLAIM_AND_EXIT, str(store.path), "wait"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        p.stdout.readline()
+        assert store.claim("s", {"x": 1.0}, "w", 0) is None
+    finally:
+        p.stdin.write("\n")
+        p.stdin.close()
+        p.wait(timeout=30)
+    assert store.claim("s", {"x": 1.0}, "w", 0) is not None
+
+
+def test_running_trial_claimed_on_another_host_is_stale_after_heartbeat_timeout(tmp_path):
+    store = open_store(tmp_path / "h.db", heartbeat_timeout=60.0)
+    key = store.claim("s", P, "w", 0)
+    # Pretend another machine claimed it (liveness can only be judged by heartbeat).
+    with sqlite3.connect(store.path) as c:
+        c.execute("UPDATE trials SET host='elsewhere', run_token='other', heartbeat=?",
+                  (time.time() - 30,))
+    assert store.claim("s", P, "w", 0) is None
+    with sqlite3.connect(store.path) as c:
+        c.execute("UPDATE trials SET heartbeat=?", (time.time() - 120,))
+    key = store.claim("s", P, "w", 0)
+    assert key is not None
+    reason = next(e for e in store.events() if e["event"] == "reclaim")["detail"]["reason"]
+    assert "host 'elsewhere'" in reason
+    store.heartbeat(key)
+    assert store.finish(key, curve())
+
+
+# ----- errors --------------------------------------------------------------------------------
+
+
+def test_a_file_that_is_not_a_store_is_a_clear_error(tmp_path):
+    text = tmp_path / "notes.db"
+    text.write_text("hello, this is not a database\n" * 100)
+    with pytest.raises(ValueError, match=r"is not an hplists trial store \(not an SQLite database"):
+        open_store(text)
+    other = tmp_path / "other.db"
+    with sqlite3.connect(other) as c:
+        c.execute("CREATE TABLE users (name TEXT)")
+    with pytest.raises(ValueError, match=r"SQLite database but not an hplists trial store"):
+        open_store(other)
+    assert text.read_text().startswith("hello")  # nothing was written to either file
+    with sqlite3.connect(other) as c:
+        assert c.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+
+
+def test_unknown_schema_version_is_a_clear_error(tmp_path):
+    s = open_store(tmp_path / "v.db")
+    s.put("s", P, "w", 0, curve())
+    s.close()
+    with sqlite3.connect(tmp_path / "v.db") as c:
+        c.execute("UPDATE meta SET value='99' WHERE key='schema_version'")
+    with pytest.raises(ValueError, match=r"has schema version '99'; hplists .* reads schema "
+                                         r"version 1"):
+        open_store(tmp_path / "v.db")
+
+
+def test_missing_store_without_create_and_directories_are_errors(tmp_path):
+    with pytest.raises(ValueError, match="no trial store at"):
+        open_store(tmp_path / "absent.db", create=False)
+    assert not (tmp_path / "absent.db").exists()
+    with pytest.raises(ValueError, match="is a directory"):
+        open_store(tmp_path)
+
+
+def test_empty_store_is_a_clear_error_where_trials_are_needed(store):
+    assert store.trials() == []
+    with pytest.raises(EmptyStoreError, match=r"has no trials$"):
+        store.require_trials()
+    store.put("s", P, "w", 0, curve())
+    with pytest.raises(EmptyStoreError, match=r"no trials with study='t'; it holds studies \['s'\]"):
+        store.require_trials(study="t")
+    assert len(store.require_trials(study="s")) == 1
+
+
+def test_bad_arguments_name_the_field(store):
+    with pytest.raises(ValueError, match="status must be one of 'running', 'complete', "
+                                         "'diverged', 'error'; got 'done'"):
+        store.trials(status="done")
+    with pytest.raises(ValueError, match=r"curve\.status must be one of 'complete', 'diverged', "
+                                         r"'error' to be recorded; got 'running'"):
+        store.put("s", P, "w", 0, curve(status=Status.RUNNING))
+    with pytest.raises(ValueError, match=r"point\['lr'\] must be in \(-inf, inf\), got nan"):
+        store.claim("s", {"lr": float("nan")}, "w", 0)
+    with pytest.raises(ValueError, match="study must be a non-empty string"):
+        store.claim("", P, "w", 0)
+    with pytest.raises(ValueError, match=r"seed must be an integer"):
+        store.claim("s", P, "w", 1.5)
+    with pytest.raises(ValueError, match=r"point_index must be an integer in \[0, inf\]"):
+        store.claim("s", P, "w", 0, point_index=-1)
+    with pytest.raises(ValueError, match="point must be an HParams or a mapping"):
+        store.claim("s", [1e-3], "w", 0)
+    with pytest.raises(ValueError, match="claim\\(\\) it first"):
+        store.finish(TrialKey("s", "0" * 16, "w", 0, "t"), curve())
+
+
+def test_nothing_is_pickled(store):
+    """Every stored value is plain SQL text or numbers; JSON columns parse as JSON."""
+    store.put("s", P, "w", 0, curve())
+    with sqlite3.connect(store.path) as c:
+        for table in ("meta", "points", "trials", "evals", "eval_metrics", "events"):
+            for row in c.execute(f"SELECT * FROM {table}"):
+                assert not any(isinstance(v, bytes) for v in row), table
+        (point, prov), = c.execute("SELECT point, provenance FROM trials JOIN points "
+                                   "USING (point_id)")
+        assert json.loads(point) == P.to_dict() and isinstance(json.loads(prov), dict)

@@ -127,6 +127,7 @@ def score_trial(
         )
     with np.errstate(invalid="ignore"):
         hit = values <= spec.target if spec.mode == "min" else values >= spec.target
+    hit &= finite
     if not finite.any():
         best = worst
     else:

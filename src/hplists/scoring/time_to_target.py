@@ -91,6 +91,7 @@ def first_hit(
     _check_finite(values, diverged)
     with np.errstate(invalid="ignore"):
         hit = values <= target if mode == "min" else values >= target
+    hit &= np.isfinite(values)
     return np.where(hit.any(axis=-1), np.argmax(hit, axis=-1), -1)
 
 

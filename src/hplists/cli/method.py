@@ -121,10 +121,20 @@ def _matrix(args: argparse.Namespace) -> Any:
     studies = sorted({r.study for r in records})
     if args.study is None and len(studies) > 1:
         raise ValueError(f"the store holds several studies {studies}; choose one with --study")
-    names = _split(args.workloads) or sorted({r.workload for r in records})
+    names = _workloads(args, [r for r in records if args.study in (None, r.study)])
     return TrialMatrix.from_records(
         records, _specs(args, names), study=args.study, workloads=names, errors=args.errors,
         missing="drop" if args.drop_incomplete else "raise")
+
+
+def _workloads(args: argparse.Namespace, records: Sequence[Any]) -> list[str]:
+    """The workloads asked for (default: all), checked against the trials before any lookup."""
+    present = sorted({r.workload for r in records})
+    names = _split(args.workloads) or present
+    unknown = [w for w in names if w not in present]
+    if unknown:
+        raise ValueError(f"unknown workload(s) {unknown}; the trials are on {present}")
+    return names
 
 
 def _console() -> Any:
@@ -347,7 +357,7 @@ def _score(args: argparse.Namespace) -> int:
         if unknown:
             raise ValueError(f"unknown study(ies) {unknown}; studies are {known}")
         records = [r for r in records if r.study in studies]
-    names = _split(args.workloads) or sorted({r.workload for r in records})
+    names = _workloads(args, records)
     subs = submission_times(records, _specs(args, names), studies=studies, workloads=names,
                             time=args.time, errors=args.errors)
     prof = performance_profiles(subs.times)

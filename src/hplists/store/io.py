@@ -240,7 +240,7 @@ def export_trials(store: SQLiteStore, path: str | os.PathLike[str], fmt: str = "
 # ----- import --------------------------------------------------------------------------------
 
 
-def _num(v: Any, what: str) -> float:
+def _num(v: Any, where: str, column: str) -> float:
     if v is None:
         return math.nan
     if isinstance(v, (int, float)) and not isinstance(v, bool):
@@ -251,7 +251,7 @@ def _num(v: Any, what: str) -> float:
     try:
         return float(s)
     except ValueError:
-        raise ValueError(f"{what}: not a number: {v!r}") from None
+        raise ValueError(f"{where}, column {column!r}: not a number: {v!r}") from None
 
 
 def _blank(v: Any) -> bool:
@@ -298,11 +298,19 @@ def import_trials(store: SQLiteStore, rows: Iterable[Mapping[str, Any]], *,
     """
     groups: dict[tuple[Any, ...], dict[str, Any]] = {}
     columns: list[str] | None = None
+    point_cache: dict[tuple[tuple[str, str, Any], ...], tuple[dict[str, float], str, str]] = {}
+    hp_cols: list[tuple[str, str]] = []
+    metric_cols: list[tuple[str, str]] = []
     for i, row in enumerate(rows, start=2):  # row 1 is a CSV header
         where = f"{source or 'input'}, row {i}"
         if columns is None:
             columns = list(row)
             _check_columns(columns, study, source)
+            for col in columns:
+                if col is None or col in _RESERVED:
+                    continue
+                name, kind = _classify(col)
+                (hp_cols if kind == "hp" else metric_cols).append((col, name))
         st = row.get("study") if not _blank(row.get("study")) else study
         if _blank(st):
             raise ValueError(f"{where}: empty study (pass study= to fill it)")
@@ -310,36 +318,35 @@ def import_trials(store: SQLiteStore, rows: Iterable[Mapping[str, Any]], *,
         if _blank(wl):
             raise ValueError(f"{where}: empty workload")
         seed_v = row.get("seed")
-        seed = 0 if _blank(seed_v) else _int(seed_v, f"{where}, column 'seed'")
-        hp: dict[str, float] = {}
+        seed = 0 if _blank(seed_v) else _int(seed_v, where, "seed")
+        raw_hp = tuple((col, name, row.get(col)) for col, name in hp_cols
+                       if not _blank(row.get(col)))
+        cached = point_cache.get(raw_hp)
+        if cached is None:
+            if not raw_hp:
+                raise ValueError(f"{where}: no hyperparameter values (columns 'hp.<name>' or "
+                                 f"HParams / AlgoPerf names)")
+            hp = {name: _num(v, where, col) for col, name, v in raw_hp}
+            point = _make_point(hp, where)
+            cached = point_cache[raw_hp] = (point, point_id(point),
+                                            json.dumps(point, sort_keys=True))
+        point, pid, point_key = cached
         metrics: dict[str, float] = {}
-        for col, v in row.items():
-            if col in _RESERVED or col is None:
-                continue
-            name, kind = _classify(col)
-            if kind == "hp":
-                if not _blank(v):
-                    hp[name] = _num(v, f"{where}, column {col!r}")
-            elif not _blank(v):
-                metrics[name] = _num(v, f"{where}, column {col!r}")
-            else:
-                metrics.setdefault(name, math.nan)
-        if not hp:
-            raise ValueError(f"{where}: no hyperparameter values (columns 'hp.<name>' or "
-                             f"HParams / AlgoPerf names)")
-        point = _make_point(hp, where)
-        key = (str(st), str(wl), seed, json.dumps(point, sort_keys=True))
+        for col, name in metric_cols:
+            v = row.get(col)
+            metrics[name] = math.nan if _blank(v) else _num(v, where, col)
+        key = (str(st), str(wl), seed, point_key)
         g = groups.get(key)
         status_v = row.get("status")
         status = Status.COMPLETE if _blank(status_v) else _status(status_v, where)
         message = "" if _blank(row.get("message")) else str(row.get("message"))
         wv = "1" if _blank(row.get("workload_version")) else _version(row.get("workload_version"))
         pi_v = row.get("point_index")
-        index = None if _blank(pi_v) else _int(pi_v, f"{where}, column 'point_index'")
+        index = None if _blank(pi_v) else _int(pi_v, where, "point_index")
         pid_v = row.get("point_id")
-        if not _blank(pid_v) and str(pid_v) != point_id(point):
+        if not _blank(pid_v) and str(pid_v) != pid:
             raise ValueError(f"{where}: point_id {pid_v!r} does not match the hyperparameter "
-                             f"columns (their id is {point_id(point)!r})")
+                             f"columns (their id is {pid!r})")
         if g is None:
             g = groups[key] = {"study": str(st), "workload": str(wl), "seed": seed,
                                "point": point, "status": status, "message": message,
@@ -356,9 +363,9 @@ def import_trials(store: SQLiteStore, rows: Iterable[Mapping[str, Any]], *,
                     )
         step_v = row.get("step")
         if not _blank(step_v):
-            ev = {"step": _int(step_v, f"{where}, column 'step'"),
-                  "seconds": _num(row.get("seconds"), f"{where}, column 'seconds'"),
-                  "train_loss": _num(row.get("train_loss"), f"{where}, column 'train_loss'"),
+            ev = {"step": _int(step_v, where, "step"),
+                  "seconds": _num(row.get("seconds"), where, "seconds"),
+                  "train_loss": _num(row.get("train_loss"), where, "train_loss"),
                   **metrics}
             g["evals"].append((i, ev))
             g["seen_metrics"].update(k for k, v in metrics.items() if not math.isnan(v))
@@ -409,10 +416,10 @@ def _classify(col: str) -> tuple[str, str]:
     return col, "hp" if col in _HP_NAMES else "metric"
 
 
-def _int(v: Any, what: str) -> int:
-    x = _num(v, what)
+def _int(v: Any, where: str, column: str) -> int:
+    x = _num(v, where, column)
     if not math.isfinite(x) or x != int(x):
-        raise ValueError(f"{what}: must be an integer, got {v!r}")
+        raise ValueError(f"{where}, column {column!r}: must be an integer, got {v!r}")
     return int(x)
 
 

@@ -44,6 +44,7 @@ one is discarded (logged as an event), so a trial is never recorded twice.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import math
 import os
@@ -214,6 +215,18 @@ def _process_gone(pid: int, identity: str | None) -> str | None:
 def _is_busy(e: sqlite3.OperationalError) -> bool:
     msg = str(e).lower()
     return "locked" in msg or "busy" in msg
+
+
+def _runs(keys: np.ndarray) -> list[tuple[int, int]]:
+    """[start, end) of the runs of equal consecutive keys (or of a boolean change mask)."""
+    if keys.dtype == bool:
+        n = keys.shape[0] + 1
+        cuts = np.flatnonzero(keys) + 1
+    else:
+        n = keys.shape[0]
+        cuts = np.flatnonzero(keys[1:] != keys[:-1]) + 1
+    edges = [0, *cuts.tolist(), n]
+    return list(itertools.pairwise(edges))
 
 
 def _f(x: float) -> float | None:
@@ -754,8 +767,9 @@ class SQLiteStore:
 
     @staticmethod
     def _read_curves(c: sqlite3.Connection, trial_ids: Sequence[int] | None,
-                     where: str = "1", params: Sequence[Any] = ()) -> dict[int, Curve]:
-        """Curves (status complete; the caller sets the real one) of the selected trials."""
+                     where: str = "1", params: Sequence[Any] = (),
+                     status: Mapping[int, tuple[Status, str]] | None = None) -> dict[int, Curve]:
+        """Curves of the selected trials, with ``status[trial_id]`` (default complete)."""
         if trial_ids is not None:
             where = f"t.trial_id IN ({', '.join('?' * len(trial_ids))})"
             params = list(trial_ids)
@@ -770,35 +784,41 @@ class SQLiteStore:
             "ORDER BY m.trial_id, m.metric, m.step",
             params,
         ).fetchall()
-        cols: dict[int, tuple[list[int], list[float], list[float]]] = {}
-        for tid, step, sec, loss in ev:
-            s = cols.setdefault(tid, ([], [], []))
-            s[0].append(step)
-            s[1].append(math.nan if sec is None else sec)
-            s[2].append(math.nan if loss is None else loss)
-        metrics: dict[int, dict[str, tuple[list[int], list[float]]]] = {}
-        for tid, name, step, value in mt:
-            m = metrics.setdefault(tid, {}).setdefault(name, ([], []))
-            m[0].append(step)
-            m[1].append(math.nan if value is None else value)
-        out = {}
-        for tid in set(cols) | set(metrics):
-            steps, secs, losses = cols.get(tid, ([], [], []))
-            steps_arr = np.asarray(steps, dtype=np.int64)
-            mdict = {}
-            for name, (msteps, mvals) in metrics.get(tid, {}).items():
-                if msteps == steps:
-                    mdict[name] = np.asarray(mvals)
-                else:  # not written by this store; align on steps
-                    arr = np.full(len(steps), np.nan)
-                    pos = {s: i for i, s in enumerate(steps)}
-                    for s, v in zip(msteps, mvals, strict=True):
-                        if s in pos:
-                            arr[pos[s]] = v
-                    mdict[name] = arr
-            out[tid] = Curve(steps_arr, np.asarray(secs, dtype=np.float64),
-                             np.asarray(losses, dtype=np.float64), mdict)
-        return out
+        # Columns via zip(*rows) and numpy: ~10x faster than appending per row.
+        evals: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        if ev:
+            tid, step, sec, loss = zip(*ev, strict=True)
+            tid_a = np.asarray(tid, dtype=np.int64)
+            step_a = np.asarray(step, dtype=np.int64)
+            sec_a = np.asarray(sec, dtype=np.float64)  # None (NULL) -> NaN
+            loss_a = np.asarray(loss, dtype=np.float64)
+            for a, b in _runs(tid_a):
+                evals[int(tid_a[a])] = (step_a[a:b], sec_a[a:b], loss_a[a:b])
+        metrics: dict[int, dict[str, np.ndarray]] = {}
+        if mt:
+            tid, name, step, value = zip(*mt, strict=True)
+            tid_a = np.asarray(tid, dtype=np.int64)
+            name_a = np.asarray(name)
+            step_a = np.asarray(step, dtype=np.int64)
+            val_a = np.asarray(value, dtype=np.float64)
+            change = (tid_a[1:] != tid_a[:-1]) | (name_a[1:] != name_a[:-1])
+            for a, b in _runs(change):
+                t = int(tid_a[a])
+                steps = evals.get(t, (np.zeros(0, np.int64),))[0]
+                if np.array_equal(step_a[a:b], steps):
+                    values = val_a[a:b]
+                else:  # not written by this store: align on the evaluated steps
+                    values = np.full(len(steps), np.nan)
+                    pos = np.searchsorted(steps, step_a[a:b])
+                    ok = (pos < len(steps)) & (steps[np.minimum(pos, len(steps) - 1)]
+                                               == step_a[a:b])
+                    values[pos[ok]] = val_a[a:b][ok]
+                metrics.setdefault(t, {})[str(name_a[a])] = values
+        empty = (np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
+        status = status or {}
+        return {t: Curve(*evals.get(t, empty), metrics.get(t, {}),
+                         *status.get(t, (Status.COMPLETE, "")))
+                for t in set(evals) | set(metrics)}
 
     def trials(
         self,
@@ -821,18 +841,15 @@ class SQLiteStore:
                 "t.point_index, t.point_id, t.seed",
                 params,
             ).fetchall()
-            curves = self._read_curves(c, None, where, params) if rows else {}
+            finished = {r[0]: (Status(r[8]), r[9]) for r in rows if r[8] != "running"}
+            curves = self._read_curves(c, None, where, params, finished) if rows else {}
         out = []
         for (tid, st, pid, index, point, wl, wv, seed, status_, message, has_curve,
              prov) in rows:
             status_ = Status(status_)
             curve = None
             if has_curve and status_ in TERMINAL:
-                base = curves.get(tid)
-                if base is None:
-                    base = Curve([], [], [], {})
-                curve = Curve(base.steps, base.seconds, base.train_loss, base.metrics,
-                              status_, message)
+                curve = curves.get(tid) or Curve([], [], [], {}, status_, message)
             out.append(TrialRecord(st, pid, index, json.loads(point), wl, wv, int(seed),
                                    status_, message, curve, json.loads(prov)))
         return out

@@ -30,6 +30,16 @@ ALGOPERF_KEYS = (
 )
 
 
+def _complement(x: float) -> float:
+    """``1 - x`` as the shortest decimal ``d`` with ``1.0 - d == x`` (else ``1.0 - x``)."""
+    exact = 1.0 - x
+    for digits in range(1, 18):
+        candidate = float(f"{exact:.{digits}g}")
+        if 1.0 - candidate == x:
+            return candidate
+    return exact
+
+
 @dataclasses.dataclass(frozen=True)
 class HParams:
     """A hyperparameter point: NAdamW (as in ``optax.nadamw``) plus schedule and regularizers.
@@ -50,7 +60,7 @@ class HParams:
         >>> p = HParams(learning_rate=1e-3, beta1=0.9, beta2=0.999,
         ...             weight_decay=0.1, warmup_fraction=0.05)
         >>> p.one_minus_beta1
-        0.09999999999999998
+        0.1
         >>> HParams.from_json(p.to_json()) == p
         True
     """
@@ -81,13 +91,18 @@ class HParams:
 
     @property
     def one_minus_beta1(self) -> float:
-        """``1 - beta1``, the parameterization of paper 001's search space."""
-        return 1.0 - self.beta1
+        """``1 - beta1``, the parameterization of paper 001's search space and AlgoPerf.
+
+        The shortest decimal whose complement is exactly ``beta1``, so that
+        AlgoPerf's ``one_minus_beta1`` values survive a round trip digit for digit
+        (``1.0 - 0.9`` alone would give ``0.09999999999999998``).
+        """
+        return _complement(self.beta1)
 
     @property
     def one_minus_beta2(self) -> float:
-        """``1 - beta2``."""
-        return 1.0 - self.beta2
+        """``1 - beta2``, as :attr:`one_minus_beta1`."""
+        return _complement(self.beta2)
 
     def replace(self, **changes: Any) -> HParams:
         """Returns a copy with some fields changed (and validated).

@@ -1,13 +1,56 @@
-"""``hplists lists``, ``hplists show``, ``hplists export``."""
+"""``hplists lists``, ``hplists show``, ``hplists export``.
+
+``export --format algoperf`` writes a ``tuning_search_space.json`` for
+AlgoPerf's external-tuning ruleset: a JSON list of points, each with the same
+keys, which ``algoperf/halton.py:generate_search`` turns into one trial per
+point (in order) and which the NAdamW baselines read as
+``hyperparameters.learning_rate``, ``1 - hyperparameters.one_minus_beta1``, ...
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from hplists._check import check_choice
+
+# The key order of AlgoPerf's own baseline search space file.
+ALGOPERF_ORDER = (
+    "dropout_rate",
+    "label_smoothing",
+    "learning_rate",
+    "one_minus_beta1",
+    "beta2",
+    "weight_decay",
+    "warmup_factor",
+)
+# AlgoPerf's NAdamW baselines fix eps; a point with another eps cannot be exported.
+ALGOPERF_EPS = 1e-8
+FORMATS = ("algoperf", "json")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("lists", help="names and one-line descriptions of the shipped lists")
     p.set_defaults(func=_lists)
+
+    p = sub.add_parser("show", help="a list's points as a table, in priority order")
+    p.add_argument("name", help="list name (see `hplists lists`)")
+    p.add_argument("--k", type=int, default=None, help="show only the first K points")
+    p.set_defaults(func=_show)
+
+    p = sub.add_parser(
+        "export",
+        help="write a list as AlgoPerf's tuning_search_space.json or as hplists JSON",
+    )
+    p.add_argument("name", help="list name (see `hplists lists`)")
+    p.add_argument("--format", required=True, help="algoperf or json")
+    p.add_argument("--k", type=int, default=None, help="export only the first K points")
+    p.add_argument("-o", "--output", default=None, help="file to write (default: stdout)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    p.set_defaults(func=_export)
 
 
 def _lists(args: argparse.Namespace) -> int:
@@ -15,4 +58,77 @@ def _lists(args: argparse.Namespace) -> int:
 
     for name in available_lists():
         print(f"{name}\t{get_list(name).description}")
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from hplists.lists import get_list
+
+    named = get_list(args.name, k=args.k)
+    table = Table(title=f"{named.name} ({len(named)} points)", caption=named.source or None)
+    columns = (
+        ("#", "index"),
+        ("learning_rate", "learning_rate"),
+        ("warmup_fraction", "warmup_fraction"),
+        ("beta1", "beta1"),
+        ("beta2", "beta2"),
+        ("weight_decay", "weight_decay"),
+        ("dropout_rate", "dropout_rate"),
+        ("label_smoothing", "label_smoothing"),
+        ("eps", "eps"),
+    )
+    for header, _ in columns:
+        table.add_column(header, justify="right", no_wrap=True)
+    for i, point in enumerate(named.points, start=1):
+        values = point.to_dict()
+        # repr: every digit, as the points are published.
+        table.add_row(str(i), *(repr(values[key]) for _, key in columns[1:]))
+    Console(width=max(160, Console().width)).print(table)
+    if named.description:
+        print(named.description)
+    return 0
+
+
+def algoperf_search_space(points: Any) -> list[dict[str, float]]:
+    """The points as AlgoPerf's external-tuning search space (a list of discrete points).
+
+    Example:
+        >>> from hplists import get_list
+        >>> algoperf_search_space(get_list("nadamw-paper", k=1).points)[0]["one_minus_beta1"]
+        0.0478920202561063
+    """
+    out = []
+    for i, point in enumerate(points):
+        if point.eps != ALGOPERF_EPS:
+            raise ValueError(
+                f"point {i}: eps must be {ALGOPERF_EPS:g} for the algoperf format (AlgoPerf's "
+                f"NAdamW baseline fixes it and has no eps key), got {point.eps!r}"
+            )
+        values = point.to_algoperf()
+        out.append({key: values[key] for key in ALGOPERF_ORDER})
+    return out
+
+
+def _export(args: argparse.Namespace) -> int:
+    from hplists.lists import get_list
+
+    fmt = check_choice("format", args.format, FORMATS)
+    named = get_list(args.name, k=args.k)
+    if fmt == "algoperf":
+        payload: Any = algoperf_search_space(named.points)
+    else:
+        payload = named.to_dict()
+    text = json.dumps(payload, indent=2) + "\n"
+    if args.output is None:
+        sys.stdout.write(text)
+        return 0
+    path = Path(args.output)
+    if path.exists() and not args.force:
+        raise ValueError(f"output file {str(path)!r} exists; pass --force to overwrite it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    print(f"wrote {len(named)} points of {named.name!r} to {path}", file=sys.stderr)
     return 0

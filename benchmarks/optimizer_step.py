@@ -1,0 +1,147 @@
+"""Step time of hplists' NAdamW against torch.optim's AdamW and NAdam.
+
+Measures ``optimizer.step()`` alone (gradients are fixed tensors set once) for
+models of 1M, 10M and 50M float32 parameters on CPU, and on CUDA when present.
+The optimizers are timed round-robin, one step each per round, so that load
+from other processes hits them alike; the table gives each one's median step
+time and the median over rounds of its time divided by the fastest AdamW's
+time in the same round. Target: hplists NAdamW (its default, fused path) at
+most 1.15x the fastest AdamW on CPU at 10M parameters and more.
+
+Usage::
+
+    python benchmarks/optimizer_step.py                 # 1M, 10M, 50M; 30 rounds
+    python benchmarks/optimizer_step.py --sizes 1e6 --rounds 5 --devices cpu
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+
+from hplists.torch import NAdamW
+
+LR, BETAS, WEIGHT_DECAY = 1e-3, (0.95, 0.99), 0.1
+
+OPTIMIZERS: dict[str, Callable[[list[torch.nn.Parameter]], torch.optim.Optimizer]] = {
+    "AdamW fused": lambda ps: torch.optim.AdamW(
+        ps, lr=LR, betas=BETAS, weight_decay=WEIGHT_DECAY, fused=True
+    ),
+    "AdamW foreach": lambda ps: torch.optim.AdamW(
+        ps, lr=LR, betas=BETAS, weight_decay=WEIGHT_DECAY, foreach=True
+    ),
+    "NAdam decoupled (default)": lambda ps: torch.optim.NAdam(
+        ps, lr=LR, betas=BETAS, weight_decay=WEIGHT_DECAY, decoupled_weight_decay=True
+    ),
+    "NAdam decoupled foreach": lambda ps: torch.optim.NAdam(
+        ps, lr=LR, betas=BETAS, weight_decay=WEIGHT_DECAY, decoupled_weight_decay=True,
+        foreach=True,
+    ),
+    "hplists NAdamW (default)": lambda ps: NAdamW(
+        ps, lr=LR, betas=BETAS, weight_decay=WEIGHT_DECAY
+    ),
+    "hplists NAdamW fused": lambda ps: NAdamW(
+        ps, lr=LR, betas=BETAS, weight_decay=WEIGHT_DECAY, fused=True
+    ),
+    "hplists NAdamW foreach": lambda ps: NAdamW(
+        ps, lr=LR, betas=BETAS, weight_decay=WEIGHT_DECAY, fused=False, foreach=True
+    ),
+    "hplists NAdamW per-tensor": lambda ps: NAdamW(
+        ps, lr=LR, betas=BETAS, weight_decay=WEIGHT_DECAY, fused=False, foreach=False
+    ),
+}
+ADAMW = ("AdamW fused", "AdamW foreach")
+
+
+def shapes(n: int, layers: int = 8, width: int = 1024) -> list[tuple[int, ...]]:
+    """A transformer-like mix: per layer one large matrix and two vectors, ``n`` in total."""
+    per_layer = n // layers
+    out: list[tuple[int, ...]] = []
+    for _ in range(layers):
+        out += [(width,), (width,), ((per_layer - 2 * width) // width, width)]
+    used = sum(torch.Size(s).numel() for s in out)
+    if n > used:
+        out.append((n - used,))
+    return out
+
+
+def sync(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def state_bytes_per_param(opt: torch.optim.Optimizer, n: int) -> float:
+    total = sum(
+        v.numel() * v.element_size()
+        for st in opt.state.values()
+        for v in st.values()
+        if isinstance(v, torch.Tensor)
+    )
+    return total / n
+
+
+def bench(n: int, device: str, rounds: int, warmup: int) -> list[tuple[str, float, float, float]]:
+    gen = torch.Generator().manual_seed(0)
+    tensors = [torch.randn(s, generator=gen) for s in shapes(n)]
+    grads = [torch.randn(s, generator=gen).to(device) for s in shapes(n)]
+    opts = {}
+    for name, make in OPTIMIZERS.items():
+        params = [torch.nn.Parameter(t.to(device, copy=True)) for t in tensors]
+        for p, g in zip(params, grads, strict=True):
+            p.grad = g
+        opts[name] = make(params)
+    times: dict[str, list[float]] = {name: [] for name in opts}
+    for name, opt in opts.items():
+        for _ in range(warmup):
+            opt.step()
+    for _ in range(rounds):
+        for name, opt in opts.items():
+            sync(device)
+            start = time.perf_counter()
+            opt.step()
+            sync(device)
+            times[name].append(time.perf_counter() - start)
+    fastest = min(ADAMW, key=lambda k: statistics.median(times[k]))
+    rows = []
+    for name, opt in opts.items():
+        ratios = [a / b for a, b in zip(times[name], times[fastest], strict=True)]
+        rows.append(
+            (
+                name,
+                statistics.median(times[name]) * 1e3,
+                statistics.median(ratios),
+                state_bytes_per_param(opt, n),
+            )
+        )
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=float, nargs="+", default=[1e6, 1e7, 5e7])
+    parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--devices", nargs="+", default=None, help="default: cpu, and cuda if present")
+    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    devices = args.devices or (["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"])
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, rounds={args.rounds}")
+    for device in devices:
+        for size in args.sizes:
+            n = int(size)
+            rows = bench(n, device, args.rounds, args.warmup)
+            print(f"\n{device}, {n / 1e6:g}M float32 parameters "
+                  "(ratio: median over rounds of time / fastest AdamW's time in the same round)")
+            print(f"{'optimizer':28s} {'median ms':>10s} {'ratio':>7s} {'state B/param':>14s}")
+            for name, ms, ratio, bpp in rows:
+                print(f"{name:28s} {ms:10.2f} {ratio:7.2f} {bpp:14.2f}")
+
+
+if __name__ == "__main__":
+    main()

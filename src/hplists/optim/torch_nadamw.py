@@ -1,0 +1,615 @@
+"""NAdamW for PyTorch: a ``torch.optim.Optimizer`` that reproduces ``optax.nadamw``.
+
+``optax.nadamw`` is ``chain(scale_by_adam(nesterov=True), add_decayed_weights,
+scale_by_learning_rate)`` (optax ``_src/alias.py``, ``_src/transform.py``). With
+``t = 1, 2, ...`` the number of updates including this one and ``lr_t`` the
+learning rate of this update (``t - 1`` in optax's 0-based schedule count)::
+
+    m_t   = b1 m_{t-1} + (1 - b1) g_t
+    v_t   = b2 v_{t-1} + (1 - b2) g_t^2
+    m_hat = b1 m_t / (1 - b1^(t+1)) + (1 - b1) g_t / (1 - b1^t)
+    v_hat = v_t / (1 - b2^t)
+    u_t   = m_hat / (sqrt(v_hat + eps_root) + eps) + wd theta_{t-1}
+    theta_t = theta_{t-1} - lr_t u_t
+
+Weight decay is added to the update *before* the learning rate multiplies it,
+so the decay follows the schedule; ``eps`` sits outside the square root and
+``eps_root`` (default 0) inside it. The points of paper 001 (arXiv
+2503.03986, footnote 2) are defined for exactly this rule.
+
+Three code paths compute it; all of them keep ``step`` and the two moments as
+the only state:
+
+* ``fused`` (CPU and CUDA, float32/float64, ``eps_root == 0``, ``beta1 >=
+  0.5``): one pass of PyTorch's fused AdamW kernel plus one ``lerp``. The
+  Nesterov numerator ``c1 m_t + c2 g_t`` with ``c1 = b1 / (1 - b1^(t+1))`` and
+  ``c2 = (1 - b1) / (1 - b1^t)`` is an exponential moving average of
+  ``(m_{t-1}, g_t)`` with coefficient ``b1' = c1 b1 / (c1 + c2)``, so the
+  kernel, run with ``beta1 = b1'`` and a rescaled learning rate, applies the
+  exact NAdamW step and leaves ``m' = b1' m_{t-1} + (1 - b1') g_t`` in the
+  first-moment buffer. ``m_t = lerp(m', g_t, 1 - b1 / b1')`` recovers the
+  true moment (``b1 >= 0.5`` bounds the amplification ``b1 / b1'`` of
+  rounding by about 2). On CPU both run block by block so that the
+  ``lerp`` reads from cache.
+* ``foreach``: ``torch._foreach_*`` over all tensors of a (device, dtype)
+  bucket, with host-side bias corrections and one temporary per block.
+* per tensor: the formulas above in optax's order of operations.
+
+Precision: the arithmetic runs in float64 for float64 parameters and in
+float32 otherwise. Moments are stored in the parameter's dtype for float32 and
+float64 parameters and in float32 for bfloat16/float16 parameters (optax
+would keep them in bfloat16; ``state_dtype=torch.bfloat16`` does that);
+low-precision parameters are updated in float32 and rounded once per step.
+
+Differences from optax by design: as every ``torch.optim`` optimizer, a
+parameter whose ``.grad`` is ``None`` is skipped (its step count does not
+advance); optax updates every leaf. Per-parameter weight decay masks are
+expressed as parameter groups (:func:`param_groups`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from itertools import chain
+from typing import Any
+
+import torch
+from torch.optim.lr_scheduler import LambdaLR
+
+from hplists._check import check_int, check_real
+from hplists.hparams import HParams
+from hplists.optim.schedule import warmup_cosine_factor, warmup_steps
+
+__all__ = [
+    "NAdamW",
+    "WarmupCosineFactor",
+    "build",
+    "decay_matrices",
+    "param_groups",
+]
+
+_LOW_PRECISION = (torch.float16, torch.bfloat16)
+# Elements per block on CPU: the block's parameters, gradients, moments and
+# temporaries stay in cache between the passes over it.
+_CPU_BLOCK = 1 << 18
+# The fused path recovers m_t with weight 1 - b1/b1' (about 1 - 1/b1); below
+# this beta1 the rounding amplification grows, so the other paths are used.
+_FUSED_MIN_BETA1 = 0.5
+
+
+def _fused_devices() -> frozenset[str]:
+    if not hasattr(torch, "_fused_adamw_"):
+        return frozenset()
+    try:
+        from torch.optim.optimizer import _get_fused_kernels_supported_devices
+
+        return frozenset(_get_fused_kernels_supported_devices()) & {"cpu", "cuda"}
+    except ImportError:  # older torch: CUDA only
+        return frozenset({"cuda"})
+
+
+_FUSED_DEVICES = _fused_devices()
+
+
+def decay_matrices(name: str, param: torch.Tensor) -> bool:
+    """Weight-decay mask that decays tensors with 2 or more dimensions only.
+
+    Biases and normalization scales/offsets (vectors) are not decayed: the
+    usual ``mask=lambda p: jax.tree.map(lambda x: x.ndim > 1, p)`` of optax.
+
+    Example:
+        >>> decay_matrices("fc.weight", torch.zeros(3, 4)), decay_matrices("fc.bias", torch.zeros(3))
+        (True, False)
+    """
+    del name
+    return param.ndim >= 2
+
+
+ParamsLike = (
+    torch.nn.Module
+    | Iterable[torch.Tensor]
+    | Iterable[tuple[str, torch.Tensor]]
+    | Iterable[Mapping[str, Any]]
+)
+
+
+def param_groups(
+    params: torch.nn.Module | Iterable[torch.Tensor] | Iterable[tuple[str, torch.Tensor]],
+    mask: Callable[[str, torch.Tensor], bool] = decay_matrices,
+) -> list[dict[str, Any]]:
+    """Splits parameters into a decayed group and a ``weight_decay=0`` group.
+
+    ``mask(name, param)`` returns True for parameters that get weight decay,
+    as optax's ``mask`` does. Unnamed tensors are named by their position.
+
+    Example:
+        >>> net = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.LayerNorm(3))
+        >>> groups = param_groups(net)
+        >>> [len(g["params"]) for g in groups], groups[1]["weight_decay"]
+        ([1, 3], 0.0)
+    """
+    if not callable(mask):
+        raise ValueError(f"mask must be a callable (name, param) -> bool, got {mask!r}")
+    named = _named(params)
+    decayed = [p for name, p in named if mask(name, p)]
+    others = [p for name, p in named if not mask(name, p)]
+    groups: list[dict[str, Any]] = []
+    if decayed:
+        groups.append({"params": decayed})
+    if others:
+        groups.append({"params": others, "weight_decay": 0.0})
+    if not groups:
+        raise ValueError("params must contain at least one parameter, got none")
+    return groups
+
+
+def _named(params: Any) -> list[tuple[str, torch.Tensor]]:
+    if isinstance(params, torch.nn.Module):
+        return list(params.named_parameters())
+    if isinstance(params, torch.Tensor):
+        raise ValueError("params must be an iterable of tensors or a Module, got a single Tensor")
+    items = list(params)
+    named = []
+    for i, item in enumerate(items):
+        if isinstance(item, torch.Tensor):
+            named.append((str(i), item))
+        elif isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], torch.Tensor):
+            named.append((str(item[0]), item[1]))
+        else:
+            raise ValueError(
+                "params must be a Module, tensors, or (name, tensor) pairs when a mask is "
+                f"given; item {i} is {type(item).__name__}"
+            )
+    return named
+
+
+class NAdamW(torch.optim.Optimizer):
+    r"""NAdamW exactly as ``optax.nadamw`` computes it (see the module docstring for the math).
+
+    Args:
+        params: parameters or parameter groups (dicts that may override any
+            hyperparameter below, e.g. ``{"params": biases, "weight_decay": 0.0}``;
+            :func:`param_groups` builds such a mask).
+        lr: learning rate, >= 0. A learning-rate scheduler sets it per step.
+        betas: ``(beta1, beta2)``, each in [0, 1).
+        eps: added to ``sqrt(v_hat)`` outside the square root, >= 0.
+        weight_decay: decoupled weight decay, >= 0, multiplied by the
+            learning rate as optax does.
+        eps_root: added to ``v_hat`` inside the square root, >= 0.
+        state_dtype: dtype of the two moments; ``None`` means the parameter's
+            dtype, or float32 for bfloat16/float16 parameters.
+        foreach: use ``torch._foreach_*`` ops (``None``: yes, for every tensor
+            the fused path does not take); ``False`` loops over tensors.
+        fused: use the fused kernel (``None``: wherever it applies; ``True``:
+            it must apply to every tensor; ``False``: never).
+
+    State per parameter: ``step`` (a Python int), ``exp_avg`` and
+    ``exp_avg_sq``; nothing else, so ``state_dict()`` / ``load_state_dict()``
+    resume bit-identically.
+
+    Example:
+        >>> w = torch.nn.Parameter(torch.ones(3))
+        >>> opt = NAdamW([w], lr=0.1, betas=(0.9, 0.99), weight_decay=0.0)
+        >>> w.grad = torch.ones(3)
+        >>> opt.step()
+        >>> # Nesterov's first step is lr * (b1 (1 - b1) / (1 - b1^2) + 1) = 0.147 lr-units
+        >>> [round(x, 6) for x in w.tolist()]
+        [0.852632, 0.852632, 0.852632]
+        >>> sorted(opt.state[w])
+        ['exp_avg', 'exp_avg_sq', 'step']
+    """
+
+    def __init__(
+        self,
+        params: ParamsLike,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        *,
+        eps_root: float = 0.0,
+        state_dtype: torch.dtype | None = None,
+        foreach: bool | None = None,
+        fused: bool | None = None,
+    ) -> None:
+        defaults = dict(
+            lr=lr,
+            betas=betas,
+            eps=eps,
+            weight_decay=weight_decay,
+            eps_root=eps_root,
+            state_dtype=state_dtype,
+            foreach=foreach,
+            fused=fused,
+        )
+        _validate_group(defaults)
+        super().__init__(params, defaults)
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Adds a group after validating its hyperparameters and parameters."""
+        merged = {**self.defaults, **param_group}
+        _validate_group(merged)
+        params = param_group["params"]
+        for p in [params] if isinstance(params, torch.Tensor) else list(params):
+            if isinstance(p, torch.Tensor) and not p.is_floating_point():
+                raise ValueError(
+                    f"params must be real floating-point tensors, got dtype {p.dtype}"
+                )
+        super().add_param_group(param_group)
+        group = self.param_groups[-1]
+        group["betas"] = (float(group["betas"][0]), float(group["betas"][1]))
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        for group in self.param_groups:
+            group.setdefault("eps_root", 0.0)
+            group.setdefault("state_dtype", None)
+            group.setdefault("foreach", None)
+            group.setdefault("fused", None)
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Loads a state dict, keeping the moments in their state dtype (bit-exact resume).
+
+        ``torch.optim.Optimizer`` would cast every floating state tensor to
+        its parameter's dtype, which rounds float32 moments of bfloat16
+        parameters; this restores them from the saved values.
+        """
+        saved_state = state_dict["state"]
+        saved_ids = list(chain.from_iterable(g["params"] for g in state_dict["param_groups"]))
+        super().load_state_dict(state_dict)
+        params = list(chain.from_iterable(g["params"] for g in self.param_groups))
+        group_of = {id(p): g for g in self.param_groups for p in g["params"]}
+        for old_id, p in zip(saved_ids, params, strict=True):
+            if old_id not in saved_state:
+                continue
+            saved, state = saved_state[old_id], self.state[p]
+            dtype = _state_dtype(group_of[id(p)], p)
+            for key in ("exp_avg", "exp_avg_sq"):
+                if key in saved:
+                    state[key] = saved[key].to(device=p.device, dtype=dtype, copy=True)
+            if "step" in saved:
+                state["step"] = int(saved["step"])
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """Performs one update; ``closure`` re-evaluates the model and returns the loss."""
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            self._update_group(group)
+        return loss
+
+    def _update_group(self, group: dict[str, Any]) -> None:
+        hp = _Hyper.of(group)
+        fused_group = group["fused"] is not False and hp.fused_ok
+        buckets: dict[tuple[str, torch.device, torch.dtype, int], list[tuple]] = {}
+        for p in group["params"]:
+            g = p.grad
+            if g is None:
+                continue
+            if g.is_sparse:
+                raise RuntimeError("NAdamW does not support sparse gradients")
+            state = self.state[p]
+            if not state:
+                dtype = _state_dtype(group, p)
+                state["step"] = 0
+                state["exp_avg"] = torch.zeros_like(
+                    p, dtype=dtype, memory_format=torch.preserve_format
+                )
+                state["exp_avg_sq"] = torch.zeros_like(
+                    p, dtype=dtype, memory_format=torch.preserve_format
+                )
+            m, v = state["exp_avg"], state["exp_avg_sq"]
+            if fused_group and _fusable(p, g, m, v):
+                path = "fused"
+            elif group["fused"]:
+                raise ValueError(
+                    "fused=True needs float32/float64 contiguous parameters, gradients and "
+                    f"moments of one dtype on {sorted(_FUSED_DEVICES)}; got a {p.dtype} "
+                    f"parameter on {p.device.type}"
+                )
+            elif group["foreach"] is False:
+                path = "single"
+            else:
+                path = "foreach"
+            state["step"] += 1
+            key = (path, p.device, p.dtype, state["step"])
+            buckets.setdefault(key, []).append((p, g, m, v))
+        for (path, _, _, t), items in buckets.items():
+            P, G, M, V = (list(x) for x in zip(*items, strict=True))
+            if path == "fused":
+                _fused(P, G, M, V, t, hp)
+            elif path == "foreach":
+                _foreach(P, G, M, V, t, hp)
+            else:
+                for p, g, m, v in items:
+                    _single(p, g, m, v, t, hp)
+
+
+def _validate_group(group: Mapping[str, Any]) -> None:
+    check_real("lr", group["lr"], low=0.0)
+    betas = group["betas"]
+    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+        raise ValueError(f"betas must be a pair (beta1, beta2) with each in [0, 1), got {betas!r}")
+    check_real("beta1", betas[0], 0.0, 1.0, high_open=True)
+    check_real("beta2", betas[1], 0.0, 1.0, high_open=True)
+    check_real("eps", group["eps"], low=0.0)
+    check_real("eps_root", group["eps_root"], low=0.0)
+    check_real("weight_decay", group["weight_decay"], low=0.0)
+    dtype = group["state_dtype"]
+    if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+        raise ValueError(
+            f"state_dtype must be None or a floating torch.dtype, got {dtype!r}"
+        )
+    for flag in ("foreach", "fused"):
+        if group[flag] not in (None, True, False):
+            raise ValueError(f"{flag} must be one of None, True, False; got {group[flag]!r}")
+    if group["fused"] and group["foreach"]:
+        raise ValueError("fused and foreach cannot both be True; choose one")
+    if group["fused"]:
+        if float(group["eps_root"]) != 0.0:
+            raise ValueError(f"fused=True needs eps_root == 0, got {group['eps_root']!r}")
+        if float(betas[0]) < _FUSED_MIN_BETA1:
+            raise ValueError(
+                f"fused=True needs beta1 in [{_FUSED_MIN_BETA1}, 1), got {betas[0]!r}"
+            )
+        if not _FUSED_DEVICES:
+            raise ValueError("fused=True needs torch._fused_adamw_, absent from this torch")
+
+
+def _state_dtype(group: Mapping[str, Any], p: torch.Tensor) -> torch.dtype:
+    if group.get("state_dtype") is not None:
+        return group["state_dtype"]
+    return torch.float32 if p.dtype in _LOW_PRECISION else p.dtype
+
+
+def _fusable(p: torch.Tensor, g: torch.Tensor, m: torch.Tensor, v: torch.Tensor) -> bool:
+    return (
+        p.device.type in _FUSED_DEVICES
+        and p.dtype in (torch.float32, torch.float64)
+        and g.dtype == m.dtype == v.dtype == p.dtype
+        and all(x.is_contiguous() for x in (p, g, m, v))
+    )
+
+
+class _Hyper:
+    """One group's hyperparameters as Python floats, read once per step."""
+
+    __slots__ = ("b1", "b2", "eps", "eps_root", "fused_ok", "lr", "wd")
+
+    @classmethod
+    def of(cls, group: Mapping[str, Any]) -> _Hyper:
+        h = cls()
+        h.lr = float(group["lr"])
+        h.b1, h.b2 = (float(b) for b in group["betas"])
+        h.eps = float(group["eps"])
+        h.eps_root = float(group["eps_root"])
+        h.wd = float(group["weight_decay"])
+        h.fused_ok = bool(_FUSED_DEVICES) and h.eps_root == 0.0 and h.b1 >= _FUSED_MIN_BETA1
+        return h
+
+    def nesterov(self, t: int) -> tuple[float, float]:
+        """``(c1, c2)`` with ``m_hat = c1 m_t + c2 g_t`` at step ``t``."""
+        return (
+            self.b1 / (1.0 - self.b1 ** (t + 1)),
+            (1.0 - self.b1) / (1.0 - self.b1**t),
+        )
+
+
+def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
+    return torch.float64 if dtype == torch.float64 else torch.float32
+
+
+def _single(
+    p: torch.Tensor, g: torch.Tensor, m: torch.Tensor, v: torch.Tensor, t: int, hp: _Hyper
+) -> None:
+    """One tensor, in optax's order of operations."""
+    dtype = _compute_dtype(p.dtype)
+    g = g.to(dtype)
+    m_c, v_c, p_c = m.to(dtype), v.to(dtype), p.to(dtype)  # no copy when already ``dtype``
+    c1, c2 = hp.nesterov(t)
+    m_c.mul_(hp.b1).add_(g, alpha=1.0 - hp.b1)
+    v_c.mul_(hp.b2).addcmul_(g, g, value=1.0 - hp.b2)
+    denom = (v_c / (1.0 - hp.b2**t)).add_(hp.eps_root).sqrt_().add_(hp.eps)
+    u = (m_c * c1).add_(g, alpha=c2).div_(denom)
+    if hp.wd != 0.0:
+        u.add_(p_c, alpha=hp.wd)
+    p_c.add_(u, alpha=-hp.lr)
+    for dst, src in ((m, m_c), (v, v_c), (p, p_c)):
+        if dst is not src:
+            dst.copy_(src)
+
+
+def _blocks(
+    lists: Sequence[list[torch.Tensor]], block: int
+) -> Iterator[tuple[list[torch.Tensor], ...]]:
+    """Cuts parallel lists of same-shaped tensors into blocks of about ``block`` elements.
+
+    Large contiguous tensors become flat views; small ones are batched. A
+    tensor whose entries are not all contiguous is kept whole.
+    """
+    current: tuple[list[torch.Tensor], ...] = tuple([] for _ in lists)
+    size = 0
+    for tensors in zip(*lists, strict=True):
+        n = tensors[0].numel()
+        if n > block and all(x.is_contiguous() for x in tensors):
+            pieces: Iterable[tuple[torch.Tensor, ...]] = zip(
+                *(x.view(-1).split(block) for x in tensors), strict=True
+            )
+        else:
+            pieces = (tensors,)
+        for piece in pieces:
+            for out, x in zip(current, piece, strict=True):
+                out.append(x)
+            size += piece[0].numel()
+            if size >= block:
+                yield current
+                current = tuple([] for _ in lists)
+                size = 0
+    if size:
+        yield current
+
+
+def _by_block(device: torch.device, *lists: list[torch.Tensor]) -> Iterable[tuple]:
+    # GPUs apply a foreach op to every tensor in one launch; CPUs gain from cache reuse.
+    if device.type == "cpu":
+        return _blocks(lists, _CPU_BLOCK)
+    return (lists,)
+
+
+def _foreach(
+    P: list[torch.Tensor],
+    G: list[torch.Tensor],
+    M: list[torch.Tensor],
+    V: list[torch.Tensor],
+    t: int,
+    hp: _Hyper,
+) -> None:
+    """All tensors of one (device, dtype, step) bucket with ``torch._foreach_*`` ops."""
+    dtype = _compute_dtype(P[0].dtype)
+    Pc = [p.to(dtype) for p in P] if P[0].dtype != dtype else P
+    Gc = [g.to(dtype) for g in G]
+    Mc = [m.to(dtype) for m in M] if M[0].dtype != dtype else M
+    Vc = [v.to(dtype) for v in V] if V[0].dtype != dtype else V
+    c1, c2 = hp.nesterov(t)
+    bc2 = 1.0 - hp.b2**t
+    for p, g, m, v in _by_block(P[0].device, Pc, Gc, Mc, Vc):
+        torch._foreach_lerp_(m, g, 1.0 - hp.b1)
+        torch._foreach_mul_(v, hp.b2)
+        torch._foreach_addcmul_(v, g, g, value=1.0 - hp.b2)
+        if hp.eps_root == 0.0:
+            # d = sqrt(v) + eps s = s (sqrt(v_hat) + eps) with s = sqrt(bc2): saves a pass.
+            d = torch._foreach_sqrt(v)
+            torch._foreach_add_(d, hp.eps * math.sqrt(bc2))
+            s = math.sqrt(bc2)
+        else:
+            d = torch._foreach_mul(v, 1.0 / bc2)
+            torch._foreach_add_(d, hp.eps_root)
+            torch._foreach_sqrt_(d)
+            torch._foreach_add_(d, hp.eps)
+            s = 1.0
+        num = torch._foreach_mul(m, c1)
+        torch._foreach_add_(num, g, alpha=c2)
+        if hp.wd != 0.0 and hp.lr != 0.0:
+            # u = s (num + (wd / s) p d) / d = m_hat / denom + wd p, so that p is
+            # rounded once per step, as in optax, rather than once per term.
+            torch._foreach_addcmul_(num, p, d, value=hp.wd / s)
+        torch._foreach_addcdiv_(p, num, d, value=-hp.lr * s)
+    for dst, src in ((P, Pc), (M, Mc), (V, Vc)):
+        if dst is not src:
+            torch._foreach_copy_(dst, src)
+
+
+def _fused(
+    P: list[torch.Tensor],
+    G: list[torch.Tensor],
+    M: list[torch.Tensor],
+    V: list[torch.Tensor],
+    t: int,
+    hp: _Hyper,
+) -> None:
+    """PyTorch's fused AdamW kernel run as NAdamW (module docstring), then the moment fix-up."""
+    c1, c2 = hp.nesterov(t)
+    k = c1 + c2
+    b1_kernel = c1 * hp.b1 / k
+    # The kernel divides by its own bias correction 1 - b1_kernel^t; undo it.
+    lr_kernel = hp.lr * k * (1.0 - b1_kernel**t)
+    fixup = 1.0 - hp.b1 / b1_kernel
+    device = P[0].device
+    step = torch.tensor(float(t), dtype=torch.float32, device=device)
+    for p, g, m, v in _by_block(device, P, G, M, V):
+        if hp.wd != 0.0 and hp.lr != 0.0:
+            # Decay outside the kernel: it would multiply by a float32 (1 - lr wd).
+            torch._foreach_add_(p, p, alpha=-hp.lr * hp.wd)
+        torch._fused_adamw_(
+            p, g, m, v, [], [step] * len(p),
+            lr=lr_kernel, beta1=b1_kernel, beta2=hp.b2, weight_decay=0.0, eps=hp.eps,
+            amsgrad=False, maximize=False,
+        )  # fmt: skip
+        torch._foreach_lerp_(m, g, fixup)
+
+
+class WarmupCosineFactor:
+    """``step -> factor`` of the warmup-cosine schedule, for ``torch.optim.lr_scheduler.LambdaLR``.
+
+    A callable object rather than a closure so that ``LambdaLR.state_dict()``
+    saves it.
+
+    Example:
+        >>> f = WarmupCosineFactor(warmup=2, total_steps=10)
+        >>> f(0), f(1), f(2), f(10), f(11)
+        (0.0, 0.5, 1.0, 0.0, 0.0)
+    """
+
+    def __init__(self, warmup: int, total_steps: int) -> None:
+        self.total_steps = check_int("total_steps", total_steps, low=1)
+        self.warmup = check_int("warmup", warmup, low=0, high=self.total_steps)
+
+    def __call__(self, step: int) -> float:
+        return warmup_cosine_factor(step, self.warmup, self.total_steps)
+
+    def __repr__(self) -> str:
+        return f"WarmupCosineFactor(warmup={self.warmup}, total_steps={self.total_steps})"
+
+
+def build(
+    point: HParams,
+    params: ParamsLike,
+    total_steps: int,
+    *,
+    mask: Callable[[str, torch.Tensor], bool] | None = None,
+    eps_root: float = 0.0,
+    state_dtype: torch.dtype | None = None,
+    foreach: bool | None = None,
+    fused: bool | None = None,
+) -> tuple[NAdamW, LambdaLR]:
+    """The optimizer and scheduler that train with ``point`` for ``total_steps`` steps.
+
+    Returns ``(optimizer, scheduler)`` for the standard loop
+    ``loss.backward(); optimizer.step(); scheduler.step()``: update ``t``
+    (0-based) uses ``point.learning_rate * factor(t)``, as optax's schedule
+    does at count ``t``, so the learning rate warms up linearly from 0 over
+    ``int(warmup_fraction * total_steps)`` steps, decays (cosine) to 0 at
+    ``total_steps`` and stays 0 after it.
+
+    ``mask(name, param)`` selects the parameters that get weight decay (True)
+    as optax's ``mask`` does, e.g. :func:`decay_matrices`; ``None`` decays
+    all (or keeps the given parameter groups as they are). The point's
+    ``dropout_rate`` and ``label_smoothing`` belong to the model and the loss.
+
+    Example:
+        >>> import hplists
+        >>> net = torch.nn.Linear(4, 2)
+        >>> point = hplists.get_list("nadamw-paper").points[0]
+        >>> opt, sched = build(point, net, total_steps=100, mask=decay_matrices)
+        >>> [g["weight_decay"] for g in opt.param_groups]
+        [0.020932289532959312, 0.0]
+        >>> for _ in range(10):  # warmup_fraction 0.1: 10 warmup steps
+        ...     net(torch.randn(8, 4)).square().mean().backward()
+        ...     opt.step(); sched.step(); opt.zero_grad()
+        >>> opt.param_groups[0]["lr"] == point.learning_rate
+        True
+    """
+    if not isinstance(point, HParams):
+        raise ValueError(f"point must be an HParams, got {type(point).__name__}")
+    warm = warmup_steps(point.warmup_fraction, total_steps)
+    groups: Any = params
+    if mask is not None:
+        groups = param_groups(params, mask)  # type: ignore[arg-type]
+    elif isinstance(params, torch.nn.Module):
+        groups = params.parameters()
+    optimizer = NAdamW(
+        groups,
+        lr=point.learning_rate,
+        betas=(point.beta1, point.beta2),
+        eps=point.eps,
+        weight_decay=point.weight_decay,
+        eps_root=eps_root,
+        state_dtype=state_dtype,
+        foreach=foreach,
+        fused=fused,
+    )
+    return optimizer, LambdaLR(optimizer, WarmupCosineFactor(warm, total_steps))

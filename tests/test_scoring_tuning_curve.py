@@ -103,3 +103,47 @@ def test_equivalent_budget_is_the_first_n_whose_expected_best_matches():
 def test_bad_input_names_the_field(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def _matrix():
+    from hplists.scoring.matrix import TrialMatrix
+    from hplists.scoring.specs import WorkloadSpec
+
+    fractions = np.array([[0.5, INF], [INF, 0.4], [0.9, 0.8], [INF, INF]])
+    best = np.array([[0.10, 31.0], [0.30, 32.0], [0.15, 30.5], [0.50, 20.0]])
+    specs = (WorkloadSpec("cls", "error_rate", "min", 0.2, 100),
+             WorkloadSpec("mt", "bleu", "max", 30.0, 100))
+    return TrialMatrix(fractions, best, np.ones((4, 2), dtype=int), ("a", "b", "c", "d"),
+                       ({},) * 4, specs)
+
+
+INF = math.inf
+
+
+def test_workload_tuning_curve_uses_the_workloads_direction_and_caps_times_at_tau():
+    from hplists.scoring.tuning_curve import workload_tuning_curve
+
+    m = _matrix()
+    curve, result, n = workload_tuning_curve(m, "mt", indices=[2, 3], confidence=None)
+    assert not curve.minimize
+    np.testing.assert_allclose(curve.point, expected_best([31.0, 32.0, 30.5, 20.0],
+                                                          [1, 2, 3, 4], minimize=False))
+    assert result == 30.5 and n == equivalent_budget([31.0, 32.0, 30.5, 20.0], 30.5,
+                                                     minimize=False)
+    curve, result, n = workload_tuning_curve(m, "cls", quantity="time", tau=2.0, indices=[0],
+                                             band_method="dkw")
+    assert curve.minimize and result == 0.5
+    np.testing.assert_allclose(curve.point, expected_best([0.5, 2.0, 0.9, 2.0], [1, 2, 3, 4],
+                                                          minimize=True))
+    assert np.all(np.isfinite(curve.upper))  # capped times are bounded by (0, tau)
+    assert n == 4  # the best point of all: random search needs every point
+    with pytest.raises(ValueError, match="quantity must be one of 'metric', 'time'"):
+        workload_tuning_curve(m, "cls", quantity="speed")
+    with pytest.raises(ValueError, match="unknown workload 'x'"):
+        workload_tuning_curve(m, "x")
+
+
+def test_lists_accept_a_trial_matrix():
+    m = _matrix()
+    assert hplists.greedy_list(m, 2).indices == hplists.greedy_list(m.fractions, 2).indices
+    assert hplists.exhaustive_set(m, 2).cost == hplists.exhaustive_set(m.fractions, 2).cost

@@ -47,7 +47,8 @@ def exhaustive_set(fractions: np.ndarray, k: int, tau: float = DEFAULT_TAU) -> C
     """The set of ``k`` points of lowest cost ``C_tau`` (paper 001, Appendix D).
 
     Args:
-        fractions: step fractions ``[P, N]`` (``inf`` = target missed).
+        fractions: step fractions ``[P, N]`` (``inf`` = target missed), or a
+            :class:`~hplists.scoring.matrix.TrialMatrix`.
         k: set size, ``1 <= k <= P``.
         tau: penalty factor of the cost, ``>= 1`` (paper: 2).
 
@@ -74,7 +75,7 @@ def exhaustive_set(fractions: np.ndarray, k: int, tau: float = DEFAULT_TAU) -> C
         >>> sorted(best.indices), round(best.cost, 4)
         ([2, 3], 0.438)
     """
-    arr = check_fractions(fractions)
+    arr = check_fractions(getattr(fractions, "fractions", fractions))
     num_points = arr.shape[0]
     k = check_list_size(k, num_points)
     tau = check_real("tau", tau, low=1.0, high=np.inf, high_open=True)

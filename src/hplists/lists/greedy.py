@@ -28,7 +28,8 @@ def greedy_list(fractions: np.ndarray, k: int, tau: float = DEFAULT_TAU) -> Cons
 
     Args:
         fractions: step fractions ``[P, N]`` of ``P`` candidate points on ``N``
-            workloads (``inf`` = target missed).
+            workloads (``inf`` = target missed), or a
+            :class:`~hplists.scoring.matrix.TrialMatrix`.
         k: list length, ``1 <= k <= P``.
         tau: penalty factor of the cost, ``>= 1`` (paper: 2).
 
@@ -51,7 +52,7 @@ def greedy_list(fractions: np.ndarray, k: int, tau: float = DEFAULT_TAU) -> Cons
         >>> result.indices, [round(c, 4) for c in result.costs], result.trained
         ((1, 2), [1.026, 0.6], (2, 3))
     """
-    arr = check_fractions(fractions)
+    arr = check_fractions(getattr(fractions, "fractions", fractions))
     k = check_list_size(k, arr.shape[0])
     tau = check_real("tau", tau, low=1.0, high=np.inf, high_open=True)
     return build(arr, greedy_order(arr, k, tau), tau, "greedy")

@@ -31,13 +31,19 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
 from hplists._check import check_choice, check_int, check_real
 
-__all__ = ["TuningCurve", "equivalent_budget", "expected_best", "tuning_curve"]
+__all__ = [
+    "TuningCurve",
+    "equivalent_budget",
+    "expected_best",
+    "tuning_curve",
+    "workload_tuning_curve",
+]
 
 Statistic = Literal["mean", "median"]
 BAND_METHODS = ("ld_equal_tailed", "ld_highest_density", "ks", "dkw")
@@ -263,3 +269,53 @@ def equivalent_budget(
     slack = 1e-12 * abs(result) if np.isfinite(result) else 0.0
     ok = curve <= result + slack if minimize else curve >= result - slack
     return int(ns[np.argmax(ok)]) if ok.any() else None
+
+
+def _workload_values(matrix: Any, workload: str, quantity: str, tau: float
+                     ) -> tuple[np.ndarray, bool, tuple[float, float]]:
+    check_choice("quantity", quantity, ("metric", "time"))
+    col = matrix.column(workload)
+    if quantity == "time":
+        tau = check_real("tau", tau, low=1.0, high=np.inf, high_open=True)
+        return np.minimum(matrix.fractions[:, col], tau), True, (0.0, tau)
+    return matrix.best_metric[:, col], matrix.workloads[col].mode == "min", (-np.inf, np.inf)
+
+
+def workload_tuning_curve(
+    matrix: Any,
+    workload: str,
+    *,
+    quantity: Literal["metric", "time"] = "metric",
+    tau: float = 2.0,
+    indices: Sequence[int] | None = None,
+    **kwargs: Any,
+) -> tuple[TuningCurve, float | None, int | None]:
+    """Random-search tuning curve of one workload of a study, and a list's place on it.
+
+    Args:
+        matrix: a :class:`~hplists.scoring.matrix.TrialMatrix` (its points are
+            the sample random search draws from).
+        workload: the workload's name.
+        quantity: ``"metric"``, the best validation metric of each point
+            (direction from the workload), or ``"time"``, its step fraction
+            capped at ``tau`` (bounds ``(0, tau)``, lower is better).
+        indices: rows of a list to compare (e.g. a list built without this
+            workload); its result is the best of its points.
+        **kwargs: passed to :func:`tuning_curve` (``ns``, ``statistic``,
+            ``confidence``, ``bounds``, ...).
+
+    Returns:
+        ``(curve, list_result, n)``: the tuning curve, the list's result (or
+        ``None``) and its :func:`equivalent_budget` (``None`` if no list, or if
+        random search never matches it).
+    """
+    values, minimize, bounds = _workload_values(matrix, workload, quantity, tau)
+    kwargs.setdefault("bounds", bounds)
+    curve = tuning_curve(values, minimize=minimize, **kwargs)
+    if indices is None:
+        return curve, None, None
+    chosen = values[np.asarray(list(indices), dtype=np.int64)]
+    result = float(chosen.min() if minimize else chosen.max())
+    n = equivalent_budget(values, result, minimize=minimize,
+                          replacement=kwargs.get("replacement", False))
+    return curve, result, n

@@ -23,7 +23,9 @@ The search is exact and fast in practice:
    best cost found so far (initially the greedy list's cost).
 
 Worst case (no point dominated, no head pruned): ``C(P, K) * N`` elementwise
-minima, e.g. about 5e8 for ``K = 4``, ``P = 200``, ``N = 8`` (a few seconds).
+minima, about 5e8 for ``K = 4``, ``P = 200``, ``N = 8``. Measured on one CPU core
+(``benchmarks/method.py``): 0.01 s on a realistic study, 1.5 s when no point
+dominates another, against about 10 minutes for one-subset-at-a-time enumeration.
 """
 
 from __future__ import annotations

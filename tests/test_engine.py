@@ -100,6 +100,11 @@ class BadMetric(Quadratic):
         return {"mse": math.nan if np.abs(outputs).max() > 50 else 0.0}
 
 
+class BadMetricNoLimit(BadMetric):
+    name = "test_bad_metric_no_limit"
+    divergence_factor = None
+
+
 def sgd(hp, total_steps):
     """A non-NAdamW update rule taking plain-mapping points (module level: picklable)."""
     return optax.sgd(hp["learning_rate"])
@@ -168,8 +173,8 @@ def test_non_finite_loss_freezes_only_that_point(batching):
     curves = engine.train(Quadratic(), points, update_rule=sgd, batching=batching)
     ok, bad, ok2 = curves
     assert bad.status == Status.DIVERGED
-    assert bad.message.startswith("training loss became non-finite at step ")
-    step = int(bad.message.split("at step ")[1])
+    assert bad.message.startswith("training loss ")
+    step = int(bad.message.split("at step ")[-1])
     assert 1 <= step <= 40 and np.all(bad.steps < step)
     assert ok.status == ok2.status == Status.COMPLETE
     assert len(ok) == 20 and ok.metric("mse")[-1] < 0.1 * ok.metric("mse")[0]
@@ -180,9 +185,26 @@ def test_non_finite_loss_freezes_only_that_point(batching):
     np.testing.assert_array_equal(alone[1].metric("mse"), ok2.metric("mse"))
 
 
+class QuadraticNoLimit(Quadratic):
+    name = "test_quadratic_no_limit"
+    divergence_factor = None
+
+
+def test_loss_blow_up_beyond_the_divergence_factor_is_divergence():
+    """SGD at lr 1.5 on this quadratic grows the loss ~4x per step: 100x the start within 10."""
+    (curve,) = engine.train(Quadratic(), [{"learning_rate": 1.5}], update_rule=sgd)
+    assert curve.status == Status.DIVERGED
+    assert "exceeded 100 x its value at step 1" in curve.message
+    step = int(curve.message.split("at step ")[-1])
+    assert step <= 10 and len(curve) == step // 2 - (step % 2 == 0)
+    (free,) = engine.train(QuadraticNoLimit(), [{"learning_rate": 1.5}], update_rule=sgd,
+                           step_budget=20)
+    assert free.status == Status.COMPLETE and free.train_loss[-1] > 1e6
+
+
 def test_non_finite_metric_marks_diverged_at_that_evaluation():
     points = [{"learning_rate": 0.01}, {"learning_rate": 1.5}]
-    fine, bad = engine.train(BadMetric(), points, update_rule=sgd)
+    fine, bad = engine.train(BadMetricNoLimit(), points, update_rule=sgd)
     assert fine.status == Status.COMPLETE
     assert bad.status == Status.DIVERGED
     assert "validation metric(s) ['mse'] became non-finite at step" in bad.message

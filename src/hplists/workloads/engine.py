@@ -10,10 +10,11 @@ returns one :class:`~hplists.curves.Curve` per point. For each point:
   (:func:`hplists.optim.schedule.warmup_steps`), as AlgoPerf does;
 * ``dropout_rate`` and ``label_smoothing`` reach :meth:`JaxWorkload.loss_fn`
   (0 when the point has none, or the workload does not declare the regularizer);
-* a point whose training loss or validation metrics become non-finite is
-  frozen (its parameters stop changing) and ends ``diverged``, with a message
-  naming the step; its curve keeps the evaluations before that step. The
-  other points go on.
+* a point whose training loss or validation metrics become non-finite, or
+  whose training loss exceeds ``workload.divergence_factor`` (default 100)
+  times its value at step 1, is frozen (its parameters stop changing) and ends
+  ``diverged``, with a message naming the step; its curve keeps the
+  evaluations before that step. The other points go on.
 
 Randomness depends on the seed only, never on which other points share a batch
 or on a point's position in it: initial parameters, the order of training
@@ -242,8 +243,10 @@ def _keys(seed: int) -> tuple[Any, Any]:
 class _State(NamedTuple):
     params: Any
     opt_state: Any
-    ok: Any  # bool: still finite
-    diverged_at: Any  # int32: first step with a non-finite loss (0: none)
+    ok: Any  # bool: not diverged
+    diverged_at: Any  # int32: the step whose loss diverged (0: none)
+    bad_loss: Any  # float32: that step's loss
+    first_loss: Any  # float32: the loss at step 1, before any update
 
 
 @dataclasses.dataclass
@@ -263,16 +266,26 @@ def _default_rule() -> UpdateRule:
     return rule
 
 
-def _make_fns(workload: JaxWorkload, total_steps: int, rule: UpdateRule) -> tuple:
-    """Pure single-point functions: init, chunk of steps, predict over the validation split."""
+def _make_fns(workload: JaxWorkload, total_steps: int, rule: UpdateRule,
+              early_exit: bool = False) -> tuple:
+    """Pure single-point functions: init, chunk of steps, predict over the validation split.
+
+    With ``early_exit`` the chunk stops at a diverged step (a while loop); under
+    ``vmap`` a fixed-length loop is cheaper, as a batched while loop would
+    select between old and new states at every step.
+    """
     import jax
     import jax.numpy as jnp
     import optax
 
+    factor = getattr(workload, "divergence_factor", None)
+    factor = math.inf if factor is None else check_real("divergence_factor", factor, low=1.0)
+
     def init(hp: Mapping[str, Any], init_key: Any) -> _State:
         params = workload.init(init_key)
         opt_state = rule(hp, total_steps).init(params)
-        return _State(params, opt_state, jnp.array(True), jnp.array(0, jnp.int32))
+        nan = jnp.array(jnp.nan, jnp.float32)
+        return _State(params, opt_state, jnp.array(True), jnp.array(0, jnp.int32), nan, nan)
 
     def step(i: Any, carry: tuple, hp: Mapping[str, Any], train: Any, order: Any,
              dropout_key: Any) -> tuple:
@@ -286,8 +299,12 @@ def _make_fns(workload: JaxWorkload, total_steps: int, rule: UpdateRule) -> tupl
         )
         updates, opt_state = tx.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
-        finite = jnp.isfinite(loss)
-        ok = state.ok & finite
+        loss = loss.astype(jnp.float32)
+        first = jnp.where(i == 0, loss, state.first_loss)
+        limit = jnp.where(first > 0, factor * first, jnp.inf)
+        good = jnp.isfinite(loss) & (loss <= limit)
+        ok = state.ok & good
+        now = state.ok & ~good
 
         def keep(new: Any, old: Any) -> Any:
             return jnp.where(ok, new, old)
@@ -296,18 +313,26 @@ def _make_fns(workload: JaxWorkload, total_steps: int, rule: UpdateRule) -> tupl
             jax.tree.map(keep, params, state.params),
             jax.tree.map(keep, opt_state, state.opt_state),
             ok,
-            jnp.where(state.ok & ~finite, i + 1, state.diverged_at).astype(jnp.int32),
+            jnp.where(now, i + 1, state.diverged_at).astype(jnp.int32),
+            jnp.where(now, loss, state.bad_loss),
+            first,
         )
-        return new, loss_sum + jnp.where(ok, loss, 0.0).astype(jnp.float32)
+        return new, loss_sum + jnp.where(ok, loss, 0.0)
 
     def chunk(state: _State, hp: Mapping[str, Any], train: Any, order: Any, dropout_key: Any,
               start: Any, stop: Any) -> tuple[_State, Any]:
         """Steps ``start+1 .. stop``; returns the state and the mean loss over them."""
-        state, loss_sum = jax.lax.fori_loop(
-            start, stop,
-            lambda i, c: step(i, c, hp, train, order, dropout_key),
-            (state, jnp.zeros((), jnp.float32)),
-        )
+        zero = jnp.zeros((), jnp.float32)
+        if early_exit:
+            _, state, loss_sum = jax.lax.while_loop(
+                lambda c: (c[0] < stop) & c[1].ok,
+                lambda c: (c[0] + 1, *step(c[0], c[1:], hp, train, order, dropout_key)),
+                (start, state, zero),
+            )
+        else:
+            state, loss_sum = jax.lax.fori_loop(
+                start, stop, lambda i, c: step(i, c, hp, train, order, dropout_key),
+                (state, zero))
         return state, loss_sum / jnp.maximum(stop - start, 1).astype(jnp.float32)
 
     def predict(params: Any, valid: Any) -> Any:
@@ -327,7 +352,7 @@ def _programs(workload: JaxWorkload, total_steps: int, rule: UpdateRule,
     if cache_key in _PROGRAMS:
         _PROGRAMS.move_to_end(cache_key)
         return _PROGRAMS[cache_key]
-    init, _, chunk, predict = _make_fns(workload, total_steps, rule)
+    init, _, chunk, predict = _make_fns(workload, total_steps, rule, early_exit=not vmapped)
     if vmapped:
         init = jax.vmap(init, in_axes=(0, None))
         chunk = jax.vmap(chunk, in_axes=(0, 0, None, None, None, None, None))
@@ -399,14 +424,15 @@ def _run_group(workload: JaxWorkload, points: Sequence[Point], seed: int, total_
     for s in steps:
         state, loss = progs.chunk(state, hp, data.train, order_dev, keys[1],
                                   np.int32(prev), np.int32(s))
-        ok, diverged_at, loss = jax.device_get((state.ok, state.diverged_at, loss))
-        ok, diverged_at, loss = np.atleast_1d(ok), np.atleast_1d(diverged_at), np.atleast_1d(loss)
+        ok, at, bad_loss, first, loss = (np.atleast_1d(a) for a in jax.device_get(
+            (state.ok, state.diverged_at, state.bad_loss, state.first_loss, loss)))
         outputs = jax.device_get(progs.predict(state.params, data.valid)) if ok.any() else None
         newly_frozen = False
         for i in np.flatnonzero(alive):
             if not ok[i]:
                 status[i] = Status.DIVERGED
-                message[i] = f"training loss became non-finite at step {int(diverged_at[i])}"
+                message[i] = _loss_message(int(at[i]), float(bad_loss[i]), float(first[i]),
+                                           workload.divergence_factor)
                 alive[i] = False
                 continue
             metrics = workload.score(_unpad(outputs, i if vmapped else None, data.num_valid),
@@ -441,6 +467,13 @@ def _run_group(workload: JaxWorkload, points: Sequence[Point], seed: int, total_
             curves.append(Curve(np.zeros(0, np.int64), [], [],
                                 {k: [] for k in metric_names}, status[i], message[i]))
     return curves
+
+
+def _loss_message(step: int, loss: float, first: float, factor: float | None) -> str:
+    if not math.isfinite(loss):
+        return f"training loss became non-finite at step {step}"
+    return (f"training loss {loss:.4g} exceeded {factor:g} x its value at step 1 ({first:.4g}) "
+            f"at step {step}")
 
 
 def _metric_names(rows: list[list[dict[str, Any]]]) -> list[str]:
@@ -532,7 +565,18 @@ def _iter_processes(workload: JaxWorkload, points: Sequence[Point], seed: int,
             )
             _drain(q, seen, tick)
             for fut in done:
-                yield from zip(futures[fut], fut.result(), strict=True)
+                try:
+                    curves = fut.result()
+                except concurrent.futures.process.BrokenProcessPool as e:
+                    shutdown_workers()
+                    raise RuntimeError(
+                        f"a worker process died while training {workload.name!r}. With "
+                        "batching='processes' the workload class and the update rule must be "
+                        "importable in a fresh process (defined in a module, not in __main__ of "
+                        "an interactive session or inside a function), and the worker must "
+                        "have enough memory; batching='sequential' has no such requirement"
+                    ) from e
+                yield from zip(futures[fut], curves, strict=True)
         _drain(q, seen, tick)
     finally:
         for fut in pending:

@@ -228,6 +228,13 @@ class JaxWorkload(Workload):
     eval_batch_size: ClassVar[int] = 512
     # "vmap", "sequential" or "processes"; chosen per workload from benchmarks/workloads.py.
     batching: ClassVar[str] = "vmap"
+    # Most points the "vmap" strategy trains in one program.
+    vmap_size: ClassVar[int] = 16
+    # A point whose training loss exceeds this multiple of its loss at step 1 has
+    # diverged, like one whose loss turns non-finite (None: only non-finite counts).
+    # Adam-type updates are bounded by the learning rate, so absurd rates often
+    # blow the loss up by orders of magnitude without overflowing float32.
+    divergence_factor: ClassVar[float | None] = 100.0
 
     @abc.abstractmethod
     def make_data(self) -> Dataset:

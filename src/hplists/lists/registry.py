@@ -14,6 +14,7 @@ from typing import Any
 
 from hplists._check import check_int
 from hplists.hparams import HParams
+from hplists.store.base import canonical_point
 
 __all__ = ["NamedList", "available_lists", "get_list", "load_list", "register_list"]
 
@@ -56,7 +57,7 @@ class NamedList:
             "optimizer": self.optimizer,
             "source": self.source,
             "provenance": self.provenance,
-            "points": [p.to_dict() for p in self.points],
+            "points": [p.to_dict() if isinstance(p, HParams) else dict(p) for p in self.points],
         }
 
     @classmethod
@@ -65,9 +66,11 @@ class NamedList:
             if key not in d:
                 raise ValueError(f"list file is missing required key {key!r}")
         points = []
+        nadamw = d.get("optimizer", "nadamw") == "nadamw"
         for i, p in enumerate(d["points"]):
             try:
-                points.append(HParams.from_dict(p))
+                # Lists for other update rules (e.g. metz-nadamw) keep plain float dicts.
+                points.append(HParams.from_dict(p) if nadamw else canonical_point(p))
             except ValueError as e:
                 raise ValueError(f"list {d['name']!r}, point {i}: {e}") from None
         if not points:

@@ -1,0 +1,298 @@
+"""``hplists targets set|plan|show|calibrate|table`` and ``hplists table4``.
+
+* ``targets set``: AlgoPerf's target-setting procedure (:mod:`hplists.study.targets`),
+  resumable, trials into a store, targets into the targets file.
+* ``targets plan``: the trials the procedure needs and how many are finished.
+* ``targets show``: the targets file with its provenance, one line per workload.
+* ``targets calibrate``: the 200 ``nadamw-broad`` points on the base workloads
+  (:mod:`hplists.study.calibration`), resumable.
+* ``targets table``: the README's "Workloads" table from committed data.
+* ``table4``: the calibration table (analog of Table 4 of paper 001).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+DEFAULT_STORE = "stores/targets.db"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from hplists.study.calibration import CALIBRATION_POINTS, CALIBRATION_STUDY
+    from hplists.study.targets import MIN_POINTS, MIN_SEEDS
+
+    p = sub.add_parser("targets", help="set validation targets (AlgoPerf procedure), calibrate "
+                       "them, show them")
+    tsub = p.add_subparsers(dest="targets_command", metavar="ACTION", required=True)
+
+    def procedure_args(q: argparse.ArgumentParser) -> None:
+        q.add_argument("--workload", action="append", default=None, metavar="W",
+                       help="a workload (repeatable; default: every registered workload, "
+                       "base workloads first)")
+        q.add_argument("--store", default=DEFAULT_STORE,
+                       help=f"the trial store (default: {DEFAULT_STORE}; created if missing)")
+        q.add_argument("--points", type=int, default=MIN_POINTS,
+                       help=f"quasi-random points per algorithm (default {MIN_POINTS}; the "
+                       f"procedure needs >= {MIN_POINTS})")
+        q.add_argument("--seeds", type=int, default=MIN_SEEDS,
+                       help=f"reruns of the best configuration (default {MIN_SEEDS}; the "
+                       f"procedure needs >= {MIN_SEEDS})")
+        q.add_argument("--targets-file", default=None,
+                       help="the targets file (default: the package's workloads/data/targets.json)")
+
+    q = tsub.add_parser(
+        "set", help="run (or resume) the target-setting procedure and write the targets",
+        description="AlgoPerf's target-setting procedure scaled to this machine (docs/targets.md): "
+        "per workload, NAdamW, AdamW, SGD+Nesterov and heavy-ball (variants: NAdamW and the best "
+        "algorithm of the base) each search --points quasi-random points at horizon round(0.75 T); "
+        "the best configuration is rerun with --seeds seeds; the target is the median of each "
+        "seed's best validation metric. Every trial goes to --store; rerunning skips finished "
+        "trials, so the command can be killed and restarted.",
+    )
+    procedure_args(q)
+    q.add_argument("--batching", default=None,
+                   help="the engine's batching strategy (default: each workload's)")
+    q.add_argument("--no-progress", action="store_true", help="no progress bar")
+    q.add_argument("--json", action="store_true", help="print the new entries as JSON")
+    q.set_defaults(func=_set)
+
+    q = tsub.add_parser("plan", help="trials the procedure needs per workload, and how many are "
+                        "already in the store")
+    procedure_args(q)
+    q.set_defaults(func=_plan)
+
+    q = tsub.add_parser("show", help="the targets and how they were set")
+    q.add_argument("--targets-file", default=None, help="the targets file (default: the package's)")
+    q.add_argument("--json", action="store_true", help="print the file")
+    q.set_defaults(func=_show)
+
+    q = tsub.add_parser(
+        "calibrate", help=f"train the {CALIBRATION_POINTS} nadamw-broad calibration points "
+        "(resumable)",
+        description=f"Trains the first {CALIBRATION_POINTS} scrambled-Halton points (seed 0) of "
+        f"nadamw-broad with seed 0 for the full budget T on each base workload, into study "
+        f"{CALIBRATION_STUDY!r} of --store (the 200-point study of the method reuses them). "
+        "Rerunning skips finished trials. `hplists table4 --store DB` then prints the table.",
+    )
+    q.add_argument("--store", required=True, help="the trial store (created if missing)")
+    q.add_argument("--workload", action="append", default=None, metavar="W",
+                   help="a workload (repeatable; default: every registered base workload)")
+    q.add_argument("--points", type=int, default=CALIBRATION_POINTS,
+                   help=f"points of the sample (default {CALIBRATION_POINTS})")
+    q.add_argument("--study", default=CALIBRATION_STUDY,
+                   help=f"study name (default {CALIBRATION_STUDY!r})")
+    q.add_argument("--batching", default=None,
+                   help="the engine's batching strategy (default: each workload's)")
+    q.add_argument("--no-progress", action="store_true", help="no progress bar")
+    q.set_defaults(func=_calibrate)
+
+    q = tsub.add_parser("table", help="the README's Workloads table (Markdown) from committed data")
+    q.add_argument("--store", action="append", default=[], metavar="DB",
+                   help="stores to measure seconds per trial from (repeatable)")
+    q.add_argument("--targets-file", default=None, help="the targets file (default: the package's)")
+    q.add_argument("--update", metavar="FILE", default=None,
+                   help="rewrite the table between the workloads-table markers of FILE")
+    q.add_argument("--json", action="store_true", help="print the rows as JSON")
+    q.set_defaults(func=_table)
+
+    q = sub.add_parser(
+        "table4", help="calibration table: points reaching each target within T (paper Table 4)",
+        description="For each base workload: how many points of the calibration study reach the "
+        "target within the budget T, how many of those also do on at least one / two other "
+        "workloads, and the fraction, flagged outside [1%%, 15%%].",
+    )
+    q.add_argument("--store", required=True, help="the store with the calibration study")
+    q.add_argument("--study", default=CALIBRATION_STUDY,
+                   help=f"the study (default {CALIBRATION_STUDY!r})")
+    q.add_argument("--workload", action="append", default=None, metavar="W",
+                   help="a workload (repeatable; default: the study's base workloads)")
+    q.add_argument("--targets-file", default=None, help="the targets file (default: the package's)")
+    q.add_argument("--points", type=int, default=CALIBRATION_POINTS,
+                   help=f"points a complete row has (default {CALIBRATION_POINTS})")
+    fmt = q.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="print JSON")
+    fmt.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    q.add_argument("--check", action="store_true",
+                   help="exit with status 1 unless every row is complete and inside the band")
+    q.set_defaults(func=_table4)
+
+
+def _open(path: str, create: bool = True) -> Any:
+    from hplists.store import open_store
+
+    if create:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return open_store(path, create=create)
+
+
+def _config(args: argparse.Namespace) -> Any:
+    from hplists.study.targets import TargetConfig
+
+    return TargetConfig(points=args.points, seeds=args.seeds,
+                        batching=getattr(args, "batching", None))
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+def _rich_table(*columns: str, **kw: Any) -> Any:
+    """A rich table whose first column (workload names) never wraps."""
+    from rich.table import Table
+
+    t = Table(**kw)
+    for i, c in enumerate(columns):
+        t.add_column(c, no_wrap=i == 0, overflow="fold")
+    return t
+
+
+def _set(args: argparse.Namespace) -> int:
+    from hplists.study.runs import TrialsRunningElsewhere
+    from hplists.study.targets import MIN_POINTS, MIN_SEEDS, set_targets
+
+    config = _config(args)
+    if config.points < MIN_POINTS or config.seeds < MIN_SEEDS:
+        print(f"note: --points {config.points} --seeds {config.seeds} is below the procedure's "
+              f"{MIN_POINTS} points and {MIN_SEEDS} seeds; the targets are recorded with "
+              "meets_procedure: false", file=sys.stderr)
+    store = _open(args.store)
+    try:
+        results = set_targets(args.workload, store, config, targets_path=args.targets_file,
+                              progress=not args.no_progress)
+    except KeyboardInterrupt:
+        print(f"interrupted: every finished trial is in {args.store} and every finished target "
+              "in the targets file; run the same command again to resume", file=sys.stderr)
+        return 130
+    except TrialsRunningElsewhere as e:
+        print(f"hplists targets set: {e}", file=sys.stderr)
+        return 3
+    if args.json:
+        print(json.dumps({r.workload: r.to_entry() for r in results}, indent=2))
+        return 0
+    t = _rich_table("workload", "metric", "target", "best algorithm", "search best",
+                    "seeds' best", title=f"targets (horizon 0.75 T, {config.points} points per algorithm, "
+              f"{config.seeds} seeds)")
+    for r in results:
+        t.add_row(r.workload, f"{r.metric} ({r.mode})", f"{r.target:.6g}", r.best_algorithm,
+                  f"{r.best.best:.6g}", ", ".join(f"{v:.4g}" for v in r.seed_best))
+    _console().print(t)
+    return 0
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from hplists.study.targets import plan
+
+    store = _open(args.store, create=False) if Path(args.store).is_file() else None
+    rows = plan(args.workload, store, _config(args), targets_path=args.targets_file)
+    t = _rich_table("workload", "variant of", "algorithms", "horizon", "trials", "finished",
+                    title=f"target setting: {args.points} points per algorithm, {args.seeds} seeds")
+    for r in rows:
+        t.add_row(r["workload"], r["base"] or "", ",".join(r["algorithms"]),
+                  f"{r['horizon']}/{r['step_budget']}", str(r["trials"]), str(r["finished"]))
+    total, done = sum(r["trials"] for r in rows), sum(r["finished"] for r in rows)
+    t.caption = f"{total} trials in all, {done} finished ('?': the base's best algorithm, " \
+                "not known yet; counted as one more algorithm)"
+    _console().print(t)
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    from hplists.workloads.targets import default_path, read_targets
+
+    data = read_targets(args.targets_file)
+    if args.json:
+        print(json.dumps(data, indent=2))
+        return 0
+    path = args.targets_file or default_path()
+    if not data["targets"]:
+        print(f"no targets in {path} yet (hplists targets set)")
+        return 0
+    t = _rich_table("workload", "version", "metric", "target", "set with", "points/algorithm",
+                    "seeds", "horizon", "date", "procedure", title=str(path))
+    for name, e in data["targets"].items():
+        p = e.get("provenance", {})
+        algos = p.get("algorithms", {})
+        t.add_row(
+            name, str(e.get("workload_version", "")), f"{e['metric']} ({e['mode']})",
+            f"{e['target']:.6g}", str(p.get("best", {}).get("algorithm", "")),
+            " ".join(f"{a}:{v.get('points')}" for a, v in algos.items()),
+            str(len(p.get("seeds", {}).get("seeds", []))),
+            f"{p.get('horizon')}/{p.get('step_budget')}", str(p.get("date", ""))[:10],
+            "ok" if p.get("meets_procedure") else "below minimum",
+        )
+    _console().print(t)
+    return 0
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from hplists.study.calibration import run_calibration
+    from hplists.study.runs import TrialsRunningElsewhere
+
+    store = _open(args.store)
+    try:
+        out = run_calibration(args.workload, store, points=args.points, study=args.study,
+                              batching=args.batching, progress=not args.no_progress)
+    except KeyboardInterrupt:
+        print(f"interrupted: every finished trial is in {args.store}; run the same command "
+              "again to resume", file=sys.stderr)
+        return 130
+    except TrialsRunningElsewhere as e:
+        print(f"hplists targets calibrate: {e}", file=sys.stderr)
+        return 3
+    for name, records in out.items():
+        diverged = sum(r.status.value == "diverged" for r in records)
+        print(f"{name}: {len(records)} trials in study {args.study!r} ({diverged} diverged)")
+    return 0
+
+
+def _table(args: argparse.Namespace) -> int:
+    from hplists.study.workloads_table import to_markdown, update_markdown, workloads_table
+
+    stores = [_open(s, create=False) for s in args.store]
+    rows = workloads_table(stores, targets_path=args.targets_file)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    text = to_markdown(rows)
+    if args.update:
+        changed = update_markdown(args.update, text)
+        print(f"{args.update}: {'updated' if changed else 'already up to date'}")
+        return 0
+    print(text)
+    return 0
+
+
+def _table4(args: argparse.Namespace) -> int:
+    from hplists.study.calibration import table4
+
+    table = table4(_open(args.store, create=False), workloads=args.workload, study=args.study,
+                   targets=args.targets_file, expected_points=args.points)
+    if args.json:
+        print(json.dumps(table.to_json(), indent=2))
+    elif args.markdown:
+        print(table.to_markdown())
+    else:
+        t = _rich_table("workload", "target", "points", "train successfully", "%",
+                        "also on >= 1 other", "also on >= 2 others", "flag", title=f"Table 4 analog: study {table.study!r}, success = target reached "
+                  "within T")
+        for r in table.rows:
+            flag = table.flag(r)
+            style = "green" if flag == "ok" else "red"
+            t.add_row(r.workload, f"{r.target:.6g} ({r.metric}, {r.mode})", str(r.points),
+                      str(r.successes), f"{100 * r.fraction:.1f}", str(r.also_one),
+                      str(r.also_two), f"[{style}]{flag}[/{style}]")
+        notes = []
+        if any(r.errors for r in table.rows):
+            notes.append("errors counted as misses: " + ", ".join(
+                f"{r.workload} {r.errors}" for r in table.rows if r.errors))
+        if any(r.unknown_elsewhere for r in table.rows):
+            notes.append("some successes lack trials on other workloads (also-counts may grow)")
+        t.caption = "; ".join(notes) or None
+        _console().print(t)
+    return 0 if (table.ok or not args.check) else 1

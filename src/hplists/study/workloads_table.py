@@ -1,0 +1,142 @@
+"""The README's "Workloads" table, generated from committed data.
+
+One row per registered workload (base workloads, then variants): task,
+metric and direction, validation target (from the targets file), step budget
+``T``, batch size, and the measured seconds per trial.
+
+Seconds per trial come from trial stores: for each workload, the median over
+its complete trials of ``seconds / step`` at the last evaluation (the
+engine's per-point seconds, amortized over the points trained together),
+times ``T``. Using the per-step rate lets the shortened target-setting runs
+(``0.75 T``) count as well as full-budget runs.
+
+``hplists targets table --store DB [--update README.md]`` prints the table,
+or rewrites the part of a Markdown file between the markers
+:data:`START` and :data:`END`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hplists.curves import Status
+
+__all__ = ["END", "START", "seconds_per_step", "to_markdown", "update_markdown",
+           "workloads_table"]
+
+START = "<!-- workloads-table:start -->"
+END = "<!-- workloads-table:end -->"
+
+
+def seconds_per_step(stores: Sequence[Any]) -> dict[str, float]:
+    """Median seconds per training step of each workload's complete trials in ``stores``."""
+    rates: dict[str, list[float]] = defaultdict(list)
+    for store in stores:
+        for r in store.trials(status=Status.COMPLETE):
+            c = r.curve
+            if c is None or len(c) == 0 or not math.isfinite(c.seconds[-1]) or c.steps[-1] <= 0:
+                continue
+            rates[r.workload].append(float(c.seconds[-1]) / float(c.steps[-1]))
+    return {w: float(np.median(v)) for w, v in rates.items()}
+
+
+def workloads_table(
+    stores: Sequence[Any] = (),
+    *,
+    targets_path: str | os.PathLike[str] | None = None,
+) -> list[dict[str, Any]]:
+    """One dict per registered workload: name, base, task, metric, mode, target, T, batch, s/trial.
+
+    ``target`` is ``None`` for a workload without a target, ``s_per_trial`` for
+    a workload without complete trials in ``stores``.
+    """
+    from hplists.workloads.registry import get_workload, workload_names
+    from hplists.workloads.targets import read_targets
+
+    entries = read_targets(targets_path)["targets"]
+    rate = seconds_per_step(stores)
+    rows = []
+    for name in workload_names():
+        w = get_workload(name)
+        entry = entries.get(name)
+        stale = entry is not None and entry.get("workload_version") not in (None, w.version)
+        rows.append({
+            "workload": name,
+            "base": w.base,
+            "task": w.task,
+            "metric": w.metric.name,
+            "mode": w.metric.mode,
+            "target": None if entry is None else float(entry["target"]),
+            "target_stale": bool(stale),
+            "best_algorithm": None if entry is None else
+            entry.get("provenance", {}).get("best", {}).get("algorithm"),
+            "step_budget": int(w.step_budget),
+            "batch_size": int(w.batch_size),
+            "s_per_trial": rate[name] * w.step_budget if name in rate else None,
+        })
+    return rows
+
+
+def to_markdown(rows: Sequence[dict[str, Any]]) -> str:
+    """The rows as a GitHub Markdown table.
+
+    Example:
+        >>> print(to_markdown([{"workload": "w", "base": None, "task": "t", "metric": "bleu",
+        ...     "mode": "max", "target": 30.85, "target_stale": False, "best_algorithm": "adamw",
+        ...     "step_budget": 100, "batch_size": 8, "s_per_trial": 2.5}]))
+        | workload | variant of | task | metric | target | set with | T | batch | s/trial |
+        | --- | --- | --- | --- | ---: | --- | ---: | ---: | ---: |
+        | `w` |  | t | bleu (higher is better) | 30.85 | adamw | 100 | 8 | 2.5 |
+    """
+    lines = [
+        "| workload | variant of | task | metric | target | set with | T | batch | s/trial |",
+        "| --- | --- | --- | --- | ---: | --- | ---: | ---: | ---: |",
+    ]
+    for r in rows:
+        direction = "lower is better" if r["mode"] == "min" else "higher is better"
+        target = "not set" if r["target"] is None else f"{r['target']:.6g}"
+        if r.get("target_stale"):
+            target += " (stale: older workload version)"
+        secs = "" if r["s_per_trial"] is None else f"{r['s_per_trial']:.2g}"
+        base = f"`{r['base']}`" if r["base"] else ""
+        lines.append(
+            f"| `{r['workload']}` | {base} | {r['task']} | {r['metric']} ({direction}) | "
+            f"{target} | {r.get('best_algorithm') or ''} | {r['step_budget']} | "
+            f"{r['batch_size']} | {secs} |"
+        )
+    return "\n".join(lines)
+
+
+def update_markdown(path: str | os.PathLike[str], table: str) -> bool:
+    """Replaces the text between :data:`START` and :data:`END` in ``path``; whether it changed.
+
+    Example:
+        >>> import tempfile, os
+        >>> p = os.path.join(tempfile.mkdtemp(), "README.md")
+        >>> _ = open(p, "w").write(f"# x\\n{START}\\nold\\n{END}\\nrest\\n")
+        >>> update_markdown(p, "new"), open(p).read()
+        (True, '# x\\n<!-- workloads-table:start -->\\nnew\\n<!-- workloads-table:end -->\\nrest\\n')
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{str(path)!r} does not exist")
+    text = path.read_text()
+    pattern = re.compile(re.escape(START) + r".*?" + re.escape(END), re.DOTALL)
+    if not pattern.search(text):
+        raise ValueError(f"{str(path)!r} has no {START} ... {END} markers; add them where the "
+                         "table belongs")
+    new = pattern.sub(lambda _: f"{START}\n{table}\n{END}", text, count=1)
+    if new == text:
+        return False
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(new)
+    os.replace(tmp, path)
+    return True

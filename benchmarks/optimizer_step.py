@@ -95,7 +95,7 @@ def bench(n: int, device: str, rounds: int, warmup: int) -> list[tuple[str, floa
             p.grad = g
         opts[name] = make(params)
     times: dict[str, list[float]] = {name: [] for name in opts}
-    for name, opt in opts.items():
+    for opt in opts.values():
         for _ in range(warmup):
             opt.step()
     for _ in range(rounds):

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from hplists._check import check_choice
+from hplists.hparams import HParams
 
 # The key order of AlgoPerf's own baseline search space file.
 ALGOPERF_ORDER = (
@@ -30,6 +31,16 @@ ALGOPERF_ORDER = (
 # AlgoPerf's NAdamW baselines fix eps; a point with another eps cannot be exported.
 ALGOPERF_EPS = 1e-8
 FORMATS = ("algoperf", "json")
+NADAMW_COLUMNS = (
+    "learning_rate",
+    "warmup_fraction",
+    "beta1",
+    "beta2",
+    "weight_decay",
+    "dropout_rate",
+    "label_smoothing",
+    "eps",
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -68,28 +79,28 @@ def _show(args: argparse.Namespace) -> int:
     from hplists.lists import get_list
 
     named = get_list(args.name, k=args.k)
-    table = Table(title=f"{named.name} ({len(named)} points)", caption=named.source or None)
-    columns = (
-        ("#", "index"),
-        ("learning_rate", "learning_rate"),
-        ("warmup_fraction", "warmup_fraction"),
-        ("beta1", "beta1"),
-        ("beta2", "beta2"),
-        ("weight_decay", "weight_decay"),
-        ("dropout_rate", "dropout_rate"),
-        ("label_smoothing", "label_smoothing"),
-        ("eps", "eps"),
+    table = Table(
+        title=f"{named.name} ({len(named)} points, update rule {named.optimizer!r})",
+        caption=named.source or None,
     )
-    for header, _ in columns:
-        table.add_column(header, justify="right", no_wrap=True)
-    for i, point in enumerate(named.points, start=1):
-        values = point.to_dict()
+    rows = [_as_dict(p) for p in named.points]
+    keys = list(rows[0]) if named.optimizer != "nadamw" else list(NADAMW_COLUMNS)
+    keys += [k for row in rows for k in row if k not in keys]
+    table.add_column("#", justify="right", no_wrap=True)
+    for key in keys:
+        table.add_column(key, justify="right", no_wrap=True)
+    for i, row in enumerate(rows, start=1):
         # repr: every digit, as the points are published.
-        table.add_row(str(i), *(repr(values[key]) for _, key in columns[1:]))
-    Console(width=max(160, Console().width)).print(table)
+        table.add_row(str(i), *(repr(row[k]) if k in row else "" for k in keys))
+    # Wide enough that no digit is ever cut; the table keeps its natural width.
+    Console(width=max(1000, Console().width)).print(table)
     if named.description:
         print(named.description)
     return 0
+
+
+def _as_dict(point: Any) -> dict[str, Any]:
+    return point.to_dict() if isinstance(point, HParams) else dict(point)
 
 
 def algoperf_search_space(points: Any) -> list[dict[str, float]]:
@@ -102,6 +113,11 @@ def algoperf_search_space(points: Any) -> list[dict[str, float]]:
     """
     out = []
     for i, point in enumerate(points):
+        if not isinstance(point, HParams):
+            raise ValueError(
+                f"point {i}: the algoperf format takes NAdamW points (HParams), "
+                f"got {type(point).__name__}"
+            )
         if point.eps != ALGOPERF_EPS:
             raise ValueError(
                 f"point {i}: eps must be {ALGOPERF_EPS:g} for the algoperf format (AlgoPerf's "
@@ -118,6 +134,11 @@ def _export(args: argparse.Namespace) -> int:
     fmt = check_choice("format", args.format, FORMATS)
     named = get_list(args.name, k=args.k)
     if fmt == "algoperf":
+        if named.optimizer != "nadamw":
+            raise ValueError(
+                f"format 'algoperf' needs a list for optimizer 'nadamw' (AlgoPerf's NAdamW "
+                f"baseline reads it); {named.name!r} is for {named.optimizer!r}"
+            )
         payload: Any = algoperf_search_space(named.points)
     else:
         payload = named.to_dict()

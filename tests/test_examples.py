@@ -1,0 +1,48 @@
+"""The quickstart examples train with the first k points of a list and report the best."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+@pytest.mark.parametrize(
+    ("script", "args"),
+    [
+        ("torch_quickstart.py", ["--k", "2", "--steps", "150"]),
+        ("jax_quickstart.py", ["--k", "2", "--steps", "150"]),
+        ("torch_quickstart.py", ["--list", "nadamw-algoperf-baseline", "--k", "1", "--steps", "60"]),
+    ],
+)
+def test_example_trains_k_points_and_reports_the_best(script, args):
+    proc = subprocess.run(
+        [sys.executable, str(EXAMPLES / script), *args],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    k = int(args[args.index("--k") + 1])
+    # Table rows: point, learning_rate, warmup, dropout, label_smoothing, accuracy, loss, seconds.
+    rows = [[c.strip() for c in line.split("│")[1:-1]]
+            for line in proc.stdout.splitlines() if line.startswith("│")]  # fmt: skip
+    assert [int(r[0]) for r in rows] == list(range(1, k + 1)), proc.stdout
+    accuracies = [float(r[5]) for r in rows]
+    best = re.search(r"best: point (\d+) with validation accuracy ([0-9.]+)", proc.stdout)
+    assert best, proc.stdout
+    assert float(best.group(2)) == max(accuracies)
+    assert accuracies[int(best.group(1)) - 1] == max(accuracies)
+    # 10 classes: chance is 0.1; even a short run learns the digits.
+    assert max(accuracies) > 0.6, proc.stdout
+
+
+def test_example_rejects_an_unknown_list():
+    proc = subprocess.run(
+        [sys.executable, str(EXAMPLES / "torch_quickstart.py"), "--list", "nope", "--k", "1"],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert proc.returncode != 0 and "unknown list name 'nope'" in proc.stderr

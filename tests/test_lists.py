@@ -1,0 +1,142 @@
+"""The shipped lists hold the published numbers exactly, in order; the registry's contract."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+
+import pytest
+
+import hplists
+from hplists.hparams import HParams
+from hplists.lists import NamedList, available_lists, get_list, load_list, register_list
+
+# Table 10 of arXiv 2503.03986 as printed: Base LR, warmup fraction, beta1, beta2,
+# weight decay, dropout, label smoothing; in priority order.
+PAPER_TABLE_10 = """
+0.007188680089024849 0.1 0.9521079797438937 0.9545645606521953 0.020932289532959312 0.0 0.2
+0.0011719210768906827 0.02 0.9641782560318817 0.9953311727740848 0.15957548811577366 0.1 0.0
+0.001183374563441696 0.02 0.918959806679234 0.9941923836947718 0.028400661323288435 0.1 0.1
+0.0014515212275017363 0.1 0.9600296609757403 0.889423091749684 0.031808785805059143 0.0 0.2
+0.0005102205206215031 0.05 0.9120180064671332 0.9597041640569521 0.04833675039698776 0.1 0.0
+"""
+
+# mlcommons/algorithmic-efficiency, algorithms/baselines/external_tuning/
+# tuning_search_space.json (commit 2c90454f), in the file's order and key order.
+ALGOPERF_BASELINE = [
+    {"dropout_rate": 0.0, "label_smoothing": 0.1, "learning_rate": 0.001308209823469072,
+     "one_minus_beta1": 0.02686663061, "beta2": 0.9981232922116359,
+     "weight_decay": 0.16375311233774334, "warmup_factor": 0.1},
+    {"dropout_rate": 0.0, "label_smoothing": 0.2, "learning_rate": 0.0008445074561975979,
+     "one_minus_beta1": 0.11042418465, "beta2": 0.9978504782314613,
+     "weight_decay": 0.08135402759553023, "warmup_factor": 0.05},
+    {"dropout_rate": 0.0, "label_smoothing": 0.0, "learning_rate": 0.001308209823469072,
+     "one_minus_beta1": 0.02686663061, "beta2": 0.9981232922116359,
+     "weight_decay": 0.16375311233774334, "warmup_factor": 0.1},
+    {"dropout_rate": 0.0, "label_smoothing": 0.0, "learning_rate": 0.004958460849689891,
+     "one_minus_beta1": 0.13625575743, "beta2": 0.6291854735396584,
+     "weight_decay": 0.1147386261512052, "warmup_factor": 0.02},
+    {"dropout_rate": 0.1, "label_smoothing": 0.0, "learning_rate": 0.0017486387539278373,
+     "one_minus_beta1": 0.06733926164, "beta2": 0.9955159689799007,
+     "weight_decay": 0.08121616522670176, "warmup_factor": 0.02},
+]  # fmt: skip
+
+
+def test_paper_list_is_table_10_digit_for_digit_in_priority_order():
+    points = get_list("nadamw-paper").points
+    rows = [line.split() for line in PAPER_TABLE_10.strip().splitlines()]
+    assert len(points) == len(rows) == 5
+    for p, row in zip(points, rows, strict=True):
+        fields = (p.learning_rate, p.warmup_fraction, p.beta1, p.beta2, p.weight_decay,
+                  p.dropout_rate, p.label_smoothing)  # fmt: skip
+        assert [repr(x) for x in fields] == row
+        assert p.eps == 1e-8
+
+
+def test_algoperf_baseline_list_is_the_upstream_search_space_exactly():
+    named = get_list("nadamw-algoperf-baseline")
+    assert len(named) == 5
+    assert [p.to_algoperf() for p in named.points] == ALGOPERF_BASELINE
+    assert named.provenance["algoperf_points"] == ALGOPERF_BASELINE
+    for p, d in zip(named.points, ALGOPERF_BASELINE, strict=True):
+        assert p.beta1 == 1.0 - d["one_minus_beta1"]  # what AlgoPerf's baseline computes
+        assert p.eps == 1e-8
+    assert "tuning_search_space.json" in named.source and named.provenance["commit"]
+
+
+def test_every_shipped_file_is_valid_and_named_after_its_file():
+    files = [f for f in resources.files("hplists.lists.data").iterdir()
+             if f.name.endswith(".json")]  # fmt: skip
+    assert {f.name[:-5] for f in files} >= {"nadamw-paper", "nadamw-algoperf-baseline"}
+    for f in files:
+        d = json.loads(f.read_text())
+        named = NamedList.from_dict(d)
+        assert named.name == f.name[:-5]
+        assert named.description and named.source and named.optimizer
+
+
+@pytest.mark.parametrize("name", ["nadamw-paper", "nadamw-algoperf-baseline"])
+def test_a_budget_of_k_gives_the_first_k_points(name):
+    full = get_list(name).points
+    for k in range(1, len(full) + 1):
+        assert get_list(name, k=k).points == full[:k]
+        assert get_list(name).first(k) == full[:k]
+
+
+@pytest.mark.parametrize("k", [0, 6, -1, 2.5])
+def test_k_outside_the_list_names_k_and_the_range(k):
+    with pytest.raises(ValueError, match=r"k must be an integer in \[1, 5\]"):
+        get_list("nadamw-paper", k=k)
+
+
+def test_unknown_list_name_lists_the_available_names():
+    with pytest.raises(ValueError) as e:
+        get_list("nadamw-papers")
+    msg = str(e.value)
+    assert "unknown list name 'nadamw-papers'" in msg
+    assert "nadamw-paper" in msg and "nadamw-algoperf-baseline" in msg
+
+
+def test_top_level_api():
+    assert hplists.get_list is get_list
+    assert "nadamw-paper" in hplists.available_lists()
+
+
+def test_round_trip_through_a_file_and_registration(tmp_path):
+    named = get_list("nadamw-paper", k=2)
+    path = tmp_path / "mine.json"
+    path.write_text(json.dumps({**named.to_dict(), "name": "test-mine"}))
+    loaded = load_list(path)
+    assert loaded.points == named.points and loaded.name == "test-mine"
+    register_list(loaded)
+    try:
+        assert get_list("test-mine", k=1).points == named.points[:1]
+        assert "test-mine" in available_lists()
+        with pytest.raises(ValueError, match="exists; pass overwrite=True"):
+            register_list(loaded)
+        with pytest.raises(ValueError, match="exists"):
+            register_list(NamedList("nadamw-paper", "", named.points))
+        register_list(loaded, overwrite=True)
+    finally:
+        from hplists.lists import registry
+
+        registry._EXTRA.pop("test-mine", None)
+
+
+@pytest.mark.parametrize(
+    ("d", "message"),
+    [
+        ({"points": []}, "missing required key 'name'"),
+        ({"name": "x", "points": []}, "list 'x' has no points"),
+        ({"name": "x", "points": [{"learning_rate": 1e-3, "beta1": 0.9, "beta2": 1.0}]},
+         "list 'x', point 0: beta2 must be in [0, 1)"),
+    ],
+)  # fmt: skip
+def test_bad_list_files_are_rejected_with_the_point_and_field(d, message):
+    with pytest.raises(ValueError) as e:
+        NamedList.from_dict(d)
+    assert message in str(e.value)
+
+
+def test_points_are_hparams():
+    assert all(isinstance(p, HParams) for p in get_list("nadamw-algoperf-baseline").points)

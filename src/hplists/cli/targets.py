@@ -213,20 +213,17 @@ def _show(args: argparse.Namespace) -> int:
     if not data["targets"]:
         print(f"no targets in {path} yet (hplists targets set)")
         return 0
-    t = _rich_table("workload", "version", "metric", "target", "set with", "points/algorithm",
-                    "seeds", "horizon", "date", "procedure", title=str(path))
+    print(f"targets file: {path}")
     for name, e in data["targets"].items():
         p = e.get("provenance", {})
-        algos = p.get("algorithms", {})
-        t.add_row(
-            name, str(e.get("workload_version", "")), f"{e['metric']} ({e['mode']})",
-            f"{e['target']:.6g}", str(p.get("best", {}).get("algorithm", "")),
-            " ".join(f"{a}:{v.get('points')}" for a, v in algos.items()),
-            str(len(p.get("seeds", {}).get("seeds", []))),
-            f"{p.get('horizon')}/{p.get('step_budget')}", str(p.get("date", ""))[:10],
-            "ok" if p.get("meets_procedure") else "below minimum",
-        )
-    _console().print(t)
+        algos = " ".join(f"{a}:{v.get('points')}" for a, v in p.get("algorithms", {}).items())
+        sign = "<=" if e["mode"] == "min" else ">="
+        print(f"{name} (v{e.get('workload_version', '?')}): {e['metric']} {sign} "
+              f"{e['target']:.6g}; best {p.get('best', {}).get('algorithm', '?')} of [{algos}]; "
+              f"{len(p.get('seeds', {}).get('seeds', []))} seeds; horizon "
+              f"{p.get('horizon')}/{p.get('step_budget')}; {str(p.get('date', ''))[:10]}; "
+              + ("full procedure" if p.get("meets_procedure") else "BELOW the procedure's "
+                 "minimum points/seeds"))
     return 0
 
 

@@ -1,0 +1,551 @@
+"""Everything the report shows, computed once from the trial stores with the scoring core.
+
+:class:`Analysis` reads the trials of one or more stores, scores them against
+each workload's spec and runs the method of paper 001 on them: the
+leave-one-out lists, the final list, list-size curves, tau sweeps, greedy
+against exhaustive, random-search tuning curves, and the rows of Tables 5 and
+6. Each part is computed on first use, so a table whose data are missing
+does not stop the others; :meth:`Analysis.why_missing` says what is missing
+in plain words.
+
+Scoring rules (the same as ``hplists loo`` and ``hplists score``):
+
+* lists are built on the ``broad`` study's matrix of step fractions (one
+  seed), with the greedy procedure (paper 001, Algorithm 1), ``K = 5``, ``tau = 2``;
+* a study's time on a workload is, as AlgoPerf scores submissions, the median
+  over seeds of its best trial's step fraction
+  (:func:`hplists.scoring.matrix.submission_times`); its best validation metric
+  is likewise the median over seeds of the best trial's best value;
+* a trial that ended in error counts as a miss, and points that lack a trial
+  on some workload are left out of the matrix; both are counted in
+  :attr:`Analysis.notes`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hplists.curves import Status
+from hplists.lists.constructed import ConstructedList
+from hplists.lists.greedy import greedy_list
+from hplists.lists.loo import LeaveOneOut, ListSizeCurve, TauSweep, leave_one_out
+from hplists.lists.loo import list_size_curve as _list_size_curve
+from hplists.lists.loo import tau_sweep as _tau_sweep
+from hplists.report import paper001
+from hplists.report.studies import DEFAULT_STUDIES, Baseline, StudyNames
+from hplists.scoring.cost import DEFAULT_TAU, cost
+from hplists.scoring.matrix import TrialMatrix, score_trial, submission_times
+from hplists.scoring.specs import WorkloadSpec
+from hplists.scoring.tuning_curve import TuningCurve, workload_tuning_curve
+
+__all__ = ["PAPER_TAUS", "Analysis", "Missing", "Row", "TuningResult", "load_records"]
+
+# Table 12's penalty factors.
+PAPER_TAUS = (1.0, 1.11, 1.22, 1.33, 1.44, 1.55, 1.66, 1.77, 1.88, 2.0)
+
+
+class Missing(Exception):
+    """Raised inside :class:`Analysis` when the data for a part are not in the stores."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    """One tuning procedure's results on a set of workloads (a row of Tables 5-9).
+
+    Attributes:
+        label: the row's label.
+        study: the study (or, for per-fold studies, the name pattern) read.
+        fractions: workload -> median over seeds of the best step fraction.
+        best: workload -> median over seeds of the best validation metric.
+        seeds: workload -> number of seeds (workloads that were not run are absent).
+        paper_row: the matching row of the paper's tables, if any.
+        notes: what a reader should know about this row (fallbacks, mismatches).
+    """
+
+    label: str
+    study: str
+    fractions: dict[str, float]
+    best: dict[str, float]
+    seeds: dict[str, int]
+    paper_row: str | None = None
+    notes: tuple[str, ...] = ()
+
+    def complete(self, workloads: Sequence[str]) -> bool:
+        """Whether the row has a result on every one of ``workloads``."""
+        return all(w in self.fractions for w in workloads)
+
+    def trained(self, workloads: Sequence[str]) -> int:
+        """Number of ``workloads`` whose target the row reached."""
+        return sum(math.isfinite(self.fractions.get(w, math.inf)) for w in workloads)
+
+
+@dataclasses.dataclass(frozen=True)
+class TuningResult:
+    """Random search against the leave-one-out list on one held-out workload (Figure 1).
+
+    Attributes:
+        workload: the held-out workload.
+        metric: tuning curve of the best validation metric (median, with bands).
+        metric_mean: expected best validation metric (exact, without replacement).
+        list_metric: the list's best validation metric (same seed as the sample).
+        n_metric: the list's equivalent random-search budget on the metric.
+        time: expected best step fraction capped at tau.
+        list_time: the list's step fraction capped at tau.
+        n_time: the list's equivalent random-search budget on time to target.
+        k: the list's length.
+    """
+
+    workload: str
+    metric: TuningCurve
+    metric_mean: TuningCurve
+    list_metric: float
+    n_metric: int | None
+    time: TuningCurve
+    list_time: float
+    n_time: int | None
+    k: int
+
+
+def _median(values: Sequence[float]) -> float:
+    return float(np.median(np.asarray(values, dtype=np.float64)))
+
+
+def load_records(paths: Sequence[str | Path]) -> tuple[list[Any], list[dict[str, Any]], int]:
+    """The trials of every store, without duplicates: ``(records, sources, duplicates)``.
+
+    A trial (study, point, workload, seed) found in several stores is kept
+    once: a finished one wins over a running one, else the first store's.
+    """
+    from hplists.store import open_store
+
+    if not paths:
+        raise ValueError("stores must name at least one trial store file")
+    chosen: dict[tuple[str, str, str, int], Any] = {}
+    sources = []
+    duplicates = 0
+    for path in paths:
+        if not Path(path).is_file():
+            raise ValueError(f"trial store {str(path)!r} does not exist")
+        store = open_store(path, create=False)
+        try:
+            records = store.trials()
+        finally:
+            store.close()
+        sources.append({"path": str(path), "trials": len(records),
+                        "studies": sorted({r.study for r in records})})
+        for r in records:
+            key = (r.study, r.point_id, r.workload, int(r.seed))
+            old = chosen.get(key)
+            if old is None:
+                chosen[key] = r
+                continue
+            duplicates += 1
+            if old.status is Status.RUNNING and r.status is not Status.RUNNING:
+                chosen[key] = r
+    return list(chosen.values()), sources, duplicates
+
+
+class Analysis:
+    """The report's data: trials, specs and every derived result (computed lazily).
+
+    Args:
+        records: trial records (e.g. :func:`load_records`).
+        specs: workload name -> spec; workloads not covered are looked up in
+            the workload registry if ``registry``.
+        studies: which study holds what (:class:`~hplists.report.studies.StudyNames`).
+        k: list length (paper: 5).
+        tau: penalty factor of the cost (paper: 2).
+        max_k: largest list size of Figure 2 (paper: 10).
+        taus: penalty factors of Table 12.
+        bands: opda's band construction for Figure 1 (``"dkw"``: analytic and
+            instant; ``"ld_equal_tailed"``: tighter, ~15 s per workload).
+        confidence: coverage of the tuning-curve bands (paper: 0.7).
+        sources: where the records came from (shown in the report).
+
+    Example:
+        >>> import numpy as np
+        >>> from hplists.report.synthetic import synthetic_study
+        >>> records, specs = synthetic_study(num_points=30, workloads=3, baselines=False,
+        ...                                  reruns=False)
+        >>> a = Analysis(records, specs, registry=False)
+        >>> a.base, a.matrix.shape
+        (('ctr_dlrm', 'mri_unet', 'image_resnet'), (30, 3))
+        >>> len(a.loo.folds), a.why_missing("variants")
+        (3, "neither study 'broad200/reruns' nor study 'broad200/variants' holds a rerun of the final list")
+    """
+
+    def __init__(
+        self,
+        records: Sequence[Any],
+        specs: Mapping[str, WorkloadSpec] | None = None,
+        *,
+        studies: StudyNames = DEFAULT_STUDIES,
+        registry: bool = True,
+        k: int = 5,
+        tau: float = DEFAULT_TAU,
+        max_k: int = 10,
+        taus: Sequence[float] = PAPER_TAUS,
+        bands: str = "dkw",
+        confidence: float = 0.7,
+        sources: Sequence[Mapping[str, Any]] = (),
+        duplicates: int = 0,
+    ) -> None:
+        from hplists._check import check_choice, check_int, check_real
+        from hplists.scoring.tuning_curve import BAND_METHODS
+
+        self.k = check_int("k", k, low=1)
+        self.tau = check_real("tau", tau, low=1.0)
+        self.max_k = check_int("max_k", max_k, low=1)
+        self.taus = tuple(check_real("taus", t, low=1.0) for t in taus)
+        self.bands = check_choice("bands", bands, BAND_METHODS)
+        self.confidence = check_real("confidence", confidence, 0.0, 1.0, low_open=True,
+                                     high_open=True)
+        if not isinstance(studies, StudyNames):
+            raise ValueError(f"studies must be a StudyNames, got {type(studies).__name__}")
+        self.studies = studies
+        self.sources = [dict(s) for s in sources]
+        self.notes: list[str] = []
+        if duplicates:
+            self.notes.append(f"{duplicates} trial(s) appear in more than one store; each is "
+                              "counted once.")
+        by_study: dict[str, list[Any]] = defaultdict(list)
+        for r in records:
+            by_study[r.study].append(r)
+        self.by_study = dict(by_study)
+        self.specs, spec_notes = _resolve_specs(sorted({r.workload for r in records}),
+                                                specs or {}, registry)
+        self.notes += spec_notes
+        self._baselines: dict[Baseline, Row | Missing] = {}
+        n_error = sum(r.status is Status.ERROR for r in records)
+        n_running = sum(r.status is Status.RUNNING for r in records)
+        if n_error:
+            self.notes.append(f"{n_error} trial(s) ended in error; they count as misses.")
+        if n_running:
+            self.notes.append(f"{n_running} trial(s) were still running; they are left out.")
+
+    # ------------------------------------------------------------------ helpers
+
+    def why_missing(self, part: str) -> str | None:
+        """Why ``part`` (an attribute name) has no data, or ``None`` if it has."""
+        try:
+            getattr(self, part)
+        except Missing as e:
+            return str(e)
+        return None
+
+    def get(self, part: str) -> Any:
+        """The attribute ``part``, or ``None`` when its data are missing."""
+        try:
+            return getattr(self, part)
+        except Missing:
+            return None
+
+    def _study(self, name: str) -> list[Any]:
+        if name not in self.by_study:
+            raise Missing(f"study {name!r} is not in the store(s)")
+        return self.by_study[name]
+
+    def ordered(self, workloads: Sequence[str]) -> list[str]:
+        """Workloads in the paper's column order (unknown names last, sorted)."""
+        order = list(paper001.WORKLOADS)
+
+        def key(w: str) -> tuple[int, int, str]:
+            base = w if w in order else paper001.base_of(w)
+            return (order.index(base) if base in order else len(order), w != base, w)
+
+        return sorted(workloads, key=key)
+
+    # ------------------------------------------------------------------ the sample
+
+    @functools.cached_property
+    def base(self) -> tuple[str, ...]:
+        """The base workloads: those of the ``broad`` study that have a spec."""
+        present = {r.workload for r in self._study(self.studies.broad)}
+        usable = [w for w in present if w in self.specs]
+        if not usable:
+            raise Missing(f"no workload of study {self.studies.broad!r} has a spec "
+                          f"(its workloads are {sorted(present)})")
+        return tuple(self.ordered(usable))
+
+    @functools.cached_property
+    def matrix(self) -> TrialMatrix:
+        """Step fractions of the ``broad`` sample on the base workloads."""
+        records = self._study(self.studies.broad)
+        matrix = TrialMatrix.from_records(records, self.specs, study=self.studies.broad,
+                                          workloads=list(self.base), errors="inf",
+                                          missing="drop")
+        points = len({r.point_id for r in records})
+        if points > matrix.shape[0]:
+            self.notes.append(
+                f"{points - matrix.shape[0]} of {points} points of study "
+                f"{self.studies.broad!r} lack a finished trial on some base workload and are "
+                "left out of the matrix.")
+        return matrix
+
+    @functools.cached_property
+    def loo(self) -> LeaveOneOut:
+        """The leave-one-out lists of ``k`` points (paper 001, Sec. 3.1)."""
+        self._need_lists(self.k)
+        return leave_one_out(self.matrix, self.k, self.tau)
+
+    @functools.cached_property
+    def final(self) -> ConstructedList:
+        """The final list: greedy, ``k`` points, on every base workload."""
+        self._need_lists(self.k, folds=False)
+        return greedy_list(self.matrix, self.k, self.tau)
+
+    @functools.cached_property
+    def sizes(self) -> ListSizeCurve:
+        """Held-out results for list sizes ``1..max_k`` (Figure 2)."""
+        self._need_lists(1)
+        return _list_size_curve(self.matrix, min(self.max_k, self.matrix.shape[0]), self.tau)
+
+    @functools.cached_property
+    def sweep(self) -> TauSweep:
+        """Held-out results against the penalty factor (Table 12)."""
+        self._need_lists(self.k)
+        return _tau_sweep(self.matrix, self.taus, self.k)
+
+    @functools.cached_property
+    def strategies(self) -> dict[str, LeaveOneOut]:
+        """Greedy lists and exhaustive sets of 4 points in leave-one-out (Table 13)."""
+        self._need_lists(4)
+        return {m: leave_one_out(self.matrix, 4, self.tau, method=m)
+                for m in ("greedy", "exhaustive")}
+
+    def _need_lists(self, k: int, *, folds: bool = True) -> None:
+        m = self.matrix
+        if folds and m.shape[1] < 2:
+            raise Missing(f"leave-one-out needs at least 2 base workloads; study "
+                          f"{self.studies.broad!r} has {list(m.names)}")
+        if m.shape[0] < k:
+            raise Missing(f"lists of {k} points need at least {k} points; study "
+                          f"{self.studies.broad!r} has {m.shape[0]} complete ones")
+
+    @functools.cached_property
+    def tuning(self) -> dict[str, TuningResult]:
+        """Random-search tuning curves against each leave-one-out list (Figure 1, App. B)."""
+        out = {}
+        m = self.matrix
+        ns = np.arange(1, min(m.shape[0], 50) + 1)
+        for fold in self.loo.folds:
+            w, idx = fold.name, list(fold.built.indices)
+            band, value, n_metric = workload_tuning_curve(
+                m, w, quantity="metric", indices=idx, ns=ns, statistic="median",
+                confidence=self.confidence, band_method=self.bands)
+            mean, _, _ = workload_tuning_curve(m, w, quantity="metric", ns=ns,
+                                               confidence=None)
+            time, t_value, n_time = workload_tuning_curve(
+                m, w, quantity="time", tau=self.tau, indices=idx, ns=ns, confidence=None)
+            out[w] = TuningResult(w, band, mean, float(value), n_metric, time, float(t_value),
+                                  n_time, len(idx))
+        return out
+
+    # ------------------------------------------------------------------ rows of Tables 5-9
+
+    def _row(self, label: str, study: str, records: Sequence[Any], workloads: Sequence[str],
+             paper_row: str | None = None, notes: Sequence[str] = ()) -> Row:
+        workloads = [w for w in workloads if any(r.workload == w for r in records)]
+        fractions, best, seeds = {}, {}, {}
+        if workloads:
+            subs = submission_times(records, self.specs, workloads=workloads, errors="inf")
+            for j, w in enumerate(subs.workloads):
+                if subs.seeds[:, j].max() > 0:
+                    fractions[w] = float(subs.times[:, j].min())
+                    seeds[w] = int(subs.seeds[:, j].max())
+            best = _best_metrics(records, self.specs, list(fractions))
+        return Row(label, study, fractions, best, seeds, paper_row, tuple(notes))
+
+    def _rerun(self, workload: str, rows: Sequence[int], what: str
+               ) -> tuple[list[Any], list[str]]:
+        """Trials of the ``reruns`` study on ``workload`` of the points ``rows`` of the matrix."""
+        want = {self.matrix.point_ids[i] for i in rows}
+        study = self.studies.reruns_study
+        mine = [r for r in self.by_study.get(study, [])
+                if r.workload == workload and r.point_id in want]
+        notes = []
+        got = {r.point_id for r in mine}
+        if mine and got != want:
+            notes.append(f"the rerun of {what} on {workload} (study {study!r}) lacks "
+                         f"{len(want - got)} of its {len(want)} points; its best is over the "
+                         "points that were rerun.")
+        return mine, notes
+
+    @functools.cached_property
+    def loo_row(self) -> Row:
+        """The leave-one-out lists on their held-out workloads (first row of Tables 5, 6).
+
+        From the ``reruns`` study (the points of the list built without each
+        workload, on that workload) where present; else from the single seed
+        of the ``broad`` sample, with a note saying so.
+        """
+        records, notes, fallback = [], [], []
+        for fold in self.loo.folds:
+            mine, more = self._rerun(fold.name, fold.built.indices,
+                                     f"the list built without {fold.name}")
+            notes += more
+            if mine:
+                records += mine
+            else:
+                fallback.append(fold.name)
+        row = self._row("Leave-one-out lists (ours)", self.studies.reruns_study, records,
+                        self.base, "Leave-one-out lists")
+        fractions, best, seeds = dict(row.fractions), dict(row.best), dict(row.seeds)
+        for w in fallback:
+            fold = self.loo.folds[self.matrix.column(w)]
+            fractions[w], best[w], seeds[w] = fold.fraction, float(fold.best_metric), 1
+        if fallback:
+            notes.append("no rerun in study " f"{self.studies.reruns_study!r} on "
+                         + ", ".join(fallback) + ": those cells are the single seed of study "
+                         f"{self.studies.broad!r} the lists were built on.")
+        return dataclasses.replace(row, fractions=fractions, best=best, seeds=seeds,
+                                   notes=tuple(notes))
+
+    @functools.cached_property
+    def final_row(self) -> Row:
+        """The final list's reruns: on the base workloads (``reruns``) and the variants.
+
+        A :class:`Missing` when neither study holds any of it.
+        """
+        records, notes = [], []
+        final = self.get("final")
+        if final is not None:
+            for w in self.base:
+                mine, more = self._rerun(w, final.indices, "the final list")
+                records += mine
+                notes += more
+        variants = self.studies.variants_study
+        on_variants = [r for r in self.by_study.get(variants, []) if r.workload in self.specs
+                       and r.workload not in self.base]
+        if on_variants and final is not None:
+            want = {self.matrix.point_ids[i] for i in final.indices}
+            got = {r.point_id for r in on_variants}
+            if got != want:
+                notes.append(f"study {variants!r} holds {len(got)} point(s) of which "
+                             f"{len(got & want)} are in the final list built from study "
+                             f"{self.studies.broad!r} ({len(want)} points).")
+        records += on_variants
+        if not records:
+            raise Missing(f"neither study {self.studies.reruns_study!r} nor study "
+                          f"{variants!r} holds a rerun of the final list")
+        workloads = self.ordered({r.workload for r in records})
+        return self._row("Final list (ours)", f"{self.studies.reruns_study}, {variants}",
+                         records, workloads, notes=notes)
+
+    @functools.cached_property
+    def variants(self) -> tuple[str, ...]:
+        """Workloads on which the final list was rerun that are not base workloads."""
+        base = set(self.get("base") or ())
+        found = [w for w in self.final_row.fractions if w not in base]
+        if not found:
+            raise Missing(f"study {self.studies.variants_study!r} has no trials on a variant "
+                          "workload with a spec")
+        return tuple(self.ordered(found))
+
+    def baseline_row(self, baseline: Baseline) -> Row:
+        """The row of one baseline on the base workloads (a :class:`Missing` if not run)."""
+        if baseline not in self._baselines:
+            try:
+                self._baselines[baseline] = self._baseline_row(baseline)
+            except Missing as e:
+                self._baselines[baseline] = e
+        found = self._baselines[baseline]
+        if isinstance(found, Missing):
+            raise found
+        return found
+
+    def _baseline_row(self, baseline: Baseline) -> Row:
+        records = [r for r in self._study(baseline.study) if r.workload in self.base]
+        if not records:
+            raise Missing(f"study {baseline.study!r} has no trials on the base workloads")
+        return self._row(baseline.label, baseline.study, records, self.base, baseline.paper_row)
+
+    @functools.cached_property
+    def rows(self) -> list[Row]:
+        """Rows of Tables 5 and 6: the leave-one-out lists, then each baseline that was run."""
+        out = [self.loo_row]
+        for b in self.studies.baselines:
+            try:
+                out.append(self.baseline_row(b))
+            except Missing:
+                continue
+        return out
+
+    def missing_baselines(self) -> list[tuple[Baseline, str]]:
+        """Baselines with no data, and why."""
+        out = []
+        for b in self.studies.baselines:
+            try:
+                self.baseline_row(b)
+            except Missing as e:
+                out.append((b, str(e)))
+        return out
+
+    def ranking(self, rows: Sequence[Row] | None = None) -> list[tuple[Row, int, int, float]]:
+        """Complete rows ranked by targets reached, then by ``C_tau`` on the base workloads.
+
+        Returns ``(row, rank, trained, cost)`` best first; equal results share a rank.
+        """
+        rows = self.rows if rows is None else rows
+        scored = []
+        for row in rows:
+            if row.complete(self.base):
+                arr = [row.fractions[w] for w in self.base]
+                scored.append((row, row.trained(self.base), cost(arr, self.tau)))
+        scored.sort(key=lambda s: (-s[1], s[2]))
+        out = []
+        for i, (row, n, c) in enumerate(scored):
+            rank = i + 1
+            if i and (n, c) == (scored[i - 1][1], scored[i - 1][2]):
+                rank = out[-1][1]
+            out.append((row, rank, n, c))
+        return out
+
+
+def _resolve_specs(names: Sequence[str], given: Mapping[str, WorkloadSpec], registry: bool
+                   ) -> tuple[dict[str, WorkloadSpec], list[str]]:
+    from hplists.scoring.specs import resolve_specs
+
+    specs: dict[str, WorkloadSpec] = {}
+    notes = []
+    for name in names:
+        if name in given:
+            specs[name] = given[name]
+            continue
+        if not registry:
+            notes.append(f"workload {name!r} has no spec; its trials are left out.")
+            continue
+        try:
+            specs.update(resolve_specs([name], {}))
+        except Exception as e:  # a registry lookup may fail in many ways; report, go on
+            notes.append(f"workload {name!r} is left out: {e}")
+    return specs, notes
+
+
+def _best_metrics(records: Sequence[Any], specs: Mapping[str, WorkloadSpec],
+                  workloads: Sequence[str]) -> dict[str, float]:
+    """Median over seeds of the best trial's best metric, per workload."""
+    per_seed: dict[tuple[str, int], float] = {}
+    for r in records:
+        if r.workload not in workloads:
+            continue
+        spec = specs[r.workload]
+        score = score_trial(r, spec, errors="inf")
+        if score is None:
+            continue
+        key = (r.workload, int(r.seed))
+        old = per_seed.get(key)
+        better = min if spec.mode == "min" else max
+        per_seed[key] = score.best if old is None else better(old, score.best)
+    grouped: dict[str, list[float]] = defaultdict(list)
+    for (w, _), v in per_seed.items():
+        grouped[w].append(v)
+    return {w: _median(v) for w, v in grouped.items()}

@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "hplists.cli.space",
     "hplists.cli.store",
     "hplists.cli.method",
+    "hplists.cli.report",
     "hplists.cli.targets",
 )
 

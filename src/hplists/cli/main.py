@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "hplists.cli.method",
     "hplists.cli.report",
     "hplists.cli.targets",
+    "hplists.cli.study",
 )
 
 

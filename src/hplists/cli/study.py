@@ -1,0 +1,266 @@
+"""``hplists study [run|plan|lists|export-list]``: the study of paper 001, resumable.
+
+* ``run`` (the default): the stages of :mod:`hplists.study.workflow` (all, or
+  ``--stage``), trials into ``--store``; kill it and run it again at will.
+* ``plan``: the trials each stage needs, how many are finished, time left.
+* ``lists``: the final list and the leave-one-out lists, from the store.
+* ``export-list``: the final list as the shipped list ``nadamw-hplists-cpu``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+DEFAULT_STORE = "stores/study.db"
+ACTIONS = ("run", "plan", "lists", "export-list")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from hplists.study.workflow import EXPORT_NAME, STAGES
+
+    p = sub.add_parser(
+        "study", help="the 200-point study, lists, reruns, variants and baselines (resumable)",
+        description="Paper 001's study on the built-in workloads: 200 nadamw-broad points on the "
+        "base workloads (study broad200, shared with the targets' calibration), the final and "
+        "leave-one-out 5-point lists (tau 2), 5-seed reruns of every list point, the final list "
+        "on the variants, and the baselines (learning-rate sweeps, random search, GP Bayesian "
+        "optimization, Metz et al., the published lists). Every trial goes to --store; killing "
+        "and rerunning the command loses nothing and trains nothing twice.")
+    p.add_argument("action", nargs="?", default="run", choices=ACTIONS,
+                   help="run (default), plan, lists or export-list")
+    p.add_argument("--store", default=DEFAULT_STORE,
+                   help=f"the trial store (default: {DEFAULT_STORE}; created by run)")
+    p.add_argument("--workloads", metavar="A,B,...",
+                   help="base workloads (default: every registered base workload)")
+    p.add_argument("--variants", metavar="A,B,...|none",
+                   help="variants for the final list (default: the registered variants of the "
+                   "base workloads)")
+    p.add_argument("--points", type=int, default=200, help="broad sample size (default 200)")
+    p.add_argument("--seeds", type=int, default=5,
+                   help="rerun seeds 1..S for reruns, variants and baselines (default 5)")
+    p.add_argument("--k", type=int, default=5, help="list length (default 5)")
+    p.add_argument("--tau", type=float, default=2.0, help="penalty factor tau (default 2)")
+    p.add_argument("--stage", default="all", metavar="|".join(("all", *STAGES)),
+                   help="stages to run, comma-separated (default: all, in order)")
+    p.add_argument("--baselines", metavar="STUDY,...",
+                   help="only these baseline studies (e.g. baseline/metz,baseline/bo-gp-10)")
+    p.add_argument("--bo-budgets", default="5,10", metavar="N,...",
+                   help="trial budgets of the Bayesian-optimization baselines (default 5,10)")
+    p.add_argument("--specs", metavar="FILE",
+                   help="workload specs with targets (.json/.toml; see hplists build); default: "
+                   "the package's targets file")
+    p.add_argument("--errors", default="raise", choices=("raise", "inf"),
+                   help="broad trials that ended in error when building lists: stop (default) "
+                   "or count them as misses")
+    p.add_argument("--executor", default="local", choices=("local", "processes", "ray"),
+                   help="where trials train: this process with the engine's batching (default), "
+                   "a pool of single-threaded worker processes, or a Ray cluster")
+    p.add_argument("--workers", type=int, default=None,
+                   help="worker processes for --executor processes (default: cores, at most 2)")
+    p.add_argument("--ray-address", default=None,
+                   help="Ray cluster address for --executor ray (default: start a local one)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--json", action="store_true", help="plan/lists: print JSON")
+    p.add_argument("-o", "--output", metavar="FILE",
+                   help="export-list: the file (default: the package's "
+                   f"lists/data/{EXPORT_NAME}.json)")
+    p.add_argument("--name", default=EXPORT_NAME, help=f"export-list: list name ({EXPORT_NAME})")
+    p.add_argument("--force", action="store_true",
+                   help="export-list: replace a list file with other points")
+    p.set_defaults(func=_main)
+
+
+def _split(text: str | None) -> tuple[str, ...] | None:
+    if text is None:
+        return None
+    items = tuple(t.strip() for t in text.split(",") if t.strip())
+    if not items:
+        raise ValueError(f"expected a comma-separated list, got {text!r}")
+    return items
+
+
+def _config(args: argparse.Namespace) -> Any:
+    from hplists.study.workflow import StudyConfig
+
+    variants = _split(args.variants)
+    if variants == ("none",):
+        variants = ()
+    return StudyConfig(workloads=_split(args.workloads), variants=variants, points=args.points,
+                       seeds=args.seeds, k=args.k, tau=args.tau,
+                       baselines=_split(args.baselines), errors=args.errors,
+                       bo_budgets=tuple(_int(x, "--bo-budgets") for x in
+                                        _split(args.bo_budgets) or ()))
+
+
+def _int(text: str, name: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"{name} must be comma-separated integers, got {text!r}") from None
+
+
+def _stages(text: str) -> list[str]:
+    from hplists._check import check_choice
+    from hplists.study.workflow import STAGES
+
+    items = _split(text) or ()
+    if "all" in items:
+        return list(STAGES)
+    return [check_choice("stage", s, STAGES) for s in items]
+
+
+def _executor(args: argparse.Namespace) -> Any:
+    if args.executor == "processes":
+        from hplists.study.runner import PoolExecutor
+
+        return PoolExecutor(args.workers)
+    if args.executor == "ray":
+        from hplists.study.ray_runner import RayExecutor
+
+        return RayExecutor(address=args.ray_address)
+    return None
+
+
+def _workflow(args: argparse.Namespace, *, create: bool, executor: Any = None) -> Any:
+    from hplists.scoring.specs import load_specs
+    from hplists.store import open_store
+    from hplists.study.workflow import StudyWorkflow
+
+    config = _config(args)
+    if not create and not Path(args.store).is_file():
+        raise ValueError(f"trial store {args.store!r} does not exist")
+    if create:
+        Path(args.store).parent.mkdir(parents=True, exist_ok=True)
+    specs = load_specs(args.specs) if args.specs else None
+    store = open_store(args.store, create=create)
+    return StudyWorkflow(store, config, specs=specs, executor=executor,
+                         progress=not args.no_progress)
+
+
+def _main(args: argparse.Namespace) -> int:
+    return {"run": _run, "plan": _plan, "lists": _lists, "export-list": _export}[args.action](args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    stages = _stages(args.stage)
+    executor = _executor(args)
+    wf = _workflow(args, create=True, executor=executor)
+    failed = 0
+
+    def report(result: Any) -> None:
+        nonlocal failed
+        failed += result.failed
+        if result.stage == "lists":
+            _print_lists(wf.lists())
+            return
+        print(f"{result.stage}: trained {result.trained} (diverged {result.diverged}, "
+              f"failed {result.failed}), already done {result.already_done}; studies "
+              f"{', '.join(result.studies)}", file=sys.stderr)
+
+    try:
+        wf.run(stages, callback=report)
+    finally:
+        if executor is not None:
+            executor.close()
+        wf.store.close()
+    if failed:
+        print(f"hplists study: {failed} trial(s) failed (their errors are in the store); run "
+              "the command again to retry them", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _hours(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    return f"{seconds / 3600:.2f} h"
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    wf = _workflow(args, create=False) if Path(args.store).is_file() else None
+    if wf is None:  # nothing recorded yet: plan against an empty in-memory store
+        import tempfile
+
+        from hplists.store import open_store
+        from hplists.study.workflow import StudyWorkflow
+
+        tmp = tempfile.mkdtemp()
+        wf = StudyWorkflow(open_store(Path(tmp) / "empty.db"), _config(args), progress=False)
+    plans = wf.plan(_stages(args.stage))
+    if args.json:
+        print(json.dumps([{"stage": p.stage, "studies": list(p.studies), "trials": p.trials,
+                           "done": p.done, "exact": p.exact, "seconds_left": p.seconds_left}
+                          for p in plans], indent=2))
+        return 0
+    table = Table(title=f"hplists study plan ({args.store})")
+    for col in ("stage", "studies", "trials", "done", "left", "est. time left"):
+        table.add_column(col, justify="left" if col in ("stage", "studies") else "right")
+    for p in plans:
+        bound = "" if p.exact else "<= "
+        table.add_row(p.stage, "\n".join(p.studies), f"{bound}{p.trials}", str(p.done),
+                      f"{bound}{p.trials - p.done}", _hours(p.seconds_left))
+    Console(width=max(120, Console().width)).print(table)
+    print("time estimates: median recorded seconds per step of each workload in the store "
+          "(? = no trial recorded yet)")
+    return 0
+
+
+def _fraction(x: float) -> str:
+    return f"{x:.3f}" if math.isfinite(x) else "inf"
+
+
+def _print_lists(lists: Any) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    names = list(lists.matrix.names)
+    t = Table(title=f"final list (k={lists.loo.k}, tau={lists.loo.tau:g}): cost "
+              f"{lists.final.cost:.4f}, trains {lists.final.trained[-1]}/{len(names)}")
+    for col in ("#", "sample index", "learning_rate", "beta1", "beta2", "weight_decay",
+                "warmup", "dropout", "label_smoothing"):
+        t.add_column(col, justify="right")
+    for j, (i, p) in enumerate(lists.final_points(), start=1):
+        t.add_row(str(j), str(i), f"{p.learning_rate:.3g}", f"{p.beta1:.4g}", f"{p.beta2:.4g}",
+                  f"{p.weight_decay:.3g}", f"{p.warmup_fraction:g}", f"{p.dropout_rate:g}",
+                  f"{p.label_smoothing:g}")
+    console = Console()
+    console.print(t)
+    t = Table(title=f"leave-one-out: {lists.loo.num_trained}/{len(names)} held-out workloads "
+              "trained")
+    for col in ("held out", "sample indices", "step fraction", "best metric"):
+        t.add_column(col, justify="right")
+    for f in lists.loo.folds:
+        t.add_row(f.name, ", ".join(str(lists.indices[i]) for i in f.built.indices),
+                  _fraction(f.fraction), "" if f.best_metric is None else f"{f.best_metric:.5g}")
+    console.print(t)
+
+
+def _lists(args: argparse.Namespace) -> int:
+    wf = _workflow(args, create=False)
+    try:
+        lists = wf.lists()
+    finally:
+        wf.store.close()
+    if args.json:
+        print(json.dumps(lists.to_json(), indent=2))
+    else:
+        _print_lists(lists)
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    wf = _workflow(args, create=False)
+    try:
+        named, path = wf.export_list(args.output, name=args.name, overwrite=args.force)
+    finally:
+        wf.store.close()
+    print(f"wrote {len(named)} points of {named.name!r} to {path}", file=sys.stderr)
+    return 0

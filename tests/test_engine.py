@@ -222,6 +222,23 @@ def test_same_seed_same_curves_and_position_does_not_matter():
     assert not np.array_equal(other[0].train_loss, first[0].train_loss)
 
 
+class BlobsSmallVmap(Blobs):
+    name = "test_blobs_small_vmap"
+    vmap_size = 2
+
+
+def test_vmap_curves_do_not_depend_on_how_many_points_share_the_program():
+    """Groups are padded to vmap_size, so 1, 2 or 3 companions (2 groups) change nothing."""
+    a = GOOD.replace(dropout_rate=0.1)
+    others = [GOOD.replace(learning_rate=3e-3), GOOD.replace(beta1=0.5)]
+    alone = engine.train(BlobsSmallVmap(), [a], batching="vmap")[0]
+    for companions in ([], others[:1], others):
+        curves = engine.train(BlobsSmallVmap(), [*companions, a], batching="vmap")
+        np.testing.assert_array_equal(curves[-1].train_loss, alone.train_loss)
+        np.testing.assert_array_equal(curves[-1].metric("error_rate"),
+                                      alone.metric("error_rate"))
+
+
 def test_sequential_and_vmap_agree_to_rounding():
     points = [GOOD.replace(dropout_rate=0.1), GOOD.replace(learning_rate=3e-3)]
     v = engine.train(Blobs(), points, batching="vmap")
@@ -289,3 +306,40 @@ def test_processes_match_sequential_exactly():
         np.testing.assert_array_equal(x.metric("error_rate"), y.metric("error_rate"))
     pv = engine.train(Blobs(), points, batching="processes/vmap")
     assert [c.status for c in pv] == [Status.COMPLETE] * 3
+
+
+def exploding_sgd(hp, total_steps):
+    """SGD that refuses points with a ``boom`` hyperparameter (at compile time)."""
+    if "boom" in hp:
+        raise RuntimeError("boom")
+    return optax.sgd(hp["learning_rate"])
+
+
+def test_run_into_store_trains_pending_points_once(tmp_path):
+    from hplists.store import open_store
+
+    store = open_store(tmp_path / "s.db")
+    points = [{"learning_rate": 0.05}, {"learning_rate": 1e6}, {"learning_rate": 0.02}]
+    counts = engine.run_into_store(Quadratic(), points, store, "study", seed=0,
+                                   update_rule=sgd, chunk_size=2)
+    assert counts == {"trained": 3, "skipped": 0, "diverged": 1}
+    records = {r.point_index: r for r in store.trials("study")}
+    assert [records[i].status for i in range(3)] == [
+        Status.COMPLETE, Status.DIVERGED, Status.COMPLETE]
+    alone = engine.train(Quadratic(), [points[0]], update_rule=sgd)[0]
+    np.testing.assert_array_equal(records[0].curve.metric("mse"), alone.metric("mse"))
+    again = engine.run_into_store(Quadratic(), points, store, "study", seed=0, update_rule=sgd)
+    assert again == {"trained": 0, "skipped": 3, "diverged": 0}
+
+
+def test_run_into_store_keeps_finished_chunks_when_a_later_chunk_fails(tmp_path):
+    from hplists.store import open_store
+
+    store = open_store(tmp_path / "s.db")
+    points = [{"learning_rate": 0.05}, {"learning_rate": 0.02, "boom": 1.0}]
+    with pytest.raises(RuntimeError, match="boom"):
+        engine.run_into_store(Quadratic(), points, store, "study", update_rule=exploding_sgd,
+                              chunk_size=1, batching="sequential")
+    records = {r.point_index: r for r in store.trials("study")}
+    assert records[0].status == Status.COMPLETE and len(records[0].curve) == 20
+    assert records[1].status == Status.ERROR and "boom" in records[1].message

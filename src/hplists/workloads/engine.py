@@ -21,14 +21,18 @@ or on a point's position in it: initial parameters, the order of training
 examples and the dropout keys all derive from ``seed``. Points trained with the
 same seed therefore see the same initialization, minibatches and dropout
 uniforms (common random numbers: their differences are due to their
-hyperparameters alone). Same point, same seed, same batching: same curve, bit
-for bit.
+hyperparameters alone). Same point, same seed, same batching strategy: same
+curve, bit for bit, whatever the other points. (``"sequential"`` and
+``"processes"`` run the same single-point program and agree exactly; a
+vmapped program rounds differently, so ``"vmap"`` agrees with them to float32
+rounding, which training may amplify.)
 
 Batching strategies (``batching=``, default the workload's ``batching``):
 
-* ``"vmap"``: up to ``workload.vmap_size`` points in one program vectorized
-  with :func:`jax.vmap`; minibatches, dropout uniforms and initial parameters
-  are shared across the points, so they are computed once.
+* ``"vmap"``: ``workload.vmap_size`` points in one program vectorized with
+  :func:`jax.vmap` (a last, partial group is padded with copies of its last
+  point); minibatches, dropout uniforms and initial parameters are shared
+  across the points, so they are computed once.
 * ``"sequential"``: one point at a time; the program is compiled once (the
   hyperparameters are arguments) and reused for every point.
 * ``"processes"`` (or ``"processes/vmap"``): points spread over one worker
@@ -398,19 +402,30 @@ def _unpad(outputs: Any, i: int | None, n_valid: int) -> Any:
 
 def _run_group(workload: JaxWorkload, points: Sequence[Point], seed: int, total_steps: int,
                rule: UpdateRule, vmapped: bool, tick: Callable[[int], None]) -> list[Curve]:
-    """Trains ``points`` together (vmapped) or one point (not vmapped); returns their curves."""
+    """Trains ``points`` together (vmapped) or one point (not vmapped); returns their curves.
+
+    A vmapped group is padded to ``workload.vmap_size`` points with copies of
+    its last point (trained, never scored): XLA's batched kernels round
+    differently for different batch sizes, so a fixed size keeps every point's
+    numbers independent of how many others it trains with.
+    """
     import jax
 
+    n = len(points)
+    if vmapped:
+        size = check_int("vmap_size", getattr(workload, "vmap_size", 16), low=1)
+        if n > size:
+            raise ValueError(f"a vmapped group holds at most vmap_size={size} points, got {n}")
+        points = [*points, *[points[-1]] * (size - n)]
+    elif n != 1:
+        raise ValueError(f"a sequential group holds one point, got {n}")
     steps = eval_schedule(total_steps, min(workload.num_evals, total_steps))
     hp = hp_arrays(points, total_steps, workload.regularizers)
     data = _data(workload)
     order = _batch_order(seed, data.num_train, total_steps, workload.batch_size)
     keys = _keys(seed)
     progs = _programs(workload, total_steps, rule, hp, data, order, keys, vmapped)
-    n = len(points)
     if not vmapped:
-        if n != 1:
-            raise ValueError(f"a sequential group holds one point, got {n}")
         hp = {k: v[0] for k, v in hp.items()}
     order_dev = jax.device_put(order)
 
@@ -454,7 +469,7 @@ def _run_group(workload: JaxWorkload, points: Sequence[Point], seed: int, total_
         if not alive.any():
             break
         if newly_frozen:  # stop updating points whose metrics went bad
-            frozen = np.asarray(alive if vmapped else alive[0])
+            frozen = np.concatenate([alive, ok[n:]]) if vmapped else np.asarray(alive[0])
             state = state._replace(ok=jax.device_put(frozen))
         prev = s
     tick(n * total_steps - ticked)  # steps that diverged points no longer need
@@ -542,11 +557,9 @@ def _iter_processes(workload: JaxWorkload, points: Sequence[Point], seed: int,
                     tick: Callable[[int], None]) -> Iterator[tuple[int, Curve]]:
     pool, q = _pool()
     n = len(points)
-    if inner == "sequential":
-        groups = [[i] for i in range(n)]
-    else:
-        w = min(_workers(), n)
-        groups = [list(range(n))[j::w] for j in range(w)]
+    # One task per program: a point ("sequential") or a group of vmap_size points.
+    size = 1 if inner == "sequential" else getattr(workload, "vmap_size", 16)
+    groups = [list(range(lo, min(lo + size, n))) for lo in range(0, n, size)]
     futures = {}
     try:
         for task, idx in enumerate(groups):
@@ -643,8 +656,11 @@ def iter_train(
     total_work = len(points) * total
     bar, tick = _progress(progress, total_work, workload.name)
     try:
+        inner = batching.partition("/")[2] or "sequential"
+        if batching.startswith("processes") and multiprocessing.current_process().daemon:
+            # A daemonic process (e.g. another pool's worker) may not start workers.
+            batching = inner
         if batching.startswith("processes"):
-            inner = batching.partition("/")[2] or "sequential"
             yield from _iter_processes(workload, points, seed, total, update_rule, inner, tick)
         else:
             yield from _iter_local(workload, points, seed, total,
@@ -793,10 +809,11 @@ def run_into_store(
             if not claimed:
                 continue
             finished: set[int] = set()
+            beat = _Heartbeat(store, [k for k, _ in claimed], finished)
             try:
                 for j, curve in iter_train(
                     workload, [p for _, p in claimed], seed, step_budget=step_budget,
-                    update_rule=update_rule, batching=batching, progress=_Deltas(tick),
+                    update_rule=update_rule, batching=batching, progress=_Deltas(tick, beat),
                 ):
                     store.finish(claimed[j][0], curve)
                     finished.add(j)
@@ -817,12 +834,31 @@ def run_into_store(
 class _Deltas:
     """Turns cumulative ``(done, total)`` progress reports into increments."""
 
-    def __init__(self, tick: Callable[[int], None]) -> None:
-        self.tick, self.done = tick, 0
+    def __init__(self, tick: Callable[[int], None], also: Callable[[], None]) -> None:
+        self.tick, self.also, self.done = tick, also, 0
 
     def __call__(self, done: int, total: int) -> None:
         self.tick(done - self.done)
         self.done = done
+        self.also()
+
+
+class _Heartbeat:
+    """Tells the store, at most once a minute, that the claimed trials still train."""
+
+    every = 60.0
+
+    def __init__(self, store: Any, keys: list[Any], finished: set[int]) -> None:
+        self.store, self.keys, self.finished = store, keys, finished
+        self.last = time.monotonic()
+
+    def __call__(self) -> None:
+        if time.monotonic() - self.last < self.every or not hasattr(self.store, "heartbeat"):
+            return
+        self.last = time.monotonic()
+        for j, key in enumerate(self.keys):
+            if j not in self.finished:
+                self.store.heartbeat(key)
 
 
 def trial_flops(workload: JaxWorkload, step_budget: int | None = None) -> dict[str, float]:

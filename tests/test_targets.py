@@ -32,6 +32,9 @@ from hplists.workloads import layers, registry
 from hplists.workloads import targets as tfile
 from hplists.workloads.spec import Dataset, JaxWorkload, Metric
 
+# One xdist worker runs the module, so the procedure fixture runs once.
+pytestmark = pytest.mark.xdist_group("targets_procedure")
+
 CONFIG = ts.TargetConfig(points=4, seeds=2, batching="sequential")  # one program per rule
 ALL_ALGOS = ("nadamw", "adamw", "nesterov", "heavy_ball")
 

@@ -74,6 +74,8 @@ def lr_sweep(weight_decay: float, n: int = 5, low: float = 1e-4, high: float = 1
              **defaults: float) -> list[HParams]:
     """``n`` learning rates log-spaced over ``[low, high]`` (ends included), the rest fixed.
 
+    With ``n = 1`` the one rate is the geometric middle of the range.
+
     Args:
         weight_decay: the sweep's fixed (decoupled) weight decay.
         n: number of points.
@@ -94,9 +96,11 @@ def lr_sweep(weight_decay: float, n: int = 5, low: float = 1e-4, high: float = 1
     if unknown:
         raise ValueError(f"unknown default(s) {unknown}; allowed are {sorted(LR_SWEEP_DEFAULTS)}")
     fixed = {**LR_SWEEP_DEFAULTS, **defaults}
-    rates = [low] if n == 1 else [
-        float(math.exp(x)) for x in np.linspace(math.log(low), math.log(high), n)]
-    rates[0], rates[-1] = low, high  # exact ends
+    if n == 1:  # one rate: the middle of the range on the log scale
+        rates = [math.sqrt(low * high)]
+    else:
+        rates = [float(math.exp(x)) for x in np.linspace(math.log(low), math.log(high), n)]
+        rates[0], rates[-1] = low, high  # exact ends
     return [HParams(learning_rate=lr, weight_decay=weight_decay, **fixed) for lr in rates]
 
 

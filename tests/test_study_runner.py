@@ -1,0 +1,167 @@
+"""The claim/run/finish runner: skips what is done, records failures, survives interruption."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import threading
+
+import numpy as np
+import optax
+import pytest
+
+from hplists.curves import Status
+from hplists.space import get_space
+from hplists.store import open_store
+from hplists.study.runner import (
+    LocalExecutor,
+    PoolExecutor,
+    StaticSource,
+    TrainTask,
+    for_worker,
+    resolve_rule,
+    run,
+)
+from study_workloads import TinyBlobs
+
+POINTS = get_space("nadamw-broad").sample(6, seed=0)
+
+
+def broken_rule(hp, total_steps):
+    """An update rule that fails when the engine builds it (module level: importable)."""
+    raise ValueError("this rule is broken on purpose")
+
+
+def sgd_rule(hp, total_steps):
+    return optax.sgd(hp["learning_rate"])
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = open_store(tmp_path / "runner.db")
+    yield s
+    s.close()
+
+
+def _task(points, indices=None, **kw):
+    indices = range(len(points)) if indices is None else indices
+    return TrainTask("s", TinyBlobs(), 0, tuple(points), tuple(indices), **kw)
+
+
+def test_finished_trials_are_skipped_and_only_the_rest_train(store):
+    """A superset of a finished task trains only the new points; old records stay untouched."""
+    assert run(store, StaticSource(store, [_task(POINTS[:4])]))["trained"] == 4
+    before = {(r.point_id, r.seed): r for r in store.trials(study="s")}
+    source = StaticSource(store, [_task(POINTS)])
+    assert source.skipped == 4 and source.remaining_work() == 2 * TinyBlobs.step_budget
+    assert run(store, source)["trained"] == 2
+    after = {(r.point_id, r.seed): r for r in store.trials(study="s")}
+    assert len(after) == 6
+    for key, r in before.items():
+        assert after[key].provenance == r.provenance
+        np.testing.assert_array_equal(after[key].curve.metric("error_rate"),
+                                      r.curve.metric("error_rate"))
+    assert [r.point_index for r in store.trials(study="s")] == list(range(6))
+
+
+def test_a_failing_task_records_errors_and_a_retry_trains_them(store):
+    counts = run(store, StaticSource(store, [_task(POINTS[:2],
+                                                   update_rule="test_study_runner:broken_rule")]))
+    assert counts == {"trained": 0, "diverged": 0, "failed": 2}
+    errors = store.trials(study="s", status="error")
+    assert len(errors) == 2 and "broken on purpose" in errors[0].message
+    # Without retry_errors the failed trials are left alone ...
+    assert run(store, StaticSource(store, [_task(POINTS[:2])]))["trained"] == 0
+    # ... with it they train again, and the earlier failure stays in the event log.
+    assert run(store, StaticSource(store, [_task(POINTS[:2])]), retry_errors=True)["trained"] == 2
+    assert {r.status for r in store.trials(study="s")} == {Status.COMPLETE}
+    assert sum(e["event"] == "retry" for e in store.events(study="s")) == 2
+
+
+def test_interrupted_run_loses_nothing_and_the_rerun_trains_each_trial_once(store):
+    """KeyboardInterrupt mid-task: finished chunks are kept, the in-flight chunk is redone."""
+    tasks = [_task(POINTS[:3]), _task(POINTS[3:], range(3, 6))]
+    seen = []
+
+    def interrupt(k):
+        seen.append(k)
+        if sum(seen) > 3 * TinyBlobs.step_budget:  # inside the second task
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(store, StaticSource(store, tasks), progress=interrupt)
+    assert store.count(study="s", status="complete") == 3
+    assert store.count(study="s", status="running") == 3
+    first = {r.point_id: r.provenance for r in store.trials(study="s", status="complete")}
+    assert run(store, StaticSource(store, tasks))["trained"] == 3
+    records = store.trials(study="s")
+    assert len(records) == 6 and {r.status for r in records} == {Status.COMPLETE}
+    for r in records:
+        if r.point_id in first:
+            assert r.provenance == first[r.point_id]
+    finishes = [e for e in store.events(study="s") if e["event"] == "finish"]
+    assert len(finishes) == 6
+
+
+def test_update_rules_travel_by_name():
+    task = _task(POINTS[:2], update_rule="test_study_runner:sgd_rule")
+    curves = run_local(task)
+    assert all(c.status is Status.COMPLETE for c in curves)
+    with pytest.raises(ValueError, match="cannot be imported"):
+        resolve_rule("test_study_runner:no_such_rule")
+    with pytest.raises(ValueError, match=r"package\.module:function"):
+        resolve_rule("sgd_rule")
+
+
+def run_local(task):
+    ex = LocalExecutor()
+    handle = ex.submit(task, lambda k: None)
+    return ex.wait([handle])[0][1]
+
+
+class _CountingPool(concurrent.futures.ThreadPoolExecutor):
+    """Records how many tasks ran at the same time."""
+
+    def __init__(self):
+        super().__init__(2)
+        self.active = self.peak = 0
+        self.lock = threading.Lock()
+
+    def submit(self, fn, *args, **kwargs):
+        def wrapped():
+            with self.lock:
+                self.active += 1
+                self.peak = max(self.peak, self.active)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                with self.lock:
+                    self.active -= 1
+        return super().submit(wrapped)
+
+
+def test_pool_executor_keeps_two_tasks_in_flight_and_gives_the_local_curves(tmp_path):
+    """The dispatch logic of remote executors (Ray), on a local pool: same results."""
+    tasks = [TrainTask("p", TinyBlobs(), seed, tuple(POINTS[:2]), (0, 1)) for seed in (1, 2, 3)]
+    local = open_store(tmp_path / "local.db")
+    run(local, StaticSource(local, tasks))
+    pool = _CountingPool()
+    pooled = open_store(tmp_path / "pool.db")
+    counts = run(pooled, StaticSource(pooled, tasks), PoolExecutor(2, pool=pool))
+    pool.shutdown()
+    assert counts["trained"] == 6 and pool.peak == 2
+    want = {(r.point_id, r.seed): r.curve for r in local.trials()}
+    for r in pooled.trials():
+        np.testing.assert_array_equal(r.curve.metric("error_rate"),
+                                      want[(r.point_id, r.seed)].metric("error_rate"))
+
+
+def test_workers_never_nest_worker_processes():
+    task = _task(POINTS[:1])
+    assert for_worker(task).batching == "vmap"
+    assert for_worker(_task(POINTS[:1], batching="processes")).batching == "sequential"
+    assert for_worker(_task(POINTS[:1], batching="processes/vmap")).batching == "vmap"
+
+
+def test_task_rejects_mismatched_indices():
+    with pytest.raises(ValueError, match="2 points but 1 indices"):
+        _task(POINTS[:2], indices=(0,))

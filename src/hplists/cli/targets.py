@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_STORE = "stores/targets.db"
+# The calibration runs are the broad200 study of `hplists study` (issue 6): same store by default.
+CALIBRATION_STORE = "stores/study.db"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -78,7 +80,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         f"{CALIBRATION_STUDY!r} of --store (the 200-point study of the method reuses them). "
         "Rerunning skips finished trials. `hplists table4 --store DB` then prints the table.",
     )
-    q.add_argument("--store", required=True, help="the trial store (created if missing)")
+    q.add_argument("--store", default=CALIBRATION_STORE,
+                   help=f"the trial store (default: {CALIBRATION_STORE}, the store of "
+                   "`hplists study`, which reuses these runs; created if missing)")
     q.add_argument("--workload", action="append", default=None, metavar="W",
                    help="a workload (repeatable; default: every registered base workload)")
     q.add_argument("--points", type=int, default=CALIBRATION_POINTS,
@@ -105,7 +109,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "target within the budget T, how many of those also do on at least one / two other "
         "workloads, and the fraction, flagged outside [1%%, 15%%].",
     )
-    q.add_argument("--store", required=True, help="the store with the calibration study")
+    q.add_argument("--store", default=CALIBRATION_STORE,
+                   help=f"the store with the calibration study (default: {CALIBRATION_STORE})")
     q.add_argument("--study", default=CALIBRATION_STUDY,
                    help=f"the study (default {CALIBRATION_STUDY!r})")
     q.add_argument("--workload", action="append", default=None, metavar="W",

@@ -295,10 +295,9 @@ def _store_label(store: Any) -> str:
     path = Path(getattr(store, "path", "") or "")
     if not str(path):
         return repr(store)
-    try:
-        return os.path.relpath(path.resolve(), Path.cwd())
-    except ValueError:  # another drive
-        return str(path)
+    path, cwd = path.resolve(), Path.cwd().resolve()
+    # Relative to the repository when the store is inside it (committed stores).
+    return str(path.relative_to(cwd)) if path.is_relative_to(cwd) else str(path)
 
 
 def set_target(
@@ -309,7 +308,7 @@ def set_target(
     algorithms: Sequence[str] | None = None,
     done: Mapping[str, TargetResult] | None = None,
     targets_path: str | os.PathLike[str] | None = None,
-    progress: bool | ProgressFn | None = None,
+    progress: bool | ProgressFn | TrialProgress | None = None,
 ) -> TargetResult:
     """Runs (or resumes) the procedure on one workload and returns its target.
 
@@ -322,8 +321,9 @@ def set_target(
         done: targets set earlier in this run, by workload name (a variant
             finds its base's best algorithm there, else in the targets file).
         targets_path: the targets file variants read their base from.
-        progress: ``True`` for a rich progress bar with ETA, or a function
-            called with ``(stage, trials_done, trials_total)``.
+        progress: ``True`` for a rich progress bar with ETA, a function
+            called with ``(stage, trials_done, trials_total)``, or the
+            :class:`~hplists.study.runs.TrialProgress` of a larger command.
     """
     own = not isinstance(progress, TrialProgress)
     if algorithms is None:

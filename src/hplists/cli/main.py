@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "hplists.cli.report",
     "hplists.cli.targets",
     "hplists.cli.study",
+    "hplists.cli.workloads",
 )
 
 

@@ -1,0 +1,304 @@
+"""``hplists workloads`` (the workload library) and ``hplists run`` (train a list's first k points).
+
+``hplists workloads`` prints every registered workload with its metric, target,
+budget and the seconds per trial that ``benchmarks/workloads.py`` measured
+(``workloads/data/timings.json``). ``hplists run`` is the main job of the
+package in one line: run the first ``k`` points of a list on a workload, keep
+the best.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from importlib import resources
+from typing import Any
+
+import numpy as np
+
+# Update rules of the shipped lists whose points are not NAdamW HParams.
+LIST_RULES = {"metz-nadamw": "hplists.optim.metz:rule"}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("workloads", help="the workload library: metric, target, budget, s/trial",
+                       description="Every registered workload (base workloads, then variants) "
+                       "with its validation metric and direction, target, step budget T, batch "
+                       "size, batching strategy and the measured seconds per trial.")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=_workloads)
+
+    r = sub.add_parser(
+        "run", help="train the first K points of a list on a workload; report the best",
+        description="Trains the first K points of a hyperparameter list on a workload (with a "
+        "progress bar) and prints, per point, its status, best validation metric and, when the "
+        "workload has a target, the time to reach it; then the best point. With --store, trials "
+        "go to a trial store (study run/<list>) and finished ones are not trained again.")
+    r.add_argument("--workload", required=True, help="a workload name (see `hplists workloads`)")
+    r.add_argument("--list", default="nadamw-paper", dest="list_name",
+                   help="a list name (see `hplists lists`; default nadamw-paper)")
+    r.add_argument("--k", type=int, default=5, help="number of points to run (default 5)")
+    r.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
+    r.add_argument("--store", default=None, help="a trial store to record trials in and reuse")
+    r.add_argument("--steps", type=int, default=None,
+                   help="step budget (default: the workload's)")
+    r.add_argument("--batching", default=None,
+                   help="vmap, sequential, processes or processes/vmap (default: the workload's)")
+    r.add_argument("--update-rule", default=None, metavar="MODULE:FUNCTION",
+                   help="update rule for the list's points (default: NAdamW for NAdamW lists)")
+    r.add_argument("--no-progress", action="store_true", help="no progress bar")
+    r.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    r.set_defaults(func=_run)
+
+
+# ---------------------------------------------------------------------------- workloads
+
+
+def load_timings() -> dict[str, Any]:
+    """The measured timings file (``{}`` before ``benchmarks/workloads.py`` has written one)."""
+    path = resources.files("hplists.workloads.data").joinpath("timings.json")
+    if not path.is_file():
+        return {}
+    return json.loads(path.read_text())
+
+
+def workload_rows() -> list[dict[str, Any]]:
+    """One dict per registered workload: its description plus measured seconds per trial."""
+    from hplists.workloads.registry import get_workload, workload_names
+
+    timings = load_timings().get("workloads", {})
+    rows = []
+    for name in workload_names():
+        w = get_workload(name)
+        row = w.describe()
+        row["batching"] = getattr(w, "batching", None)
+        t = timings.get(name, {})
+        row["seconds_per_trial"] = t.get("seconds_per_trial")
+        row["cpu_seconds_per_trial"] = t.get("cpu_seconds_per_trial")
+        rows.append(row)
+    return rows
+
+
+def _fmt(x: float | None, spec: str = ".3g") -> str:
+    return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, spec)
+
+
+def _workloads(args: argparse.Namespace) -> int:
+    rows = workload_rows()
+    timings = load_timings()
+    if args.json:
+        print(json.dumps({"workloads": rows, "timings_machine": timings.get("machine")},
+                         indent=2))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    arrow = {"min": "↓", "max": "↑"}
+    table = Table(title="hplists workloads")
+    # Every column but the task keeps its width; the task shrinks on narrow terminals.
+    table.add_column("name", no_wrap=True, min_width=max(len(r["name"]) + 2 for r in rows))
+    table.add_column("task", overflow="ellipsis", no_wrap=True, min_width=12, max_width=48)
+    table.add_column("metric", no_wrap=True, min_width=max(len(r["metric"]) + 2 for r in rows))
+    for col, width in (("target", 8), ("T", 5), ("batch", 5)):
+        table.add_column(col, justify="right", no_wrap=True, min_width=width)
+    table.add_column("batching", no_wrap=True, min_width=10)
+    table.add_column("s/trial", justify="right", no_wrap=True, min_width=7)
+    table.add_column("CPU-s/trial", justify="right", no_wrap=True, min_width=11)
+    for r in rows:
+        name = r["name"] if r["base"] is None else f"  {r['name']}"
+        table.add_row(name, r["task"], f"{r['metric']} {arrow[r['mode']]}",
+                      _fmt(r["target"], ".4g"), str(r["step_budget"]), str(r["batch_size"]),
+                      str(r["batching"]), _fmt(r["seconds_per_trial"], ".2f"),
+                      _fmt(r["cpu_seconds_per_trial"], ".2f"))
+    console = Console()
+    console.print(table)
+    machine = timings.get("machine")
+    if machine:
+        console.print(f"s/trial: wall-clock seconds per trial amortized over a batch, measured "
+                      f"by benchmarks/workloads.py on {machine.get('cpu', '?')} "
+                      f"({machine.get('cores', '?')} cores) on {timings.get('date', '?')}; "
+                      "↓ lower is better, ↑ higher is better.")
+    else:
+        console.print("s/trial: not measured yet (run benchmarks/workloads.py).")
+    return 0
+
+
+# ---------------------------------------------------------------------------- run
+
+
+def _rule_for(named: Any, ref: str | None) -> Any:
+    from hplists.study.runner import resolve_rule
+
+    if ref is None and named.optimizer != "nadamw":
+        ref = LIST_RULES.get(named.optimizer)
+        if ref is None:
+            raise ValueError(
+                f"list {named.name!r} is for update rule {named.optimizer!r}; give its rule "
+                "with --update-rule MODULE:FUNCTION"
+            )
+    return resolve_rule(ref)
+
+
+def summarize(curve: Any, metric: Any, target: float | None) -> dict[str, Any]:
+    """Best metric (and its step) and time to target of one curve.
+
+    Example:
+        >>> from hplists import Curve
+        >>> from hplists.workloads.spec import Metric
+        >>> c = Curve([10, 20], [1.0, 2.0], [0.5, 0.4], {"error_rate": [0.3, 0.2]})
+        >>> s = summarize(c, Metric("error_rate", "min"), target=0.25)
+        >>> s["best"], s["best_step"], s["target_step"], s["target_seconds"]
+        (0.2, 20, 20, 2.0)
+    """
+    out: dict[str, Any] = {"status": curve.status.value, "message": curve.message,
+                           "best": None, "best_step": None, "target_step": None,
+                           "target_seconds": None,
+                           "seconds": float(curve.seconds[-1]) if len(curve) else None}
+    if len(curve) == 0 or metric.name not in curve.metrics:
+        return out
+    values = curve.metric(metric.name)
+    finite = np.isfinite(values)
+    if finite.any():
+        pick = np.nanargmin if metric.mode == "min" else np.nanargmax
+        i = int(pick(np.where(finite, values, np.nan)))
+        out["best"], out["best_step"] = float(values[i]), int(curve.steps[i])
+    if target is not None:
+        hits = [j for j, v in enumerate(values) if metric.reached(float(v), target)]
+        if hits:
+            out["target_step"] = int(curve.steps[hits[0]])
+            out["target_seconds"] = float(curve.seconds[hits[0]])
+    return out
+
+
+def _run(args: argparse.Namespace) -> int:
+    from hplists._check import check_int
+    from hplists.lists import get_list
+    from hplists.workloads import engine
+    from hplists.workloads.registry import get_workload
+
+    workload = get_workload(args.workload)
+    named = get_list(args.list_name)
+    k = check_int("k", args.k, low=1, high=len(named))
+    check_int("seed", args.seed, low=0)
+    if args.steps is not None:
+        check_int("steps", args.steps, low=1)
+    if args.batching is not None:
+        from hplists._check import check_choice
+
+        check_choice("batching", args.batching, engine.BATCHINGS)
+    points = list(named.points[:k])
+    rule = _rule_for(named, args.update_rule)
+    progress = not args.no_progress and not args.json
+    if args.store:
+        curves = _run_stored(workload, named.name, points, rule, args, progress)
+    else:
+        curves = engine.train(workload, points, args.seed, step_budget=args.steps,
+                              update_rule=rule, batching=args.batching, progress=progress)
+    target = workload.target if args.steps is None else None
+    summaries = [summarize(c, workload.metric, target) for c in curves]
+    best = _best(summaries, workload.metric)
+    if args.json:
+        print(json.dumps({
+            "workload": workload.name, "list": named.name, "k": k, "seed": args.seed,
+            "metric": workload.metric.name, "mode": workload.metric.mode, "target": target,
+            "points": [{"index": i, "point": _point_dict(p), **s}
+                       for i, (p, s) in enumerate(zip(points, summaries, strict=True))],
+            "best_index": best,
+        }, indent=2))
+        return 0
+    return _print_run(workload, named, points, summaries, best, target, args)
+
+
+def _run_stored(workload: Any, list_name: str, points: list[Any], rule: Any,
+                args: argparse.Namespace, progress: bool) -> list[Any]:
+    from hplists.curves import Curve, Status
+    from hplists.store import open_store, point_id
+    from hplists.workloads import engine
+
+    study = f"run/{list_name}"
+    store = open_store(args.store)
+    try:
+        engine.run_into_store(workload, points, store, study, args.seed,
+                              step_budget=args.steps, update_rule=rule,
+                              batching=args.batching, progress=progress)
+        records = {r.point_id: r for r in store.trials(study, workload.name)
+                   if r.seed == args.seed}
+    finally:
+        store.close()
+    curves = []
+    for p in points:
+        r = records.get(point_id(p))
+        if r is not None and r.curve is not None:
+            curves.append(r.curve)
+        elif r is not None and r.status is not Status.RUNNING:
+            curves.append(Curve([], [], [], {}, r.status, r.message))
+        else:
+            why = "still running in another process" if r is not None else "not in the store"
+            curves.append(Curve([], [], [], {}, Status.ERROR, why))
+    return curves
+
+
+def _point_dict(p: Any) -> dict[str, float]:
+    return p.to_dict() if hasattr(p, "to_dict") else {k: float(v) for k, v in p.items()}
+
+
+def _best(summaries: list[dict[str, Any]], metric: Any) -> int | None:
+    best = None
+    for i, s in enumerate(summaries):
+        if s["best"] is None:
+            continue
+        if best is None or metric.better(s["best"], summaries[best]["best"]):
+            best = i
+    return best
+
+
+def _print_run(workload: Any, named: Any, points: list[Any], summaries: list[dict[str, Any]],
+               best: int | None, target: float | None, args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    m = workload.metric
+    title = (f"{workload.name}: first {len(points)} points of {named.name} (seed {args.seed}, "
+             f"T={args.steps or workload.step_budget})")
+    table = Table(title=title)
+    table.add_column("#", justify="right")
+    keys = list(_point_dict(points[0]))
+    short = {"learning_rate": "lr", "beta1": "b1", "beta2": "b2", "weight_decay": "wd",
+             "warmup_fraction": "warmup", "dropout_rate": "dropout",
+             "label_smoothing": "smooth"}
+    shown = [k for k in keys if k != "eps"][:7]
+    for k in shown:
+        table.add_column(short.get(k, k), justify="right")
+    table.add_column("status")
+    table.add_column(f"best {m.name} {'↓' if m.mode == 'min' else '↑'}", justify="right")
+    table.add_column("at step", justify="right")
+    table.add_column("time to target" if target is not None else "target", justify="right")
+    table.add_column("s", justify="right")
+    for i, (p, s) in enumerate(zip(points, summaries, strict=True)):
+        d = _point_dict(p)
+        if target is None:
+            ttt = "no target"
+        elif s["target_step"] is None:
+            ttt = "missed"
+        else:
+            ttt = f"step {s['target_step']} ({s['target_seconds']:.1f} s)"
+        mark = "*" if i == best else ""
+        table.add_row(f"{i}{mark}", *[f"{d[k]:.3g}" for k in shown], s["status"],
+                      _fmt(s["best"], ".4f"), _fmt(s["best_step"], "d"), ttt,
+                      _fmt(s["seconds"], ".1f"))
+    console.print(table)
+    for i, s in enumerate(summaries):
+        if s["message"]:
+            console.print(f"point {i}: {s['message']}")
+    if target is not None:
+        console.print(f"target {m.name} {'<=' if m.mode == 'min' else '>='} {target:.4g}; "
+                      f"{sum(s['target_step'] is not None for s in summaries)} of "
+                      f"{len(points)} points reached it")
+    if best is None:
+        console.print("no point produced a finite validation metric", style="bold red")
+        return 1
+    console.print(f"best point: #{best} with {m.name} {summaries[best]['best']:.4f}: "
+                  f"{json.dumps(_point_dict(points[best]))}")
+    return 0

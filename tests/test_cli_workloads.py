@@ -1,0 +1,121 @@
+"""``hplists workloads`` and ``hplists run``: tables, JSON, the store, clear errors."""
+
+from __future__ import annotations
+
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from hplists.cli.main import main
+from hplists.workloads import layers
+from hplists.workloads.registry import register, workload_names
+from hplists.workloads.spec import Dataset, JaxWorkload, Metric
+
+
+@register
+class CliBlobs(JaxWorkload):
+    """A tiny registered workload so the commands run in a second."""
+
+    name = "test_cli_blobs"
+    task = "three Gaussian classes"
+    metric = Metric("error_rate", "min")
+    step_budget = 40
+    batch_size = 16
+    regularizers = frozenset({"dropout", "label_smoothing"})
+    batching = "sequential"
+
+    def make_data(self):
+        rng = np.random.default_rng(0)
+        centers = rng.normal(size=(3, 8)) * 1.5
+        y = rng.integers(0, 3, 300)
+        x = (centers[y] + rng.normal(size=(300, 8))).astype(np.float32)
+        return Dataset({"x": x[:200], "y": y[:200]}, {"x": x[200:], "y": y[200:]})
+
+    def init(self, rng):
+        return {"w": jax.random.normal(rng, (8, 3)) * 0.1, "b": jnp.zeros(3)}
+
+    def loss_fn(self, params, batch, rng, dropout_rate, label_smoothing):
+        x = layers.dropout(batch["x"], dropout_rate, rng)
+        return layers.softmax_cross_entropy(x @ params["w"] + params["b"], batch["y"],
+                                            label_smoothing)
+
+    def predict(self, params, batch):
+        return batch["x"] @ params["w"] + params["b"]
+
+    def score(self, outputs, valid):
+        return {"error_rate": float(np.mean(outputs.argmax(1) != valid["y"]))}
+
+
+@pytest.fixture(autouse=True)
+def wide_terminal(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+
+
+def run_json(capsys, *argv):
+    assert main(["run", "--workload", "test_cli_blobs", "--json", *argv]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_workloads_lists_every_registered_workload(capsys):
+    assert main(["workloads", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["workloads"]
+    by_name = {r["name"]: r for r in rows}
+    assert set(by_name) == set(workload_names())
+    blobs = by_name["test_cli_blobs"]
+    assert (blobs["metric"], blobs["mode"], blobs["step_budget"], blobs["batch_size"]) == (
+        "error_rate", "min", 40, 16)
+    assert "seconds_per_trial" in blobs
+
+
+def test_workloads_table_names_the_metric_direction(capsys):
+    assert main(["workloads"]) == 0
+    out = capsys.readouterr().out
+    assert "test_cli_blobs" in out and "error_rate ↓" in out
+
+
+def test_run_reports_each_point_and_the_best(capsys):
+    out = run_json(capsys, "--k", "3", "--list", "nadamw-paper")
+    assert out["k"] == 3 and len(out["points"]) == 3
+    assert all(p["status"] == "complete" for p in out["points"])
+    bests = [p["best"] for p in out["points"]]
+    assert out["best_index"] == int(np.argmin(bests))
+    assert out["points"][0]["point"]["learning_rate"] == pytest.approx(0.007188680089024849)
+    assert out["target"] is None  # no target for this workload
+
+
+def test_run_table_prints_the_best_point(capsys):
+    assert main(["run", "--workload", "test_cli_blobs", "--k", "2", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "best point: #" in out and "no target" in out
+
+
+def test_run_with_a_store_trains_each_point_once(tmp_path, capsys):
+    from hplists.store import open_store
+
+    db = str(tmp_path / "runs.db")
+    first = run_json(capsys, "--k", "2", "--store", db)
+    again = run_json(capsys, "--k", "2", "--store", db)
+    assert first["points"] == again["points"]  # read back from the store, not retrained
+    store = open_store(db)
+    trials = store.trials("run/nadamw-paper", "test_cli_blobs")
+    assert len(trials) == 2
+    events = [r.provenance.get("claimed_at") for r in trials]
+    assert all(events)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [(["run", "--workload", "nope"], "unknown workload"),
+     (["run", "--workload", "test_cli_blobs", "--k", "0"], "k must be"),
+     (["run", "--workload", "test_cli_blobs", "--list", "nope"], "unknown list"),
+     (["run", "--workload", "test_cli_blobs", "--batching", "gpu"], "batching must be"),
+     (["run", "--workload", "test_cli_blobs", "--list", "metz-nadamw", "--update-rule",
+       "nowhere"], "update_rule must be")],
+)
+def test_bad_arguments_are_one_clear_line(capsys, argv, message):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err

@@ -24,6 +24,7 @@ from hplists.report.markdown import BEGIN, END, splice_results
 from hplists.report.tables import (
     all_tables,
     appendix_b,
+    summary,
     table4,
     table5,
     table6,
@@ -141,7 +142,7 @@ def test_baselines_not_run_are_reported_as_such_not_invented(store):
     rows = {r["row"]: r for r in t.records() if r["source"] == "hplists"}
     metz = rows["Metz et al. (first 5)"]
     assert all(metz[w] is None for w in BASE) and metz["rank"] is None
-    assert any(n.startswith("Metz et al. (first 5): not run (study 'baseline/metz' is not in "
+    assert any(n.startswith("Metz et al. (first 5): no result (study 'baseline/metz' is not in "
                             "the store(s))") for n in t.notes)
     assert rows["Leave-one-out lists (ours)"]["rank"] == "1 of 1"
     # the paper's rows are there, with its numbers and ranks
@@ -384,3 +385,28 @@ def test_all_tables_have_data_on_a_complete_synthetic_study(synthetic):
     a = Analysis(records, load_specs(specs_path), registry=False, sources=sources)
     for t in all_tables(a):
         assert t.missing is None and t.rows, t.key
+
+
+def test_an_inconsistent_study_is_reported_and_the_rest_still_computed(store):
+    """A baseline trial evaluated beyond the workload's budget makes only that row missing."""
+    put_broad(store)
+    long = Curve([50, 200], [1.0, 2.0], [1.0, 1.0], {"log_loss": [0.5, 0.1]})
+    store.put("baseline/metz", POINTS[0], "ctr_dlrm", 1, long)
+    a = analysis(store)
+    t = table5(a)
+    assert t.missing is None
+    note = next(n for n in t.notes if n.startswith("Metz et al. (first 5): no result"))
+    assert "cannot be computed" in note and "beyond the step budget 100" in note
+    assert a.loo_row.fractions  # the rest is there
+
+
+def test_summary_sets_each_claim_beside_the_paper_and_says_when_not_comparable(store):
+    put_broad(store)
+    rows = {r["claim"]: r for r in summary(analysis(store)).records()}
+    held = rows["Held-out base workloads trained by a 2-point list"]
+    assert held["paper 001"] == "7 of 8 (Table 5)"
+    assert held["hplists"] == "2 of 3 (seeds: 1)"
+    assert held["verdict"] == "not directly comparable (3 workloads; the paper has 8)"
+    assert rows["Variants trained by the final list"]["verdict"] == "no data"
+    assert rows["Rank of the leave-one-out lists among the rows of Table 5"]["hplists"] == \
+        "no baseline has a result on every base workload"

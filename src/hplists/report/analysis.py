@@ -24,10 +24,9 @@ Scoring rules (the same as ``hplists loo`` and ``hplists score``):
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +111,33 @@ class TuningResult:
     list_time: float
     n_time: int | None
     k: int
+
+
+def _part(method: Callable[[Any], Any]) -> Any:
+    """A lazily computed part of the analysis whose result, or reason for missing, is cached.
+
+    A ValueError from the scoring core (e.g. a trial evaluated beyond its
+    workload's budget) makes the part missing, with the error as the reason,
+    so one inconsistent study does not stop the rest of the report.
+    """
+    name = method.__name__
+
+    def get(self: Any) -> Any:
+        cache = self.__dict__.setdefault("_parts", {})
+        if name not in cache:
+            try:
+                cache[name] = method(self)
+            except Missing as e:
+                cache[name] = e
+            except ValueError as e:
+                cache[name] = Missing(f"cannot be computed: {e}")
+        found = cache[name]
+        if isinstance(found, Missing):
+            raise found
+        return found
+
+    get.__doc__ = method.__doc__
+    return property(get)
 
 
 def _median(values: Sequence[float]) -> float:
@@ -265,17 +291,17 @@ class Analysis:
 
     # ------------------------------------------------------------------ the sample
 
-    @functools.cached_property
+    @_part
     def base(self) -> tuple[str, ...]:
         """The base workloads: those of the ``broad`` study that have a spec."""
         present = {r.workload for r in self._study(self.studies.broad)}
         usable = [w for w in present if w in self.specs]
         if not usable:
             raise Missing(f"no workload of study {self.studies.broad!r} has a spec "
-                          f"(its workloads are {sorted(present)})")
+                          f"(its workloads are {sorted(present)}; see the data notes)")
         return tuple(self.ordered(usable))
 
-    @functools.cached_property
+    @_part
     def matrix(self) -> TrialMatrix:
         """Step fractions of the ``broad`` sample on the base workloads."""
         records = self._study(self.studies.broad)
@@ -290,31 +316,31 @@ class Analysis:
                 "left out of the matrix.")
         return matrix
 
-    @functools.cached_property
+    @_part
     def loo(self) -> LeaveOneOut:
         """The leave-one-out lists of ``k`` points (paper 001, Sec. 3.1)."""
         self._need_lists(self.k)
         return leave_one_out(self.matrix, self.k, self.tau)
 
-    @functools.cached_property
+    @_part
     def final(self) -> ConstructedList:
         """The final list: greedy, ``k`` points, on every base workload."""
         self._need_lists(self.k, folds=False)
         return greedy_list(self.matrix, self.k, self.tau)
 
-    @functools.cached_property
+    @_part
     def sizes(self) -> ListSizeCurve:
         """Held-out results for list sizes ``1..max_k`` (Figure 2)."""
         self._need_lists(1)
         return _list_size_curve(self.matrix, min(self.max_k, self.matrix.shape[0]), self.tau)
 
-    @functools.cached_property
+    @_part
     def sweep(self) -> TauSweep:
         """Held-out results against the penalty factor (Table 12)."""
         self._need_lists(self.k)
         return _tau_sweep(self.matrix, self.taus, self.k)
 
-    @functools.cached_property
+    @_part
     def strategies(self) -> dict[str, LeaveOneOut]:
         """Greedy lists and exhaustive sets of 4 points in leave-one-out (Table 13)."""
         self._need_lists(4)
@@ -330,7 +356,7 @@ class Analysis:
             raise Missing(f"lists of {k} points need at least {k} points; study "
                           f"{self.studies.broad!r} has {m.shape[0]} complete ones")
 
-    @functools.cached_property
+    @_part
     def tuning(self) -> dict[str, TuningResult]:
         """Random-search tuning curves against each leave-one-out list (Figure 1, App. B)."""
         out = {}
@@ -379,7 +405,7 @@ class Analysis:
                          "points that were rerun.")
         return mine, notes
 
-    @functools.cached_property
+    @_part
     def loo_row(self) -> Row:
         """The leave-one-out lists on their held-out workloads (first row of Tables 5, 6).
 
@@ -409,7 +435,7 @@ class Analysis:
         return dataclasses.replace(row, fractions=fractions, best=best, seeds=seeds,
                                    notes=tuple(notes))
 
-    @functools.cached_property
+    @_part
     def final_row(self) -> Row:
         """The final list's reruns: on the base workloads (``reruns``) and the variants.
 
@@ -440,7 +466,7 @@ class Analysis:
         return self._row("Final list (ours)", f"{self.studies.reruns_study}, {variants}",
                          records, workloads, notes=notes)
 
-    @functools.cached_property
+    @_part
     def variants(self) -> tuple[str, ...]:
         """Workloads on which the final list was rerun that are not base workloads."""
         base = set(self.get("base") or ())
@@ -457,6 +483,8 @@ class Analysis:
                 self._baselines[baseline] = self._baseline_row(baseline)
             except Missing as e:
                 self._baselines[baseline] = e
+            except ValueError as e:
+                self._baselines[baseline] = Missing(f"cannot be computed: {e}")
         found = self._baselines[baseline]
         if isinstance(found, Missing):
             raise found
@@ -468,7 +496,7 @@ class Analysis:
             raise Missing(f"study {baseline.study!r} has no trials on the base workloads")
         return self._row(baseline.label, baseline.study, records, self.base, baseline.paper_row)
 
-    @functools.cached_property
+    @_part
     def rows(self) -> list[Row]:
         """Rows of Tables 5 and 6: the leave-one-out lists, then each baseline that was run."""
         out = [self.loo_row]

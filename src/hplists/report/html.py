@@ -9,7 +9,7 @@ box.
 Example:
     >>> from hplists.report.tables import Table
     >>> t = Table("t", "T", "c", ("row", "w"), ("text", "fraction"), (("a <b>", 0.5),))
-    >>> "<td>a &lt;b&gt;</td>" in table_html(t)
+    >>> '<td class="label">a &lt;b&gt;</td>' in table_html(t)
     True
 """
 
@@ -40,6 +40,7 @@ p.caption, figcaption { font-size: .9rem; color: #444; max-width: 60rem; }
 table.data { border-collapse: collapse; font-size: .85rem; margin: .6rem 0; background: #fff; }
 table.data th, table.data td { border: 1px solid #ddd; padding: .25rem .5rem; }
 table.data th { background: #f0f0f3; position: sticky; top: 0; }
+table.data td.label { white-space: nowrap; }
 table.data td.num { text-align: right; font-variant-numeric: tabular-nums; }
 table.data td.inf { color: #b00020; }
 table.data tr.paper td { color: #666; font-style: italic; background: #f7f7f7; }
@@ -66,8 +67,9 @@ def table_html(table: Table) -> str:
                    "</p>")
     else:
         out.append(f'<div class="scroll"><table class="data" data-key="{_e(table.key)}">')
-        out.append("<thead><tr>" + "".join(f"<th>{_e(c)}</th>" for c in table.columns)
-                   + "</tr></thead><tbody>")
+        # workload names may break after an underscore, so wide tables stay readable
+        out.append("<thead><tr>" + "".join(f"<th>{_e(c).replace('_', '_<wbr>')}</th>"
+                                           for c in table.columns) + "</tr></thead><tbody>")
         for row in table.rows:
             source = row[0] if table.columns[0] == "source" else None
             cls = ' class="paper"' if source == PAPER else (
@@ -75,7 +77,7 @@ def table_html(table: Table) -> str:
             cells = []
             for v, k in zip(row, table.kinds, strict=True):
                 text = format_cell(v, k)
-                classes = [] if k == "text" else ["num"]
+                classes = ["num"] if k != "text" else (["label"] if len(text) <= 45 else [])
                 if text == "∞":
                     classes.append("inf")
                 attr = f' class="{" ".join(classes)}"' if classes else ""

@@ -96,13 +96,13 @@ def results_section(report: Report) -> str:
     summary = report.table("summary")
     out = [BEGIN, "## Results", "",
            "Paper 001's experiments rerun on this library's CPU-sized workloads. Generated "
-           f"by `hplists report` on {report.provenance['generated']} from "
-           f"{report.provenance['stores']}; the full report (all tables and figures) is "
+           f"by `hplists report` from {report.provenance['stores']}; the full report (all "
+           "tables and figures) is "
            "`report.html` in the output directory. The paper's numbers are on full-size "
            "AlgoPerf workloads, so they compare in kind (targets reached, fractions of the "
            "budget), not in value.", ""]
     disagree = [] if summary.missing else [
-        f"{r['claim']}: paper {r['paper 001']}; hplists {r['hplists']}." for r in
+        f"{r['claim']}: hplists {r['hplists']}; paper 001 {r['paper 001']}." for r in
         summary.records() if str(r["verdict"]).startswith("disagrees")]
     if disagree:
         out += ["**Where this library disagrees with the paper:**", ""]

@@ -174,7 +174,7 @@ def workloads(a: Analysis) -> Table:
     def build() -> tuple[list[tuple[Any, ...]], list[str]]:
         names = a.ordered(list(a.specs))
         if not names:
-            raise Missing("no workload has a spec")
+            raise Missing("no workload has a spec (see the data notes)")
         base = set(a.get("base") or ())
         rows = []
         for w in names:
@@ -291,7 +291,7 @@ def table5(a: Analysis) -> Table:
                         f"{len(ranks)}", _seeds(r, base)))
         for b, _why in a.missing_baselines():
             out.append((OURS, b.label, *([None] * len(base)), None, None, None, None, None))
-        notes = [f"{b.label}: not run ({why})." for b, why in a.missing_baselines()]
+        notes = [f"{b.label}: no result ({why})." for b, why in a.missing_baselines()]
         notes += [n for r in rows for n in r.notes]
         incomplete = [r.label for r in rows if not r.complete(base)]
         if incomplete:
@@ -343,7 +343,7 @@ def table6(a: Analysis) -> Table:
             out.append((OURS, b.label, *([None] * len(base))))
         for name, vals in paper001.TABLE6.items():
             out.append((PAPER, name, *(vals.get(w) for w in base)))
-        notes = [f"{b.label}: not run ({why})." for b, why in a.missing_baselines()]
+        notes = [f"{b.label}: no result ({why})." for b, why in a.missing_baselines()]
         return out, notes
 
     base = list(a.get("base") or ())
@@ -602,73 +602,64 @@ def summary(a: Analysis) -> Table:
         return f"disagrees: {'better' if better else 'worse'} than the paper"
 
     def build() -> tuple[list[tuple[Any, ...]], list[str]]:
-        rows = []
+        claims = {
+            "held_out_trained": f"Held-out base workloads trained by a {a.k}-point list",
+            "three_x": f"Workloads where the list matches random search with >= {THREE_X}x "
+                       "its budget (best validation metric)",
+            "rank": "Rank of the leave-one-out lists among the rows of Table 5",
+            "final_on_variants": "Variants trained by the final list",
+            "all_trained_at_k": "Smallest list size that trains every held-out workload",
+        }
+        found: dict[str, tuple[str | None, str]] = {}
         notes = []
         loo = a.get("loo")
-        n = None if loo is None else len(loo.folds)
-        if loo is not None:
-            row = a.loo_row
-            held = row.trained(a.base)
-            rows.append(("Held-out base workloads trained by a 5-point list",
-                         paper001.CLAIMS["held_out_trained"][1],
-                         f"{held} of {n} (seeds: {_seeds(row, a.base)})",
-                         verdict(held, n, paper001.CLAIMS["held_out_trained"][0])))
-        else:
-            rows.append(("Held-out base workloads trained by a 5-point list",
-                         paper001.CLAIMS["held_out_trained"][1], None, "no data"))
+        if loo is None:
             notes.append(f"Leave-one-out: {a.why_missing('loo')}.")
-        tuning = a.get("tuning")
-        if tuning is not None:
-            k = sum(1 for t in tuning.values()
-                    if t.n_metric is not None and t.n_metric >= THREE_X * t.k)
-            rows.append((f"Workloads where the list matches random search with >= {THREE_X}x "
-                         "its budget (best validation metric)", paper001.CLAIMS["three_x"][1],
-                         f"{k} of {len(tuning)}", verdict(k, len(tuning),
-                                                          paper001.CLAIMS["three_x"][0])))
         else:
-            rows.append(("Workloads where the list matches random search with >= 3x its budget",
-                         paper001.CLAIMS["three_x"][1], None, "no data"))
-        if loo is not None:
+            row, n = a.loo_row, len(loo.folds)
+            held = row.trained(a.base)
+            found["held_out_trained"] = (f"{held} of {n} (seeds: {_seeds(row, a.base)})",
+                                         verdict(held, n, paper001.CLAIMS["held_out_trained"][0]))
             ranking = a.ranking()
-            mine = [r for r in ranking if r[0] is a.loo_row]
+            mine = [r for r in ranking if r[0] is row]
             if mine and len(ranking) > 1:
-                _, rank, _, _ = mine[0]
+                rank = mine[0][1]
                 ahead = [f"{r.label} ({t} targets, C = {c:.3f})" for r, rk, t, c in ranking
                          if rk < rank]
                 text = f"{rank} of {len(ranking)}" + (" (behind " + "; ".join(ahead) + ")"
                                                        if ahead else "")
-                rows.append(("Rank of the leave-one-out lists among the rows of Table 5",
-                             paper001.CLAIMS["rank"][1], text,
-                             "agrees" if rank == 1 and not any(
-                                 r[1] == 1 for r in ranking if r[0] is not a.loo_row)
-                             else "disagrees: a baseline does as well or better"))
+                alone = rank == 1 and not any(r[1] == 1 for r in ranking if r[0] is not row)
+                found["rank"] = (text, "agrees" if alone else
+                                 "disagrees: a baseline does as well or better")
             else:
-                rows.append(("Rank of the leave-one-out lists among the rows of Table 5",
-                             paper001.CLAIMS["rank"][1], None,
-                             "no data (no baseline has results on every base workload)"))
+                found["rank"] = ("no baseline has a result on every base workload", "no data")
+        tuning = a.get("tuning")
+        if tuning is not None:
+            k = sum(1 for t in tuning.values()
+                    if t.n_metric is not None and t.n_metric >= THREE_X * t.k)
+            found["three_x"] = (f"{k} of {len(tuning)}",
+                                verdict(k, len(tuning), paper001.CLAIMS["three_x"][0]))
         variants = a.get("variants")
         if variants is not None:
             k = a.final_row.trained(variants)
-            rows.append(("Variants trained by the final list", paper001.CLAIMS[
-                "final_on_variants"][1], f"{k} of {len(variants)}",
-                verdict(k, len(variants), paper001.CLAIMS["final_on_variants"][0])))
-        else:
-            rows.append(("Variants trained by the final list",
-                         paper001.CLAIMS["final_on_variants"][1], None, "no data"))
+            found["final_on_variants"] = (f"{k} of {len(variants)}", verdict(
+                k, len(variants), paper001.CLAIMS["final_on_variants"][0]))
         sizes = a.get("sizes")
         if sizes is not None:
-            full = np.flatnonzero(sizes.trained == a.matrix.shape[1])
+            n = a.matrix.shape[1]
+            full = np.flatnonzero(sizes.trained == n)
             k = int(sizes.ks[full[0]]) if full.size else None
-            text = (f"from {k} points on" if k is not None else
-                    f"not within {int(sizes.ks[-1])} points")
-            if a.matrix.shape[1] != 8:
-                word = verdict(k, a.matrix.shape[1], 7)
+            text = f"from {k} points on" if k is not None else \
+                f"not within {int(sizes.ks[-1])} points"
+            if n != 8:
+                word = f"not directly comparable ({n} workloads; the paper has 8)"
             elif k is None:
                 word = "disagrees: worse than the paper"
             else:
                 word = verdict(k, 8, 7, fewer_is_better=True)
-            rows.append(("Smallest list size that trains every held-out workload",
-                         paper001.CLAIMS["all_trained_at_k"][1], text, word))
+            found["all_trained_at_k"] = (text, word)
+        rows = [(claim, paper001.CLAIMS[key][1], *found.get(key, (None, "no data")))
+                for key, claim in claims.items()]
         return rows, notes
 
     return _guard("summary", "Summary: the paper's claims and ours",

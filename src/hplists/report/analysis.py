@@ -295,7 +295,12 @@ class Analysis:
     def base(self) -> tuple[str, ...]:
         """The base workloads: those of the ``broad`` study that have a spec."""
         present = {r.workload for r in self._study(self.studies.broad)}
-        usable = [w for w in present if w in self.specs]
+        # a variant run into the sample by mistake would pass for a base workload
+        variants = {w for w in present if paper001.base_of(w, dict.fromkeys(present))}
+        if variants:
+            self.notes.append(f"study {self.studies.broad!r} has trials on variant(s) "
+                              f"{sorted(variants)}; they are not used as base workloads.")
+        usable = [w for w in present if w in self.specs and w not in variants]
         if not usable:
             raise Missing(f"no workload of study {self.studies.broad!r} has a spec "
                           f"(its workloads are {sorted(present)}; see the data notes)")

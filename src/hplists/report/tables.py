@@ -145,6 +145,14 @@ def format_cell(value: Any, kind: str, *, missing: str = "—", inf: str = "∞"
     return str(value)
 
 
+def _points(n: int) -> str:
+    return f"{n} point" + ("" if n == 1 else "s")
+
+
+def _workloads(n: int) -> str:
+    return f"{n} workload" + ("" if n == 1 else "s")
+
+
 def _of(n: int | None, total: int) -> str | None:
     return None if n is None else f"{n} of {total}"
 
@@ -184,8 +192,9 @@ def workloads(a: Analysis) -> Table:
             paper = None if b is None else paper001.paper_name(b)
             if variant:
                 paper = f"{paper} {paper001.VARIANT_NAMES[b]}"
+            own_base = paper001.base_of(w, a.specs)
             kind = "base" if w in base or w in paper001.WORKLOADS else (
-                "variant" if variant else "other")
+                "variant" if variant or own_base else "other")
             target = None if b is None else (paper001.VARIANT_TARGETS if variant
                                              else paper001.TARGETS)[b]
             rows.append((w, kind, paper, s.metric, "lower is better" if s.mode == "min" else
@@ -371,12 +380,11 @@ def table7(a: Analysis) -> Table:
         v, row = list(a.variants), a.final_row
         fr = [row.fractions[w] for w in v]
         paper = [_paper_variant(paper001.TABLE7, w) for w in v]
-        known = [p for p in paper if p is not None]
+        every = list(paper001.TABLE7.values())  # the paper's counts are over its 8 variants
         out = [(OURS, row.label, *fr, _of(row.trained(v), len(v)), cost(fr, a.tau),
                 _seeds(row, v)),
                (PAPER, "Final 5-point list", *paper,
-                _of(sum(math.isfinite(p) for p in known), len(known)) if known else None,
-                cost(known, a.tau) if len(known) == len(v) else None, "5")]
+                _of(sum(map(math.isfinite, every)), len(every)), cost(every, a.tau), "5")]
         return out, list(row.notes)
 
     v = list(a.get("variants") or ())
@@ -428,10 +436,10 @@ def table9(a: Analysis) -> Table:
         out = [(OURS, label, *fr, _of(sum(map(math.isfinite, fr)), len(base)),
                 cost(fr, a.tau), seeds)]
         paper = [paper001.TABLE9.get(w) for w in base]
-        complete = all(p is not None for p in paper)
+        every = list(paper001.TABLE9.values())
         out.append((PAPER, "Final 5-point list", *paper,
-                    _of(sum(math.isfinite(p) for p in paper if p is not None), 8),
-                    paper001.table9_cost(a.tau) if complete or len(base) == 8 else None, "5"))
+                    _of(sum(map(math.isfinite, every)), len(every)),
+                    paper001.table9_cost(a.tau), "5"))
         return out, notes
 
     base = list(a.get("base") or ())
@@ -595,7 +603,7 @@ def summary(a: Analysis) -> Table:
         if ours is None or total is None:
             return "no data"
         if total != 8:
-            return f"not directly comparable ({total} workloads; the paper has 8)"
+            return f"not directly comparable ({_workloads(total)}; the paper has 8)"
         if ours == paper:
             return "agrees"
         better = ours < paper if fewer_is_better else ours > paper
@@ -649,10 +657,10 @@ def summary(a: Analysis) -> Table:
             n = a.matrix.shape[1]
             full = np.flatnonzero(sizes.trained == n)
             k = int(sizes.ks[full[0]]) if full.size else None
-            text = f"from {k} points on" if k is not None else \
-                f"not within {int(sizes.ks[-1])} points"
+            text = f"from {_points(k)} on" if k is not None else \
+                f"not within {_points(int(sizes.ks[-1]))}"
             if n != 8:
-                word = f"not directly comparable ({n} workloads; the paper has 8)"
+                word = f"not directly comparable ({_workloads(n)}; the paper has 8)"
             elif k is None:
                 word = "disagrees: worse than the paper"
             else:

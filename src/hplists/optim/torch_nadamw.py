@@ -481,6 +481,7 @@ def _foreach(
     Mc = [m.to(dtype) for m in M] if M[0].dtype != dtype else M
     Vc = [v.to(dtype) for v in V] if V[0].dtype != dtype else V
     c1, c2 = hp.nesterov(t)
+    k = c1 + c2
     bc2 = 1.0 - hp.b2**t
     for p, g, m, v in _by_block(P[0].device, Pc, Gc, Mc, Vc):
         torch._foreach_lerp_(m, g, 1.0 - hp.b1)
@@ -497,13 +498,13 @@ def _foreach(
             torch._foreach_sqrt_(d)
             torch._foreach_add_(d, hp.eps)
             s = 1.0
-        num = torch._foreach_mul(m, c1)
-        torch._foreach_add_(num, g, alpha=c2)
+        # m_hat = c1 m + c2 g = k lerp(m, g, c2 / k) with k = c1 + c2: one pass.
+        num = torch._foreach_lerp(m, g, c2 / k)
         if hp.wd != 0.0 and hp.lr != 0.0:
-            # u = s (num + (wd / s) p d) / d = m_hat / denom + wd p, so that p is
+            # u = s k (num + wd / (s k) p d) / d = m_hat / denom + wd p, so that p is
             # rounded once per step, as in optax, rather than once per term.
-            torch._foreach_addcmul_(num, p, d, value=hp.wd / s)
-        torch._foreach_addcdiv_(p, num, d, value=-hp.lr * s)
+            torch._foreach_addcmul_(num, p, d, value=hp.wd / (s * k))
+        torch._foreach_addcdiv_(p, num, d, value=-hp.lr * s * k)
     for dst, src in ((P, Pc), (M, Mc), (V, Vc)):
         if dst is not src:
             torch._foreach_copy_(dst, src)

@@ -453,9 +453,11 @@ def test_bad_parameter_groups_and_tensors_are_rejected():
         (lambda: build(_paper[0].to_dict(), [torch.nn.Parameter(torch.zeros(1))], 10),
          "point", "HParams"),
         (lambda: WarmupCosineFactor(11, 10), "warmup", "[0, 10]"),
+        (lambda: hplists.optax.build(_paper[0], 0), "total_steps", "[1, inf]"),
     ],
 )  # fmt: skip
 def test_bad_build_arguments_name_the_field_and_allowed_values(make, field, allowed):
+    """Both builders (PyTorch and optax) reject a step budget <= 0."""
     with pytest.raises(ValueError) as e:
         make()
     assert field in str(e.value) and allowed in str(e.value)

@@ -91,8 +91,10 @@ __all__ = [
     "hp_arrays",
     "iter_train",
     "run_into_store",
+    "shutdown_workers",
     "train",
     "trial_flops",
+    "worker_pids",
 ]
 
 BATCHINGS = ("vmap", "sequential", "processes", "processes/vmap", "processes/sequential")
@@ -541,6 +543,13 @@ def _pool() -> tuple[concurrent.futures.ProcessPoolExecutor, Any]:
             _workers(), mp_context=ctx, initializer=_init_worker, initargs=(_QUEUE,)
         )
     return _POOL, _QUEUE
+
+
+def worker_pids() -> list[int]:
+    """Process ids of the live worker processes of ``batching="processes"`` (for accounting)."""
+    if _POOL is None:
+        return []
+    return [p.pid for p in getattr(_POOL, "_processes", {}).values() if p.is_alive()]
 
 
 @atexit.register

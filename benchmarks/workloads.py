@@ -1,0 +1,195 @@
+"""Seconds per trial of every workload under each batching strategy of the training engine.
+
+Target (issue 4): one trial (one point, the full step budget, every evaluation)
+costs at most 5 CPU-seconds, median, amortized over a batch of points, on this
+2-core machine.
+
+For each workload and strategy (``vmap``, ``sequential``, ``processes``), a
+warm-up batch compiles the programs (compilation is excluded: a study
+amortizes it over hundreds of trials), then ``--repeats`` batches of points
+from ``nadamw-broad`` are timed at the full budget. Printed per strategy:
+
+* s/trial: the batch's wall-clock seconds divided by its number of points
+  (median over repeats); the fastest strategy is "chosen";
+* CPU-s/trial: CPU seconds of this process and of the worker processes
+  (``/proc/<pid>/stat``) per point, median; on a shared machine this is the
+  honest cost, as wall time includes waiting for other users' processes;
+* GFLOP/s: XLA's FLOP count of one trial (``cost_analysis`` of the compiled
+  single-point step and evaluation, :func:`hplists.workloads.engine.trial_flops`)
+  times the points, divided by wall time, and its fraction of the machine's
+  peak: a large float32 matmul timed in one process, times the processes in use.
+
+A ``vmap`` batch is the workload's ``vmap_size`` points (the engine pads
+smaller groups to that size); the others train ``--points`` points. Results
+are merged into ``src/hplists/workloads/data/timings.json`` (what
+``hplists workloads`` shows) unless ``--no-write``.
+
+    .venv/bin/python benchmarks/workloads.py [--workload W ...] [--repeats 3] [--points 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+from hplists import __version__
+from hplists.space import get_space
+from hplists.workloads import engine
+from hplists.workloads.registry import get_workload, workload_names
+
+TIMINGS = Path(__file__).resolve().parents[1] / "src/hplists/workloads/data/timings.json"
+STRATEGIES = ("vmap", "sequential", "processes")
+TARGET_CPU_SECONDS = 5.0
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds of this process and of ``pids`` so far."""
+    t = os.times()
+    total = t.user + t.system
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def matmul_peak(n: int = 2048, repeats: int = 5) -> float:
+    """float32 FLOP/s of an ``n x n`` matmul in this process (best of ``repeats``)."""
+    import jax
+    import jax.numpy as jnp
+
+    a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
+    f = jax.jit(lambda x: x @ x)
+    f(a).block_until_ready()
+    best = np.inf
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        f(a).block_until_ready()
+        best = min(best, time.perf_counter() - t0)
+    return 2 * n**3 / best
+
+
+def machine() -> dict[str, object]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform()}
+
+
+def time_strategy(workload, strategy: str, points: list, repeats: int, flops: float) -> dict:
+    # Warm-up: compile (in every worker for "processes"); not timed.
+    workers = min(2, os.cpu_count() or 1)
+    engine.train(workload, points[: 2 * workers if strategy == "processes" else 1], seed=0,
+                 batching=strategy)
+    wall, cpu, statuses = [], [], []
+    for _ in range(repeats):
+        batch = points  # the same points each repeat: identical work
+        pids = engine.worker_pids()
+        c0, t0 = cpu_seconds(pids), time.perf_counter()
+        curves = engine.train(workload, batch, seed=0, batching=strategy)
+        dt, dc = time.perf_counter() - t0, cpu_seconds(engine.worker_pids()) - c0
+        wall.append(dt / len(batch))
+        cpu.append(dc / len(batch))
+        statuses = [c.status.value for c in curves]
+    s = statistics.median(wall)
+    return {"seconds_per_trial": s, "cpu_seconds_per_trial": statistics.median(cpu),
+            "seconds_per_trial_all": wall, "points": len(points),
+            "processes": 2 if strategy == "processes" else 1,
+            "gflops": flops / s / 1e9, "diverged": statuses.count("diverged")}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--workload", action="append", default=None,
+                        help="a workload (repeatable; default: every registered workload)")
+    parser.add_argument("--strategy", action="append", default=None, choices=STRATEGIES,
+                        help="a strategy (repeatable; default: all three)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed batches (default 3)")
+    parser.add_argument("--points", type=int, default=4,
+                        help="points per sequential/processes batch (default 4)")
+    parser.add_argument("--no-write", action="store_true", help="do not update timings.json")
+    args = parser.parse_args()
+    names = args.workload or workload_names()
+    strategies = args.strategy or list(STRATEGIES)
+    for name in names:  # fail fast on a typo
+        get_workload(name)
+    with open("/proc/loadavg") as f:
+        load_before = f.read().split()[:3]
+    peak = matmul_peak()
+    cores = os.cpu_count() or 1
+    print(f"machine: {machine()['cpu']}, {cores} cores; load average {' '.join(load_before)}")
+    print(f"float32 matmul peak: {peak / 1e9:.1f} GFLOP/s per process "
+          f"({min(2, cores) * peak / 1e9:.1f} with one process per core)\n")
+    head = (f"{'workload':<30} {'strategy':<11} {'s/trial':>8} {'CPU-s/trial':>11} "
+            f"{'GFLOP/s':>8} {'% peak':>7}")
+    print(head)
+    print("-" * len(head))
+    results = {}
+    broad = list(get_space("nadamw-broad").sample(64, seed=0))
+    for name in names:
+        w = get_workload(name)
+        flops = engine.trial_flops(w)["trial"]
+        res = {}
+        for strategy in strategies:
+            n = w.vmap_size if strategy == "vmap" else args.points
+            r = time_strategy(w, strategy, broad[:n], args.repeats, flops)
+            r["percent_of_peak"] = 100 * r["gflops"] * 1e9 / (peak * r["processes"])
+            res[strategy] = r
+            print(f"{name:<30} {strategy:<11} {r['seconds_per_trial']:>8.2f} "
+                  f"{r['cpu_seconds_per_trial']:>11.2f} {r['gflops']:>8.1f} "
+                  f"{r['percent_of_peak']:>6.1f}%", flush=True)
+        chosen = min(res, key=lambda k: res[k]["seconds_per_trial"])
+        best = res[chosen]
+        ok = best["cpu_seconds_per_trial"] <= TARGET_CPU_SECONDS
+        note = "" if chosen == w.batching else f"  (workload default is {w.batching!r})"
+        print(f"{name:<30} chosen: {chosen}, {best['seconds_per_trial']:.2f} s/trial, "
+              f"{best['cpu_seconds_per_trial']:.2f} CPU-s/trial "
+              f"({best['cpu_seconds_per_trial'] / TARGET_CPU_SECONDS:.2f} x the "
+              f"{TARGET_CPU_SECONDS:g} CPU-s target: {'ok' if ok else 'OVER'}){note}\n",
+              flush=True)
+        results[name] = {"version": w.version, "chosen": chosen, "default": w.batching,
+                         "seconds_per_trial": res[w.batching]["seconds_per_trial"]
+                         if w.batching in res else best["seconds_per_trial"],
+                         "cpu_seconds_per_trial": res[w.batching]["cpu_seconds_per_trial"]
+                         if w.batching in res else best["cpu_seconds_per_trial"],
+                         "flops_per_trial": flops, "strategies": res}
+    engine.shutdown_workers()
+    with open("/proc/loadavg") as f:
+        load_after = f.read().split()[:3]
+    print(f"load average after: {' '.join(load_after)}")
+    if args.no_write:
+        return
+    data = json.loads(TIMINGS.read_text()) if TIMINGS.is_file() else {}
+    data.setdefault("workloads", {}).update(results)
+    data.update({
+        "machine": machine(), "date": datetime.date.today().isoformat(),
+        "hplists": __version__, "matmul_peak_gflops_per_process": peak / 1e9,
+        "load_average": {"before": load_before, "after": load_after},
+        "how": "benchmarks/workloads.py: full step budget, evaluations included, compilation "
+               "excluded; seconds_per_trial is wall time / points for the workload's default "
+               "batching; cpu_seconds_per_trial counts this process and its workers",
+    })
+    tmp = TIMINGS.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, TIMINGS)
+    print(f"wrote {TIMINGS}")
+
+
+if __name__ == "__main__":
+    main()

@@ -73,9 +73,6 @@ _LOW_PRECISION = (torch.float16, torch.bfloat16)
 # Elements per block on CPU: the block's parameters, gradients, moments and
 # temporaries stay in cache between the passes over it.
 _CPU_BLOCK = 1 << 18
-# The fused CPU kernel parallelizes every tensor however small (grain size 0);
-# with fused=None smaller CPU tensors take the foreach path, which does not.
-_FUSED_MIN_NUMEL_CPU = 1 << 15
 # The fused path recovers m_t with weight 1 - b1/b1' (about 1 - 1/b1); below
 # this beta1 the rounding amplification grows, so the other paths are used.
 _FUSED_MIN_BETA1 = 0.5
@@ -184,9 +181,8 @@ class NAdamW(torch.optim.Optimizer):
             dtype, or float32 for bfloat16/float16 parameters.
         foreach: use ``torch._foreach_*`` ops (``None``: yes, for every tensor
             the fused path does not take); ``False`` loops over tensors.
-        fused: use the fused kernel (``None``: wherever it applies, except for
-            CPU tensors under 32768 elements; ``True``: for every tensor, which
-            must suit it; ``False``: never).
+        fused: use the fused kernel (``None``: wherever it applies; ``True``:
+            for every tensor, which must suit it; ``False``: never).
 
     State per parameter: ``step`` (a Python int), ``exp_avg`` and
     ``exp_avg_sq``; nothing else, so ``state_dict()`` / ``load_state_dict()``
@@ -307,9 +303,7 @@ class NAdamW(torch.optim.Optimizer):
                     p, dtype=dtype, memory_format=torch.preserve_format
                 )
             m, v = state["exp_avg"], state["exp_avg_sq"]
-            if fused_group and _fusable(p, g, m, v) and (
-                group["fused"] or p.device.type != "cpu" or p.numel() >= _FUSED_MIN_NUMEL_CPU
-            ):
+            if fused_group and _fusable(p, g, m, v):
                 path = "fused"
             elif group["fused"]:
                 raise ValueError(

@@ -8,6 +8,17 @@ time and the median over rounds of its time divided by the fastest AdamW's
 time in the same round. Target: hplists NAdamW (its default, fused path) at
 most 1.15x the fastest AdamW on CPU at 10M parameters and more.
 
+Why NAdamW costs more than fused AdamW here: PyTorch has no fused NAdam(W)
+kernel. The fused path runs PyTorch's fused AdamW kernel as NAdamW (see
+``hplists.optim.torch_nadamw``) plus two cheap passes per cache-sized block:
+the exact decoupled decay ``p += (-lr wd) p`` (the kernel's float32
+``p * (1 - lr wd)`` would round small decays away) and the ``lerp`` that
+restores the true first moment. No single pass of a stock kernel can do both
+the Nesterov numerator and the moment update, because the kernel stores the
+vector it divides. The foreach path needs 8 elementwise passes per block.
+All optimizers keep 8 bytes of state per float32 parameter (two moments; the
+torch ones also keep a step tensor per parameter tensor, hplists a Python int).
+
 Usage::
 
     python benchmarks/optimizer_step.py                 # 1M, 10M, 50M; 30 rounds

@@ -343,3 +343,45 @@ def test_run_into_store_keeps_finished_chunks_when_a_later_chunk_fails(tmp_path)
     records = {r.point_index: r for r in store.trials("study")}
     assert records[0].status == Status.COMPLETE and len(records[0].curve) == 20
     assert records[1].status == Status.ERROR and "boom" in records[1].message
+
+
+@pytest.mark.slow
+def test_worker_processes_exit_when_their_parent_is_killed(tmp_path):
+    """kill -9 of a study must not leave orphaned workers burning the cores."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import os, signal, sys\n"
+        f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+        "from test_engine import GOOD, Blobs\n"
+        "from hplists.workloads import engine\n"
+        "if __name__ == '__main__':\n"
+        "    engine.train(Blobs(), [GOOD, GOOD], batching='processes', step_budget=5)\n"
+        "    print(*engine.worker_pids(), flush=True)\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == -signal.SIGKILL, out.stderr
+    pids = [int(p) for p in out.stdout.split()]
+    assert pids
+
+    def running(pid):
+        try:  # a zombie has exited; only its parent (here init) has not reaped it
+            return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+        except FileNotFoundError:
+            return False
+
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(running(p) for p in pids):
+        time.sleep(0.2)
+    alive = [p for p in pids if running(p)]
+    for p in alive:  # clean up before failing
+        os.kill(p, signal.SIGKILL)
+    assert not alive

@@ -71,6 +71,7 @@ import math
 import multiprocessing
 import os
 import queue as queue_mod
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -514,6 +515,14 @@ def _init_worker(q: Any) -> None:
     flags = os.environ.get("XLA_FLAGS", "")
     os.environ["XLA_FLAGS"] = f"{flags} {WORKER_XLA_FLAGS}".strip()
     _WORKER_QUEUE = q
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Ends this worker when the process that started it is gone (killed, crashed)."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(1)
 
 
 def _worker_task(task: int, workload: JaxWorkload, points: list[Point], seed: int,
@@ -714,9 +723,12 @@ def train(
         >>> from hplists.workloads.registry import get_workload
         >>> w = get_workload("ctr_dlrm")
         >>> curves = train(w, [HParams(2e-3, 0.9, 0.99, warmup_fraction=0.05),
-        ...                    HParams(1e3, 0.9, 0.99)], seed=0, step_budget=40)
+        ...                    HParams(1e3, 0.9, 0.99)], seed=0, step_budget=40,
+        ...                batching="sequential")
         >>> [c.status.value for c in curves]
         ['complete', 'diverged']
+        >>> curves[1].message
+        'training loss ... exceeded 100 x its value at step 1 (0.7...) at step 2'
         >>> curves[0].steps[:3].tolist()
         [2, 4, 6]
     """

@@ -351,7 +351,7 @@ def test_paths_agree_on_blocked_non_contiguous_and_mixed_tensors(dtype):
     The automatic choice sends the non-contiguous tensor to foreach, the rest to fused.
     """
     gen = torch.Generator().manual_seed(3)
-    shapes = [(1100, 1000), (3,), (1,), (257, 129), (40,)]  # > both CPU block sizes
+    shapes = [(800, 700), (3,), (1,), (257, 129), (40,)]  # > both CPU block sizes
     init = [torch.randn(s, generator=gen, dtype=dtype) for s in shapes]
     init.append(torch.randn(9, 4, generator=gen, dtype=dtype).t())  # non-contiguous
     grads = [[torch.randn(x.shape, generator=gen, dtype=dtype) for x in init] for _ in range(4)]

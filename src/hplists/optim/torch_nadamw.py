@@ -75,7 +75,7 @@ _LOW_PRECISION = (torch.float16, torch.bfloat16)
 # passes over it. The fused path makes 3 passes, so its blocks are larger:
 # fewer parallel regions, each a thread barrier.
 _FOREACH_CPU_BLOCK = 1 << 18
-_FUSED_CPU_BLOCK = 1 << 20
+_FUSED_CPU_BLOCK = 1 << 19
 # The fused path recovers m_t with weight 1 - b1/b1' (about 1 - 1/b1); below
 # this beta1 the rounding amplification grows, so the other paths are used.
 _FUSED_MIN_BETA1 = 0.5

@@ -249,7 +249,6 @@ class BayesOptSource:
                         break
                     history.append((r.point, objective(r.curve, w.metric.name, w.metric.mode)))
                 self._chains.append(_Chain(w, int(s), history))
-        self._turn = 0
 
     def _open(self, c: _Chain) -> bool:
         return not c.busy and not c.blocked and len(c.history) < self.n_trials
@@ -278,9 +277,9 @@ class BayesOptSource:
                            f"{_MAX_ATTEMPTS} reseeds")
 
     def next_task(self, retry_errors: bool) -> tuple[TrainTask, list[TrialKey]] | None:
-        n = len(self._chains)
-        for step in range(n):
-            c = self._chains[(self._turn + step) % n]
+        # Workload-major order: one workload's runs finish before the next starts, so its
+        # data and compiled program stay cached in the engine.
+        for c in self._chains:
             while self._open(c):
                 point, seed = self._suggest(c)
                 i = len(c.history)
@@ -293,7 +292,6 @@ class BayesOptSource:
                                              "space": self.space.name}})
                 if key is not None:
                     c.busy = True
-                    self._turn = (self._turn + step + 1) % n
                     return TrainTask(self.study, c.workload, c.seed, (point,), (i,)), [key]
                 if not self._take_recorded(c, point):
                     c.blocked = True

@@ -35,7 +35,7 @@ from typing import Any
 
 from hplists._check import check_int, check_real
 from hplists.curves import Curve
-from hplists.study.runner import WORKER_XLA_FLAGS, TrainTask, Tick, for_worker, train_task
+from hplists.study.runner import WORKER_XLA_FLAGS, Tick, TrainTask, for_worker, train_task
 
 __all__ = ["RayExecutor", "ray_available"]
 

@@ -27,7 +27,8 @@ Example:
     >>> from hplists.workloads.registry import get_workload
     >>> store = open_store(os.path.join(tempfile.mkdtemp(), "s.db"))
     >>> task = TrainTask("demo", get_workload("ctr_dlrm"), 0,
-    ...                  (HParams(2e-3, 0.9, 0.99, warmup_fraction=0.05),), (0,), step_budget=20)
+    ...                  (HParams(2e-3, 0.9, 0.99, warmup_fraction=0.05),), (0,),
+    ...                  step_budget=20, batching="sequential")
     >>> run(store, StaticSource(store, [task]))["trained"]
     1
     >>> run(store, StaticSource(store, [task]))["trained"]  # already done: nothing to do

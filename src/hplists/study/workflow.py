@@ -463,9 +463,10 @@ class StudyWorkflow:
         return [n for n, s in cfg.bo_studies.items() if s in cfg.baselines]
 
     def _baseline_tasks(self) -> list[TrainTask]:
+        # Workload-major: the engine keeps a workload's data and compiled programs cached.
         return [TrainTask(b.study, w, s, b.points, tuple(range(len(b.points))),
                           update_rule=b.update_rule)
-                for b in self._fixed_baselines() for w in self.workloads
+                for w in self.workloads for b in self._fixed_baselines()
                 for s in self.config.rerun_seeds]
 
     def _bo_source(self) -> BayesOptSource | None:

@@ -274,7 +274,7 @@ class TranslateTransformer(JaxWorkload):
     dataset: ClassVar[str] = (
         "synthetic parallel corpus from a hidden grammar (lexical mapping, agreement, "
         "adjective reordering, negation circumfix, contraction): 4096 training / 256 "
-        "validation sentence pairs, up to 16 tokens"
+        "validation sentence pairs, up to 13 tokens"
     )
     model: ClassVar[str] = (
         "encoder-decoder Transformer, Pre-LN, 2+2 layers, width 64, 4 heads, FFN 128, "
@@ -282,7 +282,7 @@ class TranslateTransformer(JaxWorkload):
     )
     loss: ClassVar[str] = "cross-entropy with label smoothing over non-padding target tokens"
     metric: ClassVar[Metric] = Metric("bleu", "max")
-    step_budget: ClassVar[int] = 400
+    step_budget: ClassVar[int] = 300
     batch_size: ClassVar[int] = 32
     regularizers: ClassVar[frozenset[str]] = frozenset({"dropout", "label_smoothing"})
     eval_batch_size: ClassVar[int] = 256

@@ -31,7 +31,7 @@ from hplists.workloads.spec import Dataset
 __all__ = ["BOS", "EOS", "PAD", "Grammar", "generate", "make_grammar"]
 
 PAD, BOS, EOS = 0, 1, 2
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 
 _CONSONANTS = "bdfgklmnprstvz"
 _VOWELS = "aeiou"
@@ -78,8 +78,8 @@ class Grammar:
     target_ne: int
     target_pas: int
     contraction: int
-    max_adjectives: int = 2
-    max_len: int = 16
+    max_adjectives: int = 1
+    max_len: int = 13
 
     def sample(self, rng: np.random.Generator) -> tuple[list[int], list[int]]:
         """One sentence pair (source ids, target ids without the end token)."""
@@ -152,7 +152,7 @@ def make_grammar(
     num_nouns: int = 24,
     num_adjectives: int = 12,
     num_verbs: int = 12,
-    max_adjectives: int = 2,
+    max_adjectives: int = 1,
 ) -> Grammar:
     """The grammar drawn from ``seed`` (cheap and cached: scoring needs the target words).
 
@@ -251,7 +251,7 @@ def generate(
     Example:
         >>> d = generate(0, num_train=16, num_valid=4)
         >>> d.train["inputs"].shape, d.meta["target_vocab"]
-        ((16, 16), 136)
+        ((16, 13), 136)
         >>> g = make_grammar(0)
         >>> n = int((d.train["targets"][0] > 0).sum())
         >>> int(d.train["targets"][0, n - 1]) == EOS

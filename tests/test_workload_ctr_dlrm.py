@@ -15,6 +15,7 @@ from hplists.workloads.registry import get_workload
 from hplists.workloads.spec import eval_schedule
 
 GOOD = HParams(3e-3, 0.9, 0.99, weight_decay=0.05, warmup_fraction=0.05)
+STEPS = 150  # one shortened budget for every test: the program compiles once
 
 
 @pytest.fixture(scope="module")
@@ -73,8 +74,8 @@ def test_model_shapes(workload, data):
 
 def test_good_point_beats_the_constant_rate_and_absurd_lr_diverges_alone(workload, data):
     points = [GOOD, HParams(1e3, 0.9, 0.99), HParams(1e-6, 0.9, 0.99)]
-    good, absurd, tiny = engine.train(workload, points, step_budget=150, batching="sequential")
-    assert good.steps.tolist() == list(eval_schedule(150, 20))
+    good, absurd, tiny = engine.train(workload, points, step_budget=STEPS, batching="sequential")
+    assert good.steps.tolist() == list(eval_schedule(STEPS, 20))
     assert good.status == Status.COMPLETE and tiny.status == Status.COMPLETE
     rate = data.meta["click_rate"]
     constant = -(rate * np.log(rate) + (1 - rate) * np.log(1 - rate))
@@ -86,9 +87,9 @@ def test_good_point_beats_the_constant_rate_and_absurd_lr_diverges_alone(workloa
 
 def test_same_seed_same_curve_other_seed_other_curve(workload):
     point = GOOD.replace(dropout_rate=0.1)
-    a = engine.train(workload, [point], seed=1, step_budget=30, batching="sequential")[0]
-    b = engine.train(workload, [point], seed=1, step_budget=30, batching="sequential")[0]
-    c = engine.train(workload, [point], seed=2, step_budget=30, batching="sequential")[0]
+    a = engine.train(workload, [point], seed=1, step_budget=STEPS, batching="sequential")[0]
+    b = engine.train(workload, [point], seed=1, step_budget=STEPS, batching="sequential")[0]
+    c = engine.train(workload, [point], seed=2, step_budget=STEPS, batching="sequential")[0]
     np.testing.assert_array_equal(a.metric("log_loss"), b.metric("log_loss"))
     np.testing.assert_array_equal(a.train_loss, b.train_loss)
     assert not np.array_equal(a.train_loss, c.train_loss)

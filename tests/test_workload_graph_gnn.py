@@ -25,6 +25,7 @@ from hplists.workloads.registry import get_workload
 from hplists.workloads.spec import eval_schedule
 
 GOOD = HParams(5e-3, 0.9, 0.99, weight_decay=0.05, warmup_fraction=0.05)
+STEPS = 100  # one shortened budget for every test: the program compiles once
 
 
 @pytest.fixture(scope="module")
@@ -104,14 +105,15 @@ def test_padding_does_not_change_predictions(workload, data):
     params = workload.init(jax.random.key(0))
     batch = {k: v[:8] for k, v in data.valid.items()}
     alone = {k: v[3:4] for k, v in batch.items()}
-    np.testing.assert_allclose(workload.predict(params, batch)[3],
-                               workload.predict(params, alone)[0], rtol=1e-5, atol=1e-5)
+    predict = jax.jit(workload.predict)
+    np.testing.assert_allclose(predict(params, batch)[3], predict(params, alone)[0],
+                               rtol=1e-5, atol=1e-5)
 
 
 def test_good_point_beats_chance_and_absurd_lr_diverges_alone(workload, data):
     points = [GOOD, HParams(10.0, 0.9, 0.99), HParams(1e-6, 0.9, 0.99)]
-    good, absurd, tiny = engine.train(workload, points, step_budget=200, batching="sequential")
-    assert good.steps.tolist() == list(eval_schedule(200, 20))
+    good, absurd, tiny = engine.train(workload, points, step_budget=STEPS, batching="sequential")
+    assert good.steps.tolist() == list(eval_schedule(STEPS, 20))
     assert good.status == Status.COMPLETE and tiny.status == Status.COMPLETE
     y, m = data.valid["labels"], data.valid["label_mask"]
     chance = np.mean((y * m).sum(0) / m.sum(0))  # a random ranking's expected AP
@@ -122,9 +124,9 @@ def test_good_point_beats_chance_and_absurd_lr_diverges_alone(workload, data):
 
 def test_same_seed_same_curve_other_seed_other_curve(workload):
     point = GOOD.replace(dropout_rate=0.1)
-    a = engine.train(workload, [point], seed=1, step_budget=20, batching="sequential")[0]
-    b = engine.train(workload, [point], seed=1, step_budget=20, batching="sequential")[0]
-    c = engine.train(workload, [point], seed=2, step_budget=20, batching="sequential")[0]
+    a = engine.train(workload, [point], seed=1, step_budget=STEPS, batching="sequential")[0]
+    b = engine.train(workload, [point], seed=1, step_budget=STEPS, batching="sequential")[0]
+    c = engine.train(workload, [point], seed=2, step_budget=STEPS, batching="sequential")[0]
     np.testing.assert_array_equal(a.metric("mean_average_precision"),
                                   b.metric("mean_average_precision"))
     np.testing.assert_array_equal(a.train_loss, b.train_loss)
@@ -145,4 +147,4 @@ def test_gelu_variant_differs_only_in_its_knob(workload, data):
     assert all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(p), jax.tree.leaves(q),
                                                     strict=True))
     batch = {k: v[:4] for k, v in data.valid.items()}
-    assert not np.allclose(workload.predict(p, batch), variant.predict(q, batch))
+    assert not np.allclose(jax.jit(workload.predict)(p, batch), jax.jit(variant.predict)(q, batch))

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from hplists.workloads import speech
 from hplists.workloads.ctc import greedy_decode
-from hplists.workloads.edit_distance import levenshtein, word_error_rate
+from hplists.workloads.edit_distance import levenshtein, levenshtein_batch, word_error_rate
 
 
 @pytest.fixture(scope="module")
@@ -98,6 +98,15 @@ def _levenshtein_reference(a, b):
 def test_levenshtein_matches_the_textbook_table(a, b):
     assert levenshtein(a, b) == _levenshtein_reference(a, b)
     assert levenshtein(a, b) == levenshtein(b, a)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(st.lists(st.integers(0, 3), max_size=8),
+                          st.lists(st.integers(0, 3), max_size=8)), min_size=1, max_size=12))
+def test_batched_distances_equal_pairwise_ones_whatever_the_padding(pairs):
+    refs, hyps = [a for a, _ in pairs], [b for _, b in pairs]
+    expected = [_levenshtein_reference(a, b) for a, b in pairs]
+    assert levenshtein_batch(refs, hyps).tolist() == expected
 
 
 def test_word_error_rate_counts_edits_over_reference_words():

@@ -88,7 +88,21 @@ def generate(
     (1.0 on padded frames), ``labels`` (int32, units ``1..num_units``, word
     separator ``num_units + 1``, padded with 0) and ``label_paddings``.
     ``meta`` holds ``vocab_size`` (blank + units + separator), ``separator``
-    and ``max_labels``.
+    and ``max_labels``. Features are normalized per dimension with training
+    statistics; padded frames are zero.
+
+    Args:
+        seed: draws the hidden model (templates, lexicon, speakers) and the utterances.
+        num_train, num_valid: utterances per split.
+        num_frames, num_features: padded length and feature dimension of an utterance.
+        num_units, num_words: phone-like units and lexicon size (words of 2-4 units).
+        max_words: utterances have 2..max_words words.
+        train_speakers, valid_speakers: disjoint speaker pools of the two splits.
+        noise: standard deviation of the additive frame noise.
+        spread: how far unit templates lie from their cluster centre (smaller:
+            more confusable units).
+        accent: standard deviation of a speaker's perturbation of every template.
+        pause: probability of a short silence between two words.
 
     Example:
         >>> d = generate(0, num_train=8, num_valid=4)

@@ -160,7 +160,7 @@ class SpeechConformer(SpeechWorkload):
     activation: ClassVar[str] = "relu"
     dim: ClassVar[int] = 32
     num_blocks: ClassVar[int] = 2
-    batching: ClassVar[str] = "vmap"
+    batching: ClassVar[str] = "processes"
 
     def network(self) -> Any:
         return Conformer(

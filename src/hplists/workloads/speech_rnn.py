@@ -144,11 +144,16 @@ class SpeechRNN(SpeechWorkload):
     step_budget: ClassVar[int] = 400
     batch_size: ClassVar[int] = 32
     activation: ClassVar[str] = "relu"
-    batching: ClassVar[str] = "vmap"
+    channels: ClassVar[int] = 64
+    hidden: ClassVar[int] = 48
+    batching: ClassVar[str] = "processes"
 
     def network(self) -> Any:
         return DeepSpeech(
-            vocab_size=self.vocab_size, activation=self.activation
+            vocab_size=self.vocab_size,
+            channels=self.channels,
+            hidden=self.hidden,
+            activation=self.activation,
         )
 
 

@@ -286,7 +286,7 @@ class TranslateTransformer(JaxWorkload):
     batch_size: ClassVar[int] = 32
     regularizers: ClassVar[frozenset[str]] = frozenset({"dropout", "label_smoothing"})
     eval_batch_size: ClassVar[int] = 256
-    batching: ClassVar[str] = "vmap"
+    batching: ClassVar[str] = "processes"
     post_ln: ClassVar[bool] = False
     dim: ClassVar[int] = 64
     hidden: ClassVar[int] = 128

@@ -8,14 +8,17 @@ a sequence-to-sequence problem rather than word substitution:
 * morphology and agreement: target nouns have a hidden gender; determiners and
   adjectives agree with their noun in gender and number; verbs agree with the
   subject in number; plural nouns take a gender-dependent suffix;
-* reordering: adjectives follow the noun in the target, in reverse order;
+* reordering: adjectives follow the noun in the target (with
+  ``max_adjectives=2``, two adjectives also swap their order);
 * a discontinuous construction: negation ``not V`` becomes ``ne V pas``;
 * a contraction: the first preposition followed by a masculine singular
-  definite article fuse into one word (as French ``de le`` -> ``du``).
+  definite article fuse into one word (as French ``de le`` -> ``du``);
+* Zipf-like word frequencies, so rare words (and their genders) are learned late.
 
 Sentences are ``subject [not] verb object [preposition noun-phrase]`` with
-noun phrases ``determiner adjective* noun``, 5-14 source words, padded. Token
-ids: source ``0`` is padding; target ``0`` padding, ``1`` begin, ``2`` end.
+noun phrases ``determiner [adjective] noun``: 5-11 source words, up to 12
+target words and an end token (13 tokens), padded. Token ids: source ``0`` is
+padding; target ``0`` padding, ``1`` begin, ``2`` end.
 """
 
 from __future__ import annotations
@@ -247,6 +250,12 @@ def generate(
     the end token), int32 ``[n, max_len]``, padded with 0. Validation
     sentences never occur in the training split. ``meta`` holds the vocabulary
     sizes and ``max_len``.
+
+    Args:
+        seed: draws the grammar (:func:`make_grammar`) and the sentences.
+        num_train, num_valid: sentence pairs per split.
+        grammar: passed to :func:`make_grammar` (``num_nouns``,
+            ``num_adjectives``, ``num_verbs``, ``max_adjectives``).
 
     Example:
         >>> d = generate(0, num_train=16, num_valid=4)

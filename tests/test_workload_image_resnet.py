@@ -15,6 +15,7 @@ from hplists.workloads.registry import get_workload
 from hplists.workloads.spec import eval_schedule
 
 GOOD = HParams(5e-3, 0.9, 0.99, weight_decay=0.05, warmup_fraction=0.05, label_smoothing=0.1)
+STEPS = 150  # one shortened budget for every test: the program compiles once
 
 
 @pytest.fixture(scope="module")
@@ -86,17 +87,17 @@ def test_classification_scores_match_sklearn():
 
 
 def test_model_shapes_and_size(workload, data):
-    params = workload.init(jax.random.key(0))
+    params = jax.jit(workload.init)(jax.random.key(0))
     n = sum(a.size for a in jax.tree.leaves(params))
     assert 10_000 < n < 40_000
     batch = {k: v[:5] for k, v in data.valid.items()}
-    assert jax.jit(workload.predict)(params, batch).shape == (5, images.NUM_CLASSES)
+    assert jax.eval_shape(workload.predict, params, batch).shape == (5, images.NUM_CLASSES)
     loss = jax.jit(workload.loss_fn)(params, batch, jax.random.key(1), 0.0, 0.1)
     assert loss.shape == () and np.isfinite(loss)
 
 
 def test_label_smoothing_reaches_the_loss(workload, data):
-    params = workload.init(jax.random.key(0))
+    params = jax.jit(workload.init)(jax.random.key(0))
     batch = {k: v[:16] for k, v in data.train.items()}
     f = jax.jit(workload.loss_fn)
     assert float(f(params, batch, None, 0.0, 0.0)) != float(f(params, batch, None, 0.0, 0.2))
@@ -105,8 +106,8 @@ def test_label_smoothing_reaches_the_loss(workload, data):
 @pytest.mark.slow
 def test_good_point_beats_chance_and_absurd_lr_diverges_alone(workload):
     points = [GOOD, HParams(1e3, 0.9, 0.99), HParams(1e-6, 0.9, 0.99)]
-    good, absurd, tiny = engine.train(workload, points, step_budget=150, batching="sequential")
-    assert good.steps.tolist() == list(eval_schedule(150, 20))
+    good, absurd, tiny = engine.train(workload, points, step_budget=STEPS, batching="sequential")
+    assert good.steps.tolist() == list(eval_schedule(STEPS, 20))
     assert good.status == Status.COMPLETE and tiny.status == Status.COMPLETE
     chance = 1 - 1 / images.NUM_CLASSES
     assert good.metric("error_rate")[-1] < chance - 0.3
@@ -115,9 +116,9 @@ def test_good_point_beats_chance_and_absurd_lr_diverges_alone(workload):
 
 
 def test_same_seed_same_curve_other_seed_other_curve(workload):
-    a = engine.train(workload, [GOOD], seed=1, step_budget=20, batching="sequential")[0]
-    b = engine.train(workload, [GOOD], seed=1, step_budget=20, batching="sequential")[0]
-    c = engine.train(workload, [GOOD], seed=2, step_budget=20, batching="sequential")[0]
+    a = engine.train(workload, [GOOD], seed=1, step_budget=STEPS, batching="sequential")[0]
+    b = engine.train(workload, [GOOD], seed=1, step_budget=STEPS, batching="sequential")[0]
+    c = engine.train(workload, [GOOD], seed=2, step_budget=STEPS, batching="sequential")[0]
     np.testing.assert_array_equal(a.metric("error_rate"), b.metric("error_rate"))
     np.testing.assert_array_equal(a.train_loss, b.train_loss)
     assert not np.array_equal(a.train_loss, c.train_loss)
@@ -141,10 +142,10 @@ def test_silu_variant_differs_only_in_its_activation(workload, data):
         "blocks",
     )
     assert all(getattr(variant, k) == getattr(workload, k) for k in same)
-    p, q = workload.init(jax.random.key(0)), variant.init(jax.random.key(0))
+    p, q = jax.jit(workload.init)(jax.random.key(0)), jax.jit(variant.init)(jax.random.key(0))
     assert jax.tree.structure(p) == jax.tree.structure(q)
     assert all(
         np.array_equal(a, b) for a, b in zip(jax.tree.leaves(p), jax.tree.leaves(q), strict=True)
     )
     batch = {k: v[:4] for k, v in data.valid.items()}
-    assert not np.allclose(workload.predict(p, batch), variant.predict(q, batch))
+    assert not np.allclose(jax.jit(workload.predict)(p, batch), jax.jit(variant.predict)(q, batch))

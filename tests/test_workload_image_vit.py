@@ -16,6 +16,7 @@ from hplists.workloads.spec import eval_schedule
 
 # The ViT sits near chance for its first ~100 steps; this point leaves it in ~150.
 GOOD = HParams(3e-3, 0.9, 0.95, weight_decay=0.05, warmup_fraction=0.1, label_smoothing=0.2)
+STEPS = 300  # one shortened budget for every test: the program compiles once
 
 
 @pytest.fixture(scope="module")
@@ -56,12 +57,12 @@ def test_sincos_position_embedding():
 
 
 def test_model_shapes_size_and_zero_head(workload, data):
-    params = workload.init(jax.random.key(0))
+    params = jax.jit(workload.init)(jax.random.key(0))
     n = sum(a.size for a in jax.tree.leaves(params))
     assert 15_000 < n < 60_000
     assert not np.any(params["head"]["kernel"])  # AlgoPerf's zero-initialized head
     batch = {k: v[:5] for k, v in data.valid.items()}
-    assert jax.jit(workload.predict)(params, batch).shape == (5, images.NUM_CLASSES)
+    assert jax.eval_shape(workload.predict, params, batch).shape == (5, images.NUM_CLASSES)
     loss = jax.jit(workload.loss_fn)(params, batch, jax.random.key(1), 0.1, 0.1)
     assert loss.shape == () and np.isfinite(loss)
 
@@ -69,7 +70,7 @@ def test_model_shapes_size_and_zero_head(workload, data):
 def test_dropout_is_active_in_training_and_off_in_prediction(workload, data):
     params = jax.tree.map(
         lambda a: jax.random.normal(jax.random.key(3), a.shape) * 0.3,
-        workload.init(jax.random.key(0)),
+        jax.jit(workload.init)(jax.random.key(0)),
     )
     x = jnp.asarray(data.valid["image"][:8])
 
@@ -88,8 +89,8 @@ def test_dropout_is_active_in_training_and_off_in_prediction(workload, data):
 @pytest.mark.slow
 def test_good_point_beats_chance_and_absurd_lr_diverges_alone(workload):
     points = [GOOD, HParams(1e3, 0.9, 0.99), HParams(1e-6, 0.9, 0.99)]
-    good, absurd, tiny = engine.train(workload, points, step_budget=300, batching="sequential")
-    assert good.steps.tolist() == list(eval_schedule(300, 20))
+    good, absurd, tiny = engine.train(workload, points, step_budget=STEPS, batching="sequential")
+    assert good.steps.tolist() == list(eval_schedule(STEPS, 20))
     assert good.status == Status.COMPLETE and tiny.status == Status.COMPLETE
     chance = 1 - 1 / images.NUM_CLASSES
     assert good.metric("error_rate")[-1] < chance - 0.12
@@ -100,10 +101,10 @@ def test_good_point_beats_chance_and_absurd_lr_diverges_alone(workload):
 def test_same_seed_same_curve_other_seed_other_curve(workload):
     point = GOOD.replace(dropout_rate=0.1)
     a, b = (
-        engine.train(workload, [point], seed=1, step_budget=20, batching="sequential")[0]
+        engine.train(workload, [point], seed=1, step_budget=STEPS, batching="sequential")[0]
         for _ in range(2)
     )
-    c = engine.train(workload, [point], seed=2, step_budget=20, batching="sequential")[0]
+    c = engine.train(workload, [point], seed=2, step_budget=STEPS, batching="sequential")[0]
     np.testing.assert_array_equal(a.metric("error_rate"), b.metric("error_rate"))
     np.testing.assert_array_equal(a.train_loss, b.train_loss)
     assert not np.array_equal(a.train_loss, c.train_loss)
@@ -130,7 +131,7 @@ def test_post_ln_variant_differs_only_in_where_layernorm_sits(workload, data):
         "mlp_dim",
     )
     assert all(getattr(variant, k) == getattr(workload, k) for k in same)
-    p, q = workload.init(jax.random.key(0)), variant.init(jax.random.key(0))
+    p, q = jax.jit(workload.init)(jax.random.key(0)), jax.jit(variant.init)(jax.random.key(0))
     # Post-LN has no final LayerNorm; every other parameter is the same.
     assert set(p) - set(q) == {"encoder_norm"} and set(q) <= set(p)
     assert jax.tree.structure({k: p[k] for k in q}) == jax.tree.structure(q)
@@ -140,4 +141,4 @@ def test_post_ln_variant_differs_only_in_where_layernorm_sits(workload, data):
     }
     p, q = {**p, "head": head}, {**q, "head": head}  # nonzero heads, so logits differ
     batch = {k: v[:4] for k, v in data.valid.items()}
-    assert not np.allclose(workload.predict(p, batch), variant.predict(q, batch))
+    assert not np.allclose(jax.jit(workload.predict)(p, batch), jax.jit(variant.predict)(q, batch))

@@ -3,21 +3,27 @@
 The CPU-scale analog of AlgoPerf's LibriSpeech Conformer. The model follows
 Gulati et al. (2020) and AlgoPerf's ``librispeech_jax/models.py``:
 
-* a strided 2-D convolution over (time, feature) subsamples time by 2, then a
-  dense projection to the model width and sinusoidal positions;
+* a strided convolution over time (width 3, stride 2, 64 channels, ReLU)
+  subsamples by 2, then a dense projection to the model width and sinusoidal
+  positions;
 * Conformer blocks ``x += FFN(x)/2; x += MHSA(x); x += Conv(x); x += FFN(x)/2;
   x = LayerNorm(x)``, where the convolution module is LayerNorm, pointwise
   GLU, depthwise convolution, normalization, activation, pointwise projection;
 * a final LayerNorm and a dense layer to the CTC labels.
 
-Differences at this scale: no SpecAugment; the normalization inside the
-convolution module is LayerNorm rather than batch norm (the workload contract
-has no mutable state); one dropout rate (the point's ``dropout_rate``) for the
-input and every residual branch, and no dropout inside the feed-forward
-modules (AlgoPerf gives that one its own fixed rate; on a CPU its random
-numbers cost a sixth of a training step). The activation of the feed-forward and convolution modules
-is the class attribute :attr:`SpeechConformer.activation`: ``"relu"`` here,
-``"gelu"`` in the variant ``speech_conformer_gelu`` (paper 001, Table 3).
+Differences at this scale: no SpecAugment; AlgoPerf's 2-D subsampling
+convolutions become one 1-D convolution over time; the normalization inside
+the convolution module is LayerNorm rather than batch norm (the workload
+contract has no mutable state); one dropout rate (the point's
+``dropout_rate``) for the input and every residual branch, and no dropout
+inside the feed-forward modules (AlgoPerf gives that one its own fixed rate;
+on a CPU its random numbers cost a sixth of a training step).
+
+The activation of the feed-forward and convolution modules (where AlgoPerf's
+``activation_function_name`` acts) is the class attribute
+:attr:`SpeechConformer.activation`: ``"relu"`` here and ``"gelu"`` in the
+variant ``speech_conformer_gelu``, the change paper 001's Table 3 names
+(AlgoPerf's own base uses swish).
 """
 
 from __future__ import annotations
@@ -118,7 +124,7 @@ class Conformer(nn.Module):
     def __call__(self, inputs, input_paddings, dropout_rate, rng):
         check_choice("activation", self.activation, tuple(ACTIVATIONS))
         y, paddings = subsample(inputs, input_paddings)
-        y = ACTIVATIONS[self.activation](Dense(self.channels)(y))
+        y = nn.relu(Dense(self.channels)(y))
         mask = (1.0 - paddings)[..., None]
         y = Dense(self.dim)(y)
         y = y + sinusoidal_positions(y.shape[1], self.dim)

@@ -20,8 +20,10 @@ finally standardized with the training split's statistics.
 Source digits are split *before* augmentation: no handwritten digit appears in
 both train and validation, so validation error measures generalization to new
 writers' strokes, not to new nuisances of a memorized digit. The training
-split is deliberately small (a few augmented copies of ~1200 digits), so
-regularization matters over the budget.
+split is small (3000 images: 2-3 renderings of each of ~1200 digits), so
+regularization matters: at a good point of ``image_vit``, weight decay 0.3
+instead of 0.02 cut the error from 39% to 29%; label smoothing 0.1 helps
+``image_resnet`` (11.6% vs 12.7% without).
 """
 
 from __future__ import annotations

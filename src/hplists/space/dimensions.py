@@ -16,6 +16,7 @@ power never puts a point a ulp outside the declared range.
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import math
 from collections.abc import Mapping, Sequence
@@ -43,7 +44,7 @@ def _check_name(name: Any) -> str:
     return name
 
 
-class Dimension:
+class Dimension(abc.ABC):
     """Base class: a named map from a uniform coordinate ``u`` in [0, 1) to a value."""
 
     scale: ClassVar[str]
@@ -54,21 +55,21 @@ class Dimension:
         """How many coordinates of the (quasi-)random sequence it consumes: 1, or 0 if fixed."""
         return 1
 
-    def from_unit(self, u: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+    @abc.abstractmethod
+    def from_unit(self, u: np.ndarray) -> np.ndarray:
         """Maps uniform coordinates in [0, 1) to values, elementwise."""
-        raise NotImplementedError
 
-    def to_dict(self) -> dict[str, Any]:  # pragma: no cover - abstract
+    @abc.abstractmethod
+    def to_dict(self) -> dict[str, Any]:
         """The file representation (without the name, which is the key)."""
-        raise NotImplementedError
 
-    def contains(self, x: float) -> bool:  # pragma: no cover - abstract
+    @abc.abstractmethod
+    def contains(self, x: float) -> bool:
         """Whether ``x`` is a value this dimension can produce."""
-        raise NotImplementedError
 
-    def extremes(self) -> tuple[float, float]:  # pragma: no cover - abstract
+    @abc.abstractmethod
+    def extremes(self) -> tuple[float, float]:
         """Smallest and largest value the dimension can produce."""
-        raise NotImplementedError
 
 
 @dataclasses.dataclass(frozen=True)

@@ -27,37 +27,22 @@ from __future__ import annotations
 import dataclasses
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Literal, Protocol
+from typing import Literal
 
 import numpy as np
 
 from hplists._check import check_choice
-from hplists.curves import Curve, Status
+from hplists.curves import Status
 from hplists.scoring.specs import WorkloadSpec
+from hplists.store.base import TrialRecord
 
 __all__ = [
     "Submissions",
-    "TrialLike",
     "TrialMatrix",
     "TrialScore",
     "score_trial",
     "submission_times",
 ]
-
-
-class TrialLike(Protocol):
-    """The attributes of a trial record that scoring reads."""
-
-    study: str
-    point_id: str
-    point_index: int | None
-    point: Mapping[str, float]
-    workload: str
-    workload_version: str
-    seed: int
-    status: Status
-    message: str
-    curve: Curve | None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,12 +54,12 @@ class TrialScore:
     best: float
 
 
-def _label(r: TrialLike) -> str:
+def _label(r: TrialRecord) -> str:
     return f"trial (study={r.study!r}, point={r.point_id}, workload={r.workload!r}, seed={r.seed})"
 
 
 def score_trial(
-    record: TrialLike, spec: WorkloadSpec, *, errors: Literal["raise", "inf"] = "raise"
+    record: TrialRecord, spec: WorkloadSpec, *, errors: Literal["raise", "inf"] = "raise"
 ) -> TrialScore | None:
     """Scores one finished trial against its workload's target; ``None`` for a running trial.
 
@@ -84,6 +69,7 @@ def score_trial(
 
     Example:
         >>> import types
+        >>> from hplists import Curve
         >>> curve = Curve.from_rows([{"step": s, "seconds": s / 10, "train_loss": 1.0,
         ...                           "error_rate": e} for s, e in [(50, 0.4), (100, 0.2)]])
         >>> rec = types.SimpleNamespace(study="s", point_id="p", workload="w", seed=0,
@@ -194,7 +180,7 @@ class TrialMatrix:
     @classmethod
     def from_records(
         cls,
-        records: Iterable[TrialLike],
+        records: Iterable[TrialRecord],
         specs: Mapping[str, WorkloadSpec],
         *,
         study: str | None = None,
@@ -217,6 +203,8 @@ class TrialMatrix:
 
         Example:
             >>> import types
+            >>> from hplists import Curve
+        >>> from hplists import Curve
             >>> def rec(pid, workload, err):
             ...     c = Curve.from_rows([{"step": 10, "seconds": 1.0, "train_loss": 1.0,
             ...                           "error_rate": err}])
@@ -337,7 +325,7 @@ class Submissions:
 
 
 def submission_times(
-    records: Iterable[TrialLike],
+    records: Iterable[TrialRecord],
     specs: Mapping[str, WorkloadSpec],
     *,
     studies: Sequence[str] | None = None,

@@ -34,6 +34,7 @@ from hplists.report import paper001
 from hplists.report.analysis import Analysis, Missing, Row
 from hplists.scoring.cost import cost
 from hplists.scoring.profiles import benchmark_score
+from hplists.study.calibration import BAND, success_counts
 
 __all__ = [
     "KINDS",
@@ -221,16 +222,14 @@ def table4(a: Analysis) -> Table:
     def build() -> tuple[list[tuple[Any, ...]], list[str]]:
         m = a.matrix
         ok = np.isfinite(m.fractions)
-        others = ok.sum(axis=1)[:, None] - ok
+        success = {w: {i: bool(ok[i, j]) for i in range(m.shape[0])}
+                   for j, w in enumerate(m.names)}
         rows = []
-        for j, w in enumerate(m.names):
-            n = int(ok[:, j].sum())
-            share = n / m.shape[0]
+        for w, c in zip(m.names, success_counts(success, m.names), strict=True):
+            share = c.successes / m.shape[0]
             paper = paper001.TABLE4.get(w)
-            rows.append((w, paper001.paper_name(w), n, share,
-                         int((ok[:, j] & (others[:, j] >= 1)).sum()),
-                         int((ok[:, j] & (others[:, j] >= 2)).sum()),
-                         "yes" if 0.01 <= share <= 0.15 else "no",
+            rows.append((w, paper001.paper_name(w), c.successes, share, c.also_one, c.also_two,
+                         "yes" if BAND[0] <= share <= BAND[1] else "no",
                          None if paper is None else " / ".join(map(str, paper))))
         notes = [f"{int(ok.any(axis=1).sum())} of {m.shape[0]} points train at least one "
                  "workload."]

@@ -27,7 +27,7 @@ import math
 import os
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -44,10 +44,12 @@ __all__ = [
     "CALIBRATION_SPACE",
     "CALIBRATION_STUDY",
     "CALIBRATION_TRAIN_SEED",
+    "SuccessCounts",
     "Table4",
     "Table4Row",
     "calibration_points",
     "run_calibration",
+    "success_counts",
     "table4",
 ]
 
@@ -228,6 +230,44 @@ def _targets(names: Sequence[str], targets: Mapping[str, Any] | str | os.PathLik
     return specs
 
 
+class SuccessCounts(NamedTuple):
+    """The counts of one workload's row of Table 4 (see :class:`Table4Row`)."""
+
+    points: int
+    successes: int
+    also_one: int
+    also_two: int
+    unknown_elsewhere: int
+
+
+def success_counts(success: Mapping[str, Mapping[Any, bool]], names: Sequence[str]
+                   ) -> list[SuccessCounts]:
+    """Table 4's counts from which point trains which workload.
+
+    ``success[w][p]`` says whether point ``p`` reaches workload ``w``'s target
+    within its budget; a point absent from ``success[w]`` has no finished trial
+    there. "Other workloads" are the other entries of ``names``.
+
+    Example:
+        >>> ok = {"a": {0: True, 1: True, 2: False}, "b": {0: True, 1: False, 2: True},
+        ...       "c": {0: True, 2: False}}
+        >>> [tuple(c) for c in success_counts(ok, ["a", "b", "c"])]
+        [(3, 2, 1, 1, 1), (3, 2, 1, 1, 0), (2, 1, 1, 1, 0)]
+    """
+    out = []
+    for w in names:
+        winners = [p for p, ok in success.get(w, {}).items() if ok]
+        also, unknown = [], 0
+        for p in winners:
+            others = [success.get(o, {}).get(p) for o in names if o != w]
+            also.append(sum(bool(x) for x in others))
+            unknown += any(x is None for x in others)
+        out.append(SuccessCounts(points=len(success.get(w, {})), successes=len(winners),
+                                 also_one=sum(a >= 1 for a in also),
+                                 also_two=sum(a >= 2 for a in also), unknown_elsewhere=unknown))
+    return out
+
+
 def table4(
     store: Any,
     *,
@@ -286,18 +326,12 @@ def table4(
     for (pid, w), fr in fractions.items():
         success[w][pid] = bool(np.isfinite(np.median(fr)))
     rows = []
-    for w in names:
-        winners = [p for p, ok in success[w].items() if ok]
-        also, unknown = [], 0
-        for p in winners:
-            others = [success[o].get(p) for o in names if o != w]
-            also.append(sum(bool(x) for x in others))
-            unknown += any(x is None for x in others)
+    for w, c in zip(names, success_counts(success, names), strict=True):
         s = specs[w]
         rows.append(Table4Row(
             workload=w, target=s.target, metric=s.metric, mode=s.mode,
-            step_budget=s.step_budget, points=len(success[w]), successes=len(winners),
-            also_one=sum(a >= 1 for a in also), also_two=sum(a >= 2 for a in also),
-            errors=errors[w], unknown_elsewhere=unknown,
+            step_budget=s.step_budget, points=c.points, successes=c.successes,
+            also_one=c.also_one, also_two=c.also_two, errors=errors[w],
+            unknown_elsewhere=c.unknown_elsewhere,
         ))
     return Table4(rows=tuple(rows), study=study, expected_points=expected_points, band=band)

@@ -183,6 +183,26 @@ def test_whole_pipeline_end_to_end_through_the_cli(tiny, tmp_path, capsys):
     assert payload["final"]["indices"] == [i for i, _ in lists.final_points()]
     assert set(payload["leave_one_out"]) == set(sw.BASE)
 
+    # The report of this store: every table and figure of the issue filled from these runs.
+    names = ["broad=broad12", "reruns=broad12/reruns", "variants=broad12/variants",
+             "baseline:random-5=baseline/random-3", "baseline:bo-5=baseline/bo-gp-2",
+             "baseline:bo-10=baseline/bo-gp-3"]
+    out_dir = tmp_path / "report"
+    assert main(["report", str(db), "-o", str(out_dir), "--specs", str(specs), "--k", "3",
+                 "--max-k", "4", *[a for n in names for a in ("--study-name", n)]]) == 0
+    printed = capsys.readouterr().out
+    assert "no data for" not in printed, printed  # the CLI names every table left empty
+    md = (out_dir / "report.md").read_text()
+    for key, title in [("table4", "Table 4"), ("table5", "Table 5"), ("table6", "Table 6"),
+                       ("table7", "Table 7"), ("table8", "Table 8"), ("table9", "Table 9"),
+                       ("table10", "Table 10"), ("table12", "Table 12"),
+                       ("table13", "Table 13"), ("appendix_b", "Appendix B")]:
+        assert title in md, key
+        rows = (out_dir / "tables" / f"{key}.csv").read_text().strip().splitlines()
+        assert len(rows) >= 2, key  # a header and at least one row
+    pngs = {p.stem for p in (out_dir / "figures").glob("*.png")}
+    assert {f"figure1_{w}" for w in sw.BASE} | {"figure2"} <= pngs, pngs
+
 
 _CHILD = """
 import sys

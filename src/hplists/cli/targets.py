@@ -107,7 +107,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "table4", help="calibration table: points reaching each target within T (paper Table 4)",
         description="For each base workload: how many points of the calibration study reach the "
         "target within the budget T, how many of those also do on at least one / two other "
-        "workloads, and the fraction, flagged outside [1%%, 15%%].",
+        "workloads, and the fraction, flagged outside [1%, 15%].",
     )
     q.add_argument("--store", default=CALIBRATION_STORE,
                    help=f"the store with the calibration study (default: {CALIBRATION_STORE})")

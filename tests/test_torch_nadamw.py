@@ -31,6 +31,7 @@ PATHS = {
     "per-tensor": dict(fused=False, foreach=False),
     "foreach": dict(fused=False, foreach=True),
     "fused": dict(fused=True),
+    "compiled": dict(compiled=True),
 }
 _paper = hplists.get_list("nadamw-paper").points
 _baseline = hplists.get_list("nadamw-algoperf-baseline").points
@@ -92,6 +93,17 @@ _REFERENCE_SCRIPT = textwrap.dedent(
     np.savez(sys.argv[4], **out)
     """
 )
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _compile_small_tensors():
+    """The compiled path skips tensors under 2**15 elements; the tests' tensors are small."""
+    from hplists.optim import torch_nadamw
+
+    saved = torch_nadamw._COMPILED_MIN_NUMEL
+    torch_nadamw._COMPILED_MIN_NUMEL = 1
+    yield
+    torch_nadamw._COMPILED_MIN_NUMEL = saved
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -366,9 +378,30 @@ def test_paths_agree_on_blocked_non_contiguous_and_mixed_tensors(dtype):
             opt.step()
         finals[path] = params
     tol = 1e-13 if dtype == torch.float64 else 1e-6  # float32: a few ulps of N(0, 1) values
-    for path in ("foreach", "fused"):
+    for path in ("foreach", "fused", "compiled"):
         for a, b in zip(finals[path], finals["per-tensor"], strict=True):
             torch.testing.assert_close(a, b, rtol=tol, atol=tol)
+
+
+def test_compiled_path_runs_eligible_tensors_through_one_kernel(monkeypatch):
+    """compiled=True sends float32/float64 contiguous tensors to the kernel, the rest elsewhere."""
+    from hplists.optim import torch_nadamw
+
+    seen: list[int] = []
+    real = torch_nadamw._compiled
+    monkeypatch.setattr(torch_nadamw, "_compiled",
+                        lambda P, *a: (seen.extend(p.numel() for p in P), real(P, *a)))
+    monkeypatch.setattr(torch_nadamw, "_COMPILED_MIN_NUMEL", 10)
+    big, small = torch.nn.Parameter(torch.randn(4, 5)), torch.nn.Parameter(torch.randn(3))
+    strided = torch.nn.Parameter(torch.randn(5, 4).t())
+    half = torch.nn.Parameter(torch.randn(4, 5).to(torch.bfloat16))
+    opt = NAdamW([big, small, strided, half], lr=1e-2, weight_decay=0.1, compiled=True)
+    for p in opt.param_groups[0]["params"]:
+        p.grad = torch.randn_like(p)
+    before = [p.detach().clone() for p in opt.param_groups[0]["params"]]
+    opt.step()
+    assert seen == [20]  # only `big`: `small` is small, `strided` strided, `half` bfloat16
+    assert all(not torch.equal(a, b) for a, b in zip(before, opt.param_groups[0]["params"]))
 
 
 def test_parameters_without_gradients_are_skipped():
@@ -421,6 +454,8 @@ def test_build_returns_standard_torch_objects_and_accepts_modules_and_groups():
         (dict(fused=True, foreach=True), "fused and foreach", "choose one"),
         (dict(fused=True, eps_root=1e-8), "eps_root", "== 0"),
         (dict(fused=True, betas=(0.3, 0.9)), "beta1", "[0.5, 1)"),
+        (dict(compiled=None), "compiled", "True, False"),
+        (dict(compiled=True, fused=True), "compiled and fused", "choose one"),
     ],
 )
 def test_bad_optimizer_arguments_name_the_field_and_allowed_values(kwargs, field, allowed):

@@ -17,8 +17,18 @@ so the decay follows the schedule; ``eps`` sits outside the square root and
 ``eps_root`` (default 0) inside it. The points of paper 001 (arXiv
 2503.03986, footnote 2) are defined for exactly this rule.
 
-Three code paths compute it; all of them keep ``step`` and the two moments as
+Four code paths compute it; all of them keep ``step`` and the two moments as
 the only state:
+
+* ``compiled`` (opt-in, ``compiled=True``; float32/float64 on any device
+  ``torch.compile`` serves): the update of one tensor written once in torch
+  ops and compiled by ``torch.compile`` (inductor) into a single pass that
+  reads the parameter, gradient and moments and writes the parameter and
+  moments, as PyTorch's fused AdamW kernel does. One kernel with a symbolic
+  length serves every tensor; the first step pays the compilation (seconds;
+  a C++ compiler on CPU, triton on CUDA). Tensors under
+  ``_COMPILED_MIN_NUMEL`` elements, where a call's overhead would dominate,
+  take the default path.
 
 * ``fused`` (CPU and CUDA, float32/float64, ``eps_root == 0``, ``beta1 >=
   0.5``): one pass of PyTorch's fused AdamW kernel plus one ``lerp``. The
@@ -79,6 +89,9 @@ _FUSED_CPU_BLOCK = 1 << 19
 # The fused path recovers m_t with weight 1 - b1/b1' (about 1 - 1/b1); below
 # this beta1 the rounding amplification grows, so the other paths are used.
 _FUSED_MIN_BETA1 = 0.5
+# Below this size a compiled call's dispatch overhead (tens of microseconds)
+# exceeds what the single pass saves; such tensors take the default path.
+_COMPILED_MIN_NUMEL = 1 << 15
 
 
 def _fused_devices() -> frozenset[str]:
@@ -186,6 +199,11 @@ class NAdamW(torch.optim.Optimizer):
             the fused path does not take); ``False`` loops over tensors.
         fused: use the fused kernel (``None``: wherever it applies; ``True``:
             for every tensor, which must suit it; ``False``: never).
+        compiled: run tensors of at least ``2**15`` float32/float64 elements
+            through one kernel compiled by ``torch.compile`` (the fastest path
+            on CPU: one pass over memory, like fused AdamW); the first step
+            compiles it, which takes seconds. Other tensors take the path
+            ``fused``/``foreach`` choose.
 
     State per parameter: ``step`` (a Python int), ``exp_avg`` and
     ``exp_avg_sq``; nothing else, so ``state_dict()`` / ``load_state_dict()``
@@ -215,6 +233,7 @@ class NAdamW(torch.optim.Optimizer):
         state_dtype: torch.dtype | None = None,
         foreach: bool | None = None,
         fused: bool | None = None,
+        compiled: bool = False,
     ) -> None:
         defaults = dict(
             lr=lr,
@@ -225,6 +244,7 @@ class NAdamW(torch.optim.Optimizer):
             state_dtype=state_dtype,
             foreach=foreach,
             fused=fused,
+            compiled=compiled,
         )
         _validate_group(defaults)
         super().__init__(params, defaults)
@@ -250,6 +270,7 @@ class NAdamW(torch.optim.Optimizer):
             group.setdefault("state_dtype", None)
             group.setdefault("foreach", None)
             group.setdefault("fused", None)
+            group.setdefault("compiled", False)
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Loads a state dict, keeping the moments in their state dtype (bit-exact resume).
@@ -306,7 +327,9 @@ class NAdamW(torch.optim.Optimizer):
                     p, dtype=dtype, memory_format=torch.preserve_format
                 )
             m, v = state["exp_avg"], state["exp_avg_sq"]
-            if fused_group and _fusable(p, g, m, v):
+            if group["compiled"] and _compilable(p, g, m, v):
+                path = "compiled"
+            elif fused_group and _fusable(p, g, m, v):
                 path = "fused"
             elif group["fused"]:
                 raise ValueError(
@@ -323,7 +346,9 @@ class NAdamW(torch.optim.Optimizer):
             buckets.setdefault(key, []).append((p, g, m, v))
         for (path, _, _, t), items in buckets.items():
             P, G, M, V = (list(x) for x in zip(*items, strict=True))
-            if path == "fused":
+            if path == "compiled":
+                _compiled(P, G, M, V, t, hp)
+            elif path == "fused":
                 _fused(P, G, M, V, t, hp)
             elif path == "foreach":
                 _foreach(P, G, M, V, t, hp)
@@ -352,6 +377,10 @@ def _validate_group(group: Mapping[str, Any]) -> None:
             raise ValueError(f"{flag} must be one of None, True, False; got {group[flag]!r}")
     if group["fused"] and group["foreach"]:
         raise ValueError("fused and foreach cannot both be True; choose one")
+    if group["compiled"] not in (True, False):
+        raise ValueError(f"compiled must be one of True, False; got {group['compiled']!r}")
+    if group["compiled"] and group["fused"]:
+        raise ValueError("compiled and fused cannot both be True; choose one")
     if group["fused"]:
         if float(group["eps_root"]) != 0.0:
             raise ValueError(f"fused=True needs eps_root == 0, got {group['eps_root']!r}")
@@ -372,6 +401,15 @@ def _state_dtype(group: Mapping[str, Any], p: torch.Tensor) -> torch.dtype:
 def _fusable(p: torch.Tensor, g: torch.Tensor, m: torch.Tensor, v: torch.Tensor) -> bool:
     return (
         p.device.type in _FUSED_DEVICES
+        and p.dtype in (torch.float32, torch.float64)
+        and g.dtype == m.dtype == v.dtype == p.dtype
+        and all(x.is_contiguous() for x in (p, g, m, v))
+    )
+
+
+def _compilable(p: torch.Tensor, g: torch.Tensor, m: torch.Tensor, v: torch.Tensor) -> bool:
+    return (
+        p.numel() >= _COMPILED_MIN_NUMEL
         and p.dtype in (torch.float32, torch.float64)
         and g.dtype == m.dtype == v.dtype == p.dtype
         and all(x.is_contiguous() for x in (p, g, m, v))
@@ -536,6 +574,53 @@ def _fused(
         torch._foreach_lerp_(m, g, fixup)
 
 
+def _nadamw_tensor(
+    p: torch.Tensor, g: torch.Tensor, m: torch.Tensor, v: torch.Tensor, c: torch.Tensor
+) -> None:
+    """One tensor's update in place; ``c`` = (1-b1, b2, 1-b2, c1, c2, 1/(1-b2^t), eps_root,
+    eps, lr, wd), a tensor so that a new step's values reuse the compiled kernel."""
+    m.lerp_(g, c[0])
+    v.mul_(c[1]).add_(g * g * c[2])
+    u = (c[3] * m + c[4] * g) / ((v * c[5] + c[6]).sqrt() + c[7]) + c[9] * p
+    p.sub_(c[8] * u)
+
+
+_KERNEL: Callable[..., None] | None = None
+
+
+def _kernel() -> Callable[..., None]:
+    global _KERNEL
+    if _KERNEL is None:
+        _KERNEL = torch.compile(_nadamw_tensor, fullgraph=True, dynamic=True)
+    return _KERNEL
+
+
+def _compiled(
+    P: list[torch.Tensor],
+    G: list[torch.Tensor],
+    M: list[torch.Tensor],
+    V: list[torch.Tensor],
+    t: int,
+    hp: _Hyper,
+) -> None:
+    """Each tensor of one bucket through the kernel compiled from :func:`_nadamw_tensor`."""
+    c1, c2 = hp.nesterov(t)
+    c = torch.tensor(
+        [1.0 - hp.b1, hp.b2, 1.0 - hp.b2, c1, c2, 1.0 / (1.0 - hp.b2**t), hp.eps_root, hp.eps,
+         hp.lr, hp.wd], dtype=P[0].dtype, device=P[0].device)  # fmt: skip
+    kernel = _kernel()
+    for p, g, m, v in zip(P, G, M, V, strict=True):
+        try:
+            kernel(p.view(-1), g.view(-1), m.view(-1), v.view(-1), c)
+        except Exception as e:  # compilation needs a C++ compiler (CPU) or triton (CUDA)
+            if "Inductor" in type(e).__name__ or "Backend" in type(e).__name__:
+                raise RuntimeError(
+                    f"compiled=True: torch.compile could not build the NAdamW kernel on "
+                    f"{p.device.type} ({e}); use compiled=False"
+                ) from e
+            raise
+
+
 class WarmupCosineFactor:
     """``step -> factor`` of the warmup-cosine schedule, for ``torch.optim.lr_scheduler.LambdaLR``.
 
@@ -569,6 +654,7 @@ def build(
     state_dtype: torch.dtype | None = None,
     foreach: bool | None = None,
     fused: bool | None = None,
+    compiled: bool = False,
 ) -> tuple[NAdamW, LambdaLR]:
     """The optimizer and scheduler that train with ``point`` for ``total_steps`` steps.
 
@@ -615,5 +701,6 @@ def build(
         state_dtype=state_dtype,
         foreach=foreach,
         fused=fused,
+        compiled=compiled,
     )
     return optimizer, LambdaLR(optimizer, WarmupCosineFactor(warm, total_steps))

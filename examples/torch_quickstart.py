@@ -11,12 +11,9 @@ warmup-cosine schedule, and reports each point's validation accuracy.
 from __future__ import annotations
 
 import argparse
-import math
-import time
 
 import torch
 from rich.console import Console
-from rich.table import Table
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
@@ -84,24 +81,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(1)  # tiny model: threads cost more than they give
 
-    points = hplists.get_list(args.list, k=args.k).points
     data = load_data(args.seed)
-    table = Table(title=f"first {len(points)} points of {args.list}: digits MLP, {args.steps} steps")
-    for col in ("point", "learning_rate", "warmup", "dropout", "label_smoothing",
-                "val accuracy", "val loss", "seconds"):
-        table.add_column(col, justify="right")
-    results = []
-    for i, point in enumerate(points, start=1):
-        start = time.perf_counter()
-        accuracy, val_loss = train_and_evaluate(point, data, args.steps, args.batch_size, args.seed)
-        # Rank by accuracy, ties by loss; a diverged run (NaN loss) ranks last among ties.
-        results.append((accuracy, -val_loss if math.isfinite(val_loss) else -math.inf, i))
-        table.add_row(str(i), f"{point.learning_rate:.3g}", f"{point.warmup_fraction:g}",
-                      f"{point.dropout_rate:g}", f"{point.label_smoothing:g}",
-                      f"{accuracy:.4f}", f"{val_loss:.4f}", f"{time.perf_counter() - start:.1f}")
-    Console(width=120).print(table)
-    accuracy, _, best = max(results)  # highest accuracy; ties go to the lower loss
-    print(f"best: point {best} with validation accuracy {accuracy:.4f}")
+
+    def train(point: hplists.HParams) -> dict[str, float]:
+        accuracy, loss = train_and_evaluate(point, data, args.steps, args.batch_size, args.seed)
+        return {"accuracy": accuracy, "loss": loss}
+
+    result = hplists.tune(train, args.list, k=args.k, metric="accuracy")
+    Console(width=120).print(result)
+    print(f"best: point {result.best.index} with validation accuracy {result.best.value:.4f}")
     return 0
 
 

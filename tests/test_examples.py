@@ -28,15 +28,16 @@ def test_example_trains_k_points_and_reports_the_best(script, args):
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
     k = int(args[args.index("--k") + 1])
-    # Table rows: point, learning_rate, warmup, dropout, label_smoothing, accuracy, loss, seconds.
+    # hplists.tune's table: point (best marked *), 7 hyperparameters, accuracy, loss, seconds.
     rows = [[c.strip() for c in line.split("│")[1:-1]]
             for line in proc.stdout.splitlines() if line.startswith("│")]  # fmt: skip
-    assert [int(r[0]) for r in rows] == list(range(1, k + 1)), proc.stdout
-    accuracies = [float(r[5]) for r in rows]
+    assert [int(r[0].rstrip(" *")) for r in rows] == list(range(1, k + 1)), proc.stdout
+    accuracies = [float(r[8]) for r in rows]
     best = re.search(r"best: point (\d+) with validation accuracy ([0-9.]+)", proc.stdout)
     assert best, proc.stdout
     assert float(best.group(2)) == max(accuracies)
     assert accuracies[int(best.group(1)) - 1] == max(accuracies)
+    assert rows[int(best.group(1)) - 1][0].endswith("*")
     # 10 classes: chance is 0.1; even a short run learns the digits.
     assert max(accuracies) > 0.6, proc.stdout
 

@@ -7,6 +7,8 @@ keep the best (arXiv 2503.03986)::
     >>> [p.learning_rate for p in hplists.get_list("nadamw-paper", k=2).points]
     [0.007188680089024849, 0.0011719210768906827]
 
+:func:`tune` does exactly that with the user's ``train(point) -> metric``.
+
 Framework entry points are submodules imported on first use, so
 ``import hplists`` needs neither PyTorch nor JAX: ``hplists.torch`` (NAdamW as
 a ``torch.optim.Optimizer``) and ``hplists.optax`` (``optax.nadamw`` with the
@@ -21,7 +23,7 @@ from typing import Any
 from hplists._version import __version__
 from hplists.curves import Curve, Status
 from hplists.hparams import HParams
-from hplists.lists import NamedList, available_lists, get_list
+from hplists.lists import NamedList, TuneResult, available_lists, get_list, tune
 from hplists.lists.exhaustive import exhaustive_set
 from hplists.lists.greedy import greedy_list
 from hplists.lists.loo import leave_one_out
@@ -34,6 +36,7 @@ __all__ = [
     "HParams",
     "NamedList",
     "Status",
+    "TuneResult",
     "__version__",
     "available_lists",
     "benchmark_score",
@@ -43,6 +46,7 @@ __all__ = [
     "greedy_list",
     "leave_one_out",
     "performance_profiles",
+    "tune",
     "tuning_curve",
 ]
 

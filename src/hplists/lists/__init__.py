@@ -7,5 +7,15 @@ from hplists.lists.registry import (
     load_list,
     register_list,
 )
+from hplists.lists.tune import TunedTrial, TuneResult, tune
 
-__all__ = ["NamedList", "available_lists", "get_list", "load_list", "register_list"]
+__all__ = [
+    "NamedList",
+    "TuneResult",
+    "TunedTrial",
+    "available_lists",
+    "get_list",
+    "load_list",
+    "register_list",
+    "tune",
+]

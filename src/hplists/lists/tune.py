@@ -1,0 +1,227 @@
+"""Tuning with a list: train with its first ``k`` points, in order, and keep the best.
+
+This is the whole algorithm of paper 001 from a practitioner's side (Sec. 3):
+a budget of ``k`` trials buys the list's first ``k`` points; each trains the
+user's model once; the best validation result wins. With a ``target``, the
+points run until one reaches it, which is how the paper scores a list (the
+time to the first successful trial).
+
+A trial whose value is NaN or infinite (a diverged run) ranks below every
+finite one; ties go to the earlier point, the one the list ranks higher.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from hplists._check import check_choice, check_int
+from hplists.hparams import HParams
+
+__all__ = ["TuneResult", "TunedTrial", "tune"]
+
+MODES = ("max", "min")
+# Columns of the table: which hyperparameters a reader compares points by.
+_SHOWN = (("learning_rate", "lr", ".3g"), ("beta1", "beta1", ".4g"), ("beta2", "beta2", ".4g"),
+          ("weight_decay", "wd", ".3g"), ("warmup_fraction", "warmup", "g"),
+          ("dropout_rate", "dropout", "g"), ("label_smoothing", "smoothing", "g"))
+
+
+@dataclasses.dataclass(frozen=True)
+class TunedTrial:
+    """One point's trial.
+
+    Attributes:
+        index: the point's 1-based position in the list.
+        point: the hyperparameters.
+        value: the validation metric that ranks trials (NaN for a failed run).
+        metrics: every number ``train`` returned (``{metric: value}`` for a float).
+        seconds: wall time of ``train``.
+        result: what ``train`` returned, unchanged.
+    """
+
+    index: int
+    point: HParams
+    value: float
+    metrics: Mapping[str, float]
+    seconds: float
+    result: Any = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether the value is finite (the run did not diverge)."""
+        return math.isfinite(self.value)
+
+
+@dataclasses.dataclass(frozen=True)
+class TuneResult:
+    """The trials of :func:`tune`, in list order, and the best of them.
+
+    ``print(result)`` gives a plain-text table; ``rich`` renders it as a table
+    too (``rich.print(result)``).
+    """
+
+    trials: tuple[TunedTrial, ...]
+    metric: str
+    mode: str
+    target: float | None = None
+    budget: int = 0
+
+    @property
+    def best(self) -> TunedTrial:
+        """The trial with the best finite value (the first point if none is finite)."""
+        sign = 1.0 if self.mode == "max" else -1.0
+        return max(self.trials, key=lambda t: (t.ok, sign * t.value if t.ok else 0.0, -t.index))
+
+    @property
+    def reached(self) -> bool | None:
+        """Whether a trial reached ``target`` (``None`` without a target)."""
+        if self.target is None:
+            return None
+        return any(_reaches(t.value, self.target, self.mode) for t in self.trials)
+
+    def _rows(self) -> tuple[list[str], list[list[str]]]:
+        names = list(dict.fromkeys(k for t in self.trials for k in t.metrics))
+        header = ["point", *(h for _, h, _ in _SHOWN), *names, "seconds"]
+        rows = []
+        for t in self.trials:
+            hp = [format(getattr(t.point, f), spec) for f, _, spec in _SHOWN]
+            ms = [f"{t.metrics[n]:.4f}" if n in t.metrics else "" for n in names]
+            mark = " *" if t.index == self.best.index else ""
+            rows.append([f"{t.index}{mark}", *hp, *ms, f"{t.seconds:.1f}"])
+        return header, rows
+
+    def _title(self) -> str:
+        b = self.best
+        text = (f"{len(self.trials)} of {self.budget} trials; best ({self.metric}, "
+                f"{self.mode}): point {b.index} with {b.value:.4f}")
+        if self.target is not None:
+            text += f"; target {self.target:g} " + ("reached" if self.reached else "not reached")
+        return text
+
+    def __str__(self) -> str:
+        header, rows = self._rows()
+        widths = [max(len(r[j]) for r in [header, *rows]) for j in range(len(header))]
+        lines = [self._title(), "  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True))]
+        lines += ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+        return "\n".join(lines)
+
+    def __rich__(self) -> Any:
+        from rich.table import Table
+
+        header, rows = self._rows()
+        table = Table(title=self._title())
+        for h in header:
+            table.add_column(h, justify="right")
+        for r in rows:
+            table.add_row(*r)
+        return table
+
+
+def _reaches(value: float, target: float, mode: str) -> bool:
+    if not math.isfinite(value):
+        return False
+    return value >= target if mode == "max" else value <= target
+
+
+def _points(points: str | Any | Sequence[HParams], k: int | None) -> list[HParams]:
+    from hplists.lists.registry import NamedList, get_list
+
+    if isinstance(points, str):
+        return list(get_list(points, k=k).points)
+    if isinstance(points, NamedList):
+        points = points.points
+    out = list(points)
+    bad = [i for i, p in enumerate(out) if not isinstance(p, HParams)]
+    if bad:
+        raise ValueError(f"points must be a list name, a NamedList or HParams; item {bad[0]} is "
+                         f"{type(out[bad[0]]).__name__}")
+    if not out:
+        raise ValueError("points must not be empty")
+    return out if k is None else out[: check_int("k", k, low=1)]
+
+
+def _value(result: Any, metric: str | None) -> tuple[float, dict[str, float]]:
+    if isinstance(result, Mapping):
+        metrics = {str(k): float(v) for k, v in result.items()
+                   if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        if metric is None or metric not in metrics:
+            raise ValueError(f"train returned a mapping, so metric must name one of its numbers "
+                             f"{sorted(metrics)}; got metric={metric!r}")
+        return metrics[metric], metrics
+    if isinstance(result, (str, bytes)):
+        raise ValueError("train must return a number or a mapping of names to numbers, got "
+                         f"{type(result).__name__}")
+    try:
+        value = float(result)
+    except (TypeError, ValueError):
+        raise ValueError("train must return a number or a mapping of names to numbers, got "
+                         f"{type(result).__name__}") from None
+    return value, {metric or "value": value}
+
+
+def tune(
+    train: Callable[[HParams], Any],
+    points: str | Any | Sequence[HParams] = "nadamw-paper",
+    *,
+    k: int | None = None,
+    metric: str | None = None,
+    mode: str = "max",
+    target: float | None = None,
+    callback: Callable[[TunedTrial], None] | None = None,
+) -> TuneResult:
+    """Trains with the first ``k`` points of a list, in order, and keeps the best.
+
+    Args:
+        train: ``train(point) -> value`` trains the user's model with one
+            point and returns its validation result: a number, or a mapping
+            of names to numbers of which ``metric`` ranks the trials.
+        points: a list name (:func:`hplists.get_list`), a
+            :class:`~hplists.lists.NamedList`, or a sequence of
+            :class:`~hplists.HParams` in priority order.
+        k: the trial budget (default: every point).
+        metric: the key of ``train``'s mapping that ranks trials (required
+            for mappings; the column's name for numbers).
+        mode: ``"max"`` if higher is better (accuracy), ``"min"`` if lower is
+            (loss, error rate).
+        target: stop after the first trial that reaches it (``>=`` for max,
+            ``<=`` for min), as the paper scores lists; ``None`` runs all ``k``.
+        callback: called with each :class:`TunedTrial` as it finishes (e.g.
+            to log or checkpoint).
+
+    Returns:
+        A :class:`TuneResult`; ``result.best.point`` is the point to keep.
+
+    Example:
+        >>> import hplists
+        >>> def train(point):  # stands for a real training run
+        ...     return {"accuracy": 1.0 - abs(point.learning_rate - 0.002) * 100,
+        ...             "loss": point.learning_rate}
+        >>> result = hplists.tune(train, "nadamw-paper", k=3, metric="accuracy")
+        >>> result.best.index, round(result.best.value, 4)
+        (3, 0.9183)
+        >>> hplists.tune(train, "nadamw-paper", metric="accuracy", target=0.9).trials[-1].index
+        2
+    """
+    mode = check_choice("mode", mode, MODES)
+    if target is not None:
+        target = float(target)
+        if not math.isfinite(target):
+            raise ValueError(f"target must be a finite number or None, got {target!r}")
+    todo = _points(points, k)
+    trials: list[TunedTrial] = []
+    for index, point in enumerate(todo, start=1):
+        start = time.perf_counter()
+        result = train(point)
+        seconds = time.perf_counter() - start
+        value, metrics = _value(result, metric)
+        trial = TunedTrial(index, point, value, metrics, seconds, result)
+        trials.append(trial)
+        if callback is not None:
+            callback(trial)
+        if target is not None and _reaches(value, target, mode):
+            break
+    return TuneResult(tuple(trials), metric or "value", mode, target, budget=len(todo))

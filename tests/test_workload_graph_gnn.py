@@ -9,9 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import average_precision_score
 
+import workload_checks as wc
 from hplists import HParams
-from hplists.curves import Status
-from hplists.workloads import engine
 from hplists.workloads.graph_gnn import (
     MAX_EDGES,
     MAX_NODES,
@@ -22,27 +21,16 @@ from hplists.workloads.graph_gnn import (
     mean_average_precision,
 )
 from hplists.workloads.registry import get_workload
-from hplists.workloads.spec import eval_schedule
 
 GOOD = HParams(5e-3, 0.9, 0.99, weight_decay=0.05, warmup_fraction=0.05)
 STEPS = 100  # one shortened budget for every test: the program compiles once
 
-
-@pytest.fixture(scope="module")
-def workload():
-    return get_workload("graph_gnn")
-
-
-@pytest.fixture(scope="module")
-def data(workload):
-    return workload.make_data()
+workload, data = wc.module_fixtures("graph_gnn")
 
 
 def test_registered_with_its_contract(workload):
-    assert isinstance(workload, GraphGnn)
-    assert workload.metric.name == "mean_average_precision" and workload.metric.mode == "max"
-    assert workload.regularizers == {"dropout", "label_smoothing"}
-    assert len(workload.eval_steps) == 20 and workload.eval_steps[-1] == workload.step_budget
+    wc.check_contract(workload, "graph_gnn", GraphGnn, "mean_average_precision", "max",
+                      {"dropout", "label_smoothing"})
 
 
 def test_molecules_are_valid_padded_graphs():
@@ -93,11 +81,15 @@ def test_mean_average_precision_matches_sklearn(seed, decimals):
 
 def test_model_shapes(workload, data):
     params = workload.init(jax.random.key(0))
-    batch = {k: v[:5] for k, v in data.valid.items()}
+    batch = wc.rows(data.valid, 5)
     assert batch["senders"].shape == (5, MAX_EDGES)
-    assert jax.jit(workload.predict)(params, batch).shape == (5, NUM_TASKS)
-    loss = jax.jit(workload.loss_fn)(params, batch, jax.random.key(1), 0.1, 0.1)
-    assert loss.shape == () and np.isfinite(loss)
+    wc.check_model_shapes(workload, params, batch, (5, NUM_TASKS),
+                          dropout_rate=0.1, label_smoothing=0.1)
+
+
+def test_dropout_and_label_smoothing_reach_the_loss_and_the_key_only_drives_dropout(workload, data):
+    wc.check_regularizers_reach_the_loss(workload, workload.init(jax.random.key(0)),
+                                         wc.rows(data.valid, 5))
 
 
 def test_padding_does_not_change_predictions(workload, data):
@@ -111,40 +103,21 @@ def test_padding_does_not_change_predictions(workload, data):
 
 
 def test_good_point_beats_chance_and_absurd_lr_diverges_alone(workload, data):
-    points = [GOOD, HParams(10.0, 0.9, 0.99), HParams(1e-6, 0.9, 0.99)]
-    good, absurd, tiny = engine.train(workload, points, step_budget=STEPS, batching="sequential")
-    assert good.steps.tolist() == list(eval_schedule(STEPS, 20))
-    assert good.status == Status.COMPLETE and tiny.status == Status.COMPLETE
+    good, tiny = wc.train_good_absurd_tiny(workload, GOOD, STEPS, absurd_lr=10.0)
     y, m = data.valid["labels"], data.valid["label_mask"]
     chance = np.mean((y * m).sum(0) / m.sum(0))  # a random ranking's expected AP
     assert good.metric("mean_average_precision")[-1] > chance + 0.05
     assert good.metric("mean_average_precision")[-1] > tiny.metric("mean_average_precision")[-1]
-    assert absurd.status == Status.DIVERGED and "at step" in absurd.message
 
 
 def test_same_seed_same_curve_other_seed_other_curve(workload):
-    point = GOOD.replace(dropout_rate=0.1)
-    a = engine.train(workload, [point], seed=1, step_budget=STEPS, batching="sequential")[0]
-    b = engine.train(workload, [point], seed=1, step_budget=STEPS, batching="sequential")[0]
-    c = engine.train(workload, [point], seed=2, step_budget=STEPS, batching="sequential")[0]
-    np.testing.assert_array_equal(a.metric("mean_average_precision"),
-                                  b.metric("mean_average_precision"))
-    np.testing.assert_array_equal(a.train_loss, b.train_loss)
-    assert not np.array_equal(a.train_loss, c.train_loss)
+    wc.check_same_seed_same_curve(workload, GOOD.replace(dropout_rate=0.1), STEPS)
 
 
 def test_gelu_variant_differs_only_in_its_knob(workload, data):
     variant = get_workload("graph_gnn_gelu")
-    assert isinstance(variant, GraphGnnGelu)
-    assert variant.base == "graph_gnn"
-    assert (workload.activation, variant.activation) == ("relu", "gelu")
-    same = ("step_budget", "batch_size", "num_evals", "metric", "regularizers", "data_seed",
-            "eval_batch_size", "num_train", "num_valid", "width", "rounds")
-    assert all(getattr(variant, k) == getattr(workload, k) for k in same)
-    p = workload.init(jax.random.key(0))
-    q = variant.init(jax.random.key(0))
-    assert jax.tree.structure(p) == jax.tree.structure(q)
-    assert all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(p), jax.tree.leaves(q),
-                                                    strict=True))
-    batch = {k: v[:4] for k, v in data.valid.items()}
-    assert not np.allclose(jax.jit(workload.predict)(p, batch), jax.jit(variant.predict)(q, batch))
+    wc.check_variant_settings(workload, variant, GraphGnnGelu, "activation", ("relu", "gelu"),
+                              same=("num_train", "num_valid", "width", "rounds"))
+    p, q = workload.init(jax.random.key(0)), variant.init(jax.random.key(0))
+    wc.check_same_initial_parameters(p, q)
+    wc.check_predictions_differ(workload, variant, p, q, wc.rows(data.valid, 4))

@@ -2,38 +2,26 @@
 
 from __future__ import annotations
 
-import jax
 import numpy as np
 import pytest
 from sklearn.metrics import log_loss
 
+import workload_checks as wc
 from hplists import HParams
-from hplists.curves import Status
-from hplists.workloads import engine, images
+from hplists.workloads import images
 from hplists.workloads.image_resnet import ImageResNet, ImageResNetSiLU
 from hplists.workloads.registry import get_workload
-from hplists.workloads.spec import eval_schedule
 
 GOOD = HParams(5e-3, 0.9, 0.99, weight_decay=0.05, warmup_fraction=0.05, label_smoothing=0.1)
 STEPS = 150  # one shortened budget for every test: the program compiles once
 
-
-@pytest.fixture(scope="module")
-def workload():
-    return get_workload("image_resnet")
-
-
-@pytest.fixture(scope="module")
-def data(workload):
-    return workload.make_data()
+workload, data = wc.module_fixtures("image_resnet")
 
 
 def test_registered_with_its_contract(workload):
-    assert isinstance(workload, ImageResNet)
-    assert workload.metric.name == "error_rate" and workload.metric.mode == "min"
-    assert workload.regularizers == {"label_smoothing"}  # AlgoPerf's ResNet has no dropout
-    assert len(workload.eval_steps) == 20 and workload.eval_steps[-1] == workload.step_budget
-    assert workload.base is None and "image_resnet" in workload.describe()["name"]
+    # AlgoPerf's ResNet has no dropout.
+    wc.check_contract(workload, "image_resnet", ImageResNet, "error_rate", "min",
+                      {"label_smoothing"})
 
 
 def test_data_shapes_balance_and_standardization(workload, data):
@@ -87,65 +75,33 @@ def test_classification_scores_match_sklearn():
 
 
 def test_model_shapes_and_size(workload, data):
-    params = jax.jit(workload.init)(jax.random.key(0))
-    n = sum(a.size for a in jax.tree.leaves(params))
-    assert 10_000 < n < 40_000
-    batch = {k: v[:5] for k, v in data.valid.items()}
-    assert jax.eval_shape(workload.predict, params, batch).shape == (5, images.NUM_CLASSES)
-    loss = jax.jit(workload.loss_fn)(params, batch, jax.random.key(1), 0.0, 0.1)
-    assert loss.shape == () and np.isfinite(loss)
+    params = wc.initial_params(workload)
+    wc.check_model_shapes(workload, params, wc.rows(data.valid, 5), (5, images.NUM_CLASSES),
+                          dropout_rate=0.0, label_smoothing=0.1, num_params=(10_000, 40_000),
+                          run_predict=False)
 
 
-def test_label_smoothing_reaches_the_loss(workload, data):
-    params = jax.jit(workload.init)(jax.random.key(0))
-    batch = {k: v[:16] for k, v in data.train.items()}
-    f = jax.jit(workload.loss_fn)
-    assert float(f(params, batch, None, 0.0, 0.0)) != float(f(params, batch, None, 0.0, 0.2))
+def test_label_smoothing_reaches_the_loss_and_dropout_does_not(workload, data):
+    params = wc.initial_params(workload)
+    wc.check_regularizers_reach_the_loss(workload, params, wc.rows(data.valid, 5))
 
 
 @pytest.mark.slow
 def test_good_point_beats_chance_and_absurd_lr_diverges_alone(workload):
-    points = [GOOD, HParams(1e3, 0.9, 0.99), HParams(1e-6, 0.9, 0.99)]
-    good, absurd, tiny = engine.train(workload, points, step_budget=STEPS, batching="sequential")
-    assert good.steps.tolist() == list(eval_schedule(STEPS, 20))
-    assert good.status == Status.COMPLETE and tiny.status == Status.COMPLETE
+    good, tiny = wc.train_good_absurd_tiny(workload, GOOD, STEPS)
     chance = 1 - 1 / images.NUM_CLASSES
     assert good.metric("error_rate")[-1] < chance - 0.3
     assert tiny.metric("error_rate")[-1] > chance - 0.1  # too small a learning rate misses
-    assert absurd.status == Status.DIVERGED and "at step" in absurd.message
 
 
 def test_same_seed_same_curve_other_seed_other_curve(workload):
-    a = engine.train(workload, [GOOD], seed=1, step_budget=STEPS, batching="sequential")[0]
-    b = engine.train(workload, [GOOD], seed=1, step_budget=STEPS, batching="sequential")[0]
-    c = engine.train(workload, [GOOD], seed=2, step_budget=STEPS, batching="sequential")[0]
-    np.testing.assert_array_equal(a.metric("error_rate"), b.metric("error_rate"))
-    np.testing.assert_array_equal(a.train_loss, b.train_loss)
-    assert not np.array_equal(a.train_loss, c.train_loss)
+    wc.check_same_seed_same_curve(workload, GOOD, STEPS)
 
 
 def test_silu_variant_differs_only_in_its_activation(workload, data):
     variant = get_workload("image_resnet_silu")
-    assert isinstance(variant, ImageResNetSiLU) and variant.base == "image_resnet"
-    assert (workload.activation, variant.activation) == ("relu", "silu")
-    same = (
-        "step_budget",
-        "batch_size",
-        "num_evals",
-        "metric",
-        "regularizers",
-        "data_seed",
-        "eval_batch_size",
-        "num_train",
-        "num_valid",
-        "width",
-        "blocks",
-    )
-    assert all(getattr(variant, k) == getattr(workload, k) for k in same)
-    p, q = jax.jit(workload.init)(jax.random.key(0)), jax.jit(variant.init)(jax.random.key(0))
-    assert jax.tree.structure(p) == jax.tree.structure(q)
-    assert all(
-        np.array_equal(a, b) for a, b in zip(jax.tree.leaves(p), jax.tree.leaves(q), strict=True)
-    )
-    batch = {k: v[:4] for k, v in data.valid.items()}
-    assert not np.allclose(jax.jit(workload.predict)(p, batch), jax.jit(variant.predict)(q, batch))
+    wc.check_variant_settings(workload, variant, ImageResNetSiLU, "activation", ("relu", "silu"),
+                              same=("num_train", "num_valid", "width", "blocks"))
+    p, q = wc.initial_params(workload), wc.initial_params(variant)
+    wc.check_same_initial_parameters(p, q)
+    wc.check_predictions_differ(workload, variant, p, q, wc.rows(data.valid, 4))

@@ -9,26 +9,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import workload_checks as wc
 from hplists import HParams
-from hplists.curves import Status
-from hplists.workloads import engine, phantoms
+from hplists.workloads import phantoms
 from hplists.workloads.mri_unet import MriUNet, MriUNetLayerNorm, instance_norm
 from hplists.workloads.registry import get_workload
-from hplists.workloads.spec import eval_schedule
 from hplists.workloads.ssim import structural_similarity
 
 GOOD = HParams(5e-3, 0.9, 0.98, weight_decay=0.01, warmup_fraction=0.05)
 STEPS = 150  # one shortened budget for every test: the program compiles once
 
-
-@pytest.fixture(scope="module")
-def workload():
-    return get_workload("mri_unet")
-
-
-@pytest.fixture(scope="module")
-def data(workload):
-    return workload.make_data()
+workload, data = wc.module_fixtures("mri_unet")
 
 
 def _ssim_zero_filled(split):
@@ -37,10 +28,8 @@ def _ssim_zero_filled(split):
 
 
 def test_registered_with_its_contract(workload):
-    assert isinstance(workload, MriUNet)
-    assert workload.metric.name == "ssim" and workload.metric.mode == "max"
-    assert workload.regularizers == {"dropout"}  # L1 has no label smoothing
-    assert len(workload.eval_steps) == 20 and workload.eval_steps[-1] == workload.step_budget
+    # L1 has no label smoothing.
+    wc.check_contract(workload, "mri_unet", MriUNet, "ssim", "max", {"dropout"})
     assert workload.norm == "instance"
 
 
@@ -141,13 +130,15 @@ def test_instance_norm_normalizes_each_channel_of_each_image():
 
 
 def test_model_shapes_and_size(workload, data):
-    params = jax.jit(workload.init)(jax.random.key(0))
-    n = sum(a.size for a in jax.tree.leaves(params))
-    assert 5_000 < n < 50_000
-    batch = {k: v[:3] for k, v in data.valid.items()}
-    assert jax.eval_shape(workload.predict, params, batch).shape == (3, 32, 32)
-    loss = jax.jit(workload.loss_fn)(params, batch, jax.random.key(1), 0.1, 0.0)
-    assert loss.shape == () and np.isfinite(loss)
+    params = wc.initial_params(workload)
+    wc.check_model_shapes(workload, params, wc.rows(data.valid, 3), (3, 32, 32),
+                          dropout_rate=0.1, label_smoothing=0.0, num_params=(5_000, 50_000),
+                          run_predict=False)
+
+
+def test_dropout_reaches_the_loss_label_smoothing_does_not(workload, data):
+    params = wc.initial_params(workload)
+    wc.check_regularizers_reach_the_loss(workload, params, wc.rows(data.valid, 3))
 
 
 def test_scores_are_ssim_and_l1_of_denormalized_reconstructions(workload, data):
@@ -161,53 +152,22 @@ def test_scores_are_ssim_and_l1_of_denormalized_reconstructions(workload, data):
 
 @pytest.mark.slow
 def test_good_point_beats_zero_filling_and_absurd_lr_diverges_alone(workload, data):
-    points = [GOOD, HParams(1e3, 0.9, 0.99), HParams(1e-6, 0.9, 0.99)]
-    good, absurd, tiny = engine.train(workload, points, step_budget=STEPS, batching="sequential")
-    assert good.steps.tolist() == list(eval_schedule(STEPS, 20))
-    assert good.status == Status.COMPLETE and tiny.status == Status.COMPLETE
+    good, tiny = wc.train_good_absurd_tiny(workload, GOOD, STEPS)
     baseline = float(np.mean(_ssim_zero_filled(data.valid)))
     assert good.metric("ssim")[-1] > baseline + 0.15
     assert tiny.metric("ssim")[-1] < baseline
-    assert absurd.status == Status.DIVERGED and "at step" in absurd.message
 
 
 def test_same_seed_same_curve_other_seed_other_curve(workload):
-    point = GOOD.replace(dropout_rate=0.1)
-    a, b = (
-        engine.train(workload, [point], seed=1, step_budget=STEPS, batching="sequential")[0]
-        for _ in range(2)
-    )
-    c = engine.train(workload, [point], seed=2, step_budget=STEPS, batching="sequential")[0]
-    np.testing.assert_array_equal(a.metric("ssim"), b.metric("ssim"))
-    np.testing.assert_array_equal(a.train_loss, b.train_loss)
-    assert not np.array_equal(a.train_loss, c.train_loss)
+    wc.check_same_seed_same_curve(workload, GOOD.replace(dropout_rate=0.1), STEPS)
 
 
 def test_layernorm_variant_differs_only_in_its_normalization(workload, data):
     variant = get_workload("mri_unet_layernorm")
-    assert isinstance(variant, MriUNetLayerNorm) and variant.base == "mri_unet"
-    assert (workload.norm, variant.norm) == ("instance", "layer")
-    same = (
-        "step_budget",
-        "batch_size",
-        "num_evals",
-        "metric",
-        "regularizers",
-        "data_seed",
-        "eval_batch_size",
-        "num_train",
-        "num_valid",
-        "channels",
-        "num_pool_layers",
-    )
-    assert all(getattr(variant, k) == getattr(workload, k) for k in same)
-    p, q = jax.jit(workload.init)(jax.random.key(0)), jax.jit(variant.init)(jax.random.key(0))
-    flat_p = jax.tree_util.tree_flatten_with_path(p)[0]
-    flat_q = dict(jax.tree_util.tree_flatten_with_path(q)[0])
-    extra = {jax.tree_util.keystr(k) for k in flat_q} - {jax.tree_util.keystr(k) for k, _ in flat_p}
+    wc.check_variant_settings(workload, variant, MriUNetLayerNorm, "norm", ("instance", "layer"),
+                              same=("num_train", "num_valid", "channels", "num_pool_layers"))
+    p, q = wc.initial_params(workload), wc.initial_params(variant)
     # Only the learnable LayerNorm scale and bias are new; every conv is unchanged.
-    assert extra and all("LayerNorm" in k for k in extra)
-    for k, a in flat_p:
-        np.testing.assert_array_equal(a, flat_q[k])
-    batch = {k: v[:2] for k, v in data.valid.items()}
-    assert not np.allclose(jax.jit(workload.predict)(p, batch), jax.jit(variant.predict)(q, batch))
+    removed, added = wc.check_parameters_differ_only_under(p, q, "LayerNorm")
+    assert not removed and added
+    wc.check_predictions_differ(workload, variant, p, q, wc.rows(data.valid, 2))

@@ -9,11 +9,10 @@ import numpy as np
 import optax
 import pytest
 
+import workload_checks as wc
 from hplists import HParams
-from hplists.curves import Status
-from hplists.workloads import engine, translation
+from hplists.workloads import translation
 from hplists.workloads.registry import get_workload
-from hplists.workloads.spec import eval_schedule
 from hplists.workloads.translate_transformer import (
     Transformer,
     TranslateTransformer,
@@ -30,15 +29,7 @@ SHORT = 100
 GOOD = HParams(7.19e-3, 0.952, 0.955, weight_decay=0.021, warmup_fraction=0.1,
                label_smoothing=0.2)
 
-
-@pytest.fixture(scope="module")
-def workload():
-    return get_workload("translate_transformer")
-
-
-@pytest.fixture(scope="module")
-def data(workload):
-    return workload.make_data()
+workload, data = wc.module_fixtures("translate_transformer")
 
 
 @pytest.fixture(scope="module")
@@ -124,27 +115,21 @@ def test_target_side_agreement_reordering_negation_and_contraction(data, grammar
 
 
 def test_registered_with_its_contract(workload):
-    assert isinstance(workload, TranslateTransformer)
-    assert workload.metric.name == "bleu" and workload.metric.mode == "max"
-    assert workload.regularizers == {"dropout", "label_smoothing"}
-    assert len(workload.eval_steps) == 20 and workload.eval_steps[-1] == workload.step_budget
-    assert workload.batching in engine.BATCHINGS and not workload.post_ln
+    wc.check_contract(workload, "translate_transformer", TranslateTransformer, "bleu", "max",
+                      {"dropout", "label_smoothing"})
+    assert not workload.post_ln
 
 
 def test_model_shapes_and_loss(workload, data):
     params = workload.init(jax.random.key(0))
-    n_params = sum(x.size for x in jax.tree.leaves(params))
-    assert 100_000 < n_params < 300_000
-    batch = {k: v[:6] for k, v in data.valid.items()}
-    out = jax.jit(workload.predict)(params, batch)
-    assert out.shape == (6, 13) and out.dtype == jnp.int32
-    loss = jax.jit(workload.loss_fn)
-    base = loss(params, batch, jax.random.key(1), 0.0, 0.0)
+    batch = wc.rows(data.valid, 6)
+    out, base = wc.check_model_shapes(workload, params, batch, (6, 13), dropout_rate=0.0,
+                                      label_smoothing=0.0, num_params=(100_000, 300_000))
+    assert out.dtype == jnp.int32
     # An untrained model is close to uniform over the target vocabulary.
     assert abs(float(base) - np.log(len(workload.grammar().target_words))) < 1.5
-    assert loss(params, batch, jax.random.key(1), 0.0, 0.2) != base  # label smoothing
-    assert loss(params, batch, jax.random.key(1), 0.3, 0.0) != base  # dropout
-    assert loss(params, batch, jax.random.key(2), 0.0, 0.0) == base  # the key only drives dropout
+    # Label smoothing and dropout reach the loss; the key only drives dropout.
+    wc.check_regularizers_reach_the_loss(workload, params, batch)
 
 
 @pytest.mark.parametrize("post_ln", [False, True])
@@ -188,37 +173,22 @@ def test_bleu_of_the_references_is_100(workload, data):
 
 @pytest.mark.slow
 def test_good_point_beats_chance_and_absurd_lr_diverges_alone(workload):
-    points = [GOOD, HParams(1e3, 0.9, 0.99)]
-    good, absurd = engine.train(workload, points, step_budget=SHORT, batching="sequential")
-    assert good.steps.tolist() == list(eval_schedule(SHORT, 20))
-    assert good.status == Status.COMPLETE
+    good, _ = wc.train_good_absurd_tiny(workload, GOOD, SHORT, tiny=False)
     bleu = good.metric("bleu")
     assert bleu[0] < 1.0  # chance
     assert bleu.max() > 3.0 and bleu[-1] > bleu[: len(bleu) // 2].max()
-    assert absurd.status == Status.DIVERGED and "at step" in absurd.message
 
 
 def test_same_seed_same_curve_other_seed_other_curve(workload):
-    point = GOOD.replace(dropout_rate=0.1)
-    a = engine.train(workload, [point], seed=1, step_budget=SHORT, batching="sequential")[0]
-    b = engine.train(workload, [point], seed=1, step_budget=SHORT, batching="sequential")[0]
-    c = engine.train(workload, [point], seed=2, step_budget=SHORT, batching="sequential")[0]
-    np.testing.assert_array_equal(a.metric("bleu"), b.metric("bleu"))
-    np.testing.assert_array_equal(a.train_loss, b.train_loss)
-    assert not np.array_equal(a.train_loss, c.train_loss)
+    wc.check_same_seed_same_curve(workload, GOOD.replace(dropout_rate=0.1), SHORT)
 
 
-def test_post_ln_variant_differs_only_in_its_normalization(workload, data):
+def test_post_ln_variant_differs_only_in_its_normalization(workload):
     variant = get_workload("translate_transformer_post_ln")
-    assert isinstance(variant, TranslateTransformerPostLN)
-    assert variant.base == "translate_transformer" and variant.post_ln
-    same = ("step_budget", "batch_size", "num_evals", "metric", "regularizers", "data_seed",
-            "eval_batch_size", "dim", "hidden", "data_options", "batching")
-    assert all(getattr(variant, k) == getattr(workload, k) for k in same)
-
-    def names(p):
-        return {jax.tree_util.keystr(k) for k, _ in jax.tree_util.tree_leaves_with_path(p)}
-
-    pre, post = names(workload.init(jax.random.key(0))), names(variant.init(jax.random.key(0)))
+    wc.check_variant_settings(workload, variant, TranslateTransformerPostLN, "post_ln",
+                              (False, True), same=("dim", "hidden", "data_options", "batching"))
+    pre, post = workload.init(jax.random.key(0)), variant.init(jax.random.key(0))
     # Post-LN has no final LayerNorm on either stack; every other parameter is shared.
-    assert post < pre and all("encoder_norm" in k or "decoder_norm" in k for k in pre - post)
+    removed, added = wc.check_parameters_differ_only_under(pre, post, "encoder_norm",
+                                                           "decoder_norm")
+    assert removed and not added

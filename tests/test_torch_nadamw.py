@@ -401,7 +401,7 @@ def test_compiled_path_runs_eligible_tensors_through_one_kernel(monkeypatch):
     before = [p.detach().clone() for p in opt.param_groups[0]["params"]]
     opt.step()
     assert seen == [20]  # only `big`: `small` is small, `strided` strided, `half` bfloat16
-    assert all(not torch.equal(a, b) for a, b in zip(before, opt.param_groups[0]["params"]))
+    assert all(not torch.equal(a, b) for a, b in zip(before, opt.param_groups[0]["params"], strict=True))
 
 
 def test_parameters_without_gradients_are_skipped():

@@ -12,10 +12,11 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from importlib import resources
 from typing import Any
 
 import numpy as np
+
+from hplists.workloads.timings import load_timings
 
 # Update rules of the shipped lists whose points are not NAdamW HParams.
 LIST_RULES = {"metz-nadamw": "hplists.optim.metz:rule"}
@@ -53,14 +54,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 # ---------------------------------------------------------------------------- workloads
-
-
-def load_timings() -> dict[str, Any]:
-    """The measured timings file (``{}`` before ``benchmarks/workloads.py`` has written one)."""
-    path = resources.files("hplists.workloads.data").joinpath("timings.json")
-    if not path.is_file():
-        return {}
-    return json.loads(path.read_text())
 
 
 def workload_rows() -> list[dict[str, Any]]:

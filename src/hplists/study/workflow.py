@@ -38,7 +38,6 @@ import dataclasses
 import datetime
 import json
 import math
-import statistics
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -630,16 +629,25 @@ class StudyWorkflow:
         return StagePlan(stage, tuple(studies), trials, done, exact, est)
 
     def _seconds_per_step(self) -> dict[str, float]:
-        """Median recorded wall seconds per step of each workload (from finished trials)."""
+        """Wall seconds per step of each workload, for the plan's estimates.
+
+        The median over the store's finished trials
+        (:func:`hplists.study.workloads_table.seconds_per_step`); a workload
+        without any takes its base workload's rate, else the rate that
+        ``benchmarks/workloads.py`` measured (``workloads/data/timings.json``)
+        for it or its base.
+        """
+        from hplists.study.workloads_table import seconds_per_step
+        from hplists.workloads.timings import measured_seconds_per_step
+
+        recorded = seconds_per_step([self.store])
+        measured = measured_seconds_per_step()
         out: dict[str, float] = {}
         for w in [*self.workloads, *self.variants]:
-            per_step = []
-            for r in self.store.trials(workload=w.name, status=("complete",)):
-                c = r.curve
-                if c is not None and len(c) and c.steps[-1] > 0 and math.isfinite(c.seconds[-1]):
-                    per_step.append(float(c.seconds[-1]) / float(c.steps[-1]))
-            if per_step:
-                out[w.name] = statistics.median(per_step)
+            names = [w.name] if w.base is None else [w.name, w.base]
+            rates = [r[n] for r in (recorded, measured) for n in names if n in r]
+            if rates:
+                out[w.name] = rates[0]
         return out
 
     # -------------------------------------------------------------------------------- export

@@ -1,0 +1,48 @@
+"""Measured workload speed (timings.json) and the study plan's time estimates built on it."""
+
+from __future__ import annotations
+
+import pytest
+
+from hplists.store import open_store
+from hplists.study.workflow import StudyConfig, StudyWorkflow
+from hplists.workloads.registry import get_workload
+from hplists.workloads.timings import load_timings, measured_seconds_per_step
+
+
+def test_measured_rate_is_seconds_per_trial_over_the_step_budget():
+    measured = load_timings().get("workloads", {})
+    if not measured:
+        pytest.skip("timings.json not written yet (run benchmarks/workloads.py)")
+    rates = measured_seconds_per_step()
+    assert set(rates) == set(measured)  # every measured workload is registered
+    for name, t in measured.items():
+        assert rates[name] == pytest.approx(t["seconds_per_trial"] / get_workload(name).step_budget)
+        assert t["chosen"] in t["strategies"] and t["default"] in t["strategies"]
+
+
+def test_plan_estimates_from_measured_rates_before_any_trial_is_recorded(tmp_path):
+    """An empty store: measured workloads get an estimate; variants use their base's rate."""
+    measured = measured_seconds_per_step()
+    if not measured:
+        pytest.skip("timings.json not written yet (run benchmarks/workloads.py)")
+    base = sorted(n for n in measured if get_workload(n).base is None)[:2]
+    variants = [f"{b}_{s}" for b in base for s in ("layernorm", "gelu")]
+    variants = [v for v in variants if _registered(v)]
+    store = open_store(tmp_path / "s.db")
+    wf = StudyWorkflow(store, StudyConfig(workloads=tuple(base), variants=tuple(variants)))
+    rates = wf._seconds_per_step()
+    assert {n: rates[n] for n in base} == {n: measured[n] for n in base}
+    for v in variants:
+        assert rates[v] == measured.get(v, measured[get_workload(v).base])
+    broad = next(p for p in wf.plan(["broad"]))
+    expected = sum(200 * get_workload(n).step_budget * measured[n] for n in base)
+    assert broad.seconds_left == pytest.approx(expected)
+
+
+def _registered(name: str) -> bool:
+    try:
+        get_workload(name)
+    except ValueError:
+        return False
+    return True

@@ -115,8 +115,9 @@ def to_markdown(rows: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def update_markdown(path: str | os.PathLike[str], table: str) -> bool:
-    """Replaces the text between :data:`START` and :data:`END` in ``path``; whether it changed.
+def update_markdown(path: str | os.PathLike[str], table: str, *, start: str = START,
+                    end: str = END) -> bool:
+    """Replaces the text between the markers ``start`` and ``end`` in ``path``; whether it changed.
 
     Example:
         >>> import tempfile, os
@@ -129,11 +130,11 @@ def update_markdown(path: str | os.PathLike[str], table: str) -> bool:
     if not path.is_file():
         raise ValueError(f"{str(path)!r} does not exist")
     text = path.read_text()
-    pattern = re.compile(re.escape(START) + r".*?" + re.escape(END), re.DOTALL)
+    pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.DOTALL)
     if not pattern.search(text):
-        raise ValueError(f"{str(path)!r} has no {START} ... {END} markers; add them where the "
+        raise ValueError(f"{str(path)!r} has no {start} ... {end} markers; add them where the "
                          "table belongs")
-    new = pattern.sub(lambda _: f"{START}\n{table}\n{END}", text, count=1)
+    new = pattern.sub(lambda _: f"{start}\n{table}\n{end}", text, count=1)
     if new == text:
         return False
     tmp = path.with_name(f".{path.name}.tmp")

@@ -97,7 +97,7 @@ _REFERENCE_SCRIPT = textwrap.dedent(
 
 @pytest.fixture(autouse=True, scope="module")
 def _compile_small_tensors():
-    """The compiled path skips tensors under 2**15 elements; the tests' tensors are small."""
+    """The compiled path skips tensors under 2**18 elements; the tests' tensors are small."""
     from hplists.optim import torch_nadamw
 
     saved = torch_nadamw._COMPILED_MIN_NUMEL
@@ -402,6 +402,20 @@ def test_compiled_path_runs_eligible_tensors_through_one_kernel(monkeypatch):
     opt.step()
     assert seen == [20]  # only `big`: `small` is small, `strided` strided, `half` bfloat16
     assert all(not torch.equal(a, b) for a, b in zip(before, opt.param_groups[0]["params"], strict=True))
+
+
+def test_compiled_path_compiles_once_for_many_parameters_of_many_sizes():
+    """One kernel serves every parameter: recompiling per tensor would fall back to eager."""
+    import torch._dynamo
+
+    torch._dynamo.reset()
+    params = [torch.nn.Parameter(torch.randn(n)) for n in (40, 41, 57, 300, 301, 1000) * 2]
+    opt = NAdamW(params, lr=1e-2, weight_decay=0.1, compiled=True)
+    with torch._dynamo.config.patch(recompile_limit=2, fail_on_recompile_limit_hit=True):
+        for _ in range(3):
+            for p in params:
+                p.grad = torch.randn_like(p)
+            opt.step()
 
 
 def test_parameters_without_gradients_are_skipped():

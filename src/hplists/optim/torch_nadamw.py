@@ -91,7 +91,7 @@ _FUSED_CPU_BLOCK = 1 << 19
 _FUSED_MIN_BETA1 = 0.5
 # Below this size a compiled call's dispatch overhead (tens of microseconds)
 # exceeds what the single pass saves; such tensors take the default path.
-_COMPILED_MIN_NUMEL = 1 << 15
+_COMPILED_MIN_NUMEL = 1 << 18
 
 
 def _fused_devices() -> frozenset[str]:
@@ -199,7 +199,7 @@ class NAdamW(torch.optim.Optimizer):
             the fused path does not take); ``False`` loops over tensors.
         fused: use the fused kernel (``None``: wherever it applies; ``True``:
             for every tensor, which must suit it; ``False``: never).
-        compiled: run tensors of at least ``2**15`` float32/float64 elements
+        compiled: run tensors of at least ``2**18`` float32/float64 elements
             through one kernel compiled by ``torch.compile`` (the fastest path
             on CPU: one pass over memory, like fused AdamW); the first step
             compiles it, which takes seconds. Other tensors take the path
@@ -611,7 +611,8 @@ def _compiled(
     kernel = _kernel()
     for p, g, m, v in zip(P, G, M, V, strict=True):
         try:
-            kernel(p.view(-1), g.view(-1), m.view(-1), v.view(-1), c)
+            # Plain flat tensors: dynamo would compile a graph per nn.Parameter object.
+            kernel(p.detach().view(-1), g.view(-1), m.view(-1), v.view(-1), c)
         except Exception as e:  # compilation needs a C++ compiler (CPU) or triton (CUDA)
             if "Inductor" in type(e).__name__ or "Backend" in type(e).__name__:
                 raise RuntimeError(

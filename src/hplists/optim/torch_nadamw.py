@@ -80,6 +80,7 @@ __all__ = [
 ]
 
 _LOW_PRECISION = (torch.float16, torch.bfloat16)
+Tensors = list[torch.Tensor]  # one bucket's parameters, gradients or moments
 # Elements per block on CPU: a block's parameters, gradients, moments (and the
 # foreach path's two temporaries) stay in the last-level cache between the
 # passes over it. The fused path makes 3 passes, so its blocks are larger:
@@ -501,14 +502,7 @@ def _by_block(device: torch.device, block: int, *lists: list[torch.Tensor]) -> I
     return (lists,)
 
 
-def _foreach(
-    P: list[torch.Tensor],
-    G: list[torch.Tensor],
-    M: list[torch.Tensor],
-    V: list[torch.Tensor],
-    t: int,
-    hp: _Hyper,
-) -> None:
+def _foreach(P: Tensors, G: Tensors, M: Tensors, V: Tensors, t: int, hp: _Hyper) -> None:
     """All tensors of one (device, dtype, step) bucket with ``torch._foreach_*`` ops."""
     dtype = _compute_dtype(P[0].dtype)
     Pc = [p.to(dtype) for p in P] if P[0].dtype != dtype else P
@@ -545,14 +539,7 @@ def _foreach(
             torch._foreach_copy_(dst, src)
 
 
-def _fused(
-    P: list[torch.Tensor],
-    G: list[torch.Tensor],
-    M: list[torch.Tensor],
-    V: list[torch.Tensor],
-    t: int,
-    hp: _Hyper,
-) -> None:
+def _fused(P: Tensors, G: Tensors, M: Tensors, V: Tensors, t: int, hp: _Hyper) -> None:
     """PyTorch's fused AdamW kernel run as NAdamW (module docstring), then the moment fix-up."""
     c1, c2 = hp.nesterov(t)
     k = c1 + c2
@@ -595,14 +582,7 @@ def _kernel() -> Callable[..., None]:
     return _KERNEL
 
 
-def _compiled(
-    P: list[torch.Tensor],
-    G: list[torch.Tensor],
-    M: list[torch.Tensor],
-    V: list[torch.Tensor],
-    t: int,
-    hp: _Hyper,
-) -> None:
+def _compiled(P: Tensors, G: Tensors, M: Tensors, V: Tensors, t: int, hp: _Hyper) -> None:
     """Each tensor of one bucket through the kernel compiled from :func:`_nadamw_tensor`."""
     c1, c2 = hp.nesterov(t)
     c = torch.tensor(

@@ -4,11 +4,17 @@ One row per registered workload (base workloads, then variants): task,
 metric and direction, validation target (from the targets file), step budget
 ``T``, batch size, and the measured seconds per trial.
 
-Seconds per trial come from trial stores: for each workload, the median over
-its complete trials of ``seconds / step`` at the last evaluation (the
-engine's per-point seconds, amortized over the points trained together),
-times ``T``. Using the per-step rate lets the shortened target-setting runs
-(``0.75 T``) count as well as full-budget runs.
+Two measures of seconds per trial:
+
+* "s/trial (benchmark)": wall seconds per trial of the workload's batching
+  with both cores busy, amortized over a batch, as ``benchmarks/workloads.py``
+  measured on a quiet machine (``workloads/data/timings.json``);
+* "s/trial (runs)": from trial stores, the median over the workload's
+  complete trials of ``seconds / step`` at the last evaluation, times ``T``:
+  how long one trial took in the recorded runs (in one worker process while
+  the other worker trained another point, on a machine shared with other
+  jobs). Using the per-step rate lets the shortened target-setting runs
+  (``0.75 T``) count as well as full-budget runs.
 
 ``hplists targets table --store DB [--update README.md]`` prints the table,
 or rewrites the part of a Markdown file between the markers
@@ -60,9 +66,11 @@ def workloads_table(
     """
     from hplists.workloads.registry import get_workload, workload_names
     from hplists.workloads.targets import read_targets
+    from hplists.workloads.timings import load_timings
 
     entries = read_targets(targets_path)["targets"]
     rate = seconds_per_step(stores)
+    measured = load_timings().get("workloads", {})
     rows = []
     for name in workload_names():
         w = get_workload(name)
@@ -81,6 +89,7 @@ def workloads_table(
             "step_budget": int(w.step_budget),
             "batch_size": int(w.batch_size),
             "s_per_trial": rate[name] * w.step_budget if name in rate else None,
+            "benchmark_s_per_trial": measured.get(name, {}).get("seconds_per_trial"),
         })
     return rows
 
@@ -91,14 +100,16 @@ def to_markdown(rows: Sequence[dict[str, Any]]) -> str:
     Example:
         >>> print(to_markdown([{"workload": "w", "base": None, "task": "t", "metric": "bleu",
         ...     "mode": "max", "target": 30.85, "target_stale": False, "best_algorithm": "adamw",
-        ...     "step_budget": 100, "batch_size": 8, "s_per_trial": 2.5}]))
-        | workload | variant of | task | metric | target | set with | T | batch | s/trial |
-        | --- | --- | --- | --- | ---: | --- | ---: | ---: | ---: |
-        | `w` |  | t | bleu (higher is better) | 30.85 | adamw | 100 | 8 | 2.5 |
+        ...     "step_budget": 100, "batch_size": 8, "s_per_trial": 2.5,
+        ...     "benchmark_s_per_trial": 1.234}]))
+        | workload | variant of | task | metric | target | set with | T | batch | s/trial (benchmark) | s/trial (runs) |
+        | --- | --- | --- | --- | ---: | --- | ---: | ---: | ---: | ---: |
+        | `w` |  | t | bleu (higher is better) | 30.85 | adamw | 100 | 8 | 1.2 | 2.5 |
     """
     lines = [
-        "| workload | variant of | task | metric | target | set with | T | batch | s/trial |",
-        "| --- | --- | --- | --- | ---: | --- | ---: | ---: | ---: |",
+        "| workload | variant of | task | metric | target | set with | T | batch "
+        "| s/trial (benchmark) | s/trial (runs) |",
+        "| --- | --- | --- | --- | ---: | --- | ---: | ---: | ---: | ---: |",
     ]
     for r in rows:
         direction = "lower is better" if r["mode"] == "min" else "higher is better"
@@ -106,11 +117,13 @@ def to_markdown(rows: Sequence[dict[str, Any]]) -> str:
         if r.get("target_stale"):
             target += " (stale: older workload version)"
         secs = "" if r["s_per_trial"] is None else f"{r['s_per_trial']:.2g}"
+        bench = r.get("benchmark_s_per_trial")
+        bench = "" if bench is None else f"{bench:.2g}"
         base = f"`{r['base']}`" if r["base"] else ""
         lines.append(
             f"| `{r['workload']}` | {base} | {r['task']} | {r['metric']} ({direction}) | "
             f"{target} | {r.get('best_algorithm') or ''} | {r['step_budget']} | "
-            f"{r['batch_size']} | {secs} |"
+            f"{r['batch_size']} | {bench} | {secs} |"
         )
     return "\n".join(lines)
 

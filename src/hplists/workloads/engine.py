@@ -543,6 +543,16 @@ def _workers() -> int:
     return max(1, min(2, os.cpu_count() or 1))
 
 
+def worker_count() -> int:
+    """Worker processes that ``"processes"`` batching trains points on, in parallel.
+
+    Example:
+        >>> 1 <= worker_count() <= 2
+        True
+    """
+    return _workers()
+
+
 def _pool() -> tuple[concurrent.futures.ProcessPoolExecutor, Any]:
     global _POOL, _QUEUE
     if _POOL is None:

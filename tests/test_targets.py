@@ -461,3 +461,17 @@ def _check_entry(name, e):
         assert set(p["algorithms"]) >= {"nadamw"} and p["base"] == w.base
     else:
         assert set(p["algorithms"]) == set(ALL_ALGOS)
+
+
+def test_rewriting_an_unchanged_entry_keeps_the_date_it_was_set(tmp_path):
+    """`hplists targets set` reruns recompute finished targets; their dates must not move."""
+    path = tmp_path / "targets.json"
+    entry = {"target": 0.2, "metric": "error_rate", "mode": "min",
+             "provenance": {"date": "2026-01-01T00:00:00+00:00", "points": 64}}
+    tfile.write_entries({"a": entry}, path)
+    later = {**entry, "provenance": {**entry["provenance"], "date": "2026-02-01T00:00:00+00:00"}}
+    tfile.write_entries({"a": later}, path)
+    assert tfile.read_targets(path)["targets"]["a"]["provenance"]["date"].startswith("2026-01")
+    changed = {**later, "target": 0.19}
+    tfile.write_entries({"a": changed}, path)
+    assert tfile.read_targets(path)["targets"]["a"] == changed

@@ -127,6 +127,11 @@ def _locked(path: Path) -> Iterator[None]:
         os.close(fd)  # releases the lock
 
 
+def _undated(entry: Mapping[str, Any]) -> dict[str, Any]:
+    prov = {k: v for k, v in entry.get("provenance", {}).items() if k != "date"}
+    return {**entry, "provenance": prov}
+
+
 def write_entries(
     entries: Mapping[str, Mapping[str, Any]],
     path: str | os.PathLike[str] | None = None,
@@ -136,6 +141,9 @@ def write_entries(
     The read-merge-write runs under an exclusive lock on the file's directory and the
     new file replaces the old one with an atomic rename, so concurrent writers
     and crashes never lose an entry. Returns the merged file.
+
+    An entry that differs from the file's only in ``provenance["date"]`` (the
+    same target recomputed from the same trials) is left as it is.
 
     Example:
         >>> import tempfile, os
@@ -151,7 +159,10 @@ def write_entries(
     path.parent.mkdir(parents=True, exist_ok=True)
     with _locked(path):
         data = read_targets(path)
-        merged = {**data.get("targets", {}), **{k: dict(v) for k, v in entries.items()}}
+        old = data.get("targets", {})
+        # An entry recomputed from the same trials keeps the date it was first set.
+        merged = {**old, **{k: dict(v) for k, v in entries.items()
+                            if k not in old or _undated(old[k]) != _undated(v)}}
         data = {"format": FORMAT, "format_version": FORMAT_VERSION,
                 **{k: v for k, v in data.items() if k not in ("format", "format_version",
                                                               "targets")},

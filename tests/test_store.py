@@ -168,6 +168,28 @@ def test_workload_version_mismatch_is_an_error(store):
         store.claim("s", P, "w", 0, workload_version="2")
 
 
+def test_retire_moves_old_versions_out_of_the_study_and_keeps_their_curves(store):
+    """After a version bump the study runs again on the new version; old curves stay, audited."""
+    store.put("s", P, "w", 0, curve(), workload_version="1")
+    store.put("s", {"x": 2.0}, "other", 0, curve(), workload_version="1")
+    assert store.retire("s", "w", current_version="2") == {"s/retired/w/v1": 1}
+    old = store.trials(study="s/retired/w/v1")
+    assert len(old) == 1 and old[0].workload_version == "1"
+    assert_curves_equal(old[0].curve, curve())
+    assert [t.workload for t in store.trials(study="s")] == ["other"]  # other workloads stay
+    assert store.claim("s", P, "w", 0, workload_version="2") is not None
+    event = next(e for e in store.events() if e["event"] == "retire")
+    assert event["detail"] == {"from": "s", "to": "s/retired/w/v1"}
+    assert store.retire("s", "w", current_version="2") == {}  # current version stays
+
+
+def test_retire_refuses_running_trials(store):
+    store.claim("s", P, "w", 0, workload_version="1")
+    with pytest.raises(ValueError, match="1 running trial"):
+        store.retire("s", "w", current_version="2")
+    assert store.studies() == ["s"]
+
+
 def test_retry_errors_keeps_the_previous_failure_in_the_event_log(store):
     key = store.claim("s", P, "w", 0)
     store.fail(key, "preempted", curve=curve(n=1))

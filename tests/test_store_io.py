@@ -234,3 +234,15 @@ def test_cli_store_errors_are_one_line(tmp_path, capsys):
     open_store(tmp_path / "empty.db").close()
     assert main(["store", "export", str(tmp_path / "empty.db"), "-o", str(tmp_path / "e.csv")]) == 2
     assert "has no trials" in capsys.readouterr().err
+
+
+def test_cli_store_retire_moves_a_registered_workloads_old_versions(tmp_path, capsys):
+    store = open_store(tmp_path / "s.db")
+    store.put("broad200", {"learning_rate": 1e-3, "beta1": 0.9, "beta2": 0.99}, "mri_unet", 0,
+              Curve([10], [1.0], [0.5], {"ssim": [0.3]}), workload_version="0-old")
+    assert main(["store", "retire", str(store.path), "--study", "broad200",
+                 "--workload", "mri_unet"]) == 0
+    assert "moved 1 trials to broad200/retired/mri_unet/v0-old" in capsys.readouterr().out
+    assert store.studies() == ["broad200/retired/mri_unet/v0-old"]
+    assert main(["store", "retire", str(store.path), "--study", "broad200",
+                 "--workload", "no_such_workload"]) == 2

@@ -1,4 +1,4 @@
-"""``hplists store info|export|import``: look into a trial store, move trials in and out."""
+"""``hplists store info|export|import|retire``: look into a trial store, move trials in and out."""
 
 from __future__ import annotations
 
@@ -38,6 +38,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("file", help="a .csv, .parquet or .json file")
     q.add_argument("--study", help="study name for rows without one")
     q.set_defaults(func=_import)
+
+    q = ssub.add_parser(
+        "retire",
+        help="move a workload's trials of older versions out of a study (nothing is deleted)",
+        description="After a workload's definition changed (its version was bumped), moves its "
+        "trials of other versions from STUDY to STUDY/retired/WORKLOAD/vOLD, so that the study "
+        "can be run again on the current version. Every moved trial gets a 'retire' event.",
+    )
+    q.add_argument("db", help="the store file")
+    q.add_argument("--study", required=True, action="append",
+                   help="study to clean (repeatable)")
+    q.add_argument("--workload", required=True, action="append",
+                   help="registered workload whose current version stays (repeatable)")
+    q.set_defaults(func=_retire)
 
 
 def _open(path: str, create: bool = False) -> SQLiteStore:
@@ -98,4 +112,19 @@ def _import(args: argparse.Namespace) -> int:
     extra = f", {result.in_flight} in-flight (running) not imported" if result.in_flight else ""
     print(f"imported {result.written} of {result.trials} finished trials from {args.file} "
           f"({result.skipped} already recorded{extra})")
+    return 0
+
+
+def _retire(args: argparse.Namespace) -> int:
+    from hplists.workloads.registry import get_workload
+
+    workloads = [get_workload(name) for name in args.workload]  # unknown names fail first
+    store = _open(args.db)
+    for study in args.study:
+        for w in workloads:
+            moved = store.retire(study, w.name, current_version=w.version)
+            if not moved:
+                print(f"{study} / {w.name}: only version {w.version} (nothing to retire)")
+            for to, n in moved.items():
+                print(f"{study} / {w.name}: moved {n} trials to {to}")
     return 0

@@ -882,6 +882,58 @@ class SQLiteStore:
             f"{self.studies()} on workloads {self.workloads()}"
         )
 
+    def retire(self, study: str, workload: str, current_version: str) -> dict[str, int]:
+        """Moves ``workload``'s trials of other versions out of ``study``; nothing is deleted.
+
+        A study holds one version of each workload (:meth:`claim` refuses to mix
+        them). When a workload's definition changes and its ``version`` is
+        bumped, its old trials move to the study
+        ``"<study>/retired/<workload>/v<old version>"``, each with a ``retire``
+        event in the audit log, so ``study`` can be run again on the new version
+        while the old curves stay in the store. Trials still running refuse the
+        move (finish or stop them first). Returns ``{to_study: trials moved}``.
+
+        Example:
+            >>> import os, tempfile
+            >>> from hplists import Curve, HParams
+            >>> store = SQLiteStore(os.path.join(tempfile.mkdtemp(), "s.db"))
+            >>> key = store.claim("s", HParams(1e-3, 0.9, 0.99), "w", 0, workload_version="1")
+            >>> store.finish(key, Curve([10], [1.0], [0.5], {"error_rate": [0.3]}))
+            True
+            >>> store.retire("s", "w", current_version="2")
+            {'s/retired/w/v1': 1}
+            >>> store.studies(), store.retire("s/retired/w/v1", "w", current_version="1")
+            (['s/retired/w/v1'], {})
+        """
+        study, workload, _, current_version, _ = self._trial_args(
+            study, workload, 0, current_version, None)
+        moved: dict[str, int] = {}
+        with self._write_txn() as c:
+            rows = c.execute(
+                "SELECT trial_id, workload_version, status FROM trials "
+                "WHERE study=? AND workload=? AND workload_version<>?",
+                (study, workload, current_version),
+            ).fetchall()
+            running = sum(1 for r in rows if r[2] == "running")
+            if running:
+                raise ValueError(
+                    f"study {study!r} has {running} running trial(s) of workload {workload!r} "
+                    f"at another version; finish or stop them before retiring that version")
+            for trial_id, version, _ in rows:
+                to = f"{study}/retired/{workload}/v{version}"
+                clash = c.execute(
+                    "SELECT 1 FROM trials t JOIN trials o ON o.point_id=t.point_id AND "
+                    "o.workload=t.workload AND o.seed=t.seed WHERE t.trial_id=? AND o.study=?",
+                    (trial_id, to),
+                ).fetchone()
+                if clash:
+                    raise ValueError(f"study {to!r} already holds trial {trial_id}'s point, "
+                                     f"workload and seed; nothing was moved")
+                c.execute("UPDATE trials SET study=? WHERE trial_id=?", (to, trial_id))
+                self._event(c, trial_id, "retire", {"from": study, "to": to})
+                moved[to] = moved.get(to, 0) + 1
+        return moved
+
     def count(self, study: str | None = None, workload: str | None = None,
               status: Status | str | Sequence[Status | str] | None = None) -> int:
         """Number of trials matching the filters."""

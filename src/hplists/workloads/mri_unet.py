@@ -174,26 +174,30 @@ class MriUNet(JaxWorkload):
     """
 
     name = "mri_unet"
-    version = "1"
+    # Version 2 (4 channels, batch 4, 800 steps; version 1: 6 channels, batch 8, 300 steps):
+    # at 300 steps only 1 of the 200 nadamw-broad points reached the target set by the
+    # procedure (Table 4 needs 1% to 15%); beta1 above ~0.95 is hopeless when momentum
+    # averages over a third of training. docs/targets.md, "Calibration".
+    version = "2"
     task = "MRI reconstruction from 4x-undersampled single-coil k-space (32x32)"
     dataset = "random Shepp-Logan-like phantoms, random Cartesian masks (fastMRI RandomMaskFunc)"
-    model = "U-Net (2 levels, 6/12/24 channels, instance norm)"
+    model = "U-Net (2 levels, 4/8/16 channels, instance norm)"
     loss = "L1"
     metric = Metric("ssim", "max")
-    step_budget = 300
-    batch_size = 8
+    step_budget = 800
+    batch_size = 4
     num_evals = 20
     regularizers = frozenset({"dropout"})
     data_seed = 0
     eval_batch_size = 32
-    # benchmarks/workloads.py, s/trial (CPU-s/trial): processes 1.83 (3.6), sequential
-    # 2.21 (3.6); vmap over 16 points costs 5.7 CPU-s/trial.
+    # Version 1 (benchmarks/workloads.py): processes 2.03 s/trial (4.0 CPU-s), sequential
+    # 2.57 (4.1), vmap 2.95 (5.5); version 2 trained 60 points at 2.0 s/trial (processes).
     batching = "processes"
 
     num_train: ClassVar[int] = 2000
     num_valid: ClassVar[int] = 128
     norm: ClassVar[str] = "instance"
-    channels: ClassVar[int] = 6
+    channels: ClassVar[int] = 4
     num_pool_layers: ClassVar[int] = 2
 
     @property
@@ -227,5 +231,5 @@ class MriUNetLayerNorm(MriUNet):
 
     name = "mri_unet_layernorm"
     base = "mri_unet"
-    model = "U-Net (2 levels, 6/12/24 channels, LayerNorm)"
+    model = "U-Net (2 levels, 4/8/16 channels, LayerNorm)"
     norm = "layer"

@@ -28,6 +28,7 @@ variant ``speech_conformer_gelu``, the change paper 001's Table 3 names
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import flax.linen as nn
@@ -156,7 +157,10 @@ class SpeechConformer(SpeechWorkload):
     """
 
     name: ClassVar[str] = "speech_conformer"
-    version: ClassVar[str] = "1"
+    # Version 2 trains on 8192 utterances (version 1: 2048): with 2048 only 1 of the 200
+    # nadamw-broad points reached the target set by the procedure (Table 4 needs 1% to
+    # 15%); strong regularization (lr * weight decay) was the only way to it.
+    version: ClassVar[str] = "2"
     model: ClassVar[str] = (
         "Conformer: 2x subsampling conv, 2 blocks of width 32 (4 heads, FFN x4, depthwise "
         "conv k=5), ReLU"
@@ -167,6 +171,8 @@ class SpeechConformer(SpeechWorkload):
     dim: ClassVar[int] = 32
     num_blocks: ClassVar[int] = 2
     batching: ClassVar[str] = "processes"
+    data_options: ClassVar[Mapping[str, Any]] = {"num_train": 8192}
+    dataset: ClassVar[str] = SpeechWorkload.dataset.replace("2048 training", "8192 training")
 
     def network(self) -> Any:
         return Conformer(

@@ -6,16 +6,17 @@ import pytest
 
 from hplists.store import open_store
 from hplists.study.workflow import StudyConfig, StudyWorkflow
+from hplists.workloads import timings
 from hplists.workloads.registry import get_workload
-from hplists.workloads.timings import load_timings, measured_seconds_per_step
+from hplists.workloads.timings import current_timings, measured_seconds_per_step
 
 
 def test_measured_rate_is_seconds_per_trial_over_the_step_budget():
-    measured = load_timings().get("workloads", {})
+    measured = current_timings()
     if not measured:
         pytest.skip("timings.json not written yet (run benchmarks/workloads.py)")
     rates = measured_seconds_per_step()
-    assert set(rates) == set(measured)  # every measured workload is registered
+    assert set(rates) == set(measured)
     for name, t in measured.items():
         assert rates[name] == pytest.approx(t["seconds_per_trial"] / get_workload(name).step_budget)
         assert t["chosen"] in t["strategies"] and t["default"] in t["strategies"]
@@ -46,3 +47,15 @@ def _registered(name: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def test_timings_of_an_older_workload_version_are_not_used(monkeypatch):
+    """A changed workload (version bumped) is a different program: its old timing is dropped."""
+    w = get_workload("ctr_dlrm")
+    entry = {"seconds_per_trial": 1.0, "chosen": "vmap", "default": "vmap", "strategies": {}}
+    fake = {"workloads": {"ctr_dlrm": {**entry, "version": w.version},
+                          "mri_unet": {**entry, "version": "old"},
+                          "gone_workload": {**entry, "version": "1"}}}
+    monkeypatch.setattr(timings, "load_timings", lambda: fake)
+    assert list(current_timings()) == ["ctr_dlrm"]
+    assert measured_seconds_per_step() == {"ctr_dlrm": pytest.approx(1.0 / w.step_budget)}

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from hplists.workloads.timings import load_timings
+from hplists.workloads.timings import current_timings, load_timings
 
 # Update rules of the shipped lists whose points are not NAdamW HParams.
 LIST_RULES = {"metz-nadamw": "hplists.optim.metz:rule"}
@@ -60,7 +60,7 @@ def workload_rows() -> list[dict[str, Any]]:
     """One dict per registered workload: its description plus measured seconds per trial."""
     from hplists.workloads.registry import get_workload, workload_names
 
-    timings = load_timings().get("workloads", {})
+    timings = current_timings()
     rows = []
     for name in workload_names():
         w = get_workload(name)

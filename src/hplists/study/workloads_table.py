@@ -66,11 +66,11 @@ def workloads_table(
     """
     from hplists.workloads.registry import get_workload, workload_names
     from hplists.workloads.targets import read_targets
-    from hplists.workloads.timings import load_timings
+    from hplists.workloads.timings import current_timings
 
     entries = read_targets(targets_path)["targets"]
     rate = seconds_per_step(stores)
-    measured = load_timings().get("workloads", {})
+    measured = current_timings()
     rows = []
     for name in workload_names():
         w = get_workload(name)

@@ -13,7 +13,7 @@ import json
 from importlib import resources
 from typing import Any
 
-__all__ = ["load_timings", "measured_seconds_per_step"]
+__all__ = ["current_timings", "load_timings", "measured_seconds_per_step"]
 
 
 def load_timings() -> dict[str, Any]:
@@ -30,11 +30,35 @@ def load_timings() -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
+def current_timings() -> dict[str, dict[str, Any]]:
+    """Measured entries of registered workloads at their current ``version``, by name.
+
+    An entry measured for an older version of a workload (or for a workload no
+    longer registered) describes another program and is left out.
+
+    Example:
+        >>> from hplists.workloads.registry import get_workload
+        >>> all(t["version"] == get_workload(n).version for n, t in current_timings().items())
+        True
+    """
+    from hplists.workloads.registry import get_workload
+
+    out = {}
+    for name, t in load_timings().get("workloads", {}).items():
+        try:
+            w = get_workload(name)
+        except ValueError:
+            continue
+        if str(t.get("version", "1")) == str(w.version):
+            out[name] = t
+    return out
+
+
 def measured_seconds_per_step() -> dict[str, float]:
     """Wall seconds per training step of each measured, registered workload.
 
     Seconds per trial of the workload's default batching divided by its step
-    budget.
+    budget, for the entries of :func:`current_timings`.
 
     Example:
         >>> rates = measured_seconds_per_step()
@@ -43,12 +67,5 @@ def measured_seconds_per_step() -> dict[str, float]:
     """
     from hplists.workloads.registry import get_workload
 
-    out = {}
-    for name, t in load_timings().get("workloads", {}).items():
-        try:
-            budget = get_workload(name).step_budget
-        except ValueError:  # measured for a workload no longer registered
-            continue
-        if t.get("seconds_per_trial"):
-            out[name] = float(t["seconds_per_trial"]) / budget
-    return out
+    return {name: float(t["seconds_per_trial"]) / get_workload(name).step_budget
+            for name, t in current_timings().items() if t.get("seconds_per_trial")}

@@ -408,7 +408,10 @@ def test_compiled_path_compiles_once_for_many_parameters_of_many_sizes():
     """One kernel serves every parameter: recompiling per tensor would fall back to eager."""
     import torch._dynamo
 
+    from hplists.optim import torch_nadamw
+
     torch._dynamo.reset()
+    torch_nadamw._WARM.clear()  # reset() dropped the graphs the warm classes ran
     params = [torch.nn.Parameter(torch.randn(n)) for n in (40, 41, 57, 300, 301, 1000) * 2]
     opt = NAdamW(params, lr=1e-2, weight_decay=0.1, compiled=True)
     with torch._dynamo.config.patch(recompile_limit=2, fail_on_recompile_limit_hit=True):
@@ -416,6 +419,31 @@ def test_compiled_path_compiles_once_for_many_parameters_of_many_sizes():
             for p in params:
                 p.grad = torch.randn_like(p)
             opt.step()
+
+
+def test_compiled_path_keeps_float32_and_float64_apart_once_guards_are_skipped():
+    """After its first call per dtype the kernel skips dynamo's guards; each dtype must still
+    run its own graph (a float64 tensor through the float32 kernel would be garbage)."""
+    from hplists.optim import torch_nadamw
+
+    n = 4096
+    gen = torch.Generator().manual_seed(0)
+    init = [torch.randn(n, generator=gen, dtype=dt) for dt in (torch.float32, torch.float64)]
+    grads = [[torch.randn(n, generator=gen, dtype=x.dtype) for x in init] for _ in range(4)]
+    results = []
+    for compiled in (True, False):
+        params = [torch.nn.Parameter(x.clone()) for x in init]
+        opt = NAdamW(params, lr=1e-2, weight_decay=0.1, compiled=compiled)
+        for step in grads:
+            for p, g in zip(params, step, strict=True):
+                p.grad = g.clone()
+            opt.step()
+        results.append([p.detach() for p in params])
+    assert {(x.dtype, x.device, False) for x in init} <= torch_nadamw._WARM
+    for got, want in zip(*results, strict=True):
+        assert got.dtype == want.dtype
+        torch.testing.assert_close(got, want, rtol=1e-6 if got.dtype == torch.float32 else 1e-12,
+                                   atol=1e-7 if got.dtype == torch.float32 else 1e-14)
 
 
 def test_parameters_without_gradients_are_skipped():

@@ -446,6 +446,20 @@ def test_compiled_path_keeps_float32_and_float64_apart_once_guards_are_skipped()
                                    atol=1e-7 if got.dtype == torch.float32 else 1e-14)
 
 
+def test_compiled_path_steps_inside_autocast_after_warm_up():
+    """Global state the guards watch (autocast) may change between steps; the result must not."""
+    p = torch.nn.Parameter(torch.randn(5000, generator=torch.Generator().manual_seed(1)))
+    q = torch.nn.Parameter(p.detach().clone())
+    compiled, default = NAdamW([p], lr=1e-2, compiled=True), NAdamW([q], lr=1e-2)
+    for i in range(3):
+        p.grad, q.grad = torch.ones(5000), torch.ones(5000)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=i == 2):
+            compiled.step()
+        default.step()
+    assert p.dtype == torch.float32
+    torch.testing.assert_close(p.detach(), q.detach(), rtol=1e-6, atol=1e-7)
+
+
 def test_parameters_without_gradients_are_skipped():
     a, b = torch.nn.Parameter(torch.ones(2)), torch.nn.Parameter(torch.ones(2))
     opt = NAdamW([a, b], lr=0.1, weight_decay=0.1)

@@ -26,9 +26,11 @@ the only state:
   reads the parameter, gradient and moments and writes the parameter and
   moments, as PyTorch's fused AdamW kernel does. One kernel with a symbolic
   length serves every tensor; the first step pays the compilation (seconds;
-  a C++ compiler on CPU, triton on CUDA). Tensors under
-  ``_COMPILED_MIN_NUMEL`` elements, where a call's overhead would dominate,
-  take the default path.
+  a C++ compiler on CPU, triton on CUDA). Once a dtype and device have run,
+  their calls skip dynamo's guard evaluation
+  (``torch.compiler.set_stance(skip_guard_eval_unsafe=True)``; a call dynamo
+  refuses that way runs guarded). Tensors under ``_COMPILED_MIN_NUMEL``
+  elements, where a call's overhead would dominate, take the default path.
 
 * ``fused`` (CPU and CUDA, float32/float64, ``eps_root == 0``, ``beta1 >=
   0.5``): one pass of PyTorch's fused AdamW kernel plus one ``lerp``. The

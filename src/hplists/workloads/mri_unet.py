@@ -190,8 +190,8 @@ class MriUNet(JaxWorkload):
     regularizers = frozenset({"dropout"})
     data_seed = 0
     eval_batch_size = 32
-    # Version 1 (benchmarks/workloads.py): processes 2.03 s/trial (4.0 CPU-s), sequential
-    # 2.57 (4.1), vmap 2.95 (5.5); version 2 trained 60 points at 2.0 s/trial (processes).
+    # benchmarks/workloads.py, s/trial (CPU-s/trial), version 2: processes 1.65 (3.2),
+    # sequential 2.15 (3.2), vmap 2.20 (4.0); version 1 took 2.03 (4.0) with processes.
     batching = "processes"
 
     num_train: ClassVar[int] = 2000

@@ -609,27 +609,20 @@ def _compiled(P: Tensors, G: Tensors, M: Tensors, V: Tensors, t: int, hp: _Hyper
         [1.0 - hp.b1, hp.b2, 1.0 - hp.b2, c1, c2, 1.0 / (1.0 - hp.b2**t), hp.eps_root, hp.eps,
          hp.lr, hp.wd, hp.b1], dtype=P[0].dtype, device=P[0].device)  # fmt: skip
     kernel = _kernel()
-    keys = [(p.dtype, p.device, p.numel() >= 1 << 31) for p in P]
-    warm = [(p, g, m, v) for p, g, m, v, k in zip(P, G, M, V, keys, strict=True) if k in _WARM]
-    cold = [(p, g, m, v, k) for p, g, m, v, k in zip(P, G, M, V, keys, strict=True)
-            if k not in _WARM]
-    if warm and _SKIP_GUARDS:
-        for p, g, m, v in warm:
+    for p, g, m, v in zip(P, G, M, V, strict=True):
+        key = (p.dtype, p.device, p.numel() >= 1 << 31)
+        if key in _WARM and _SKIP_GUARDS:
             try:
                 with torch.compiler.set_stance("default", skip_guard_eval_unsafe=True):
                     _call(kernel, p, g, m, v, c)
+                continue
             except RuntimeError as e:
                 # Dynamo refuses (before running anything) when global state it guards on
                 # changed, e.g. a step inside torch.autocast; the guarded call compiles.
                 if "skip_guard_eval_unsafe" not in str(e):
                     raise
-                _call(kernel, p, g, m, v, c)
-    else:
-        cold = [(*x, None) for x in warm] + cold
-    for p, g, m, v, k in cold:
         _call(kernel, p, g, m, v, c)
-        if k is not None:
-            _WARM.add(k)
+        _WARM.add(key)
 
 
 def _call(kernel: Callable[..., None], p: torch.Tensor, g: torch.Tensor, m: torch.Tensor,

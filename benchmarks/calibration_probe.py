@@ -8,19 +8,20 @@ cores; this probe answers "is this change likely to land in the band?" in a
 few minutes:
 
 1. target proxy: the 3 best ``targets-nadamw`` points of the base workload's
-   recorded target-setting search (``--targets-store``) trained on the
-   candidate at horizon ``round(0.75 T)`` with seed 0, the best of them again
-   with seeds 1 and 2; the proxy is the median of its 3 best validation
-   metrics (the procedure takes the median of 5 seeds of the best of 4
-   algorithms x 64 points);
+   recorded target-setting search (``--targets-store``), or with
+   ``--search N`` the first N points of the procedure's own NAdamW search
+   (scrambled Halton, seed 1), trained on the candidate at horizon
+   ``round(0.75 T)`` with seed 0, the best of them again with seeds 1 and 2;
+   the proxy is the median of its 3 best validation metrics (the procedure
+   takes the median of 5 seeds of the best of 4 algorithms x 64 points);
 2. the first ``--points`` calibration points (scrambled Halton, seed 0, as
    ``hplists targets calibrate``) trained on the candidate for ``T``, seed 0;
    printed: how many reach the proxy, and the 1st/3rd/5th/10th best metric.
 
 The proxy is not the target. When the change moves the optimum away from the
-base workload's best points (e.g. a new parametrization), the proxy is too easy
-and the count too high; read counts of 1 or 2 as "on the edge". Nothing is
-written to a store.
+base workload's best points (e.g. a new parametrization), those points make a
+proxy that is too easy and a count that is too high: use ``--search 32`` then.
+Read counts of 1 or 2 as "on the edge". Nothing is written to a store.
 
 A candidate is the base workload with class attributes overridden
 (``--set channels=4 --set step_budget=800 --set data_options='{"num_train": 8192}'``;
@@ -88,6 +89,26 @@ def best_metric(curve: Any, name: str, mode: str) -> float:
     return float(v.max() if mode == "max" else v.min())
 
 
+def _base_best(name: str, path: str, version: str | None, metric: str, mode: str
+               ) -> tuple[str, list[Any]]:
+    """The 3 best points of the newest (or ``version``'s) NAdamW target search of ``name``."""
+    from hplists.store import open_store
+
+    store = open_store(path, create=False)
+    prefix = f"targets/{name}/v"
+    studies = [s for s in store.studies() if s.startswith(prefix) and s.endswith("/nadamw")]
+    if version is not None:
+        studies = [s for s in studies if s == f"{prefix}{version}/nadamw"]
+    if not studies:
+        raise SystemExit(f"no NAdamW target-setting search of {name!r} in {path} "
+                         f"(studies {store.studies()}); use --search N")
+    study = max(studies, key=lambda s: s.split("/")[2])
+    sign = 1.0 if mode == "max" else -1.0
+    recs = [r for r in store.trials(study=study) if np.isfinite(best_metric(r.curve, metric, mode))]
+    recs.sort(key=lambda r: -sign * best_metric(r.curve, metric, mode))
+    return study, [r.hparams for r in recs[:3]]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--base", required=True, help="registered base workload")
@@ -95,13 +116,15 @@ def main(argv: list[str] | None = None) -> int:
                     help="class attribute of the candidate (repeatable; JSON values)")
     ap.add_argument("--candidate", help="module:Class of a candidate workload instead of --set")
     ap.add_argument("--points", type=int, default=60, help="calibration points (default 60)")
+    ap.add_argument("--search", type=int, default=0, metavar="N",
+                    help="proxy from the first N points of the procedure's NAdamW search "
+                    "instead of the base workload's 3 best (default 0: the base's)")
     ap.add_argument("--targets-store", default="stores/targets.db",
                     help="store with the base workload's target-setting trials")
     ap.add_argument("--targets-version", default=None,
                     help="base workload version whose search to read (default: newest recorded)")
     args = ap.parse_args(argv)
 
-    from hplists.store import open_store
     from hplists.study.calibration import calibration_points
     from hplists.workloads.engine import train
     from hplists.workloads.registry import get_workload
@@ -117,28 +140,25 @@ def main(argv: list[str] | None = None) -> int:
     metric, mode = wl.metric.name, wl.metric.mode
     sign = 1.0 if mode == "max" else -1.0
 
-    store = open_store(args.targets_store, create=False)
-    prefix = f"targets/{base.name}/v"
-    studies = [s for s in store.studies() if s.startswith(prefix) and s.endswith("/nadamw")]
-    if args.targets_version is not None:
-        studies = [s for s in studies if s == f"{prefix}{args.targets_version}/nadamw"]
-    if not studies:
-        raise SystemExit(f"no NAdamW target-setting search of {base.name!r} in "
-                         f"{args.targets_store} (studies {store.studies()})")
-    study = max(studies, key=lambda s: s.split("/")[2])
-    recs = [r for r in store.trials(study=study) if np.isfinite(best_metric(r.curve, metric, mode))]
-    recs.sort(key=lambda r: -sign * best_metric(r.curve, metric, mode))
-    top = [r.hparams for r in recs[:3]]
+    if args.search > 0:
+        from hplists.study.targets import search_points
+
+        study, top = f"the first {args.search} targets-nadamw points", search_points(
+            "nadamw", args.search)
+    else:
+        study, top = _base_best(base.name, args.targets_store, args.targets_version, metric, mode)
     horizon = round(0.75 * wl.step_budget)
 
     t0 = time.time()
     scores = [best_metric(c, metric, mode) for c in train(wl, top, seed=0, step_budget=horizon)]
-    i = int(np.nanargmax(sign * np.asarray(scores)))
+    order = np.argsort(-sign * np.nan_to_num(np.asarray(scores), nan=-sign * np.inf))
+    i = int(order[0])
+    best3 = [scores[j] for j in order[:3]]
     seeds = [scores[i]] + [best_metric(train(wl, [top[i]], seed=s, step_budget=horizon)[0],
                                        metric, mode) for s in (1, 2)]
     proxy = statistics.median(seeds)
-    print(f"{wl.name} (from {study}): T={wl.step_budget}, horizon {horizon}; top-3 "
-          f"{np.round(scores, 4).tolist()}; best point, seeds 0-2 {np.round(seeds, 4).tolist()}; "
+    print(f"{wl.name} (from {study}): T={wl.step_budget}, horizon {horizon}; best 3 "
+          f"{np.round(best3, 4).tolist()}; best point, seeds 0-2 {np.round(seeds, 4).tolist()}; "
           f"target proxy {proxy:.4f} ({time.time() - t0:.0f} s)", flush=True)
 
     t1 = time.time()

@@ -16,6 +16,7 @@ and tanh.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import flax.linen as nn
@@ -136,17 +137,23 @@ class SpeechRNN(SpeechWorkload):
     """
 
     name: ClassVar[str] = "speech_rnn"
-    version: ClassVar[str] = "1"
+    # Version 2 (32 channels and units, batch 8, 1600 steps, 8192 training utterances;
+    # version 1: 64 channels, 48 units, batch 32, 400 steps, 2048 utterances): at version 1
+    # none of the 200 nadamw-broad points reached the target set by the procedure (Table 4
+    # needs 1% to 15%). docs/targets.md, "Calibration".
+    version: ClassVar[str] = "2"
     model: ClassVar[str] = (
-        "DeepSpeech-like: 2x subsampling conv (64 channels), 2 bidirectional LSTM layers "
-        "(48 units, directions summed), residual feed-forward layer, ReLU"
+        "DeepSpeech-like: 2x subsampling conv (32 channels), 2 bidirectional LSTM layers "
+        "(32 units, directions summed), residual feed-forward layer, ReLU"
     )
-    step_budget: ClassVar[int] = 400
-    batch_size: ClassVar[int] = 32
+    step_budget: ClassVar[int] = 1600
+    batch_size: ClassVar[int] = 8
     activation: ClassVar[str] = "relu"
-    channels: ClassVar[int] = 64
-    hidden: ClassVar[int] = 48
+    channels: ClassVar[int] = 32
+    hidden: ClassVar[int] = 32
     batching: ClassVar[str] = "processes"
+    data_options: ClassVar[Mapping[str, Any]] = {"num_train": 8192}
+    dataset: ClassVar[str] = SpeechWorkload.dataset.replace("2048 training", "8192 training")
 
     def network(self) -> Any:
         return DeepSpeech(

@@ -15,6 +15,7 @@ from hplists.workloads.speech_rnn import BiLSTM, SpeechRNN, SpeechRNNTanh
 # Tests that train share compiled programs (same step budget) in one worker process.
 pytestmark = pytest.mark.xdist_group("speech_rnn")
 SHORT = 100
+LEARN = 400
 
 # The first point of nadamw-paper.
 GOOD = HParams(7.19e-3, 0.952, 0.955, weight_decay=0.021, warmup_fraction=0.1)
@@ -29,7 +30,7 @@ def test_registered_with_its_contract(workload):
 
 def test_model_shapes_and_ctc_loss(workload, data):
     params = workload.init(jax.random.key(0))
-    wc.check_ctc_model(workload, params, wc.rows(data.valid, 5), (5, 24), (50_000, 150_000))
+    wc.check_ctc_model(workload, params, wc.rows(data.valid, 5), (5, 24), (20_000, 60_000))
 
 
 def test_dropout_reaches_the_loss_and_the_key_only_drives_dropout(workload, data):
@@ -79,8 +80,10 @@ def test_bidirectional_lstm_matches_a_textbook_loop_and_ignores_padding():
 
 
 @pytest.mark.slow
+@pytest.mark.slow
 def test_good_point_beats_chance_and_absurd_lr_diverges_alone(workload):
-    good, _ = wc.train_good_absurd_tiny(workload, GOOD, SHORT, tiny=False)
+    # At batch 8 the small model needs more steps than the other checks' SHORT to learn.
+    good, _ = wc.train_good_absurd_tiny(workload, GOOD, LEARN, tiny=False)
     wer = good.metric("wer")
     assert wer[0] >= 0.95  # chance: an untrained model emits blanks, every word is deleted
     assert wer.min() < 0.75 and wer[-1] < wer[: len(wer) // 2].min()

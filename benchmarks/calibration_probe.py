@@ -93,6 +93,7 @@ def _base_best(name: str, path: str, version: str | None, metric: str, mode: str
                ) -> tuple[str, list[Any]]:
     """The 3 best points of the newest (or ``version``'s) NAdamW target search of ``name``."""
     from hplists.store import open_store
+    from hplists.study.targets import trial_best
 
     store = open_store(path, create=False)
     prefix = f"targets/{name}/v"
@@ -104,9 +105,9 @@ def _base_best(name: str, path: str, version: str | None, metric: str, mode: str
                          f"(studies {store.studies()}); use --search N")
     study = max(studies, key=lambda s: s.split("/")[2])
     sign = 1.0 if mode == "max" else -1.0
-    recs = [r for r in store.trials(study=study) if np.isfinite(best_metric(r.curve, metric, mode))]
-    recs.sort(key=lambda r: -sign * best_metric(r.curve, metric, mode))
-    return study, [r.hparams for r in recs[:3]]
+    scored = [(trial_best(r, metric, mode), r) for r in store.trials(study=study)]
+    scored = sorted((x for x in scored if np.isfinite(x[0])), key=lambda x: -sign * x[0])
+    return study, [r.hparams for _, r in scored[:3]]
 
 
 def main(argv: list[str] | None = None) -> int:

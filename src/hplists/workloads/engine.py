@@ -539,10 +539,6 @@ def _worker_task(task: int, workload: JaxWorkload, points: list[Point], seed: in
     return [c for _, c in _iter_local(workload, points, seed, total_steps, rule, inner, tick)]
 
 
-def _workers() -> int:
-    return max(1, min(2, os.cpu_count() or 1))
-
-
 def worker_count() -> int:
     """Worker processes that ``"processes"`` batching trains points on, in parallel.
 
@@ -550,7 +546,7 @@ def worker_count() -> int:
         >>> 1 <= worker_count() <= 2
         True
     """
-    return _workers()
+    return max(1, min(2, os.cpu_count() or 1))
 
 
 def _pool() -> tuple[concurrent.futures.ProcessPoolExecutor, Any]:
@@ -559,7 +555,7 @@ def _pool() -> tuple[concurrent.futures.ProcessPoolExecutor, Any]:
         ctx = multiprocessing.get_context("spawn")
         _QUEUE = ctx.Queue()
         _POOL = concurrent.futures.ProcessPoolExecutor(
-            _workers(), mp_context=ctx, initializer=_init_worker, initargs=(_QUEUE,)
+            worker_count(), mp_context=ctx, initializer=_init_worker, initargs=(_QUEUE,)
         )
     return _POOL, _QUEUE
 
@@ -820,7 +816,7 @@ def run_into_store(
     mode = batching or workload.batching
     if chunk_size is None:
         chunk_size = {"vmap": getattr(workload, "vmap_size", 16), "sequential": 1}.get(
-            mode, 2 * _workers())
+            mode, 2 * worker_count())
     chunk_size = check_int("chunk_size", chunk_size, low=1)
     total = workload.step_budget if step_budget is None else step_budget
     counts = {"trained": 0, "skipped": 0, "diverged": 0}

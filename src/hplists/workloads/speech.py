@@ -44,6 +44,11 @@ __all__ = ["BLANK", "SpeechWorkload", "generate", "split_words"]
 
 BLANK = 0
 NUM_UNITS = 16
+NUM_TRAIN = 2048
+_DATASET = (
+    "synthetic speech-like corpus: {num_train} training / 256 validation utterances of 2-4 "
+    "words, 48 frames x 16 features, unseen validation speakers"
+)
 _GENERATOR_VERSION = "1"
 
 
@@ -67,7 +72,7 @@ def _lexicon(rng: np.random.Generator, num_words: int, num_units: int) -> list[t
 def generate(
     seed: int = 0,
     *,
-    num_train: int = 2048,
+    num_train: int = NUM_TRAIN,
     num_valid: int = 256,
     num_frames: int = 48,
     num_features: int = 16,
@@ -259,15 +264,17 @@ class SpeechWorkload(JaxWorkload):
     """
 
     task: ClassVar[str] = "transcribe spoken-like feature sequences into words"
-    dataset: ClassVar[str] = (
-        "synthetic speech-like corpus: 2048 training / 256 validation utterances of 2-4 "
-        "words, 48 frames x 16 features, unseen validation speakers"
-    )
+    dataset: ClassVar[str] = _DATASET.format(num_train=NUM_TRAIN)
     loss: ClassVar[str] = "CTC (optax.ctc_loss), summed over utterances / label count"
     metric: ClassVar[Metric] = Metric("wer", "min")
     regularizers: ClassVar[frozenset[str]] = frozenset({"dropout"})
     eval_batch_size: ClassVar[int] = 256
     data_options: ClassVar[Mapping[str, Any]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "dataset" not in cls.__dict__:  # the description follows the corpus trained on
+            cls.dataset = _DATASET.format(num_train=cls.data_options.get("num_train", NUM_TRAIN))
 
     def make_data(self) -> Dataset:
         opts = dict(self.data_options)

@@ -172,7 +172,6 @@ class SpeechConformer(SpeechWorkload):
     num_blocks: ClassVar[int] = 2
     batching: ClassVar[str] = "processes"
     data_options: ClassVar[Mapping[str, Any]] = {"num_train": 8192}
-    dataset: ClassVar[str] = SpeechWorkload.dataset.replace("2048 training", "8192 training")
 
     def network(self) -> Any:
         return Conformer(

@@ -153,7 +153,6 @@ class SpeechRNN(SpeechWorkload):
     hidden: ClassVar[int] = 32
     batching: ClassVar[str] = "processes"
     data_options: ClassVar[Mapping[str, Any]] = {"num_train": 8192}
-    dataset: ClassVar[str] = SpeechWorkload.dataset.replace("2048 training", "8192 training")
 
     def network(self) -> Any:
         return DeepSpeech(

@@ -2,13 +2,17 @@
 
 Measures ``optimizer.step()`` alone (gradients are fixed tensors set once) for
 models of 1M, 10M and 50M float32 parameters on CPU, and on CUDA when present.
-The optimizers are timed round-robin, one step each per round, so that load
-from other processes hits them alike; the table gives each one's median step
-time and the median over rounds of its time divided by the fastest AdamW's
-time in the same round. Target: hplists NAdamW at most 1.15x the fastest AdamW on CPU at 10M
+The optimizers are timed in rounds, one step each per round in a shuffled
+order, so that load from other processes hits them alike. Before each timed
+step a read of ``--flush-mb`` MiB (more than the last-level cache) evicts what
+the previous step left: without it, the optimizer timed right after one that
+writes a lot (AdamW foreach writes several temporaries) pays the write-back of
+that optimizer's dirty cache lines, up to 15% of a 10M step. The table gives
+each one's median step time and the median over rounds of its time divided by
+the fastest AdamW's time in the same round. Target: hplists NAdamW at most 1.15x the fastest AdamW on CPU at 10M
 parameters and more. The opt-in compiled path (``compiled=True``: one
-``torch.compile``-generated pass per tensor) is the one that meets it; its
-first step compiles the kernel (seconds, printed).
+``torch.compile``-generated pass per tensor, 8 tensors per call) is the one
+that meets it; its first step compiles the kernel (seconds, printed).
 
 Why NAdamW costs more than fused AdamW here: PyTorch has no fused NAdam(W)
 kernel. The fused path runs PyTorch's fused AdamW kernel as NAdamW (see
@@ -26,11 +30,13 @@ Usage::
 
     python benchmarks/optimizer_step.py                 # 1M, 10M, 50M; 30 rounds
     python benchmarks/optimizer_step.py --sizes 1e6 --rounds 5 --devices cpu
+    python benchmarks/optimizer_step.py --sizes 1e7 --only compiled --threads 1
 """
 
 from __future__ import annotations
 
 import argparse
+import random
 import statistics
 import time
 from collections.abc import Callable
@@ -101,12 +107,14 @@ def state_bytes_per_param(opt: torch.optim.Optimizer, n: int) -> float:
     return total / n
 
 
-def bench(n: int, device: str, rounds: int, warmup: int) -> list[tuple[str, float, float, float]]:
+def bench(n: int, device: str, rounds: int, warmup: int, names: list[str], flush_mb: int = 64
+          ) -> list[tuple[str, float, float, float]]:
     gen = torch.Generator().manual_seed(0)
     tensors = [torch.randn(s, generator=gen) for s in shapes(n)]
     grads = [torch.randn(s, generator=gen).to(device) for s in shapes(n)]
     opts = {}
-    for name, make in OPTIMIZERS.items():
+    for name in names:
+        make = OPTIMIZERS[name]
         params = [torch.nn.Parameter(t.to(device, copy=True)) for t in tensors]
         for p, g in zip(params, grads, strict=True):
             p.grad = g
@@ -120,8 +128,15 @@ def bench(n: int, device: str, rounds: int, warmup: int) -> list[tuple[str, floa
             print(f"  {name}: first step {first:.1f} s")
         for _ in range(warmup):
             opt.step()
+    order = list(opts)
+    rng = random.Random(0)
+    scratch = torch.ones(flush_mb << 18, device=device) if flush_mb else None
     for _ in range(rounds):
-        for name, opt in opts.items():
+        rng.shuffle(order)
+        for name in order:
+            opt = opts[name]
+            if scratch is not None:
+                scratch.sum()  # read-only: evicts the last step's dirty lines, writes none
             sync(device)
             start = time.perf_counter()
             opt.step()
@@ -149,7 +164,17 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--devices", nargs="+", default=None, help="default: cpu, and cuda if present")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
+    parser.add_argument("--flush-mb", type=int, default=64,
+                        help="MiB read before each timed step so that every optimizer starts "
+                             "from a clean cache (0: off)")
+    parser.add_argument("--only", nargs="+", default=None, metavar="TEXT",
+                        help="time only the optimizers whose name contains one of these (the "
+                             "AdamW references always run)")
     args = parser.parse_args()
+    names = [k for k in OPTIMIZERS if k in ADAMW or args.only is None
+             or any(t in k for t in args.only)]
+    if args.only and len(names) == len(ADAMW):
+        parser.error(f"--only: no optimizer matches {args.only}; choose from {list(OPTIMIZERS)}")
     if args.threads:
         torch.set_num_threads(args.threads)
     devices = args.devices or (["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"])
@@ -157,7 +182,7 @@ def main() -> None:
     for device in devices:
         for size in args.sizes:
             n = int(size)
-            rows = bench(n, device, args.rounds, args.warmup)
+            rows = bench(n, device, args.rounds, args.warmup, names, args.flush_mb)
             print(f"\n{device}, {n / 1e6:g}M float32 parameters "
                   "(ratio: median over rounds of time / fastest AdamW's time in the same round)")
             print(f"{'optimizer':28s} {'median ms':>10s} {'ratio':>7s} {'state B/param':>14s}")

@@ -421,6 +421,39 @@ def test_compiled_path_compiles_once_for_many_parameters_of_many_sizes():
             opt.step()
 
 
+def test_compiled_path_serves_sizes_unlike_those_it_compiled_for_with_one_graph():
+    """The kernel is compiled on equal-sized tensors, then runs on a bucket of nine different
+    sizes (a full call of 8 and a padded call of 1), exactly and without a second graph.
+    With dynamo's duck sizing the first graph would assume the sizes equal and recompile."""
+    import torch._dynamo
+
+    from hplists.optim import torch_nadamw
+
+    torch._dynamo.reset()
+    torch_nadamw._WARM.clear()
+    gen = torch.Generator().manual_seed(3)
+    warm = [torch.nn.Parameter(torch.randn(64, generator=gen)) for _ in range(8)]
+    sizes = (37, 64, 100, 129, 500, 1000, 1001, 2048, 5000)
+    init = [torch.randn(n, generator=gen) for n in sizes]
+    grads = [[torch.randn(n, generator=gen) for n in sizes] for _ in range(3)]
+    results = []
+    with torch._dynamo.config.patch(recompile_limit=1, fail_on_recompile_limit_hit=True):
+        opt = NAdamW(warm, lr=1e-2, compiled=True)
+        for p in warm:
+            p.grad = torch.randn(64, generator=gen)
+        opt.step()
+        for compiled in (True, False):
+            params = [torch.nn.Parameter(x.clone()) for x in init]
+            opt = NAdamW(params, lr=1e-2, weight_decay=0.1, compiled=compiled, fused=False)
+            for step in grads:
+                for p, g in zip(params, step, strict=True):
+                    p.grad = g.clone()
+                opt.step()
+            results.append(params)
+    for got, want in zip(*results, strict=True):
+        torch.testing.assert_close(got.detach(), want.detach(), rtol=1e-6, atol=1e-7)
+
+
 def test_compiled_path_keeps_float32_and_float64_apart_once_guards_are_skipped():
     """After its first call per dtype the kernel skips dynamo's guards; each dtype must still
     run its own graph (a float64 tensor through the float32 kernel would be garbage)."""

@@ -24,13 +24,15 @@ the only state:
   ``torch.compile`` serves): the update of one tensor written once in torch
   ops and compiled by ``torch.compile`` (inductor) into a single pass that
   reads the parameter, gradient and moments and writes the parameter and
-  moments, as PyTorch's fused AdamW kernel does. One kernel with a symbolic
-  length serves every tensor; the first step pays the compilation (seconds;
-  a C++ compiler on CPU, triton on CUDA). Once a dtype and device have run,
-  their calls skip dynamo's guard evaluation
+  moments, as PyTorch's fused AdamW kernel does. One compiled call updates 8
+  tensors of any lengths (symbolic, and not assumed equal), the last call of a
+  step padded with scratch tensors, so one graph serves every model; the first
+  step pays the compilation (seconds; a C++ compiler on CPU, triton on CUDA).
+  Once a dtype and device have run, their calls skip dynamo's guard evaluation
   (``torch.compiler.set_stance(skip_guard_eval_unsafe=True)``; a call dynamo
   refuses that way runs guarded). Tensors under ``_COMPILED_MIN_NUMEL``
-  elements, where a call's overhead would dominate, take the default path.
+  elements, where the per-tensor Python work outweighs the single pass, take
+  the default path.
 
 * ``fused`` (CPU and CUDA, float32/float64, ``eps_root == 0``, ``beta1 >=
   0.5``): one pass of PyTorch's fused AdamW kernel plus one ``lerp``. The
@@ -92,8 +94,8 @@ _FUSED_CPU_BLOCK = 1 << 19
 # The fused path recovers m_t with weight 1 - b1/b1' (about 1 - 1/b1); below
 # this beta1 the rounding amplification grows, so the other paths are used.
 _FUSED_MIN_BETA1 = 0.5
-# Below this size a compiled call's dispatch overhead (tens of microseconds)
-# exceeds what the single pass saves; such tensors take the default path.
+# Below this size the compiled path's per-tensor Python work (views, grouping; ~10 us
+# with a cold cache) exceeds what the single pass saves; such tensors take the default path.
 _COMPILED_MIN_NUMEL = 1 << 18
 
 
@@ -567,7 +569,14 @@ def _nadamw_tensor(
     p: torch.Tensor, g: torch.Tensor, m: torch.Tensor, v: torch.Tensor, c: torch.Tensor
 ) -> None:
     """One tensor's update in place; ``c`` = (1-b1, b2, 1-b2, c1, c2, 1/(1-b2^t), eps_root,
-    eps, lr, wd, b1), a tensor so that a new step's values reuse the compiled kernel."""
+    eps, lr, wd, b1), a tensor so that a new step's values reuse the compiled kernel.
+
+    ``c`` is float64 where the device has it, also for float32 tensors: its 0-d entries
+    are rounded to the tensors' dtype (type promotion), and in the C++ inductor writes
+    for CPU a ``double`` cannot alias the ``float`` outputs, so the compiler keeps the
+    scalars in registers instead of reloading them after every store (about 12% of
+    the kernel's time at 1 thread).
+    """
     # optax's b1 m + (1-b1) g; a lerp compiles to a blend of two formulas (6% slower).
     m.mul_(c[10]).add_(g * c[0])
     v.mul_(c[1]).add_(g * g * c[2])
@@ -575,21 +584,44 @@ def _nadamw_tensor(
     p.sub_(c[8] * u)
 
 
+def _nadamw_tensors(P: Tensors, G: Tensors, M: Tensors, V: Tensors, c: torch.Tensor) -> None:
+    """:func:`_nadamw_tensor` on each of ``_ARITY`` tensors: one compiled call, one kernel."""
+    for p, g, m, v in zip(P, G, M, V, strict=True):
+        _nadamw_tensor(p, g, m, v, c)
+
+
+# Tensors per compiled call. A call costs 20-35 us of dispatch (more with a cold cache);
+# 8 per call makes that small next to the kernel, and a bucket's last call is padded
+# with scratch tensors, so that one graph serves every bucket (8 costs ~3 s more to
+# compile than 1).
+_ARITY = 8
+_PAD_NUMEL = 16  # > 1: dynamo specializes sizes 0 and 1
 _KERNEL: Callable[..., None] | None = None
 # Input classes (dtype, device, 64-bit indexing) the kernel has run on. Dynamo's guards
-# cost ~100 us per call, several per step; once a class has run with guards (compiling
-# its graph if needed), its later calls skip all but the guards that tell the compiled
-# graphs apart, which is safe because nothing else about the inputs can change:
-# contiguous flat float tensors that never alias, sizes symbolic, alignment checked by
-# inductor's own wrapper.
+# cost ~100 us per call; once a class has run with guards (compiling its graph if
+# needed), its later calls skip all but the guards that tell the compiled graphs apart,
+# which is safe because nothing else about the inputs can change: contiguous flat float
+# tensors that never alias, sizes symbolic and unrelated (duck sizing is off while
+# compiling), alignment checked by inductor's own wrapper.
 _WARM: set[tuple[torch.dtype, torch.device, bool]] = set()
+_PADS: dict[tuple[torch.dtype, torch.device], list[tuple[torch.Tensor, ...]]] = {}
 
 
 def _kernel() -> Callable[..., None]:
     global _KERNEL
     if _KERNEL is None:
-        _KERNEL = torch.compile(_nadamw_tensor, fullgraph=True, dynamic=True)
+        _KERNEL = torch.compile(_nadamw_tensors, fullgraph=True, dynamic=True)
     return _KERNEL
+
+
+def _pads(dtype: torch.dtype, device: torch.device, k: int) -> list[tuple[torch.Tensor, ...]]:
+    # Distinct scratch tensors (aliased inputs would compile another graph), passed as
+    # views like the real ones (dynamo guards on a view's base); never read back.
+    key = (dtype, device)
+    if key not in _PADS:
+        _PADS[key] = [tuple(torch.zeros(_PAD_NUMEL, dtype=dtype, device=device).view(-1)
+                            for _ in range(4)) for _ in range(_ARITY - 1)]
+    return _PADS[key][:k]
 
 
 def _can_skip_guards() -> bool:
@@ -602,39 +634,61 @@ def _can_skip_guards() -> bool:
 _SKIP_GUARDS = _can_skip_guards()
 
 
+def _scalar_dtype(device: torch.device) -> torch.dtype:
+    # MPS has no float64; elsewhere float64 (see _nadamw_tensor).
+    return torch.float32 if device.type == "mps" else torch.float64
+
+
 def _compiled(P: Tensors, G: Tensors, M: Tensors, V: Tensors, t: int, hp: _Hyper) -> None:
-    """Each tensor of one bucket through the kernel compiled from :func:`_nadamw_tensor`."""
+    """One bucket through the kernel compiled from :func:`_nadamw_tensors`, 8 at a time."""
+    device = P[0].device
     c1, c2 = hp.nesterov(t)
     c = torch.tensor(
         [1.0 - hp.b1, hp.b2, 1.0 - hp.b2, c1, c2, 1.0 / (1.0 - hp.b2**t), hp.eps_root, hp.eps,
-         hp.lr, hp.wd, hp.b1], dtype=P[0].dtype, device=P[0].device)  # fmt: skip
-    kernel = _kernel()
+         hp.lr, hp.wd, hp.b1], dtype=_scalar_dtype(device), device=device)  # fmt: skip
+    classes: dict[tuple[torch.dtype, torch.device, bool], list[tuple[torch.Tensor, ...]]] = {}
     for p, g, m, v in zip(P, G, M, V, strict=True):
-        key = (p.dtype, p.device, p.numel() >= 1 << 31)
-        if key in _WARM and _SKIP_GUARDS:
-            try:
-                with torch.compiler.set_stance("default", skip_guard_eval_unsafe=True):
-                    _call(kernel, p, g, m, v, c)
-                continue
-            except RuntimeError as e:
-                # Dynamo refuses (before running anything) when global state it guards on
-                # changed, e.g. a step inside torch.autocast; the guarded call compiles.
-                if "skip_guard_eval_unsafe" not in str(e):
-                    raise
-        _call(kernel, p, g, m, v, c)
+        # Plain flat tensors: dynamo would compile a graph per nn.Parameter object.
+        key = (p.dtype, device, p.numel() >= 1 << 31)
+        classes.setdefault(key, []).append(
+            (p.detach().view(-1), g.view(-1), m.view(-1), v.view(-1)))
+    warm, cold = [], []
+    for key, items in classes.items():
+        items += _pads(key[0], device, -len(items) % _ARITY)
+        calls = [(key, items[i:i + _ARITY]) for i in range(0, len(items), _ARITY)]
+        (warm if _SKIP_GUARDS and key in _WARM else cold).extend(calls)
+    kernel = _kernel()
+    done = 0
+    if warm:
+        try:
+            # One stance for the bucket: entering it costs about as much as a call.
+            with torch.compiler.set_stance("default", skip_guard_eval_unsafe=True):
+                for _, items in warm:
+                    _call(kernel, items, c)
+                    done += 1
+        except RuntimeError as e:
+            # Dynamo refuses (before running anything) when global state it guards on
+            # changed, e.g. a step inside torch.autocast; the guarded calls compile.
+            if "skip_guard_eval_unsafe" not in str(e):
+                raise
+    from torch.fx.experimental import _config as fx_config
+
+    for key, items in warm[done:] + cold:
+        with fx_config.patch(use_duck_shape=False):
+            _call(kernel, items, c)
         _WARM.add(key)
 
 
-def _call(kernel: Callable[..., None], p: torch.Tensor, g: torch.Tensor, m: torch.Tensor,
-          v: torch.Tensor, c: torch.Tensor) -> None:
+def _call(kernel: Callable[..., None], items: list[tuple[torch.Tensor, ...]],
+          c: torch.Tensor) -> None:
+    P, G, M, V = (list(x) for x in zip(*items, strict=True))
     try:
-        # Plain flat tensors: dynamo would compile a graph per nn.Parameter object.
-        kernel(p.detach().view(-1), g.view(-1), m.view(-1), v.view(-1), c)
+        kernel(P, G, M, V, c)
     except Exception as e:  # compilation needs a C++ compiler (CPU) or triton (CUDA)
         if "Inductor" in type(e).__name__ or "Backend" in type(e).__name__:
             raise RuntimeError(
                 f"compiled=True: torch.compile could not build the NAdamW kernel on "
-                f"{p.device.type} ({e}); use compiled=False"
+                f"{P[0].device.type} ({e}); use compiled=False"
             ) from e
         raise
 

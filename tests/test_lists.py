@@ -140,3 +140,22 @@ def test_bad_list_files_are_rejected_with_the_point_and_field(d, message):
 
 def test_points_are_hparams():
     assert all(isinstance(p, HParams) for p in get_list("nadamw-algoperf-baseline").points)
+
+
+def test_the_shipped_cpu_list_is_the_study_sample_points_its_provenance_names():
+    """nadamw-hplists-cpu is regenerable: its points are the nadamw-broad Halton sample's
+    points at the recorded indices (the store that chose them is committed separately)."""
+    import json
+    from importlib import resources
+
+    from hplists.space import get_space, sample
+
+    named = get_list("nadamw-hplists-cpu")
+    raw = json.loads(resources.files("hplists.lists").joinpath(
+        "data/nadamw-hplists-cpu.json").read_text())
+    prov = raw["provenance"]
+    assert (prov["space"], prov["sample"]["method"], prov["k"], prov["tau"]) == \
+        ("nadamw-broad", "halton", 5, 2.0)
+    drawn = sample(get_space(prov["space"]), prov["sample"]["points"], seed=prov["sample"]["seed"])
+    assert named.points == tuple(drawn[i] for i in prov["sample_indices"])
+    assert len(prov["workloads"]) == 8 and set(prov["targets"]) == set(prov["workloads"])

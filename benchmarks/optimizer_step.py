@@ -5,9 +5,10 @@ models of 1M, 10M and 50M float32 parameters on CPU, and on CUDA when present.
 The optimizers are timed in rounds, one step each per round in a shuffled
 order, so that load from other processes hits them alike. Before each timed
 step a read of ``--flush-mb`` MiB (more than the last-level cache) evicts what
-the previous step left: without it, the optimizer timed right after one that
-writes a lot (AdamW foreach writes several temporaries) pays the write-back of
-that optimizer's dirty cache lines, up to 15% of a 10M step. The table gives
+the previous step left, so that every step starts from the same cache state:
+without it, a step's time depended on which optimizer ran before it (hplists'
+compiled path at 10M, 1 thread: 1.12x fused AdamW when timed after fused
+AdamW, 1.20x when timed after AdamW foreach). The table gives
 each one's median step time and the median over rounds of its time divided by
 the fastest AdamW's time in the same round. Target: hplists NAdamW at most 1.15x the fastest AdamW on CPU at 10M
 parameters and more. The opt-in compiled path (``compiled=True``: one

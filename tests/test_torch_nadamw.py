@@ -480,15 +480,27 @@ def test_compiled_path_keeps_float32_and_float64_apart_once_guards_are_skipped()
 
 
 def test_compiled_path_steps_inside_autocast_after_warm_up():
-    """Global state the guards watch (autocast) may change between steps; the result must not."""
+    """Global state the guards watch (autocast) may change between steps; the result must not.
+    The step under autocast must take the guarded fallback (dynamo refuses to skip guards
+    there), which compiles a second graph, rather than run the first graph unguarded."""
+    import torch._dynamo
+    from torch._dynamo.utils import counters
+
+    from hplists.optim import torch_nadamw
+
+    torch._dynamo.reset()
+    torch_nadamw._WARM.clear()
     p = torch.nn.Parameter(torch.randn(5000, generator=torch.Generator().manual_seed(1)))
     q = torch.nn.Parameter(p.detach().clone())
     compiled, default = NAdamW([p], lr=1e-2, compiled=True), NAdamW([q], lr=1e-2)
+    graphs = []
     for i in range(3):
         p.grad, q.grad = torch.ones(5000), torch.ones(5000)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=i == 2):
             compiled.step()
         default.step()
+        graphs.append(counters["stats"]["unique_graphs"])
+    assert graphs[1] == graphs[0] and graphs[2] == graphs[1] + 1, graphs
     assert p.dtype == torch.float32
     torch.testing.assert_close(p.detach(), q.detach(), rtol=1e-6, atol=1e-7)
 

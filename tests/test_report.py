@@ -258,6 +258,19 @@ def test_ranking_orders_by_targets_then_cost_and_ties_share_a_rank(store):
                           ("List nadamw-paper (paper 001, Table 10)", 3, 0)]
 
 
+def test_summary_ranks_the_lists_also_among_rows_of_their_own_budget(store):
+    """A baseline with more trials (BO at budget 10) may outrank the lists; the paper's claim
+    is at equal budget, so the summary gives that rank too, without hiding the other."""
+    put_broad(store)
+    for w in BASE:
+        store.put("baseline/bo-gp-10", POINTS[3], w, 1, curve(w, 0.25))
+    rows = {r["claim"]: r for r in summary(analysis(store)).records()}
+    rank = rows["Rank of the leave-one-out lists among the rows of Table 5"]
+    assert rank["hplists"].startswith("2 of 2 (behind BO, Optuna GP (budget = 10) (3 targets")
+    assert rank["hplists"].endswith("; 1 of 1 among the rows with the same 2-trial budget")
+    assert rank["verdict"] == "disagrees: a baseline does as well or better"
+
+
 def test_failed_and_duplicate_trials_are_counted_and_noted(store, tmp_path):
     put_broad(store)
     key = store.claim("broad200", HParams(9e-3, 0.9, 0.99), "ctr_dlrm", 0)
@@ -294,6 +307,21 @@ def test_readme_section_replaces_only_what_is_between_the_markers():
         "# x\n\n" + BEGIN + "\ns\n" + END + "\n"
     with pytest.raises(ValueError, match="no END marker"):
         splice_results(BEGIN + "\nbroken", BEGIN + "\ns\n" + END + "\n")
+
+
+def test_readme_section_names_baselines_that_reach_other_counts_than_in_the_paper(store):
+    """The paper's LR sweep (WD = 0.5) reaches 2 of 8 targets; one reaching all of ours is a
+    disagreement the README states in words; a baseline matching the paper is not listed."""
+    from hplists.report.document import build
+    from hplists.report.markdown import results_section
+
+    put_broad(store)
+    for w in BASE:
+        store.put("baseline/lr-sweep-wd0.5", POINTS[2], w, 1, curve(w, 0.5))
+    section = results_section(build(analysis(store)))
+    line = next(x for x in section.splitlines() if x.startswith("- Targets reached by"))
+    assert line == ("- Targets reached by Table 5's baselines, here and in the paper: "
+                    "LR sweep (WD = 0.5) 3 of 3 (paper, LR sweep (WD = 0.5): 2 of 8).")
 
 
 # ---------------------------------------------------------------------- the command

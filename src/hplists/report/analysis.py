@@ -67,6 +67,7 @@ class Row:
         seeds: workload -> number of seeds (workloads that were not run are absent).
         paper_row: the matching row of the paper's tables, if any.
         notes: what a reader should know about this row (fallbacks, mismatches).
+        budget: trials per workload and seed (``None`` if unknown).
     """
 
     label: str
@@ -76,6 +77,7 @@ class Row:
     seeds: dict[str, int]
     paper_row: str | None = None
     notes: tuple[str, ...] = ()
+    budget: int | None = None
 
     def complete(self, workloads: Sequence[str]) -> bool:
         """Whether the row has a result on every one of ``workloads``."""
@@ -383,7 +385,8 @@ class Analysis:
     # ------------------------------------------------------------------ rows of Tables 5-9
 
     def _row(self, label: str, study: str, records: Sequence[Any], workloads: Sequence[str],
-             paper_row: str | None = None, notes: Sequence[str] = ()) -> Row:
+             paper_row: str | None = None, notes: Sequence[str] = (),
+             budget: int | None = None) -> Row:
         workloads = [w for w in workloads if any(r.workload == w for r in records)]
         fractions, best, seeds = {}, {}, {}
         if workloads:
@@ -393,7 +396,7 @@ class Analysis:
                     fractions[w] = float(subs.times[:, j].min())
                     seeds[w] = int(subs.seeds[:, j].max())
             best = _best_metrics(records, self.specs, list(fractions))
-        return Row(label, study, fractions, best, seeds, paper_row, tuple(notes))
+        return Row(label, study, fractions, best, seeds, paper_row, tuple(notes), budget)
 
     def _rerun(self, workload: str, rows: Sequence[int], what: str
                ) -> tuple[list[Any], list[str]]:
@@ -428,7 +431,7 @@ class Analysis:
             else:
                 fallback.append(fold.name)
         row = self._row("Leave-one-out lists (ours)", self.studies.reruns_study, records,
-                        self.base, "Leave-one-out lists")
+                        self.base, "Leave-one-out lists", budget=self.k)
         fractions, best, seeds = dict(row.fractions), dict(row.best), dict(row.seeds)
         for w in fallback:
             fold = self.loo.folds[self.matrix.column(w)]
@@ -499,7 +502,8 @@ class Analysis:
         records = [r for r in self._study(baseline.study) if r.workload in self.base]
         if not records:
             raise Missing(f"study {baseline.study!r} has no trials on the base workloads")
-        return self._row(baseline.label, baseline.study, records, self.base, baseline.paper_row)
+        return self._row(baseline.label, baseline.study, records, self.base, baseline.paper_row,
+                         budget=baseline.budget)
 
     @_part
     def rows(self) -> list[Row]:

@@ -639,6 +639,12 @@ def summary(a: Analysis) -> Table:
                          if rk < rank]
                 text = f"{rank} of {len(ranking)}" + (" (behind " + "; ".join(ahead) + ")"
                                                        if ahead else "")
+                # The paper's claim is at equal budget; rows with more trials rank too.
+                same = a.ranking([r for r in a.rows if r.budget == row.budget])
+                if ahead and len(same) < len(ranking):
+                    rk = next(r[1] for r in same if r[0] is row)
+                    text += (f"; {rk} of {len(same)} among the rows with the same "
+                             f"{row.budget}-trial budget")
                 alone = rank == 1 and not any(r[1] == 1 for r in ranking if r[0] is not row)
                 found["rank"] = (text, "agrees" if alone else
                                  "disagrees: a baseline does as well or better")

@@ -94,7 +94,7 @@ _FUSED_CPU_BLOCK = 1 << 19
 # The fused path recovers m_t with weight 1 - b1/b1' (about 1 - 1/b1); below
 # this beta1 the rounding amplification grows, so the other paths are used.
 _FUSED_MIN_BETA1 = 0.5
-# Below this size the compiled path's per-tensor Python work (views, grouping; ~10 us
+# Below this size the compiled path's per-tensor Python work (views, grouping; 10-15 us
 # with a cold cache) exceeds what the single pass saves; such tensors take the default path.
 _COMPILED_MIN_NUMEL = 1 << 18
 

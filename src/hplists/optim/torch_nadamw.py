@@ -69,6 +69,7 @@ from itertools import chain
 from typing import Any
 
 import torch
+from torch.fx.experimental import _config as fx_config
 from torch.optim.lr_scheduler import LambdaLR
 
 from hplists._check import check_int, check_real
@@ -671,8 +672,6 @@ def _compiled(P: Tensors, G: Tensors, M: Tensors, V: Tensors, t: int, hp: _Hyper
             # changed, e.g. a step inside torch.autocast; the guarded calls compile.
             if "skip_guard_eval_unsafe" not in str(e):
                 raise
-    from torch.fx.experimental import _config as fx_config
-
     for key, items in warm[done:] + cold:
         with fx_config.patch(use_duck_shape=False):
             _call(kernel, items, c)

@@ -187,3 +187,101 @@ def test_rule_under_vmap_equals_separate_builds():
         tx = metz.build(point, 4)
         want = tx.update(jnp.ones(2), tx.init(jnp.ones(2)), jnp.ones(2))[0]
         np.testing.assert_allclose(got[i], want, rtol=1e-6)
+
+
+# ---------------------------------------------------------------------------- float64
+
+
+def _reference_lr(s, total, lr, mult, c, w):
+    """get_cosine_learning_rate_fn of opt_list's jax_common.py, written in float64 numpy."""
+    s = np.minimum(np.float64(s), np.float64(total))
+    cs = np.float64(total) * c
+    x = np.maximum(s, cs)
+    low = mult * lr
+    decay = (lr - low) * (np.cos((x - cs) * np.pi / (total - cs)) / 2.0 + 0.5) + low
+    if w:
+        warmup_steps = np.float64(total) * max(w, c)
+        if warmup_steps > s:
+            return (s / warmup_steps) * lr
+    return decay
+
+
+def _reference_trajectory(point, a, b, noise, theta0, total, *, beta_dtype=np.float64):
+    """nadamw_update of opt_list's jax_common.py in float64 numpy, on g = A theta - b + noise.
+
+    ``beta_dtype=np.float32`` rounds beta1 and beta2 to float32 first (what
+    hplists did before it computed in the parameters' dtype).
+    """
+    b1 = np.float64(beta_dtype(point["beta1"]))
+    b2 = np.float64(beta_dtype(point["beta2"]))
+    theta = theta0.copy()
+    m = np.zeros_like(theta)
+    v = np.zeros_like(theta)
+    out = []
+    for s in range(total):
+        g = a @ theta - b + noise[s]
+        lr = _reference_lr(s, total, point["learning_rate"], point["min_learning_rate_mult"],
+                           point["constant_fraction"], point["warmup_fraction"])
+        g = g - theta * point["l2_weight_decay"]
+        m = b1 * m + (1.0 - b1) * g
+        v = b2 * v + (1.0 - b2) * np.square(g)
+        t = s + 1.0
+        lr_t = lr * np.sqrt(1.0 - b2**t) / (1.0 - b1**t)
+        num = b1 * m + (1.0 - b1) * g if point["use_nesterov"] else m
+        step = lr_t * num / (np.sqrt(v) + point["epsilon"])
+        step = step + lr_t * point["adamw_weight_decay"] * theta
+        theta = theta - step
+        out.append(theta)
+    return np.stack(out)
+
+
+def _problem(n=6, total=300):
+    rng = np.random.default_rng(20200225)
+    q = rng.normal(size=(n, n))
+    a = q @ q.T / n + 0.1 * np.eye(n)
+    return a, rng.normal(size=n), 0.3 * rng.normal(size=(total, n)), rng.normal(size=n)
+
+
+def _hplists_trajectory(point, a, b, noise, theta0, total):
+    tx = metz.build(point, total)
+    theta = {"x": jnp.asarray(theta0, jnp.float64)}
+
+    def body(carry, e):
+        theta, state = carry
+        g = {"x": jnp.asarray(a) @ theta["x"] - jnp.asarray(b) + e}
+        u, state = tx.update(g, state, theta)
+        theta = {"x": theta["x"] + u["x"]}
+        return (theta, state), theta["x"]
+
+    _, traj = jax.jit(lambda t, s: jax.lax.scan(body, (t, s), jnp.asarray(noise)))(
+        theta, tx.init(theta))
+    return np.asarray(traj)
+
+
+def test_float64_parameters_follow_the_published_formulas_to_1e_12():
+    """With x64, all of the update (betas, t, schedule, lr_t) is float64: the first 5 entries
+    stay within 1e-12 of opt_list's nadamw_update and cosine schedule written in float64 numpy
+    over 300 steps; rounding beta1 and beta2 to float32 (the old behaviour) would be caught."""
+    total = 300
+    a, b, noise, theta0 = _problem(total=total)
+    with jax.enable_x64(True):
+        for i, point in enumerate(get_list("metz-nadamw").points):
+            got = _hplists_trajectory(point, a, b, noise, theta0, total)
+            want = _reference_trajectory(point, a, b, noise, theta0, total)
+            assert got.dtype == np.float64
+            err = float(np.max(np.abs(got - want)))
+            assert err <= 1e-12, f"entry {i + 1}: max |theta - reference| = {err:.3g}"
+            if i == 4:  # beta2 = 0.999980948972404: 1 - beta2 is off by 0.12% in float32
+                rounded = _reference_trajectory(point, a, b, noise, theta0, total,
+                                                beta_dtype=np.float32)
+                assert np.max(np.abs(rounded - want)) > 1e-9
+
+
+def test_float32_parameters_keep_float32_arithmetic():
+    """float32 parameters: updates, moments and the schedule stay float32, also under x64."""
+    with jax.enable_x64(True):
+        tx = metz.build(get_list("metz-nadamw").points[4], 10)
+        p = jnp.ones(3, jnp.float32)
+        u, state = tx.update(jnp.ones(3, jnp.float32), tx.init(p), p)
+    assert u.dtype == jnp.float32 and state.mu.dtype == jnp.float32
+    assert state.nu.dtype == jnp.float32

@@ -226,3 +226,34 @@ def test_matrix_from_a_real_sqlite_store(tmp_path):
     assert m.seeds.tolist() == [[2], [2]]
     assert m.running == 1
     assert np.array_equal(m.select(["cls"]).fractions, m.fractions)
+
+
+def test_with_seconds_the_best_trial_is_the_earliest_evaluation_index_as_algoperf_picks_it():
+    """AlgoPerf's rule (get_best_trial_index): per seed, the trial that hits at the earliest
+    evaluation index, ties to the first trial in run order, and *that trial's* time; not the
+    smallest time over trials. Step fractions are the same under both rules."""
+    steps = [25, 50, 75, 100]
+
+    def timed(point, index, values, seconds):
+        r = record(point, "cls", values, index=index)
+        return TrialRecord(**{**r.__dict__, "curve": curve(steps, "error_rate", values,
+                                                           seconds=seconds)})
+
+    recs = [
+        # both hit at evaluation index 1 (step 50): the second in run order at 6 s ...
+        timed(1e-2, 1, [0.3, 0.1, 0.1, 0.1], [3.0, 6.0, 9.0, 12.0]),
+        # ... the first in run order at 8 s
+        timed(1e-3, 0, [0.3, 0.1, 0.1, 0.1], [4.0, 8.0, 12.0, 16.0]),
+        # a third hits at a later evaluation (index 2) but sooner in seconds (3 s)
+        timed(3e-3, 2, [0.3, 0.3, 0.1, 0.1], [1.0, 2.0, 3.0, 4.0]),
+    ]
+    assert [score_trial(r, SPECS["cls"]).index for r in recs] == [1, 1, 2]
+    algoperf = submission_times(recs, SPECS, time="seconds")
+    assert algoperf.times.tolist() == [[8.0]]  # the first trial (point_index 0), its time
+    assert submission_times(recs, SPECS, time="seconds", best_trial="min").times.tolist() == [[3.0]]
+    # ties go to the first trial whatever the order of the records
+    assert submission_times(recs[::-1], SPECS, time="seconds").times.tolist() == [[8.0]]
+    for rule in ("algoperf", "min"):
+        assert submission_times(recs, SPECS, best_trial=rule).times.tolist() == [[0.5]]
+    with pytest.raises(ValueError, match="best_trial must be one of"):
+        submission_times(recs, SPECS, best_trial="fastest")

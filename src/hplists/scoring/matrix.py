@@ -47,11 +47,18 @@ __all__ = [
 
 @dataclasses.dataclass(frozen=True)
 class TrialScore:
-    """What one trial contributes: step fraction, seconds to target, best metric value."""
+    """What one trial contributes: step fraction, seconds to target, best metric value.
+
+    ``index`` is the 0-based position, in the trial's curve, of the first
+    evaluation that reached the target (-1 for a miss, as AlgoPerf's
+    ``get_best_trial_index`` returns); :func:`submission_times` picks a
+    study's best trial by it.
+    """
 
     fraction: float
     seconds: float
     best: float
+    index: int = -1
 
 
 def _label(r: TrialRecord) -> str:
@@ -63,9 +70,10 @@ def score_trial(
 ) -> TrialScore | None:
     """Scores one finished trial against its workload's target; ``None`` for a running trial.
 
-    Returns the step fraction ``t / T`` and the wall-clock seconds at the
-    first evaluation that reached the target (``inf`` for a miss), and the
-    best finite value of the metric within the budget.
+    Returns the step fraction ``t / T``, the wall-clock seconds and the
+    curve index of the first evaluation that reached the target (``inf``,
+    ``inf`` and -1 for a miss), and the best finite value of the metric
+    within the budget.
 
     Example:
         >>> import types
@@ -75,7 +83,7 @@ def score_trial(
         >>> rec = types.SimpleNamespace(study="s", point_id="p", workload="w", seed=0,
         ...                             status=Status.COMPLETE, message="", curve=curve)
         >>> score_trial(rec, WorkloadSpec("w", "error_rate", "min", 0.25, 100))
-        TrialScore(fraction=1.0, seconds=10.0, best=0.2)
+        TrialScore(fraction=1.0, seconds=10.0, best=0.2, index=1)
     """
     status = Status(record.status)
     worst = np.inf if spec.mode == "min" else -np.inf
@@ -83,7 +91,7 @@ def score_trial(
         return None
     if status is Status.ERROR:
         if errors == "inf":
-            return TrialScore(np.inf, np.inf, worst)
+            return TrialScore(np.inf, np.inf, worst, -1)
         reason = f": {record.message}" if record.message else ""
         raise ValueError(
             f"{_label(record)} ended with status 'error'{reason}; rerun it, or count failed "
@@ -119,9 +127,9 @@ def score_trial(
     else:
         best = float(values[finite].min() if spec.mode == "min" else values[finite].max())
     if not hit.any():
-        return TrialScore(np.inf, np.inf, best)
+        return TrialScore(np.inf, np.inf, best, -1)
     j = int(np.argmax(hit))
-    return TrialScore(float(curve.steps[j]) / spec.step_budget, float(curve.seconds[j]), best)
+    return TrialScore(float(curve.steps[j]) / spec.step_budget, float(curve.seconds[j]), best, j)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -332,14 +340,30 @@ def submission_times(
     workloads: Sequence[str] | None = None,
     time: Literal["fraction", "seconds"] = "fraction",
     errors: Literal["raise", "inf"] = "raise",
+    best_trial: Literal["algoperf", "min"] = "algoperf",
 ) -> Submissions:
     """Each study as an AlgoPerf *submission*: its time to target on each workload.
 
-    As AlgoPerf's ``scoring/performance_profile.py`` does with studies, for
-    each seed ``s`` (an independent repetition of the study's tuning) the
-    submission's time on workload ``i`` is the best over its trials,
-    ``min_p t_pis``; the reported time is the median over seeds. A study with
-    no finished trial on a workload gets ``inf`` there (no credit).
+    An hplists study is an AlgoPerf submission and a seed ``s`` of it is an
+    AlgoPerf *study* (an independent repetition of the tuning). For each seed
+    the submission's best trial on workload ``i`` is picked, and its time to
+    target is reported; the submission's time is the median over seeds. A
+    study with no finished trial on a workload gets ``inf`` there (no credit).
+
+    ``best_trial`` says how the best trial is picked:
+
+    * ``"algoperf"`` (default), the rule of AlgoPerf's
+      ``scoring/performance_profile.py`` (``get_best_trial_index`` and
+      ``get_workloads_time_to_target``): the trial whose first hit is at the
+      earliest *evaluation index* of its curve; ties go to the first trial
+      (lowest ``point_index``, then point id, as the trials were run), and
+      that trial's time (step fraction or seconds) is reported;
+    * ``"min"``: the smallest time over the trials, ``min_p t_pis``.
+
+    On step fractions the two agree whenever the trials of a workload share
+    one evaluation grid (every hplists run does): the earliest index is the
+    earliest step. With wall-clock ``seconds`` they can differ, since a trial
+    that hit at the same or a later evaluation may have got there sooner.
 
     Args:
         records: trial records of one or more studies.
@@ -350,9 +374,27 @@ def submission_times(
         time: ``"fraction"`` of the step budget (step-based, hardware-free) or
             wall-clock ``"seconds"`` from the curves.
         errors: as in :meth:`TrialMatrix.from_records`.
+        best_trial: ``"algoperf"`` or ``"min"``, see above.
+
+    Example (two trials hit at evaluation 1, the second one sooner in seconds):
+        >>> import types
+        >>> from hplists import Curve
+        >>> def rec(i, seconds):
+        ...     c = Curve.from_rows([{"step": s, "seconds": t, "train_loss": 1.0,
+        ...                           "error_rate": e} for s, t, e in
+        ...                          zip([50, 100], seconds, [0.4, 0.2])])
+        ...     return types.SimpleNamespace(study="s", point_id=f"p{i}", point_index=i,
+        ...         workload="w", seed=0, status=Status.COMPLETE, message="", curve=c)
+        >>> specs = {"w": WorkloadSpec("w", "error_rate", "min", 0.25, 100)}
+        >>> recs = [rec(0, [4.0, 8.0]), rec(1, [2.0, 6.0])]
+        >>> float(submission_times(recs, specs, time="seconds").times[0, 0])
+        8.0
+        >>> float(submission_times(recs, specs, time="seconds", best_trial="min").times[0, 0])
+        6.0
     """
     check_choice("time", time, ("fraction", "seconds"))
     check_choice("errors", errors, ("raise", "inf"))
+    check_choice("best_trial", best_trial, ("algoperf", "min"))
     records = list(records)
     if not records:
         raise ValueError("there are no trials to score (the store or selection is empty)")
@@ -367,7 +409,8 @@ def submission_times(
         if w not in specs:
             raise ValueError(f"unknown workload {w!r}: no spec given for it (specs cover "
                              f"{sorted(specs)})")
-    per_seed: dict[tuple[str, str, int], float] = {}
+    # (study, workload, seed) -> (sort key, time) of the best trial so far
+    per_seed: dict[tuple[str, str, int], tuple[tuple, float]] = {}
     for r in records:
         if r.workload not in cols:
             continue
@@ -376,11 +419,17 @@ def submission_times(
             continue
         t = score.fraction if time == "fraction" else score.seconds
         key = (r.study, r.workload, int(r.seed))
-        per_seed[key] = min(per_seed.get(key, np.inf), t)
+        if best_trial == "min":
+            rank: tuple = (t,)
+        else:  # a miss ranks last; ties go to the first trial in run order
+            first = r.point_index is None, r.point_index or 0, r.point_id
+            rank = (score.index < 0, score.index, *first)
+        if key not in per_seed or rank < per_seed[key][0]:
+            per_seed[key] = (rank, t)
     times = np.full((len(names), len(cols)), np.inf)
     seeds = np.zeros((len(names), len(cols)), dtype=int)
     grouped: dict[tuple[str, str], list[float]] = defaultdict(list)
-    for (s, w, _), t in per_seed.items():
+    for (s, w, _), (_, t) in per_seed.items():
         grouped[(s, w)].append(t)
     for a, s in enumerate(names):
         for b, w in enumerate(cols):

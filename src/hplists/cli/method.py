@@ -11,6 +11,7 @@ import argparse
 import json
 import math
 import sys
+from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -74,12 +75,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "score", help="performance profiles and AlgoPerf benchmark scores of studies",
         description="Treats each study as an AlgoPerf submission: its time on a workload is "
-        "the median over seeds of its best trial's time to target. Prints the times, the "
-        "performance profiles (tau in [1, 4], 100 points) and the benchmark scores.")
+        "the median over seeds of its best trial's time to target (the best trial as AlgoPerf "
+        "picks it: earliest evaluation that reaches the target). Prints the times, the "
+        "performance profiles (tau in [1, 4], 100 points; times over 4x the best count as "
+        "missed) and the benchmark scores. By default the base workloads are scored, as "
+        "AlgoPerf scores its 8 base workloads; architectural variants are never mixed in, "
+        "--variants scores them as a set of their own. Trials of another workload version "
+        "than the registered one (whose target is used) are left out with a warning.")
     _common(p, study=False)
-    p.add_argument("--studies", metavar="A,B,...", help="the submissions (default: every study)")
+    p.add_argument("--studies", metavar="A,B,...", help="the submissions (default: every study "
+                   "with trials on the scored workloads)")
+    p.add_argument("--variants", action="store_true",
+                   help="score the architectural variants (a set of their own) instead of the "
+                   "base workloads")
     p.add_argument("--time", default="fraction", choices=("fraction", "seconds"),
                    help="time to target as a fraction of the step budget (default) or seconds")
+    p.add_argument("--best-trial", default="algoperf", choices=("algoperf", "min"),
+                   help="each seed's best trial: the one reaching the target at the earliest "
+                   "evaluation, ties to the first trial, and its time (AlgoPerf's rule, "
+                   "default); or the smallest time over trials (min). They agree on step "
+                   "fractions when the trials share an evaluation grid")
     p.set_defaults(func=_score)
 
 
@@ -343,6 +358,91 @@ def _loo(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------- score
 
 
+#: AlgoPerf's number of base workloads (``NUM_BASE_WORKLOADS`` of its
+#: ``scoring/performance_profile.py``), the denominator of its ``rho``.
+ALGOPERF_BASE_WORKLOADS = 8
+
+
+def _registered(names: Sequence[str]) -> dict[str, Any]:
+    """The registered workloads among ``names`` (name -> instance)."""
+    from hplists.workloads.registry import get_workload, workload_names
+
+    known = set(workload_names())
+    return {n: get_workload(n) for n in names if n in known}
+
+
+def _score_selection(args: argparse.Namespace, records: Sequence[Any]
+                     ) -> tuple[list[Any], list[str], str, list[dict[str, Any]]]:
+    """The records and workloads ``hplists score`` scores, "base" or "variants", and the
+    trials it excluded.
+
+    Base workloads and variants are never mixed: the default is every base
+    workload of the trials (``--variants``: every variant), and a
+    ``--workloads`` list naming both is an error. A registered workload's
+    target is for its registered version, so trials of other versions are
+    excluded (and returned, to be named in a warning); for a workload known
+    only from ``--specs``, trials of several versions are an error.
+    """
+    present = sorted({r.workload for r in records})
+    registered = _registered(present)
+    variants = [w for w in present if w in registered and registered[w].base is not None]
+    base = [w for w in present if w not in variants]
+    asked = _split(args.workloads)
+    if asked:
+        unknown = [w for w in asked if w not in present]
+        if unknown:
+            raise ValueError(f"unknown workload(s) {unknown}; the trials are on {present}")
+        got_base = [w for w in asked if w not in variants]
+        got_var = [w for w in asked if w in variants]
+        if got_base and got_var:
+            raise ValueError(
+                f"--workloads mixes base workloads {got_base} with architectural variants "
+                f"{got_var}; AlgoPerf scores base workloads only, so they are never mixed: "
+                "score the variants separately (--variants, or --workloads with variants only)")
+        if args.variants and got_base:
+            raise ValueError(f"--variants scores architectural variants, but --workloads names "
+                             f"base workloads {got_base}; the variants are {variants}")
+        names = list(asked)
+        kind = "variants" if got_var else "base"
+    elif args.variants:
+        if not variants:
+            raise ValueError(f"--variants: the trials are on no architectural variant (they "
+                             f"are on {present})")
+        names, kind = variants, "variants"
+    else:
+        if not base:
+            raise ValueError(f"the trials are on architectural variants only {variants}; "
+                             "score them with --variants")
+        names, kind = base, "base"
+    given = set()
+    if args.specs:
+        from hplists.scoring.specs import load_specs
+
+        given = set(load_specs(args.specs))
+    expected = {w: str(registered[w].version) for w in names
+                if w in registered and w not in given}
+    kept, excluded = [], defaultdict(int)
+    for r in records:
+        if r.workload not in names:
+            continue
+        version = str(r.workload_version)
+        if r.workload in expected and version != expected[r.workload]:
+            excluded[(r.study, r.workload, version)] += 1
+            continue
+        kept.append(r)
+    by_workload: dict[str, set[str]] = defaultdict(set)
+    for r in kept:
+        by_workload[r.workload].add(str(r.workload_version))
+    mixed = {w: sorted(v) for w, v in by_workload.items() if len(v) > 1}
+    if mixed:
+        raise ValueError(f"the trials of workload(s) {sorted(mixed)} come from several workload "
+                         f"versions {mixed}, and the specs file does not say which version its "
+                         "target is for; choose the studies of one version (--studies)")
+    out = [{"study": s_, "workload": w, "version": v, "trials": n,
+            "target_version": expected[w]} for (s_, w, v), n in sorted(excluded.items())]
+    return kept, names, kind, out
+
+
 def _score(args: argparse.Namespace) -> int:
     from rich.table import Table
 
@@ -357,9 +457,26 @@ def _score(args: argparse.Namespace) -> int:
         if unknown:
             raise ValueError(f"unknown study(ies) {unknown}; studies are {known}")
         records = [r for r in records if r.study in studies]
-    names = _workloads(args, records)
-    subs = submission_times(records, _specs(args, names), studies=studies, workloads=names,
-                            time=args.time, errors=args.errors)
+    all_studies = sorted({r.study for r in records})
+    records, names, kind, excluded = _score_selection(args, records)
+    if excluded:
+        print("warning: left out trials of other workload versions than the one the target is "
+              "for: " + "; ".join(
+                  f"study {e['study']!r} on {e['workload']} version {e['version']} "
+                  f"({e['trials']} trials; the target is for version {e['target_version']})"
+                  for e in excluded), file=sys.stderr)
+    left = sorted({r.study for r in records})
+    if studies:
+        empty = [s for s in studies if s not in left]
+        if empty:
+            raise ValueError(f"study(ies) {empty} have no trials to score on {names} (after "
+                             "leaving out other workload versions)")
+    elif not left:
+        raise ValueError(f"no trials to score on {names} (after leaving out other workload "
+                         "versions)")
+    subs = submission_times(records, _specs(args, names), studies=studies or left,
+                            workloads=names, time=args.time, errors=args.errors,
+                            best_trial=args.best_trial)
     prof = performance_profiles(subs.times)
     scores = prof.scores
     order = np.argsort(-scores, kind="stable")
@@ -367,7 +484,10 @@ def _score(args: argparse.Namespace) -> int:
     at = [int(np.argmin(np.abs(prof.taus - x))) for x in marks]
     if args.json:
         _print_json({
-            "time": subs.unit, "workloads": list(subs.workloads), "taus": prof.taus.tolist(),
+            "time": subs.unit, "best_trial": args.best_trial,
+            "workload_set": kind,
+            "workloads": list(subs.workloads), "taus": prof.taus.tolist(),
+            "excluded": excluded,
             "submissions": [
                 {"study": subs.names[i], "score": float(scores[i]),
                  "times": dict(zip(subs.workloads, subs.times[i].tolist(), strict=True)),
@@ -377,7 +497,9 @@ def _score(args: argparse.Namespace) -> int:
         return 0
     console = _console()
     unit = "t/T" if subs.unit == "fraction" else "seconds"
-    t = Table(title=f"time to target ({unit}; median over seeds of each study's best trial)")
+    rule = ("best trial: earliest evaluation to reach the target, as AlgoPerf"
+            if args.best_trial == "algoperf" else "fastest trial")
+    t = Table(title=f"time to target ({unit}; median over seeds of each study's {rule})")
     t.add_column("submission")
     for w in subs.workloads:
         t.add_column(w, justify="right")
@@ -392,10 +514,25 @@ def _score(args: argparse.Namespace) -> int:
     for i in order:
         t.add_row(subs.names[i], *(f"{prof.rho[i, j]:.3f}" for j in at), f"{scores[i]:.4f}")
     console.print(t)
+    if not studies:
+        unscored = sorted(set(all_studies) - set(subs.names))
+        if unscored:
+            console.print(f"note: studies without trials on these {len(subs.workloads)} "
+                          f"workloads are not scored: {', '.join(unscored)}")
     missing = [(subs.names[i], subs.workloads[j]) for i, j in np.argwhere(subs.seeds == 0)]
     if missing:
         console.print("note: no finished trials (counted as missed) for "
                       + ", ".join(f"{s} on {w}" for s, w in missing))
-    console.print("score: area under rho on tau in [1, 4] (trapezoid, 100 points) / 3, as "
-                  "AlgoPerf computes it; it depends on the set of submissions compared")
+    n = len(subs.workloads)
+    what = "architectural variants" if kind == "variants" else "base workloads"
+    console.print(f"score: area under rho on tau in [1, 4] (trapezoid, 100 points) / 3, as "
+                  f"AlgoPerf computes it, over these {n} {what}; it depends on the set of "
+                  "submissions compared")
+    if kind == "variants":
+        console.print("note: the variants are scored as a set of their own; AlgoPerf uses "
+                      "held-out variants only to void a base workload's time when the variant "
+                      "misses its target, and never scores them as columns")
+    elif n != ALGOPERF_BASE_WORKLOADS:
+        console.print(f"note: rho divides by the {n} workloads scored here; AlgoPerf always "
+                      f"divides by its {ALGOPERF_BASE_WORKLOADS} base workloads")
     return 0

@@ -17,7 +17,7 @@ import optax
 import pytest
 
 from hplists.optim import adamw, sgd
-from hplists.optim.rules import RULES, available_rules, get_rule
+from hplists.optim.rules import RULES, TARGET_SETTING_RULES, available_rules, get_rule
 from hplists.optim.sgd import warmup_linear_decay_factor
 from hplists.space import get_space
 
@@ -53,14 +53,15 @@ ADAM_POINT = {"learning_rate": 3e-3, "beta1": 0.85, "beta2": 0.99, "eps": 1e-8,
               "weight_decay": 0.1, "warmup_fraction": 0.1}
 
 
-def test_registry_names_the_four_algoperf_target_setting_algorithms():
-    assert available_rules() == ["nadamw", "adamw", "nesterov", "heavy_ball"]
+def test_registry_names_the_four_algoperf_target_setting_algorithms_first():
+    assert available_rules()[:4] == ["nadamw", "adamw", "nesterov", "heavy_ball"]
+    assert list(TARGET_SETTING_RULES) == available_rules()[:4]
     assert get_rule("adamw") is adamw.rule
     assert get_rule("heavy_ball") is sgd.heavy_ball
 
 
 def test_unknown_rule_name_lists_the_allowed_names():
-    with pytest.raises(ValueError, match="'nadamw', 'adamw', 'nesterov', 'heavy_ball'; got 'lamb'"):
+    with pytest.raises(ValueError, match="'nadamw', 'adamw', 'nesterov', 'heavy_ball', .*; got 'lamb'"):
         get_rule("lamb")
 
 
@@ -121,7 +122,7 @@ def test_linear_decay_schedule_matches_optax_at_every_step_in_every_namespace(wa
     np.testing.assert_allclose(np.asarray(jx), expect, atol=1e-6)
 
 
-@pytest.mark.parametrize("name", list(RULES))
+@pytest.mark.parametrize("name", TARGET_SETTING_RULES)
 def test_rules_under_vmap_with_traced_hyperparameters_match_one_point_at_a_time(name):
     space = get_space(f"targets-{name}")
     points = [dict(p.to_dict()) if hasattr(p, "to_dict") else dict(p)
@@ -145,7 +146,7 @@ def test_rules_under_vmap_with_traced_hyperparameters_match_one_point_at_a_time(
         np.testing.assert_allclose(np.asarray(batched[i]), np.asarray(one), rtol=2e-5, atol=1e-7)
 
 
-@pytest.mark.parametrize("name", list(RULES))
+@pytest.mark.parametrize("name", TARGET_SETTING_RULES)
 def test_each_target_space_is_documented_and_feeds_its_rule(name):
     space = get_space(f"targets-{name}")
     assert space.optimizer == name

@@ -1,4 +1,8 @@
-"""Update rules by name: the four algorithms of AlgoPerf's target-setting procedure.
+"""Update rules by name: the one registry every consumer uses.
+
+The four algorithms of AlgoPerf's target-setting procedure, Metz et al.'s
+rule, and the learning-rate-free methods of paper 002
+(:mod:`hplists.optim.lrfree`).
 
 Every rule has the training engine's signature ``(hp, total_steps) ->
 optax.GradientTransformation`` (values of ``hp`` may be traced scalars inside
@@ -12,6 +16,9 @@ name            rule                                        schedule
 ``adamw``       ``optax.adamw`` (:mod:`.adamw`)             linear warmup, cosine decay to 0
 ``nesterov``    L2 + ``optax.sgd(nesterov=True)`` (:mod:`.sgd`)   linear warmup, linear decay
 ``heavy_ball``  L2 + ``optax.sgd(nesterov=False)``          linear warmup, linear decay
+``metz``        Metz et al.'s NAdamW (:mod:`.metz`)         its own (exponential decay)
+``dog`` ...     paper 002's methods (:mod:`.lrfree`)        relative warmup-cosine (``sfadamw``:
+                                                            warmup only)
 ==============  ==========================================  ====================================
 
 Importing this module imports optax.
@@ -20,27 +27,46 @@ Importing this module imports optax.
 from __future__ import annotations
 
 from hplists._check import check_choice
-from hplists.optim import adamw, optax_nadamw, sgd
-from hplists.workloads.spec import UpdateRule
+from hplists.optim import adamw, lrfree, metz, optax_nadamw, sgd
+from hplists.optim.update_rule import UpdateRule
 
-__all__ = ["RULES", "available_rules", "get_rule"]
+__all__ = ["RULES", "TARGET_SETTING_RULES", "available_rules", "get_rule", "rule_name"]
+
+# AlgoPerf's target-setting algorithms, in its order.
+TARGET_SETTING_RULES = ("nadamw", "adamw", "nesterov", "heavy_ball")
 
 RULES: dict[str, UpdateRule] = {
     "nadamw": optax_nadamw.rule,
     "adamw": adamw.rule,
     "nesterov": sgd.nesterov,
     "heavy_ball": sgd.heavy_ball,
+    "metz": metz.rule,
+    **{name: getattr(lrfree, name) for name in lrfree.METHODS},
 }
 
 
 def available_rules() -> list[str]:
-    """Names of the registered update rules, in AlgoPerf's order.
+    """Names of the registered update rules (AlgoPerf's target-setting four first).
 
     Example:
-        >>> available_rules()
-        ['nadamw', 'adamw', 'nesterov', 'heavy_ball']
+        >>> available_rules()[:5]
+        ['nadamw', 'adamw', 'nesterov', 'heavy_ball', 'metz']
     """
     return list(RULES)
+
+
+def rule_name(rule: UpdateRule) -> str:
+    """The registered name of ``rule``.
+
+    Example:
+        >>> rule_name(get_rule("prodigy"))
+        'prodigy'
+    """
+    for name, fn in RULES.items():
+        if fn is rule:
+            return name
+    raise ValueError(f"update rule {rule!r} is not registered; registered rules are "
+                     f"{list(RULES)}")
 
 
 def get_rule(name: str) -> UpdateRule:
@@ -52,6 +78,6 @@ def get_rule(name: str) -> UpdateRule:
         >>> get_rule("sgd")
         Traceback (most recent call last):
         ...
-        ValueError: update rule must be one of 'nadamw', 'adamw', 'nesterov', 'heavy_ball'; got 'sgd'
+        ValueError: update rule must be one of 'nadamw', 'adamw', ...; got 'sgd'
     """
     return RULES[check_choice("update rule", name, tuple(RULES))]

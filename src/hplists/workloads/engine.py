@@ -10,6 +10,16 @@ returns one :class:`~hplists.curves.Curve` per point. For each point:
   (:func:`hplists.optim.schedule.warmup_steps`), as AlgoPerf does;
 * ``dropout_rate`` and ``label_smoothing`` reach :meth:`JaxWorkload.loss_fn`
   (0 when the point has none, or the workload does not declare the regularizer);
+* a ``horizon`` ``h`` in (0, 1] (default 1) trains ``int(h * T)`` steps
+  (:func:`trial_steps`) with the update rule's horizon (where its schedule
+  ends) at that step, and stops there. Evaluations are those of the full
+  budget ``T`` up to that step, plus one at it, so time-to-target is still
+  measured against ``T`` (paper 002, Sec. 3.1);
+* the update rule gets the training loss (``update(..., value=loss)``) for
+  rules that need it (MoMo), and is evaluated at its ``eval_params`` hook's
+  parameters where it declares one (Schedule-Free methods); its ``static``
+  hyperparameters are Python constants, one compiled program per value
+  (:mod:`hplists.optim.update_rule`);
 * a point whose training loss or validation metrics become non-finite, or
   whose training loss exceeds ``workload.divergence_factor`` (default 100)
   times its value at step 1, is frozen (its parameters stop changing) and ends
@@ -83,7 +93,8 @@ from hplists._check import check_choice, check_int, check_real
 from hplists.curves import Curve, Status
 from hplists.hparams import HParams
 from hplists.optim.schedule import warmup_steps
-from hplists.workloads.spec import JaxWorkload, Point, UpdateRule, eval_schedule
+from hplists.optim.update_rule import UpdateRule, eval_params_of, static_of
+from hplists.workloads.spec import JaxWorkload, Point, eval_schedule
 
 __all__ = [
     "BATCHINGS",
@@ -95,6 +106,7 @@ __all__ = [
     "shutdown_workers",
     "train",
     "trial_flops",
+    "trial_steps",
     "worker_pids",
 ]
 
@@ -129,6 +141,26 @@ def _point_dict(point: Point, index: int) -> dict[str, float]:
     for name in ("dropout_rate", "label_smoothing"):
         check_real(f"points[{index}].{name}", d[name], 0.0, 1.0, high_open=True)
     return d
+
+
+def trial_steps(point: Point, step_budget: int) -> int:
+    """Steps one trial of ``point`` trains: ``int(h * T)`` for a ``horizon`` ``h``, else ``T``.
+
+    Example:
+        >>> trial_steps({"horizon": 0.33, "beta1": 0.9}, 1200), trial_steps({"beta1": 0.9}, 1200)
+        (396, 1200)
+        >>> trial_steps({"horizon": 1.5}, 100)
+        Traceback (most recent call last):
+        ...
+        ValueError: horizon must be in (0, 1], got 1.5
+    """
+    step_budget = check_int("step_budget", step_budget, low=1)
+    h = point.get("horizon") if isinstance(point, Mapping) else None
+    if h is None:
+        return step_budget
+    h = check_real("horizon", h, 0.0, 1.0, low_open=True)
+    # The epsilon keeps products such as 0.29 * 100 = 28.999999999999996 at 29.
+    return max(1, int(h * step_budget + 1e-9))
 
 
 def hp_arrays(
@@ -261,6 +293,12 @@ class _Programs:
     init: Any
     chunk: Any
     predict: Any
+    with_state: bool  # predict takes the optimizer state (the rule's eval_params hook)
+
+    def evaluate(self, state: _State, valid: Any) -> Any:
+        if self.with_state:
+            return self.predict(state.params, valid, state.opt_state)
+        return self.predict(state.params, valid)
 
 
 _PROGRAMS: collections.OrderedDict[tuple, _Programs] = collections.OrderedDict()
@@ -297,14 +335,14 @@ def _make_fns(workload: JaxWorkload, total_steps: int, rule: UpdateRule,
     def step(i: Any, carry: tuple, hp: Mapping[str, Any], train: Any, order: Any,
              dropout_key: Any) -> tuple:
         state, loss_sum = carry
-        tx = rule(hp, total_steps)
+        tx = optax.with_extra_args_support(rule(hp, total_steps))
         idx = order[i]
         batch = jax.tree.map(lambda a: jnp.take(a, idx, axis=0), train)
         rng = jax.random.fold_in(dropout_key, i)
         loss, grads = jax.value_and_grad(workload.loss_fn)(
             state.params, batch, rng, hp["dropout_rate"], hp["label_smoothing"]
         )
-        updates, opt_state = tx.update(grads, state.opt_state, state.params)
+        updates, opt_state = tx.update(grads, state.opt_state, state.params, value=loss)
         params = optax.apply_updates(state.params, updates)
         loss = loss.astype(jnp.float32)
         first = jnp.where(i == 0, loss, state.first_loss)
@@ -342,7 +380,11 @@ def _make_fns(workload: JaxWorkload, total_steps: int, rule: UpdateRule,
                 (state, zero))
         return state, loss_sum / jnp.maximum(stop - start, 1).astype(jnp.float32)
 
-    def predict(params: Any, valid: Any) -> Any:
+    evaluated = eval_params_of(rule)
+
+    def predict(params: Any, valid: Any, opt_state: Any = None) -> Any:
+        if evaluated is not None:
+            params = evaluated(opt_state, params)
         return jax.lax.map(lambda b: workload.predict(params, b), valid)
 
     return init, step, chunk, predict
@@ -360,10 +402,11 @@ def _programs(workload: JaxWorkload, total_steps: int, rule: UpdateRule,
         _PROGRAMS.move_to_end(cache_key)
         return _PROGRAMS[cache_key]
     init, _, chunk, predict = _make_fns(workload, total_steps, rule, early_exit=not vmapped)
+    with_state = eval_params_of(rule) is not None
     if vmapped:
         init = jax.vmap(init, in_axes=(0, None))
         chunk = jax.vmap(chunk, in_axes=(0, 0, None, None, None, None, None))
-        predict = jax.vmap(predict, in_axes=(0, None))
+        predict = jax.vmap(predict, in_axes=(0, None, 0) if with_state else (0, None))
         hp_spec = {k: jax.ShapeDtypeStruct(v.shape, v.dtype) for k, v in hp.items()}
     else:
         hp_spec = {k: jax.ShapeDtypeStruct((), v.dtype) for k, v in hp.items()}
@@ -375,7 +418,10 @@ def _programs(workload: JaxWorkload, total_steps: int, rule: UpdateRule,
         chunk=jax.jit(chunk, donate_argnums=0)
         .lower(state_spec, hp_spec, data.train, order, dropout_key, i32, i32)
         .compile(),
-        predict=jax.jit(predict).lower(state_spec.params, data.valid).compile(),
+        predict=(jax.jit(predict).lower(state_spec.params, data.valid, state_spec.opt_state)
+                 if with_state else jax.jit(predict).lower(state_spec.params, data.valid)
+                 ).compile(),
+        with_state=with_state,
     )
     _PROGRAMS[cache_key] = progs
     while len(_PROGRAMS) > _PROGRAM_SLOTS:
@@ -404,8 +450,13 @@ def _unpad(outputs: Any, i: int | None, n_valid: int) -> Any:
 
 
 def _run_group(workload: JaxWorkload, points: Sequence[Point], seed: int, total_steps: int,
-               rule: UpdateRule, vmapped: bool, tick: Callable[[int], None]) -> list[Curve]:
+               rule: UpdateRule, vmapped: bool, tick: Callable[[int], None],
+               budget: int | None = None) -> list[Curve]:
     """Trains ``points`` together (vmapped) or one point (not vmapped); returns their curves.
+
+    ``total_steps`` is where training (and the rule's schedule) ends; the
+    evaluations are those of ``budget`` (default ``total_steps``) up to it,
+    plus one at ``total_steps``.
 
     A vmapped group is padded to ``workload.vmap_size`` points with copies of
     its last point (trained, never scored): XLA's batched kernels round
@@ -422,7 +473,7 @@ def _run_group(workload: JaxWorkload, points: Sequence[Point], seed: int, total_
         points = [*points, *[points[-1]] * (size - n)]
     elif n != 1:
         raise ValueError(f"a sequential group holds one point, got {n}")
-    steps = eval_schedule(total_steps, min(workload.num_evals, total_steps))
+    steps = _eval_steps(workload, total_steps, budget)
     hp = hp_arrays(points, total_steps, workload.regularizers)
     data = _data(workload)
     order = _batch_order(seed, data.num_train, total_steps, workload.batch_size)
@@ -444,7 +495,7 @@ def _run_group(workload: JaxWorkload, points: Sequence[Point], seed: int, total_
                                   np.int32(prev), np.int32(s))
         ok, at, bad_loss, first, loss = (np.atleast_1d(a) for a in jax.device_get(
             (state.ok, state.diverged_at, state.bad_loss, state.first_loss, loss)))
-        outputs = jax.device_get(progs.predict(state.params, data.valid)) if ok.any() else None
+        outputs = jax.device_get(progs.evaluate(state, data.valid)) if ok.any() else None
         newly_frozen = False
         for i in np.flatnonzero(alive):
             if not ok[i]:
@@ -487,6 +538,14 @@ def _run_group(workload: JaxWorkload, points: Sequence[Point], seed: int, total_
     return curves
 
 
+def _eval_steps(workload: JaxWorkload, total_steps: int, budget: int | None) -> tuple[int, ...]:
+    budget = total_steps if budget is None else budget
+    steps = [s for s in eval_schedule(budget, min(workload.num_evals, budget)) if s <= total_steps]
+    if not steps or steps[-1] < total_steps:
+        steps.append(total_steps)
+    return tuple(steps)
+
+
 def _loss_message(step: int, loss: float, first: float, factor: float | None) -> str:
     if not math.isfinite(loss):
         return f"training loss became non-finite at step {step}"
@@ -526,7 +585,8 @@ def _exit_with_parent(parent: int) -> None:
 
 
 def _worker_task(task: int, workload: JaxWorkload, points: list[Point], seed: int,
-                 total_steps: int, rule: UpdateRule | None, inner: str) -> list[Curve]:
+                 total_steps: int, rule: UpdateRule | None, inner: str,
+                 budget: int | None = None) -> list[Curve]:
     done = 0
 
     def tick(k: int) -> None:
@@ -536,7 +596,8 @@ def _worker_task(task: int, workload: JaxWorkload, points: list[Point], seed: in
             _WORKER_QUEUE.put((task, done))
 
     rule = rule or _default_rule()
-    return [c for _, c in _iter_local(workload, points, seed, total_steps, rule, inner, tick)]
+    return [c for _, c in _iter_local(workload, points, seed, total_steps, rule, inner, tick,
+                                      budget)]
 
 
 def worker_count() -> int:
@@ -578,7 +639,8 @@ def shutdown_workers() -> None:
 
 def _iter_processes(workload: JaxWorkload, points: Sequence[Point], seed: int,
                     total_steps: int, rule: UpdateRule | None, inner: str,
-                    tick: Callable[[int], None]) -> Iterator[tuple[int, Curve]]:
+                    tick: Callable[[int], None], budget: int | None = None
+                    ) -> Iterator[tuple[int, Curve]]:
     pool, q = _pool()
     n = len(points)
     # One task per program: a point ("sequential") or a group of vmap_size points.
@@ -588,7 +650,7 @@ def _iter_processes(workload: JaxWorkload, points: Sequence[Point], seed: int,
     try:
         for task, idx in enumerate(groups):
             fut = pool.submit(_worker_task, task, workload, [points[i] for i in idx], seed,
-                              total_steps, rule, inner)
+                              total_steps, rule, inner, budget)
             futures[fut] = idx
     except concurrent.futures.process.BrokenProcessPool:
         shutdown_workers()
@@ -636,18 +698,59 @@ def _drain(q: Any, seen: dict[int, int], tick: Callable[[int], None]) -> None:
 
 
 def _iter_local(workload: JaxWorkload, points: Sequence[Point], seed: int, total_steps: int,
-                rule: UpdateRule, batching: str, tick: Callable[[int], None]
-                ) -> Iterator[tuple[int, Curve]]:
+                rule: UpdateRule, batching: str, tick: Callable[[int], None],
+                budget: int | None = None) -> Iterator[tuple[int, Curve]]:
     if batching == "vmap":
         size = check_int("vmap_size", getattr(workload, "vmap_size", 16), low=1)
         for lo in range(0, len(points), size):
             chunk = list(points[lo:lo + size])
             for j, c in enumerate(_run_group(workload, chunk, seed, total_steps, rule, True,
-                                             tick)):
+                                             tick, budget)):
                 yield lo + j, c
     else:
         for i, p in enumerate(points):
-            yield i, _run_group(workload, [p], seed, total_steps, rule, False, tick)[0]
+            yield i, _run_group(workload, [p], seed, total_steps, rule, False, tick, budget)[0]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Bound:
+    """An update rule with its static hyperparameters fixed (picklable, hashable)."""
+
+    rule: Any
+    static: tuple[tuple[str, Any], ...]
+
+    def __call__(self, hp: Mapping[str, Any], total_steps: int) -> Any:
+        return self.rule({**hp, **dict(self.static)}, total_steps)
+
+    @property
+    def eval_params(self) -> Any:
+        return eval_params_of(self.rule)
+
+
+def _partition(points: Sequence[Point], step_budget: int, rule: UpdateRule | None
+               ) -> list[tuple[list[int], list[Point], int, Any]]:
+    """Groups points that train in one program: same names, trial length and static values.
+
+    Returns ``(indices, points, steps, rule)`` per group, in order of first
+    appearance; a group's points lose their static keys, which its rule binds.
+    """
+    names = static_of(rule) if rule is not None else ()
+    groups: dict[tuple, tuple[list[int], list[Point], int, Any]] = {}
+    for i, p in enumerate(points):
+        steps = trial_steps(p, step_budget)
+        static: tuple[tuple[str, Any], ...] = ()
+        if names:
+            d = p.to_dict() if isinstance(p, HParams) else dict(p)
+            static = tuple((k, d.pop(k)) for k in names if k in d)
+            p = d
+        names_of = p.to_dict() if isinstance(p, HParams) else p
+        key = (steps, static, tuple(sorted(map(str, names_of))) if isinstance(names_of, Mapping)
+               else ())
+        if key not in groups:
+            groups[key] = ([], [], steps, _Bound(rule, static) if static else rule)
+        groups[key][0].append(i)
+        groups[key][1].append(p)
+    return list(groups.values())
 
 
 def iter_train(
@@ -674,21 +777,27 @@ def iter_train(
                       low=1)
     batching = check_choice("batching", batching or workload.batching, BATCHINGS)
     points = list(points)
-    hp_arrays(points, total, workload.regularizers)  # validate before starting anything
     if not points:
-        return
-    total_work = len(points) * total
+        hp_arrays(points, total, workload.regularizers)  # raises: no points
+    groups = _partition(points, total, update_rule)
+    for _, pts, steps, _ in groups:  # validate before starting anything
+        hp_arrays(pts, steps, workload.regularizers)
+    total_work = sum(len(g[0]) * g[2] for g in groups)
     bar, tick = _progress(progress, total_work, workload.name)
     try:
         inner = batching.partition("/")[2] or "sequential"
         if batching.startswith("processes") and multiprocessing.current_process().daemon:
             # A daemonic process (e.g. another pool's worker) may not start workers.
             batching = inner
-        if batching.startswith("processes"):
-            yield from _iter_processes(workload, points, seed, total, update_rule, inner, tick)
-        else:
-            yield from _iter_local(workload, points, seed, total,
-                                   update_rule or _default_rule(), batching, tick)
+        for idx, pts, steps, rule in groups:
+            budget = None if steps == total else total
+            if batching.startswith("processes"):
+                it = _iter_processes(workload, pts, seed, steps, rule, inner, tick, budget)
+            else:
+                it = _iter_local(workload, pts, seed, steps, rule or _default_rule(), batching,
+                                 tick, budget)
+            for j, curve in it:
+                yield idx[j], curve
     finally:
         if bar is not None:
             bar.stop()

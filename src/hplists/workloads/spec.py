@@ -23,7 +23,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
@@ -31,9 +31,10 @@ import numpy as np
 from hplists._check import check_choice, check_int
 from hplists.curves import Curve
 from hplists.hparams import HParams
+from hplists.optim.update_rule import UpdateRule
 
 if TYPE_CHECKING:  # pragma: no cover
-    import optax
+    pass
 
 __all__ = [
     "REGULARIZERS",
@@ -53,8 +54,6 @@ REGULARIZERS = ("dropout", "label_smoothing")
 # hyperparameter names to floats.
 Point = HParams | Mapping[str, float]
 Batch = Mapping[str, Any]
-# (hyperparameters, total_steps) -> optax.GradientTransformation
-UpdateRule = Callable[[Mapping[str, Any], int], "optax.GradientTransformation"]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,0 +1,495 @@
+"""Learning-rate-free update rules of paper 002, on the reference implementations in ``optax.contrib``.
+
+Every rule has the engine's signature ``(hp, total_steps) ->
+optax.GradientTransformation`` (:mod:`hplists.optim.update_rule`); values of
+``hp`` may be traced scalars, one per point.
+
+The relative schedule (paper 002, Sec. 2.3 and 3.1). The methods remove the
+base learning rate, not the schedule: a factor ``s_t`` in ``[0, 1]`` is
+multiplied into the update, with ``s_t`` the linear warmup from 0 then cosine
+decay to 0 at the horizon ``T`` (:func:`hplists.optim.schedule.warmup_cosine_factor`;
+``W = int(warmup_fraction * T)``). Where optax takes a learning rate it is
+passed as ``learning_rate = peak * s_t`` (for Prodigy and D-Adapt the learning
+rate enters the distance estimate, as in their PyTorch packages); COCOB is
+invariant to a constant learning-rate multiplier on its input, so its factor
+multiplies its output instead. ``relative_schedule = 0`` turns the schedule off
+(``s_t = 1``): the literature defaults run that way, "out of the box" (paper
+002, Sec. 4 and App. A). With a horizon ``h < 1`` the engine passes
+``T = int(h * step_budget)`` and stops training there.
+
+==================  =========================================================  =====================
+rule                optax (``optax.contrib``)                                   hyperparameters
+==================  =========================================================  =====================
+``dog``             ``dog(learning_rate=s, init_step=("heuristic", r))``       weight_decay, init_step
+``dowg``            ``dowg(learning_rate=s, eps)``                              weight_decay, eps
+``dadapt_adamw``    ``dadapt_adamw(learning_rate=s, betas)``, idle steps kept   beta1, beta2, weight_decay
+``prodigy``         ``prodigy(learning_rate=s, betas)``, idle steps kept        beta1, beta2, weight_decay,
+                                                                               safeguard_warmup (static)
+``mechanic_adam``   ``mechanize(optax.adamw(learning_rate=s, b1, b2, wd))``     beta1, beta2, weight_decay
+``mechanic_nadam``  ``mechanize(optax.nadamw(learning_rate=s, b1, b2, wd))``    beta1, beta2, weight_decay
+``cocob``           ``cocob(1.0, alpha, weight_decay)`` then ``x s_t``          weight_decay, alpha
+``momo``            ``momo(learning_rate=lr s, beta=beta1)``                    beta1, weight_decay, learning_rate
+``momo_adam``       ``momo_adam(learning_rate=lr s, b1, b2)``                   beta1, beta2, weight_decay, learning_rate
+``sfadamw``         ``schedule_free`` over AdamW, warmup only (no decay)        learning_rate, beta1, beta2,
+                                                                               weight_decay, warmup_fraction
+==================  =========================================================  =====================
+
+Idle steps. optax's D-Adapt and Prodigy estimate ``d`` as ``0 / 0 = NaN``
+when the learning rate is 0, which it is at step 0 of a warmup from 0; their
+PyTorch packages (``dadaptation``, ``prodigyopt``) skip such steps. Here too:
+a step with ``s_t = 0`` changes neither the parameters nor the method's state
+(:func:`skip_idle_steps`).
+
+Importing this module imports optax.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
+
+import optax
+from optax import contrib
+
+from hplists.optim._traced import warmup
+from hplists.optim.schedule import warmup_cosine_factor
+from hplists.optim.update_rule import hooks
+
+__all__ = [
+    "METHODS",
+    "SCHEDULE_KEYS",
+    "Method",
+    "cocob",
+    "dadapt_adamw",
+    "dog",
+    "dowg",
+    "get_method",
+    "mechanic_adam",
+    "mechanic_nadam",
+    "momo",
+    "momo_adam",
+    "prodigy",
+    "relative_schedule",
+    "sfadamw",
+    "skip_idle_steps",
+]
+
+# Keys every rule accepts: the relative schedule's and those the engine consumes.
+SCHEDULE_KEYS = ("warmup_fraction", "warmup_steps", "relative_schedule", "horizon",
+                 "dropout_rate", "label_smoothing")
+
+
+def _check(hp: Mapping[str, Any], rule: str, allowed: tuple[str, ...],
+           extra: tuple[str, ...] = SCHEDULE_KEYS) -> None:
+    if not isinstance(hp, Mapping):
+        raise ValueError(f"update rule {rule!r} takes a mapping of hyperparameter names to "
+                         f"values, got {type(hp).__name__}")
+    unknown = sorted(set(hp) - set(allowed) - set(extra))
+    if unknown:
+        raise ValueError(f"update rule {rule!r} does not take hyperparameter(s) {unknown}; it "
+                         f"takes {sorted(allowed)} and the schedule's {sorted(extra)}")
+
+
+def relative_schedule(hp: Mapping[str, Any], total_steps: int) -> Callable[[Any], Any]:
+    """``count -> s_t``: warmup from 0 then cosine decay to 0 at ``total_steps`` (or 1 when off).
+
+    ``hp`` may hold ``warmup_fraction`` (or ``warmup_steps``, default 0) and
+    ``relative_schedule`` (1: on, the default; 0: ``s_t = 1`` at every step).
+
+    Example:
+        >>> s = relative_schedule({"warmup_fraction": 0.2}, 10)
+        >>> [round(float(s(t)), 3) for t in (0, 1, 2, 6, 10)]
+        [0.0, 0.5, 1.0, 0.5, 0.0]
+        >>> float(relative_schedule({"relative_schedule": 0.0}, 10)(3))
+        1.0
+    """
+    import jax.numpy as jnp
+
+    on = hp.get("relative_schedule", 1.0)
+    if isinstance(on, (int, float)) and on == 0:
+        return lambda count: jnp.ones((), jnp.float32)
+    warm = warmup(hp, total_steps) if ("warmup_fraction" in hp or "warmup_steps" in hp) else 0
+
+    def schedule(count: Any) -> Any:
+        factor = warmup_cosine_factor(count, warm, total_steps, xp=jnp)
+        if isinstance(on, (int, float)):
+            return factor
+        return jnp.where(on > 0, factor, jnp.ones_like(factor))
+
+    return schedule
+
+
+class IdleSkipState(NamedTuple):
+    """State of :func:`skip_idle_steps`: the wrapped method's state and the schedule's count."""
+
+    inner: Any
+    count: Any
+
+
+def skip_idle_steps(make: Callable[[Any], optax.GradientTransformation],
+                    schedule: Callable[[Any], Any]) -> optax.GradientTransformationExtraArgs:
+    """``make(lr)`` driven by ``lr = schedule(t)``; a step with ``lr == 0`` changes nothing.
+
+    On an idle step the updates are 0 and the wrapped state is kept as it was
+    (its own step count included, as the PyTorch packages of D-Adapt and
+    Prodigy do); only the schedule's count ``t`` advances.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> tx = skip_idle_steps(lambda lr: contrib.prodigy(learning_rate=lr),
+        ...                      lambda t: jnp.minimum(t / 2.0, 1.0))
+        >>> state = tx.init(jnp.ones(2))
+        >>> u, state = tx.update(jnp.ones(2), state, jnp.ones(2))
+        >>> float(u[0]), int(state.inner.count), bool(jnp.isfinite(state.inner.estim_lr))
+        (0.0, 0, True)
+    """
+    import jax
+    import jax.numpy as jnp
+
+    def init(params: Any) -> IdleSkipState:
+        return IdleSkipState(make(1.0).init(params), jnp.zeros([], jnp.int32))
+
+    def update(updates: Any, state: IdleSkipState, params: Any = None,
+               **extra: Any) -> tuple[Any, IdleSkipState]:
+        lr = schedule(state.count)
+        tx = optax.with_extra_args_support(make(lr))
+        new_updates, inner = tx.update(updates, state.inner, params, **extra)
+        idle = lr == 0
+        new_updates = jax.tree.map(lambda u: jnp.where(idle, jnp.zeros_like(u), u), new_updates)
+        inner = jax.tree.map(lambda new, old: jnp.where(idle, old, new), inner, state.inner)
+        return new_updates, IdleSkipState(inner, optax.safe_increment(state.count))
+
+    return optax.GradientTransformationExtraArgs(init, update)
+
+
+# ------------------------------------------------------------------------------------ rules
+
+
+def dog(hp: Mapping[str, Any], total_steps: int) -> optax.GradientTransformation:
+    """DoG (Ivgi et al., 2023): ``optax.contrib.dog`` with the relative schedule.
+
+    ``eta_t = max_{i<=t} ||x_i - x_0|| / sqrt(sum_{i<=t} ||g_i||^2)``, initial
+    distance ``r_eps = init_step * (1 + ||x_0||)`` (optax's "heuristic"); weight
+    decay is coupled (L2 added to the gradient).
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> tx = dog({"weight_decay": 0.0, "relative_schedule": 0.0}, 10)
+        >>> u, _ = tx.update(jnp.ones(2), tx.init(jnp.ones(2)), jnp.ones(2))
+        >>> u.shape
+        (2,)
+    """
+    _check(hp, "dog", ("weight_decay", "init_step"))
+    return contrib.dog(learning_rate=relative_schedule(hp, total_steps),
+                       init_step=("heuristic", hp.get("init_step", 1e-6)),
+                       weight_decay=hp.get("weight_decay", 0.0))
+
+
+def dowg(hp: Mapping[str, Any], total_steps: int) -> optax.GradientTransformation:
+    """DoWG (Khaled et al., 2023): ``optax.contrib.dowg`` with the relative schedule.
+
+    Initial squared distance ``eps`` (1e-4, optax's default); weight decay coupled.
+
+    Example:
+        >>> tx = dowg({"weight_decay": 0.0}, 10)
+    """
+    _check(hp, "dowg", ("weight_decay", "eps"))
+    return contrib.dowg(learning_rate=relative_schedule(hp, total_steps),
+                        eps=hp.get("eps", 1e-4), weight_decay=hp.get("weight_decay", 0.0))
+
+
+def dadapt_adamw(hp: Mapping[str, Any], total_steps: int) -> optax.GradientTransformation:
+    """D-Adaptation for AdamW (Defazio & Mishchenko, 2023): ``optax.contrib.dadapt_adamw``.
+
+    The relative schedule is its learning rate; idle steps are skipped
+    (:func:`skip_idle_steps`). Weight decay is decoupled, multiplied by
+    ``d_t * s_t`` and the bias correction.
+
+    Example:
+        >>> tx = dadapt_adamw({"beta1": 0.9, "beta2": 0.999, "warmup_fraction": 0.1}, 10)
+    """
+    _check(hp, "dadapt_adamw", ("beta1", "beta2", "weight_decay", "eps", "estim_lr0"))
+    b1, b2 = hp.get("beta1", 0.9), hp.get("beta2", 0.999)
+    return skip_idle_steps(
+        lambda lr: contrib.dadapt_adamw(learning_rate=lr, betas=(b1, b2),
+                                        eps=hp.get("eps", 1e-8),
+                                        estim_lr0=hp.get("estim_lr0", 1e-6),
+                                        weight_decay=hp.get("weight_decay", 0.0)),
+        relative_schedule(hp, total_steps))
+
+
+@hooks(static=("safeguard_warmup",))
+def prodigy(hp: Mapping[str, Any], total_steps: int) -> optax.GradientTransformation:
+    """Prodigy (Mishchenko & Defazio, 2023): ``optax.contrib.prodigy``, idle steps skipped.
+
+    ``safeguard_warmup`` (0 or 1, a Python constant: the engine groups points
+    by it) removes the learning rate from the denominator of the ``d``
+    estimate; paper 002 (Sec. 2.3) needed it with a warmup. Weight decay is
+    decoupled, multiplied by ``d_t * s_t`` and the bias correction.
+
+    Example:
+        >>> tx = prodigy({"beta1": 0.9, "beta2": 0.999, "safeguard_warmup": 1,
+        ...               "warmup_fraction": 0.1}, 10)
+    """
+    _check(hp, "prodigy", ("beta1", "beta2", "weight_decay", "eps", "estim_lr0",
+                           "safeguard_warmup"))
+    b1, b2 = hp.get("beta1", 0.9), hp.get("beta2", 0.999)
+    safeguard = hp.get("safeguard_warmup", 0)
+    if not isinstance(safeguard, (bool, int, float)) or safeguard not in (0, 1):
+        raise ValueError(f"update rule 'prodigy': safeguard_warmup must be the constant 0 or 1, "
+                         f"got {safeguard!r}")
+    return skip_idle_steps(
+        lambda lr: contrib.prodigy(learning_rate=lr, betas=(b1, b2), eps=hp.get("eps", 1e-8),
+                                   estim_lr0=hp.get("estim_lr0", 1e-6),
+                                   weight_decay=hp.get("weight_decay", 0.0),
+                                   safeguard_warmup=bool(safeguard)),
+        relative_schedule(hp, total_steps))
+
+
+_MECHANIC = ("beta1", "beta2", "weight_decay", "eps", "mechanic_weight_decay", "s_init")
+
+
+def _mechanize(hp: Mapping[str, Any], base: optax.GradientTransformation
+               ) -> optax.GradientTransformation:
+    return contrib.mechanize(base, weight_decay=hp.get("mechanic_weight_decay", 1e-2),
+                             eps=1e-8, s_init=hp.get("s_init", 1e-6), num_betas=6)
+
+
+def mechanic_adam(hp: Mapping[str, Any], total_steps: int) -> optax.GradientTransformation:
+    """Mechanic (Cutkosky et al., 2023) over AdamW: ``optax.contrib.mechanize(optax.adamw(...))``.
+
+    The base AdamW has learning rate ``s_t`` and the point's betas and
+    decoupled weight decay (multiplied by ``s_t``, then by Mechanic's scale);
+    Mechanic's own decay ``mechanic_weight_decay`` (1e-2), ``s_init`` (1e-6)
+    and 6 betas are its defaults.
+
+    Example:
+        >>> tx = mechanic_adam({"beta1": 0.9, "beta2": 0.999, "warmup_fraction": 0.1}, 10)
+    """
+    _check(hp, "mechanic_adam", _MECHANIC)
+    return _mechanize(hp, optax.adamw(relative_schedule(hp, total_steps),
+                                      b1=hp.get("beta1", 0.9), b2=hp.get("beta2", 0.999),
+                                      eps=hp.get("eps", 1e-8),
+                                      weight_decay=hp.get("weight_decay", 0.0)))
+
+
+def mechanic_nadam(hp: Mapping[str, Any], total_steps: int) -> optax.GradientTransformation:
+    """Mechanic over NAdamW: ``optax.contrib.mechanize(optax.nadamw(...))`` (see :func:`mechanic_adam`).
+
+    Example:
+        >>> tx = mechanic_nadam({"beta1": 0.9, "beta2": 0.999}, 10)
+    """
+    _check(hp, "mechanic_nadam", _MECHANIC)
+    return _mechanize(hp, optax.nadamw(relative_schedule(hp, total_steps),
+                                       b1=hp.get("beta1", 0.9), b2=hp.get("beta2", 0.999),
+                                       eps=hp.get("eps", 1e-8),
+                                       weight_decay=hp.get("weight_decay", 0.0)))
+
+
+def cocob(hp: Mapping[str, Any], total_steps: int) -> optax.GradientTransformation:
+    """COCOB-Backprop (Orabona & Tommasi, 2017): ``optax.contrib.cocob``, output times ``s_t``.
+
+    COCOB rescales its input by its own running gradient scales, so a constant
+    learning rate passed to optax (which multiplies the gradients) cancels
+    out; the relative schedule therefore multiplies COCOB's update, just
+    before it is applied. Weight decay is coupled (L2 on the gradient).
+
+    Example:
+        >>> tx = cocob({"weight_decay": 0.0}, 10)
+    """
+    _check(hp, "cocob", ("weight_decay", "alpha"))
+    return optax.chain(
+        contrib.cocob(learning_rate=1.0, alpha=hp.get("alpha", 100.0), eps=1e-8,
+                      weight_decay=hp.get("weight_decay", 0.0)),
+        optax.scale_by_schedule(relative_schedule(hp, total_steps)))
+
+
+def _capped(hp: Mapping[str, Any], total_steps: int, peak: float) -> Callable[[Any], Any]:
+    lr, s = hp.get("learning_rate", peak), relative_schedule(hp, total_steps)
+    return lambda count: lr * s(count)
+
+
+def momo(hp: Mapping[str, Any], total_steps: int) -> optax.GradientTransformationExtraArgs:
+    """MoMo (Schaipp et al., 2023): ``optax.contrib.momo``; needs the loss (``value=``).
+
+    The step size is ``min(lr * s_t, Polyak-type term)`` with lower bound 0;
+    ``beta1`` is its momentum, ``learning_rate`` its cap (default 1.0); weight
+    decay is proximal (``x / (1 + lr s_t wd)``).
+
+    Example:
+        >>> tx = momo({"beta1": 0.9}, 10)
+    """
+    _check(hp, "momo", ("beta1", "weight_decay", "learning_rate"))
+    return contrib.momo(learning_rate=_capped(hp, total_steps, 1.0), beta=hp.get("beta1", 0.9),
+                        weight_decay=hp.get("weight_decay", 0.0))
+
+
+def momo_adam(hp: Mapping[str, Any], total_steps: int) -> optax.GradientTransformationExtraArgs:
+    """MoMo-Adam (Schaipp et al., 2023): ``optax.contrib.momo_adam``; needs the loss.
+
+    Cap ``learning_rate * s_t`` (default 1e-2), Adam's betas, proximal weight decay.
+
+    Example:
+        >>> tx = momo_adam({"beta1": 0.9, "beta2": 0.999}, 10)
+    """
+    _check(hp, "momo_adam", ("beta1", "beta2", "weight_decay", "eps", "learning_rate"))
+    return contrib.momo_adam(learning_rate=_capped(hp, total_steps, 1e-2),
+                             b1=hp.get("beta1", 0.9), b2=hp.get("beta2", 0.999),
+                             eps=hp.get("eps", 1e-8), weight_decay=hp.get("weight_decay", 0.0))
+
+
+def _sf_eval_params(opt_state: Any, params: Any) -> Any:
+    return contrib.schedule_free_eval_params(opt_state, params)
+
+
+@hooks(eval_params=_sf_eval_params)
+def sfadamw(hp: Mapping[str, Any], total_steps: int) -> optax.GradientTransformationExtraArgs:
+    """Schedule-Free AdamW (Defazio et al., 2024): ``optax.contrib.schedule_free_adamw``, traced.
+
+    The same transformation as ``schedule_free_adamw(learning_rate, warmup_steps=W,
+    b1, b2, eps, weight_decay, weight_lr_power)`` with ``W = int(warmup_fraction
+    * T)``, written with a warmup that accepts a traced ``W`` (optax's needs a
+    Python int). It warms up and never decays, so it takes no horizon. It is
+    evaluated at ``schedule_free_eval_params`` (the average ``x``), which the
+    engine does through this rule's ``eval_params`` hook.
+
+    Example:
+        >>> tx = sfadamw({"learning_rate": 0.0025, "beta1": 0.9, "beta2": 0.999,
+        ...               "warmup_fraction": 0.02}, 100)
+    """
+    _check(hp, "sfadamw", ("learning_rate", "beta1", "beta2", "weight_decay", "eps",
+                           "weight_lr_power", "warmup_fraction", "warmup_steps"),
+           extra=("dropout_rate", "label_smoothing"))
+    import jax.numpy as jnp
+
+    lr = hp.get("learning_rate", 0.0025)
+    warm = warmup(hp, total_steps) if ("warmup_fraction" in hp or "warmup_steps" in hp) else 0
+
+    def schedule(count: Any) -> Any:
+        # optax.warmup_constant_schedule(0, lr, W): polynomial_schedule's formula, then lr.
+        w = jnp.maximum(jnp.asarray(warm), 1)
+        frac = 1 - jnp.clip(count, 0, w) / w
+        return jnp.where(count < warm, (0.0 - lr) * frac + lr, lr)
+
+    base = optax.chain(
+        optax.scale_by_rms(decay=hp.get("beta2", 0.999), eps=hp.get("eps", 1e-8),
+                           eps_in_sqrt=False, bias_correction=True),
+        optax.add_decayed_weights(hp.get("weight_decay", 0.0)),
+        optax.scale_by_learning_rate(schedule))
+    return contrib.schedule_free(base, learning_rate=schedule, b1=hp.get("beta1", 0.9),
+                                 weight_lr_power=hp.get("weight_lr_power", 2.0))
+
+
+# ---------------------------------------------------------------------------------- methods
+
+
+@dataclasses.dataclass(frozen=True)
+class Method:
+    """A method of paper 002: its rule, what it takes, and its literature defaults.
+
+    Attributes:
+        name: the update rule's registered name (:mod:`hplists.optim.rules`).
+        label: the row label of paper 002's tables.
+        hyperparameters: what the calibration searches (besides the warmup,
+            dropout, label smoothing and horizon).
+        defaults: the literature defaults ("out of the box": optax's defaults,
+            regularization off, no relative schedule).
+        sources: where each default comes from.
+        weight_decay: what its weight decay means.
+        state: optimizer-state floats per parameter (and what they are).
+        horizon: whether it decays to 0 at a horizon.
+        learning_rate_free: whether it has no base learning rate.
+        torch: the PyTorch package that implements the same algorithm, if any.
+    """
+
+    name: str
+    label: str
+    hyperparameters: tuple[str, ...]
+    defaults: Mapping[str, float]
+    sources: Mapping[str, str]
+    weight_decay: str
+    state: str
+    horizon: bool = True
+    learning_rate_free: bool = True
+    torch: str = ""
+
+
+_OFF = {"relative_schedule": 0.0, "weight_decay": 0.0, "dropout_rate": 0.0,
+        "label_smoothing": 0.0}
+_ADAM = {"beta1": 0.9, "beta2": 0.999}
+_ADAM_SRC = "Adam's (0.9, 0.999), optax's default; paper 002 Sec. 4 keeps them"
+
+METHODS: dict[str, Method] = {m.name: m for m in (
+    Method("dog", "DoG", ("weight_decay",), {**_OFF, "init_step": 1e-6},
+           {"init_step": "r_eps = 1e-6 (1 + ||x_0||): Ivgi et al. (2023), optax's "
+                         "('heuristic', 1e-6)", "learning rate": "1 (paper 002 Table 1)"},
+           "coupled (L2 added to the gradient)", "1 (x_0)", torch="dog-optimizer"),
+    Method("dowg", "DoWG", ("weight_decay",), {**_OFF, "eps": 1e-4},
+           {"eps": "initial squared distance = eps = 1e-4: optax's default (Khaled et al., "
+                   "2023)", "learning rate": "1 (paper 002 Table 1)"},
+           "coupled (L2 added to the gradient)", "1 (x_0)"),
+    Method("dadapt_adamw", "D-Adapt (w. Adam)", ("beta1", "beta2", "weight_decay"),
+           {**_OFF, **_ADAM, "estim_lr0": 1e-6},
+           {"estim_lr0": "d_0 = 1e-6: Defazio & Mishchenko (2023), optax and `dadaptation`",
+            "beta1, beta2": _ADAM_SRC},
+           "decoupled (AdamW), multiplied by d_t s_t and the bias correction",
+           "3 (m, v, s)", torch="dadaptation"),
+    Method("prodigy", "Prodigy (w. Adam)", ("beta1", "beta2", "weight_decay"),
+           {**_OFF, **_ADAM, "estim_lr0": 1e-6, "safeguard_warmup": 0},
+           {"estim_lr0": "d_0 = 1e-6: Mishchenko & Defazio (2023), optax and `prodigyopt`",
+            "safeguard_warmup": "off: optax's and prodigyopt's default (the calibration "
+                                "turns it on with a warmup, paper 002 Sec. 2.3)",
+            "beta1, beta2": _ADAM_SRC},
+           "decoupled (AdamW), multiplied by d_t s_t and the bias correction",
+           "4 (m, v, s, x_0)", torch="prodigyopt"),
+    Method("mechanic_adam", "Mechanic (w. Adam)", ("beta1", "beta2", "weight_decay"),
+           {**_OFF, **_ADAM, "mechanic_weight_decay": 1e-2, "s_init": 1e-6},
+           {"s_init": "1e-6: optax's default", "mechanic_weight_decay": "lambda = 0.01: "
+            "Cutkosky et al. (2023), optax", "num_betas": "6: optax's default (paper 002 "
+            "Sec. 2.3 keeps it)", "beta1, beta2": _ADAM_SRC},
+           "decoupled in the base AdamW (times s_t and Mechanic's scale); Mechanic adds "
+           "its own lambda ||g|| / ||x|| x", "3 (m, v of Adam; x_0)", torch="mechanic-pytorch"),
+    Method("mechanic_nadam", "Mechanic (w. Nadam)", ("beta1", "beta2", "weight_decay"),
+           {**_OFF, **_ADAM, "mechanic_weight_decay": 1e-2, "s_init": 1e-6},
+           {"s_init": "1e-6: optax's default", "mechanic_weight_decay": "0.01: optax",
+            "beta1, beta2": _ADAM_SRC},
+           "as Mechanic (w. Adam), over NAdamW", "3 (m, v of NAdam; x_0)"),
+    Method("cocob", "COCOB", ("weight_decay",), {**_OFF, "alpha": 100.0},
+           {"alpha": "100: Orabona & Tommasi (2017), optax"},
+           "coupled (L2 added to the gradient)", "5 (x_0, sum g, L, sum |g|, reward)"),
+    Method("momo", "MoMo", ("beta1", "weight_decay"), {**_OFF, "beta1": 0.9,
+                                                       "learning_rate": 1.0},
+           {"learning_rate": "cap 1: Schaipp et al. (2023), optax; lower bound 0",
+            "beta1": "0.9: optax"},
+           "proximal (x / (1 + lr s_t wd))", "1 (momentum)", torch="momo-opt"),
+    Method("momo_adam", "MoMo (w. Adam)", ("beta1", "beta2", "weight_decay"),
+           {**_OFF, **_ADAM, "learning_rate": 1e-2},
+           {"learning_rate": "cap 1e-2: Schaipp et al. (2023), optax; lower bound 0",
+            "beta1, beta2": _ADAM_SRC},
+           "proximal (x / (1 + lr s_t wd))", "2 (m, v)", torch="momo-opt"),
+    Method("sfadamw", "Schedule-Free AdamW",
+           ("learning_rate", "beta1", "beta2", "weight_decay"),
+           {"learning_rate": 0.0025, **_ADAM, "weight_decay": 0.0, "weight_lr_power": 2.0,
+            "dropout_rate": 0.0, "label_smoothing": 0.0},
+           {"learning_rate": "0.0025: optax's schedule_free_adamw (Defazio et al., 2024)",
+            "weight_lr_power": "2: optax", "warmup": "none: optax's default"},
+           "decoupled at y, multiplied by the warmed-up learning rate", "2 (z, v)",
+           horizon=False, learning_rate_free=False, torch="schedulefree"),
+)}
+
+
+def get_method(name: str) -> Method:
+    """The :class:`Method` registered as ``name``.
+
+    Example:
+        >>> get_method("prodigy").label
+        'Prodigy (w. Adam)'
+        >>> get_method("adam")
+        Traceback (most recent call last):
+        ...
+        ValueError: method must be one of 'dog', ...; got 'adam'
+    """
+    from hplists._check import check_choice
+
+    return METHODS[check_choice("method", name, tuple(METHODS))]

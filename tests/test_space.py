@@ -318,7 +318,8 @@ def test_bad_sampling_arguments_are_clear_errors():
         space.sample(0)
     with pytest.raises(ValueError, match=r"seed must be an integer in \[0, inf\], got -1"):
         space.sample(3, seed=-1)
-    with pytest.raises(ValueError, match="method must be one of 'halton', 'random'; got 'sobol'"):
+    with pytest.raises(ValueError, match="method must be one of 'halton', 'algoperf-halton', "
+                       "'random'; got 'sobol'"):
         sample(space, 3, method="sobol")
     with pytest.raises(ValueError, match="unknown search space 'nadamw'; available spaces"):
         get_space("nadamw")

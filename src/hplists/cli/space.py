@@ -9,6 +9,10 @@ import json
 import sys
 from typing import Any
 
+# hplists.space.sampling.METHODS, spelled out so that parsing the command line does not
+# import scipy (tests/test_space_algoperf_halton.py checks that the two agree).
+SAMPLE_METHODS = ("halton", "algoperf-halton", "random")
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("spaces", help="the built-in search spaces, or one space's dimensions")
@@ -17,15 +21,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser(
         "sample",
-        help="draw points from a search space (scrambled Halton or random)",
+        help="draw points from a search space (scrambled Halton, AlgoPerf's Halton or random)",
         description="Draws N points from SPACE (a built-in name or a .json/.toml file). The "
         "same space, seed and method give the same points on any machine.",
     )
     p.add_argument("space", help="a built-in space name (see `hplists spaces`) or a file path")
     p.add_argument("--n", type=int, required=True, help="number of points")
     p.add_argument("--seed", type=int, default=0, help="non-negative seed (default 0)")
-    p.add_argument("--method", default="halton", choices=("halton", "random"),
-                   help="halton: scrambled Halton quasi-random (default); random: i.i.d.")
+    p.add_argument("--method", default="halton", choices=SAMPLE_METHODS,
+                   help="halton: scipy's scrambled Halton quasi-random (default); "
+                   "algoperf-halton: AlgoPerf's halton.py sequence and value mapping, to rerun "
+                   "an AlgoPerf search point for point; random: i.i.d. uniform")
     p.add_argument("--format", default="table", choices=("table", "json", "csv"),
                    help="output format (default table)")
     p.add_argument("-o", "--output", help="write to this file instead of standard output")

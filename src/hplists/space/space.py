@@ -207,7 +207,7 @@ class SearchSpace:
         return [self.materialize({k: float(v[i]) for k, v in columns.items()}) for i in range(n)]
 
     def sample(self, n: int, seed: int = 0, method: str = "halton") -> list[Point]:
-        """Draws ``n`` points: scrambled Halton (quasi-random) by default, or plain random.
+        """Draws ``n`` points: scipy's scrambled Halton by default, AlgoPerf's Halton, or random.
 
         See :func:`hplists.space.sampling.sample` for the exact definition.
 

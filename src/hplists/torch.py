@@ -1,4 +1,6 @@
-"""PyTorch entry point: NAdamW exactly as ``optax.nadamw``, and its schedule.
+"""PyTorch entry point: NAdamW as ``optax.nadamw`` computes it, and its schedule.
+
+Agreement with optax, and how it is measured: :mod:`hplists.optim.torch_nadamw`.
 
 ``hplists.torch.build(point, model, total_steps)`` returns ``(optimizer,
 scheduler)`` for the usual ``optimizer.step(); scheduler.step()`` loop.

@@ -59,6 +59,17 @@ Differences from optax by design: as every ``torch.optim`` optimizer, a
 parameter whose ``.grad`` is ``None`` is skipped (its step count does not
 advance); optax updates every leaf. Per-parameter weight decay masks are
 expressed as parameter groups (:func:`param_groups`).
+
+Measured agreement (``tests/test_torch_nadamw.py``: 7 points, 1000 steps of a
+random gradient stream on three tensors, final parameters compared): every
+path is within ``1e-10`` times the parameter scale of ``optax.nadamw`` in
+float64 and within ``1e-5`` in float32. The float64 reference runs optax
+under ``jax_enable_x64`` with its schedule evaluated at a float64 step count:
+``optax.warmup_cosine_decay_schedule`` returns float32 for optax's own int32
+count even under x64, while this optimizer's float64 learning rate is the
+exact one. Measured for issue 14: at most 9.3e-15 (fused path; 3.6e-16
+per tensor) against that reference, and 3.4e-9 against optax with its own
+float32 schedule.
 """
 
 from __future__ import annotations
@@ -187,7 +198,7 @@ def _named(params: Any) -> list[tuple[str, torch.Tensor]]:
 
 
 class NAdamW(torch.optim.Optimizer):
-    r"""NAdamW exactly as ``optax.nadamw`` computes it (see the module docstring for the math).
+    r"""NAdamW as ``optax.nadamw`` computes it (module docstring: the math, measured agreement).
 
     Args:
         params: parameters or parameter groups (dicts that may override any

@@ -365,6 +365,13 @@ def submission_times(
     earliest step. With wall-clock ``seconds`` they can differ, since a trial
     that hit at the same or a later evaluation may have got there sooner.
 
+    Measured for issue 14 on ``stores/study.db`` (trials of the registered
+    workload versions): AlgoPerf's own ``get_best_trial_index`` (commit
+    ``2c90454f``, run with pandas) and the median over seeds give the same
+    times as ``best_trial="algoperf"`` in all 88 (study, workload) cells with
+    trials, for step fractions and for seconds; ``"min"`` differs in 13 cells
+    on seconds and in none on step fractions.
+
     Args:
         records: trial records of one or more studies.
         specs: workload name -> spec.

@@ -13,9 +13,9 @@ and ``t = inf`` when no evaluation reaches the target. The step fraction is
 Non-finite values. An evaluation whose value is NaN or +-inf never reaches the
 target. Such values are only legitimate in a run that *diverged* (its training
 loss or metrics became non-finite, and training stopped): evaluations made
-before the divergence still count, exactly as AlgoPerf's
-``scoring/performance_profile.py`` compares ``NaN <= target`` as false and keeps
-earlier hits. A diverged run that never reached the target is ``inf``. A run
+before the divergence still count, as in AlgoPerf's
+``scoring/performance_profile.py`` (read from ``get_best_trial_index``: it
+compares ``NaN <= target`` as false and keeps earlier hits). A diverged run that never reached the target is ``inf``. A run
 that is *not* marked diverged and has a non-finite value is an error: the
 recording is inconsistent, and scoring it either way could silently change a
 list.

@@ -61,7 +61,8 @@ def test_registry_names_the_four_algoperf_target_setting_algorithms_first():
 
 
 def test_unknown_rule_name_lists_the_allowed_names():
-    with pytest.raises(ValueError, match="'nadamw', 'adamw', 'nesterov', 'heavy_ball', .*; got 'lamb'"):
+    with pytest.raises(ValueError,
+                       match=r"'nadamw', 'adamw', 'nesterov', 'heavy_ball', .*; got 'lamb'"):
         get_rule("lamb")
 
 

@@ -5,11 +5,14 @@
 * ``plan``: the trials each stage needs, how many are finished, time left.
 * ``lists``: the final list and the leave-one-out lists, from the store.
 * ``export-list``: the final list as the shipped list ``nadamw-hplists-cpu``.
+* ``lrfree``: paper 002's learning-rate-free benchmark (:mod:`hplists.study.lrfree`)
+  into ``stores/lrfree.db``; ``--plan`` prints its trials and time left instead.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import sys
@@ -17,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_STORE = "stores/study.db"
-ACTIONS = ("run", "plan", "lists", "export-list")
+ACTIONS = ("run", "plan", "lists", "export-list", "lrfree")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -32,21 +35,27 @@ def register(sub: argparse._SubParsersAction) -> None:
         "optimization, Metz et al., the published lists). Every trial goes to --store; killing "
         "and rerunning the command loses nothing and trains nothing twice.")
     p.add_argument("action", nargs="?", default="run", choices=ACTIONS,
-                   help="run (default), plan, lists or export-list")
-    p.add_argument("--store", default=DEFAULT_STORE,
-                   help=f"the trial store (default: {DEFAULT_STORE}; created by run)")
+                   help="run (default), plan, lists, export-list, or lrfree (paper 002's "
+                   "learning-rate-free benchmark)")
+    p.add_argument("--store", default=None,
+                   help=f"the trial store (default: {DEFAULT_STORE}, for lrfree "
+                   "stores/lrfree.db; created by run)")
+    p.add_argument("--plan", action="store_true",
+                   help="lrfree: print the trials and the estimated time left, train nothing")
     p.add_argument("--workloads", metavar="A,B,...",
                    help="base workloads (default: every registered base workload)")
     p.add_argument("--variants", metavar="A,B,...|none",
                    help="variants for the final list (default: the registered variants of the "
                    "base workloads)")
-    p.add_argument("--points", type=int, default=200, help="broad sample size (default 200)")
+    p.add_argument("--points", type=int, default=200,
+                   help="broad sample size, for lrfree points per search (default 200)")
     p.add_argument("--seeds", type=int, default=5,
                    help="rerun seeds 1..S for reruns, variants and baselines (default 5)")
     p.add_argument("--k", type=int, default=5, help="list length (default 5)")
     p.add_argument("--tau", type=float, default=2.0, help="penalty factor tau (default 2)")
     p.add_argument("--stage", default="all", metavar="|".join(("all", *STAGES)),
-                   help="stages to run, comma-separated (default: all, in order)")
+                   help="stages to run, comma-separated (default: all, in order; lrfree: "
+                   "defaults, calibration, candidates)")
     p.add_argument("--baselines", metavar="STUDY,...",
                    help="only these baseline studies (e.g. baseline/metz,baseline/bo-gp-10)")
     p.add_argument("--bo-budgets", default="5,10", metavar="N,...",
@@ -143,7 +152,80 @@ def _workflow(args: argparse.Namespace, *, create: bool, executor: Any = None) -
 
 
 def _main(args: argparse.Namespace) -> int:
+    if args.action == "lrfree":
+        return _lrfree(args)
+    if args.plan:
+        raise ValueError("--plan goes with `hplists study lrfree`; for paper 001's study use "
+                         "`hplists study plan`")
+    if args.store is None:
+        args.store = DEFAULT_STORE
     return {"run": _run, "plan": _plan, "lists": _lists, "export-list": _export}[args.action](args)
+
+
+def _lrfree(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from hplists._check import check_choice
+    from hplists.scoring.specs import load_specs
+    from hplists.store import open_store
+    from hplists.study.lrfree import DEFAULT_STORE as LRFREE_STORE
+    from hplists.study.lrfree import STAGES, LrFreeConfig, LrFreeStudy
+
+    path = Path(args.store or LRFREE_STORE)
+    items = _split(args.stage) or ()
+    stages = list(STAGES) if "all" in items else [check_choice("stage", s, STAGES)
+                                                  for s in items]
+    config = LrFreeConfig(workloads=_split(args.workloads), points=args.points,
+                          seeds=args.seeds, k=args.k, tau=args.tau)
+    specs = load_specs(args.specs) if args.specs else None
+    timing = [open_store(DEFAULT_STORE, create=False)] if Path(DEFAULT_STORE).is_file() else []
+    if args.plan:
+        if path.is_file():
+            store = open_store(path, create=False)
+        else:  # nothing recorded yet: plan against an empty store
+            import tempfile
+
+            store = open_store(Path(tempfile.mkdtemp()) / "empty.db")
+        study = LrFreeStudy(store, config, specs=specs, timing_stores=timing)
+        plans = study.plan(stages)
+        if args.json:
+            print(json.dumps([dataclasses.asdict(p) for p in plans], indent=2))
+            return 0
+        table = Table(title=f"hplists study lrfree --plan ({path})")
+        for col in ("stage", "trials", "done", "left", "steps left", "est. time left"):
+            table.add_column(col, justify="left" if col == "stage" else "right")
+        for p in plans:
+            bound = "" if p.exact else "<= "
+            table.add_row(p.stage, f"{bound}{p.trials}", str(p.done),
+                          f"{bound}{p.trials - p.done}", f"{p.steps_left:,}",
+                          _hours(p.seconds_left))
+        total = [p.seconds_left for p in plans]
+        Console(width=max(100, Console().width)).print(table)
+        print(f"total: {_hours(None if None in total else sum(t or 0.0 for t in total))}; "
+              "time from the median recorded seconds per step of each workload (this store "
+              "and stores/study.db), a trial at horizon h costing int(h T) steps")
+        return 0
+    executor = _executor(args)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    store = open_store(path, create=True)
+    study = LrFreeStudy(store, config, specs=specs, executor=executor,
+                        progress=not args.no_progress, timing_stores=timing)
+    failed = 0
+
+    def report(result: Any) -> None:
+        nonlocal failed
+        failed += result.failed
+        print(f"{result.stage}: trained {result.trained} (diverged {result.diverged}, failed "
+              f"{result.failed}), already done {result.already_done}", file=sys.stderr)
+
+    try:
+        study.run(stages, callback=report)
+    finally:
+        if executor is not None:
+            executor.close()
+        store.close()
+    return 1 if failed else 0
 
 
 def _run(args: argparse.Namespace) -> int:

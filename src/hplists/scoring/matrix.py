@@ -98,6 +98,8 @@ def score_trial(
             "trials as misses (errors='inf', --errors inf)"
         )
     curve = record.curve
+    if (curve is None or len(curve) == 0) and status is Status.DIVERGED:
+        return TrialScore(np.inf, np.inf, worst, -1)  # diverged before its first evaluation
     if curve is None or len(curve) == 0:
         raise ValueError(f"{_label(record)} is {status.value} but has no evaluation curve")
     if spec.metric not in curve.metrics:

@@ -72,23 +72,29 @@ Tick = Callable[[int], None]
 
 
 def resolve_rule(ref: str | None) -> Any:
-    """The update rule named ``"package.module:function"`` (``None``: the default NAdamW).
+    """The update rule registered as ``ref`` (:mod:`hplists.optim.rules`), or ``"module:function"``.
 
-    Rules travel between processes and machines by name, so that any worker
-    that can import hplists can train with them.
+    ``None`` is the default NAdamW. Rules travel between processes and
+    machines by name, so that any worker that can import hplists can train
+    with them.
 
     Example:
-        >>> resolve_rule("hplists.optim.metz:rule").__name__
-        'rule'
+        >>> resolve_rule("prodigy").__name__, resolve_rule("hplists.optim.metz:rule").__name__
+        ('prodigy', 'rule')
         >>> resolve_rule("hplists.optim.metz")
         Traceback (most recent call last):
         ...
-        ValueError: update_rule must be 'package.module:function', got 'hplists.optim.metz'
+        ValueError: update_rule must be a registered rule name or 'package.module:function', got 'hplists.optim.metz'
     """
     if ref is None:
         return None
+    if isinstance(ref, str) and ":" not in ref and "." not in ref:
+        from hplists.optim.rules import get_rule
+
+        return get_rule(ref)
     if not isinstance(ref, str) or ref.count(":") != 1:
-        raise ValueError(f"update_rule must be 'package.module:function', got {ref!r}")
+        raise ValueError(f"update_rule must be a registered rule name or "
+                         f"'package.module:function', got {ref!r}")
     module, name = ref.split(":")
     try:
         fn = getattr(importlib.import_module(module), name)
@@ -112,7 +118,8 @@ class TrainTask:
         points: the points, in order.
         indices: each point's index in its study (``point_index`` in the store).
         step_budget: steps per trial (default: the workload's).
-        update_rule: ``"package.module:function"`` or ``None`` for NAdamW.
+        update_rule: a registered rule name (``"prodigy"``), ``"package.module:function"``,
+            or ``None`` for NAdamW.
         batching: the engine's batching for this task (default: the workload's).
     """
 
@@ -140,8 +147,10 @@ class TrainTask:
 
     @property
     def work(self) -> int:
-        """Steps of all the task's trials (the unit of progress)."""
-        return len(self.points) * self.budget
+        """Steps of all the task's trials (the unit of progress; ``int(h T)`` at horizon ``h``)."""
+        from hplists.workloads.engine import trial_steps
+
+        return sum(trial_steps(p, self.budget) for p in self.points)
 
     def subset(self, keep: Sequence[int]) -> TrainTask:
         """The same task with only the points at positions ``keep``."""

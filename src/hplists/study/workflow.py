@@ -629,32 +629,11 @@ class StudyWorkflow:
         return StagePlan(stage, tuple(studies), trials, done, exact, est)
 
     def _seconds_per_step(self) -> dict[str, float]:
-        """Wall seconds per step of each workload, for the plan's estimates.
+        """Wall seconds per step of each workload, for the plan's estimates
+        (:func:`hplists.study.workloads_table.estimated_seconds_per_step`)."""
+        from hplists.study.workloads_table import estimated_seconds_per_step
 
-        The median over the store's finished trials
-        (:func:`hplists.study.workloads_table.seconds_per_step`), divided by
-        the worker processes that train in parallel under ``"processes"``
-        batching; a workload without any takes its base workload's rate, else
-        the rate that ``benchmarks/workloads.py`` measured
-        (``workloads/data/timings.json``) for it or its base.
-        """
-        from hplists.study.workloads_table import seconds_per_step
-        from hplists.workloads.engine import worker_count
-        from hplists.workloads.timings import measured_seconds_per_step
-
-        recorded = seconds_per_step([self.store])
-        measured = measured_seconds_per_step()
-        # A recorded trial's seconds are its own; worker processes train in parallel.
-        for w in [*self.workloads, *self.variants]:
-            if w.name in recorded and w.batching.startswith("processes"):
-                recorded[w.name] /= worker_count()
-        out: dict[str, float] = {}
-        for w in [*self.workloads, *self.variants]:
-            names = [w.name] if w.base is None else [w.name, w.base]
-            rates = [r[n] for r in (recorded, measured) for n in names if n in r]
-            if rates:
-                out[w.name] = rates[0]
-        return out
+        return estimated_seconds_per_step([self.store], [*self.workloads, *self.variants])
 
     # -------------------------------------------------------------------------------- export
 

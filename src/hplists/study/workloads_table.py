@@ -54,6 +54,34 @@ def seconds_per_step(stores: Sequence[Any]) -> dict[str, float]:
     return {w: float(np.median(v)) for w, v in rates.items()}
 
 
+def estimated_seconds_per_step(stores: Sequence[Any], workloads: Sequence[Any]
+                               ) -> dict[str, float]:
+    """Wall seconds per step of each workload, for plans: what a study's trials will take.
+
+    The median over the stores' finished trials (:func:`seconds_per_step`),
+    divided by the worker processes that train in parallel under
+    ``"processes"`` batching; a workload without any takes its base
+    workload's rate, else the rate that ``benchmarks/workloads.py`` measured
+    (``workloads/data/timings.json``) for it or its base.
+    """
+    from hplists.workloads.engine import worker_count
+    from hplists.workloads.timings import measured_seconds_per_step
+
+    recorded = seconds_per_step(stores)
+    measured = measured_seconds_per_step()
+    # A recorded trial's seconds are its own; worker processes train in parallel.
+    for w in workloads:
+        if w.name in recorded and w.batching.startswith("processes"):
+            recorded[w.name] /= worker_count()
+    out: dict[str, float] = {}
+    for w in workloads:
+        names = [w.name] if w.base is None else [w.name, w.base]
+        rates = [r[n] for r in (recorded, measured) for n in names if n in r]
+        if rates:
+            out[w.name] = rates[0]
+    return out
+
+
 def workloads_table(
     stores: Sequence[Any] = (),
     *,

@@ -1,0 +1,539 @@
+"""The learning-rate-free benchmark of paper 002 on the built-in library: one resumable study.
+
+Stages (``hplists study lrfree --stage ...``), each a set of studies in the store:
+
+1. ``defaults`` (002 Sec. 4, Table 4): every method of
+   :data:`hplists.optim.lrfree.METHODS` with its literature defaults, "out of
+   the box" (no relative schedule, regularization off), and the evidence-based
+   defaults of the baselines: NAdamW and AdamW at paper 001's first point
+   (Table 10) and at AlgoPerf's NAdamW baseline point, and Schedule-Free AdamW
+   at the AlgoPerf self-tuning submission's point (:data:`SFADAMW_ALGOPERF`).
+   Seed 0 on every base workload; a row that reaches any target is run on
+   seeds ``1..seeds - 1`` too. Studies ``lrfree/defaults/<row>``.
+2. ``calibration`` (002 Sec. 3.2 and 5.1): a scrambled-Halton search of
+   ``points`` points per (method, horizon) (:data:`SEARCHES`), one run each
+   (seed 0) on every base workload. AdamW and NAdamW search ``lr-free-broad``
+   (with the learning rate); the learning-rate-free methods search
+   ``lr-free-broad-no-lr`` restricted to what each takes (DoG and COCOB have no
+   betas, MoMo no second moment); Schedule-Free AdamW searches
+   ``lr-free-broad`` without a horizon. Studies ``lrfree/<method>/h<percent>``.
+3. ``candidates`` (002 Sec. 3.2, App. E): the ``top`` (3) points of each
+   complete search by ``C_tau`` (the geometric mean of step fractions, misses
+   at ``tau``; paper 001 Sec. 2.5), rerun on seeds ``1..seeds``; and the
+   AlgoPerf Schedule-Free point on the same seeds. Studies
+   ``<search study>/candidates``.
+
+Nothing else trains: the selection of each (method, horizon)'s representative
+by the AlgoPerf benchmark score over all candidates together (Table 6) and the
+lists are computed from the store (:meth:`LrFreeStudy.candidates`).
+
+Every trial goes through :func:`hplists.study.runner.run` (claim, train,
+record): killing the process at any moment and running the same command again
+loses nothing and trains nothing twice. A trial with horizon ``h`` trains
+``int(h T)`` steps and the plan counts it so.
+
+Example:
+    >>> import os, tempfile
+    >>> from hplists.store import open_store
+    >>> st = LrFreeStudy(open_store(os.path.join(tempfile.mkdtemp(), "lrfree.db")),
+    ...                  LrFreeConfig(workloads=("ctr_dlrm", "image_resnet"), points=4, k=2))
+    >>> [(p.stage, p.trials) for p in st.plan(["defaults", "calibration"])]
+    [('defaults', 150), ('calibration', 128)]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from hplists._check import check_choice, check_int, check_real
+from hplists.hparams import HParams
+from hplists.study.runner import Executor, StaticSource, TrainTask, run
+from hplists.study.workflow import StageResult, _Bar
+
+__all__ = [
+    "DEFAULT_STORE",
+    "SEARCHES",
+    "SFADAMW_ALGOPERF",
+    "STAGES",
+    "Candidate",
+    "DefaultsRow",
+    "LrFreeConfig",
+    "LrFreeStudy",
+    "Search",
+]
+
+STAGES = ("defaults", "calibration", "candidates")
+DEFAULT_STORE = "stores/lrfree.db"
+
+# The AlgoPerf self-tuning submission of Schedule-Free AdamW (as issue 13 gives it): warmup
+# 2% of 0.75 T, i.e. warmup_fraction 0.015 of the budget.
+SFADAMW_ALGOPERF: dict[str, float] = {
+    "learning_rate": 0.0025, "beta1": 0.9, "beta2": 0.9955159689799007,
+    "weight_decay": 0.08121616522670176, "warmup_fraction": 0.015, "weight_lr_power": 2.0,
+    "dropout_rate": 0.0, "label_smoothing": 0.2,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Search:
+    """One quasi-random search: a method at a horizon (``None``: it has none).
+
+    Example:
+        >>> Search("prodigy", 0.5).study, Search("sfadamw").label
+        ('lrfree/prodigy/h50', 'Schedule-Free AdamW')
+    """
+
+    method: str
+    horizon: float | None = None
+
+    def __post_init__(self) -> None:
+        from hplists.optim.rules import RULES
+
+        check_choice("method", self.method, tuple(RULES))
+        if self.horizon is not None:
+            check_real("horizon", self.horizon, 0.0, 1.0, low_open=True)
+
+    @property
+    def study(self) -> str:
+        if self.horizon is None:
+            return f"lrfree/{self.method}"
+        return f"lrfree/{self.method}/h{round(self.horizon * 100)}"
+
+    @property
+    def label(self) -> str:
+        name = _label(self.method)
+        return name if self.horizon is None else f"{name} {round(self.horizon * 100)}%"
+
+    def points(self, n: int, seed: int) -> list[dict[str, float]]:
+        """The search's first ``n`` scrambled-Halton points, with the horizon (and constants)."""
+        out = []
+        for p in self.space().sample(n, seed=seed):
+            d = p.to_dict() if isinstance(p, HParams) else dict(p)
+            if self.method == "prodigy":
+                d["safeguard_warmup"] = 1.0  # paper 002 Sec. 2.3: needed with a warmup
+            if self.horizon is not None:
+                d["horizon"] = float(self.horizon)
+            out.append(d)
+        return out
+
+    def space(self) -> Any:
+        """The search space: Table 3 of paper 002, restricted to what the method takes."""
+        from hplists.space import get_space
+        from hplists.space.space import SearchSpace
+
+        if self.method in ("adamw", "nadamw"):
+            return get_space("lr-free-broad")
+        from hplists.optim.lrfree import get_method
+
+        m = get_method(self.method)
+        base = get_space("lr-free-broad" if not m.learning_rate_free else "lr-free-broad-no-lr")
+        takes = set(m.hyperparameters) | {"warmup_fraction", "dropout_rate", "label_smoothing"}
+        dims = tuple(d for d in base.dimensions if d.name.removeprefix("one_minus_") in takes)
+        return SearchSpace(f"{base.name}/{self.method}", dims, optimizer=self.method,
+                           description=f"{base.name} restricted to what {m.label} takes",
+                           source=base.source)
+
+
+# Paper 002's initial search at 50% for one method per family (the Adam variant where there is
+# one: MoMo is searched as MoMo-Adam), the three horizons for AdamW, NAdamW, Prodigy and
+# Mechanic (Sec. 5.2), and Schedule-Free AdamW (no horizon). D-Adapt and DoWG are skipped as
+# the paper does: Prodigy succeeds D-Adapt, DoWG is close to DoG. Ordered so that the
+# initial search (Appendix D) completes first.
+SEARCHES: tuple[Search, ...] = (
+    *(Search(m, 0.5) for m in ("nadamw", "adamw", "prodigy", "mechanic_adam", "dog",
+                               "momo_adam", "cocob")),
+    Search("sfadamw"),
+    *(Search(m, h) for h in (0.33, 0.66) for m in ("nadamw", "adamw", "prodigy",
+                                                   "mechanic_adam")),
+)
+
+
+def _label(rule: str) -> str:
+    if rule in ("adamw", "nadamw"):
+        return {"adamw": "AdamW", "nadamw": "NadamW"}[rule]
+    from hplists.optim.lrfree import METHODS
+
+    return METHODS[rule].label if rule in METHODS else rule
+
+
+@dataclasses.dataclass(frozen=True)
+class DefaultsRow:
+    """One row of the defaults table: a method (update rule) at one fixed point."""
+
+    name: str
+    rule: str
+    point: Mapping[str, float]
+    label: str
+
+    @property
+    def study(self) -> str:
+        return f"lrfree/defaults/{self.name}"
+
+
+def defaults_rows() -> list[DefaultsRow]:
+    """The rows of the ``defaults`` stage, in table order (see the module docstring).
+
+    Example:
+        >>> [r.name for r in defaults_rows()][-5:]
+        ['nadamw-paper001', 'adamw-paper001', 'nadamw-algoperf', 'adamw-algoperf', 'sfadamw-algoperf']
+    """
+    from hplists.lists import get_list
+    from hplists.optim.lrfree import METHODS
+
+    rows = [DefaultsRow(m.name, m.name, dict(m.defaults), f"{m.label} (literature defaults)")
+            for m in METHODS.values()]
+    paper = get_list("nadamw-paper").points[0].to_dict()
+    algoperf = get_list("nadamw-algoperf-baseline").points[0].to_dict()
+    for rule in ("nadamw", "adamw"):
+        rows.append(DefaultsRow(f"{rule}-paper001", rule, paper,
+                                f"{_label(rule)} (paper 001 Table 10, point 1)"))
+    for rule in ("nadamw", "adamw"):
+        rows.append(DefaultsRow(f"{rule}-algoperf", rule, algoperf,
+                                f"{_label(rule)} (AlgoPerf baseline point)"))
+    rows.append(DefaultsRow("sfadamw-algoperf", "sfadamw", dict(SFADAMW_ALGOPERF),
+                            "Schedule-Free AdamW (AlgoPerf self-tuning submission)"))
+    return rows
+
+
+@dataclasses.dataclass(frozen=True)
+class LrFreeConfig:
+    """What the study runs. The defaults are paper 002's.
+
+    Attributes:
+        workloads: the base workloads (default: every registered base workload).
+        points: points per search (200).
+        seeds: seeds of the candidates' reruns ``1..seeds`` and of the defaults
+            rows that reach a target ``0..seeds-1`` (5).
+        top: candidates per search (3).
+        tau: ``C_tau``'s penalty factor, for ranking a search's points (2).
+        k: list length for the lists built from each search (5).
+        searches: the (method, horizon) searches (:data:`SEARCHES`).
+        sample_seed: scrambled-Halton seed of every search's sample.
+        train_seed: training seed of the defaults and the searches.
+    """
+
+    workloads: tuple[str, ...] | None = None
+    points: int = 200
+    seeds: int = 5
+    top: int = 3
+    tau: float = 2.0
+    k: int = 5
+    searches: tuple[Search, ...] = SEARCHES
+    sample_seed: int = 0
+    train_seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.workloads is not None:
+            if isinstance(self.workloads, str):
+                raise ValueError(f"workloads must be a sequence of names, got the string "
+                                 f"{self.workloads!r}")
+            object.__setattr__(self, "workloads", tuple(self.workloads))
+        check_int("points", self.points, low=1)
+        check_int("seeds", self.seeds, low=1)
+        check_int("top", self.top, low=1, high=self.points)
+        check_int("k", self.k, low=1, high=self.points)
+        check_real("tau", self.tau, low=1.0)
+        check_int("sample_seed", self.sample_seed, low=0)
+        check_int("train_seed", self.train_seed, low=0)
+        searches = tuple(self.searches)
+        if not all(isinstance(s, Search) for s in searches):
+            raise ValueError(f"searches must be Search objects, got {searches!r}")
+        studies = [s.study for s in searches]
+        if len(set(studies)) != len(studies):
+            raise ValueError(f"searches must be distinct, got {studies}")
+        object.__setattr__(self, "searches", searches)
+
+
+@dataclasses.dataclass(frozen=True)
+class Candidate:
+    """A rerun candidate: a search's point (or the AlgoPerf Schedule-Free point)."""
+
+    label: str
+    search: Search
+    index: int  # the point's index in its search's sample (-1: the AlgoPerf point)
+    point: Mapping[str, float]
+
+    @property
+    def study(self) -> str:
+        return f"{self.search.study}/candidates"
+
+
+@dataclasses.dataclass(frozen=True)
+class StagePlan:
+    """Trials a stage needs, how many are finished, and the estimated time left.
+
+    ``exact`` is ``False`` where the count is an upper bound (the candidates
+    before their searches are complete, the defaults' extra seeds).
+    """
+
+    stage: str
+    trials: int
+    done: int
+    steps_left: int
+    exact: bool
+    seconds_left: float | None
+
+
+ProgressFn = Callable[[str, int, int], None]
+
+
+class LrFreeStudy:
+    """Paper 002's study over one trial store (see the module docstring).
+
+    Args:
+        store: the trial store.
+        config: what to run.
+        specs: workload name -> :class:`~hplists.scoring.specs.WorkloadSpec`,
+            overriding the package's targets.
+        executor: where trials train (default: this process).
+        progress: ``True`` for a progress bar with ETA per stage, or a function
+            called with ``(stage, steps_done, steps_total)``.
+        timing_stores: further stores whose recorded trials give the plan's
+            seconds per step (e.g. the paper-001 study's).
+    """
+
+    def __init__(self, store: Any, config: LrFreeConfig | None = None, *,
+                 specs: Mapping[str, Any] | None = None, executor: Executor | None = None,
+                 progress: bool | ProgressFn | None = None,
+                 timing_stores: Sequence[Any] = ()) -> None:
+        self.store = store
+        self.config = config or LrFreeConfig()
+        self._specs = dict(specs or {})
+        self.executor = executor
+        self._bar = _Bar(progress)
+        self._timing = list(timing_stores)
+        self._workloads: list[Any] | None = None
+
+    @property
+    def workloads(self) -> list[Any]:
+        """The base workloads (instances)."""
+        if self._workloads is None:
+            from hplists.workloads.registry import get_workload, workload_names
+
+            names = self.config.workloads or tuple(workload_names(variants=False))
+            self._workloads = [get_workload(n) for n in names]
+            variants = [w.name for w in self._workloads if w.base is not None]
+            if variants:
+                raise ValueError(f"workloads must be base workloads; {variants} are variants")
+        return self._workloads
+
+    def specs(self) -> dict[str, Any]:
+        from hplists.scoring.specs import resolve_specs
+
+        return resolve_specs([w.name for w in self.workloads], self._specs)
+
+    # ---------------------------------------------------------------------------- tasks
+
+    def _tasks(self, study: str, rule: str, points: Sequence[Mapping[str, float]],
+               indices: Sequence[int], seeds: Sequence[int]) -> list[TrainTask]:
+        # Workload-major: the engine keeps a workload's data and programs cached. A single
+        # point trains alone ("vmap" would pad it to vmap_size copies).
+        batching = "sequential" if len(points) == 1 else None
+        return [TrainTask(study, w, s, tuple(points), tuple(indices), update_rule=rule,
+                          batching=batching)
+                for w in self.workloads for s in seeds]
+
+    def defaults_tasks(self, extra_seeds: bool) -> list[TrainTask]:
+        """Seed-0 tasks of every defaults row, or the extra seeds of the rows with a hit."""
+        tasks = []
+        rows = defaults_rows()
+        hits = self.defaults_hits() if extra_seeds else {}
+        for r in rows:
+            if not extra_seeds:
+                seeds: Sequence[int] = (self.config.train_seed,)
+            elif hits.get(r.name):
+                seeds = [s for s in range(self.config.seeds) if s != self.config.train_seed]
+            else:
+                continue
+            tasks += self._tasks(r.study, r.rule, [r.point], [0], seeds)
+        return tasks
+
+    def defaults_hits(self) -> dict[str, int]:
+        """Row name -> number of base workloads whose target the row reached on the first seed."""
+        from hplists.scoring.matrix import score_trial
+
+        specs = self.specs()
+        out: dict[str, int] = {}
+        for r in defaults_rows():
+            hit = set()
+            for rec in self.store.trials(study=r.study):
+                if rec.seed != self.config.train_seed or rec.workload not in specs:
+                    continue
+                if rec.curve is None or rec.status.value not in ("complete", "diverged"):
+                    continue
+                if math.isfinite(score_trial(rec, specs[rec.workload]).fraction):
+                    hit.add(rec.workload)
+            out[r.name] = len(hit)
+        return out
+
+    def search_tasks(self) -> list[TrainTask]:
+        cfg = self.config
+        tasks = []
+        for s in cfg.searches:
+            pts = s.points(cfg.points, cfg.sample_seed)
+            tasks += self._tasks(s.study, s.method, pts, range(len(pts)), (cfg.train_seed,))
+        return tasks
+
+    def search_matrix(self, search: Search) -> Any:
+        """Step fractions of a complete search's points (``TrialMatrix``); errors raise."""
+        from hplists.scoring.matrix import TrialMatrix
+
+        names = [w.name for w in self.workloads]
+        records = [r for r in self.store.trials(study=search.study) if r.workload in names]
+        return TrialMatrix.from_records(records, self.specs(), study=search.study,
+                                        workloads=names)
+
+    def top_points(self, search: Search) -> list[tuple[int, dict[str, float]]]:
+        """``(sample index, point)`` of the search's ``top`` points by ``C_tau`` (ties: index)."""
+        from hplists.scoring.cost import cost
+
+        m = self.search_matrix(search)
+        pts = search.points(self.config.points, self.config.sample_seed)
+        from hplists.store.base import point_id
+
+        index = {point_id(p): i for i, p in enumerate(pts)}
+        costs = [cost(m.fractions[i], self.config.tau) for i in range(m.fractions.shape[0])]
+        rows = sorted(range(len(costs)), key=lambda i: (costs[i], index[m.point_ids[i]]))
+        return [(index[m.point_ids[i]], pts[index[m.point_ids[i]]])
+                for i in rows[: self.config.top]]
+
+    def complete_searches(self) -> list[Search]:
+        """Searches whose every point is recorded on every base workload (none running)."""
+        out = []
+        for s in self.config.searches:
+            try:
+                m = self.search_matrix(s)
+            except ValueError:
+                continue
+            if m.fractions.shape[0] == self.config.points and m.running == 0:
+                out.append(s)
+        return out
+
+    def candidates(self, searches: Sequence[Search] | None = None) -> list[Candidate]:
+        """The rerun candidates of the complete searches, then the AlgoPerf Schedule-Free point."""
+        out = []
+        for s in self.complete_searches() if searches is None else searches:
+            for rank, (i, p) in enumerate(self.top_points(s)):
+                out.append(Candidate(f"{s.label} {rank}", s, i, p))
+        out.append(Candidate("Schedule-Free AdamW (AlgoPerf)", Search("sfadamw"), -1,
+                             dict(SFADAMW_ALGOPERF)))
+        return out
+
+    def candidate_tasks(self, candidates: Sequence[Candidate] | None = None) -> list[TrainTask]:
+        seeds = range(1, self.config.seeds + 1)
+        tasks = []
+        for c in self.candidates() if candidates is None else candidates:
+            tasks += self._tasks(c.study, c.search.method, [c.point], [max(c.index, 0)], seeds)
+        return tasks
+
+    # ---------------------------------------------------------------------------- stages
+
+    def _execute(self, stage: str, tasks: Sequence[TrainTask]) -> StageResult:
+        source = StaticSource(self.store, tasks)
+        executor, own = self.executor, None
+        if executor is None and tasks and all(len(t.points) == 1 for t in tasks):
+            # Single-point tasks (defaults, candidates): one per core, in worker processes.
+            from hplists.study.runner import PoolExecutor
+
+            executor = own = PoolExecutor()
+        tick = self._bar.start(stage, source.remaining_work())
+        try:
+            got = run(self.store, source, executor, progress=tick, retry_errors=True)
+        finally:
+            self._bar.stop()
+            if own is not None:
+                own.close()
+        studies = tuple(sorted({t.study for t in tasks}))
+        return StageResult(stage, already_done=source.skipped, studies=studies, **got)
+
+    def run_stage(self, stage: str) -> StageResult:
+        """Runs one stage; resumable at any point."""
+        check_choice("stage", stage, STAGES)
+        if stage == "defaults":
+            first = self._execute(stage, self.defaults_tasks(extra_seeds=False))
+            more = self._execute(stage, self.defaults_tasks(extra_seeds=True))
+            return StageResult(stage, first.trained + more.trained,
+                               first.diverged + more.diverged, first.failed + more.failed,
+                               first.already_done + more.already_done,
+                               tuple(sorted({*first.studies, *more.studies})))
+        if stage == "calibration":
+            return self._execute(stage, self.search_tasks())
+        return self._execute(stage, self.candidate_tasks())
+
+    def run(self, stages: Sequence[str] = STAGES, *,
+            callback: Callable[[StageResult], None] | None = None) -> list[StageResult]:
+        """Runs the stages in order; ``callback`` gets each stage's result when it is done."""
+        stages = [check_choice("stage", s, STAGES) for s in stages]
+        self.specs()  # every base workload needs its target before anything trains
+        out = []
+        for stage in STAGES:
+            if stage in stages:
+                out.append(self.run_stage(stage))
+                if callback is not None:
+                    callback(out[-1])
+        return out
+
+    # ------------------------------------------------------------------------------ plan
+
+    def plan(self, stages: Sequence[str] = STAGES) -> list[StagePlan]:
+        """Trials per stage, how many are done, and the time left from measured timings.
+
+        A trial's cost is the steps it trains (``int(h T)`` at horizon ``h``)
+        times its workload's measured seconds per step: the median over the
+        stores' recorded trials, else ``benchmarks/workloads.py``'s timings.
+        """
+        stages = [check_choice("stage", s, STAGES) for s in stages]
+        rates = self._seconds_per_step()
+        out = []
+        for stage in stages:
+            exact = True
+            if stage == "defaults":
+                tasks = self.defaults_tasks(extra_seeds=False)
+                extra = self.defaults_tasks(extra_seeds=True)
+                if not self._all_done(tasks):
+                    exact = False  # which rows get extra seeds is not known yet
+                    extra = [dataclasses.replace(t, seed=s) for t in tasks
+                             for s in range(self.config.seeds) if s != self.config.train_seed]
+                tasks = tasks + extra
+            elif stage == "calibration":
+                tasks = self.search_tasks()
+            else:
+                done = self.complete_searches()
+                exact = len(done) == len(self.config.searches)
+                cands = self.candidates(done)
+                # A search not complete yet contributes at most `top` candidates.
+                pending = [s for s in self.config.searches if s not in done]
+                cands += [Candidate(s.label, s, i, p) for s in pending for i, p in
+                          enumerate(s.points(self.config.top, self.config.sample_seed))]
+                tasks = self.candidate_tasks(cands)
+            out.append(self._plan(stage, tasks, exact, rates))
+        return out
+
+    def _all_done(self, tasks: Sequence[TrainTask]) -> bool:
+        source = StaticSource(self.store, tasks)
+        return source.remaining_work() == 0
+
+    def _plan(self, stage: str, tasks: Sequence[TrainTask], exact: bool,
+              rates: Mapping[str, float]) -> StagePlan:
+
+        trials = sum(len(t.points) for t in tasks)
+        done, left, seconds = 0, 0, 0.0
+        missing = False
+        for t in tasks:
+            source = StaticSource(self.store, [t])
+            done += source.skipped
+            steps = source.remaining_work()
+            left += steps
+            rate = rates.get(t.workload.name)
+            missing |= rate is None and steps > 0
+            seconds += steps * (rate or 0.0)
+        return StagePlan(stage, trials, done, left, exact, None if missing else seconds)
+
+    def _seconds_per_step(self) -> dict[str, float]:
+        from hplists.study.workloads_table import estimated_seconds_per_step
+
+        return estimated_seconds_per_step([self.store, *self._timing], self.workloads)
+

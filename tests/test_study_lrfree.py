@@ -1,0 +1,121 @@
+"""The learning-rate-free study of paper 002 (hplists.study.lrfree) on tiny workloads."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import study_workloads as sw
+from hplists.cli.main import main
+from hplists.scoring.specs import WorkloadSpec
+from hplists.store import open_store
+from hplists.study.lrfree import (
+    SEARCHES,
+    SFADAMW_ALGOPERF,
+    LrFreeConfig,
+    LrFreeStudy,
+    Search,
+    defaults_rows,
+)
+from hplists.study.runner import LocalExecutor
+
+SPECS = {"study_line": WorkloadSpec("study_line", "r2", "max", 0.5, 40),
+         "study_blobs": WorkloadSpec("study_blobs", "error_rate", "min", 0.3, 40)}
+
+
+@pytest.fixture
+def tiny():
+    with sw.registered():
+        yield
+
+
+def _study(tmp_path, **kw):
+    cfg = LrFreeConfig(**{"workloads": ("study_line", "study_blobs"), "points": 3, "seeds": 2,
+                          "top": 1, "k": 1, **kw})
+    return LrFreeStudy(open_store(tmp_path / "lrfree.db"), cfg, specs=SPECS,
+                       executor=LocalExecutor(), progress=False)
+
+
+def test_default_searches_are_the_papers_with_a_study_each():
+    studies = [s.study for s in SEARCHES]
+    assert len(set(studies)) == len(studies) == 16
+    assert {s.horizon for s in SEARCHES if s.method == "prodigy"} == {0.33, 0.5, 0.66}
+    assert {s.method for s in SEARCHES if s.horizon == 0.5} == {
+        "nadamw", "adamw", "prodigy", "mechanic_adam", "dog", "momo_adam", "cocob"}
+    assert Search("sfadamw").study == "lrfree/sfadamw"
+
+
+def test_each_search_samples_only_what_its_method_takes():
+    assert set(Search("dog", 0.5).points(2, 0)[0]) == {
+        "warmup_fraction", "weight_decay", "dropout_rate", "label_smoothing", "horizon"}
+    prodigy = Search("prodigy", 0.33).points(2, 0)[0]
+    assert prodigy["safeguard_warmup"] == 1.0 and prodigy["horizon"] == 0.33
+    assert {"beta1", "beta2"} <= set(prodigy) and "learning_rate" not in prodigy
+    assert "learning_rate" in Search("nadamw", 0.5).points(1, 0)[0]
+    assert "horizon" not in Search("sfadamw").points(1, 0)[0]
+
+
+@pytest.mark.parametrize("kw,match", [
+    ({"method": "adam"}, "method must be one of"),
+    ({"method": "prodigy", "horizon": 1.5}, r"horizon must be in \(0, 1\]"),
+    ({"method": "prodigy", "horizon": 0.0}, r"horizon must be in \(0, 1\]"),
+])
+def test_bad_searches_name_the_field_and_the_allowed_values(kw, match):
+    with pytest.raises(ValueError, match=match):
+        Search(**kw)
+
+
+def test_defaults_rows_cover_every_method_and_the_evidence_based_baselines():
+    rows = {r.name: r for r in defaults_rows()}
+    assert rows["prodigy"].point["relative_schedule"] == 0.0  # out of the box: no schedule
+    assert rows["sfadamw-algoperf"].point == SFADAMW_ALGOPERF
+    assert rows["nadamw-paper001"].rule == "nadamw" and rows["adamw-algoperf"].rule == "adamw"
+    assert len(rows) == 15
+
+
+def test_calibration_then_candidates_resume_and_count_horizons_as_their_steps(tiny, tmp_path):
+    st = _study(tmp_path, searches=(Search("adamw", 0.5), Search("sfadamw")))
+    plan = {p.stage: p for p in st.plan()}
+    assert plan["calibration"].trials == 2 * 3 * 2
+    assert plan["calibration"].steps_left == 3 * 2 * 20 + 3 * 2 * 40  # horizon 0.5: 20 steps
+    assert not plan["candidates"].exact
+    first = st.run(["calibration", "candidates"])
+    assert [r.trained for r in first] == [12, 3 * 2 * 2]  # 2 tops + the AlgoPerf point
+    again = st.run(["calibration", "candidates"])
+    assert [r.trained for r in again] == [0, 0] and again[0].already_done == 12
+    plan = {p.stage: p for p in st.plan(["calibration", "candidates"])}
+    assert plan["candidates"].exact and plan["candidates"].steps_left == 0
+    cands = st.candidates()
+    assert [c.study for c in cands] == ["lrfree/adamw/h50/candidates",
+                                        "lrfree/sfadamw/candidates",
+                                        "lrfree/sfadamw/candidates"]
+    best = st.top_points(Search("adamw", 0.5))[0]
+    assert cands[0].index == best[0] and cands[0].point == best[1]
+    seeds = {r.seed for r in st.store.trials(study="lrfree/adamw/h50/candidates")}
+    assert seeds == {1, 2}
+
+
+def test_defaults_stage_reruns_only_rows_that_reach_a_target(tiny, tmp_path):
+    st = _study(tmp_path, workloads=("study_line",))
+    result = st.run(["defaults"])[0]
+    hits = st.defaults_hits()
+    assert set(hits) == {r.name for r in defaults_rows()}
+    hit_rows = [n for n, k in hits.items() if k]
+    assert hit_rows  # some defaults reach R^2 0.5 on a noisy line
+    assert result.trained == 15 + len(hit_rows)  # seed 0 for all, seed 1 for hit rows
+    for r in defaults_rows():
+        seeds = {t.seed for t in st.store.trials(study=r.study)}
+        assert seeds == ({0, 1} if hits[r.name] else {0})
+
+
+def test_cli_plan_prints_json_without_a_store_and_refuses_unknown_stages(tmp_path, capsys):
+    db = tmp_path / "none.db"
+    assert main(["study", "lrfree", "--plan", "--store", str(db), "--json",
+                 "--stage", "calibration"]) == 0
+    plans = json.loads(capsys.readouterr().out)
+    assert plans[0]["stage"] == "calibration" and plans[0]["trials"] == 16 * 200 * 8
+    assert plans[0]["seconds_left"] > 0 and not db.exists()
+    assert main(["study", "lrfree", "--plan", "--store", str(db), "--stage", "sweep"]) == 2
+    assert "stage must be one of 'defaults', 'calibration', 'candidates'" in \
+        capsys.readouterr().err

@@ -243,3 +243,11 @@ def test_documented_state_size_is_the_floats_per_parameter_the_rule_keeps(name):
     floats = sum(int(np.prod(leaf.shape)) for leaf in jax.tree.leaves(state))
     documented = int(lrfree.METHODS[name].state.split()[0])
     assert floats // n == documented, (floats, documented)
+
+
+def test_the_docs_table_is_the_one_the_code_generates():
+    from pathlib import Path
+
+    doc = (Path(__file__).parents[1] / "docs" / "lrfree.md").read_text()
+    table = doc.split("<!-- methods-table:start -->\n")[1].split("<!-- methods-table:end -->")[0]
+    assert table == lrfree.methods_markdown()

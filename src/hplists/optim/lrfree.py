@@ -422,7 +422,7 @@ _ADAM_SRC = "Adam's (0.9, 0.999), optax's default; paper 002 Sec. 4 keeps them"
 
 METHODS: dict[str, Method] = {m.name: m for m in (
     Method("dog", "DoG", ("weight_decay",), {**_OFF, "init_step": 1e-6},
-           {"init_step": "r_eps = 1e-6 (1 + ||x_0||): Ivgi et al. (2023), optax's "
+           {"init_step": "r_eps = 1e-6 (1 + ‖x_0‖): Ivgi et al. (2023), optax's "
                          "('heuristic', 1e-6)", "learning rate": "1 (paper 002 Table 1)"},
            "coupled (L2 added to the gradient)", "1 (x_0)", torch="dog-optimizer"),
     Method("dowg", "DoWG", ("weight_decay",), {**_OFF, "eps": 1e-4},
@@ -449,7 +449,7 @@ METHODS: dict[str, Method] = {m.name: m for m in (
             "Cutkosky et al. (2023), optax", "num_betas": "6: optax's default (paper 002 "
             "Sec. 2.3 keeps it)", "beta1, beta2": _ADAM_SRC},
            "decoupled in the base AdamW (times s_t and Mechanic's scale); Mechanic adds "
-           "its own lambda ||g|| / ||x|| x", "3 (m, v of Adam; x_0)", torch="mechanic-pytorch"),
+           "its own lambda ‖g‖ / ‖x‖ x", "3 (m, v of Adam; x_0)", torch="mechanic-pytorch"),
     Method("mechanic_nadam", "Mechanic (w. Nadam)", ("beta1", "beta2", "weight_decay"),
            {**_OFF, **_ADAM, "mechanic_weight_decay": 1e-2, "s_init": 1e-6},
            {"s_init": "1e-6: optax's default", "mechanic_weight_decay": "0.01: optax",
@@ -493,3 +493,28 @@ def get_method(name: str) -> Method:
     from hplists._check import check_choice
 
     return METHODS[check_choice("method", name, tuple(METHODS))]
+
+
+def methods_markdown() -> str:
+    """The methods as a Markdown table: defaults with their sources, weight decay, state size.
+
+    ``docs/lrfree.md`` holds this table (a test keeps the two equal).
+
+    Example:
+        >>> methods_markdown().splitlines()[0].startswith("| rule | method |")
+        True
+    """
+    def fmt(v: float) -> str:
+        return f"{v:g}"
+
+    rows = ["| rule | method | literature defaults | sources | weight decay | state "
+            "(floats/param) | PyTorch package |",
+            "| --- | --- | --- | --- | --- | --- | --- |"]
+    for m in METHODS.values():
+        defaults = ", ".join(f"{k}={fmt(v)}" for k, v in m.defaults.items()
+                             if k not in ("dropout_rate", "label_smoothing"))
+        sources = "; ".join(f"{k}: {v}" for k, v in m.sources.items())
+        torch = f"`{m.torch}`" if m.torch else ""
+        rows.append(f"| `{m.name}` | {m.label} | {defaults} | {sources} | {m.weight_decay} "
+                    f"| {m.state} | {torch} |")
+    return "\n".join(rows) + "\n"

@@ -1,0 +1,288 @@
+"""PyTorch path for paper 002's learning-rate-free methods, on their own PyTorch packages.
+
+``build(method, point, params, total_steps=T)`` returns ``(optimizer,
+scheduler)`` for the usual ``optimizer.step(); scheduler.step()`` loop, with the
+method's PyTorch package configured so that it computes the same algorithm as
+the optax rule of the same name (:mod:`hplists.optim.lrfree`):
+
+==================  ================================  ==========================================
+method              package (``hplists[lrfree-torch]``)  flags
+==================  ================================  ==========================================
+``prodigy``         ``prodigyopt.Prodigy``             ``lr=1, use_bias_correction=True,
+                                                       decouple=True, d0=estim_lr0, beta3=None
+                                                       (sqrt(beta2)), d_coef=1,
+                                                       growth_rate=inf, safeguard_warmup``
+``dadapt_adamw``    ``dadaptation.DAdaptAdam``         ``lr=1, use_bias_correction=True,
+                                                       decouple=True, d0=estim_lr0,
+                                                       growth_rate=inf``
+``dog``             ``dog.DoG`` (``dog-optimizer``)    ``lr=1, reps_rel=init_step, eps=1e-8``
+``sfadamw``         ``schedulefree.AdamWScheduleFree``  ``warmup_steps=0, r=0``; only without
+                                                       warmup (see below)
+==================  ================================  ==========================================
+
+The scheduler is a ``LambdaLR`` with the relative schedule ``s_t`` (linear
+warmup from 0 over ``W = int(warmup_fraction * T)`` steps, cosine decay to 0 at
+``T``; the constant 1 when ``relative_schedule == 0``). With a ``horizon`` ``h``
+in the point, ``T = int(h * total_steps)`` as the training engine computes it:
+train that many steps and stop. Every optimizer has the single learning rate 1
+scaled by ``s_t``, as the optax rules pass ``learning_rate = s_t``; Prodigy and
+D-Adapt skip a step with ``s_t = 0`` (the whole state kept), as the optax rules
+do through :func:`hplists.optim.lrfree.skip_idle_steps`.
+
+Methods that raise a ``ValueError`` instead (see :data:`UNSUPPORTED`): DoWG,
+COCOB (no package in the extra), Mechanic (``mechanic-pytorch`` is not the same
+algorithm as ``optax.contrib.mechanize``), MoMo and MoMo-Adam (``momo-opt``'s
+weight decay differs, and its equivalence was not verified), and Schedule-Free
+AdamW with a warmup (``schedulefree`` warms up one step ahead of optax, which no
+flag changes). ``docs/lrfree-torch.md`` says what was verified and how
+(``tests/test_torch_lrfree.py``: float64 trajectories against the optax rules).
+
+Importing this module needs ``torch``; each package is imported only by
+:func:`build` for its method.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import torch
+from torch.optim.lr_scheduler import LambdaLR
+
+from hplists._check import check_choice, check_int, check_real
+from hplists.optim.torch_nadamw import WarmupCosineFactor
+
+__all__ = ["METHODS", "PACKAGES", "UNSUPPORTED", "ConstantFactor", "build", "schedule_steps"]
+
+# Method -> PyTorch package (the pip name) that build() uses for it.
+PACKAGES: dict[str, str] = {
+    "prodigy": "prodigyopt",
+    "dadapt_adamw": "dadaptation",
+    "dog": "dog-optimizer",
+    "sfadamw": "schedulefree",
+}
+METHODS: tuple[str, ...] = tuple(PACKAGES)
+
+# Methods of hplists.optim.lrfree without a faithful PyTorch path, and why.
+UNSUPPORTED: dict[str, str] = {
+    "dowg": "no PyTorch package of DoWG is in the 'lrfree-torch' extra",
+    "cocob": "no well-kept PyTorch package of COCOB is in the 'lrfree-torch' extra (and the "
+             "optax rule multiplies COCOB's output by the relative schedule, which a learning "
+             "rate cannot do: COCOB is invariant to it)",
+    "mechanic_adam": "mechanic-pytorch is not the same algorithm as optax.contrib.mechanize "
+                     "(issue 13 item 7; docs/lrfree-torch.md), and no flag makes it so",
+    "mechanic_nadam": "mechanic-pytorch is not the same algorithm as optax.contrib.mechanize "
+                      "over NAdamW (docs/lrfree-torch.md), and no flag makes it so",
+    "momo": "momo-opt's weight decay differs from optax.contrib.momo's (issue 13 item 7), and "
+            "its equivalence without weight decay is not verified; it is not in the extra",
+    "momo_adam": "momo-opt's weight decay differs from optax.contrib.momo_adam's (issue 13 "
+                 "item 7), and its equivalence without weight decay is not verified; it is not "
+                 "in the extra",
+}
+
+# The schedule's keys, as hplists.optim.lrfree.SCHEDULE_KEYS (dropout and label smoothing
+# belong to the model and the loss, and are accepted and ignored here).
+_SCHEDULE = ("warmup_fraction", "warmup_steps", "relative_schedule", "horizon",
+             "dropout_rate", "label_smoothing")
+# What each method's optax rule accepts besides the schedule's keys (hplists.optim.lrfree).
+_TAKES: dict[str, tuple[str, ...]] = {
+    "prodigy": ("beta1", "beta2", "weight_decay", "eps", "estim_lr0", "safeguard_warmup"),
+    "dadapt_adamw": ("beta1", "beta2", "weight_decay", "eps", "estim_lr0"),
+    "dog": ("weight_decay", "init_step"),
+    "sfadamw": ("learning_rate", "beta1", "beta2", "weight_decay", "eps", "weight_lr_power"),
+}
+_SF_SCHEDULE = ("warmup_fraction", "warmup_steps", "dropout_rate", "label_smoothing")
+
+
+class ConstantFactor:
+    """``step -> 1.0``, for ``LambdaLR`` (a class, not a lambda, so that ``state_dict`` saves it).
+
+    Example:
+        >>> ConstantFactor()(0), ConstantFactor()(10**6)
+        (1.0, 1.0)
+    """
+
+    def __call__(self, step: int) -> float:
+        return 1.0
+
+    def __repr__(self) -> str:
+        return "ConstantFactor()"
+
+
+def schedule_steps(point: Mapping[str, Any], total_steps: int) -> int:
+    """The horizon ``T`` of the relative schedule: ``int(h * total_steps)``, or ``total_steps``.
+
+    As the training engine computes it (:func:`hplists.workloads.engine.trial_steps`):
+    a point with a ``horizon`` ``h`` in (0, 1] trains this many steps and stops.
+
+    Example:
+        >>> schedule_steps({"horizon": 0.33}, 1200), schedule_steps({}, 1200)
+        (396, 1200)
+    """
+    total_steps = check_int("total_steps", total_steps, low=1)
+    h = point.get("horizon")
+    if h is None:
+        return total_steps
+    h = check_real("horizon", h, 0.0, 1.0, low_open=True)
+    return max(1, int(h * total_steps + 1e-9))  # as engine.trial_steps
+
+
+def _check_method(method: Any) -> str:
+    if method in UNSUPPORTED:
+        raise ValueError(
+            f"method {method!r} has no PyTorch path in hplists.torch_lrfree: "
+            f"{UNSUPPORTED[method]}; method must be one of "
+            f"{', '.join(repr(m) for m in METHODS)}")
+    return check_choice("method", method, METHODS)
+
+
+def _check_point(method: str, point: Any) -> dict[str, float]:
+    if not isinstance(point, Mapping):
+        raise ValueError(f"point must be a mapping of hyperparameter names to values, got "
+                         f"{type(point).__name__}")
+    extra = _SF_SCHEDULE if method == "sfadamw" else _SCHEDULE
+    allowed = _TAKES[method] + extra
+    unknown = sorted(set(point) - set(allowed))
+    if unknown:
+        raise ValueError(f"method {method!r} does not take hyperparameter(s) {unknown}; it "
+                         f"takes {sorted(_TAKES[method])} and the schedule's {sorted(extra)}")
+    out: dict[str, float] = {}
+    for name, value in point.items():
+        if name in ("beta1", "beta2"):
+            out[name] = check_real(name, value, 0.0, 1.0, high_open=True)
+        elif name in ("warmup_fraction", "dropout_rate", "label_smoothing"):
+            out[name] = check_real(name, value, 0.0, 1.0)
+        elif name == "warmup_steps":
+            out[name] = check_int(name, value, low=0)
+        elif name in ("relative_schedule", "safeguard_warmup"):
+            v = check_real(name, value)
+            if v not in (0.0, 1.0):
+                raise ValueError(f"{name} must be one of 0, 1; got {value!r}")
+            out[name] = v
+        elif name == "horizon":
+            out[name] = check_real(name, value, 0.0, 1.0, low_open=True)
+        elif name in ("weight_decay", "weight_lr_power"):
+            out[name] = check_real(name, value, 0.0)
+        else:  # eps, estim_lr0, init_step, learning_rate
+            out[name] = check_real(name, value, 0.0, low_open=True)
+    return out
+
+
+def _params(params: Any) -> list[torch.Tensor]:
+    if isinstance(params, torch.nn.Module):
+        return list(params.parameters())
+    if isinstance(params, torch.Tensor):
+        return [params]
+    if not isinstance(params, Iterable):
+        raise ValueError(f"params must be a torch.nn.Module or an iterable of tensors, got "
+                         f"{type(params).__name__}")
+    out = list(params)
+    if not out or not all(isinstance(p, torch.Tensor) for p in out):
+        raise ValueError("params must be a torch.nn.Module or a non-empty iterable of tensors "
+                         "(one parameter group: the optax rules treat all parameters as one "
+                         "vector, parameter groups are not supported)")
+    return out
+
+
+def _warmup(hp: Mapping[str, float], total: int) -> int:
+    if "warmup_steps" in hp:
+        return int(hp["warmup_steps"])
+    return int(hp.get("warmup_fraction", 0.0) * total)
+
+
+def build(method: str, point: Mapping[str, float], params: Any, *,
+          total_steps: int) -> tuple[torch.optim.Optimizer, LambdaLR]:
+    """The PyTorch optimizer and scheduler of ``method`` at ``point``, as its optax rule.
+
+    Args:
+        method: one of :data:`METHODS` (``'prodigy'``, ``'dadapt_adamw'``,
+            ``'dog'``, ``'sfadamw'``); the other methods of
+            :mod:`hplists.optim.lrfree` raise a ``ValueError`` saying why
+            (:data:`UNSUPPORTED`).
+        point: the hyperparameters the optax rule takes (missing ones get the
+            rule's defaults), e.g. ``beta1``, ``beta2``, ``weight_decay``,
+            ``warmup_fraction``, ``relative_schedule``, ``horizon``.
+        params: a ``torch.nn.Module`` or an iterable of tensors (one group).
+        total_steps: the step budget ``T`` (the schedule ends at
+            :func:`schedule_steps`).
+
+    Returns:
+        ``(optimizer, scheduler)``: call ``optimizer.step()`` then
+        ``scheduler.step()`` each step. For ``'sfadamw'`` the optimizer is in
+        train mode; call ``optimizer.eval()`` before evaluating (the
+        parameters become the average ``x``, optax's
+        ``schedule_free_eval_params``) and ``optimizer.train()`` after.
+
+    Example:
+        >>> import torch
+        >>> net = torch.nn.Linear(3, 1)
+        >>> opt, sched = build("prodigy", {"beta1": 0.9, "beta2": 0.99,
+        ...                                "warmup_fraction": 0.1}, net, total_steps=100)
+        >>> type(opt).__name__, opt.param_groups[0]["lr"]  # warmup from 0
+        ('Prodigy', 0.0)
+        >>> for _ in range(3):
+        ...     net(torch.ones(4, 3)).square().mean().backward()
+        ...     opt.step(); sched.step(); opt.zero_grad()
+        >>> opt.param_groups[0]["k"]  # the idle step 0 was skipped, as the optax rule does
+        2
+        >>> build("cocob", {}, net, total_steps=100)
+        Traceback (most recent call last):
+        ...
+        ValueError: method 'cocob' has no PyTorch path in hplists.torch_lrfree: ...
+    """
+    method = _check_method(method)
+    hp = _check_point(method, point)
+    tensors = _params(params)
+    total = schedule_steps(hp, total_steps)
+    b1, b2 = hp.get("beta1", 0.9), hp.get("beta2", 0.999)
+    wd = hp.get("weight_decay", 0.0)
+    quiet = contextlib.redirect_stdout(io.StringIO())  # the packages print on construction
+    if method == "sfadamw":
+        warm = _warmup(hp, total_steps)
+        if warm > 0:
+            raise ValueError(
+                f"method 'sfadamw' with a warmup (warmup_steps = {warm}) has no faithful "
+                f"PyTorch path: schedulefree.AdamWScheduleFree uses lr (k+1)/W at step k for "
+                f"both its z step and its averaging weight, while optax's schedule_free "
+                f"takes the z step with lr k/W (0 at step 0) and the weight with lr "
+                f"(k+1)/W, and no flag or scheduler reproduces both; use warmup_fraction 0 "
+                f"(or the optax rule). Methods with a PyTorch path: "
+                f"{', '.join(repr(m) for m in METHODS)}")
+        import schedulefree
+
+        optimizer: torch.optim.Optimizer = schedulefree.AdamWScheduleFree(
+            tensors, lr=hp.get("learning_rate", 0.0025), betas=(b1, b2),
+            eps=hp.get("eps", 1e-8), weight_decay=wd, warmup_steps=0, r=0.0,
+            weight_lr_power=hp.get("weight_lr_power", 2.0))
+        optimizer.train()
+        return optimizer, LambdaLR(optimizer, ConstantFactor())
+    if method == "prodigy":
+        import prodigyopt
+
+        with quiet:
+            optimizer = prodigyopt.Prodigy(
+                tensors, lr=1.0, betas=(b1, b2), beta3=None, eps=hp.get("eps", 1e-8),
+                weight_decay=wd, decouple=True, use_bias_correction=True,
+                safeguard_warmup=bool(hp.get("safeguard_warmup", 0.0)),
+                d0=hp.get("estim_lr0", 1e-6), d_coef=1.0, growth_rate=math.inf)
+    elif method == "dadapt_adamw":
+        import dadaptation
+
+        with quiet:
+            optimizer = dadaptation.DAdaptAdam(
+                tensors, lr=1.0, betas=(b1, b2), eps=hp.get("eps", 1e-8), weight_decay=wd,
+                decouple=True, use_bias_correction=True, d0=hp.get("estim_lr0", 1e-6),
+                growth_rate=math.inf)
+    else:  # dog
+        import dog
+
+        optimizer = dog.DoG(tensors, reps_rel=hp.get("init_step", 1e-6), lr=1.0,
+                            weight_decay=wd, eps=1e-8)
+    if hp.get("relative_schedule", 1.0) == 0:
+        factor: Any = ConstantFactor()
+    else:
+        factor = WarmupCosineFactor(min(_warmup(hp, total), total), total)
+    return optimizer, LambdaLR(optimizer, factor)

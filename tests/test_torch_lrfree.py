@@ -1,0 +1,294 @@
+"""hplists.torch_lrfree: each PyTorch package, as built, against the optax rule of the same name.
+
+In float64, ``STEPS`` steps on one fixed problem (three parameter tensors, the
+gradient of one smooth non-separable loss at each framework's own iterate):
+the PyTorch optimizer + ``LambdaLR`` (stepped after each optimizer step) and
+``get_rule(method)(hp, T)`` under ``jax.enable_x64`` must give the same
+parameters after every step, to ``RTOL`` of the parameter scale. Cases include
+a warmup from 0 (an idle step 0), steps past the horizon (idle steps at the
+end), a horizon, weight decay and Prodigy's ``safeguard_warmup``. The one
+difference no flag fixes (Schedule-Free's warmup) is pinned exactly.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+jax = pytest.importorskip("jax")
+optax = pytest.importorskip("optax")
+
+import jax.numpy as jnp  # noqa: E402
+
+from hplists import torch_lrfree  # noqa: E402
+from hplists.optim.rules import get_rule  # noqa: E402
+
+STEPS = 30
+RTOL = 1e-10
+PACKAGE_MODULE = {"prodigy": "prodigyopt", "dadapt_adamw": "dadaptation", "dog": "dog",
+                  "sfadamw": "schedulefree"}
+
+_RNG = np.random.default_rng(13)
+X0 = [_RNG.normal(size=(3, 4)), _RNG.normal(size=(5,)), _RNG.normal(size=(2, 2))]
+A = [np.abs(_RNG.normal(size=x.shape)) + 0.2 for x in X0]
+C = [_RNG.normal(size=x.shape) for x in X0]
+
+
+def _loss(xs, xp):
+    """Quadratic per tensor, a sine, and a coupling of all tensors (the same in torch and jnp)."""
+    total = 0.0
+    coupling = 0.0
+    for x, a, c in zip(xs, A, C, strict=True):
+        total = total + 0.5 * xp.sum(xp.asarray(a) * (x - xp.asarray(c)) ** 2)
+        total = total + 0.1 * xp.sum(xp.sin(3.0 * x))
+        coupling = coupling + xp.sum(x)
+    return total + 0.05 * coupling**2
+
+
+class _TorchNS:
+    sum = staticmethod(torch.sum)
+    sin = staticmethod(torch.sin)
+
+    @staticmethod
+    def asarray(a):
+        return torch.as_tensor(a, dtype=torch.float64)
+
+
+def _torch_path(method, point, total_steps, steps=STEPS, eval_params=False):
+    pytest.importorskip(PACKAGE_MODULE[method])
+    params = [torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in X0]
+    opt, sched = torch_lrfree.build(method, point, params, total_steps=total_steps)
+    out, evals = [], []
+    for _ in range(steps):
+        opt.zero_grad()
+        _loss(params, _TorchNS).backward()
+        opt.step()
+        sched.step()
+        out.append(np.concatenate([p.detach().numpy().ravel() for p in params]))
+        if eval_params:
+            opt.eval()
+            evals.append(np.concatenate([p.detach().numpy().ravel() for p in params]))
+            opt.train()
+    return np.array(out), np.array(evals)
+
+
+def _optax_path(method, hp, total_steps, steps=STEPS, tx=None, eval_params=False):
+    with jax.enable_x64(True):
+        tx = optax.with_extra_args_support(tx or get_rule(method)(hp, total_steps))
+        xs = [jnp.asarray(x, dtype=jnp.float64) for x in X0]
+        state = tx.init(xs)
+        grad = jax.grad(lambda p: _loss(p, jnp))
+        out, evals = [], []
+        for _ in range(steps):
+            updates, state = tx.update(grad(xs), state, xs)
+            xs = optax.apply_updates(xs, updates)
+            out.append(np.concatenate([np.asarray(x).ravel() for x in xs]))
+            if eval_params:
+                ev = optax.contrib.schedule_free_eval_params(state, xs)
+                evals.append(np.concatenate([np.asarray(x).ravel() for x in ev]))
+        assert out[-1].dtype == np.float64
+        return np.array(out), np.array(evals)
+
+
+def _rule_hp(point, total_steps):
+    """The hp the engine hands the rule: the horizon's T, and W = int(warmup_fraction * T)."""
+    hp = dict(point)
+    t = torch_lrfree.schedule_steps(point, total_steps)
+    if "warmup_fraction" in hp:
+        hp["warmup_steps"] = int(hp["warmup_fraction"] * t)
+    return hp, t
+
+
+def _max_rel_diff(a, b):
+    return float(np.max(np.abs(a - b)) / max(1.0, float(np.max(np.abs(b)))))
+
+
+CASES = {
+    "prodigy": [
+        {"beta1": 0.9, "beta2": 0.999, "relative_schedule": 0.0},
+        {"beta1": 0.9, "beta2": 0.99, "weight_decay": 0.1, "warmup_fraction": 0.2},
+        {"beta1": 0.9, "beta2": 0.99, "weight_decay": 0.1, "warmup_fraction": 0.2,
+         "estim_lr0": 1e-3, "eps": 1e-6},
+        {"beta1": 0.85, "beta2": 0.995, "weight_decay": 0.05, "warmup_fraction": 0.1,
+         "safeguard_warmup": 1},
+        {"beta1": 0.9, "beta2": 0.999, "warmup_fraction": 0.1, "horizon": 0.5},
+    ],
+    "dadapt_adamw": [
+        {"beta1": 0.9, "beta2": 0.999, "relative_schedule": 0.0},
+        {"beta1": 0.9, "beta2": 0.99, "weight_decay": 0.1, "warmup_fraction": 0.2},
+        {"beta1": 0.8, "beta2": 0.999, "warmup_fraction": 0.1, "horizon": 0.5},
+    ],
+    "dog": [
+        {"relative_schedule": 0.0},
+        {"weight_decay": 0.01, "warmup_fraction": 0.2, "init_step": 1e-4},
+        {"warmup_fraction": 0.1, "horizon": 0.5},
+    ],
+    # Learning rates that float32 represents exactly: the rule's constant schedule rounds
+    # the learning rate to float32 even under x64 (test_sfadamw_rule_rounds_lr_to_float32).
+    "sfadamw": [
+        {"learning_rate": 2.0**-7, "beta1": 0.9, "beta2": 0.999},
+        {"learning_rate": 2.0**-5, "beta1": 0.9, "beta2": 0.9955159689799007,
+         "weight_decay": 0.08121616522670176, "warmup_fraction": 0.0, "weight_lr_power": 2.0},
+    ],
+}
+PARAMS = [(m, i) for m, cases in CASES.items() for i in range(len(cases))]
+
+
+@pytest.mark.parametrize(("method", "case"), PARAMS, ids=[f"{m}-{i}" for m, i in PARAMS])
+def test_trajectory_matches_optax_rule(method, case):
+    point = CASES[method][case]
+    # A budget of STEPS; a horizon of 0.5 ends the schedule at STEPS // 2, and the steps
+    # after it are idle (s_t = 0) in both: Prodigy/D-Adapt skip them, DoG accumulates.
+    hp, t = _rule_hp(point, STEPS)
+    sf = method == "sfadamw"
+    got, got_eval = _torch_path(method, point, STEPS, eval_params=sf)
+    want, want_eval = _optax_path(method, hp, t, eval_params=sf)
+    assert np.all(np.isfinite(want))
+    assert np.max(np.abs(want[-1] - X0_FLAT)) > 1e-5  # it moved: 5 orders above the tolerance
+    diff = _max_rel_diff(got, want)
+    assert diff <= RTOL, f"{method} case {case}: max relative difference {diff:.3g}"
+    if sf:
+        assert _max_rel_diff(got_eval, want_eval) <= RTOL
+        assert np.max(np.abs(got_eval - got)) > 1e-6  # x differs from y
+
+
+X0_FLAT = np.concatenate([x.ravel() for x in X0])
+
+
+@pytest.mark.parametrize("method", ["prodigy", "dadapt_adamw"])
+def test_idle_first_step_is_skipped_by_both(method):
+    """A warmup from 0: step 0 changes nothing and the method's step count does not advance."""
+    point = {"beta1": 0.9, "beta2": 0.999, "warmup_fraction": 0.2}
+    got, _ = _torch_path(method, point, STEPS, steps=2)
+    assert np.array_equal(got[0], X0_FLAT)
+    assert not np.array_equal(got[1], X0_FLAT)
+    params = [torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in X0]
+    opt, sched = torch_lrfree.build(method, point, params, total_steps=STEPS)
+    _loss(params, _TorchNS).backward()
+    opt.step()
+    sched.step()
+    assert opt.param_groups[0]["k"] == 0
+    assert opt.param_groups[0]["d"] == 1e-6
+
+
+def test_sfadamw_warmup_differs_by_one_step_exactly():
+    """The documented difference: schedulefree warms up one step ahead of optax in the z step.
+
+    With ``warmup_steps=W`` the package uses lr ``(k+1)/W`` at step ``k`` for both its
+    z step and its averaging weight; optax's ``schedule_free`` takes the weight at
+    ``(k+1)/W`` but the z step at ``k/W`` (0 at step 0, so optax's first update is 0).
+    An optax schedule_free whose z step is shifted by one step is the package to rounding;
+    the rule is not, and ``build`` refuses the warmup.
+    """
+    pytest.importorskip("schedulefree")
+    import schedulefree
+
+    lr, w, b1, b2, wd = 0.05, 5, 0.9, 0.999, 0.01
+    point = {"learning_rate": lr, "beta1": b1, "beta2": b2, "weight_decay": wd,
+             "warmup_steps": w}
+    with pytest.raises(ValueError, match=r"'sfadamw' with a warmup .* \(k\+1\)/W"):
+        torch_lrfree.build("sfadamw", point, [torch.zeros(2)], total_steps=STEPS)
+    with pytest.raises(ValueError, match="sfadamw"):
+        torch_lrfree.build("sfadamw", {"warmup_fraction": 0.2}, [torch.zeros(2)],
+                           total_steps=STEPS)
+
+    params = [torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in X0]
+    opt = schedulefree.AdamWScheduleFree(params, lr=lr, betas=(b1, b2), weight_decay=wd,
+                                         warmup_steps=w)
+    opt.train()
+    got = []
+    for _ in range(STEPS):
+        opt.zero_grad()
+        _loss(params, _TorchNS).backward()
+        opt.step()
+        got.append(np.concatenate([p.detach().numpy().ravel() for p in params]))
+    got = np.array(got)
+
+    rule, _ = _optax_path("sfadamw", point, STEPS)
+    assert np.array_equal(rule[0], X0_FLAT)  # optax's first update is exactly 0
+    assert np.max(np.abs(got[0] - X0_FLAT)) > 1e-3  # the package's is not
+    assert _max_rel_diff(got, rule) > 1e-3
+
+    def sched(count):
+        return lr * jnp.minimum(jnp.asarray(count, jnp.float64) / w, 1.0)
+
+    base = optax.chain(
+        optax.scale_by_rms(decay=b2, eps=1e-8, eps_in_sqrt=False, bias_correction=True),
+        optax.add_decayed_weights(wd),
+        optax.scale_by_learning_rate(lambda count: sched(count + 1)))  # the shift
+    with jax.enable_x64(True):
+        shifted = optax.contrib.schedule_free(base, learning_rate=sched, b1=b1)
+        want, _ = _optax_path("sfadamw", point, STEPS, tx=shifted)
+    assert _max_rel_diff(got, want) <= RTOL
+
+
+def test_sfadamw_rule_rounds_lr_to_float32():
+    """What the sfadamw cases avoid: the rule's schedule is float32 (an int32 count) under x64.
+
+    With lr 0.01 (not a float32 number) the package at lr 0.01 differs from the rule by
+    the float32 rounding of the learning rate (about 2e-8 relative), and the package at
+    ``float32(0.01)`` agrees with the rule to ``RTOL``.
+    """
+    point = {"learning_rate": 0.01, "beta1": 0.9, "beta2": 0.999}
+    want, _ = _optax_path("sfadamw", point, STEPS)
+    got, _ = _torch_path("sfadamw", point, STEPS)
+    assert 1e-10 < _max_rel_diff(got, want) < 1e-7
+    rounded = {**point, "learning_rate": float(np.float32(0.01))}
+    got, _ = _torch_path("sfadamw", rounded, STEPS)
+    assert _max_rel_diff(got, want) <= RTOL
+
+
+@pytest.mark.parametrize("method", sorted(torch_lrfree.UNSUPPORTED))
+def test_methods_without_a_faithful_package_raise(method):
+    with pytest.raises(ValueError, match=rf"method '{method}' has no PyTorch path.*'prodigy'"):
+        torch_lrfree.build(method, {}, [torch.zeros(2)], total_steps=10)
+
+
+def test_registry_is_split_between_supported_and_unsupported():
+    from hplists.optim.lrfree import METHODS
+
+    assert set(torch_lrfree.METHODS) | set(torch_lrfree.UNSUPPORTED) == set(METHODS)
+    assert not set(torch_lrfree.METHODS) & set(torch_lrfree.UNSUPPORTED)
+    for m in torch_lrfree.METHODS:
+        assert METHODS[m].torch == torch_lrfree.PACKAGES[m]
+
+
+@pytest.mark.parametrize(("method", "point", "params", "match"), [
+    ("adam", {}, None, r"method must be one of 'prodigy', 'dadapt_adamw', 'dog', 'sfadamw'"),
+    ("prodigy", {"learning_rate": 1.0}, None, r"does not take hyperparameter\(s\) \['learning_rate'\]"),
+    ("sfadamw", {"relative_schedule": 1.0}, None, r"does not take .*relative_schedule"),
+    ("prodigy", {"beta1": 1.0}, None, r"beta1 must be in \[0, 1\), got 1.0"),
+    ("dog", {"relative_schedule": 0.5}, None, r"relative_schedule must be one of 0, 1"),
+    ("prodigy", {"safeguard_warmup": 2}, None, r"safeguard_warmup must be one of 0, 1"),
+    ("dadapt_adamw", {"horizon": 1.5}, None, r"horizon must be in \(0, 1\], got 1.5"),
+    ("dog", {"weight_decay": -1.0}, None, r"weight_decay must be in \[0, inf\), got -1.0"),
+    ("dog", [0.1], None, r"point must be a mapping"),
+    ("dog", {}, [{"params": []}], r"params must be a torch.nn.Module or a non-empty iterable"),
+    ("dog", {}, 3, r"params must be a torch.nn.Module or an iterable of tensors"),
+])
+def test_bad_input_names_the_field(method, point, params, match):
+    params = [torch.zeros(2)] if params is None else params
+    with pytest.raises(ValueError, match=match):
+        torch_lrfree.build(method, point, params, total_steps=10)
+
+
+def test_bad_total_steps():
+    with pytest.raises(ValueError, match=r"total_steps must be an integer in \[1, inf\]"):
+        torch_lrfree.build("dog", {}, [torch.zeros(2)], total_steps=0)
+
+
+def test_scheduler_is_the_relative_schedule_and_saves():
+    pytest.importorskip("prodigyopt")
+    net = torch.nn.Linear(2, 1)
+    opt, sched = torch_lrfree.build("prodigy", {"warmup_fraction": 0.1, "horizon": 0.5},
+                                    net, total_steps=200)
+    lrs = [opt.param_groups[0]["lr"]] + [sched.lr_lambdas[0](t) for t in range(1, 101)]
+    assert lrs[0] == 0.0 and lrs[5] == 0.5 and lrs[10] == 1.0  # T = 100, W = 10
+    assert lrs[55] == pytest.approx(0.5) and lrs[100] == 0.0
+    assert "lr_lambdas" in sched.state_dict()
+    _, const = torch_lrfree.build("prodigy", {"relative_schedule": 0}, net, total_steps=10)
+    assert const.get_last_lr() == [1.0]
+    assert math.isclose(const.lr_lambdas[0](10**6), 1.0)

@@ -119,3 +119,33 @@ def test_cli_plan_prints_json_without_a_store_and_refuses_unknown_stages(tmp_pat
     assert main(["study", "lrfree", "--plan", "--store", str(db), "--stage", "sweep"]) == 2
     assert "stage must be one of 'defaults', 'calibration', 'candidates'" in \
         capsys.readouterr().err
+
+
+def test_report_tables_from_a_run_study_and_the_readme_section(tiny, tmp_path):
+    from hplists.report import lrfree as rep
+
+    st = _study(tmp_path, searches=(Search("adamw", 0.5), Search("prodigy", 0.5)))
+    empty = rep.LrFreeResults(st)
+    keys = {t.key: t for t in rep.tables(empty)}
+    assert keys["lrfree_table6"].missing and keys["lrfree_appendix_d"].missing
+    assert {r[3] for r in keys["lrfree_claims"].rows} == {"no data"}
+    st.run(["calibration", "candidates"])
+    res = rep.LrFreeResults(st)
+    assert res.searches["AdamW 50%"][1:] == (3, res.searches["AdamW 50%"][2])
+    assert set(res.scores) == {"AdamW 50% 0", "Prodigy (w. Adam) 50% 0",
+                               "Schedule-Free AdamW (AlgoPerf)"}
+    assert all(0.0 <= s <= 1.0 for s in res.scores.values())
+    assert max(res.scores.values()) > 0  # someone is the best on some workload
+    reps = res.representatives()
+    assert set(reps) == {"AdamW 50%", "Prodigy (w. Adam) 50%", "Schedule-Free AdamW (AlgoPerf)"}
+    table6 = {t.key: t for t in rep.tables(res)}["lrfree_table6"]
+    assert table6.column("paper 002 score")[table6.column("representative").index(
+        "AdamW 50%")] == 0.242
+    readme = tmp_path / "README.md"
+    readme.write_text("# x\n\nkept\n")
+    written = rep.write(res, str(tmp_path / "out"), command="cmd", readme=str(readme))
+    assert (tmp_path / "out" / "lrfree.html").is_file() and len(written) == 6 + 2 + 1
+    text = readme.read_text()
+    assert text.startswith("# x\n\nkept\n") and rep.BEGIN in text and "| claim |" in text
+    rep.write(res, str(tmp_path / "out"), command="cmd", readme=str(readme))
+    assert readme.read_text().count(rep.BEGIN) == 1  # regenerated in place

@@ -42,6 +42,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "stores/lrfree.db; created by run)")
     p.add_argument("--plan", action="store_true",
                    help="lrfree: print the trials and the estimated time left, train nothing")
+    p.add_argument("--report", metavar="DIR",
+                   help="lrfree: write the report (Markdown, HTML, CSV) from the store into DIR, "
+                   "train nothing")
+    p.add_argument("--readme", metavar="FILE",
+                   help="lrfree --report: also regenerate the learning-rate-free part of the "
+                   "README's Results in FILE")
     p.add_argument("--workloads", metavar="A,B,...",
                    help="base workloads (default: every registered base workload)")
     p.add_argument("--variants", metavar="A,B,...|none",
@@ -180,6 +186,21 @@ def _lrfree(args: argparse.Namespace) -> int:
                           seeds=args.seeds, k=args.k, tau=args.tau)
     specs = load_specs(args.specs) if args.specs else None
     timing = [open_store(DEFAULT_STORE, create=False)] if Path(DEFAULT_STORE).is_file() else []
+    if args.report:
+        import time
+
+        from hplists.report import lrfree as lrfree_report
+
+        if not path.is_file():
+            raise ValueError(f"trial store {str(path)!r} does not exist")
+        t0 = time.perf_counter()
+        study = LrFreeStudy(open_store(path, create=False), config, specs=specs)
+        command = f"hplists study lrfree --store {path} --report {args.report}"
+        written = lrfree_report.write(lrfree_report.LrFreeResults(study), args.report,
+                                      command=command, readme=args.readme)
+        print(f"wrote {len(written)} files to {args.report} in "
+              f"{time.perf_counter() - t0:.1f} s", file=sys.stderr)
+        return 0
     if args.plan:
         if path.is_file():
             store = open_store(path, create=False)

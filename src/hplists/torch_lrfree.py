@@ -5,27 +5,23 @@ scheduler)`` for the usual ``optimizer.step(); scheduler.step()`` loop, with the
 method's PyTorch package configured so that it computes the same algorithm as
 the optax rule of the same name (:mod:`hplists.optim.lrfree`):
 
-==================  ================================  ==========================================
-method              package (``hplists[lrfree-torch]``)  flags
-==================  ================================  ==========================================
-``prodigy``         ``prodigyopt.Prodigy``             ``lr=1, use_bias_correction=True,
-                                                       decouple=True, d0=estim_lr0, beta3=None
-                                                       (sqrt(beta2)), d_coef=1,
-                                                       growth_rate=inf, safeguard_warmup``
-``dadapt_adamw``    ``dadaptation.DAdaptAdam``         ``lr=1, use_bias_correction=True,
-                                                       decouple=True, d0=estim_lr0,
-                                                       growth_rate=inf``
-``dog``             ``dog.DoG`` (``dog-optimizer``)    ``lr=1, reps_rel=init_step, eps=1e-8``
-``sfadamw``         ``schedulefree.AdamWScheduleFree``  ``warmup_steps=0, r=0``; only without
-                                                       warmup (see below)
-==================  ================================  ==========================================
+* ``prodigy``: ``prodigyopt.Prodigy`` with ``lr=1, use_bias_correction=True,
+  decouple=True, d0=estim_lr0, beta3=None`` (``sqrt(beta2)``), ``d_coef=1,
+  growth_rate=inf`` and the point's ``safeguard_warmup``;
+* ``dadapt_adamw``: ``dadaptation.DAdaptAdam`` with ``lr=1,
+  use_bias_correction=True, decouple=True, d0=estim_lr0, growth_rate=inf``;
+* ``dog``: ``dog.DoG`` (package ``dog-optimizer``) with ``lr=1,
+  reps_rel=init_step, eps=1e-8``;
+* ``sfadamw``: ``schedulefree.AdamWScheduleFree`` with ``warmup_steps=0, r=0``,
+  only without warmup (see below).
 
 The scheduler is a ``LambdaLR`` with the relative schedule ``s_t`` (linear
 warmup from 0 over ``W = int(warmup_fraction * T)`` steps, cosine decay to 0 at
 ``T``; the constant 1 when ``relative_schedule == 0``). With a ``horizon`` ``h``
 in the point, ``T = int(h * total_steps)`` as the training engine computes it:
-train that many steps and stop. Every optimizer has the single learning rate 1
-scaled by ``s_t``, as the optax rules pass ``learning_rate = s_t``; Prodigy and
+train that many steps and stop. Prodigy, D-Adapt and DoG have the learning
+rate 1 scaled by ``s_t``, as their optax rules pass ``learning_rate = s_t``
+(Schedule-Free has its constant ``learning_rate``); Prodigy and
 D-Adapt skip a step with ``s_t = 0`` (the whole state kept), as the optax rules
 do through :func:`hplists.optim.lrfree.skip_idle_steps`.
 
@@ -73,13 +69,17 @@ UNSUPPORTED: dict[str, str] = {
              "optax rule multiplies COCOB's output by the relative schedule, which a learning "
              "rate cannot do: COCOB is invariant to it)",
     "mechanic_adam": "mechanic-pytorch is not the same algorithm as optax.contrib.mechanize "
-                     "(issue 13 item 7; docs/lrfree-torch.md), and no flag makes it so",
+                     "(optax clips the inner product h to [-m, m] and starts m at 0, the "
+                     "package does neither; docs/lrfree-torch.md), and no flag makes it so",
     "mechanic_nadam": "mechanic-pytorch is not the same algorithm as optax.contrib.mechanize "
-                      "over NAdamW (docs/lrfree-torch.md), and no flag makes it so",
-    "momo": "momo-opt's weight decay differs from optax.contrib.momo's (issue 13 item 7), and "
-            "its equivalence without weight decay is not verified; it is not in the extra",
-    "momo_adam": "momo-opt's weight decay differs from optax.contrib.momo_adam's (issue 13 "
-                 "item 7), and its equivalence without weight decay is not verified; it is not "
+                      "(optax clips the inner product h to [-m, m] and starts m at 0, the "
+                      "package does neither; docs/lrfree-torch.md), and no flag makes it so",
+    "momo": "momo-opt divides the whole step by 1 + lr wd (x <- (x - tau d) / (1 + lr wd)), "
+            "optax.contrib.momo only x (x / (1 + lr wd) - tau d), and its equivalence "
+            "without weight decay is not verified; it is not in the extra",
+    "momo_adam": "momo-opt's MoMo-Adam decays weights as (x - tau d/D) / (1 + lr wd) or "
+                 "x (1 - lr wd) - tau d/D, optax.contrib.momo_adam as x / (1 + lr wd) - "
+                 "tau d/D, and its equivalence without weight decay is not verified; it is not "
                  "in the extra",
 }
 

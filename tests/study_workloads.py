@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from hplists.optim.update_rule import hooks
 from hplists.workloads import layers, registry
 from hplists.workloads.spec import Dataset, JaxWorkload, Metric
 
@@ -178,3 +179,17 @@ def specs_from_broad(store, study: str, quantile: float = 0.3) -> dict:
         target = signed if w.metric.mode == "max" else -signed
         out[name] = WorkloadSpec(name, w.metric.name, w.metric.mode, target, w.step_budget)
     return out
+
+
+def _dying_rule(hp, total_steps):
+    """An update rule whose process dies while building it (a worker crash, for the runner)."""
+    import os
+
+    if hp.get("die", 0) > 0:  # a static hyperparameter: a Python number here
+        os._exit(3)
+    import optax
+
+    return optax.sgd(0.05)
+
+
+dying_rule = hooks(static=("die",))(_dying_rule)

@@ -195,7 +195,8 @@ def _lrfree(args: argparse.Namespace) -> int:
             raise ValueError(f"trial store {str(path)!r} does not exist")
         t0 = time.perf_counter()
         study = LrFreeStudy(open_store(path, create=False), config, specs=specs)
-        command = f"hplists study lrfree --store {path} --report {args.report}"
+        command = f"hplists study lrfree --store {path} --report {args.report}" + (
+            f" --readme {args.readme}" if args.readme else "")
         written = lrfree_report.write(lrfree_report.LrFreeResults(study), args.report,
                                       command=command, readme=args.readme)
         print(f"wrote {len(written)} files to {args.report} in "

@@ -368,9 +368,10 @@ def sfadamw(hp: Mapping[str, Any], total_steps: int) -> optax.GradientTransforma
 
     def schedule(count: Any) -> Any:
         # optax.warmup_constant_schedule(0, lr, W): polynomial_schedule's formula, then lr.
-        w = jnp.maximum(jnp.asarray(warm), 1)
-        frac = 1 - jnp.clip(count, 0, w) / w
-        return jnp.where(count < warm, (0.0 - lr) * frac + lr, lr)
+        # count * 1.0: the default float (float64 under x64), not int32 / int32 = float32.
+        c, w = count * 1.0, jnp.maximum(jnp.asarray(warm), 1) * 1.0
+        frac = 1 - jnp.clip(c, 0, w) / w
+        return jnp.where(c < warm, (0.0 - lr) * frac + lr, lr * jnp.ones_like(c))
 
     base = optax.chain(
         optax.scale_by_rms(decay=hp.get("beta2", 0.999), eps=hp.get("eps", 1e-8),

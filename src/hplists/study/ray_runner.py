@@ -35,7 +35,8 @@ from typing import Any
 
 from hplists._check import check_int, check_real
 from hplists.curves import Curve
-from hplists.study.runner import WORKER_XLA_FLAGS, Tick, TrainTask, for_worker, train_task
+from hplists.study.runner import Tick, TrainTask, for_worker, train_task
+from hplists.workloads.engine import WORKER_XLA_FLAGS
 
 __all__ = ["RayExecutor", "ray_available"]
 

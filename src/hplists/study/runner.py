@@ -38,10 +38,10 @@ Example:
 from __future__ import annotations
 
 import concurrent.futures
+import concurrent.futures.process
 import dataclasses
 import importlib
 import multiprocessing
-import os
 import time
 import traceback
 from collections.abc import Callable, Iterable, Sequence
@@ -65,9 +65,6 @@ __all__ = [
     "train_task",
 ]
 
-# Makes XLA:CPU single-threaded in a worker process, so that one worker per core do not fight.
-WORKER_XLA_FLAGS = "--xla_cpu_multi_thread_eigen=false"
-
 Tick = Callable[[int], None]
 
 
@@ -89,9 +86,12 @@ def resolve_rule(ref: str | None) -> Any:
     if ref is None:
         return None
     if isinstance(ref, str) and ":" not in ref and "." not in ref:
-        from hplists.optim.rules import get_rule
+        from hplists.optim.rules import RULES
 
-        return get_rule(ref)
+        if ref not in RULES:
+            raise ValueError(f"update_rule must be a registered rule name ({', '.join(RULES)}) "
+                             f"or 'package.module:function', got {ref!r}")
+        return RULES[ref]
     if not isinstance(ref, str) or ref.count(":") != 1:
         raise ValueError(f"update_rule must be a registered rule name or "
                          f"'package.module:function', got {ref!r}")
@@ -265,8 +265,10 @@ class LocalExecutor:
         self._pending.clear()
 
 
-def _init_worker(flags: str) -> None:
-    os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {flags}".strip()
+def _init_worker() -> None:
+    from hplists.workloads.engine import init_worker_process
+
+    init_worker_process()
 
 
 class PoolExecutor:
@@ -278,6 +280,11 @@ class PoolExecutor:
     machine. The workloads' classes and update rules must be importable in a
     fresh process.
 
+    Workers end themselves when the driver dies (even by ``kill -9``), as the
+    engine's do. A worker that dies (out of memory, a crash in native code)
+    fails only the tasks it and its pool held, recorded as errors that the next
+    run retries; the pool is started again for the tasks after them.
+
     Args:
         workers: number of processes (default: the number of cores, at most 2).
         pool: an existing ``concurrent.futures.Executor`` to use instead
@@ -287,17 +294,28 @@ class PoolExecutor:
 
     def __init__(self, workers: int | None = None, *,
                  pool: concurrent.futures.Executor | None = None) -> None:
-        self.slots = check_int("workers", workers or max(1, min(2, os.cpu_count() or 1)), low=1)
+        from hplists.workloads.engine import worker_count
+
+        self.slots = check_int("workers", worker_count() if workers is None else workers, low=1)
         self._own = pool is None
-        if pool is None:
-            ctx = multiprocessing.get_context("spawn")
-            pool = concurrent.futures.ProcessPoolExecutor(
-                self.slots, mp_context=ctx, initializer=_init_worker,
-                initargs=(WORKER_XLA_FLAGS,))
-        self._pool = pool
+        self._pool = pool if pool is not None else self._start()
+        self.restarts = 0
+
+    def _start(self) -> concurrent.futures.Executor:
+        ctx = multiprocessing.get_context("spawn")
+        return concurrent.futures.ProcessPoolExecutor(self.slots, mp_context=ctx,
+                                                      initializer=_init_worker)
 
     def submit(self, task: TrainTask, tick: Tick) -> concurrent.futures.Future:
-        return self._pool.submit(train_task, for_worker(task))
+        try:
+            return self._pool.submit(train_task, for_worker(task))
+        except concurrent.futures.process.BrokenProcessPool:
+            if not self._own:
+                raise
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = self._start()
+            self.restarts += 1
+            return self._pool.submit(train_task, for_worker(task))
 
     def wait(self, handles: Sequence[Any], timeout: float | None = None
              ) -> list[tuple[Any, list[Curve] | BaseException]]:
@@ -306,6 +324,9 @@ class PoolExecutor:
         out: list[tuple[Any, list[Curve] | BaseException]] = []
         for fut in done:
             exc = fut.exception()
+            if isinstance(exc, concurrent.futures.process.BrokenProcessPool):
+                exc = RuntimeError(f"a worker process died while training ({exc}); its tasks "
+                                   "are recorded as failed and retried by the next run")
             out.append((fut, exc if exc is not None else fut.result()))
         return out
 

@@ -102,6 +102,7 @@ __all__ = [
     "clear_cache",
     "enable_compilation_cache",
     "hp_arrays",
+    "init_worker_process",
     "iter_train",
     "run_into_store",
     "shutdown_workers",
@@ -619,12 +620,23 @@ _QUEUE: Any = None
 _WORKER_QUEUE: Any = None
 
 
+def init_worker_process() -> None:
+    """Prepares a worker process: single-threaded XLA:CPU, and an exit when its parent dies.
+
+    Every pool of training processes (the engine's own, the trial runner's)
+    starts its workers with this, so one worker per core do not fight over the
+    cores and no worker outlives a killed driver.
+    """
+    flags = os.environ.get("XLA_FLAGS", "")
+    if WORKER_XLA_FLAGS not in flags:
+        os.environ["XLA_FLAGS"] = f"{flags} {WORKER_XLA_FLAGS}".strip()
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+
+
 def _init_worker(q: Any) -> None:
     global _WORKER_QUEUE
-    flags = os.environ.get("XLA_FLAGS", "")
-    os.environ["XLA_FLAGS"] = f"{flags} {WORKER_XLA_FLAGS}".strip()
+    init_worker_process()
     _WORKER_QUEUE = q
-    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
 
 
 def _exit_with_parent(parent: int) -> None:

@@ -3,8 +3,10 @@
 Agreement with optax, and how it is measured: :mod:`hplists.optim.torch_nadamw`.
 
 ``hplists.torch.build(point, model, total_steps)`` returns ``(optimizer,
-scheduler)`` for the usual ``optimizer.step(); scheduler.step()`` loop.
-Importing this module needs ``torch``.
+scheduler)`` for the usual ``optimizer.step(); scheduler.step()`` loop;
+``method=`` builds paper 002's learning-rate-free methods on their PyTorch
+packages instead (:mod:`hplists.torch_lrfree`). Importing this module needs
+``torch``.
 
 Example:
     >>> import torch, hplists
@@ -14,12 +16,49 @@ Example:
     ('NAdamW', 0.0)
 """
 
+from collections.abc import Mapping
+from typing import Any
+
+from hplists.hparams import HParams
+from hplists.optim import torch_nadamw
 from hplists.optim.torch_nadamw import (
     NAdamW,
     WarmupCosineFactor,
-    build,
     decay_matrices,
     param_groups,
 )
 
 __all__ = ["NAdamW", "WarmupCosineFactor", "build", "decay_matrices", "param_groups"]
+
+
+def build(point: HParams | Mapping[str, float], params: Any, total_steps: int, *,
+          method: str = "nadamw", **options: Any) -> tuple[Any, Any]:
+    """``(optimizer, scheduler)`` that train with ``point`` for ``total_steps`` steps.
+
+    ``method="nadamw"`` (the default) is :func:`hplists.optim.torch_nadamw.build`
+    (``options``: ``mask``, ``eps_root``, ``state_dtype``, ``foreach``,
+    ``fused``, ``compiled``). Another method of paper 002 (``"prodigy"``,
+    ``"dadapt_adamw"``, ``"dog"``, ``"sfadamw"``) is its PyTorch package,
+    configured as the optax rule (:func:`hplists.torch_lrfree.build`; ``point``
+    a mapping of that rule's hyperparameters).
+
+    Example:
+        >>> import torch
+        >>> opt, _ = build({"beta1": 0.9, "beta2": 0.99}, torch.nn.Linear(3, 1), 100,
+        ...                method="prodigy")
+        >>> type(opt).__name__
+        'Prodigy'
+        >>> build({}, torch.nn.Linear(3, 1), 100, method="prodigy", fused=True)
+        Traceback (most recent call last):
+        ...
+        ValueError: options ['fused'] are NAdamW's; method 'prodigy' takes none
+    """
+    if method == "nadamw":
+        return torch_nadamw.build(point, params, total_steps, **options)  # type: ignore[arg-type]
+    if options:
+        raise ValueError(f"options {sorted(options)} are NAdamW's; method {method!r} takes none")
+    from hplists import torch_lrfree
+
+    if isinstance(point, HParams):
+        point = point.to_dict()
+    return torch_lrfree.build(method, point, params, total_steps=total_steps)

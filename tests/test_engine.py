@@ -315,34 +315,40 @@ def exploding_sgd(hp, total_steps):
     return optax.sgd(hp["learning_rate"])
 
 
-def test_run_into_store_trains_pending_points_once(tmp_path):
+def test_train_into_store_trains_pending_points_once(tmp_path):
     from hplists.store import open_store
+    from hplists.study.runner import train_into_store
 
     store = open_store(tmp_path / "s.db")
     points = [{"learning_rate": 0.05}, {"learning_rate": 1e6}, {"learning_rate": 0.02}]
-    counts = engine.run_into_store(Quadratic(), points, store, "study", seed=0,
-                                   update_rule=sgd, chunk_size=2)
-    assert counts == {"trained": 3, "skipped": 0, "diverged": 1}
+    counts = train_into_store(store, "study", Quadratic(), points, 0, update_rule=sgd,
+                              chunk_size=2)
+    assert counts == {"trained": 3, "diverged": 1, "failed": 0, "skipped": 0}
     records = {r.point_index: r for r in store.trials("study")}
     assert [records[i].status for i in range(3)] == [
         Status.COMPLETE, Status.DIVERGED, Status.COMPLETE]
     alone = engine.train(Quadratic(), [points[0]], update_rule=sgd)[0]
     np.testing.assert_array_equal(records[0].curve.metric("mse"), alone.metric("mse"))
-    again = engine.run_into_store(Quadratic(), points, store, "study", seed=0, update_rule=sgd)
-    assert again == {"trained": 0, "skipped": 3, "diverged": 0}
+    again = train_into_store(store, "study", Quadratic(), points, 0, update_rule=sgd)
+    assert again == {"trained": 0, "diverged": 0, "failed": 0, "skipped": 3}
 
 
-def test_run_into_store_keeps_finished_chunks_when_a_later_chunk_fails(tmp_path):
+def test_train_into_store_records_a_failing_chunk_and_goes_on(tmp_path):
     from hplists.store import open_store
+    from hplists.study.runner import train_into_store
 
     store = open_store(tmp_path / "s.db")
-    points = [{"learning_rate": 0.05}, {"learning_rate": 0.02, "boom": 1.0}]
-    with pytest.raises(RuntimeError, match="boom"):
-        engine.run_into_store(Quadratic(), points, store, "study", update_rule=exploding_sgd,
+    points = [{"learning_rate": 0.02, "boom": 1.0}, {"learning_rate": 0.05}]
+    counts = train_into_store(store, "study", Quadratic(), points, update_rule=exploding_sgd,
                               chunk_size=1, batching="sequential")
+    assert counts["failed"] == 1 and counts["trained"] == 1
     records = {r.point_index: r for r in store.trials("study")}
-    assert records[0].status == Status.COMPLETE and len(records[0].curve) == 20
-    assert records[1].status == Status.ERROR and "boom" in records[1].message
+    assert records[1].status == Status.COMPLETE and len(records[1].curve) == 20
+    assert records[0].status == Status.ERROR and "boom" in records[0].message
+    # An error is not a result: the next call trains it again.
+    again = train_into_store(store, "study", Quadratic(), points, update_rule=exploding_sgd,
+                             chunk_size=1, batching="sequential")
+    assert again["failed"] == 1 and again["skipped"] == 1
 
 
 @pytest.mark.slow

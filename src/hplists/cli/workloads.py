@@ -207,14 +207,25 @@ def _run_stored(workload: Any, list_name: str, points: list[Any], rule: Any,
                 args: argparse.Namespace, progress: bool) -> list[Any]:
     from hplists.curves import Curve, Status
     from hplists.store import open_store, point_id
-    from hplists.workloads import engine
+    from hplists.study.progress import StageBar
+    from hplists.study.runner import train_into_store
 
+    # Trials of another rule or budget are other trials: they get their own study.
     study = f"run/{list_name}"
+    if args.update_rule:
+        study += f"/{args.update_rule}"
+    if args.steps is not None and args.steps != workload.step_budget:
+        study += f"/T{args.steps}"
     store = open_store(args.store)
+    bar = StageBar(progress)
     try:
-        engine.run_into_store(workload, points, store, study, args.seed,
-                              step_budget=args.steps, update_rule=rule,
-                              batching=args.batching, progress=progress)
+        from hplists.workloads.engine import trial_steps
+
+        tick = bar.start(workload.name, sum(trial_steps(p, args.steps or workload.step_budget)
+                                            for p in points))
+        train_into_store(store, study, workload, points, args.seed, step_budget=args.steps,
+                         update_rule=rule, batching=args.batching, progress=tick)
+        bar.stop()
         records = {r.point_id: r for r in store.trials(study, workload.name)
                    if r.seed == args.seed}
     finally:

@@ -50,8 +50,9 @@ from typing import Any
 
 from hplists._check import check_choice, check_int, check_real
 from hplists.hparams import HParams
+from hplists.study.progress import StageBar
 from hplists.study.runner import Executor, StaticSource, TrainTask, run
-from hplists.study.workflow import StageResult, _Bar
+from hplists.study.workflow import StageResult
 
 __all__ = [
     "DEFAULT_STORE",
@@ -303,7 +304,7 @@ class LrFreeStudy:
         self.config = config or LrFreeConfig()
         self._specs = dict(specs or {})
         self.executor = executor
-        self._bar = _Bar(progress)
+        self._bar = StageBar(progress)
         self._timing = list(timing_stores)
         self._workloads: list[Any] | None = None
 

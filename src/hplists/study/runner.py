@@ -62,6 +62,7 @@ __all__ = [
     "for_worker",
     "resolve_rule",
     "run",
+    "train_into_store",
     "train_task",
 ]
 
@@ -83,8 +84,8 @@ def resolve_rule(ref: str | None) -> Any:
         ...
         ValueError: update_rule must be a registered rule name or 'package.module:function', got 'hplists.optim.metz'
     """
-    if ref is None:
-        return None
+    if ref is None or (callable(ref) and not isinstance(ref, str)):
+        return ref  # a rule itself (it must pickle for worker processes)
     if isinstance(ref, str) and ":" not in ref and "." not in ref:
         from hplists.optim.rules import RULES
 
@@ -119,7 +120,7 @@ class TrainTask:
         indices: each point's index in its study (``point_index`` in the store).
         step_budget: steps per trial (default: the workload's).
         update_rule: a registered rule name (``"prodigy"``), ``"package.module:function"``,
-            or ``None`` for NAdamW.
+            a module-level rule function, or ``None`` for NAdamW.
         batching: the engine's batching for this task (default: the workload's).
     """
 
@@ -129,7 +130,7 @@ class TrainTask:
     points: tuple[Any, ...]
     indices: tuple[int, ...]
     step_budget: int | None = None
-    update_rule: str | None = None
+    update_rule: Any = None
     batching: str | None = None
 
     def __post_init__(self) -> None:
@@ -424,10 +425,15 @@ class StaticSource:
 
 
 def _default_chunk(task: TrainTask) -> int:
+    """Points claimed together: a vmapped program's worth, one per worker twice, or one."""
+    from hplists.workloads.engine import worker_count
+
     batching = task.batching or getattr(task.workload, "batching", "vmap")
     if batching == "vmap":
         return int(getattr(task.workload, "vmap_size", 16))
-    return 4
+    if batching == "sequential":
+        return 1
+    return 2 * worker_count()
 
 
 # ------------------------------------------------------------------------------------ the loop
@@ -463,6 +469,12 @@ def run(
 
     Returns:
         Counts of trials: ``trained``, ``diverged``, ``failed``.
+
+    A trial that raised in training is recorded as an error and the run goes
+    on. An interrupt (``KeyboardInterrupt``) propagates and leaves the trials
+    in flight ``running`` under this process: a rerun in this process claims
+    them again, and so does any process once this one is gone. They are not
+    errors: an interrupted trial is not a failed one.
     """
     own = executor is None
     executor = executor or LocalExecutor()
@@ -516,3 +528,62 @@ def run(
     finally:
         if own:
             executor.close()
+
+
+def train_into_store(
+    store: Any,
+    study: str,
+    workload: Any,
+    points: Sequence[Any],
+    seed: int = 0,
+    *,
+    indices: Sequence[int] | None = None,
+    step_budget: int | None = None,
+    update_rule: Any = None,
+    batching: str | None = None,
+    chunk_size: int | None = None,
+    executor: Executor | None = None,
+    progress: Tick | None = None,
+) -> dict[str, int]:
+    """Trains the points of ``study`` on ``workload`` that the store does not have yet.
+
+    :func:`run` over one :class:`TrainTask`: points are claimed chunk by
+    chunk just before they train, each curve is recorded as soon as it
+    finishes, a failure is recorded as the trials' error (retried by the next
+    call) and the others go on, and a killed process leaves only its chunk in
+    flight, which the store hands out again once the process is gone.
+
+    Args:
+        indices: each point's index in its study (default ``0..n-1``).
+        chunk_size: points claimed at a time (default: ``vmap_size`` for
+            ``"vmap"``, 1 for ``"sequential"``, 2 per worker for ``"processes"``).
+        progress: called with the steps just done.
+
+    Returns:
+        Counts of trials: ``trained``, ``diverged``, ``failed``, and ``skipped``
+        (already recorded, or running in another live process).
+
+    Example:
+        >>> import os, tempfile
+        >>> from hplists import HParams
+        >>> from hplists.store import open_store
+        >>> from hplists.workloads.registry import get_workload
+        >>> store = open_store(os.path.join(tempfile.mkdtemp(), "s.db"))
+        >>> pts = [HParams(2e-3, 0.9, 0.99, warmup_fraction=0.05)]
+        >>> w = get_workload("ctr_dlrm")
+        >>> train_into_store(store, "demo", w, pts, step_budget=20, batching="sequential")
+        {'trained': 1, 'diverged': 0, 'failed': 0, 'skipped': 0}
+        >>> train_into_store(store, "demo", w, pts, step_budget=20, batching="sequential")
+        {'trained': 0, 'diverged': 0, 'failed': 0, 'skipped': 1}
+    """
+    points = tuple(points)
+    idx = tuple(range(len(points))) if indices is None else tuple(indices)
+    if len(idx) != len(points):
+        raise ValueError(f"indices must have one index per point ({len(points)}), got {len(idx)}")
+    task = TrainTask(study, workload, seed, points, idx, step_budget=step_budget,
+                     update_rule=update_rule, batching=batching)
+    if chunk_size is not None:
+        check_int("chunk_size", chunk_size, low=1)
+    source = StaticSource(store, [task], chunk_size=chunk_size)
+    counts = run(store, source, executor, progress=progress, retry_errors=True)
+    return {**counts, "skipped": source.skipped}

@@ -153,36 +153,25 @@ def run_pending(
     Raises:
         TrialsRunningElsewhere: some trials are claimed by another live process.
     """
-    from hplists.workloads.engine import run_into_store
+    from hplists.study.runner import train_into_store
 
     steps = workload.step_budget if steps is None else steps
     have = finished_trials(store, study, workload.name, seed)
-    todo: list[tuple[Point, int]] = []
-    for p, i in zip(points, indices, strict=True):
-        r = have.get(point_id(p))
-        if r is not None and r.status in _DONE:
-            continue
-        if r is not None and r.status is Status.ERROR:
-            # Not a result: hand it out again; the event log keeps the earlier failure.
-            store.claim(study, p, workload.name, seed, point_index=i,
-                        workload_version=workload.version, retry_errors=True)
-        todo.append((p, i))
+    todo = [(p, i) for p, i in zip(points, indices, strict=True)
+            if (r := have.get(point_id(p))) is None or r.status not in _DONE]
     if progress is not None:
         progress.start(stage or f"{workload.name} {study} seed {seed}", len(points),
                        len(points) - len(todo))
     if todo:
-        done = 0.0
-
-        def tick(steps_done: int, _total: int) -> None:
-            nonlocal done
-            now = steps_done / steps
+        def tick(k: int) -> None:
             if progress is not None:
-                progress.add(now - done)
-            done = now
+                progress.add(k / steps)
 
-        run_into_store(workload, [p for p, _ in todo], store, study, seed,
-                       point_indices=[i for _, i in todo], step_budget=steps,
-                       update_rule=rule, batching=batching, progress=tick)
+        # Errors are not results: train_into_store hands them out again (the store's event
+        # log keeps the earlier failure).
+        train_into_store(store, study, workload, [p for p, _ in todo], seed,
+                         indices=[i for _, i in todo], step_budget=steps, update_rule=rule,
+                         batching=batching, progress=tick)
     have = finished_trials(store, study, workload.name, seed)
     out, waiting = [], 0
     for p in points:

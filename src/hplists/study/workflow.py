@@ -60,6 +60,8 @@ from hplists.study.calibration import (
     CALIBRATION_TRAIN_SEED,
     calibration_points,
 )
+from hplists.study.progress import ProgressFn
+from hplists.study.progress import StageBar as _Bar
 from hplists.study.runner import Executor, Source, StaticSource, TrainTask, run
 
 __all__ = [
@@ -74,8 +76,6 @@ __all__ = [
 
 STAGES = ("broad", "lists", "reruns", "variants", "baselines")
 EXPORT_NAME = "nadamw-hplists-cpu"
-# stage, steps done, steps to do (the stage's remaining work when it started)
-ProgressFn = Callable[[str, int, int], None]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -252,51 +252,6 @@ class StageResult:
     failed: int = 0
     already_done: int = 0
     studies: tuple[str, ...] = ()
-
-
-class _Bar:
-    """Progress of the running stage: a rich bar with ETA, a callback, or nothing."""
-
-    def __init__(self, progress: bool | ProgressFn | None) -> None:
-        if progress not in (None, False, True) and not callable(progress):
-            raise ValueError(f"progress must be True, False, None or a callable, got {progress!r}")
-        self.fn = progress if callable(progress) else None
-        self.rich = progress is True
-        self.bar: Any = None
-
-    def start(self, stage: str, total: int) -> Callable[[int], None]:
-        done = 0
-        if self.rich:
-            from rich.console import Console
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
-
-            self.bar = Progress(TextColumn(f"{stage:<10}"), BarColumn(), MofNCompleteColumn(),
-                                TextColumn("steps"), TimeElapsedColumn(), TextColumn("ETA"),
-                                TimeRemainingColumn(), console=Console(stderr=True))
-            task = self.bar.add_task(stage, total=max(total, 1))
-            self.bar.start()
-
-        def tick(k: int) -> None:
-            nonlocal done
-            done += k
-            if self.bar is not None:
-                self.bar.advance(task, k)
-            if self.fn is not None:
-                self.fn(stage, done, total)
-
-        return tick
-
-    def stop(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-            self.bar = None
 
 
 class StudyWorkflow:

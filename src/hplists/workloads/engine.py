@@ -83,7 +83,6 @@ import os
 import queue as queue_mod
 import threading
 import time
-import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -104,7 +103,6 @@ __all__ = [
     "hp_arrays",
     "init_worker_process",
     "iter_train",
-    "run_into_store",
     "shutdown_workers",
     "train",
     "trial_flops",
@@ -946,117 +944,6 @@ def _progress(progress: Progress | bool | None, total: int, name: str
         progress(done, total)
 
     return None, tick
-
-
-def run_into_store(
-    workload: JaxWorkload,
-    points: Sequence[Point],
-    store: Any,
-    study: str,
-    seed: int = 0,
-    *,
-    point_indices: Sequence[int] | None = None,
-    chunk_size: int | None = None,
-    step_budget: int | None = None,
-    update_rule: UpdateRule | None = None,
-    batching: str | None = None,
-    progress: Progress | bool | None = None,
-) -> dict[str, int]:
-    """Trains the points of ``study`` that the store does not have yet, saving each curve at once.
-
-    Points are claimed in chunks just before they train (``store.claim``
-    returns ``None`` for trials already done or claimed), so killing the
-    process loses only the chunk in flight. Each curve goes to the store as
-    soon as it finishes (``store.finish``); a chunk that raises is recorded
-    with ``store.fail`` and the error is raised again.
-
-    Args:
-        point_indices: the index of each point in its study's list (default 0..n-1).
-        chunk_size: points claimed at a time (default: ``vmap_size`` for
-            ``"vmap"``, 2 per worker for ``"processes"``, 1 for ``"sequential"``).
-
-    Returns:
-        Counts: ``{"trained": ..., "skipped": ..., "diverged": ...}``.
-    """
-    points = list(points)
-    indices = list(range(len(points))) if point_indices is None else list(point_indices)
-    if len(indices) != len(points):
-        raise ValueError(
-            f"point_indices must have one index per point ({len(points)}), got {len(indices)}"
-        )
-    mode = batching or workload.batching
-    if chunk_size is None:
-        chunk_size = {"vmap": getattr(workload, "vmap_size", 16), "sequential": 1}.get(
-            mode, 2 * worker_count())
-    chunk_size = check_int("chunk_size", chunk_size, low=1)
-    total = workload.step_budget if step_budget is None else step_budget
-    counts = {"trained": 0, "skipped": 0, "diverged": 0}
-    bar, tick = _progress(progress, len(points) * total, workload.name)
-    try:
-        for lo in range(0, len(points), chunk_size):
-            claimed = []
-            for p, idx in zip(points[lo:lo + chunk_size], indices[lo:lo + chunk_size],
-                              strict=True):
-                key = store.claim(study, p, workload.name, seed, point_index=idx,
-                                  workload_version=workload.version)
-                if key is None:
-                    counts["skipped"] += 1
-                    tick(total)
-                else:
-                    claimed.append((key, p))
-            if not claimed:
-                continue
-            finished: set[int] = set()
-            beat = _Heartbeat(store, [k for k, _ in claimed], finished)
-            try:
-                for j, curve in iter_train(
-                    workload, [p for _, p in claimed], seed, step_budget=step_budget,
-                    update_rule=update_rule, batching=batching, progress=_Deltas(tick, beat),
-                ):
-                    store.finish(claimed[j][0], curve)
-                    finished.add(j)
-                    counts["trained"] += 1
-                    counts["diverged"] += curve.status == Status.DIVERGED
-            except BaseException as e:
-                msg = f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=5)}"
-                for j, (key, _) in enumerate(claimed):
-                    if j not in finished:
-                        store.fail(key, msg)
-                raise
-    finally:
-        if bar is not None:
-            bar.stop()
-    return counts
-
-
-class _Deltas:
-    """Turns cumulative ``(done, total)`` progress reports into increments."""
-
-    def __init__(self, tick: Callable[[int], None], also: Callable[[], None]) -> None:
-        self.tick, self.also, self.done = tick, also, 0
-
-    def __call__(self, done: int, total: int) -> None:
-        self.tick(done - self.done)
-        self.done = done
-        self.also()
-
-
-class _Heartbeat:
-    """Tells the store, at most once a minute, that the claimed trials still train."""
-
-    every = 60.0
-
-    def __init__(self, store: Any, keys: list[Any], finished: set[int]) -> None:
-        self.store, self.keys, self.finished = store, keys, finished
-        self.last = time.monotonic()
-
-    def __call__(self) -> None:
-        if time.monotonic() - self.last < self.every or not hasattr(self.store, "heartbeat"):
-            return
-        self.last = time.monotonic()
-        for j, key in enumerate(self.keys):
-            if j not in self.finished:
-                self.store.heartbeat(key)
 
 
 def trial_flops(workload: JaxWorkload, step_budget: int | None = None) -> dict[str, float]:

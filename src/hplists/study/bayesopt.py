@@ -45,7 +45,7 @@ from hplists.hparams import HParams
 from hplists.space.dimensions import Discrete, Fixed, Linear, Log
 from hplists.space.space import SearchSpace
 from hplists.store.base import TrialKey, TrialRecord, point_id
-from hplists.study.runner import TrainTask
+from hplists.study.runner import TrainTask, claim_trial, record_copies
 
 __all__ = [
     "N_STARTUP_TRIALS",
@@ -283,9 +283,9 @@ class BayesOptSource:
             while self._open(c):
                 point, seed = self._suggest(c)
                 i = len(c.history)
-                key = self._store.claim(
-                    self.study, point, c.workload.name, c.seed, point_index=i,
-                    workload_version=c.workload.version, retry_errors=retry_errors,
+                key = claim_trial(
+                    self._store, self.study, point, c.workload, c.seed, i,
+                    retry_errors=retry_errors,
                     provenance={"bayesopt": {"sampler": "optuna.samplers.GPSampler",
                                              "sampler_seed": seed, "trial": i,
                                              "n_startup_trials": self.n_startup_trials,
@@ -336,4 +336,4 @@ def copy_prefix(store: Any, source: str, target: str, n: int) -> int:
         for r in rs:
             prov = {**r.provenance, "copied_from": source}
             records.append(dataclasses.replace(r, study=target, provenance=prov))
-    return store.put_many(records) if records else 0
+    return record_copies(store, records)

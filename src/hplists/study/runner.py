@@ -44,12 +44,12 @@ import importlib
 import multiprocessing
 import time
 import traceback
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from hplists._check import check_int
 from hplists.curves import Curve, Status
-from hplists.store.base import TrialKey, point_id
+from hplists.store.base import TrialKey, TrialRecord, TrialStore, point_id
 
 __all__ = [
     "Executor",
@@ -59,7 +59,9 @@ __all__ = [
     "StaticSource",
     "TrainTask",
     "chunked",
+    "claim_trial",
     "for_worker",
+    "record_copies",
     "resolve_rule",
     "run",
     "train_into_store",
@@ -355,6 +357,28 @@ class Source(Protocol):
         """Called after the task's curves are stored (``None`` for a failed trial)."""
 
 
+def claim_trial(store: TrialStore, study: str, point: Any, workload: Any, seed: int,
+                index: int | None, *, retry_errors: bool = False,
+                provenance: Mapping[str, Any] | None = None) -> TrialKey | None:
+    """Claims one trial for this process (``store.claim``): the one place trials are claimed.
+
+    Sources call it when they hand a task out; ``None`` means the trial is done
+    (or failed, unless ``retry_errors``) or runs in another live process.
+    """
+    return store.claim(study, point, workload.name, seed, point_index=index,
+                       workload_version=workload.version, retry_errors=retry_errors,
+                       provenance=provenance)
+
+
+def record_copies(store: TrialStore, records: Sequence[TrialRecord]) -> int:
+    """Writes finished trials derived from others (a budget's prefix of a longer run).
+
+    The runner's one other write besides claim/heartbeat/finish/fail; returns the
+    number written.
+    """
+    return store.put_many(records) if records else 0
+
+
 def _finished(store: Any, study: str, workload: str) -> dict[tuple[str, int], Status]:
     """(point id, seed) -> status of the trials already recorded."""
     return {(r.point_id, r.seed): r.status for r in store.trials(study=study, workload=workload)}
@@ -405,9 +429,8 @@ class StaticSource:
             task = self._queue.pop()
             keep, keys = [], []
             for j, (p, i) in enumerate(zip(task.points, task.indices, strict=True)):
-                key = self._store.claim(task.study, p, task.workload.name, task.seed,
-                                        point_index=i, workload_version=task.workload.version,
-                                        retry_errors=retry_errors)
+                key = claim_trial(self._store, task.study, p, task.workload, task.seed, i,
+                                  retry_errors=retry_errors)
                 if key is None:
                     self.skipped += 1
                 else:

@@ -144,8 +144,32 @@ def test_report_tables_from_a_run_study_and_the_readme_section(tiny, tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text("# x\n\nkept\n")
     written = rep.write(res, str(tmp_path / "out"), command="cmd", readme=str(readme))
-    assert (tmp_path / "out" / "lrfree.html").is_file() and len(written) == 6 + 2 + 1
+    assert (tmp_path / "out" / "lrfree.html").is_file() and len(written) == 7 + 2 + 1
     text = readme.read_text()
     assert text.startswith("# x\n\nkept\n") and rep.BEGIN in text and "| claim |" in text
     rep.write(res, str(tmp_path / "out"), command="cmd", readme=str(readme))
     assert readme.read_text().count(rep.BEGIN) == 1  # regenerated in place
+
+
+def test_lists_per_search_and_the_exported_calibrated_defaults(tiny, tmp_path):
+    from hplists.lists import load_list
+    from hplists.report import lrfree as rep
+
+    st = _study(tmp_path, searches=(Search("prodigy", 0.5), Search("sfadamw")), k=2)
+    st.run(["calibration", "candidates"])
+    sl = st.search_lists(Search("prodigy", 0.5))
+    assert len(sl.final.indices) == 2 and len(sl.indices) == 2
+    assert sl.curve.trained.shape == (2,) and sl.curve.trained[1] >= sl.curve.trained[0]
+    table = {t.key: t for t in rep.tables(rep.LrFreeResults(st))}["lrfree_lists"]
+    assert table.column("search") == ["Prodigy (w. Adam) 50%", "Schedule-Free AdamW"]
+    reps = st.representatives()
+    written = st.export_lists(str(tmp_path / "lists"))
+    hitting = {sc.candidate.search.method for sc in reps.values() if sc.targets}
+    assert written and {load_list(w).optimizer for w in written} == hitting
+    for w in written:
+        named = load_list(w)
+        assert named.provenance["workload_versions"] and named.provenance["date"]
+        if w.endswith("-calibrated-cpu.json"):
+            assert len(named.points) == 1
+    again = st.export_lists(str(tmp_path / "lists"))  # same points: rewritten in place
+    assert again == written

@@ -45,6 +45,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--report", metavar="DIR",
                    help="lrfree: write the report (Markdown, HTML, CSV) from the store into DIR, "
                    "train nothing")
+    p.add_argument("--export-lists", metavar="DIR",
+                   help="lrfree: write each learning-rate-free method's calibrated default and "
+                   "its k-point list as named list files into DIR, train nothing")
     p.add_argument("--readme", metavar="FILE",
                    help="lrfree --report: also regenerate the learning-rate-free part of the "
                    "README's Results in FILE")
@@ -186,6 +189,17 @@ def _lrfree(args: argparse.Namespace) -> int:
                           seeds=args.seeds, k=args.k, tau=args.tau)
     specs = load_specs(args.specs) if args.specs else None
     timing = [open_store(DEFAULT_STORE, create=False)] if Path(DEFAULT_STORE).is_file() else []
+    if args.export_lists:
+        if not path.is_file():
+            raise ValueError(f"trial store {str(path)!r} does not exist")
+        study = LrFreeStudy(open_store(path, create=False), config, specs=specs)
+        written = study.export_lists(args.export_lists, overwrite=args.force)
+        for w in written:
+            print(w)
+        if not written:
+            print("no learning-rate-free method has a scored representative that reaches a "
+                  "target yet (the candidates stage writes them)", file=sys.stderr)
+        return 0
     if args.report:
         import time
 

@@ -20,10 +20,7 @@ says so (``missing``), and Appendix D names how many points each search has.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import Any
-
-import numpy as np
 
 from hplists.report import paper002
 from hplists.report.tables import Table
@@ -63,26 +60,6 @@ class LrFreeResults:
 
     # ---------------------------------------------------------------------------- data
 
-    def _cells(self, records: Sequence[Any]) -> tuple[dict[str, float], dict[str, float],
-                                                     dict[str, int]]:
-        """Median step fraction and best metric per workload over the records' seeds."""
-        from hplists.scoring.matrix import score_trial
-
-        frac: dict[str, list[float]] = {}
-        best: dict[str, list[float]] = {}
-        for r in records:
-            spec = self.specs.get(r.workload)
-            if spec is None or r.status.value == "running":
-                continue
-            s = score_trial(r, spec, errors="inf")
-            if s is None:
-                continue
-            frac.setdefault(r.workload, []).append(s.fraction)
-            best.setdefault(r.workload, []).append(s.best)
-        med = {w: float(np.median(v)) for w, v in frac.items()}
-        return med, {w: float(np.median(v)) for w, v in best.items()}, \
-            {w: len(v) for w, v in frac.items()}
-
     def _defaults(self) -> dict[str, tuple[dict[str, float], int, int]]:
         from hplists.study.lrfree import defaults_rows
 
@@ -91,7 +68,7 @@ class LrFreeResults:
             records = list(self.study.store.trials(study=row.study))
             if not records:
                 continue
-            frac, best, seeds = self._cells(records)
+            frac, best, seeds = self.study._cells(records)
             hits = sum(math.isfinite(f) for f in frac.values())
             out[row.label] = (best, hits, max(seeds.values(), default=0))
         return out
@@ -116,37 +93,23 @@ class LrFreeResults:
 
     def _candidates(self) -> tuple[dict[str, tuple[str, dict[str, float], dict[str, float]]],
                                    dict[str, float]]:
-        from hplists.scoring.profiles import benchmark_score
-        from hplists.store.base import point_id
-
-        out = {}
-        for c in self.study.candidates():
-            pid = point_id(c.point)
-            records = [r for r in self.study.store.trials(study=c.study) if r.point_id == pid]
-            frac, best, seeds = self._cells(records)
-            if len(frac) < len(self.workloads) or min(seeds.values()) < self.study.config.seeds:
-                continue  # not every seed on every workload yet
-            search = "Schedule-Free AdamW (AlgoPerf)" if c.index < 0 else c.search.label
-            out[c.label] = (search, frac, best)
-        if not out:
-            return out, {}
-        times = np.array([[v[1][w] for w in self.workloads] for v in out.values()])
-        scores = benchmark_score(times)
-        return out, dict(zip(out, (float(x) for x in scores), strict=True))
+        scored = self.study.scored_candidates()
+        return ({sc.candidate.label: (sc.group, dict(sc.fractions), dict(sc.best))
+                 for sc in scored}, {sc.candidate.label: sc.score for sc in scored})
 
     def representatives(self) -> dict[str, str]:
         """Search label -> its candidate with the highest score (ties: the first)."""
-        best: dict[str, str] = {}
-        for label, (search, _, _) in self.candidates.items():
-            if search not in best or self.scores[label] > self.scores[best[search]]:
-                best[search] = label
-        return best
+        return {g: sc.candidate.label for g, sc in self.study.representatives().items()}
+
+    def lists(self) -> dict[str, Any]:
+        """Search label -> :class:`~hplists.study.lrfree.SearchLists` of each complete search."""
+        return {s.label: self.study.search_lists(s) for s in self.study.complete_searches()}
 
 
 def tables(results: LrFreeResults) -> list[Table]:
     """The report's tables, in order (see the module docstring)."""
     return [_table4(results), _paper_table4(results), _appendix_d(results),
-            _appendix_e(results), _table6(results), _claims(results)]
+            _appendix_e(results), _table6(results), _lists_table(results), _claims(results)]
 
 
 def _table4(r: LrFreeResults) -> Table:
@@ -220,6 +183,29 @@ def _table6(r: LrFreeResults) -> Table:
                  missing=None if rows else "no search is complete and rerun yet")
 
 
+def _lists_table(r: LrFreeResults) -> Table:
+    k = r.study.config.k
+    rows = []
+    for label, sl in r.lists().items():
+        c = sl.curve
+        rows.append((label, int(c.trained[0]), int(c.trained[-1]), float(c.mean_cost[0]),
+                     float(c.mean_cost[-1]), int(sl.final.trained[-1]), sl.final.cost))
+    n = len(r.workloads)
+    return Table("lrfree_lists", f"Lists, not just defaults: {k}-point lists from each search "
+                 "(paper 001's method on paper 002's searches)",
+                 f"Leave-one-workload-out on each complete search (seed 0): a list built on the "
+                 f"other {n - 1} workloads, scored on the held-out one. One point is the single "
+                 f"calibrated default (the best point by C_tau without the held-out workload); "
+                 f"{k} points is the greedy list (Algorithm 1, tau = {r.study.config.tau:g}), "
+                 f"i.e. {k} trials. Mean held-out cost: min(t/T, tau) averaged over the held-out "
+                 f"workloads. The final list is built on all {n}.",
+                 ("search", "held-out trained, 1 point", f"held-out trained, {k} points",
+                  "mean held-out cost, 1 point", f"mean held-out cost, {k} points",
+                  f"final list trains (of {n})", "final list C_tau"),
+                 ("text", "int", "int", "real", "real", "int", "real"), tuple(rows),
+                 missing=None if rows else "no search is complete yet")
+
+
 def _claims(r: LrFreeResults) -> Table:
     rows: list[tuple[Any, ...]] = []
     lr_free = {k: v for k, v in r.defaults.items() if "literature defaults" in k}
@@ -264,6 +250,13 @@ def _claims(r: LrFreeResults) -> Table:
     else:
         rows.append(("the best calibrated representative", "AdamW 33% (0.498); with "
                      "Schedule-Free AdamW in the pool, Schedule-Free (0.860)", None, "no data"))
+    lists = r.lists()
+    if lists:
+        better = sum(sl.curve.trained[-1] > sl.curve.trained[0] for sl in lists.values())
+        rows.append((f"(paper 001's open question 3) a {r.study.config.k}-point list trains more "
+                     "held-out workloads than one calibrated default, for other optimizers too",
+                     "not tested (paper 001: yes for NAdamW)",
+                     f"more for {better} of {len(lists)} searches", "new result"))
     return Table("lrfree_claims", "Paper 002's conclusions on this library",
                  "Each conclusion of paper 002, what it found on AlgoPerf, what the committed "
                  "store gives here, and whether the two agree ('no data' while the stage "
@@ -280,7 +273,8 @@ def results_section(results: LrFreeResults, command: str) -> str:
            f"Generated by `{command}` from the committed store `stores/lrfree.db` "
            "(`docs/lrfree.md` says what each stage runs). Values compare with the paper's in "
            "kind, not in size: its workloads are AlgoPerf's at full scale.", ""]
-    for key in ("lrfree_claims", "lrfree_table4", "lrfree_appendix_d", "lrfree_table6"):
+    for key in ("lrfree_claims", "lrfree_table4", "lrfree_appendix_d", "lrfree_table6",
+                "lrfree_lists"):
         out += [table_markdown(ts[key], level=4), ""]
     out.append(END)
     return "\n".join(out) + "\n"

@@ -263,6 +263,50 @@ class Candidate:
 
 
 @dataclasses.dataclass(frozen=True)
+class ScoredCandidate:
+    """A candidate's reruns: median step fraction and best metric per workload, and its score.
+
+    Attributes:
+        candidate: the candidate.
+        group: the (method, horizon) it represents (its search's label, or
+            ``"Schedule-Free AdamW (AlgoPerf)"``).
+        fractions: workload -> median over seeds of ``t / T`` (``inf``: missed).
+        best: workload -> median over seeds of the best validation metric.
+        score: AlgoPerf benchmark score over all scored candidates together.
+    """
+
+    candidate: Candidate
+    group: str
+    fractions: Mapping[str, float]
+    best: Mapping[str, float]
+    score: float
+
+    @property
+    def targets(self) -> int:
+        return sum(math.isfinite(f) for f in self.fractions.values())
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchLists:
+    """Paper 001's lists built from one search (seed 0): final and leave-one-out.
+
+    Attributes:
+        search: the search.
+        final: the ``k``-point greedy list on every base workload (rows of ``matrix``).
+        indices: the final list's sample indices.
+        curve: leave-one-workload-out results for list sizes ``1..k``: size 1 is
+            the single calibrated default chosen without the held-out workload.
+        matrix: the search's step fractions.
+    """
+
+    search: Search
+    final: Any
+    indices: tuple[int, ...]
+    curve: Any
+    matrix: Any
+
+
+@dataclasses.dataclass(frozen=True)
 class StagePlan:
     """Trials a stage needs, how many are finished, and the estimated time left.
 
@@ -400,6 +444,151 @@ class LrFreeStudy:
         rows = sorted(range(len(costs)), key=lambda i: (costs[i], index[m.point_ids[i]]))
         return [(index[m.point_ids[i]], pts[index[m.point_ids[i]]])
                 for i in rows[: self.config.top]]
+
+    def _cells(self, records: Sequence[Any]) -> tuple[dict[str, float], dict[str, float],
+                                                     dict[str, int]]:
+        """Median step fraction and best metric per workload over the records' seeds."""
+        import numpy as np
+
+        from hplists.scoring.matrix import score_trial
+
+        specs = self.specs()
+        frac: dict[str, list[float]] = {}
+        best: dict[str, list[float]] = {}
+        for r in records:
+            spec = specs.get(r.workload)
+            if spec is None or r.status.value == "running":
+                continue
+            s = score_trial(r, spec, errors="inf")
+            if s is None:
+                continue
+            frac.setdefault(r.workload, []).append(s.fraction)
+            best.setdefault(r.workload, []).append(s.best)
+        return ({w: float(np.median(v)) for w, v in frac.items()},
+                {w: float(np.median(v)) for w, v in best.items()},
+                {w: len(v) for w, v in frac.items()})
+
+    def scored_candidates(self) -> list[ScoredCandidate]:
+        """Every candidate rerun on all seeds and workloads, scored together (002 App. E).
+
+        The score is AlgoPerf's benchmark score (performance profiles of the
+        median step fractions, cut at 4x the best, area over [1, 4]) over all
+        of them; candidates still missing a seed or workload are left out.
+        """
+        import numpy as np
+
+        from hplists.scoring.profiles import benchmark_score
+        from hplists.store.base import point_id
+
+        names = [w.name for w in self.workloads]
+        rows = []
+        for c in self.candidates():
+            pid = point_id(c.point)
+            records = [r for r in self.store.trials(study=c.study) if r.point_id == pid]
+            frac, best, seeds = self._cells(records)
+            if set(frac) != set(names) or min(seeds.values()) < self.config.seeds:
+                continue
+            group = "Schedule-Free AdamW (AlgoPerf)" if c.index < 0 else c.search.label
+            rows.append((c, group, frac, best))
+        if not rows:
+            return []
+        scores = benchmark_score(np.array([[r[2][w] for w in names] for r in rows]))
+        return [ScoredCandidate(c, g, f, b, float(x))
+                for (c, g, f, b), x in zip(rows, scores, strict=True)]
+
+    def representatives(self) -> dict[str, ScoredCandidate]:
+        """(method, horizon) -> its candidate with the highest score (002 Table 6; ties: first)."""
+        best: dict[str, ScoredCandidate] = {}
+        for sc in self.scored_candidates():
+            if sc.group not in best or sc.score > best[sc.group].score:
+                best[sc.group] = sc
+        return best
+
+    def search_lists(self, search: Search) -> SearchLists:
+        """The ``k``-point greedy list (tau) of a complete search, and its leave-one-out curve."""
+        from hplists.lists.greedy import greedy_list
+        from hplists.lists.loo import list_size_curve
+        from hplists.store.base import point_id
+
+        m = self.search_matrix(search)
+        index = {point_id(p): i for i, p in enumerate(search.points(self.config.points,
+                                                                     self.config.sample_seed))}
+        final = greedy_list(m.fractions, self.config.k, self.config.tau)
+        curve = list_size_curve(m.fractions, self.config.k, self.config.tau)
+        return SearchLists(search, final, tuple(index[m.point_ids[i]] for i in final.indices),
+                           curve, m)
+
+    def export_lists(self, out_dir: str, *, overwrite: bool = False) -> list[str]:
+        """Writes, per learning-rate-free method that reaches a target, two named list files.
+
+        ``<method>-calibrated-cpu`` holds the representative of its best (method,
+        horizon) by score (one point: the calibrated default), and
+        ``<method>-list-cpu`` the ``k``-point greedy list of that search; each
+        with its provenance (store, study, sample indices, workloads and their
+        versions, targets, date). AdamW and NAdamW are baselines and are not
+        exported. Files go to ``out_dir``; load them with
+        :func:`hplists.lists.load_list`, or copy them into the package's
+        ``lists/data`` to ship them. Returns the paths written.
+        """
+        import datetime
+        import json
+        from pathlib import Path
+
+        from hplists._version import __version__
+
+        reps = self.representatives()
+        by_method: dict[str, ScoredCandidate] = {}
+        for sc in reps.values():
+            m = sc.candidate.search.method
+            if m in ("adamw", "nadamw") or sc.targets == 0:
+                continue
+            if m not in by_method or sc.score > by_method[m].score:
+                by_method[m] = sc
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        specs = self.specs()
+        written = []
+        for method, sc in by_method.items():
+            c = sc.candidate
+            prov = {"store": str(getattr(self.store, "path", "?")), "study": c.search.study,
+                    "space": c.search.space().name, "sample": {
+                        "points": self.config.points, "method": "halton",
+                        "seed": self.config.sample_seed, "train_seed": self.config.train_seed},
+                    "workloads": [w.name for w in self.workloads],
+                    "workload_versions": {w.name: w.version for w in self.workloads},
+                    "targets": {n: s.to_dict() for n, s in specs.items()},
+                    "date": datetime.datetime.now(datetime.UTC).date().isoformat(),
+                    "hplists": __version__}
+            files = [(f"{method}-calibrated-cpu", [dict(c.point)], {
+                "selection": "AlgoPerf benchmark score over all candidates (paper 002 Sec. "
+                             "3.2)", "score": sc.score, "sample_index": c.index,
+                "step_fractions": {k: (v if math.isfinite(v) else "inf")
+                                   for k, v in sc.fractions.items()},
+                "seeds": list(range(1, self.config.seeds + 1))}, "calibrated default")]
+            if c.index >= 0:
+                lists = self.search_lists(c.search)
+                pts = [lists.matrix.points[i] for i in lists.final.indices]
+                files.append((f"{method}-list-cpu", [dict(p) for p in pts], {
+                    "method": "greedy (paper 001, Algorithm 1)", "k": self.config.k,
+                    "tau": self.config.tau, "cost": lists.final.cost,
+                    "sample_indices": list(lists.indices)}, f"{self.config.k}-point list"))
+            for name, points, extra, what in files:
+                path = out / f"{name}.json"
+                payload = {"name": name, "optimizer": method, "points": points,
+                           "description": f"{what} of {c.search.label} from hplists' "
+                           "learning-rate-free study on its 8 built-in CPU workloads",
+                           "source": "hplists study lrfree (paper 002's procedure)",
+                           "provenance": {**prov, **extra}}
+                if path.exists() and not overwrite:
+                    old = json.loads(path.read_text())
+                    if old.get("points") != payload["points"]:
+                        raise ValueError(f"list file {str(path)!r} exists with other points; "
+                                         "pass overwrite=True to replace it")
+                tmp = path.with_name(f".{path.name}.tmp")
+                tmp.write_text(json.dumps(payload, indent=2) + "\n")
+                tmp.replace(path)
+                written.append(str(path))
+        return written
 
     def complete_searches(self) -> list[Search]:
         """Searches whose every point is recorded on every base workload (none running)."""

@@ -92,4 +92,5 @@ def build(arr: np.ndarray, order: list[int], tau: float, method: str) -> Constru
         fractions=prefix_best[-1].copy(),
         tau=float(tau),
         method=method,
+        prefix_fractions=prefix_best,
     )

@@ -109,6 +109,13 @@ def _build(arr: np.ndarray, k: int, tau: float, method: str) -> ConstructedList:
     return greedy_list(arr, k, tau) if method == "greedy" else exhaustive_set(arr, k, tau)
 
 
+def _on_all_workloads(built: ConstructedList, arr: np.ndarray) -> ConstructedList:
+    """``built`` with its fractions on every column of ``arr`` (its costs stay those it was built on)."""
+    prefix_best = np.minimum.accumulate(arr[list(built.indices)], axis=0)
+    return dataclasses.replace(built, fractions=prefix_best[-1].copy(),
+                               prefix_fractions=prefix_best)
+
+
 def leave_one_out(
     fractions: Any,
     k: int,
@@ -154,7 +161,7 @@ def leave_one_out(
         folds.append(HeldOut(
             workload=i,
             name=None if names is None else names[i],
-            built=dataclasses.replace(built, fractions=arr[list(built.indices)].min(axis=0)),
+            built=_on_all_workloads(built, arr),
             fraction=float(held[first]),
             best_point=built.indices[first] if np.isfinite(held[first]) else None,
             best_metric=best_metric,

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Iterator, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from hplists._check import check_int
 from hplists.hparams import HParams
+from hplists.lists._sequence import check_index
 from hplists.store.base import canonical_point
 
 __all__ = ["NamedList", "available_lists", "get_list", "load_list", "register_list"]
@@ -23,8 +25,17 @@ _EXTRA: dict[str, NamedList] = {}
 
 
 @dataclasses.dataclass(frozen=True)
-class NamedList:
-    """An ordered list of points with its provenance.
+class NamedList(Sequence[HParams]):
+    """An ordered list of points with its provenance; a sequence of its points.
+
+    A ``NamedList`` behaves like the tuple of its points in priority order:
+    ``len``, iteration, indexing (negative too), ``in``, ``reversed``,
+    ``.index`` and ``.count``. A slice is a ``NamedList`` again, holding
+    ``points[slice]`` with the same name, description, optimizer, source and
+    provenance (those describe where the points come from), so
+    ``get_list(name)[:k]`` equals ``get_list(name, k=k)``. Equality compares
+    every field, as for any dataclass: a list never equals a bare tuple of
+    its points (compare ``.points`` for that).
 
     Attributes:
         name: the list's name, e.g. ``"nadamw-paper"``.
@@ -33,6 +44,22 @@ class NamedList:
         optimizer: the update rule the points are defined for (``"nadamw"``).
         source: where the numbers come from.
         provenance: free-form metadata (study, workloads, tau, dates, versions).
+
+    Example:
+        >>> named = get_list("nadamw-paper")
+        >>> len(named), named[0] is named.points[0], named[-1] == named.points[4]
+        (5, True, True)
+        >>> [round(p.learning_rate, 5) for p in named[:3]]
+        [0.00719, 0.00117, 0.00118]
+        >>> head = named[:3]
+        >>> head.name, head.optimizer, len(head), head == get_list("nadamw-paper", k=3)
+        ('nadamw-paper', 'nadamw', 3, True)
+        >>> named.points[2] in named, list(reversed(named)) == list(named.points[::-1])
+        (True, True)
+        >>> named[5]
+        Traceback (most recent call last):
+        ...
+        IndexError: NamedList 'nadamw-paper' index 5 out of range: it has 5 points (valid indices -5 to 4)
     """
 
     name: str
@@ -44,6 +71,27 @@ class NamedList:
 
     def __len__(self) -> int:
         return len(self.points)
+
+    @overload
+    def __getitem__(self, index: int) -> HParams: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> NamedList: ...
+
+    def __getitem__(self, index: int | slice) -> HParams | NamedList:
+        """The point at ``index``, or for a slice a ``NamedList`` of those points."""
+        if isinstance(index, slice):
+            return dataclasses.replace(self, points=self.points[index])
+        return self.points[check_index(index, len(self.points), f"NamedList {self.name!r}")]
+
+    def __iter__(self) -> Iterator[HParams]:
+        return iter(self.points)
+
+    def __reversed__(self) -> Iterator[HParams]:
+        return reversed(self.points)
+
+    def __contains__(self, point: object) -> bool:
+        return point in self.points
 
     def first(self, k: int) -> tuple[HParams, ...]:
         """The first ``k`` points: what a budget of ``k`` trials runs."""

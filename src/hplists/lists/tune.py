@@ -128,10 +128,15 @@ def _reaches(value: float, target: float, mode: str) -> bool:
 
 
 def _points(points: str | Any | Sequence[HParams], k: int | None) -> list[HParams]:
+    from hplists.lists.constructed import ConstructedList
     from hplists.lists.registry import NamedList, get_list
 
     if isinstance(points, str):
         return list(get_list(points, k=k).points)
+    if isinstance(points, ConstructedList):
+        raise ValueError("points is a ConstructedList, whose points are row indices of the matrix "
+                         "it was built from; pass their hyperparameters in its order, e.g. "
+                         "[candidates[i] for i in built]")
     if isinstance(points, NamedList):
         points = points.points
     out = list(points)
@@ -180,7 +185,8 @@ def tune(
             point and returns its validation result: a number, or a mapping
             of names to numbers of which ``metric`` ranks the trials.
         points: a list name (:func:`hplists.get_list`), a
-            :class:`~hplists.lists.NamedList`, or a sequence of
+            :class:`~hplists.lists.NamedList` or a slice of one
+            (``get_list(name)[:3]``), or any sequence or iterable of
             :class:`~hplists.HParams` in priority order.
         k: the trial budget (default: every point).
         metric: the key of ``train``'s mapping that ranks trials (required
@@ -204,6 +210,8 @@ def tune(
         >>> result.best.index, round(result.best.value, 4)
         (3, 0.9183)
         >>> hplists.tune(train, "nadamw-paper", metric="accuracy", target=0.9).trials[-1].index
+        2
+        >>> hplists.tune(train, hplists.get_list("nadamw-paper")[:2], metric="accuracy").budget
         2
     """
     mode = check_choice("mode", mode, MODES)

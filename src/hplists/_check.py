@@ -1,7 +1,8 @@
 """Parameter validation with messages that name the field and the allowed values.
 
 Every public entry point validates its input through these helpers, so a bad
-value fails early with, e.g., ``ValueError: beta2 must be in [0, 1), got 1.0``.
+value fails early with, e.g., ``InvalidParameterError: beta2 must be in [0, 1), got 1.0``
+(:class:`hplists.exceptions.InvalidParameterError`, also a ``ValueError``).
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from typing import Any
+
+from hplists.exceptions import InvalidParameterError
 
 __all__ = ["check_choice", "check_int", "check_real"]
 
@@ -39,18 +42,26 @@ def check_real(
     if isinstance(value, bool) or (not isinstance(value, (int, float)) and not hasattr(
         value, "__float__"
     )):
-        raise ValueError(
+        raise InvalidParameterError(
             f"{name} must be a real number in {_interval(low, high, low_open, high_open)}, "
             f"got {value!r}"
         )
-    v = float(value)
+    if getattr(value, "ndim", 0) != 0:  # a numpy array is not one number
+        raise InvalidParameterError(
+            f"{name} must be a real number in {_interval(low, high, low_open, high_open)}, "
+            f"got an array of shape {getattr(value, 'shape', '?')}"
+        )
+    try:
+        v = float(value)
+    except (OverflowError, TypeError, ValueError):  # e.g. an int of 400 digits
+        v = math.nan
     bad = not math.isfinite(v)
     if low is not None:
         bad |= v <= low if low_open else v < low
     if high is not None:
         bad |= v >= high if high_open else v > high
     if bad:
-        raise ValueError(
+        raise InvalidParameterError(
             f"{name} must be in {_interval(low, high, low_open, high_open)}, got {value!r}"
         )
     return v
@@ -64,13 +75,16 @@ def check_int(name: str, value: Any, low: int | None = None, high: int | None = 
         100
     """
     ok = isinstance(value, int) and not isinstance(value, bool)
-    if not ok and hasattr(value, "__index__"):  # numpy integers
-        value, ok = int(value.__index__()), True
+    if not ok and not isinstance(value, bool) and hasattr(value, "__index__"):  # numpy integers
+        try:
+            value, ok = int(value.__index__()), True
+        except (TypeError, ValueError):  # e.g. a numpy array of several integers
+            ok = False
     if ok and (low is None or value >= low) and (high is None or value <= high):
         return int(value)
     lo = "-inf" if low is None else str(low)
     hi = "inf" if high is None else str(high)
-    raise ValueError(f"{name} must be an integer in [{lo}, {hi}], got {value!r}")
+    raise InvalidParameterError(f"{name} must be an integer in [{lo}, {hi}], got {value!r}")
 
 
 def check_choice(name: str, value: Any, choices: Iterable[Any]) -> Any:
@@ -81,7 +95,11 @@ def check_choice(name: str, value: Any, choices: Iterable[Any]) -> Any:
         'json'
     """
     choices = list(choices)
-    if value not in choices:
+    try:
+        found = bool(value in choices)
+    except (TypeError, ValueError):  # e.g. a numpy array compared elementwise
+        found = False
+    if not found:
         allowed = ", ".join(repr(c) for c in choices)
-        raise ValueError(f"{name} must be one of {allowed}; got {value!r}")
+        raise InvalidParameterError(f"{name} must be one of {allowed}; got {value!r}")
     return value

@@ -4,6 +4,11 @@ Each area of the package contributes its subcommands from its own module in
 ``hplists.cli``: the module defines ``register(subparsers)``, which adds
 parsers whose ``func`` attribute takes the parsed arguments and returns an
 exit code.
+
+Errors hplists raises on purpose (:class:`~hplists.exceptions.HplistsError`,
+and the ``ValueError`` of a bad argument) and errors opening a file the user
+named print as one line and exit with status 2; any other exception is a bug
+and surfaces with its traceback.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import sys
 from collections.abc import Sequence
 
 from hplists._version import __version__
+from hplists.exceptions import HplistsError
 
 # Modules that contribute subcommands, in the order `hplists --help` lists them.
 COMMAND_MODULES = (
@@ -48,9 +54,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
-    except ValueError as e:  # bad input: one clear line, no traceback
+    except (HplistsError, ValueError) as e:  # bad input or data: one clear line, no traceback
         print(f"hplists {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:
+        if e.filename is None:  # not about a file the user named: a bug, keep the traceback
+            raise
+        print(f"hplists {args.command}: error: {_file_error(e)}", file=sys.stderr)
+        return 2
+
+
+def _file_error(e: OSError) -> str:
+    """An OSError about a file as one line that names the file."""
+    what = e.strerror or type(e).__name__
+    names = repr(str(e.filename))
+    if e.filename2 is not None:
+        names += f" -> {str(e.filename2)!r}"
+    return f"{names}: {what}"
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from hplists.curves import Status
+from hplists.exceptions import HplistsError
 from hplists.lists.constructed import ConstructedList
 from hplists.lists.greedy import greedy_list
 from hplists.lists.loo import LeaveOneOut, ListSizeCurve, TauSweep, leave_one_out
@@ -118,9 +119,11 @@ class TuningResult:
 def _part(method: Callable[[Any], Any]) -> Any:
     """A lazily computed part of the analysis whose result, or reason for missing, is cached.
 
-    A ValueError from the scoring core (e.g. a trial evaluated beyond its
-    workload's budget) makes the part missing, with the error as the reason,
-    so one inconsistent study does not stop the rest of the report.
+    A :class:`Missing`, or an :class:`~hplists.exceptions.HplistsError` from
+    the scoring core saying the data cannot be scored (e.g. a trial evaluated
+    beyond its workload's budget), makes the part missing, with the error as
+    the reason, so one inconsistent study does not stop the rest of the
+    report. Any other exception (a bug) propagates with its traceback.
     """
     name = method.__name__
 
@@ -131,7 +134,7 @@ def _part(method: Callable[[Any], Any]) -> Any:
                 cache[name] = method(self)
             except Missing as e:
                 cache[name] = e
-            except ValueError as e:
+            except HplistsError as e:
                 cache[name] = Missing(f"cannot be computed: {e}")
         found = cache[name]
         if isinstance(found, Missing):
@@ -491,7 +494,7 @@ class Analysis:
                 self._baselines[baseline] = self._baseline_row(baseline)
             except Missing as e:
                 self._baselines[baseline] = e
-            except ValueError as e:
+            except HplistsError as e:
                 self._baselines[baseline] = Missing(f"cannot be computed: {e}")
         found = self._baselines[baseline]
         if isinstance(found, Missing):

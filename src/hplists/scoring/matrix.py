@@ -33,6 +33,7 @@ import numpy as np
 
 from hplists._check import check_choice
 from hplists.curves import Status
+from hplists.exceptions import DataError, InvalidParameterError
 from hplists.scoring.specs import WorkloadSpec
 from hplists.store.base import TrialRecord
 
@@ -93,7 +94,7 @@ def score_trial(
         if errors == "inf":
             return TrialScore(np.inf, np.inf, worst, -1)
         reason = f": {record.message}" if record.message else ""
-        raise ValueError(
+        raise DataError(
             f"{_label(record)} ended with status 'error'{reason}; rerun it, or count failed "
             "trials as misses (errors='inf', --errors inf)"
         )
@@ -101,14 +102,14 @@ def score_trial(
     if (curve is None or len(curve) == 0) and status is Status.DIVERGED:
         return TrialScore(np.inf, np.inf, worst, -1)  # diverged before its first evaluation
     if curve is None or len(curve) == 0:
-        raise ValueError(f"{_label(record)} is {status.value} but has no evaluation curve")
+        raise DataError(f"{_label(record)} is {status.value} but has no evaluation curve")
     if spec.metric not in curve.metrics:
-        raise ValueError(
+        raise DataError(
             f"{_label(record)} has no metric {spec.metric!r} (the target's metric); recorded "
             f"metrics are {sorted(curve.metrics)}"
         )
     if curve.steps[-1] > spec.step_budget:
-        raise ValueError(
+        raise DataError(
             f"{_label(record)} is evaluated at step {int(curve.steps[-1])}, beyond the step "
             f"budget {spec.step_budget} of workload {spec.name!r}; the spec's step_budget must "
             "be the budget the run was trained with"
@@ -117,7 +118,7 @@ def score_trial(
     finite = np.isfinite(values)
     if status is not Status.DIVERGED and not finite.all():
         j = int(np.flatnonzero(~finite)[0])
-        raise ValueError(
+        raise DataError(
             f"{_label(record)} has {spec.metric}={values[j]} at step {int(curve.steps[j])} but "
             "is not marked diverged; a complete run must have finite metrics"
         )
@@ -171,14 +172,14 @@ class TrialMatrix:
     def column(self, workload: str) -> int:
         """Column index of ``workload``; a clear error for an unknown name."""
         if workload not in self.names:
-            raise ValueError(f"unknown workload {workload!r}; the matrix has {list(self.names)}")
+            raise InvalidParameterError(f"unknown workload {workload!r}; the matrix has {list(self.names)}")
         return self.names.index(workload)
 
     def select(self, workloads: Sequence[str]) -> TrialMatrix:
         """The same points on a subset of the workloads, in the given order."""
         cols = [self.column(w) for w in workloads]
         if not cols:
-            raise ValueError("select needs at least one workload")
+            raise InvalidParameterError("select needs at least one workload")
         return dataclasses.replace(
             self,
             fractions=self.fractions[:, cols],
@@ -233,27 +234,27 @@ class TrialMatrix:
         check_choice("missing", missing, ("raise", "drop"))
         records = list(records)
         if not records:
-            raise ValueError("there are no trials to score (the store or selection is empty)")
+            raise DataError("there are no trials to score (the store or selection is empty)")
         studies = sorted({r.study for r in records})
         if study is None:
             if len(studies) > 1:
-                raise ValueError(f"the trials come from several studies {studies}; choose one "
+                raise InvalidParameterError(f"the trials come from several studies {studies}; choose one "
                                  "(study=..., --study)")
             study = studies[0]
         elif study not in studies:
-            raise ValueError(f"unknown study {study!r}; studies are {studies}")
+            raise InvalidParameterError(f"unknown study {study!r}; studies are {studies}")
         records = [r for r in records if r.study == study]
         present = sorted({r.workload for r in records})
         names = list(present if workloads is None else workloads)
         unknown = [w for w in names if w not in present]
         if unknown:
-            raise ValueError(f"unknown workload(s) {unknown} in study {study!r}; its workloads "
+            raise InvalidParameterError(f"unknown workload(s) {unknown} in study {study!r}; its workloads "
                              f"are {present}")
         if not names:
-            raise ValueError("workloads must name at least one workload")
+            raise InvalidParameterError("workloads must name at least one workload")
         for w in names:
             if w not in specs:
-                raise ValueError(f"unknown workload {w!r}: no spec given for it (specs cover "
+                raise InvalidParameterError(f"unknown workload {w!r}: no spec given for it (specs cover "
                                  f"{sorted(specs)})")
         versions: dict[str, set[str]] = defaultdict(set)
         cells: dict[tuple[str, str], list[TrialScore]] = defaultdict(list)
@@ -277,16 +278,16 @@ class TrialMatrix:
                 index.setdefault(r.point_id, None)
         mixed = {w: sorted(v) for w, v in versions.items() if len(v) > 1}
         if mixed:
-            raise ValueError(f"trials of one workload come from several workload versions "
+            raise DataError(f"trials of one workload come from several workload versions "
                              f"{mixed}; results of different versions cannot be mixed")
         if not points:
-            raise ValueError(f"study {study!r} has no finished trials on {names} "
+            raise DataError(f"study {study!r} has no finished trials on {names} "
                              f"({running} still running)")
         ids = sorted(points, key=lambda p: (index[p] is None, index[p] or 0, p))
         incomplete = [(p, w) for p in ids for w in names if (p, w) not in cells]
         if incomplete and missing == "raise":
             shown = ", ".join(f"{p} on {w!r}" for p, w in incomplete[:3])
-            raise ValueError(
+            raise DataError(
                 f"the matrix is incomplete: {len(incomplete)} (point, workload) pair(s) have no "
                 f"finished trial (e.g. {shown}); finish the study, or leave those points out "
                 "(missing='drop', --drop-incomplete)"
@@ -294,7 +295,7 @@ class TrialMatrix:
         drop = {p for p, _ in incomplete}
         ids = [p for p in ids if p not in drop]
         if not ids:
-            raise ValueError("no point has finished trials on every workload " + str(names))
+            raise DataError("no point has finished trials on every workload " + str(names))
         shape = (len(ids), len(names))
         fractions, best, seeds = np.empty(shape), np.empty(shape), np.zeros(shape, dtype=int)
         for a, p in enumerate(ids):
@@ -406,17 +407,17 @@ def submission_times(
     check_choice("best_trial", best_trial, ("algoperf", "min"))
     records = list(records)
     if not records:
-        raise ValueError("there are no trials to score (the store or selection is empty)")
+        raise DataError("there are no trials to score (the store or selection is empty)")
     present = sorted({r.study for r in records})
     names = list(present if studies is None else studies)
     unknown = [s for s in names if s not in present]
     if unknown or not names:
-        raise ValueError(f"unknown study(ies) {unknown}; studies are {present}")
+        raise InvalidParameterError(f"unknown study(ies) {unknown}; studies are {present}")
     records = [r for r in records if r.study in names]
     cols = list(sorted({r.workload for r in records}) if workloads is None else workloads)
     for w in cols:
         if w not in specs:
-            raise ValueError(f"unknown workload {w!r}: no spec given for it (specs cover "
+            raise InvalidParameterError(f"unknown workload {w!r}: no spec given for it (specs cover "
                              f"{sorted(specs)})")
     # (study, workload, seed) -> (sort key, time) of the best trial so far
     per_seed: dict[tuple[str, str, int], tuple[tuple, float]] = {}

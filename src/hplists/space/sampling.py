@@ -171,7 +171,7 @@ def unit_sequence(d: int, n: int, seed: int = 0, method: str = "halton") -> np.n
         >>> unit_sequence(2, 4, method="sobol")
         Traceback (most recent call last):
         ...
-        ValueError: method must be one of 'halton', 'algoperf-halton', 'random'; got 'sobol'
+        hplists.exceptions.InvalidParameterError: method must be one of 'halton', 'algoperf-halton', 'random'; got 'sobol'
     """
     d = check_int("d", d, low=0)
     n = check_int("n", n, low=1)

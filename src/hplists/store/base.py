@@ -30,6 +30,7 @@ from typing import Any, Protocol, runtime_checkable
 from hplists._check import check_real
 from hplists._version import __version__
 from hplists.curves import Curve, Status
+from hplists.exceptions import DataError
 from hplists.hparams import HParams
 
 __all__ = [
@@ -47,8 +48,12 @@ __all__ = [
 TERMINAL = (Status.COMPLETE, Status.DIVERGED, Status.ERROR)
 
 
-class EmptyStoreError(ValueError):
-    """A caller needs trials and the store (or the selection) has none."""
+class EmptyStoreError(DataError):
+    """A caller needs trials and the store (or the selection) has none.
+
+    A :class:`~hplists.exceptions.DataError`, hence an
+    :class:`~hplists.exceptions.HplistsError` and a ``ValueError``.
+    """
 
 
 def canonical_point(point: HParams | Mapping[str, Any]) -> dict[str, float]:

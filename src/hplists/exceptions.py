@@ -1,0 +1,36 @@
+"""The exceptions hplists raises on purpose, so callers can tell bad input from a bug.
+
+* :class:`HplistsError` is the base of every error hplists raises for a reason
+  it can explain (bad input, missing or damaged data). The command line prints
+  these as one line; any other exception is a bug and keeps its traceback.
+* :class:`InvalidParameterError` is a bad value given by the user or a caller
+  (as scikit-learn's ``InvalidParameterError``). It is also a ``ValueError``
+  and a ``TypeError``, so ``except ValueError`` written before it existed
+  still catches it.
+* :class:`DataError` is data that cannot serve the request: a store or file
+  that is missing, empty, damaged or inconsistent.
+
+Example:
+    >>> from hplists._check import check_int
+    >>> try:
+    ...     check_int("k", 0, low=1)
+    ... except ValueError as e:
+    ...     print(type(e).__name__, isinstance(e, HplistsError))
+    InvalidParameterError True
+"""
+
+from __future__ import annotations
+
+__all__ = ["DataError", "HplistsError", "InvalidParameterError"]
+
+
+class HplistsError(Exception):
+    """Base class of the errors hplists raises for a reason it can state."""
+
+
+class InvalidParameterError(HplistsError, ValueError, TypeError):
+    """A parameter, field or file given to hplists has an invalid value or type."""
+
+
+class DataError(HplistsError, ValueError):
+    """Stored or loaded data cannot serve the request (missing, empty, damaged, inconsistent)."""

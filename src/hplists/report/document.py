@@ -28,7 +28,7 @@ from typing import Any
 
 from hplists._version import __version__
 from hplists.report.analysis import Analysis, load_records
-from hplists.report.figures import Figure, all_figures
+from hplists.report.figures import Figure, all_figures, file_stem
 from hplists.report.studies import DEFAULT_STUDIES, StudyNames
 from hplists.report.tables import Table, all_tables
 from hplists.scoring.specs import WorkloadSpec
@@ -161,12 +161,12 @@ def write_report(
     report = build(a, svg=svg, command=command)
     out = Path(out_dir)
     for t in report.tables:
-        _atomic_write(out / "tables" / f"{t.key}.csv", csv_out.table_csv(t).encode())
-    for f in report.figures:
+        _atomic_write(out / "tables" / f"{file_stem(t.key)}.csv", csv_out.table_csv(t).encode())
+    for f in report.figures:  # keys made from user names are sanitised: no path leaves out_dir
         if f.png:
-            _atomic_write(out / "figures" / f"{f.key}.png", f.png)
+            _atomic_write(out / "figures" / f"{file_stem(f.key)}.png", f.png)
         if f.svg:
-            _atomic_write(out / "figures" / f"{f.key}.svg", f.svg)
+            _atomic_write(out / "figures" / f"{file_stem(f.key)}.svg", f.svg)
     _atomic_write(out / "report.md", markdown.report_markdown(report).encode())
     results = markdown.results_section(report)
     _atomic_write(out / "results.md", results.encode())

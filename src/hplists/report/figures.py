@@ -18,7 +18,9 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import io
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -26,7 +28,28 @@ import numpy as np
 
 from hplists.report.analysis import Analysis, Missing, TuningResult
 
-__all__ = ["Figure", "all_figures", "figure1", "figure2", "figure_profiles"]
+__all__ = ["Figure", "all_figures", "figure1", "figure2", "figure_profiles", "file_stem"]
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+def file_stem(name: str) -> str:
+    """``name`` as a file stem that stays inside its directory.
+
+    Names made of letters, digits, ``_``, ``-`` and ``.`` (not leading) are
+    kept; any other name (a workload named ``x/../..`` from an imported file)
+    has every other character replaced by ``_`` and a hash of the name
+    appended, so two names never share a file.
+
+    Example:
+        >>> file_stem("image_resnet"), file_stem("../../etc/passwd")
+        ('image_resnet', '_.._etc_passwd-3754d6cb')
+    """
+    stem = _UNSAFE.sub("_", name).lstrip(".")
+    if stem == name and stem:
+        return stem
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"{stem[:80] or 'x'}-{digest}"
 
 _BLUE, _ORANGE, _GREY, _RED = "#1f77b4", "#d62728", "#7f7f7f", "#9467bd"
 
@@ -147,7 +170,7 @@ def figure1(a: Analysis, *, svg: bool = False) -> list[Figure]:
     out = []
     for w, t in tuning.items():
         png, svg_bytes = _render(_figure1_one(a, t), svg)
-        out.append(Figure(f"figure1_{w}", f"Figure 1: {w}", caption, png, svg_bytes))
+        out.append(Figure(f"figure1_{file_stem(w)}", f"Figure 1: {w}", caption, png, svg_bytes))
     return out
 
 

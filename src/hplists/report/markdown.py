@@ -24,7 +24,7 @@ Example:
 from __future__ import annotations
 
 from hplists.report.document import Report
-from hplists.report.figures import Figure
+from hplists.report.figures import Figure, file_stem
 from hplists.report.tables import Table, format_cell
 
 __all__ = ["BEGIN", "END", "report_markdown", "results_section", "splice_results",
@@ -38,15 +38,44 @@ RESULTS_TABLES = ("summary", "table4", "table5", "appendix_b", "table7", "table9
                   "table13")
 
 
+def _text(text: object) -> str:
+    """User text (names, messages, paths) as Markdown that renders as text, never as HTML.
+
+    ``&`` and ``<`` become entities, so no tag or entity from a workload or
+    study name reaches the page; ``>`` alone opens no tag and is kept.
+
+    Example:
+        >>> _text("<script>alert(1)</script> & co >= 3")
+        '&lt;script>alert(1)&lt;/script> &amp; co >= 3'
+    """
+    return str(text).replace("&", "&amp;").replace("<", "&lt;")
+
+
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return _text(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _line(text: object) -> str:
+    """User text on one Markdown line (a heading, a list item)."""
+    return _text(text).replace("\r", " ").replace("\n", " ")
+
+
+def _code(text: str) -> str:
+    """``text`` as an inline code span, whatever backticks it holds."""
+    run = longest = 0
+    for ch in text:
+        run = run + 1 if ch == "`" else 0
+        longest = max(longest, run)
+    fence = "`" * (longest + 1)
+    pad = " " if longest or text.startswith(" ") else ""
+    return f"{fence}{pad}{text.replace(chr(10), ' ')}{pad}{fence}"
 
 
 def table_markdown(table: Table, *, level: int = 3) -> str:
     """One table as a Markdown section: heading, caption, table (or why it is missing), notes."""
-    out = [f"{'#' * level} {table.title}", "", table.caption, ""]
+    out = [f"{'#' * level} {_line(table.title)}", "", _text(table.caption), ""]
     if table.missing:
-        out += [f"> **Not available:** {table.missing}.", ""]
+        out += [f"> **Not available:** {_line(table.missing)}.", ""]
     else:
         out.append("| " + " | ".join(_cell(c) for c in table.columns) + " |")
         out.append("| " + " | ".join("---" if k == "text" else "---:" for k in table.kinds)
@@ -55,24 +84,25 @@ def table_markdown(table: Table, *, level: int = 3) -> str:
             out.append("| " + " | ".join(_cell(format_cell(v, k)) for v, k in
                                          zip(row, table.kinds, strict=True)) + " |")
         out.append("")
-    out += [f"- {n}" for n in table.notes]
+    out += [f"- {_line(n)}" for n in table.notes]
     return "\n".join(out).rstrip("\n")
 
 
 def figure_markdown(figure: Figure, *, level: int = 3) -> str:
     """One figure: heading, image link (``figures/<key>.png``), caption."""
-    out = [f"{'#' * level} {figure.title}", ""]
+    out = [f"{'#' * level} {_line(figure.title)}", ""]
     if figure.missing:
-        out += [figure.caption, "", f"> **Not available:** {figure.missing}."]
+        out += [_text(figure.caption), "", f"> **Not available:** {_line(figure.missing)}."]
     else:
-        out += [f"![{figure.title}](figures/{figure.key}.png)", "", figure.caption]
+        alt = _line(figure.title).replace("[", "\\[").replace("]", "\\]")
+        out += [f"![{alt}](figures/{file_stem(figure.key)}.png)", "", _text(figure.caption)]
     return "\n".join(out)
 
 
 def report_markdown(report: Report) -> str:
     """The whole report as Markdown."""
-    out = [f"# {report.title}", ""]
-    out += [f"- **{k}:** {v}" for k, v in report.provenance.items()]
+    out = [f"# {_line(report.title)}", ""]
+    out += [f"- **{_line(k)}:** {_line(v)}" for k, v in report.provenance.items()]
     out.append("")
     seen_caption = False
     for item in report.items:
@@ -81,13 +111,13 @@ def report_markdown(report: Report) -> str:
             text = figure_markdown(item)
             if item.key.startswith("figure1_"):
                 if seen_caption:
-                    text = text.replace("\n\n" + item.caption, "")
+                    text = text.replace("\n\n" + _text(item.caption), "")
                 seen_caption = True
             out += [text, ""]
         else:
             out += [table_markdown(item), ""]
     out += ["## Data notes", ""]
-    out += [f"- {n}" for n in report.notes] or ["- None: every trial was used."]
+    out += [f"- {_line(n)}" for n in report.notes] or ["- None: every trial was used."]
     return "\n".join(out) + "\n"
 
 
@@ -97,8 +127,8 @@ def results_section(report: Report) -> str:
     command = report.provenance.get("command", "hplists report STORE [STORE ...] -o DIR")
     out = [BEGIN, "## Results", "",
            "Paper 001's experiments rerun on this library's CPU-sized workloads, from "
-           f"{report.provenance['stores']}. Regenerate this section with "
-           f"`{command} --readme README.md`; the full report (all tables and figures) is "
+           f"{_line(report.provenance['stores'])}. Regenerate this section with "
+           f"{_code(command + ' --readme README.md')}; the full report (all tables and figures) is "
            "`report.html` in the output directory. The paper's numbers are on full-size "
            "AlgoPerf workloads, so they compare in kind (targets reached, fractions of the "
            "budget), not in value.", ""]
@@ -111,11 +141,11 @@ def results_section(report: Report) -> str:
                         + "; ".join(gaps) + ".")
     if disagree:
         out += ["**Where this library disagrees with the paper:**", ""]
-        out += [f"- {d}" for d in disagree] + [""]
+        out += [f"- {_line(d)}" for d in disagree] + [""]
     elif not summary.missing:
         nodata = [r["claim"] for r in summary.records() if r["verdict"] == "no data"]
-        out += ["No claim checked so far disagrees with the paper." + (
-            " Not yet checked (no data): " + "; ".join(nodata) + "." if nodata else ""), ""]
+        out += [_line("No claim checked so far disagrees with the paper." + (
+            " Not yet checked (no data): " + "; ".join(nodata) + "." if nodata else "")), ""]
     for key in RESULTS_TABLES:
         out += [table_markdown(report.table(key)), ""]
     out.append(END)

@@ -247,13 +247,23 @@ def _lrfree(args: argparse.Namespace) -> int:
     store = open_store(path, create=True)
     study = LrFreeStudy(store, config, specs=specs, executor=executor,
                         progress=not args.no_progress, timing_stores=timing)
+    return _run_reporting(study, stages, executor, store)
+
+
+def _run_reporting(study: Any, stages: list[str], executor: Any, store: Any,
+                   on_lists: Any = None) -> int:
+    """Runs the stages, printing each stage's counts; closes the executor and the store."""
     failed = 0
 
     def report(result: Any) -> None:
         nonlocal failed
         failed += result.failed
+        if result.stage == "lists" and on_lists is not None:
+            on_lists()
+            return
         print(f"{result.stage}: trained {result.trained} (diverged {result.diverged}, failed "
-              f"{result.failed}), already done {result.already_done}", file=sys.stderr)
+              f"{result.failed}), already done {result.already_done}; studies "
+              f"{', '.join(result.studies)}", file=sys.stderr)
 
     try:
         study.run(stages, callback=report)
@@ -261,36 +271,18 @@ def _lrfree(args: argparse.Namespace) -> int:
         if executor is not None:
             executor.close()
         store.close()
-    return 1 if failed else 0
+    if failed:
+        print(f"hplists study: {failed} trial(s) failed (their errors are in the store); run "
+              "the command again to retry them", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _run(args: argparse.Namespace) -> int:
     stages = _stages(args.stage)
     executor = _executor(args)
     wf = _workflow(args, create=True, executor=executor)
-    failed = 0
-
-    def report(result: Any) -> None:
-        nonlocal failed
-        failed += result.failed
-        if result.stage == "lists":
-            _print_lists(wf.lists())
-            return
-        print(f"{result.stage}: trained {result.trained} (diverged {result.diverged}, "
-              f"failed {result.failed}), already done {result.already_done}; studies "
-              f"{', '.join(result.studies)}", file=sys.stderr)
-
-    try:
-        wf.run(stages, callback=report)
-    finally:
-        if executor is not None:
-            executor.close()
-        wf.store.close()
-    if failed:
-        print(f"hplists study: {failed} trial(s) failed (their errors are in the store); run "
-              "the command again to retry them", file=sys.stderr)
-        return 1
-    return 0
+    return _run_reporting(wf, stages, executor, wf.store, on_lists=lambda: _print_lists(wf.lists()))
 
 
 def _hours(seconds: float | None) -> str:

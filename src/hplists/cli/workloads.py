@@ -206,8 +206,8 @@ def _run(args: argparse.Namespace) -> int:
 def _run_stored(workload: Any, list_name: str, points: list[Any], rule: Any,
                 args: argparse.Namespace, progress: bool) -> list[Any]:
     from hplists.curves import Curve, Status
+    from hplists.progress import StageBar
     from hplists.store import open_store, point_id
-    from hplists.study.progress import StageBar
     from hplists.study.runner import train_into_store
 
     # Trials of another rule or budget are other trials: they get their own study.

@@ -256,6 +256,14 @@ def _mechanize(hp: Mapping[str, Any], base: optax.GradientTransformation
                              eps=1e-8, s_init=hp.get("s_init", 1e-6), num_betas=6)
 
 
+def _mechanic(hp: Mapping[str, Any], total_steps: int, rule: str,
+              base: Callable[..., optax.GradientTransformation]) -> optax.GradientTransformation:
+    _check(hp, rule, _MECHANIC)
+    return _mechanize(hp, base(relative_schedule(hp, total_steps), b1=hp.get("beta1", 0.9),
+                               b2=hp.get("beta2", 0.999), eps=hp.get("eps", 1e-8),
+                               weight_decay=hp.get("weight_decay", 0.0)))
+
+
 def mechanic_adam(hp: Mapping[str, Any], total_steps: int) -> optax.GradientTransformation:
     """Mechanic (Cutkosky et al., 2023) over AdamW: ``optax.contrib.mechanize(optax.adamw(...))``.
 
@@ -267,11 +275,7 @@ def mechanic_adam(hp: Mapping[str, Any], total_steps: int) -> optax.GradientTran
     Example:
         >>> tx = mechanic_adam({"beta1": 0.9, "beta2": 0.999, "warmup_fraction": 0.1}, 10)
     """
-    _check(hp, "mechanic_adam", _MECHANIC)
-    return _mechanize(hp, optax.adamw(relative_schedule(hp, total_steps),
-                                      b1=hp.get("beta1", 0.9), b2=hp.get("beta2", 0.999),
-                                      eps=hp.get("eps", 1e-8),
-                                      weight_decay=hp.get("weight_decay", 0.0)))
+    return _mechanic(hp, total_steps, "mechanic_adam", optax.adamw)
 
 
 def mechanic_nadam(hp: Mapping[str, Any], total_steps: int) -> optax.GradientTransformation:
@@ -280,11 +284,7 @@ def mechanic_nadam(hp: Mapping[str, Any], total_steps: int) -> optax.GradientTra
     Example:
         >>> tx = mechanic_nadam({"beta1": 0.9, "beta2": 0.999}, 10)
     """
-    _check(hp, "mechanic_nadam", _MECHANIC)
-    return _mechanize(hp, optax.nadamw(relative_schedule(hp, total_steps),
-                                       b1=hp.get("beta1", 0.9), b2=hp.get("beta2", 0.999),
-                                       eps=hp.get("eps", 1e-8),
-                                       weight_decay=hp.get("weight_decay", 0.0)))
+    return _mechanic(hp, total_steps, "mechanic_nadam", optax.nadamw)
 
 
 def cocob(hp: Mapping[str, Any], total_steps: int) -> optax.GradientTransformation:

@@ -50,7 +50,7 @@ from typing import Any
 
 from hplists._check import check_choice, check_int, check_real
 from hplists.hparams import HParams
-from hplists.study.progress import StageBar
+from hplists.progress import StageBar
 from hplists.study.runner import Executor, StaticSource, TrainTask, run
 from hplists.study.workflow import StageResult
 
@@ -186,8 +186,11 @@ def defaults_rows() -> list[DefaultsRow]:
 
     rows = [DefaultsRow(m.name, m.name, dict(m.defaults), f"{m.label} (literature defaults)")
             for m in METHODS.values()]
-    paper = get_list("nadamw-paper").points[0].to_dict()
-    algoperf = get_list("nadamw-algoperf-baseline").points[0].to_dict()
+    paper_point = get_list("nadamw-paper").points[0]
+    algoperf_point = get_list("nadamw-algoperf-baseline").points[0]
+    assert isinstance(paper_point, HParams) and isinstance(algoperf_point, HParams)  # nadamw lists
+    paper = paper_point.to_dict()
+    algoperf = algoperf_point.to_dict()
     for rule in ("nadamw", "adamw"):
         rows.append(DefaultsRow(f"{rule}-paper001", rule, paper,
                                 f"{_label(rule)} (paper 001 Table 10, point 1)"))
@@ -409,7 +412,9 @@ class LrFreeStudy:
                     continue
                 if rec.curve is None or rec.status.value not in ("complete", "diverged"):
                     continue
-                if math.isfinite(score_trial(rec, specs[rec.workload]).fraction):
+                score = score_trial(rec, specs[rec.workload])
+                assert score is not None  # None only for a running trial
+                if math.isfinite(score.fraction):
                     hit.add(rec.workload)
             out[r.name] = len(hit)
         return out

@@ -47,6 +47,8 @@ from hplists._version import __version__
 from hplists.hparams import HParams
 from hplists.lists.constructed import ConstructedList
 from hplists.lists.loo import LeaveOneOut
+from hplists.progress import ProgressFn
+from hplists.progress import StageBar as _Bar
 from hplists.scoring.matrix import TrialMatrix
 from hplists.scoring.specs import WorkloadSpec
 from hplists.store.base import point_id
@@ -60,8 +62,6 @@ from hplists.study.calibration import (
     CALIBRATION_TRAIN_SEED,
     calibration_points,
 )
-from hplists.study.progress import ProgressFn
-from hplists.study.progress import StageBar as _Bar
 from hplists.study.runner import Executor, Source, StaticSource, TrainTask, run
 
 __all__ = [

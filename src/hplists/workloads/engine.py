@@ -919,21 +919,10 @@ def _progress(progress: Progress | bool | None, total: int, name: str
     if progress is None or progress is False:
         return None, lambda k: None
     if progress is True:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
+        from hplists.progress import StageBar
 
-        bar = Progress(TextColumn(f"{name}"), BarColumn(), MofNCompleteColumn(),
-                       TextColumn("steps"), TimeElapsedColumn(), TextColumn("ETA"),
-                       TimeRemainingColumn())
-        task = bar.add_task(name, total=total)
-        bar.start()
-        return bar, lambda k: bar.advance(task, k)
+        bar = StageBar(True)
+        return bar, bar.start(name, total)
     if not callable(progress):
         raise ValueError(f"progress must be True, False, None or a callable, got {progress!r}")
     done = 0

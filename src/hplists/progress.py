@@ -1,7 +1,8 @@
-"""Progress of studies, stages and runs: one bar, one callback convention (steps done).
+"""Progress of studies, stages and training runs: one rich bar, counted in training steps.
 
-Every long run in hplists reports progress in *training steps* (a trial at
-horizon ``h`` counts ``int(h T)``), through :class:`StageBar`.
+Every long run in hplists (the engine's ``train(progress=True)``, the trial
+runner, the studies) shows progress through :class:`StageBar`, in *training
+steps* (a trial at horizon ``h`` counts ``int(h T)``), with an ETA.
 """
 
 from __future__ import annotations

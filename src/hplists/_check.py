@@ -16,6 +16,12 @@ from hplists.exceptions import InvalidParameterError
 __all__ = ["check_choice", "check_int", "check_real"]
 
 
+def _short(value: Any) -> str:
+    """``repr(value)``, cut to 80 characters (a 400-digit integer stays readable)."""
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:60]}... ({len(text)} characters)"
+
+
 def _interval(low: float | None, high: float | None, low_open: bool, high_open: bool) -> str:
     lo = "-inf" if low is None else f"{low:g}"
     hi = "inf" if high is None else f"{high:g}"
@@ -44,7 +50,7 @@ def check_real(
     )):
         raise InvalidParameterError(
             f"{name} must be a real number in {_interval(low, high, low_open, high_open)}, "
-            f"got {value!r}"
+            f"got {_short(value)}"
         )
     if getattr(value, "ndim", 0) != 0:  # a numpy array is not one number
         raise InvalidParameterError(
@@ -62,7 +68,7 @@ def check_real(
         bad |= v >= high if high_open else v > high
     if bad:
         raise InvalidParameterError(
-            f"{name} must be in {_interval(low, high, low_open, high_open)}, got {value!r}"
+            f"{name} must be in {_interval(low, high, low_open, high_open)}, got {_short(value)}"
         )
     return v
 
@@ -84,7 +90,7 @@ def check_int(name: str, value: Any, low: int | None = None, high: int | None = 
         return int(value)
     lo = "-inf" if low is None else str(low)
     hi = "inf" if high is None else str(high)
-    raise InvalidParameterError(f"{name} must be an integer in [{lo}, {hi}], got {value!r}")
+    raise InvalidParameterError(f"{name} must be an integer in [{lo}, {hi}], got {_short(value)}")
 
 
 def check_choice(name: str, value: Any, choices: Iterable[Any]) -> Any:
@@ -101,5 +107,5 @@ def check_choice(name: str, value: Any, choices: Iterable[Any]) -> Any:
         found = False
     if not found:
         allowed = ", ".join(repr(c) for c in choices)
-        raise InvalidParameterError(f"{name} must be one of {allowed}; got {value!r}")
+        raise InvalidParameterError(f"{name} must be one of {allowed}; got {_short(value)}")
     return value

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from hplists.exceptions import InvalidParameterError
+
 __all__ = ["Curve", "Status"]
 
 
@@ -56,21 +58,33 @@ class Curve:
     message: str = ""
 
     def __post_init__(self) -> None:
-        steps = np.asarray(self.steps, dtype=np.int64)
+        try:
+            steps = np.asarray(self.steps, dtype=np.int64)
+        except (OverflowError, TypeError, ValueError):
+            raise InvalidParameterError(
+                f"steps must be a 1-D sequence of integers, got {_short(self.steps)}") from None
+        if steps.ndim != 1:
+            raise InvalidParameterError(f"steps must be a 1-D sequence, got shape {steps.shape}")
         n = steps.shape[0]
-        if steps.ndim != 1 or (n > 1 and np.any(np.diff(steps) <= 0)):
-            raise ValueError(f"steps must be a strictly increasing 1-D sequence, got {steps}")
+        if n > 1 and np.any(np.diff(steps) <= 0):
+            raise InvalidParameterError(
+                f"steps must be a strictly increasing 1-D sequence, got {steps}")
+        if n and steps[0] < 0:
+            raise InvalidParameterError(f"steps must be >= 0, got {int(steps[0])}")
         object.__setattr__(self, "steps", steps)
         for name in ("seconds", "train_loss"):
-            arr = np.asarray(getattr(self, name), dtype=np.float64)
+            arr = _floats(name, getattr(self, name))
             if arr.shape != (n,):
-                raise ValueError(f"{name} must have one value per step ({n}), got {arr.shape}")
+                raise InvalidParameterError(f"{name} must have one value per step ({n}), got {arr.shape}")
             object.__setattr__(self, name, arr)
+        if not isinstance(self.metrics, Mapping):
+            raise InvalidParameterError(
+                f"metrics must map metric names to values, got {_short(self.metrics)}")
         metrics = {}
         for key, values in self.metrics.items():
-            arr = np.asarray(values, dtype=np.float64)
+            arr = _floats(f"metric {key!r}", values)
             if arr.shape != (n,):
-                raise ValueError(
+                raise InvalidParameterError(
                     f"metric {key!r} must have one value per step ({n}), got {arr.shape}"
                 )
             metrics[str(key)] = arr
@@ -83,7 +97,7 @@ class Curve:
     def metric(self, name: str) -> np.ndarray:
         """Values of validation metric ``name``; a clear error if it was not recorded."""
         if name not in self.metrics:
-            raise ValueError(
+            raise InvalidParameterError(
                 f"metric {name!r} is not in this curve; recorded metrics are "
                 f"{sorted(self.metrics)}"
             )
@@ -126,6 +140,19 @@ class Curve:
             status=status,
             message=message,
         )
+
+
+def _short(x: Any) -> str:
+    text = repr(x)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _floats(name: str, values: Any) -> np.ndarray:
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except (OverflowError, TypeError, ValueError):
+        raise InvalidParameterError(
+            f"{name} must be a sequence of numbers, got {_short(values)}") from None
 
 
 def _float(x: Any) -> float:

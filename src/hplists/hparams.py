@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from hplists._check import check_real
+from hplists.exceptions import InvalidParameterError
 
 __all__ = ["ALGOPERF_KEYS", "HParams"]
 
@@ -130,10 +131,14 @@ class HParams:
             >>> HParams.from_dict({"learning_rate": 0.01, "beta1": 0.9, "beta2": 0.99}).beta2
             0.99
         """
+        if not isinstance(d, Mapping):
+            raise InvalidParameterError(
+                f"a point must be an object/dict of HParams fields, got {type(d).__name__}"
+            )
         fields = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - fields)
+        unknown = sorted(set(map(str, d)) - fields)
         if unknown:
-            raise ValueError(
+            raise InvalidParameterError(
                 f"unknown HParams field(s) {unknown}; allowed fields are {sorted(fields)}"
             )
         missing = sorted(
@@ -142,7 +147,7 @@ class HParams:
             if f.default is dataclasses.MISSING and f.name not in d
         )
         if missing:
-            raise ValueError(f"missing required HParams field(s) {missing}")
+            raise InvalidParameterError(f"missing required HParams field(s) {missing}")
         return cls(**dict(d))
 
     def to_json(self) -> str:
@@ -157,7 +162,9 @@ class HParams:
     @classmethod
     def from_json(cls, text: str) -> HParams:
         """Inverse of :meth:`to_json`."""
-        return cls.from_dict(json.loads(text))
+        from hplists._files import parse_json
+
+        return cls.from_dict(parse_json(text, "HParams JSON"))
 
     def to_algoperf(self) -> dict[str, float]:
         """Returns the point with AlgoPerf's key names (``one_minus_beta1``, ``warmup_factor``).
@@ -194,7 +201,7 @@ class HParams:
         allowed = set(ALGOPERF_KEYS) | {"beta1"}
         unknown = sorted(set(d) - allowed)
         if unknown:
-            raise ValueError(
+            raise InvalidParameterError(
                 f"unknown AlgoPerf key(s) {unknown}; allowed keys are {sorted(allowed)}"
             )
         if "one_minus_beta1" in d:
@@ -203,10 +210,10 @@ class HParams:
         elif "beta1" in d:
             beta1 = d["beta1"]
         else:
-            raise ValueError("AlgoPerf point needs 'one_minus_beta1' (or 'beta1')")
+            raise InvalidParameterError("AlgoPerf point needs 'one_minus_beta1' (or 'beta1')")
         for key in ("learning_rate", "beta2", "weight_decay", "warmup_factor"):
             if key not in d:
-                raise ValueError(f"AlgoPerf point is missing required key {key!r}")
+                raise InvalidParameterError(f"AlgoPerf point is missing required key {key!r}")
         return cls(
             learning_rate=d["learning_rate"],
             beta1=beta1,

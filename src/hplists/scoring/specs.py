@@ -18,13 +18,12 @@ or the same as JSON: ``{"workloads": {"imagenet_resnet": {"metric": ...}}}``.
 from __future__ import annotations
 
 import dataclasses
-import json
-import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 from hplists._check import check_choice, check_int, check_real
+from hplists.exceptions import InvalidParameterError
 
 __all__ = ["WorkloadSpec", "load_specs", "resolve_specs", "spec_from_workload"]
 
@@ -47,7 +46,7 @@ class WorkloadSpec:
         >>> WorkloadSpec("mnist", "error_rate", "min", None, 1000)
         Traceback (most recent call last):
         ...
-        ValueError: workload 'mnist' has no target: time-to-target needs one (set it with `hplists targets set`, or give it in a workload specs file)
+        hplists.exceptions.InvalidParameterError: workload 'mnist' has no target: time-to-target needs one (set it with `hplists targets set`, or give it in a workload specs file)
     """
 
     name: str
@@ -58,13 +57,13 @@ class WorkloadSpec:
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
-            raise ValueError(f"workload name must be a non-empty string, got {self.name!r}")
+            raise InvalidParameterError(f"workload name must be a non-empty string, got {self.name!r}")
         if not isinstance(self.metric, str) or not self.metric:
-            raise ValueError(f"workload {self.name!r}: metric must be a non-empty string, "
+            raise InvalidParameterError(f"workload {self.name!r}: metric must be a non-empty string, "
                              f"got {self.metric!r}")
         check_choice(f"workload {self.name!r}: mode", self.mode, ("min", "max"))
         if self.target is None:
-            raise ValueError(
+            raise InvalidParameterError(
                 f"workload {self.name!r} has no target: time-to-target needs one (set it with "
                 "`hplists targets set`, or give it in a workload specs file)"
             )
@@ -83,23 +82,23 @@ _FIELDS = ("metric", "mode", "target", "step_budget")
 
 def _parse(data: Any, source: str) -> dict[str, WorkloadSpec]:
     if not isinstance(data, Mapping) or not isinstance(data.get("workloads"), Mapping):
-        raise ValueError(f"{source}: a workload specs file needs a 'workloads' table mapping "
+        raise InvalidParameterError(f"{source}: a workload specs file needs a 'workloads' table mapping "
                          "workload names to {metric, mode, target, step_budget}")
     out = {}
     for name, entry in data["workloads"].items():
         if not isinstance(entry, Mapping):
-            raise ValueError(f"{source}: workloads.{name} must be a table of {list(_FIELDS)}")
+            raise InvalidParameterError(f"{source}: workloads.{name} must be a table of {list(_FIELDS)}")
         unknown = sorted(set(entry) - set(_FIELDS))
         missing = [f for f in _FIELDS if f not in entry]
         if unknown:
-            raise ValueError(f"{source}: workloads.{name} has unknown field(s) {unknown}; "
+            raise InvalidParameterError(f"{source}: workloads.{name} has unknown field(s) {unknown}; "
                              f"allowed fields are {list(_FIELDS)}")
         if missing:
-            raise ValueError(f"{source}: workloads.{name} is missing field(s) {missing}")
+            raise InvalidParameterError(f"{source}: workloads.{name} is missing field(s) {missing}")
         try:
             out[str(name)] = WorkloadSpec(name=str(name), **{f: entry[f] for f in _FIELDS})
         except ValueError as e:
-            raise ValueError(f"{source}: {e}") from None
+            raise InvalidParameterError(f"{source}: {e}") from None
     return out
 
 
@@ -114,21 +113,16 @@ def load_specs(path: str | Path) -> dict[str, WorkloadSpec]:
         >>> load_specs(p)["w"].mode
         'max'
     """
+    from hplists._files import parse_json, parse_toml, read_text
+
     path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"workload specs file {str(path)!r} does not exist")
-    text = path.read_text()
     suffix = path.suffix.lower()
-    try:
-        if suffix == ".json":
-            data = json.loads(text)
-        elif suffix == ".toml":
-            data = tomllib.loads(text)
-        else:
-            raise ValueError(f"workload specs file {str(path)!r}: the suffix must be one of "
-                             f"'.json', '.toml'; got {suffix!r}")
-    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as e:
-        raise ValueError(f"workload specs file {str(path)!r} is not valid {suffix[1:]}: {e}") from None
+    if suffix not in (".json", ".toml"):
+        raise InvalidParameterError(f"workload specs file {str(path)!r}: the suffix must be one "
+                                    f"of '.json', '.toml'; got {suffix!r}")
+    text = read_text(path, "workload specs file")
+    source = f"workload specs file {str(path)!r}"
+    data = parse_json(text, source) if suffix == ".json" else parse_toml(text, source)
     return _parse(data, str(path))
 
 
@@ -176,7 +170,7 @@ def resolve_specs(
                 out[name] = spec_from_workload(workload)
                 continue
         given = f" (the specs given cover {sorted(specs)})" if specs else ""
-        raise ValueError(
+        raise InvalidParameterError(
             f"unknown workload {name!r}: it is not a registered workload and has no spec"
             f"{given}; describe it in a workload specs file (--specs)"
         )

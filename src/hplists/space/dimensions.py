@@ -24,6 +24,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from hplists.exceptions import InvalidParameterError
+
 __all__ = ["SCALES", "Dimension", "Discrete", "Fixed", "Linear", "Log", "dimension_from_dict"]
 
 SCALES = ("log", "linear", "discrete", "fixed")
@@ -31,16 +33,19 @@ SCALES = ("log", "linear", "discrete", "fixed")
 
 def _real(dim: str, field: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"dimension {dim!r}: {field} must be a real number, got {value!r}")
-    v = float(value)
+        raise InvalidParameterError(f"dimension {dim!r}: {field} must be a real number, got {value!r}")
+    try:
+        v = float(value)
+    except OverflowError:  # an integer too large for a float
+        v = math.inf
     if not math.isfinite(v):
-        raise ValueError(f"dimension {dim!r}: {field} must be finite, got {value!r}")
+        raise InvalidParameterError(f"dimension {dim!r}: {field} must be finite, got {value!r}")
     return v
 
 
 def _check_name(name: Any) -> str:
     if not isinstance(name, str) or not name.isidentifier():
-        raise ValueError(f"dimension names must be identifiers like 'learning_rate', got {name!r}")
+        raise InvalidParameterError(f"dimension names must be identifiers like 'learning_rate', got {name!r}")
     return name
 
 
@@ -91,9 +96,9 @@ class Log(Dimension):
         low = _real(self.name, "low", self.low)
         high = _real(self.name, "high", self.high)
         if low <= 0:
-            raise ValueError(f"dimension {self.name!r}: log scale needs low > 0, got {self.low!r}")
+            raise InvalidParameterError(f"dimension {self.name!r}: log scale needs low > 0, got {self.low!r}")
         if not low < high:
-            raise ValueError(
+            raise InvalidParameterError(
                 f"dimension {self.name!r}: low must be < high, got low={self.low!r}, "
                 f"high={self.high!r}"
             )
@@ -134,7 +139,7 @@ class Linear(Dimension):
         low = _real(self.name, "low", self.low)
         high = _real(self.name, "high", self.high)
         if not low < high:
-            raise ValueError(
+            raise InvalidParameterError(
                 f"dimension {self.name!r}: low must be < high, got low={self.low!r}, "
                 f"high={self.high!r}"
             )
@@ -143,7 +148,11 @@ class Linear(Dimension):
 
     def from_unit(self, u: np.ndarray) -> np.ndarray:
         u = np.asarray(u, dtype=np.float64)
-        return np.clip(self.low + u * (self.high - self.low), self.low, self.high)
+        width = self.high - self.low
+        if math.isfinite(width):
+            return np.clip(self.low + u * width, self.low, self.high)
+        # high - low overflows (e.g. [-1e308, 1e308]): the same map without the difference
+        return np.clip((1.0 - u) * self.low + u * self.high, self.low, self.high)
 
     def to_dict(self) -> dict[str, Any]:
         return {"scale": "linear", "low": self.low, "high": self.high}
@@ -171,15 +180,15 @@ class Discrete(Dimension):
     def __post_init__(self) -> None:
         _check_name(self.name)
         if isinstance(self.values, (str, bytes)) or not isinstance(self.values, Sequence):
-            raise ValueError(
+            raise InvalidParameterError(
                 f"dimension {self.name!r}: values must be a non-empty list of numbers, "
                 f"got {self.values!r}"
             )
         values = tuple(_real(self.name, f"values[{i}]", v) for i, v in enumerate(self.values))
         if not values:
-            raise ValueError(f"dimension {self.name!r}: values must not be empty")
+            raise InvalidParameterError(f"dimension {self.name!r}: values must not be empty")
         if len(set(values)) != len(values):
-            raise ValueError(f"dimension {self.name!r}: values must be distinct, got {values}")
+            raise InvalidParameterError(f"dimension {self.name!r}: values must be distinct, got {values}")
         object.__setattr__(self, "values", values)
 
     def from_unit(self, u: np.ndarray) -> np.ndarray:
@@ -255,29 +264,29 @@ def dimension_from_dict(name: str, spec: Mapping[str, Any]) -> Dimension:
         >>> dimension_from_dict("lr", {"scale": "exp", "low": 1, "high": 2})
         Traceback (most recent call last):
         ...
-        ValueError: dimension 'lr': scale must be one of 'log', 'linear', 'discrete', 'fixed'; got 'exp'
+        hplists.exceptions.InvalidParameterError: dimension 'lr': scale must be one of 'log', 'linear', 'discrete', 'fixed'; got 'exp'
     """
     _check_name(name)
     if not isinstance(spec, Mapping):
-        raise ValueError(f"dimension {name!r}: must be a table/object with a 'scale', got {spec!r}")
+        raise InvalidParameterError(f"dimension {name!r}: must be a table/object with a 'scale', got {spec!r}")
     spec = dict(spec)
     if "scale" not in spec and ("feasible_points" in spec or "scaling" in spec):
         spec = _from_algoperf(name, spec)
     if "scale" not in spec:
-        raise ValueError(
+        raise InvalidParameterError(
             f"dimension {name!r}: missing 'scale' (one of {', '.join(map(repr, SCALES))})"
         )
     scale = spec.pop("scale")
-    if scale not in _FIELDS:
+    if not isinstance(scale, str) or scale not in _FIELDS:
         allowed = ", ".join(repr(s) for s in SCALES)
-        raise ValueError(f"dimension {name!r}: scale must be one of {allowed}; got {scale!r}")
+        raise InvalidParameterError(f"dimension {name!r}: scale must be one of {allowed}; got {scale!r}")
     fields, cls = _FIELDS[scale]
     missing = sorted(fields - set(spec))
     unknown = sorted(set(spec) - fields)
     if missing:
-        raise ValueError(f"dimension {name!r}: a {scale} dimension needs {missing}")
+        raise InvalidParameterError(f"dimension {name!r}: a {scale} dimension needs {missing}")
     if unknown:
-        raise ValueError(
+        raise InvalidParameterError(
             f"dimension {name!r}: unknown field(s) {unknown} for a {scale} dimension; "
             f"allowed fields are {sorted(fields | {'scale'})}"
         )
@@ -288,15 +297,15 @@ def _from_algoperf(name: str, spec: dict[str, Any]) -> dict[str, Any]:
     if "feasible_points" in spec:
         extra = sorted(set(spec) - {"feasible_points"})
         if extra:
-            raise ValueError(f"dimension {name!r}: unknown field(s) {extra} next to feasible_points")
+            raise InvalidParameterError(f"dimension {name!r}: unknown field(s) {extra} next to feasible_points")
         points = spec["feasible_points"]
         if isinstance(points, Sequence) and not isinstance(points, str) and len(points) == 1:
             return {"scale": "fixed", "value": points[0]}
         return {"scale": "discrete", "values": points}
     extra = sorted(set(spec) - {"min", "max", "scaling"})
     if extra:
-        raise ValueError(f"dimension {name!r}: unknown field(s) {extra}")
+        raise InvalidParameterError(f"dimension {name!r}: unknown field(s) {extra}")
     for key in ("min", "max"):
         if key not in spec:
-            raise ValueError(f"dimension {name!r}: AlgoPerf-style dimension needs {key!r}")
+            raise InvalidParameterError(f"dimension {name!r}: AlgoPerf-style dimension needs {key!r}")
     return {"scale": spec["scaling"], "low": spec["min"], "high": spec["max"]}

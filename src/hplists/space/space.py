@@ -21,13 +21,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from hplists.exceptions import InvalidParameterError
 from hplists.hparams import HParams
 from hplists.space.dimensions import Dimension, Discrete, Fixed, dimension_from_dict
 
@@ -83,22 +83,22 @@ class SearchSpace:
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
-            raise ValueError(f"search space name must be a non-empty string, got {self.name!r}")
+            raise InvalidParameterError(f"search space name must be a non-empty string, got {self.name!r}")
         if not isinstance(self.optimizer, str) or not self.optimizer:
-            raise ValueError(f"space {self.name!r}: optimizer must be a non-empty string")
+            raise InvalidParameterError(f"space {self.name!r}: optimizer must be a non-empty string")
         dims = tuple(self.dimensions)
         for d in dims:
             if not isinstance(d, Dimension):
-                raise ValueError(f"space {self.name!r}: not a Dimension: {d!r}")
+                raise InvalidParameterError(f"space {self.name!r}: not a Dimension: {d!r}")
         object.__setattr__(self, "dimensions", dims)
         names = [d.name for d in dims]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
-            raise ValueError(f"space {self.name!r}: duplicate dimension name(s) {dupes}")
+            raise InvalidParameterError(f"space {self.name!r}: duplicate dimension name(s) {dupes}")
         targets = [_target(n, self.is_nadamw)[0] for n in names]
         clash = sorted({t for t in targets if targets.count(t) > 1})
         if clash:
-            raise ValueError(
+            raise InvalidParameterError(
                 f"space {self.name!r}: several dimensions set {clash} "
                 f"(e.g. both 'beta1' and 'one_minus_beta1')"
             )
@@ -127,7 +127,7 @@ class SearchSpace:
     def _check_one_minus(self, d: Dimension) -> None:
         lo, hi = d.extremes()
         if not (lo > 0.0 and hi <= 1.0):
-            raise ValueError(
+            raise InvalidParameterError(
                 f"space {self.name!r}, dimension {d.name!r}: values must lie in (0, 1] so that "
                 f"{d.name[len('one_minus_'):]} = 1 - value lies in [0, 1); got [{lo:g}, {hi:g}]"
             )
@@ -138,13 +138,13 @@ class SearchSpace:
         )
         unknown = [n for n in names if n not in allowed]
         if unknown:
-            raise ValueError(
+            raise InvalidParameterError(
                 f"space {self.name!r}: unknown NAdamW hyperparameter(s) {unknown}; allowed names "
                 f"are {sorted(allowed)} (use another optimizer name for a non-NAdamW space)"
             )
         missing = [f for f in ("learning_rate", "beta1", "beta2") if f not in targets]
         if missing:
-            raise ValueError(
+            raise InvalidParameterError(
                 f"space {self.name!r}: a NAdamW space must set {missing} "
                 f"(directly or as one_minus_<name>)"
             )
@@ -156,7 +156,7 @@ class SearchSpace:
                 try:
                     self.materialize(raw)
                 except ValueError as e:
-                    raise ValueError(
+                    raise InvalidParameterError(
                         f"space {self.name!r}, dimension {d.name!r} = {x:g}: {e}"
                     ) from None
 
@@ -172,7 +172,7 @@ class SearchSpace:
         missing = [n for n in self.names if n not in raw]
         extra = sorted(set(raw) - set(self.names))
         if missing or extra:
-            raise ValueError(
+            raise InvalidParameterError(
                 f"space {self.name!r}: raw point must have exactly the keys {list(self.names)}; "
                 f"missing {missing}, unknown {extra}"
             )
@@ -191,7 +191,7 @@ class SearchSpace:
         """
         unit = np.asarray(unit, dtype=np.float64)
         if unit.ndim != 2 or unit.shape[1] != self.n_coordinates:
-            raise ValueError(
+            raise InvalidParameterError(
                 f"unit must have shape (n, {self.n_coordinates}) for space {self.name!r}, "
                 f"got {unit.shape}"
             )
@@ -286,10 +286,10 @@ class SearchSpace:
             ...     "learning_rate": {"scale": "log", "low": 0, "high": 1}}})
             Traceback (most recent call last):
             ...
-            ValueError: space 's': dimension 'learning_rate': log scale needs low > 0, got 0
+            hplists.exceptions.InvalidParameterError: space 's': dimension 'learning_rate': log scale needs low > 0, got 0
         """
         if not isinstance(d, Mapping):
-            raise ValueError(f"a search space must be an object/table, got {type(d).__name__}")
+            raise InvalidParameterError(f"a search space must be an object/table, got {type(d).__name__}")
         if "dimensions" not in d and d and all(
             isinstance(v, Mapping) and ({"feasible_points"} <= set(v) or "scaling" in v)
             for v in d.values()
@@ -297,25 +297,25 @@ class SearchSpace:
             d = {"name": name or "algoperf", "optimizer": "nadamw", "dimensions": dict(d)}
         unknown = sorted(set(d) - _SPACE_KEYS)
         if unknown:
-            raise ValueError(
+            raise InvalidParameterError(
                 f"search space has unknown key(s) {unknown}; allowed keys are {sorted(_SPACE_KEYS)}"
             )
         space_name = d.get("name", name)
         if not space_name:
-            raise ValueError("search space is missing required key 'name'")
+            raise InvalidParameterError("search space is missing required key 'name'")
         dims_spec = d.get("dimensions")
         if not isinstance(dims_spec, Mapping) or not dims_spec:
-            raise ValueError(
+            raise InvalidParameterError(
                 f"space {space_name!r}: 'dimensions' must be a non-empty object mapping names "
                 f"to dimensions, got {dims_spec!r}"
             )
         for key in ("description", "optimizer", "source"):
             if key in d and not isinstance(d[key], str):
-                raise ValueError(f"space {space_name!r}: {key} must be a string, got {d[key]!r}")
+                raise InvalidParameterError(f"space {space_name!r}: {key} must be a string, got {d[key]!r}")
         try:
             dims = tuple(dimension_from_dict(k, v) for k, v in dims_spec.items())
         except ValueError as e:
-            raise ValueError(f"space {space_name!r}: {e}") from None
+            raise InvalidParameterError(f"space {space_name!r}: {e}") from None
         return cls(
             name=space_name,
             dimensions=dims,
@@ -330,25 +330,22 @@ class SearchSpace:
 
         A file without a ``name`` is named after its stem.
         """
+        from hplists._files import parse_json, parse_toml, read_text
+
         path = Path(path)
-        if not path.is_file():
-            raise ValueError(f"search space file {str(path)!r} does not exist")
         suffix = path.suffix.lower()
-        text = path.read_text()
+        if suffix not in (".json", ".toml"):
+            raise InvalidParameterError(
+                f"search space file {str(path)!r}: suffix must be one of '.json', '.toml'; "
+                f"got {path.suffix!r}"
+            )
+        text = read_text(path, "search space file")
+        source = f"search space file {str(path)!r}"
+        data = parse_json(text, source) if suffix == ".json" else parse_toml(text, source)
         try:
-            if suffix == ".json":
-                data = json.loads(text)
-            elif suffix == ".toml":
-                data = tomllib.loads(text)
-            else:
-                raise ValueError(
-                    f"search space file {str(path)!r}: suffix must be one of '.json', '.toml'; "
-                    f"got {path.suffix!r}"
-                )
-        except (json.JSONDecodeError, tomllib.TOMLDecodeError) as e:
-            raise ValueError(f"search space file {str(path)!r} is not valid {suffix[1:]}: {e}") \
-                from None
-        return cls.from_dict(data, name=path.stem)
+            return cls.from_dict(data, name=path.stem)
+        except InvalidParameterError as e:
+            raise InvalidParameterError(f"{source}: {e}") from None
 
     def describe(self) -> list[dict[str, Any]]:
         """One row per dimension (name, scale, range or values), for tables."""

@@ -27,10 +27,10 @@ import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from hplists._check import check_real
+from hplists._check import check_int, check_real
 from hplists._version import __version__
 from hplists.curves import Curve, Status
-from hplists.exceptions import DataError
+from hplists.exceptions import DataError, InvalidParameterError
 from hplists.hparams import HParams
 
 __all__ = [
@@ -68,15 +68,15 @@ def canonical_point(point: HParams | Mapping[str, Any]) -> dict[str, float]:
     elif isinstance(point, Mapping):
         d = point
     else:
-        raise ValueError(
+        raise InvalidParameterError(
             f"point must be an HParams or a mapping of names to floats, got {type(point).__name__}"
         )
     if not d:
-        raise ValueError("point must have at least one hyperparameter")
+        raise InvalidParameterError("point must have at least one hyperparameter")
     out = {}
     for k in sorted(d, key=str):
         if not isinstance(k, str) or not k:
-            raise ValueError(f"point keys must be non-empty strings, got {k!r}")
+            raise InvalidParameterError(f"point keys must be non-empty strings, got {k!r}")
         out[k] = check_real(f"point[{k!r}]", d[k]) + 0.0  # + 0.0 folds -0.0 into 0.0
     return out
 
@@ -116,7 +116,7 @@ def _dec(x: Any) -> float:
             return -math.inf
         if x in ("NaN", "nan"):
             return math.nan
-        raise ValueError(f"not a number: {x!r}")
+        raise InvalidParameterError(f"not a number: {x!r}")
     return float(x)
 
 
@@ -140,16 +140,64 @@ def curve_to_json(curve: Curve) -> dict[str, Any]:
     }
 
 
-def curve_from_json(d: Mapping[str, Any]) -> Curve:
-    """Inverse of :func:`curve_to_json`."""
-    return Curve(
-        steps=[int(s) for s in d["steps"]],
-        seconds=[_dec(x) for x in d["seconds"]],
-        train_loss=[_dec(x) for x in d["train_loss"]],
-        metrics={k: [_dec(x) for x in v] for k, v in d.get("metrics", {}).items()},
-        status=d.get("status", "complete"),
-        message=d.get("message", ""),
-    )
+def _json_list(d: Mapping[str, Any], key: str, where: str) -> list[Any]:
+    if key not in d:
+        raise InvalidParameterError(f"{where} is missing field {key!r}")
+    v = d[key]
+    if not isinstance(v, list):
+        raise InvalidParameterError(f"{where}.{key} must be a list, got {type(v).__name__}")
+    return v
+
+
+def _decs(values: list[Any], where: str) -> list[float]:
+    out = []
+    for i, x in enumerate(values):
+        if isinstance(x, bool) or not isinstance(x, (int, float, str, type(None))):
+            raise InvalidParameterError(f"{where}[{i}] must be a number, got {x!r}")
+        try:
+            out.append(_dec(x))
+        except OverflowError:
+            raise InvalidParameterError(f"{where}[{i}] is too large for a float") from None
+        except InvalidParameterError as e:
+            raise InvalidParameterError(f"{where}[{i}]: {e}") from None
+    return out
+
+
+def curve_from_json(d: Mapping[str, Any], where: str = "curve") -> Curve:
+    """Inverse of :func:`curve_to_json`; a malformed field is an InvalidParameterError naming it.
+
+    Example:
+        >>> curve_from_json({"steps": [1], "seconds": [0], "train_loss": [1], "metrics": 0})
+        Traceback (most recent call last):
+        ...
+        hplists.exceptions.InvalidParameterError: curve.metrics must be an object of metric names to lists, got int
+    """
+    if not isinstance(d, Mapping):
+        raise InvalidParameterError(f"{where} must be an object, got {type(d).__name__}")
+    steps = [check_int(f"{where}.steps[{i}]", s, low=0)
+             for i, s in enumerate(_json_list(d, "steps", where))]
+    metrics = d.get("metrics", {})
+    if not isinstance(metrics, Mapping):
+        raise InvalidParameterError(f"{where}.metrics must be an object of metric names to "
+                                    f"lists, got {type(metrics).__name__}")
+    for k, v in metrics.items():
+        if not isinstance(v, list):
+            raise InvalidParameterError(f"{where}.metrics[{k!r}] must be a list, got "
+                                        f"{type(v).__name__}")
+    message = d.get("message", "")
+    if not isinstance(message, str):
+        raise InvalidParameterError(f"{where}.message must be a string, got {message!r}")
+    try:
+        return Curve(
+            steps=steps,
+            seconds=_decs(_json_list(d, "seconds", where), f"{where}.seconds"),
+            train_loss=_decs(_json_list(d, "train_loss", where), f"{where}.train_loss"),
+            metrics={str(k): _decs(v, f"{where}.metrics[{k!r}]") for k, v in metrics.items()},
+            status=check_status(d.get("status", "complete")),
+            message=message,
+        )
+    except InvalidParameterError as e:
+        raise InvalidParameterError(f"{where}: {e}") from None
 
 
 def check_status(value: Any, *, terminal: bool = False) -> Status:
@@ -161,7 +209,7 @@ def check_status(value: Any, *, terminal: bool = False) -> Status:
         status = None
     if status is None or status not in allowed:
         names = ", ".join(repr(s.value) for s in allowed)
-        raise ValueError(f"status must be one of {names}; got {value!r}")
+        raise InvalidParameterError(f"status must be one of {names}; got {value!r}")
     return status
 
 
@@ -269,26 +317,45 @@ class TrialRecord:
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> TrialRecord:
-        """Inverse of :meth:`to_json`; the point id is recomputed and checked."""
+        """Inverse of :meth:`to_json`; the point id is recomputed and checked.
+
+        A missing or malformed field is an
+        :class:`~hplists.exceptions.InvalidParameterError` that names it.
+        """
+        if not isinstance(d, Mapping):
+            raise InvalidParameterError(f"a trial must be an object, got {type(d).__name__}")
+        for key in ("point", "study", "workload"):
+            if key not in d:
+                raise InvalidParameterError(f"trial record is missing field {key!r}")
         point = canonical_point(d["point"])
         pid = point_id(point)
         if d.get("point_id") not in (None, pid):
-            raise ValueError(
+            raise InvalidParameterError(
                 f"trial record: point_id {d['point_id']!r} does not match its point ({pid!r})"
             )
+        for key in ("study", "workload", "workload_version", "message"):
+            v = d.get(key)
+            if isinstance(v, bool) or (key in d and not isinstance(v, (str, int))):
+                raise InvalidParameterError(f"trial record: {key} must be a string, "
+                                            f"got {d[key]!r}")
+        provenance = d.get("provenance", {})
+        if not isinstance(provenance, Mapping):
+            raise InvalidParameterError(f"trial record: provenance must be an object, got "
+                                        f"{type(provenance).__name__}")
         curve = d.get("curve")
+        index = d.get("point_index")
         return cls(
             study=str(d["study"]),
             point_id=pid,
-            point_index=None if d.get("point_index") is None else int(d["point_index"]),
+            point_index=None if index is None else check_int("point_index", index, low=0),
             point=point,
             workload=str(d["workload"]),
             workload_version=str(d.get("workload_version", "1")),
-            seed=int(d.get("seed", 0)),
+            seed=check_int("seed", d.get("seed", 0)),
             status=check_status(d.get("status", "complete")),
             message=str(d.get("message", "")),
             curve=None if curve is None else curve_from_json(curve),
-            provenance=dict(d.get("provenance", {})),
+            provenance=dict(provenance),
         )
 
 

@@ -53,6 +53,7 @@ from typing import Any
 
 from hplists._check import check_choice
 from hplists.curves import Curve, Status
+from hplists.exceptions import InvalidParameterError
 from hplists.hparams import ALGOPERF_KEYS, HParams
 from hplists.store.base import (
     EmptyStoreError,
@@ -113,7 +114,7 @@ class ImportResult:
 
 def _records(store: SQLiteStore, study: str | None) -> list[TrialRecord]:
     if isinstance(store, (str, os.PathLike)):
-        raise ValueError("pass an open store (hplists.store.open_store(path)), not a path")
+        raise InvalidParameterError("pass an open store (hplists.store.open_store(path)), not a path")
     return store.require_trials(study=study)
 
 
@@ -122,7 +123,7 @@ def _atomic(path: str | os.PathLike[str], mode: str = "w") -> Iterator[Any]:
     """Writes to a temporary file next to ``path`` and renames it: no half-written exports."""
     path = Path(path)
     if not path.parent.exists():
-        raise ValueError(f"output directory {str(path.parent)!r} does not exist")
+        raise InvalidParameterError(f"output directory {str(path.parent)!r} does not exist")
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, mode, newline="" if "b" not in mode else None) as f:
@@ -213,7 +214,7 @@ def export_parquet(store: SQLiteStore, path: str | os.PathLike[str], *,
         import pyarrow as pa
         import pyarrow.parquet as pq
     except ImportError:
-        raise ValueError(
+        raise InvalidParameterError(
             "Parquet export needs pyarrow; install it with `pip install hplists[parquet]`"
         ) from None
     records = _records(store, study)
@@ -244,14 +245,24 @@ def _num(v: Any, where: str, column: str) -> float:
     if v is None:
         return math.nan
     if isinstance(v, (int, float)) and not isinstance(v, bool):
-        return float(v)
-    s = str(v).strip()
+        try:
+            return float(v)
+        except OverflowError:  # an integer too large for a float
+            raise InvalidParameterError(f"{where}, column {column!r}: {v!r} is too large for a "
+                                        "float") from None
+    if not isinstance(v, str):  # e.g. a numpy number, or a list from a hostile file
+        try:
+            return float(v)
+        except (OverflowError, TypeError, ValueError):
+            raise InvalidParameterError(f"{where}, column {column!r}: not a number: "
+                                        f"{v!r}") from None
+    s = v.strip()
     if s == "":
         return math.nan
     try:
         return float(s)
     except ValueError:
-        raise ValueError(f"{where}, column {column!r}: not a number: {v!r}") from None
+        raise InvalidParameterError(f"{where}, column {column!r}: not a number: {v!r}") from None
 
 
 def _blank(v: Any) -> bool:
@@ -276,7 +287,7 @@ def _make_point(hp: dict[str, float], where: str) -> dict[str, float]:
             eps = d.pop("eps", 1e-8)
             return HParams.from_algoperf(d, eps=eps).to_dict()
     except ValueError as e:
-        raise ValueError(f"{where}: {e}") from None
+        raise InvalidParameterError(f"{where}: {e}") from None
     return canonical_point(hp)
 
 
@@ -313,10 +324,10 @@ def import_trials(store: SQLiteStore, rows: Iterable[Mapping[str, Any]], *,
                 (hp_cols if kind == "hp" else metric_cols).append((col, name))
         st = row.get("study") if not _blank(row.get("study")) else study
         if _blank(st):
-            raise ValueError(f"{where}: empty study (pass study= to fill it)")
+            raise InvalidParameterError(f"{where}: empty study (pass study= to fill it)")
         wl = row.get("workload")
         if _blank(wl):
-            raise ValueError(f"{where}: empty workload")
+            raise InvalidParameterError(f"{where}: empty workload")
         seed_v = row.get("seed")
         seed = 0 if _blank(seed_v) else _int(seed_v, where, "seed")
         raw_hp = tuple((col, name, row.get(col)) for col, name in hp_cols
@@ -324,7 +335,7 @@ def import_trials(store: SQLiteStore, rows: Iterable[Mapping[str, Any]], *,
         cached = point_cache.get(raw_hp)
         if cached is None:
             if not raw_hp:
-                raise ValueError(f"{where}: no hyperparameter values (columns 'hp.<name>' or "
+                raise InvalidParameterError(f"{where}: no hyperparameter values (columns 'hp.<name>' or "
                                  f"HParams / AlgoPerf names)")
             hp = {name: _num(v, where, col) for col, name, v in raw_hp}
             point = _make_point(hp, where)
@@ -345,7 +356,7 @@ def import_trials(store: SQLiteStore, rows: Iterable[Mapping[str, Any]], *,
         index = None if _blank(pi_v) else _int(pi_v, where, "point_index")
         pid_v = row.get("point_id")
         if not _blank(pid_v) and str(pid_v) != pid:
-            raise ValueError(f"{where}: point_id {pid_v!r} does not match the hyperparameter "
+            raise InvalidParameterError(f"{where}: point_id {pid_v!r} does not match the hyperparameter "
                              f"columns (their id is {pid!r})")
         if g is None:
             g = groups[key] = {"study": str(st), "workload": str(wl), "seed": seed,
@@ -356,21 +367,24 @@ def import_trials(store: SQLiteStore, rows: Iterable[Mapping[str, Any]], *,
             for field, value in (("status", status), ("message", message),
                                  ("workload_version", wv), ("point_index", index)):
                 if g[field] != value:
-                    raise ValueError(
+                    raise InvalidParameterError(
                         f"{where}: {field} {value!r} differs from {g[field]!r} in row "
                         f"{g['first_row']} of the same trial (study={st!r}, workload={wl!r}, "
                         f"seed={seed})"
                     )
         step_v = row.get("step")
         if not _blank(step_v):
-            ev = {"step": _int(step_v, where, "step"),
+            step = _int(step_v, where, "step")
+            if step < 0:
+                raise InvalidParameterError(f"{where}, column 'step': must be >= 0, got {step_v!r}")
+            ev = {"step": step,
                   "seconds": _num(row.get("seconds"), where, "seconds"),
                   "train_loss": _num(row.get("train_loss"), where, "train_loss"),
                   **metrics}
             g["evals"].append((i, ev))
             g["seen_metrics"].update(k for k, v in metrics.items() if not math.isnan(v))
     if columns is None:
-        raise ValueError(f"{source or 'input'} has no rows")
+        raise InvalidParameterError(f"{source or 'input'} has no rows")
     records = []
     in_flight = 0
     for g in groups.values():
@@ -381,9 +395,9 @@ def import_trials(store: SQLiteStore, rows: Iterable[Mapping[str, Any]], *,
         steps = [ev["step"] for ev in evals]
         if len(set(steps)) != len(steps):
             dup = sorted({s for s in steps if steps.count(s) > 1})
-            raise ValueError(f"{source or 'input'}: trial (study={g['study']!r}, "
-                             f"workload={g['workload']!r}, seed={g['seed']}) has step(s) {dup} "
-                             f"more than once")
+            raise InvalidParameterError(f"{source or 'input'}: trial (study={g['study']!r}, "
+                                        f"workload={g['workload']!r}, seed={g['seed']}) has "
+                                        f"step(s) {dup} more than once")
         # A metric column left empty for the whole trial was not recorded for it.
         keep = g["seen_metrics"]
         evals = [{k: v for k, v in ev.items() if k in _EVAL_COLUMNS or k in keep} for ev in evals]
@@ -401,11 +415,11 @@ def import_trials(store: SQLiteStore, rows: Iterable[Mapping[str, Any]], *,
 def _check_columns(columns: list[str], study: str | None, source: str) -> None:
     where = source or "input"
     if "workload" not in columns:
-        raise ValueError(f"{where}: missing required column 'workload' (columns are {columns})")
+        raise InvalidParameterError(f"{where}: missing required column 'workload' (columns are {columns})")
     if "study" not in columns and not study:
-        raise ValueError(f"{where}: missing column 'study' (or pass a study name to fill it)")
+        raise InvalidParameterError(f"{where}: missing column 'study' (or pass a study name to fill it)")
     if "step" not in columns:
-        raise ValueError(f"{where}: missing required column 'step' (columns are {columns})")
+        raise InvalidParameterError(f"{where}: missing required column 'step' (columns are {columns})")
 
 
 def _classify(col: str) -> tuple[str, str]:
@@ -419,7 +433,7 @@ def _classify(col: str) -> tuple[str, str]:
 def _int(v: Any, where: str, column: str) -> int:
     x = _num(v, where, column)
     if not math.isfinite(x) or x != int(x):
-        raise ValueError(f"{where}, column {column!r}: must be an integer, got {v!r}")
+        raise InvalidParameterError(f"{where}, column {column!r}: must be an integer, got {v!r}")
     return int(x)
 
 
@@ -433,7 +447,7 @@ def _status(v: Any, where: str) -> Status:
     try:
         return check_status(str(v).strip())
     except ValueError as e:
-        raise ValueError(f"{where}, column 'status': {e}") from None
+        raise InvalidParameterError(f"{where}, column 'status': {e}") from None
 
 
 def import_csv(store: SQLiteStore, path: str | os.PathLike[str], *, study: str | None = None
@@ -444,16 +458,29 @@ def import_csv(store: SQLiteStore, path: str | os.PathLike[str], *, study: str |
     ``study`` column).
     """
     path = Path(path)
+    if path.is_dir():
+        raise InvalidParameterError(f"CSV file {str(path)!r} is a directory, not a file")
     if not path.is_file():
-        raise ValueError(f"no CSV file at {str(path)!r}")
-    with path.open(newline="") as f:
-        reader = csv.DictReader(f)
-        if reader.fieldnames is None:
-            raise ValueError(f"{str(path)!r} is empty (expected a CSV header)")
-        dupes = sorted({c for c in reader.fieldnames if reader.fieldnames.count(c) > 1})
-        if dupes:
-            raise ValueError(f"{str(path)!r}: duplicate column(s) {dupes}")
-        return import_trials(store, reader, study=study, source=path.name)
+        raise InvalidParameterError(f"no CSV file at {str(path)!r}")
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            try:
+                if reader.fieldnames is None:
+                    raise InvalidParameterError(f"{str(path)!r} is empty (expected a CSV header)")
+                dupes = sorted({c for c in reader.fieldnames if reader.fieldnames.count(c) > 1})
+                if dupes:
+                    raise InvalidParameterError(f"{str(path)!r}: duplicate column(s) {dupes}")
+                return import_trials(store, reader, study=study, source=path.name)
+            except csv.Error as e:  # e.g. a field over the csv module's 128 KiB limit
+                raise InvalidParameterError(f"CSV file {str(path)!r}, line {reader.line_num}: "
+                                            f"{e}") from None
+    except UnicodeDecodeError as e:
+        raise InvalidParameterError(f"CSV file {str(path)!r} is not UTF-8 text (byte {e.start}: "
+                                    f"{e.reason})") from None
+    except OSError as e:
+        raise InvalidParameterError(f"CSV file {str(path)!r} cannot be read: "
+                                    f"{e.strerror or type(e).__name__}") from None
 
 
 def import_parquet(store: SQLiteStore, path: str | os.PathLike[str], *,
@@ -462,32 +489,34 @@ def import_parquet(store: SQLiteStore, path: str | os.PathLike[str], *,
     try:
         import pyarrow.parquet as pq
     except ImportError:
-        raise ValueError("Parquet import needs pyarrow (`pip install hplists[parquet]`)") from None
+        raise InvalidParameterError("Parquet import needs pyarrow (`pip install hplists[parquet]`)") from None
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"no Parquet file at {str(path)!r}")
+        raise InvalidParameterError(f"no Parquet file at {str(path)!r}")
     return import_trials(store, pq.read_table(path).to_pylist(), study=study, source=path.name)
 
 
 def import_json(store: SQLiteStore, path: str | os.PathLike[str]) -> ImportResult:
     """Imports a JSON export (:func:`export_json`); idempotent; provenance is carried over."""
+    from hplists._files import load_json
+
     path = Path(path)
-    try:
-        doc = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise ValueError(f"cannot read JSON trials from {str(path)!r}: {e}") from None
+    doc = load_json(path, "JSON trials file")
     if not isinstance(doc, dict) or doc.get("format") != "hplists-trials":
-        raise ValueError(f"{str(path)!r} is not an hplists JSON export "
+        raise InvalidParameterError(f"{str(path)!r} is not an hplists JSON export "
                          f"(expected format 'hplists-trials')")
-    if doc.get("version") != 1:
-        raise ValueError(f"{str(path)!r}: unsupported export version {doc.get('version')!r}")
+    if doc.get("version") != 1 or isinstance(doc.get("version"), bool):
+        raise InvalidParameterError(f"{str(path)!r}: unsupported export version {doc.get('version')!r}")
     records = []
     trials = doc.get("trials", [])
+    if not isinstance(trials, list):
+        raise InvalidParameterError(f"{str(path)!r}: trials must be a list, got "
+                                    f"{type(trials).__name__}")
     for i, t in enumerate(trials):
         try:
             records.append(TrialRecord.from_json(t))
-        except (KeyError, TypeError, ValueError) as e:
-            raise ValueError(f"{str(path)!r}, trial {i}: {e}") from None
+        except ValueError as e:  # InvalidParameterError naming the field
+            raise InvalidParameterError(f"{str(path)!r}, trial {i}: {e}") from None
     if not records:
         raise EmptyStoreError(f"{str(path)!r} holds no trials")
     finished = [r for r in records if r.status is not Status.RUNNING]

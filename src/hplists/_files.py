@@ -1,0 +1,75 @@
+"""Reading the files users name, with errors that name the file.
+
+A missing file, a directory, bytes that are not UTF-8, JSON or TOML that does
+not parse, or JSON nested too deeply to read are an
+:class:`~hplists.exceptions.InvalidParameterError` whose message starts with
+what the file is and its path, never a bare ``OSError`` or decoder message.
+
+Example:
+    >>> try:
+    ...     read_text("no/such/file.json", "search space file")
+    ... except InvalidParameterError as e:
+    ...     print(e)
+    search space file 'no/such/file.json' does not exist
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from hplists.exceptions import InvalidParameterError
+
+__all__ = ["load_json", "parse_json", "parse_toml", "read_text"]
+
+
+def read_text(path: str | os.PathLike[str], what: str = "file") -> str:
+    """The file's text (UTF-8); any reason it cannot be read is an InvalidParameterError."""
+    name = str(path)
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except FileNotFoundError:
+        raise InvalidParameterError(f"{what} {name!r} does not exist") from None
+    except IsADirectoryError:
+        raise InvalidParameterError(f"{what} {name!r} is a directory, not a file") from None
+    except OSError as e:
+        raise InvalidParameterError(f"{what} {name!r} cannot be read: "
+                                    f"{e.strerror or type(e).__name__}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise InvalidParameterError(f"{what} {name!r} is not UTF-8 text (byte {e.start}: "
+                                    f"{e.reason})") from None
+
+
+def parse_json(text: str, source: str) -> Any:
+    """``text`` parsed as JSON; ``source`` (e.g. ``"list file 'x.json'"``) names it in errors."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InvalidParameterError(f"{source} is not valid json: {e}") from None
+    except RecursionError:
+        raise InvalidParameterError(f"{source} is nested too deeply to read") from None
+    except ValueError as e:  # e.g. an integer of more than 4300 digits
+        raise InvalidParameterError(f"{source} is not valid json: {e}") from None
+
+
+def parse_toml(text: str, source: str) -> Any:
+    """``text`` parsed as TOML; ``source`` names it in errors."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise InvalidParameterError(f"{source} is not valid toml: {e}") from None
+    except RecursionError:
+        raise InvalidParameterError(f"{source} is nested too deeply to read") from None
+    except ValueError as e:
+        raise InvalidParameterError(f"{source} is not valid toml: {e}") from None
+
+
+def load_json(path: str | os.PathLike[str], what: str = "file") -> Any:
+    """The JSON document in ``path``; every failure names ``what`` and the path."""
+    return parse_json(read_text(path, what), f"{what} {str(path)!r}")

@@ -11,11 +11,14 @@ import dataclasses
 import enum
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from hplists.exceptions import InvalidParameterError
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 __all__ = ["Curve", "Status"]
 
@@ -56,6 +59,19 @@ class Curve:
     metrics: Mapping[str, np.ndarray]
     status: Status = Status.COMPLETE
     message: str = ""
+
+    if TYPE_CHECKING:
+        # The generated __init__, as type checkers should see it: __post_init__ turns any
+        # array-like into the float64 (int64 for steps) arrays above and a str into a Status.
+        def __init__(
+            self,
+            steps: ArrayLike,
+            seconds: ArrayLike,
+            train_loss: ArrayLike,
+            metrics: Mapping[str, ArrayLike],
+            status: Status | str = Status.COMPLETE,
+            message: str = "",
+        ) -> None: ...
 
     def __post_init__(self) -> None:
         try:

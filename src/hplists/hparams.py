@@ -76,7 +76,7 @@ class HParams:
     label_smoothing: float = 0.0
 
     def __post_init__(self) -> None:
-        checks = {
+        checks: dict[str, dict[str, Any]] = {
             "learning_rate": dict(low=0.0, low_open=True),
             "beta1": dict(low=0.0, high=1.0, high_open=True),
             "beta2": dict(low=0.0, high=1.0, high_open=True),

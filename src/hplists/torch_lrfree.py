@@ -253,11 +253,12 @@ def build(method: str, point: Mapping[str, float], params: Any, *,
                 f"{', '.join(repr(m) for m in METHODS)}")
         import schedulefree
 
-        optimizer: torch.optim.Optimizer = schedulefree.AdamWScheduleFree(
+        sfadamw = schedulefree.AdamWScheduleFree(
             tensors, lr=hp.get("learning_rate", 0.0025), betas=(b1, b2),
             eps=hp.get("eps", 1e-8), weight_decay=wd, warmup_steps=0, r=0.0,
             weight_lr_power=hp.get("weight_lr_power", 2.0))
-        optimizer.train()
+        sfadamw.train()
+        optimizer: torch.optim.Optimizer = sfadamw
         return optimizer, LambdaLR(optimizer, ConstantFactor())
     if method == "prodigy":
         import prodigyopt

@@ -139,8 +139,8 @@ def check_list_size(
         ...
         ValueError: k must be an integer in [1, 2] (the number of candidate points P), got 3
     """
-    ok = isinstance(k, (int, np.integer)) and not isinstance(k, bool)
-    if not ok or not 1 <= int(k) <= num_points:
+    if (not (isinstance(k, (int, np.integer)) and not isinstance(k, bool))
+            or not 1 <= int(k) <= num_points):
         raise ValueError(
             f"k must be an integer in [1, {num_points}] ({what}), "
             f"got {k!r}"

@@ -25,7 +25,7 @@ _EXTRA: dict[str, NamedList] = {}
 
 
 @dataclasses.dataclass(frozen=True)
-class NamedList(Sequence[HParams]):
+class NamedList(Sequence[HParams | dict[str, float]]):
     """An ordered list of points with its provenance; a sequence of its points.
 
     A ``NamedList`` behaves like the tuple of its points in priority order:
@@ -64,7 +64,7 @@ class NamedList(Sequence[HParams]):
 
     name: str
     description: str
-    points: tuple[HParams, ...]
+    points: tuple[HParams | dict[str, float], ...]
     optimizer: str = "nadamw"
     source: str = ""
     provenance: dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -73,27 +73,27 @@ class NamedList(Sequence[HParams]):
         return len(self.points)
 
     @overload
-    def __getitem__(self, index: int) -> HParams: ...
+    def __getitem__(self, index: int) -> HParams | dict[str, float]: ...
 
     @overload
     def __getitem__(self, index: slice) -> NamedList: ...
 
-    def __getitem__(self, index: int | slice) -> HParams | NamedList:
+    def __getitem__(self, index: int | slice) -> HParams | dict[str, float] | NamedList:
         """The point at ``index``, or for a slice a ``NamedList`` of those points."""
         if isinstance(index, slice):
             return dataclasses.replace(self, points=self.points[index])
         return self.points[check_index(index, len(self.points), f"NamedList {self.name!r}")]
 
-    def __iter__(self) -> Iterator[HParams]:
+    def __iter__(self) -> Iterator[HParams | dict[str, float]]:
         return iter(self.points)
 
-    def __reversed__(self) -> Iterator[HParams]:
+    def __reversed__(self) -> Iterator[HParams | dict[str, float]]:
         return reversed(self.points)
 
     def __contains__(self, point: object) -> bool:
         return point in self.points
 
-    def first(self, k: int) -> tuple[HParams, ...]:
+    def first(self, k: int) -> tuple[HParams | dict[str, float], ...]:
         """The first ``k`` points: what a budget of ``k`` trials runs."""
         k = check_int("k", k, low=1, high=len(self.points))
         return self.points[:k]

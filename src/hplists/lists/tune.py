@@ -16,7 +16,7 @@ import dataclasses
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from hplists._check import check_choice, check_int
 from hplists.hparams import HParams
@@ -132,7 +132,9 @@ def _points(points: str | Any | Sequence[HParams], k: int | None) -> list[HParam
     from hplists.lists.registry import NamedList, get_list
 
     if isinstance(points, str):
-        return list(get_list(points, k=k).points)
+        # Not checked as the other inputs are: a list for another update rule (metz-nadamw)
+        # holds plain dicts, which this returns as they are.
+        return cast(list[HParams], list(get_list(points, k=k).points))
     if isinstance(points, ConstructedList):
         raise ValueError("points is a ConstructedList, whose points are row indices of the matrix "
                          "it was built from; pass their hyperparameters in its order, e.g. "

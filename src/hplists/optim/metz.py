@@ -230,7 +230,8 @@ def metz_nadamw(
             return (-step_).astype(p.dtype), m.astype(m0.dtype), v.astype(v0.dtype)
 
         out = jax.tree.map(one, grads, params, state.mu, state.nu)
-        treedef = jax.tree.structure(grads)
+        # Any: jaxlib ships no stubs for PyTreeDef (jaxlib._jax), so mypy cannot see its methods.
+        treedef: Any = jax.tree.structure(grads)
         flat = treedef.flatten_up_to(out)
         updates = treedef.unflatten([o[0] for o in flat])
         mu = treedef.unflatten([o[1] for o in flat])

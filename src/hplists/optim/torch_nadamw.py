@@ -145,6 +145,12 @@ ParamsLike = (
     | Iterable[tuple[str, torch.Tensor]]
     | Iterable[Mapping[str, Any]]
 )
+# What NAdamW itself takes: torch.optim.Optimizer's params (no Module; groups are dicts).
+OptimizerParams = (
+    Iterable[torch.Tensor]
+    | Iterable[dict[str, Any]]
+    | Iterable[tuple[str, torch.Tensor]]
+)
 
 
 def param_groups(
@@ -240,7 +246,7 @@ class NAdamW(torch.optim.Optimizer):
 
     def __init__(
         self,
-        params: ParamsLike,
+        params: OptimizerParams,
         lr: float = 1e-3,
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
@@ -437,6 +443,13 @@ class _Hyper:
     """One group's hyperparameters as Python floats, read once per step."""
 
     __slots__ = ("b1", "b2", "eps", "eps_root", "fused_ok", "lr", "wd")
+    b1: float
+    b2: float
+    eps: float
+    eps_root: float
+    fused_ok: bool
+    lr: float
+    wd: float
 
     @classmethod
     def of(cls, group: Mapping[str, Any]) -> _Hyper:
@@ -615,7 +628,8 @@ _KERNEL: Callable[..., None] | None = None
 # which is safe because nothing else about the inputs can change: contiguous flat float
 # tensors that never alias, sizes symbolic and unrelated (duck sizing is off while
 # compiling), alignment checked by inductor's own wrapper.
-_WARM: set[tuple[torch.dtype, torch.device, bool]] = set()
+_BucketKey = tuple[torch.dtype, torch.device, bool]  # (dtype, device, 64-bit indexing)
+_WARM: set[_BucketKey] = set()
 _PADS: dict[tuple[torch.dtype, torch.device], list[tuple[torch.Tensor, ...]]] = {}
 
 
@@ -658,13 +672,14 @@ def _compiled(P: Tensors, G: Tensors, M: Tensors, V: Tensors, t: int, hp: _Hyper
     c = torch.tensor(
         [1.0 - hp.b1, hp.b2, 1.0 - hp.b2, c1, c2, 1.0 / (1.0 - hp.b2**t), hp.eps_root, hp.eps,
          hp.lr, hp.wd, hp.b1], dtype=_scalar_dtype(device), device=device)  # fmt: skip
-    classes: dict[tuple[torch.dtype, torch.device, bool], list[tuple[torch.Tensor, ...]]] = {}
+    classes: dict[_BucketKey, list[tuple[torch.Tensor, ...]]] = {}
     for p, g, m, v in zip(P, G, M, V, strict=True):
         # Plain flat tensors: dynamo would compile a graph per nn.Parameter object.
         key = (p.dtype, device, p.numel() >= 1 << 31)
         classes.setdefault(key, []).append(
             (p.detach().view(-1), g.view(-1), m.view(-1), v.view(-1)))
-    warm, cold = [], []
+    warm: list[tuple[_BucketKey, list[tuple[torch.Tensor, ...]]]] = []
+    cold: list[tuple[_BucketKey, list[tuple[torch.Tensor, ...]]]] = []
     for key, items in classes.items():
         items += _pads(key[0], device, -len(items) % _ARITY)
         calls = [(key, items[i:i + _ARITY]) for i in range(0, len(items), _ARITY)]
@@ -684,7 +699,8 @@ def _compiled(P: Tensors, G: Tensors, M: Tensors, V: Tensors, t: int, hp: _Hyper
             if "skip_guard_eval_unsafe" not in str(e):
                 raise
     for key, items in warm[done:] + cold:
-        with fx_config.patch(use_duck_shape=False):
+        # torch's fx config module lacks the _config_typing stub import that declares patch
+        with fx_config.patch(use_duck_shape=False):  # type: ignore[attr-defined]
             _call(kernel, items, c)
         _WARM.add(key)
 

@@ -97,7 +97,7 @@ def _check_ns(ns: object, num: int, replacement: bool) -> np.ndarray:
 
 def expected_best(
     values: np.ndarray | Sequence[float],
-    ns: int | Sequence[int],
+    ns: int | Sequence[int] | np.ndarray,
     *,
     minimize: bool,
     replacement: bool = False,
@@ -120,14 +120,14 @@ def expected_best(
         [1.25]
     """
     y = _check_values(values)
-    ns = _check_ns(ns, y.size, replacement)
+    trials = _check_ns(ns, y.size, replacement)
     y = np.sort(-y if minimize else y)
     num = y.size
     i = np.arange(1, num + 1)
     if replacement:
-        w = (i / num) ** ns[:, None] - ((i - 1) / num) ** ns[:, None]
+        w = (i / num) ** trials[:, None] - ((i - 1) / num) ** trials[:, None]
     else:
-        n = ns[:, None]
+        n = trials[:, None]
         log_w = _log_comb(i - 1, n - 1) - _log_comb(num, n)
         w = np.where(i >= n, np.exp(log_w), 0.0)
     with np.errstate(invalid="ignore"):
@@ -135,7 +135,7 @@ def expected_best(
     return -out if minimize else out
 
 
-def _log_comb(n: np.ndarray, k: np.ndarray) -> np.ndarray:
+def _log_comb(n: np.ndarray | int, k: np.ndarray | int) -> np.ndarray:
     """``log C(n, k)`` (``-inf`` outside ``0 <= k <= n``), from a table of log-factorials."""
     n, k = np.broadcast_arrays(n, k)
     top = int(max(n.max(), 0))
@@ -147,7 +147,7 @@ def _log_comb(n: np.ndarray, k: np.ndarray) -> np.ndarray:
 
 def tuning_curve(
     values: np.ndarray | Sequence[float],
-    ns: int | Sequence[int] | None = None,
+    ns: int | Sequence[int] | np.ndarray | None = None,
     *,
     minimize: bool,
     statistic: Statistic = "mean",
@@ -189,15 +189,15 @@ def tuning_curve(
     check_choice("band_method", band_method, BAND_METHODS)
     if statistic == "median" and not replacement:
         replacement = True  # the quantile tuning curve is defined for i.i.d. draws
-    ns = _check_ns(np.arange(1, y.size + 1) if ns is None else ns, y.size, replacement)
+    trials = _check_ns(np.arange(1, y.size + 1) if ns is None else ns, y.size, replacement)
     a, b = (float(x) for x in bounds)
     if not a <= y.min() or not y.max() <= b:
         raise ValueError(f"bounds must contain every value: got bounds ({a}, {b}) for values "
                          f"in [{y.min()}, {y.max()}]")
     if statistic == "mean":
-        point = expected_best(y, ns, minimize=minimize, replacement=replacement)
+        point = expected_best(y, trials, minimize=minimize, replacement=replacement)
     if confidence is None and statistic == "mean":
-        return TuningCurve(ns, point, None, None, minimize, statistic, replacement, None)
+        return TuningCurve(trials, point, None, None, minimize, statistic, replacement, None)
 
     try:
         from opda.nonparametric import EmpiricalDistribution
@@ -208,13 +208,13 @@ def tuning_curve(
 
     def curve(dist: EmpiricalDistribution) -> np.ndarray:
         if statistic == "mean":
-            return np.asarray(dist.average_tuning_curve(ns, minimize=minimize), dtype=float)
-        return np.asarray(dist.quantile_tuning_curve(ns, q=0.5, minimize=minimize), dtype=float)
+            return np.asarray(dist.average_tuning_curve(trials, minimize=minimize), dtype=float)
+        return np.asarray(dist.quantile_tuning_curve(trials, q=0.5, minimize=minimize), dtype=float)
 
     if statistic == "median":
         point = curve(EmpiricalDistribution(y, a=a, b=b))
     if confidence is None:
-        return TuningCurve(ns, point, None, None, minimize, statistic, replacement, None)
+        return TuningCurve(trials, point, None, None, minimize, statistic, replacement, None)
     confidence = check_real("confidence", confidence, 0.0, 1.0, low_open=True, high_open=True)
     import warnings
 
@@ -226,7 +226,7 @@ def tuning_curve(
             method=band_method, n_jobs=1,
         )
     # the higher CDF puts mass on lower values, so it gives the lower curve
-    return TuningCurve(ns, point, curve(high_cdf), curve(low_cdf), minimize, statistic,
+    return TuningCurve(trials, point, curve(high_cdf), curve(low_cdf), minimize, statistic,
                        replacement, confidence)
 
 

@@ -36,7 +36,7 @@ layer of both MLPs.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import flax.linen as nn
 import jax
@@ -233,8 +233,9 @@ class CtrDlrm(JaxWorkload):
 
     def loss_fn(self, params: Any, batch: Batch, rng: Any, dropout_rate: Any,
                 label_smoothing: Any) -> Any:
-        logits = self._model().apply({"params": params}, batch["dense"], batch["cat"], rng,
-                                     dropout_rate)
+        # flax types apply's result as also (output, variables), which it is only with mutable=
+        logits = cast(jax.Array, self._model().apply(
+            {"params": params}, batch["dense"], batch["cat"], rng, dropout_rate))
         return layers.sigmoid_cross_entropy(logits, batch["label"], label_smoothing)
 
     def predict(self, params: Any, batch: Batch) -> Any:

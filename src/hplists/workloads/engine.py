@@ -337,7 +337,8 @@ def enable_compilation_cache(path: str | os.PathLike[str] | None = None) -> str 
     env = os.environ.get(COMPILATION_CACHE_ENV, "")
     if path is None and env.lower() in ("off", "0", "false", "no"):
         return None
-    configured = jax.config.jax_compilation_cache_dir
+    # jax's flags are dynamic attributes of its Config, which its stubs do not declare
+    configured = jax.config.jax_compilation_cache_dir  # type: ignore[attr-defined]
     if path is None and configured:
         _CACHE_STATE["path"] = str(configured)
         return _CACHE_STATE["path"]
@@ -488,7 +489,7 @@ def clear_cache() -> None:
 # One group of points trained together in this process
 
 
-def _unpad(outputs: Any, i: int | None, n_valid: int) -> Any:
+def _unpad(outputs: Any, i: int | np.integer | None, n_valid: int) -> Any:
     import jax
 
     def cut(o: np.ndarray) -> np.ndarray:
@@ -578,12 +579,12 @@ def _run_group(workload: JaxWorkload, points: Sequence[Point], seed: int, total_
     tick(n * total_steps - ticked)  # steps that diverged points no longer need
     curves = []
     metric_names = _metric_names(rows)
-    for i in range(n):
-        if rows[i]:
-            curves.append(Curve.from_rows(rows[i], status[i], message[i]))
+    for j in range(n):
+        if rows[j]:
+            curves.append(Curve.from_rows(rows[j], status[j], message[j]))
         else:
             curves.append(Curve(np.zeros(0, np.int64), [], [],
-                                {k: [] for k in metric_names}, status[i], message[i]))
+                                {k: [] for k in metric_names}, status[j], message[j]))
     return curves
 
 

@@ -36,7 +36,7 @@ Variant ``graph_gnn_gelu`` (paper 001, Table 3): GELU instead of ReLU.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import flax.linen as nn
 import jax
@@ -343,7 +343,9 @@ class GraphGnn(JaxWorkload):
 
     def loss_fn(self, params: Any, batch: Batch, rng: Any, dropout_rate: Any,
                 label_smoothing: Any) -> Any:
-        logits = self._model().apply({"params": params}, batch, rng, dropout_rate)
+        # flax types apply's result as also (output, variables), which it is only with mutable=
+        logits = cast(jax.Array, self._model().apply({"params": params}, batch, rng,
+                                                     dropout_rate))
         return layers.sigmoid_cross_entropy(logits, batch["labels"], label_smoothing,
                                             where=batch["label_mask"])
 

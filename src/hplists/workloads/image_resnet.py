@@ -22,7 +22,7 @@ The architectural knob of the variant is :attr:`ImageResNet.activation`
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import flax.linen as nn
 import jax
@@ -154,7 +154,8 @@ class ImageResNet(JaxWorkload):
     def loss_fn(
         self, params: Any, batch: Batch, rng: Any, dropout_rate: Any, label_smoothing: Any
     ) -> Any:
-        logits = self.net.apply({"params": params}, batch["image"])
+        # flax types apply's result as also (output, variables), which it is only with mutable=
+        logits = cast(jax.Array, self.net.apply({"params": params}, batch["image"]))
         return softmax_cross_entropy(logits, batch["label"], label_smoothing)
 
     def predict(self, params: Any, batch: Batch) -> Any:

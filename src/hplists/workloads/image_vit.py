@@ -25,7 +25,7 @@ LayerNorm, as AlgoPerf's ``imagenet_vit_post_ln``).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import flax.linen as nn
 import jax
@@ -213,7 +213,9 @@ class ImageViT(JaxWorkload):
     def loss_fn(
         self, params: Any, batch: Batch, rng: Any, dropout_rate: Any, label_smoothing: Any
     ) -> Any:
-        logits = self.net.apply({"params": params}, batch["image"], dropout_rate, rng)
+        # flax types apply's result as also (output, variables), which it is only with mutable=
+        logits = cast(jax.Array, self.net.apply({"params": params}, batch["image"],
+                                                dropout_rate, rng))
         return softmax_cross_entropy(logits, batch["label"], label_smoothing)
 
     def predict(self, params: Any, batch: Batch) -> Any:

@@ -18,7 +18,7 @@ branch; no dropout on attention weights or inside feed-forward layers.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import flax.linen as nn
 import jax
@@ -326,9 +326,10 @@ class TranslateTransformer(JaxWorkload):
     ) -> Any:
         targets = batch["targets"]
         tgt_in = jnp.pad(targets[:, :-1], ((0, 0), (1, 0)), constant_values=BOS)
-        logits = self.network().apply(
+        # flax types apply's result as also (output, variables), which it is only with mutable=
+        logits = cast(jax.Array, self.network().apply(
             {"params": params}, batch["inputs"], tgt_in, dropout_rate, rng
-        )
+        ))
         return softmax_cross_entropy(logits, targets, label_smoothing, where=targets != PAD)
 
     def predict(self, params: Any, batch: Any) -> Any:

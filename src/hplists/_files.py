@@ -23,7 +23,7 @@ from typing import Any
 
 from hplists.exceptions import InvalidParameterError
 
-__all__ = ["load_json", "parse_json", "parse_toml", "read_text"]
+__all__ = ["load_json", "parse_json", "parse_toml", "prepare_output", "read_text"]
 
 
 def read_text(path: str | os.PathLike[str], what: str = "file") -> str:
@@ -73,3 +73,34 @@ def parse_toml(text: str, source: str) -> Any:
 def load_json(path: str | os.PathLike[str], what: str = "file") -> Any:
     """The JSON document in ``path``; every failure names ``what`` and the path."""
     return parse_json(read_text(path, what), f"{what} {str(path)!r}")
+
+
+def prepare_output(path: str | os.PathLike[str], *, force: bool = True,
+                   what: str = "output file") -> Path:
+    """Checks that ``path`` can be written as a file and creates its parent directories.
+
+    A directory, or (unless ``force``) an existing file, is an
+    InvalidParameterError, raised before any work is done for the output.
+
+    Example:
+        >>> import tempfile, os
+        >>> d = tempfile.mkdtemp()
+        >>> prepare_output(os.path.join(d, "new", "dir", "x.csv")).parent.is_dir()
+        True
+        >>> prepare_output(d)
+        Traceback (most recent call last):
+        ...
+        hplists.exceptions.InvalidParameterError: output file '...' is a directory; give a file name
+    """
+    p = Path(path)
+    name = str(path)
+    if p.is_dir():
+        raise InvalidParameterError(f"{what} {name!r} is a directory; give a file name")
+    if p.exists() and not force:
+        raise InvalidParameterError(f"{what} {name!r} exists; pass --force to overwrite it")
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise InvalidParameterError(f"cannot create the directory of {what} {name!r}: "
+                                    f"{e.strerror or type(e).__name__}") from None
+    return p

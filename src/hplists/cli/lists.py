@@ -129,9 +129,12 @@ def algoperf_search_space(points: Any) -> list[dict[str, float]]:
 
 
 def _export(args: argparse.Namespace) -> int:
+    from hplists._files import prepare_output
     from hplists.lists import get_list
 
     fmt = check_choice("format", args.format, FORMATS)
+    if args.output is not None:  # before any work: a directory or an existing file is refused
+        prepare_output(args.output, force=args.force)
     named = get_list(args.name, k=args.k)
     if fmt == "algoperf":
         if named.optimizer != "nadamw":
@@ -147,9 +150,6 @@ def _export(args: argparse.Namespace) -> int:
         sys.stdout.write(text)
         return 0
     path = Path(args.output)
-    if path.exists() and not args.force:
-        raise ValueError(f"output file {str(path)!r} exists; pass --force to overwrite it")
-    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     print(f"wrote {len(named)} points of {named.name!r} to {path}", file=sys.stderr)
     return 0

@@ -195,6 +195,12 @@ def _construct(fractions: np.ndarray, k: int, tau: float, exhaustive: bool) -> A
 def _build(args: argparse.Namespace) -> int:
     from rich.table import Table
 
+    if args.output:  # refused before the list is computed, not after
+        from hplists._files import prepare_output
+
+        if Path(args.output).is_file():
+            raise ValueError(f"--output {str(args.output)!r} exists; not overwriting it")
+        prepare_output(args.output, what="--output")
     m = _matrix(args)
     built = _construct(m.fractions, args.k, args.tau, args.exhaustive)
     rows = list(built.indices)
@@ -285,9 +291,12 @@ def _taus(text: str) -> list[float]:
 def _loo(args: argparse.Namespace) -> int:
     from rich.table import Table
 
+    from hplists._check import check_int
     from hplists.lists.loo import leave_one_out, list_size_curve, tau_sweep
     from hplists.scoring.tuning_curve import equivalent_budget
 
+    if args.sizes is not None:  # 0 is refused, not read as "not given"
+        check_int("--sizes", args.sizes, low=1)
     m = _matrix(args)
     method = "exhaustive" if args.exhaustive else "greedy"
     loo = leave_one_out(m, args.k, args.tau, method=method)
@@ -306,7 +315,8 @@ def _loo(args: argparse.Namespace) -> int:
             "target": spec.target, "random_search_n_metric": n_metric,
             "random_search_n_time": n_time,
         })
-    sizes = list_size_curve(m, args.sizes, args.tau, method=method) if args.sizes else None
+    sizes = (list_size_curve(m, args.sizes, args.tau, method=method)
+             if args.sizes is not None else None)
     sweep = tau_sweep(m, _taus(args.taus), args.k, method=method) if args.taus else None
     if args.json:
         out: dict[str, Any] = {"study": m.study, "method": method, "k": args.k,

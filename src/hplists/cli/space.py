@@ -72,8 +72,11 @@ def _as_dict(point: Any) -> dict[str, float]:
 
 
 def _sample(args: argparse.Namespace) -> int:
+    from hplists._files import prepare_output
     from hplists.space import get_space
 
+    if args.output:  # checked (and its directory made) before sampling
+        prepare_output(args.output)
     space = get_space(args.space)
     points = [_as_dict(p) for p in space.sample(args.n, seed=args.seed, method=args.method)]
     keys = list(points[0])

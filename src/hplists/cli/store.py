@@ -90,6 +90,9 @@ def _export(args: argparse.Namespace) -> int:
     if fmt is None:
         suffix = Path(args.output).suffix.lower().lstrip(".")
         fmt = suffix if suffix in ("csv", "json", "parquet") else "csv"
+    from hplists._files import prepare_output
+
+    prepare_output(args.output)
     store = _open(args.db)
     n = export_trials(store, args.output, fmt, study=args.study)
     print(f"exported {n} trials to {args.output} ({fmt})")
@@ -101,6 +104,7 @@ def _import(args: argparse.Namespace) -> int:
 
     suffix = Path(args.file).suffix.lower()
     store = _open(args.db, create=True)
+    store.check()  # a damaged store is refused before anything is written to it
     if suffix == ".json":
         if args.study:
             raise ValueError("--study applies to CSV and Parquet imports only")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 
 from hplists.store.base import (
+    CorruptStoreError,
     EmptyStoreError,
     TrialKey,
     TrialRecord,
@@ -27,6 +28,7 @@ from hplists.store.base import (
 from hplists.store.sqlite import SQLiteStore
 
 __all__ = [
+    "CorruptStoreError",
     "EmptyStoreError",
     "SQLiteStore",
     "TrialKey",
@@ -48,6 +50,8 @@ def open_store(
     """Opens (and, if ``create``, creates) the SQLite trial store at ``path``.
 
     A file that is not an hplists store, or one with an unknown schema version,
-    is a ``ValueError`` saying so. See :class:`SQLiteStore` for the arguments.
+    is a :class:`~hplists.exceptions.DataError` saying so; a damaged store (or,
+    with ``create=False``, an empty file) is a :class:`CorruptStoreError`. See
+    :class:`SQLiteStore` for the arguments.
     """
     return SQLiteStore(path, create=create, timeout=timeout, heartbeat_timeout=heartbeat_timeout)

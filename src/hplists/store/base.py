@@ -34,6 +34,7 @@ from hplists.exceptions import DataError, InvalidParameterError
 from hplists.hparams import HParams
 
 __all__ = [
+    "CorruptStoreError",
     "EmptyStoreError",
     "TrialKey",
     "TrialRecord",
@@ -53,6 +54,14 @@ class EmptyStoreError(DataError):
 
     A :class:`~hplists.exceptions.DataError`, hence an
     :class:`~hplists.exceptions.HplistsError` and a ``ValueError``.
+    """
+
+
+class CorruptStoreError(DataError):
+    """A trial store file is damaged, empty where a store was expected, or lacks a table.
+
+    Nothing is written to such a store: restore it from a copy (``PRAGMA
+    integrity_check`` in the ``sqlite3`` shell says what is wrong).
     """
 
 

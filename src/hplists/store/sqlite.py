@@ -44,6 +44,7 @@ one is discarded (logged as an event), so a trial is never recorded twice.
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import json
 import math
@@ -62,9 +63,11 @@ import numpy as np
 from hplists._check import check_int, check_real
 from hplists._version import __version__
 from hplists.curves import Curve, Status
+from hplists.exceptions import DataError, InvalidParameterError
 from hplists.hparams import HParams
 from hplists.store.base import (
     TERMINAL,
+    CorruptStoreError,
     EmptyStoreError,
     TrialKey,
     TrialRecord,
@@ -217,6 +220,37 @@ def _is_busy(e: sqlite3.OperationalError) -> bool:
     return "locked" in msg or "busy" in msg
 
 
+def _guarded(method: Any) -> Any:
+    """``method`` with SQLite's damage errors as a :class:`CorruptStoreError` naming the store.
+
+    A malformed page ("database disk image is malformed") or a missing table
+    is raised by SQLite only when a query reaches it; the caller then gets one
+    clear error instead of a raw ``sqlite3.DatabaseError``. A busy database is
+    left as it is (the store retries those).
+    """
+
+    @functools.wraps(method)
+    def guarded(self: SQLiteStore, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.DatabaseError as e:
+            if isinstance(e, sqlite3.OperationalError) and _is_busy(e):
+                raise
+            raise _damaged(self.path, e) from e
+
+    return guarded
+
+
+def _damaged(path: Path, e: sqlite3.DatabaseError) -> CorruptStoreError:
+    where = repr(str(path))
+    msg = str(e)
+    if msg.startswith("no such table"):
+        return CorruptStoreError(f"trial store {where} is damaged: {msg} (an hplists store has "
+                                 "every table); the operation was not done")
+    return CorruptStoreError(f"trial store {where} is damaged ({msg}); the operation was not "
+                             "done: restore the file from a copy")
+
+
 def _runs(keys: np.ndarray) -> list[tuple[int, int]]:
     """[start, end) of the runs of equal consecutive keys (or of a boolean change mask)."""
     if keys.dtype == bool:
@@ -275,11 +309,14 @@ class SQLiteStore:
         self.heartbeat_timeout = check_real("heartbeat_timeout", heartbeat_timeout, 0.0,
                                             low_open=True)
         if self.path.is_dir():
-            raise ValueError(f"trial store path {str(self.path)!r} is a directory, not a file")
+            raise InvalidParameterError(
+                f"trial store path {str(self.path)!r} is a directory, not a file")
         if not self.path.exists() and not create:
-            raise ValueError(f"no trial store at {str(self.path)!r}")
+            raise InvalidParameterError(f"no trial store at {str(self.path)!r}")
         if not self.path.parent.exists():
-            raise ValueError(f"directory of trial store {str(self.path)!r} does not exist")
+            raise InvalidParameterError(
+                f"directory of trial store {str(self.path)!r} does not exist")
+        self._create = create
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
         self._conn_pid = -1
@@ -308,10 +345,13 @@ class SQLiteStore:
         try:
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         except sqlite3.DatabaseError as e:
-            raise ValueError(f"{where} is not an hplists trial store (not an SQLite database: {e})") \
+            raise DataError(f"{where} is not an hplists trial store (not an SQLite database: {e})") \
                 from None
+        if not tables and not self._create:  # a read-only use never turns a file into a store
+            raise CorruptStoreError(f"{where} is empty, not an hplists trial store (it was left "
+                                    "unchanged)")
         if tables and "meta" not in tables:
-            raise ValueError(
+            raise DataError(
                 f"{where} is an SQLite database but not an hplists trial store "
                 f"(it has tables {sorted(tables)} and no 'meta' table)"
             )
@@ -335,13 +375,13 @@ class SQLiteStore:
         where = repr(str(self.path))
         meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
         if meta.get("format") != FORMAT:
-            raise ValueError(
+            raise DataError(
                 f"{where} is not an hplists trial store (meta format is {meta.get('format')!r}, "
                 f"expected {FORMAT!r})"
             )
         version = meta.get("schema_version")
         if version != str(SCHEMA_VERSION):
-            raise ValueError(
+            raise DataError(
                 f"trial store {where} has schema version {version!r}; hplists {__version__} "
                 f"reads schema version {SCHEMA_VERSION} (use the hplists version that wrote it)"
             )
@@ -990,3 +1030,30 @@ class SQLiteStore:
             d["detail"] = json.loads(d["detail"]) if d["detail"] else {}
             out.append(d)
         return out
+
+    def check(self) -> None:
+        """Raises a :class:`CorruptStoreError` unless SQLite's ``quick_check`` finds the file sound.
+
+        Commands that write to an existing store (``hplists store import``) call it
+        first, so a damaged file is refused before anything is written.
+
+        Example:
+            >>> import tempfile, os
+            >>> from hplists.store import open_store
+            >>> open_store(os.path.join(tempfile.mkdtemp(), "c.db")).check()
+        """
+        with self._lock:
+            rows = self._connection().execute("PRAGMA quick_check").fetchall()
+        problems = [str(r[0]) for r in rows if str(r[0]) != "ok"]
+        if problems:
+            raise CorruptStoreError(
+                f"trial store {str(self.path)!r} is damaged ({'; '.join(problems[:3])}); "
+                "nothing was written: restore the file from a copy")
+
+
+# Every public operation reports a damaged file as a CorruptStoreError (see _guarded).
+for _name in ("__init__", "claim", "heartbeat", "finish", "fail", "put", "put_many", "trials",
+              "require_trials", "retire", "count", "studies", "workloads", "summary", "events",
+              "check"):
+    setattr(SQLiteStore, _name, _guarded(getattr(SQLiteStore, _name)))
+del _name

@@ -1,0 +1,204 @@
+"""The CLI as a hostile user drives it: damaged and empty stores, output paths that do not exist
+or are directories, and out-of-range sizes give one clear line and exit code 2, and leave the
+files as they were (issue 14, defects 10, 11 and 13)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+
+import numpy as np
+import pytest
+
+from hplists import Curve, HParams
+from hplists.cli import method as cli_method
+from hplists.cli.main import main
+from hplists.exceptions import InvalidParameterError
+from hplists.store import CorruptStoreError, open_store
+from hplists.store.io import export_json
+
+WORKLOADS = ("w0", "w1")
+
+
+def run(capsys, *argv) -> tuple[int, str, str]:
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_line(err: str) -> bool:
+    return "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """A store of 200 trials (several hundred pages), its JSON export and workload specs."""
+    d = tmp_path_factory.mktemp("hostile")
+    db = d / "s.db"
+    store = open_store(db)
+    steps = np.arange(1, 21) * 50
+    rng = np.random.default_rng(0)
+    for i in range(100):
+        hp = HParams(float(10 ** rng.uniform(-4, -2)), 0.9, 0.99)
+        for w in WORKLOADS:
+            err = 0.9 * np.exp(-steps / 1000 * rng.uniform(0.3, 3.0)) + 0.05
+            store.put("s", hp, w, 0, Curve(steps, steps / 100, err, {"error_rate": err}),
+                      point_index=i)
+    export_json(store, d / "x.json")
+    store.close()
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    specs = d / "specs.json"
+    specs.write_text(json.dumps({"workloads": {w: {"metric": "error_rate", "mode": "min",
+                                                   "target": 0.3, "step_budget": 1000}
+                                               for w in WORKLOADS}}))
+    return db, d / "x.json", specs
+
+
+def digest(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_damage_past_the_header_is_one_clear_line_and_nothing_is_written(files, tmp_path, capsys):
+    db, export, _ = files
+    data = bytearray(db.read_bytes())
+    assert len(data) > 20 * 4096
+    rng = np.random.default_rng(1)
+    for off in range(2 * 4096, len(data) - 4096, 7 * 4096):  # the header page stays intact
+        data[off:off + 3000] = rng.integers(0, 256, 3000, dtype=np.uint8).tobytes()
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(bytes(data))
+    before = digest(bad)
+    for argv in (("store", "info", bad), ("store", "export", bad, "-o", tmp_path / "o.csv"),
+                 ("store", "import", bad, export)):
+        code, _, err = run(capsys, *argv)
+        assert code == 2 and one_line(err), (argv, err)
+        assert "is damaged" in err and str(bad) in err
+    assert digest(bad) == before
+    assert not (tmp_path / "o.csv").exists()
+
+
+def test_store_check_refuses_a_damaged_file(files, tmp_path):
+    db, _, _ = files
+    data = bytearray(db.read_bytes())
+    data[len(data) // 2:len(data) // 2 + 8192] = b"\xa5" * 8192
+    bad = tmp_path / "half.db"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(CorruptStoreError, match="is damaged"):
+        store = open_store(bad, create=False)
+        store.check()
+        store.trials()
+
+
+def test_a_missing_table_is_a_clear_error(files, tmp_path, capsys):
+    db, _, _ = files
+    copy = tmp_path / "copy.db"
+    copy.write_bytes(db.read_bytes())
+    conn = sqlite3.connect(copy)
+    conn.execute("DROP TABLE eval_metrics")
+    conn.commit()
+    conn.close()
+    code, _, err = run(capsys, "store", "export", copy, "-o", tmp_path / "o.csv")
+    assert code == 2 and one_line(err) and "no such table: eval_metrics" in err
+    with pytest.raises(CorruptStoreError, match="no such table"):
+        open_store(copy, create=False).trials()
+
+
+def test_read_only_commands_do_not_turn_an_empty_file_into_a_store(files, tmp_path, capsys):
+    _, _, specs = files
+    empty = tmp_path / "empty.db"
+    empty.write_bytes(b"")
+    for argv in (("store", "info", empty), ("store", "export", empty, "-o", tmp_path / "o.csv"),
+                 ("score", "--store", empty, "--specs", specs),
+                 ("report", empty, "-o", tmp_path / "rep")):
+        code, _, err = run(capsys, *argv)
+        assert code == 2 and one_line(err) and "empty" in err, (argv, err)
+    assert empty.stat().st_size == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.db"]
+    # a command that writes may make the empty file a store
+    assert open_store(empty).count() == 0
+
+
+def test_a_store_of_a_newer_schema_is_refused_unchanged(files, tmp_path, capsys):
+    db, export, _ = files
+    newer = tmp_path / "newer.db"
+    newer.write_bytes(db.read_bytes())
+    conn = sqlite3.connect(newer)
+    conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    conn.commit()
+    conn.close()
+    before = digest(newer)
+    code, _, err = run(capsys, "store", "import", newer, export)
+    assert code == 2 and one_line(err) and "schema version '99'" in err
+    assert digest(newer) == before
+
+
+def test_output_paths(files, tmp_path, capsys):
+    db, _, specs = files
+    out_dir = tmp_path / "a-dir"
+    out_dir.mkdir()
+    code, _, err = run(capsys, "export", "nadamw-paper", "--format", "json", "-o", out_dir,
+                       "--force")
+    assert code == 2 and one_line(err) and "is a directory" in err
+    code, _, err = run(capsys, "sample", "nadamw-broad", "--n", 3, "--format", "csv", "-o",
+                       tmp_path / "no" / "dir" / "x.csv")
+    assert code == 0 and (tmp_path / "no" / "dir" / "x.csv").read_text().startswith("index,")
+    code, _, err = run(capsys, "build", "--store", db, "--specs", specs, "--k", 2, "-o",
+                       tmp_path / "new" / "dir" / "l.json")
+    assert code == 0, err
+    assert len(json.loads((tmp_path / "new" / "dir" / "l.json").read_text())["points"]) == 2
+    code, _, err = run(capsys, "store", "export", db, "-o", tmp_path / "x" / "y" / "t.csv")
+    assert code == 0 and (tmp_path / "x" / "y" / "t.csv").is_file()
+    code, _, err = run(capsys, "store", "export", db, "-o", out_dir)
+    assert code == 2 and one_line(err) and "is a directory" in err
+
+
+def test_build_refuses_its_output_before_computing_the_list(files, tmp_path, capsys,
+                                                            monkeypatch):
+    db, _, specs = files
+    existing = tmp_path / "l.json"
+    existing.write_text("kept")
+
+    def no_work(args):
+        raise AssertionError("the list was computed before the output was checked")
+
+    monkeypatch.setattr(cli_method, "_matrix", no_work)
+    for out in (existing, tmp_path):
+        code, _, err = run(capsys, "build", "--store", db, "--specs", specs, "--k", 2, "-o", out)
+        assert code == 2 and one_line(err), err
+    assert existing.read_text() == "kept"
+
+
+def test_loo_sizes_zero_is_refused(files, capsys):
+    db, _, specs = files
+    code, _, err = run(capsys, "loo", "--store", db, "--specs", specs, "--k", 1, "--sizes", 0)
+    assert code == 2 and one_line(err) and "--sizes must be an integer in [1, inf], got 0" in err
+
+
+def test_process_pool_of_zero_workers_is_refused():
+    from hplists.study.runner import PoolExecutor
+
+    with pytest.raises(InvalidParameterError, match="workers must be an integer in"):
+        PoolExecutor(0)
+
+
+def test_negative_steps_are_refused_on_import(tmp_path, capsys):
+    path = tmp_path / "neg.csv"
+    path.write_text("study,workload,seed,learning_rate,beta1,beta2,step,error_rate\n"
+                    "s,w,0,0.01,0.9,0.99,-3,0.5\ns,w,0,0.01,0.9,0.99,1,0.4\n")
+    code, _, err = run(capsys, "store", "import", tmp_path / "s.db", path)
+    assert code == 2 and one_line(err) and "column 'step': must be >= 0" in err
+
+
+def test_cli_error_for_a_missing_or_unreadable_file_names_it(tmp_path, capsys):
+    code, _, err = run(capsys, "store", "import", tmp_path / "s.db", tmp_path / "none.json")
+    assert code == 2 and one_line(err) and "none.json" in err
+    if os.geteuid() != 0:  # root reads anything
+        locked = tmp_path / "locked.json"
+        locked.write_text("{}")
+        locked.chmod(0)
+        code, _, err = run(capsys, "store", "import", tmp_path / "s.db", locked)
+        assert code == 2 and one_line(err) and "locked.json" in err

@@ -113,3 +113,36 @@ def test_four_studies_writing_one_store_at_once_share_the_work_without_loss(tmp_
     finishes = collections.Counter(e["point_id"] for e in events if e["event"] == "finish")
     assert set(finishes.values()) == {1}
     assert _integrity(db) == "ok"
+
+
+def test_a_trial_diverged_before_its_first_evaluation_is_a_miss_everywhere(tmp_path):
+    """NaN at step 1: recorded diverged with no evaluation; scoring, lists and the CLI treat
+    it as a miss (it once made every table of the study fail)."""
+    import math
+
+    from hplists import Curve
+    from hplists.cli.main import main
+    from hplists.lists.greedy import greedy_list
+    from hplists.scoring.matrix import TrialMatrix
+    from hplists.scoring.specs import WorkloadSpec
+
+    db = tmp_path / "s.db"
+    specs = {w: WorkloadSpec(w, "error_rate", "min", 0.3, 100) for w in ("a", "b")}
+    good = Curve([50, 100], [1.0, 2.0], [0.5, 0.4], {"error_rate": [0.4, 0.2]})
+    nan = Curve([], [], [], {"error_rate": []}, "diverged",
+                "training loss became non-finite at step 1")
+    with open_store(db) as store:
+        for w in ("a", "b"):
+            store.put("s", {"lr": 1.0}, w, 0, good)
+            store.put("s", {"lr": 1e9}, w, 0, nan)
+        records = store.trials(study="s")
+    assert {r.status for r in records} == {Status.COMPLETE, Status.DIVERGED}
+    m = TrialMatrix.from_records(records, specs, study="s")
+    blown = m.point_ids.index(next(r.point_id for r in records if r.status is Status.DIVERGED))
+    assert all(math.isinf(f) for f in m.fractions[blown])
+    assert list(greedy_list(m.fractions, 1, 2.0).indices) == [1 - blown]
+    specs_file = tmp_path / "specs.json"
+    specs_file.write_text('{"workloads": {' + ", ".join(
+        f'"{w}": {{"metric": "error_rate", "mode": "min", "target": 0.3, "step_budget": 100}}'
+        for w in ("a", "b")) + "}}")
+    assert main(["build", "--store", str(db), "--k", "1", "--specs", str(specs_file)]) == 0

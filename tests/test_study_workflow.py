@@ -252,3 +252,11 @@ def test_kill_9_mid_study_then_rerun_loses_nothing_and_duplicates_nothing(tiny, 
                 assert r.provenance == before[(r.workload, r.point_id)][0]
         finishes = [e for e in s.events(study="broad24") if e["event"] == "finish"]
         assert len(finishes) == 72
+
+
+def test_bayesian_optimization_baselines_are_chosen_by_their_study_names():
+    """As docs/study.md shows: --baselines baseline/bo-gp-10 (issue 14, defect 4)."""
+    cfg = StudyConfig(baselines=("baseline/bo-gp-10", "baseline/metz"))
+    assert cfg.bo_studies[10] == "baseline/bo-gp-10"
+    with pytest.raises(ValueError, match=r"baselines must be one of .*'baseline/bo-gp-5'"):
+        StudyConfig(baselines=("baseline/bo-gp-7",))

@@ -145,7 +145,7 @@ class StudyConfig:
         if self.workloads is not None and len(self.workloads) < 2:
             raise ValueError(f"workloads must name at least 2 base workloads (leave-one-out "
                              f"needs them), got {list(self.workloads)}")
-        known = [b.study for b in bl.fixed_baselines(n=self.k)] + list(self.bo_studies)
+        known = [b.study for b in bl.fixed_baselines(n=self.k)] + list(self.bo_studies.values())
         for b in self.baselines or ():
             check_choice("baselines", b, known)
 

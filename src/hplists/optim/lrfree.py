@@ -489,7 +489,7 @@ def get_method(name: str) -> Method:
         >>> get_method("adam")
         Traceback (most recent call last):
         ...
-        ValueError: method must be one of 'dog', ...; got 'adam'
+        hplists.exceptions.InvalidParameterError: method must be one of 'dog', ...; got 'adam'
     """
     from hplists._check import check_choice
 

@@ -78,6 +78,6 @@ def get_rule(name: str) -> UpdateRule:
         >>> get_rule("sgd")
         Traceback (most recent call last):
         ...
-        ValueError: update rule must be one of 'nadamw', 'adamw', ...; got 'sgd'
+        hplists.exceptions.InvalidParameterError: update rule must be one of 'nadamw', 'adamw', ...; got 'sgd'
     """
     return RULES[check_choice("update rule", name, tuple(RULES))]

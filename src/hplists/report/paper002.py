@@ -9,7 +9,7 @@ workloads are AlgoPerf's at full scale and ours their CPU analogs, so values
 compare in kind (targets reached, ranks, score gaps), not in size.
 
 Example:
-    >>> TABLE4["Prodigy (w. Adam)"]["mri_unet"], TABLE6_SCORES["NadamW 66%"]
+    >>> TABLE4["Prodigy"]["mri_unet"], TABLE6_SCORES["NadamW 66%"]
     (0.723, 0.48)
 """
 

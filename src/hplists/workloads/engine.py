@@ -152,7 +152,7 @@ def trial_steps(point: Point, step_budget: int) -> int:
         >>> trial_steps({"horizon": 1.5}, 100)
         Traceback (most recent call last):
         ...
-        ValueError: horizon must be in (0, 1], got 1.5
+        hplists.exceptions.InvalidParameterError: horizon must be in (0, 1], got 1.5
     """
     step_budget = check_int("step_budget", step_budget, low=1)
     h = point.get("horizon") if isinstance(point, Mapping) else None

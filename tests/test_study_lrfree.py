@@ -173,3 +173,19 @@ def test_lists_per_search_and_the_exported_calibrated_defaults(tiny, tmp_path):
             assert len(named.points) == 1
     again = st.export_lists(str(tmp_path / "lists"))  # same points: rewritten in place
     assert again == written
+
+
+def test_cli_report_and_export_lists_from_a_store(tiny, tmp_path, capsys):
+    st = _study(tmp_path, searches=(Search("adamw", 0.5),))
+    st.run(["calibration"])
+    specs = tmp_path / "specs.json"
+    specs.write_text(json.dumps({"workloads": {n: s.to_dict() for n, s in SPECS.items()}}))
+    common = ["study", "lrfree", "--store", str(tmp_path / "lrfree.db"), "--specs", str(specs),
+              "--workloads", "study_line,study_blobs", "--points", "3", "--k", "1"]
+    assert main([*common, "--report", str(tmp_path / "out")]) == 0
+    md = (tmp_path / "out" / "lrfree.md").read_text()
+    assert "AdamW 50%" in md and "Paper 002's conclusions" in md
+    assert main([*common, "--export-lists", str(tmp_path / "lists")]) == 0
+    assert "no learning-rate-free method" in capsys.readouterr().err  # candidates not run yet
+    assert main(["study", "lrfree", "--store", str(tmp_path / "none.db"), "--report",
+                 str(tmp_path / "x")]) == 2

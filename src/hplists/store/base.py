@@ -15,6 +15,7 @@ same id whichever code path recorded it.
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import datetime
 import hashlib
@@ -25,7 +26,7 @@ import platform
 import socket
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Self
 
 from hplists._check import check_int, check_real
 from hplists._version import __version__
@@ -368,10 +369,24 @@ class TrialRecord:
         )
 
 
-@runtime_checkable
-class TrialStore(Protocol):
-    """What every trial store does. See :class:`hplists.store.sqlite.SQLiteStore`."""
+class TrialStore(abc.ABC):
+    """What every trial store does: abstract primitives, and helpers built on them once.
 
+    The shape of Optuna's ``BaseStorage``. A backend implements the abstract
+    methods (claiming, recording, reading, retiring, the audit log, an
+    integrity check, a summary, closing); :meth:`require_trials`,
+    :meth:`count`, :meth:`studies` and :meth:`workloads` are derived from
+    :meth:`trials` here, and a backend may override them with faster
+    equivalents. The default backend is :class:`hplists.store.sqlite.SQLiteStore`,
+    whose docstrings give the full semantics (stale-trial reclaiming,
+    idempotent writes, the events recorded).
+
+    A store is a context manager that :meth:`close` s itself on exit.
+    """
+
+    # ----- primitives ----------------------------------------------------------------------------
+
+    @abc.abstractmethod
     def claim(
         self,
         study: str,
@@ -381,14 +396,33 @@ class TrialStore(Protocol):
         *,
         point_index: int | None = None,
         workload_version: str = "1",
-    ) -> TrialKey | None: ...
+        retry_errors: bool = False,
+        provenance: Mapping[str, Any] | None = None,
+    ) -> TrialKey | None:
+        """Marks a trial ``running`` for this process if it must run; ``None`` if it must not.
 
-    def heartbeat(self, key: TrialKey) -> None: ...
+        A trial must run when it is absent, already owned by this process,
+        ``running`` in a process that is gone, or (with ``retry_errors``) ended
+        in ``error``. ``provenance`` is merged into the recorded provenance.
+        """
 
-    def finish(self, key: TrialKey, curve: Curve) -> bool: ...
+    @abc.abstractmethod
+    def heartbeat(self, key: TrialKey) -> None:
+        """Records that the trial of ``key`` is still being worked on."""
 
-    def fail(self, key: TrialKey, message: str) -> bool: ...
+    @abc.abstractmethod
+    def finish(self, key: TrialKey, curve: Curve) -> bool:
+        """Records the curve of a claimed trial (status ``curve.status``).
 
+        ``False`` (and nothing recorded but an event) if the trial was already
+        finished by another process.
+        """
+
+    @abc.abstractmethod
+    def fail(self, key: TrialKey, message: str, curve: Curve | None = None) -> bool:
+        """Records a claimed trial as ``error`` with ``message`` (and a partial curve if given)."""
+
+    @abc.abstractmethod
     def put(
         self,
         study: str,
@@ -399,19 +433,97 @@ class TrialStore(Protocol):
         *,
         point_index: int | None = None,
         workload_version: str = "1",
-    ) -> bool: ...
+        provenance: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """Records a finished trial in one step; ``False`` (a no-op) if it is already finished."""
 
-    def put_many(self, records: Iterable[TrialRecord]) -> int: ...
+    @abc.abstractmethod
+    def put_many(self, records: Iterable[TrialRecord]) -> int:
+        """Records finished trials, skipping those finished here; returns the number written."""
 
+    @abc.abstractmethod
     def trials(
         self,
         study: str | None = None,
         workload: str | None = None,
         status: Status | str | Sequence[Status | str] | None = None,
-    ) -> list[TrialRecord]: ...
+    ) -> list[TrialRecord]:
+        """Recorded trials, optionally filtered, in a fixed order; ``[]`` if none match.
 
-    def studies(self) -> list[str]: ...
+        The order is study, workload, point index (unindexed points last), point
+        id, seed.
+        """
 
-    def workloads(self, study: str | None = None) -> list[str]: ...
+    @abc.abstractmethod
+    def retire(self, study: str, workload: str, current_version: str) -> dict[str, int]:
+        """Moves ``workload``'s trials of other versions out of ``study``; ``{to_study: moved}``."""
 
-    def close(self) -> None: ...
+    @abc.abstractmethod
+    def events(self, study: str | None = None, workload: str | None = None) -> list[dict[str, Any]]:
+        """The audit log: one dict per claim, reclaim, retry, finish, fail, put, import, discard."""
+
+    @abc.abstractmethod
+    def summary(self) -> dict[str, Any]:
+        """What the store holds: its format and trial counts per study, workload and status."""
+
+    @abc.abstractmethod
+    def check(self) -> None:
+        """Raises a :class:`CorruptStoreError` unless the store is sound."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Releases the store's resources (it may reopen them on next use)."""
+
+    # ----- derived helpers -----------------------------------------------------------------------
+
+    def location(self) -> str:
+        """Where the store lives, as error messages name it (a file's path)."""
+        return type(self).__name__
+
+    def require_trials(
+        self,
+        study: str | None = None,
+        workload: str | None = None,
+        status: Status | str | Sequence[Status | str] | None = None,
+    ) -> list[TrialRecord]:
+        """Like :meth:`trials`, but an empty result is an :class:`EmptyStoreError` saying why.
+
+        Example:
+            >>> import tempfile, os
+            >>> from hplists.store import open_store
+            >>> open_store(os.path.join(tempfile.mkdtemp(), "e.db")).require_trials()
+            Traceback (most recent call last):
+            ...
+            hplists.store.base.EmptyStoreError: trial store '...e.db' has no trials
+        """
+        found = self.trials(study=study, workload=workload, status=status)
+        if found:
+            return found
+        what = ", ".join(f"{k}={v!r}" for k, v in
+                         (("study", study), ("workload", workload), ("status", status))
+                         if v is not None)
+        if not self.studies():
+            raise EmptyStoreError(f"trial store {self.location()!r} has no trials")
+        raise EmptyStoreError(
+            f"trial store {self.location()!r} has no trials with {what}; it holds studies "
+            f"{self.studies()} on workloads {self.workloads()}"
+        )
+
+    def count(self, study: str | None = None, workload: str | None = None,
+              status: Status | str | Sequence[Status | str] | None = None) -> int:
+        """Number of trials matching the filters."""
+        return len(self.trials(study=study, workload=workload, status=status))
+
+    def studies(self) -> list[str]:
+        """Names of the studies with at least one trial, sorted."""
+        return sorted({t.study for t in self.trials()})
+
+    def workloads(self, study: str | None = None) -> list[str]:
+        """Names of the workloads with at least one trial (in ``study`` if given), sorted."""
+        return sorted({t.workload for t in self.trials(study=study)})
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

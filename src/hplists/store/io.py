@@ -58,12 +58,12 @@ from hplists.hparams import ALGOPERF_KEYS, HParams
 from hplists.store.base import (
     EmptyStoreError,
     TrialRecord,
+    TrialStore,
     canonical_point,
     check_status,
     point_id,
     utc_now,
 )
-from hplists.store.sqlite import SQLiteStore
 
 __all__ = [
     "EXPORT_FORMATS",
@@ -112,7 +112,7 @@ class ImportResult:
 # ----- export --------------------------------------------------------------------------------
 
 
-def _records(store: SQLiteStore, study: str | None) -> list[TrialRecord]:
+def _records(store: TrialStore, study: str | None) -> list[TrialRecord]:
     if isinstance(store, (str, os.PathLike)):
         raise InvalidParameterError("pass an open store (hplists.store.open_store(path)), not a path")
     return store.require_trials(study=study)
@@ -179,7 +179,7 @@ def _cell(v: Any) -> str:
     return str(v)
 
 
-def export_csv(store: SQLiteStore, path: str | os.PathLike[str], *, study: str | None = None
+def export_csv(store: TrialStore, path: str | os.PathLike[str], *, study: str | None = None
                ) -> int:
     """Writes the long table (see the module docstring) as CSV; returns the number of trials.
 
@@ -195,19 +195,19 @@ def export_csv(store: SQLiteStore, path: str | os.PathLike[str], *, study: str |
     return len(records)
 
 
-def export_json(store: SQLiteStore, path: str | os.PathLike[str], *, study: str | None = None
+def export_json(store: TrialStore, path: str | os.PathLike[str], *, study: str | None = None
                 ) -> int:
     """Writes every trial (with provenance) as strict JSON; returns the number of trials."""
     records = _records(store, study)
     doc = {"format": "hplists-trials", "version": 1, "exported_at": utc_now(),
-           "store": str(store.path), "trials": [r.to_json() for r in records]}
+           "store": store.location(), "trials": [r.to_json() for r in records]}
     with _atomic(path) as f:
         json.dump(doc, f, allow_nan=False, indent=1)
         f.write("\n")
     return len(records)
 
 
-def export_parquet(store: SQLiteStore, path: str | os.PathLike[str], *,
+def export_parquet(store: TrialStore, path: str | os.PathLike[str], *,
                    study: str | None = None) -> int:
     """Writes the long table as Parquet (needs ``pyarrow``: ``pip install hplists[parquet]``)."""
     try:
@@ -230,7 +230,7 @@ def export_parquet(store: SQLiteStore, path: str | os.PathLike[str], *,
     return len(records)
 
 
-def export_trials(store: SQLiteStore, path: str | os.PathLike[str], fmt: str = "csv", *,
+def export_trials(store: TrialStore, path: str | os.PathLike[str], fmt: str = "csv", *,
                   study: str | None = None) -> int:
     """Exports in format ``fmt`` (``csv``, ``json`` or ``parquet``); returns the number of trials."""
     fmt = check_choice("format", fmt, EXPORT_FORMATS)
@@ -291,7 +291,7 @@ def _make_point(hp: dict[str, float], where: str) -> dict[str, float]:
     return canonical_point(hp)
 
 
-def import_trials(store: SQLiteStore, rows: Iterable[Mapping[str, Any]], *,
+def import_trials(store: TrialStore, rows: Iterable[Mapping[str, Any]], *,
                   study: str | None = None, source: str = "") -> ImportResult:
     """Imports long-table rows (dicts of strings or numbers); see the module docstring.
 
@@ -401,10 +401,13 @@ def import_trials(store: SQLiteStore, rows: Iterable[Mapping[str, Any]], *,
         # A metric column left empty for the whole trial was not recorded for it.
         keep = g["seen_metrics"]
         evals = [{k: v for k, v in ev.items() if k in _EVAL_COLUMNS or k in keep} for ev in evals]
-        curve = Curve.from_rows(evals, status=g["status"], message=g["message"]) if evals \
-            else Curve([], [], [], {}, g["status"], g["message"])
-        if g["status"] is Status.ERROR and not evals:
+        curve: Curve | None
+        if evals:
+            curve = Curve.from_rows(evals, status=g["status"], message=g["message"])
+        elif g["status"] is Status.ERROR:
             curve = None
+        else:
+            curve = Curve([], [], [], {}, g["status"], g["message"])
         records.append(TrialRecord(
             g["study"], point_id(g["point"]), g["point_index"], g["point"], g["workload"],
             g["workload_version"], g["seed"], g["status"], g["message"], curve,
@@ -450,7 +453,7 @@ def _status(v: Any, where: str) -> Status:
         raise InvalidParameterError(f"{where}, column 'status': {e}") from None
 
 
-def import_csv(store: SQLiteStore, path: str | os.PathLike[str], *, study: str | None = None
+def import_csv(store: TrialStore, path: str | os.PathLike[str], *, study: str | None = None
                ) -> ImportResult:
     """Imports a long-table CSV (columns: module docstring); idempotent.
 
@@ -483,7 +486,7 @@ def import_csv(store: SQLiteStore, path: str | os.PathLike[str], *, study: str |
                                     f"{e.strerror or type(e).__name__}") from None
 
 
-def import_parquet(store: SQLiteStore, path: str | os.PathLike[str], *,
+def import_parquet(store: TrialStore, path: str | os.PathLike[str], *,
                    study: str | None = None) -> ImportResult:
     """Imports a long-table Parquet file (as :func:`export_parquet` writes); needs pyarrow."""
     try:
@@ -496,7 +499,7 @@ def import_parquet(store: SQLiteStore, path: str | os.PathLike[str], *,
     return import_trials(store, pq.read_table(path).to_pylist(), study=study, source=path.name)
 
 
-def import_json(store: SQLiteStore, path: str | os.PathLike[str]) -> ImportResult:
+def import_json(store: TrialStore, path: str | os.PathLike[str]) -> ImportResult:
     """Imports a JSON export (:func:`export_json`); idempotent; provenance is carried over."""
     from hplists._files import load_json
 

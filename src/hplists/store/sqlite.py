@@ -68,9 +68,9 @@ from hplists.hparams import HParams
 from hplists.store.base import (
     TERMINAL,
     CorruptStoreError,
-    EmptyStoreError,
     TrialKey,
     TrialRecord,
+    TrialStore,
     canonical_point,
     check_status,
     curve_to_json,
@@ -263,12 +263,20 @@ def _runs(keys: np.ndarray) -> list[tuple[int, int]]:
     return list(itertools.pairwise(edges))
 
 
+def _inserted_id(cur: sqlite3.Cursor) -> int:
+    """The rowid of the row an INSERT just wrote (``lastrowid`` is typed optional)."""
+    rowid = cur.lastrowid
+    if rowid is None:  # pragma: no cover - a successful INSERT always sets it
+        raise AssertionError("INSERT did not set lastrowid")
+    return int(rowid)
+
+
 def _f(x: float) -> float | None:
     x = float(x)
     return None if math.isnan(x) else x
 
 
-class SQLiteStore:
+class SQLiteStore(TrialStore):
     """Trial store in one SQLite file; see the module docstring for its guarantees.
 
     Args:
@@ -426,11 +434,9 @@ class SQLiteStore:
                 self._conn.close()
             self._conn = None
 
-    def __enter__(self) -> SQLiteStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def location(self) -> str:
+        """The store's file, as error messages name it."""
+        return str(self.path)
 
     def __repr__(self) -> str:
         return f"SQLiteStore({str(self.path)!r})"
@@ -586,7 +592,7 @@ class SQLiteStore:
                     (study, pid, index, workload, wv, seed, token, host, os_pid, ident, now,
                      prov_text, now, now),
                 )
-                trial_id = int(cur.lastrowid)
+                trial_id = _inserted_id(cur)
                 self._event(c, trial_id, "claim")
                 return TrialKey(study, pid, workload, seed, token, trial_id)
             trial_id = int(row["trial_id"])
@@ -780,7 +786,7 @@ class SQLiteStore:
                              int(curve is not None), token, host, os_pid, ident, now, prov_text,
                              now, now),
                         )
-                        trial_id = int(cur.lastrowid)
+                        trial_id = _inserted_id(cur)
                     self._write_curve(c, trial_id, curve)
                     self._event(c, trial_id, event)
                     written += 1
@@ -893,34 +899,6 @@ class SQLiteStore:
             out.append(TrialRecord(st, pid, index, json.loads(point), wl, wv, int(seed),
                                    status_, message, curve, json.loads(prov)))
         return out
-
-    def require_trials(
-        self,
-        study: str | None = None,
-        workload: str | None = None,
-        status: Status | str | Sequence[Status | str] | None = None,
-    ) -> list[TrialRecord]:
-        """Like :meth:`trials`, but an empty result is an :class:`EmptyStoreError` saying why.
-
-        Example:
-            >>> import tempfile, os
-            >>> SQLiteStore(os.path.join(tempfile.mkdtemp(), "e.db")).require_trials()
-            Traceback (most recent call last):
-            ...
-            hplists.store.base.EmptyStoreError: trial store '...e.db' has no trials
-        """
-        found = self.trials(study=study, workload=workload, status=status)
-        if found:
-            return found
-        what = ", ".join(f"{k}={v!r}" for k, v in
-                         (("study", study), ("workload", workload), ("status", status))
-                         if v is not None)
-        if not self.studies():
-            raise EmptyStoreError(f"trial store {str(self.path)!r} has no trials")
-        raise EmptyStoreError(
-            f"trial store {str(self.path)!r} has no trials with {what}; it holds studies "
-            f"{self.studies()} on workloads {self.workloads()}"
-        )
 
     def retire(self, study: str, workload: str, current_version: str) -> dict[str, int]:
         """Moves ``workload``'s trials of other versions out of ``study``; nothing is deleted.

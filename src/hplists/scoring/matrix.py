@@ -167,7 +167,7 @@ class TrialMatrix:
 
     @property
     def shape(self) -> tuple[int, int]:
-        return tuple(self.fractions.shape)  # type: ignore[return-value]
+        return tuple(self.fractions.shape)
 
     def column(self, workload: str) -> int:
         """Column index of ``workload``; a clear error for an unknown name."""

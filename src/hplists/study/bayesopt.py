@@ -35,7 +35,7 @@ import hashlib
 import math
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -122,7 +122,8 @@ def raw_params(space: SearchSpace, point: HParams | Mapping[str, float]) -> dict
         if isinstance(dim, Discrete):
             v = min(dim.values, key=lambda c: abs(c - v))
         else:
-            v = min(max(v, dim.low), dim.high)
+            bounded = cast("Log | Linear", dim)  # every other dimension has low and high
+            v = min(max(v, bounded.low), bounded.high)
         out[dim.name] = v
     return out
 
@@ -331,7 +332,8 @@ def copy_prefix(store: Any, source: str, target: str, n: int) -> int:
             runs.setdefault((r.workload, r.seed), []).append(r)
     records = []
     for rs in runs.values():
-        if sorted(r.point_index for r in rs) != list(range(n)):
+        # every point_index is an int: runs holds only records that have one
+        if sorted(cast(int, r.point_index) for r in rs) != list(range(n)):
             continue
         for r in rs:
             prov = {**r.provenance, "copied_from": source}

@@ -45,7 +45,7 @@ import multiprocessing
 import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from hplists._check import check_int
 from hplists.curves import Curve, Status
@@ -187,7 +187,8 @@ def for_worker(task: TrainTask) -> TrainTask:
         >>> for_worker(TrainTask("s", get_workload("ctr_dlrm"), 0, (), ())).batching
         'sequential'
     """
-    batching = task.batching or getattr(task.workload, "batching", "vmap")
+    # a str, the task's or its workload's (cast: mypy types this `or` as Optional)
+    batching = cast(str, task.batching or getattr(task.workload, "batching", "vmap"))
     if batching.startswith("processes"):
         batching = batching.partition("/")[2] or "sequential"
     return dataclasses.replace(task, batching=batching)
@@ -528,7 +529,7 @@ def run(
                                    "ready (another process may hold the remaining trials)")
             for handle, result in executor.wait(list(in_flight), timeout=heartbeat):
                 task, keys, ticked = in_flight.pop(handle)
-                curves: list[Curve | None]
+                curves: Sequence[Curve | None]
                 if isinstance(result, BaseException):
                     msg = _message(result)
                     for key in keys:
@@ -536,8 +537,9 @@ def run(
                     counts["failed"] += len(keys)
                     curves = [None] * len(keys)
                 else:
-                    curves = list(result)
-                    for key, curve in zip(keys, curves, strict=True):
+                    finished = list(result)
+                    curves = finished
+                    for key, curve in zip(keys, finished, strict=True):
                         store.finish(key, curve)
                         counts["trained"] += 1
                         counts["diverged"] += curve.status == Status.DIVERGED

@@ -22,7 +22,7 @@ from typing import Any
 
 from hplists.curves import Status
 from hplists.store.base import TrialRecord, point_id
-from hplists.workloads.spec import JaxWorkload, Point, UpdateRule
+from hplists.workloads.spec import Point, UpdateRule, Workload
 
 __all__ = ["ProgressFn", "TrialProgress", "TrialsRunningElsewhere", "finished_trials",
            "run_pending"]
@@ -119,7 +119,7 @@ def finished_trials(store: Any, study: str, workload: str, seed: int) -> dict[st
 
 
 def run_pending(
-    workload: JaxWorkload,
+    workload: Workload,
     store: Any,
     study: str,
     points: Sequence[Point],
@@ -135,7 +135,8 @@ def run_pending(
     """Trains the points of ``study`` whose trial is not finished; returns every point's record.
 
     Args:
-        workload: the workload.
+        workload: the workload (the engine trains a
+            :class:`~hplists.workloads.spec.JaxWorkload`).
         store: the trial store (``retry_errors`` claims: :class:`~hplists.store.SQLiteStore`).
         study: the study name.
         points: the points, in the study's order.

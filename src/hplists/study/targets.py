@@ -46,13 +46,14 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from hplists._check import check_int, check_real
 from hplists._version import __version__
 from hplists.curves import Status
+from hplists.hparams import HParams
 from hplists.store.base import TrialRecord, point_id, utc_now
 from hplists.study.runs import ProgressFn, TrialProgress, TrialsRunningElsewhere, run_pending
 from hplists.workloads.spec import JaxWorkload, Point, Workload, eval_schedule
@@ -215,7 +216,8 @@ def space_name(algorithm: str) -> str:
     return f"targets-{algorithm}"
 
 
-def search_points(algorithm: str, n: int, halton_seed: int = HALTON_SEED) -> list[Point]:
+def search_points(algorithm: str, n: int, halton_seed: int = HALTON_SEED
+                  ) -> list[HParams | dict[str, float]]:
     """The first ``n`` scrambled-Halton points of ``targets-<algorithm>``.
 
     Example:
@@ -228,7 +230,7 @@ def search_points(algorithm: str, n: int, halton_seed: int = HALTON_SEED) -> lis
     return get_space(space_name(algorithm)).sample(n, seed=halton_seed)
 
 
-def trial_best(record: TrialRecord, metric: str, mode: str) -> float:
+def trial_best(record: TrialRecord, metric: str, mode: Literal["min", "max"]) -> float:
     """Best value of ``metric`` over a finished trial's evaluations (direction-aware).
 
     A run that failed or diverged before its first evaluation gets the worst
@@ -267,6 +269,7 @@ def _base_best(workload: Workload, done: Mapping[str, TargetResult],
     from hplists.workloads.targets import read_targets
 
     base = workload.base
+    assert base is not None  # _algorithms_for asks only for a variant's base
     if base in done:
         return done[base].best_algorithm
     entry = read_targets(targets_path)["targets"].get(base)
@@ -329,13 +332,13 @@ def set_target(
     if algorithms is None:
         algorithms = _algorithms_for(workload, done or {}, targets_path)
     algorithms = tuple(algorithms)
-    if own:
-        progress = TrialProgress(progress, len(algorithms) * config.points + config.seeds)
+    bar = (progress if isinstance(progress, TrialProgress) else
+           TrialProgress(progress, len(algorithms) * config.points + config.seeds))
     try:
-        return _set_target(workload, store, config, algorithms, progress)  # type: ignore[arg-type]
+        return _set_target(workload, store, config, algorithms, bar)
     finally:
         if own:
-            progress.close()  # type: ignore[union-attr]
+            bar.close()
 
 
 def _set_target(workload: Workload, store: Any, config: TargetConfig,
@@ -464,7 +467,8 @@ def plan(
     (NAdamW and the unknown best of its base; one if that turns out to be NAdamW).
     A base workload needs ``4 * points + seeds`` trials (261 by default).
     """
-    rows, done_names = [], {}
+    rows: list[dict[str, Any]] = []
+    done_names: dict[str, TargetResult] = {}
     for w in _resolve(workloads):
         try:
             algos = list(_algorithms_for(w, done_names, targets_path))

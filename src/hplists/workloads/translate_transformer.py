@@ -70,7 +70,8 @@ class _Attention(nn.Module):
         k, v = jnp.split(self.kv(x), 2, axis=-1)
         return self._split(k), self._split(v)
 
-    def __call__(self, x, kv, mask):
+    def __call__(self, x: jax.Array, kv: tuple[jax.Array, jax.Array], mask: jax.Array
+                 ) -> jax.Array:
         """Attention of ``x`` over the (precomputed) keys and values ``kv``."""
         y = _attend(self._split(self.query(x)), *kv, mask)
         return self.out(y.reshape(*x.shape[:2], self.dim))

@@ -292,18 +292,19 @@ def _loo(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from hplists._check import check_int
-    from hplists.lists.loo import leave_one_out, list_size_curve, tau_sweep
+    from hplists.lists.loo import Method, leave_one_out, list_size_curve, tau_sweep
     from hplists.scoring.tuning_curve import equivalent_budget
 
     if args.sizes is not None:  # 0 is refused, not read as "not given"
         check_int("--sizes", args.sizes, low=1)
     m = _matrix(args)
-    method = "exhaustive" if args.exhaustive else "greedy"
+    method: Method = "exhaustive" if args.exhaustive else "greedy"
     loo = leave_one_out(m, args.k, args.tau, method=method)
     rows = []
     for f in loo.folds:
         spec = m.workloads[f.workload]
         minimize = spec.mode == "min"
+        assert f.best_metric is not None  # leave_one_out of a TrialMatrix sets it for every fold
         n_metric = equivalent_budget(m.best_metric[:, f.workload], f.best_metric,
                                      minimize=minimize)
         n_time = equivalent_budget(np.minimum(m.fractions[:, f.workload], loo.tau),
@@ -431,7 +432,8 @@ def _score_selection(args: argparse.Namespace, records: Sequence[Any]
         given = set(load_specs(args.specs))
     expected = {w: str(registered[w].version) for w in names
                 if w in registered and w not in given}
-    kept, excluded = [], defaultdict(int)
+    kept = []
+    excluded: defaultdict[tuple[str, str, str], int] = defaultdict(int)
     for r in records:
         if r.workload not in names:
             continue

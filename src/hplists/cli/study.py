@@ -17,7 +17,10 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hplists.store.base import TrialStore
 
 DEFAULT_STORE = "stores/study.db"
 ACTIONS = ("run", "plan", "lists", "export-list", "lrfree")
@@ -250,7 +253,7 @@ def _lrfree(args: argparse.Namespace) -> int:
     return _run_reporting(study, stages, executor, store)
 
 
-def _run_reporting(study: Any, stages: list[str], executor: Any, store: Any,
+def _run_reporting(study: Any, stages: list[str], executor: Any, store: TrialStore,
                    on_lists: Any = None) -> int:
     """Runs the stages, printing each stage's counts; closes the executor and the store."""
     failed = 0

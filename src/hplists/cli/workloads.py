@@ -12,11 +12,14 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
 from hplists.workloads.timings import current_timings, load_timings
+
+if TYPE_CHECKING:
+    from hplists.workloads.spec import JaxWorkload
 
 # Update rules of the shipped lists whose points are not NAdamW HParams.
 LIST_RULES = {"metz-nadamw": "hplists.optim.metz:rule"}
@@ -186,7 +189,10 @@ def _run(args: argparse.Namespace) -> int:
     if args.store:
         curves = _run_stored(workload, named.name, points, rule, args, progress)
     else:
-        curves = engine.train(workload, points, args.seed, step_budget=args.steps,
+        # The engine trains JaxWorkloads (every built-in workload is one); the registry
+        # types its entries as the general Workload contract.
+        jax_workload = cast("JaxWorkload", workload)
+        curves = engine.train(jax_workload, points, args.seed, step_budget=args.steps,
                               update_rule=rule, batching=args.batching, progress=progress)
     target = workload.target if args.steps is None else None
     summaries = [summarize(c, workload.metric, target) for c in curves]

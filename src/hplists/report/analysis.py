@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -149,7 +150,7 @@ def _median(values: Sequence[float]) -> float:
     return float(np.median(np.asarray(values, dtype=np.float64)))
 
 
-def load_records(paths: Sequence[str | Path]) -> tuple[list[Any], list[dict[str, Any]], int]:
+def load_records(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Any], list[dict[str, Any]], int]:
     """The trials of every store, without duplicates: ``(records, sources, duplicates)``.
 
     A trial (study, point, workload, seed) found in several stores is kept
@@ -284,7 +285,7 @@ class Analysis:
             raise Missing(f"study {name!r} is not in the store(s)")
         return self.by_study[name]
 
-    def ordered(self, workloads: Sequence[str]) -> list[str]:
+    def ordered(self, workloads: Iterable[str]) -> list[str]:
         """Workloads in the paper's column order (unknown names last, sorted)."""
         order = list(paper001.WORKLOADS)
 
@@ -381,6 +382,7 @@ class Analysis:
                                                confidence=None)
             time, t_value, n_time = workload_tuning_curve(
                 m, w, quantity="time", tau=self.tau, indices=idx, ns=ns, confidence=None)
+            assert value is not None and t_value is not None  # given indices, both are set
             out[w] = TuningResult(w, band, mean, float(value), n_metric, time, float(t_value),
                                   n_time, len(idx))
         return out
@@ -541,7 +543,7 @@ class Analysis:
                 arr = [row.fractions[w] for w in self.base]
                 scored.append((row, row.trained(self.base), cost(arr, self.tau)))
         scored.sort(key=lambda s: (-s[1], s[2]))
-        out = []
+        out: list[tuple[Row, int, int, float]] = []
         for i, (row, n, c) in enumerate(scored):
             rank = i + 1
             if i and (n, c) == (scored[i - 1][1], scored[i - 1][2]):

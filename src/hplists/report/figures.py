@@ -122,6 +122,7 @@ def _figure1_one(a: Analysis, t: TuningResult) -> Any:
     fig, (left, right) = _new(9.0, 3.3, 2)
     ns = t.metric.ns
     low, high = _limits([t.metric.point, t.metric_mean.point, np.array([t.list_metric])])
+    assert t.metric.lower is not None and t.metric.upper is not None  # made with a confidence
     band_lo, band_hi = _clip(t.metric.lower, low, high), _clip(t.metric.upper, low, high)
     left.fill_between(ns, band_lo, band_hi, color=_BLUE, alpha=0.2, linewidth=0,
                       label=f"{t.metric.confidence:.0%} band (opda, {a.bands})")

@@ -115,10 +115,12 @@ def report_html(report: Report) -> str:
     while i < len(items):
         item = items[i]
         if isinstance(item, Figure) and item.key.startswith("figure1_"):
-            group = []
-            while i < len(items) and isinstance(items[i], Figure) and \
-                    items[i].key.startswith("figure1_"):
-                group.append(items[i])
+            group: list[Figure] = []
+            while i < len(items):
+                member = items[i]
+                if not (isinstance(member, Figure) and member.key.startswith("figure1_")):
+                    break
+                group.append(member)
                 i += 1
             toc.append(("figure1", "Figure 1: random-search tuning curves, every workload"))
             parts.append('<section class="figure" id="figure1"><h2>Figure 1 and Appendix B: '

@@ -110,8 +110,12 @@ class StudyNames:
             if not isinstance(name, str) or not name:
                 raise ValueError(f"study name for {key!r} must be a non-empty string, "
                                  f"got {name!r}")
-            if key in ("broad", "reruns", "variants"):
-                out = dataclasses.replace(out, **{key: name})
+            if key == "broad":
+                out = dataclasses.replace(out, broad=name)
+            elif key == "reruns":
+                out = dataclasses.replace(out, reruns=name)
+            elif key == "variants":
+                out = dataclasses.replace(out, variants=name)
             elif key.startswith("baseline:") and key[9:] in {b.key for b in out.baselines}:
                 out = dataclasses.replace(out, baselines=tuple(
                     dataclasses.replace(b, study=name) if b.key == key[9:] else b

@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -37,7 +37,7 @@ from hplists.store.base import TrialRecord, canonical_point, point_id
 __all__ = ["synthetic_study", "write_synthetic_store"]
 
 # name, metric, mode, step budget, value at init, best reachable value, seconds per step
-_WORKLOADS = (
+_WORKLOADS: tuple[tuple[str, str, Literal["min", "max"], int, float, float, float], ...] = (
     ("ctr_dlrm", "log_loss", "min", 1200, 0.70, 0.452, 0.004),
     ("mri_unet", "ssim", "max", 800, 0.30, 0.745, 0.02),
     ("image_resnet", "error_rate", "min", 400, 0.90, 0.21, 0.05),
@@ -52,6 +52,14 @@ _VARIANT_SUFFIX = ("layernorm", "layernorm", "silu", "postln", "gelu", "tanh", "
 _SUCCESS = (0.10, 0.04, 0.02, 0.08, 0.04, 0.11, 0.05, 0.04)
 _CENTER = np.array([0.55, 0.45, 0.35, 0.45, 0.5, 0.5, 0.5])
 _WEIGHTS = np.array([9.0, 1.5, 1.2, 2.5, 0.6, 0.8, 0.6])
+
+
+def _hparams(points: Sequence[HParams | dict[str, float]]) -> list[HParams]:
+    """The points as HParams (``nadamw-broad`` and the NAdamW lists hold only HParams)."""
+    out = [p for p in points if isinstance(p, HParams)]
+    if len(out) != len(points):
+        raise TypeError("the synthetic study's points must be HParams")
+    return out
 
 
 def _unit(points: Sequence[HParams]) -> np.ndarray:
@@ -176,12 +184,12 @@ def synthetic_study(
     from hplists.space import get_space
 
     space = get_space("nadamw-broad")
-    sample = space.sample(num_points, seed=seed)
+    sample = _hparams(space.sample(num_points, seed=seed))
     base = [_Workload(j, False, num_evals, seed) for j in range(workloads)]
     records: list[TrialRecord] = []
     for j, w in enumerate(base):
         recs = _records(studies.broad, sample, w, [0], tag=j)
-        w.set_target([r.curve for r in recs])
+        w.set_target([r.curve for r in recs if r.curve is not None])  # _records sets each
         records += recs
     if records and len(base) > 1:  # one failed trial, as real studies have
         r = records[len(sample) + 3]
@@ -193,7 +201,7 @@ def synthetic_study(
     if reruns:
         matrix = TrialMatrix.from_records(records, specs, errors="inf")
         loo = leave_one_out(matrix, k)
-        final = greedy_list(matrix, k).indices
+        final = greedy_list(matrix.fractions, k).indices
         for fold in loo.folds:  # on each base workload: the final list and its held-out list
             rows = list(dict.fromkeys([*final, *fold.built.indices]))
             points = [HParams.from_dict(matrix.points[i]) for i in rows]
@@ -211,26 +219,27 @@ def synthetic_study(
     if baselines:
         rng = np.random.default_rng([seed, 7])
         lrs = np.logspace(-4, -2, 5)
-        fixed = {
+        fixed: dict[str, list[HParams]] = {
             "lr-wd0.5": [HParams(lr, 0.9, 0.999, weight_decay=0.5, warmup_fraction=0.05)
                          for lr in lrs],
             "lr-wd1e-4": [HParams(lr, 0.9, 0.999, weight_decay=1e-4, warmup_fraction=0.05)
                           for lr in lrs],
-            "random-5": space.sample(5, seed=int(rng.integers(2**31)), method="random"),
+            "random-5": _hparams(space.sample(5, seed=int(rng.integers(2**31)), method="random")),
             "metz": [HParams(lr, 0.9, 0.999, weight_decay=wd) for lr, wd in
                      ((1e-3, 1e-6), (1e-4, 1e-5), (3e-3, 0.0), (3e-4, 1e-6), (1e-2, 1e-5))],
         }
         from hplists.lists import get_list
 
         for name in ("nadamw-paper", "nadamw-algoperf-baseline"):
-            fixed[name] = list(get_list(name, k=5).points)
+            fixed[name] = _hparams(get_list(name, k=5).points)
         for b in studies.baselines:
             for j, w in enumerate(base):
                 if b.key in fixed:
                     records += _records(b.study, fixed[b.key], w, seed_list, tag=300 + j)
                     continue
                 for s in seed_list:  # searches draw new points for every repetition
-                    pts = space.sample(b.budget, seed=int(rng.integers(2**31)), method="random")
+                    pts = _hparams(space.sample(b.budget, seed=int(rng.integers(2**31)),
+                                                method="random"))
                     records += _records(b.study, pts, w, [s], tag=400 + j, indices=[None] * len(pts))
     return records, specs
 

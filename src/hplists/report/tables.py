@@ -191,7 +191,7 @@ def workloads(a: Analysis) -> Table:
             b = w if w in paper001.WORKLOADS else paper001.base_of(w)
             variant = w not in paper001.WORKLOADS and b is not None
             paper = None if b is None else paper001.paper_name(b)
-            if variant:
+            if variant and b is not None:  # (variant implies b is not None)
                 paper = f"{paper} {paper001.VARIANT_NAMES[b]}"
             own_base = paper001.base_of(w, a.specs)
             kind = "base" if w in base or w in paper001.WORKLOADS else (
@@ -309,9 +309,9 @@ def table5(a: Analysis) -> Table:
         paper_scores = dict(zip(paper001.TABLE5, benchmark_score(np.array(
             [list(v.values()) for v in paper001.TABLE5.values()])).tolist(), strict=True))
         for name, vals in paper001.TABLE5.items():
-            rank, n, c = paper_ranks[name]
+            paper_rank, n, c = paper_ranks[name]
             out.append((PAPER, name, *(vals.get(w) for w in base), _of(n, 8), c,
-                        paper_scores[name], f"{rank} of {len(paper_ranks)}", "5"))
+                        paper_scores[name], f"{paper_rank} of {len(paper_ranks)}", "5"))
         return out, notes
 
     base = list(a.get("base") or ())
@@ -665,15 +665,15 @@ def summary(a: Analysis) -> Table:
         if sizes is not None:
             n = a.matrix.shape[1]
             full = np.flatnonzero(sizes.trained == n)
-            k = int(sizes.ks[full[0]]) if full.size else None
-            text = f"from {_points(k)} on" if k is not None else \
+            k_full = int(sizes.ks[full[0]]) if full.size else None
+            text = f"from {_points(k_full)} on" if k_full is not None else \
                 f"not within {_points(int(sizes.ks[-1]))}"
             if n != 8:
                 word = f"not directly comparable ({_workloads(n)}; the paper has 8)"
-            elif k is None:
+            elif k_full is None:
                 word = "disagrees: worse than the paper"
             else:
-                word = verdict(k, 8, 7, fewer_is_better=True)
+                word = verdict(k_full, 8, 7, fewer_is_better=True)
             found["all_trained_at_k"] = (text, word)
         rows = [(claim, paper001.CLAIMS[key][1], *found.get(key, (None, "no data")))
                 for key, claim in claims.items()]

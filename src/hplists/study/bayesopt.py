@@ -44,7 +44,7 @@ from hplists.curves import Curve, Status
 from hplists.hparams import HParams
 from hplists.space.dimensions import Discrete, Fixed, Linear, Log
 from hplists.space.space import SearchSpace
-from hplists.store.base import TrialKey, TrialRecord, point_id
+from hplists.store.base import TrialKey, TrialRecord, TrialStore, point_id
 from hplists.study.runner import TrainTask, claim_trial, record_copies
 
 __all__ = [
@@ -224,7 +224,7 @@ class BayesOptSource:
         sampler_seed: base of the sampler seeds.
     """
 
-    def __init__(self, store: Any, study: str, workloads: Sequence[Any], seeds: Sequence[int],
+    def __init__(self, store: TrialStore, study: str, workloads: Sequence[Any], seeds: Sequence[int],
                  n_trials: int, *, space: SearchSpace | str = "nadamw-broad",
                  n_startup_trials: int = N_STARTUP_TRIALS, sampler_seed: int = 0) -> None:
         from hplists.space import get_space
@@ -245,10 +245,11 @@ class BayesOptSource:
             for s in seeds:
                 history = []
                 for i in range(self.n_trials):
-                    r = recorded.get((int(s), i))
-                    if r is None:
+                    rec = recorded.get((int(s), i))
+                    if rec is None:
                         break
-                    history.append((r.point, objective(r.curve, w.metric.name, w.metric.mode)))
+                    history.append((rec.point, objective(rec.curve, w.metric.name,
+                                                         w.metric.mode)))
                 self._chains.append(_Chain(w, int(s), history))
 
     def _open(self, c: _Chain) -> bool:
@@ -317,7 +318,7 @@ class BayesOptSource:
                 return
 
 
-def copy_prefix(store: Any, source: str, target: str, n: int) -> int:
+def copy_prefix(store: TrialStore, source: str, target: str, n: int) -> int:
     """Records the first ``n`` trials of every run of study ``source`` as study ``target``.
 
     A BO run's first ``n`` trials do not depend on its total budget (see the

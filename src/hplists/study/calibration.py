@@ -34,7 +34,7 @@ import numpy as np
 from hplists._check import check_int
 from hplists.curves import Status
 from hplists.hparams import HParams
-from hplists.store.base import TrialRecord
+from hplists.store.base import TrialRecord, TrialStore
 from hplists.study.runs import ProgressFn, TrialProgress, run_pending
 
 __all__ = [
@@ -77,7 +77,7 @@ def calibration_points(n: int = CALIBRATION_POINTS, seed: int = CALIBRATION_SEED
 
 def run_calibration(
     workloads: Sequence[Any] | None,
-    store: Any,
+    store: TrialStore,
     *,
     points: int = CALIBRATION_POINTS,
     study: str = CALIBRATION_STUDY,
@@ -269,7 +269,7 @@ def success_counts(success: Mapping[str, Mapping[Any, bool]], names: Sequence[st
 
 
 def table4(
-    store: Any,
+    store: TrialStore,
     *,
     workloads: Sequence[str] | None = None,
     study: str = CALIBRATION_STUDY,

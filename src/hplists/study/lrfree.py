@@ -51,6 +51,7 @@ from typing import Any
 from hplists._check import check_choice, check_int, check_real
 from hplists.hparams import HParams
 from hplists.progress import StageBar
+from hplists.store.base import TrialStore
 from hplists.study.runner import Executor, StaticSource, TrainTask, run
 from hplists.study.workflow import StageResult
 
@@ -343,7 +344,7 @@ class LrFreeStudy:
             seconds per step (e.g. the paper-001 study's).
     """
 
-    def __init__(self, store: Any, config: LrFreeConfig | None = None, *,
+    def __init__(self, store: TrialStore, config: LrFreeConfig | None = None, *,
                  specs: Mapping[str, Any] | None = None, executor: Executor | None = None,
                  progress: bool | ProgressFn | None = None,
                  timing_stores: Sequence[Any] = ()) -> None:

@@ -380,7 +380,7 @@ def record_copies(store: TrialStore, records: Sequence[TrialRecord]) -> int:
     return store.put_many(records) if records else 0
 
 
-def _finished(store: Any, study: str, workload: str) -> dict[tuple[str, int], Status]:
+def _finished(store: TrialStore, study: str, workload: str) -> dict[tuple[str, int], Status]:
     """(point id, seed) -> status of the trials already recorded."""
     return {(r.point_id, r.seed): r.status for r in store.trials(study=study, workload=workload)}
 
@@ -398,7 +398,7 @@ class StaticSource:
             workload's ``vmap_size`` for vmap batching, 4 otherwise).
     """
 
-    def __init__(self, store: Any, tasks: Iterable[TrainTask], *,
+    def __init__(self, store: TrialStore, tasks: Iterable[TrainTask], *,
                  chunk_size: int | None = None) -> None:
         self._store = store
         self._queue: list[TrainTask] = []
@@ -470,7 +470,7 @@ def _message(e: BaseException) -> str:
 
 
 def run(
-    store: Any,
+    store: TrialStore,
     source: Source,
     executor: Executor | None = None,
     *,
@@ -556,7 +556,7 @@ def run(
 
 
 def train_into_store(
-    store: Any,
+    store: TrialStore,
     study: str,
     workload: Any,
     points: Sequence[Any],

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from hplists.curves import Status
-from hplists.store.base import TrialRecord, point_id
+from hplists.store.base import TrialRecord, TrialStore, point_id
 from hplists.workloads.spec import Point, UpdateRule, Workload
 
 __all__ = ["ProgressFn", "TrialProgress", "TrialsRunningElsewhere", "finished_trials",
@@ -113,14 +113,14 @@ class TrialProgress:
             self.bar = None
 
 
-def finished_trials(store: Any, study: str, workload: str, seed: int) -> dict[str, TrialRecord]:
+def finished_trials(store: TrialStore, study: str, workload: str, seed: int) -> dict[str, TrialRecord]:
     """Every recorded trial of ``study`` on ``workload`` with ``seed``, by point id."""
     return {r.point_id: r for r in store.trials(study=study, workload=workload) if r.seed == seed}
 
 
 def run_pending(
     workload: Workload,
-    store: Any,
+    store: TrialStore,
     study: str,
     points: Sequence[Point],
     indices: Sequence[int],

@@ -54,7 +54,7 @@ from hplists._check import check_int, check_real
 from hplists._version import __version__
 from hplists.curves import Status
 from hplists.hparams import HParams
-from hplists.store.base import TrialRecord, point_id, utc_now
+from hplists.store.base import TrialRecord, TrialStore, point_id, utc_now
 from hplists.study.runs import ProgressFn, TrialProgress, TrialsRunningElsewhere, run_pending
 from hplists.workloads.spec import JaxWorkload, Point, Workload, eval_schedule
 
@@ -294,7 +294,7 @@ def _base_best(workload: Workload, done: Mapping[str, TargetResult],
     return str(entry["provenance"]["best"]["algorithm"])
 
 
-def _store_label(store: Any) -> str:
+def _store_label(store: TrialStore) -> str:
     path = Path(getattr(store, "path", "") or "")
     if not str(path):
         return repr(store)
@@ -305,7 +305,7 @@ def _store_label(store: Any) -> str:
 
 def set_target(
     workload: Workload,
-    store: Any,
+    store: TrialStore,
     config: TargetConfig = TargetConfig(),
     *,
     algorithms: Sequence[str] | None = None,
@@ -341,7 +341,7 @@ def set_target(
             bar.close()
 
 
-def _set_target(workload: Workload, store: Any, config: TargetConfig,
+def _set_target(workload: Workload, store: TrialStore, config: TargetConfig,
                 algorithms: tuple[str, ...], progress: TrialProgress) -> TargetResult:
     from hplists.optim.rules import get_rule
 
@@ -456,7 +456,7 @@ def _resolve(workloads: Sequence[str | Workload] | None) -> list[Workload]:
 
 def plan(
     workloads: Sequence[str | Workload] | None,
-    store: Any | None = None,
+    store: TrialStore | None = None,
     config: TargetConfig = TargetConfig(),
     *,
     targets_path: str | os.PathLike[str] | None = None,
@@ -496,7 +496,7 @@ def plan(
 
 def set_targets(
     workloads: Sequence[str | Workload] | None,
-    store: Any,
+    store: TrialStore,
     config: TargetConfig = TargetConfig(),
     *,
     targets_path: str | os.PathLike[str] | None = None,

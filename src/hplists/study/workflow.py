@@ -51,7 +51,7 @@ from hplists.progress import ProgressFn
 from hplists.progress import StageBar as _Bar
 from hplists.scoring.matrix import TrialMatrix
 from hplists.scoring.specs import WorkloadSpec
-from hplists.store.base import point_id
+from hplists.store.base import TrialStore, point_id
 from hplists.study import baselines as bl
 from hplists.study.bayesopt import N_STARTUP_TRIALS, BayesOptSource, copy_prefix
 from hplists.study.calibration import (
@@ -277,7 +277,7 @@ class StudyWorkflow:
         (['broad'], 400)
     """
 
-    def __init__(self, store: Any, config: StudyConfig | None = None, *,
+    def __init__(self, store: TrialStore, config: StudyConfig | None = None, *,
                  specs: Mapping[str, WorkloadSpec] | None = None,
                  executor: Executor | None = None,
                  progress: bool | ProgressFn | None = None) -> None:

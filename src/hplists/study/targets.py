@@ -106,7 +106,7 @@ class TargetConfig:
         >>> TargetConfig(points=0)
         Traceback (most recent call last):
         ...
-        ValueError: points must be an integer in [1, inf], got 0
+        hplists.exceptions.InvalidParameterError: points must be an integer in [1, inf], got 0
     """
 
     points: int = MIN_POINTS

@@ -15,15 +15,23 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import tempfile
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from hplists.exceptions import InvalidParameterError
 
-__all__ = ["load_json", "parse_json", "parse_toml", "prepare_output", "read_text"]
+__all__ = ["atomic_open", "atomic_write", "load_json", "parse_json", "parse_toml",
+           "prepare_output", "read_text"]
+
+# The process's umask, read once (os.umask can only be read by setting it).
+_UMASK = os.umask(0o22)
+os.umask(_UMASK)
 
 
 def read_text(path: str | os.PathLike[str], what: str = "file") -> str:
@@ -104,3 +112,52 @@ def prepare_output(path: str | os.PathLike[str], *, force: bool = True,
         raise InvalidParameterError(f"cannot create the directory of {what} {name!r}: "
                                     f"{e.strerror or type(e).__name__}") from None
     return p
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[Any]]:
+    """A file that replaces ``path`` only once it is completely written: the one way hplists writes.
+
+    The data goes to a temporary file in ``path``'s directory (so the final
+    rename is atomic on the same file system), is flushed and ``fsync``-ed,
+    takes the permissions a plain ``open`` would give, and is renamed over
+    ``path``. A crash or an exception at any moment leaves either the old file
+    or the new one, never a half-written one, and no temporary file behind.
+    Two writers never share a temporary name.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> target = pathlib.Path(tempfile.mkdtemp()) / "out.txt"
+        >>> with atomic_open(target) as f:
+        ...     _ = f.write("hello")
+        >>> target.read_text(), sorted(p.name for p in target.parent.iterdir())
+        ('hello', ['out.txt'])
+    """
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode, newline="" if "b" not in mode else None) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; plain open() would not
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write(path: str | os.PathLike[str], data: str | bytes) -> None:
+    """Writes ``data`` (text as UTF-8) to ``path`` atomically (:func:`atomic_open`).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> target = pathlib.Path(tempfile.mkdtemp()) / "x.json"
+        >>> atomic_write(target, "{}"); target.read_text()
+        '{}'
+    """
+    if isinstance(data, str):
+        data = data.encode()
+    with atomic_open(path, "wb") as f:
+        f.write(data)

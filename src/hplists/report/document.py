@@ -21,11 +21,11 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from hplists._files import atomic_write
 from hplists._version import __version__
 from hplists.report.analysis import Analysis, load_records
 from hplists.report.figures import Figure, all_figures, file_stem
@@ -103,21 +103,11 @@ def build(a: Analysis, *, svg: bool = False, command: str | None = None) -> Repo
                   tuple(a.notes), provenance)
 
 
-_UMASK = os.umask(0o22)
-os.umask(_UMASK)
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs are for sharing
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, data)
 
 
 def write_report(

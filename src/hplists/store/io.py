@@ -46,12 +46,12 @@ import dataclasses
 import json
 import math
 import os
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from hplists._check import check_choice
+from hplists._files import atomic_open
 from hplists.curves import Curve, Status
 from hplists.exceptions import InvalidParameterError
 from hplists.hparams import ALGOPERF_KEYS, HParams
@@ -124,15 +124,8 @@ def _atomic(path: str | os.PathLike[str], mode: str = "w") -> Iterator[Any]:
     path = Path(path)
     if not path.parent.exists():
         raise InvalidParameterError(f"output directory {str(path.parent)!r} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, mode, newline="" if "b" not in mode else None) as f:
-            yield f
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with atomic_open(path, mode) as f:
+        yield f
 
 
 def long_rows(records: Iterable[TrialRecord]) -> tuple[list[str], list[dict[str, Any]]]:

@@ -49,6 +49,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from hplists._check import check_choice, check_int, check_real
+from hplists._files import atomic_write
 from hplists.hparams import HParams
 from hplists.progress import StageBar
 from hplists.store.base import TrialStore
@@ -590,9 +591,7 @@ class LrFreeStudy:
                     if old.get("points") != payload["points"]:
                         raise ValueError(f"list file {str(path)!r} exists with other points; "
                                          "pass overwrite=True to replace it")
-                tmp = path.with_name(f".{path.name}.tmp")
-                tmp.write_text(json.dumps(payload, indent=2) + "\n")
-                tmp.replace(path)
+                atomic_write(path, json.dumps(payload, indent=2) + "\n")
                 written.append(str(path))
         return written
 

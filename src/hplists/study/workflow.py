@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from hplists._check import check_choice, check_int, check_real
+from hplists._files import atomic_write
 from hplists._version import __version__
 from hplists.hparams import HParams
 from hplists.lists.constructed import ConstructedList
@@ -656,9 +657,7 @@ class StudyWorkflow:
                 raise ValueError(f"list file {str(path)!r} exists with other points; pass "
                                  "overwrite=True (--force) to replace it")
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(json.dumps(payload, indent=2) + "\n")
-        tmp.replace(path)
+        atomic_write(path, json.dumps(payload, indent=2) + "\n")
         return named, path
 
 

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from hplists._files import atomic_write
 from hplists.curves import Status
 
 __all__ = ["END", "START", "seconds_per_step", "to_markdown", "update_markdown",
@@ -178,7 +179,5 @@ def update_markdown(path: str | os.PathLike[str], table: str, *, start: str = ST
     new = pattern.sub(lambda _: f"{start}\n{table}\n{end}", text, count=1)
     if new == text:
         return False
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(new)
-    os.replace(tmp, path)
+    atomic_write(path, new)
     return True

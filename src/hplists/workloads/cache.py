@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from hplists._files import atomic_open
 from hplists.workloads.spec import Dataset
 
 __all__ = ["cache_dir", "cached_dataset"]
@@ -56,9 +56,6 @@ def cached_dataset(key: str, build: Callable[[], Dataset]) -> Dataset:
     arrays = {f"train/{k}": np.asarray(v) for k, v in data.train.items()}
     arrays.update({f"valid/{k}": np.asarray(v) for k, v in data.valid.items()})
     arrays["__meta__"] = np.asarray(json.dumps(dict(data.meta)))
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
-    os.close(fd)
-    with open(tmp, "wb") as f:
+    with atomic_open(path, "wb") as f:
         np.savez(f, **arrays)
-    os.replace(tmp, path)
     return data

@@ -22,11 +22,12 @@ import functools
 import json
 import math
 import os
-import tempfile
 from collections.abc import Iterator, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+from hplists._files import atomic_write
 
 __all__ = [
     "FORMAT",
@@ -168,17 +169,7 @@ def write_entries(
                                                               "targets")},
                 "targets": dict(sorted(merged.items()))}
         text = json.dumps(data, indent=2, allow_nan=False) + "\n"
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w") as f:
-                f.write(text)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+        atomic_write(path, text)
     if path.resolve() == default_path().resolve():
         targets_file.cache_clear()
     return data

@@ -17,7 +17,7 @@ from typing import Any
 from hplists._check import check_real
 from hplists.exceptions import InvalidParameterError
 
-__all__ = ["ALGOPERF_KEYS", "HParams"]
+__all__ = ["ALGOPERF_KEYS", "HParams", "Point", "point_dict"]
 
 # Key names used by AlgoPerf's external-tuning search spaces and submissions.
 ALGOPERF_KEYS = (
@@ -224,3 +224,20 @@ class HParams:
             dropout_rate=d.get("dropout_rate", 0.0),
             label_smoothing=d.get("label_smoothing", 0.0),
         )
+
+
+# A point is an HParams (NAdamW) or, for other update rules, a mapping of hyperparameter
+# names to numbers: what every part of hplists (engine, spaces, store, lists) takes.
+Point = HParams | Mapping[str, float]
+
+
+def point_dict(point: Point) -> dict[str, float]:
+    """The point as a plain dict of floats (an HParams' fields, or a mapping's items).
+
+    Example:
+        >>> point_dict(HParams(1e-3, 0.9, 0.99))["beta2"], point_dict({"lr": 1})
+        (0.99, {'lr': 1.0})
+    """
+    if isinstance(point, HParams):
+        return point.to_dict()
+    return {str(k): float(v) for k, v in point.items()}

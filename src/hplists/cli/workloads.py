@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
+from hplists.hparams import point_dict
 from hplists.workloads.timings import current_timings, load_timings
 
 if TYPE_CHECKING:
@@ -201,7 +202,7 @@ def _run(args: argparse.Namespace) -> int:
         print(json.dumps({
             "workload": workload.name, "list": named.name, "k": k, "seed": args.seed,
             "metric": workload.metric.name, "mode": workload.metric.mode, "target": target,
-            "points": [{"index": i, "point": _point_dict(p), **s}
+            "points": [{"index": i, "point": point_dict(p), **s}
                        for i, (p, s) in enumerate(zip(points, summaries, strict=True))],
             "best_index": best,
         }, indent=2))
@@ -249,10 +250,6 @@ def _run_stored(workload: Any, list_name: str, points: list[Any], rule: Any,
     return curves
 
 
-def _point_dict(p: Any) -> dict[str, float]:
-    return p.to_dict() if hasattr(p, "to_dict") else {k: float(v) for k, v in p.items()}
-
-
 def _best(summaries: list[dict[str, Any]], metric: Any) -> int | None:
     best = None
     for i, s in enumerate(summaries):
@@ -274,7 +271,7 @@ def _print_run(workload: Any, named: Any, points: list[Any], summaries: list[dic
              f"T={args.steps or workload.step_budget})")
     table = Table(title=title)
     table.add_column("#", justify="right")
-    keys = list(_point_dict(points[0]))
+    keys = list(point_dict(points[0]))
     short = {"learning_rate": "lr", "beta1": "b1", "beta2": "b2", "weight_decay": "wd",
              "warmup_fraction": "warmup", "dropout_rate": "dropout",
              "label_smoothing": "smooth"}
@@ -287,7 +284,7 @@ def _print_run(workload: Any, named: Any, points: list[Any], summaries: list[dic
     table.add_column("time to target" if target is not None else "target", justify="right")
     table.add_column("s", justify="right")
     for i, (p, s) in enumerate(zip(points, summaries, strict=True)):
-        d = _point_dict(p)
+        d = point_dict(p)
         if target is None:
             ttt = "no target"
         elif s["target_step"] is None:
@@ -310,5 +307,5 @@ def _print_run(workload: Any, named: Any, points: list[Any], summaries: list[dic
         console.print("no point produced a finite validation metric", style="bold red")
         return 1
     console.print(f"best point: #{best} with {m.name} {summaries[best]['best']:.4f}: "
-                  f"{json.dumps(_point_dict(points[best]))}")
+                  f"{json.dumps(point_dict(points[best]))}")
     return 0

@@ -29,7 +29,7 @@ from typing import Any, Literal
 import numpy as np
 
 from hplists.curves import Curve, Status
-from hplists.hparams import HParams
+from hplists.hparams import HParams, Point
 from hplists.report.studies import DEFAULT_STUDIES, StudyNames
 from hplists.scoring.specs import WorkloadSpec
 from hplists.store.base import TrialRecord, canonical_point, point_id
@@ -54,7 +54,7 @@ _CENTER = np.array([0.55, 0.45, 0.35, 0.45, 0.5, 0.5, 0.5])
 _WEIGHTS = np.array([9.0, 1.5, 1.2, 2.5, 0.6, 0.8, 0.6])
 
 
-def _hparams(points: Sequence[HParams | dict[str, float]]) -> list[HParams]:
+def _hparams(points: Sequence[Point]) -> list[HParams]:
     """The points as HParams (``nadamw-broad`` and the NAdamW lists hold only HParams)."""
     out = [p for p in points if isinstance(p, HParams)]
     if len(out) != len(points):

@@ -64,8 +64,9 @@ import numpy as np
 from scipy.stats import qmc
 
 from hplists._check import check_choice, check_int
+from hplists.hparams import Point
 from hplists.space.dimensions import Discrete, Fixed, Linear, Log
-from hplists.space.space import Point, SearchSpace
+from hplists.space.space import SearchSpace
 
 __all__ = ["METHODS", "algoperf_halton", "algoperf_primes", "sample", "unit_sequence"]
 

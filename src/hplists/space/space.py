@@ -28,12 +28,11 @@ from typing import Any
 import numpy as np
 
 from hplists.exceptions import InvalidParameterError
-from hplists.hparams import HParams
+from hplists.hparams import HParams, Point
 from hplists.space.dimensions import Dimension, Discrete, Fixed, dimension_from_dict
 
 __all__ = ["Point", "SearchSpace"]
 
-Point = HParams | dict[str, float]
 
 _HPARAMS_FIELDS = tuple(f.name for f in dataclasses.fields(HParams))
 # AlgoPerf key -> HParams field, for NAdamW spaces.

@@ -21,8 +21,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from hplists.curves import Status
+from hplists.hparams import Point
 from hplists.store.base import TrialRecord, TrialStore, point_id
-from hplists.workloads.spec import Point, UpdateRule, Workload
+from hplists.workloads.spec import UpdateRule, Workload
 
 __all__ = ["ProgressFn", "TrialProgress", "TrialsRunningElsewhere", "finished_trials",
            "run_pending"]

@@ -53,10 +53,10 @@ import numpy as np
 from hplists._check import check_int, check_real
 from hplists._version import __version__
 from hplists.curves import Status
-from hplists.hparams import HParams
+from hplists.hparams import Point
 from hplists.store.base import TrialRecord, TrialStore, point_id, utc_now
 from hplists.study.runs import ProgressFn, TrialProgress, TrialsRunningElsewhere, run_pending
-from hplists.workloads.spec import JaxWorkload, Point, Workload, eval_schedule
+from hplists.workloads.spec import JaxWorkload, Workload, eval_schedule
 
 __all__ = [
     "ALGORITHMS",
@@ -217,7 +217,7 @@ def space_name(algorithm: str) -> str:
 
 
 def search_points(algorithm: str, n: int, halton_seed: int = HALTON_SEED
-                  ) -> list[HParams | dict[str, float]]:
+                  ) -> list[Point]:
     """The first ``n`` scrambled-Halton points of ``targets-<algorithm>``.
 
     Example:

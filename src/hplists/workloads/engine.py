@@ -90,10 +90,10 @@ import numpy as np
 
 from hplists._check import check_choice, check_int, check_real
 from hplists.curves import Curve, Status
-from hplists.hparams import HParams
+from hplists.hparams import HParams, Point
 from hplists.optim.schedule import warmup_steps
 from hplists.optim.update_rule import UpdateRule, eval_params_of, static_of
-from hplists.workloads.spec import JaxWorkload, Point, eval_schedule
+from hplists.workloads.spec import JaxWorkload, eval_schedule
 
 __all__ = [
     "BATCHINGS",

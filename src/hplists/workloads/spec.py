@@ -30,7 +30,7 @@ import numpy as np
 
 from hplists._check import check_choice, check_int
 from hplists.curves import Curve
-from hplists.hparams import HParams
+from hplists.hparams import Point
 from hplists.optim.update_rule import UpdateRule
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -50,9 +50,6 @@ __all__ = [
 
 REGULARIZERS = ("dropout", "label_smoothing")
 
-# A point is an HParams (NAdamW) or, for other update rules, a mapping of
-# hyperparameter names to floats.
-Point = HParams | Mapping[str, float]
 Batch = Mapping[str, Any]
 
 

@@ -146,3 +146,32 @@ def test_a_trial_diverged_before_its_first_evaluation_is_a_miss_everywhere(tmp_p
         f'"{w}": {{"metric": "error_rate", "mode": "min", "target": 0.3, "step_budget": 100}}'
         for w in ("a", "b")) + "}}")
     assert main(["build", "--store", str(db), "--k", "1", "--specs", str(specs_file)]) == 0
+
+
+def test_threads_of_one_process_never_claim_the_same_trial(tmp_path):
+    """claim() is exclusive between threads as between processes (issue 14, defect 8)."""
+    import threading
+
+    from hplists import Curve
+
+    store = open_store(tmp_path / "s.db")
+    points = [{"x": float(i)} for i in range(150)]
+    claimed: list[list[str]] = [[] for _ in range(4)]
+    start = threading.Barrier(4)
+
+    def worker(j: int) -> None:
+        start.wait()
+        for p in points:
+            key = store.claim("s", p, "w", 0)
+            if key is not None:
+                claimed[j].append(key.point_id)
+                store.finish(key, Curve([1], [0.1], [1.0], {"m": [0.5]}))
+
+    threads = [threading.Thread(target=worker, args=(j,)) for j in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    everything = [p for c in claimed for p in c]
+    assert len(everything) == len(set(everything)) == 150
+    assert store.count(study="s", status="complete") == 150

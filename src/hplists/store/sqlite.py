@@ -172,6 +172,25 @@ def run_token() -> str:
     return _TOKEN[0]
 
 
+def _thread_token() -> str:
+    """The run token of the calling thread: the process's, suffixed in any other thread.
+
+    A claim belongs to the thread that made it, so two threads of one process
+    never train the same trial (a trial running under a live process and
+    another token is not handed out).
+
+    Example:
+        >>> import threading
+        >>> other = []
+        >>> t = threading.Thread(target=lambda: other.append(_thread_token())); t.start(); t.join()
+        >>> _thread_token() == run_token(), other[0].startswith(run_token() + "-t")
+        (True, True)
+    """
+    if threading.current_thread() is threading.main_thread():
+        return run_token()
+    return f"{run_token()}-t{threading.get_ident()}"
+
+
 def _boot_id() -> str:
     try:
         return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
@@ -460,7 +479,7 @@ class SQLiteStore(TrialStore):
 
     def _owner(self) -> tuple[str, str, int, str | None]:
         pid = os.getpid()
-        return run_token(), self._host, pid, _proc_identity(pid)
+        return _thread_token(), self._host, pid, _proc_identity(pid)
 
     def _event(self, c: sqlite3.Connection, trial_id: int, event: str, detail: Any = "") -> None:
         token, host, pid, _ = self._owner()

@@ -259,3 +259,18 @@ def test_fuzz_loaders_raise_only_validation_errors(mutations, whole):
             call()
         except InvalidParameterError:
             pass
+
+
+@pytest.mark.parametrize("text,field", [("0", "JSON object"), ("[false]", "JSON object"),
+                                         ('{"name": "x", "points": 0}', "'points' must be a list"),
+                                         ('{"name": "x", "points": [false]}', "point 0"),
+                                         ('{"name": 3, "points": []}', "'name' must be")])
+def test_list_files_name_the_file_and_the_field(tmp_path, text, field):
+    from hplists.exceptions import InvalidParameterError
+    from hplists.lists import load_list
+
+    path = tmp_path / "l.json"
+    path.write_text(text)
+    with pytest.raises(InvalidParameterError, match=field) as e:
+        load_list(path)
+    assert "l.json" in str(e.value)

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any, overload
 
 from hplists._check import check_int
+from hplists._files import load_json
+from hplists.exceptions import InvalidParameterError
 from hplists.hparams import HParams
 from hplists.lists._sequence import check_index
 from hplists.store.base import canonical_point
@@ -110,9 +112,22 @@ class NamedList(Sequence[HParams | dict[str, float]]):
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> NamedList:
+        if not isinstance(d, dict):
+            raise InvalidParameterError(f"a list must be a JSON object with 'name' and 'points', "
+                                        f"got {type(d).__name__}")
         for key in ("name", "points"):
             if key not in d:
-                raise ValueError(f"list file is missing required key {key!r}")
+                raise InvalidParameterError(f"list file is missing required key {key!r}")
+        if not isinstance(d["name"], str) or not d["name"]:
+            raise InvalidParameterError(f"list 'name' must be a non-empty string, got "
+                                        f"{d['name']!r}")
+        if not isinstance(d["points"], list):
+            raise InvalidParameterError(f"list {d['name']!r}: 'points' must be a list of "
+                                        f"objects, got {type(d['points']).__name__}")
+        for i, p in enumerate(d["points"]):
+            if not isinstance(p, dict):
+                raise InvalidParameterError(f"list {d['name']!r}, point {i}: must be an object "
+                                            f"of hyperparameter names to numbers, got {p!r}")
         points = []
         nadamw = d.get("optimizer", "nadamw") == "nadamw"
         for i, p in enumerate(d["points"]):
@@ -149,8 +164,22 @@ def available_lists() -> list[str]:
 
 
 def load_list(path: str | Path) -> NamedList:
-    """Reads a list from a JSON file in the shipped format."""
-    return NamedList.from_dict(json.loads(Path(path).read_text()))
+    """Reads a list from a JSON file in the shipped format; bad files name the file and field.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> f = pathlib.Path(tempfile.mkdtemp()) / "l.json"
+        >>> _ = f.write_text("[false]")
+        >>> load_list(f)
+        Traceback (most recent call last):
+        ...
+        hplists.exceptions.InvalidParameterError: ...l.json: a list must be a JSON object ...
+    """
+    data = load_json(path, "list file")
+    try:
+        return NamedList.from_dict(data)
+    except InvalidParameterError as e:
+        raise InvalidParameterError(f"{path}: {e}") from None
 
 
 def register_list(named: NamedList, *, overwrite: bool = False) -> None:

@@ -119,3 +119,15 @@ def test_bad_arguments_are_one_clear_line(capsys, argv, message):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_run_with_a_store_keeps_another_budget_in_its_own_study(tmp_path, capsys):
+    """--steps (and --update-rule) are part of what a stored trial is (issue 14, defect 2)."""
+    from hplists.store import open_store
+
+    db = str(tmp_path / "runs.db")
+    full = run_json(capsys, "--k", "1", "--store", db)
+    short = run_json(capsys, "--k", "1", "--store", db, "--steps", "10")
+    assert short["points"][0] != full["points"][0]  # trained again, not read back
+    studies = open_store(db).studies()
+    assert set(studies) == {"run/nadamw-paper", "run/nadamw-paper/T10"}

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from hplists import Curve, HParams
 from hplists.cli.main import main
 from hplists.exceptions import InvalidParameterError
+from hplists.lists.registry import NamedList
 from hplists.space import SearchSpace
 from hplists.space.dimensions import Linear
 from hplists.store import open_store
@@ -228,7 +229,7 @@ def _mutations():
     return st.tuples(st.sampled_from(FIELDS), JSON)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(_mutations(), max_size=4), JSON)
 def test_fuzz_loaders_raise_only_validation_errors(mutations, whole):
     valid_trial = {"study": "s", "workload": "w", "seed": 0, "status": "complete",
@@ -254,7 +255,8 @@ def test_fuzz_loaders_raise_only_validation_errors(mutations, whole):
                  lambda: SearchSpace.from_dict(valid_space), lambda: SearchSpace.from_dict(whole),
                  lambda: HParams.from_dict(whole),
                  lambda: HParams.from_dict(valid_trial.get("point")),
-                 lambda: curve_from_json(whole)):
+                 lambda: curve_from_json(whole), lambda: NamedList.from_dict(whole),
+                 lambda: NamedList.from_dict({"name": "l", "points": [valid_trial.get("point")]})):
         try:
             call()
         except InvalidParameterError:

@@ -135,9 +135,9 @@ class NamedList(Sequence[HParams | dict[str, float]]):
                 # Lists for other update rules (e.g. metz-nadamw) keep plain float dicts.
                 points.append(HParams.from_dict(p) if nadamw else canonical_point(p))
             except ValueError as e:
-                raise ValueError(f"list {d['name']!r}, point {i}: {e}") from None
+                raise InvalidParameterError(f"list {d['name']!r}, point {i}: {e}") from None
         if not points:
-            raise ValueError(f"list {d['name']!r} has no points")
+            raise InvalidParameterError(f"list {d['name']!r} has no points")
         return cls(
             name=d["name"],
             description=d.get("description", ""),

@@ -202,3 +202,12 @@ def test_cli_error_for_a_missing_or_unreadable_file_names_it(tmp_path, capsys):
         locked.chmod(0)
         code, _, err = run(capsys, "store", "import", tmp_path / "s.db", locked)
         assert code == 2 and one_line(err) and "locked.json" in err
+
+
+def test_workers_without_the_process_pool_is_refused(tmp_path, capsys):
+    """--workers 0 (or any count) with the local executor was silently ignored (issue 14, 13)."""
+    from hplists.cli.main import main as cli
+
+    assert cli(["study", "--store", str(tmp_path / "s.db"), "--workers", "0"]) == 2
+    assert "--workers goes with --executor processes" in capsys.readouterr().err
+    assert not (tmp_path / "s.db").exists()

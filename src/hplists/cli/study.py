@@ -19,6 +19,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hplists.exceptions import InvalidParameterError
+
 if TYPE_CHECKING:
     from hplists.store.base import TrialStore
 
@@ -136,6 +138,9 @@ def _stages(text: str) -> list[str]:
 
 
 def _executor(args: argparse.Namespace) -> Any:
+    if args.workers is not None and args.executor != "processes":
+        raise InvalidParameterError(f"--workers goes with --executor processes; --executor "
+                                    f"{args.executor} would ignore it")
     if args.executor == "processes":
         from hplists.study.runner import PoolExecutor
 

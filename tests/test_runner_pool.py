@@ -25,3 +25,63 @@ def test_a_dead_worker_fails_its_task_and_the_pool_restarts_for_the_next(tmp_pat
     status = {r.point_index: r for r in store.trials(study="s")}
     assert status[0].status == Status.ERROR and "worker process died" in status[0].message
     assert status[1].status == Status.COMPLETE
+
+
+DRIVER = r"""
+import multiprocessing.resource_tracker as rt, sys, time
+import study_workloads as sw
+from hplists.study.runner import PoolExecutor, TrainTask
+
+pool = PoolExecutor(2)
+task = TrainTask("s", sw.TinyLine(), 0, ({"die": 0.0},), (0,),
+                 update_rule="study_workloads:dying_rule", batching="sequential",
+                 step_budget=10**7)
+handle = pool.submit(task, lambda k: None)
+while not pool._pool._processes:
+    time.sleep(0.05)
+time.sleep(1.0)
+pids = list(pool._pool._processes) + [rt._resource_tracker._pid]
+print(" ".join(str(p) for p in pids if p), flush=True)
+time.sleep(600)
+"""
+
+
+def test_kill_9_of_the_driver_leaves_no_worker_or_resource_tracker_behind(tmp_path):
+    """Issue 14, defect 7: the pool's workers and its resource tracker end with the driver."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    script = tmp_path / "driver.py"
+    script.write_text(DRIVER)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
+    proc = subprocess.Popen([sys.executable, str(script)], env=env, stdout=subprocess.PIPE,
+                            text=True)
+    pids = [int(p) for p in proc.stdout.readline().split()]
+    assert len(pids) >= 2
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    proc.stdout.close()
+    deadline = time.monotonic() + 30
+    alive = pids
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.2)
+        alive = [p for p in alive if _alive(p)]
+    assert not alive, f"processes {alive} outlived their killed driver"
+
+
+def _alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie is gone (only its entry waits to be reaped)
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False

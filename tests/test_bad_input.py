@@ -276,3 +276,57 @@ def test_list_files_name_the_file_and_the_field(tmp_path, text, field):
     with pytest.raises(InvalidParameterError, match=field) as e:
         load_list(path)
     assert "l.json" in str(e.value)
+
+
+CSV_HEADER = "study,workload,seed,status,point,step,seconds,train_loss,metric,value\n"
+CSV_CELL = st.sampled_from(["s", "w", "0", "1", "-3", "complete", "diverged", "running", "x",
+                            "", "1e400", "nan", '{"lr": 0.1}', '{"lr": [1]}', "{", '"',
+                            "0.5", "error_rate", "inf", "10"])
+
+
+@settings(max_examples=1000, deadline=None, suppress_health_check=[
+    HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(st.lists(st.lists(CSV_CELL, min_size=0, max_size=12), max_size=4),
+       st.booleans())
+def test_fuzz_csv_import_raises_only_validation_errors(tmp_path, rows, header):
+    from hplists.exceptions import HplistsError
+
+    path = tmp_path / "trials.csv"
+    body = "\n".join(",".join(r) for r in rows)
+    path.write_text((CSV_HEADER if header else "") + body)
+    store = open_store(tmp_path / "fuzz.db")
+    try:
+        import_csv(store, path)
+    except HplistsError:
+        pass
+    finally:
+        store.close()
+
+
+@settings(max_examples=1000, deadline=None, suppress_health_check=[
+    HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(st.lists(st.sampled_from(['name = "s"', "[dimensions.learning_rate]", 'scale = "log"',
+                                 "low = 1e-4", "high = 1e-2", "low = 1e400", 'scale = ["log"]',
+                                 "high = -1", "[dimensions]", "values = [0.0, 0.1]",
+                                 'scale = "discrete"', "=", "[[x]]", 'name = 3', "low = nan"]),
+                max_size=8))
+def test_fuzz_toml_space_files_raise_only_validation_errors(tmp_path, lines):
+    path = tmp_path / "space.toml"
+    path.write_text("\n".join(lines) + "\n")
+    try:
+        SearchSpace.from_file(path)
+    except InvalidParameterError as e:
+        assert "space.toml" in str(e) or "dimension" in str(e) or "space" in str(e)
+
+
+def test_user_strings_never_become_sql(tmp_path):
+    """Study and workload names, points and messages are parameters, never SQL text."""
+    from hplists import Curve
+
+    evil = "x'); DROP TABLE trials; --"
+    store = open_store(tmp_path / "s.db")
+    store.put(evil, {"lr": 0.1}, evil, 0, Curve([1], [0.1], [1.0], {evil: [0.5]}, "diverged",
+                                                evil))
+    (r,) = store.trials(study=evil, workload=evil)
+    assert r.study == evil and r.message == evil and evil in r.curve.metrics
+    assert store.studies() == [evil] and store.count() == 1

@@ -112,9 +112,9 @@ def test_defaults_stage_reruns_only_rows_that_reach_a_target(tiny, tmp_path):
 def test_cli_plan_prints_json_without_a_store_and_refuses_unknown_stages(tmp_path, capsys):
     db = tmp_path / "none.db"
     assert main(["study", "lrfree", "--plan", "--store", str(db), "--json",
-                 "--stage", "calibration"]) == 0
+                 "--stage", "calibration", "--workloads", "ctr_dlrm,image_resnet"]) == 0
     plans = json.loads(capsys.readouterr().out)
-    assert plans[0]["stage"] == "calibration" and plans[0]["trials"] == 16 * 200 * 8
+    assert plans[0]["stage"] == "calibration" and plans[0]["trials"] == 16 * 200 * 2
     assert plans[0]["seconds_left"] > 0 and not db.exists()
     assert main(["study", "lrfree", "--plan", "--store", str(db), "--stage", "sweep"]) == 2
     assert "stage must be one of 'defaults', 'calibration', 'candidates'" in \

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from hplists.metric import minimizes
 from hplists.scoring.cost import DEFAULT_TAU
 
 
@@ -303,7 +304,7 @@ def _loo(args: argparse.Namespace) -> int:
     rows = []
     for f in loo.folds:
         spec = m.workloads[f.workload]
-        minimize = spec.mode == "min"
+        minimize = minimizes(spec.mode)
         assert f.best_metric is not None  # leave_one_out of a TrialMatrix sets it for every fold
         n_metric = equivalent_budget(m.best_metric[:, f.workload], f.best_metric,
                                      minimize=minimize)

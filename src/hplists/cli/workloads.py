@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 
 from hplists.hparams import point_dict
+from hplists.metric import argbest
 from hplists.workloads.timings import current_timings, load_timings
 
 if TYPE_CHECKING:
@@ -157,8 +158,7 @@ def summarize(curve: Any, metric: Any, target: float | None) -> dict[str, Any]:
     values = curve.metric(metric.name)
     finite = np.isfinite(values)
     if finite.any():
-        pick = np.nanargmin if metric.mode == "min" else np.nanargmax
-        i = int(pick(np.where(finite, values, np.nan)))
+        i = argbest(np.where(finite, values, np.nan), metric.mode)
         out["best"], out["best_step"] = float(values[i]), int(curve.steps[i])
     if target is not None:
         hits = [j for j, v in enumerate(values) if metric.reached(float(v), target)]

@@ -27,6 +27,7 @@ from hplists._check import check_choice, check_real
 from hplists.lists.constructed import ConstructedList, check_list_size
 from hplists.lists.exhaustive import exhaustive_set
 from hplists.lists.greedy import greedy_list
+from hplists.metric import best_of
 from hplists.scoring.cost import DEFAULT_TAU, check_fractions
 
 __all__ = [
@@ -157,7 +158,7 @@ def leave_one_out(
         if matrix is not None:
             values = matrix.best_metric[list(built.indices), i]
             mode = matrix.workloads[i].mode
-            best_metric = float(values.min() if mode == "min" else values.max())
+            best_metric = float(best_of(values, mode))
         folds.append(HeldOut(
             workload=i,
             name=None if names is None else names[i],

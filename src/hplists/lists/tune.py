@@ -20,6 +20,8 @@ from typing import Any, cast
 
 from hplists._check import check_choice, check_int
 from hplists.hparams import HParams
+from hplists.metric import hits
+from hplists.metric import sign as metric_sign
 
 __all__ = ["TuneResult", "TunedTrial", "tune"]
 
@@ -73,7 +75,7 @@ class TuneResult:
     @property
     def best(self) -> TunedTrial:
         """The trial with the best finite value (the first point if none is finite)."""
-        sign = 1.0 if self.mode == "max" else -1.0
+        sign = metric_sign(self.mode)
         return max(self.trials, key=lambda t: (t.ok, sign * t.value if t.ok else 0.0, -t.index))
 
     @property
@@ -124,7 +126,7 @@ class TuneResult:
 def _reaches(value: float, target: float, mode: str) -> bool:
     if not math.isfinite(value):
         return False
-    return value >= target if mode == "max" else value <= target
+    return bool(hits(value, target, mode))
 
 
 def _points(points: str | Any | Sequence[HParams], k: int | None) -> list[HParams]:

@@ -40,6 +40,7 @@ from hplists.lists.greedy import greedy_list
 from hplists.lists.loo import LeaveOneOut, ListSizeCurve, TauSweep, leave_one_out
 from hplists.lists.loo import list_size_curve as _list_size_curve
 from hplists.lists.loo import tau_sweep as _tau_sweep
+from hplists.metric import better
 from hplists.report import paper001
 from hplists.report.studies import DEFAULT_STUDIES, Baseline, StudyNames
 from hplists.scoring.cost import DEFAULT_TAU, cost
@@ -585,8 +586,7 @@ def _best_metrics(records: Sequence[Any], specs: Mapping[str, WorkloadSpec],
             continue
         key = (r.workload, int(r.seed))
         old = per_seed.get(key)
-        better = min if spec.mode == "min" else max
-        per_seed[key] = score.best if old is None else better(old, score.best)
+        per_seed[key] = score.best if old is None or better(score.best, old, spec.mode) else old
     grouped: dict[str, list[float]] = defaultdict(list)
     for (w, _), v in per_seed.items():
         grouped[w].append(v)

@@ -30,6 +30,7 @@ import numpy as np
 
 from hplists.curves import Curve, Status
 from hplists.hparams import HParams, Point
+from hplists.metric import best_of, sign
 from hplists.report.studies import DEFAULT_STUDIES, StudyNames
 from hplists.scoring.specs import WorkloadSpec
 from hplists.store.base import TrialRecord, canonical_point, point_id
@@ -127,12 +128,12 @@ class _Workload:
         for c in curves:
             v = c.metrics[self.metric]
             v = v[np.isfinite(v)]
-            best.append((v.min() if self.mode == "min" else -v.max()) if v.size else np.inf)
+            best.append(-sign(self.mode) * best_of(v, self.mode) if v.size else np.inf)
         q = float(np.quantile(best, self.success))
         # midway to the next better point, so the count is exact and rounding-proof
         below = np.sort(np.asarray(best)[np.asarray(best) > q])
         q = (q + below[0]) / 2 if below.size else q
-        self.target = round(q if self.mode == "min" else -q, 6)
+        self.target = round(-sign(self.mode) * q, 6)
 
     @property
     def spec(self) -> WorkloadSpec:

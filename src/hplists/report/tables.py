@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from hplists.metric import describe
 from hplists.report import paper001
 from hplists.report.analysis import Analysis, Missing, Row
 from hplists.scoring.cost import cost
@@ -198,8 +199,8 @@ def workloads(a: Analysis) -> Table:
                 "variant" if variant or own_base else "other")
             target = None if b is None else (paper001.VARIANT_TARGETS if variant
                                              else paper001.TARGETS)[b]
-            rows.append((w, kind, paper, s.metric, "lower is better" if s.mode == "min" else
-                         "higher is better", s.target, s.step_budget, target,
+            rows.append((w, kind, paper, s.metric, describe(s.mode), s.target, s.step_budget,
+                         target,
                          None if b is None else paper001.BUDGETS[b]))
         return rows, []
 

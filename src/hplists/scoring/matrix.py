@@ -31,6 +31,7 @@ from typing import Literal
 
 import numpy as np
 
+from hplists import metric
 from hplists._check import check_choice
 from hplists.curves import Status
 from hplists.exceptions import DataError, InvalidParameterError
@@ -87,7 +88,7 @@ def score_trial(
         TrialScore(fraction=1.0, seconds=10.0, best=0.2, index=1)
     """
     status = Status(record.status)
-    worst = np.inf if spec.mode == "min" else -np.inf
+    worst = metric.worst(spec.mode)
     if status is Status.RUNNING:
         return None
     if status is Status.ERROR:
@@ -122,13 +123,11 @@ def score_trial(
             f"{_label(record)} has {spec.metric}={values[j]} at step {int(curve.steps[j])} but "
             "is not marked diverged; a complete run must have finite metrics"
         )
-    with np.errstate(invalid="ignore"):
-        hit = values <= spec.target if spec.mode == "min" else values >= spec.target
-    hit &= finite
+    hit = metric.hits(values, spec.target, spec.mode) & finite
     if not finite.any():
         best = worst
     else:
-        best = float(values[finite].min() if spec.mode == "min" else values[finite].max())
+        best = float(metric.best_of(values[finite], spec.mode))
     if not hit.any():
         return TrialScore(np.inf, np.inf, best, -1)
     j = int(np.argmax(hit))

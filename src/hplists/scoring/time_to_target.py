@@ -28,6 +28,7 @@ from typing import Literal
 import numpy as np
 
 from hplists._check import check_choice, check_real
+from hplists.metric import best_of, hits, worst
 
 __all__ = ["best_value", "first_hit", "step_fraction", "time_to_target"]
 
@@ -89,9 +90,7 @@ def first_hit(
     if values.ndim == 0 or values.shape[-1] == 0:
         raise ValueError(f"values must have at least one evaluation, got shape {values.shape}")
     _check_finite(values, diverged)
-    with np.errstate(invalid="ignore"):
-        hit = values <= target if mode == "min" else values >= target
-    hit &= np.isfinite(values)
+    hit = hits(values, target, mode) & np.isfinite(values)
     return np.where(hit.any(axis=-1), np.argmax(hit, axis=-1), -1)
 
 
@@ -177,6 +176,5 @@ def best_value(
     if values.ndim == 0 or values.shape[-1] == 0:
         raise ValueError(f"values must have at least one evaluation, got shape {values.shape}")
     _check_finite(values, diverged)
-    worst = np.inf if mode == "min" else -np.inf
-    clean = np.where(np.isfinite(values), values, worst)
-    return clean.min(axis=-1) if mode == "min" else clean.max(axis=-1)
+    clean = np.where(np.isfinite(values), values, worst(mode))
+    return best_of(clean, mode, axis=-1)

@@ -36,6 +36,7 @@ from typing import Any, Literal
 import numpy as np
 
 from hplists._check import check_choice, check_int, check_real
+from hplists.metric import minimizes
 
 __all__ = [
     "TuningCurve",
@@ -278,7 +279,7 @@ def _workload_values(matrix: Any, workload: str, quantity: str, tau: float
     if quantity == "time":
         tau = check_real("tau", tau, low=1.0, high=np.inf, high_open=True)
         return np.minimum(matrix.fractions[:, col], tau), True, (0.0, tau)
-    return matrix.best_metric[:, col], matrix.workloads[col].mode == "min", (-np.inf, np.inf)
+    return matrix.best_metric[:, col], minimizes(matrix.workloads[col].mode), (-np.inf, np.inf)
 
 
 def workload_tuning_curve(

@@ -42,6 +42,8 @@ import numpy as np
 from hplists._check import check_int
 from hplists.curves import Curve, Status
 from hplists.hparams import HParams
+from hplists.metric import best_of
+from hplists.metric import sign as metric_sign
 from hplists.space.dimensions import Discrete, Fixed, Linear, Log
 from hplists.space.space import SearchSpace
 from hplists.store.base import TrialKey, TrialRecord, TrialStore, point_id
@@ -148,7 +150,7 @@ def objective(curve: Curve | None, metric: str, mode: str) -> float | None:
     values = values[np.isfinite(values)]
     if values.size == 0:
         return None
-    return float(values.max()) if mode == "max" else -float(values.min())
+    return metric_sign(mode) * float(best_of(values, mode))
 
 
 def _sampler_seed(base: int, workload: str, seed: int, index: int, attempt: int) -> int:

@@ -54,6 +54,8 @@ from hplists._check import check_int, check_real
 from hplists._version import __version__
 from hplists.curves import Status
 from hplists.hparams import Point
+from hplists.metric import better
+from hplists.metric import worst as metric_worst
 from hplists.store.base import TrialRecord, TrialStore, point_id, utc_now
 from hplists.study.runs import ProgressFn, TrialProgress, TrialsRunningElsewhere, run_pending
 from hplists.workloads.spec import JaxWorkload, Workload, eval_schedule
@@ -238,7 +240,7 @@ def trial_best(record: TrialRecord, metric: str, mode: Literal["min", "max"]) ->
     """
     from hplists.scoring.time_to_target import best_value
 
-    worst = math.inf if mode == "min" else -math.inf
+    worst = metric_worst(mode)
     curve = record.curve
     if record.status is Status.ERROR or curve is None or len(curve) == 0:
         return worst
@@ -253,7 +255,7 @@ def trial_best(record: TrialRecord, metric: str, mode: Literal["min", "max"]) ->
 
 def _better(a: float, b: float, mode: str) -> bool:
     """Strictly better; values are finite or the mode's worst (see :func:`trial_best`)."""
-    return a < b if mode == "min" else a > b
+    return better(a, b, mode)
 
 
 def _algorithms_for(workload: Workload, done: Mapping[str, TargetResult],

@@ -22,15 +22,15 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-import math
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from hplists._check import check_choice, check_int
+from hplists._check import check_int
 from hplists.curves import Curve
 from hplists.hparams import Point
+from hplists.metric import Metric
 from hplists.optim.update_rule import UpdateRule
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -51,41 +51,6 @@ __all__ = [
 REGULARIZERS = ("dropout", "label_smoothing")
 
 Batch = Mapping[str, Any]
-
-
-@dataclasses.dataclass(frozen=True)
-class Metric:
-    """A validation metric with its direction.
-
-    Example:
-        >>> m = Metric("error_rate", "min")
-        >>> m.reached(0.2, target=0.25), m.reached(0.3, target=0.25)
-        (True, False)
-    """
-
-    name: str
-    mode: Literal["min", "max"]
-
-    def __post_init__(self) -> None:
-        check_choice("Metric.mode", self.mode, ("min", "max"))
-
-    def reached(self, value: float, target: float) -> bool:
-        """``value <= target`` for metrics that go down, ``>=`` for those that go up."""
-        if not math.isfinite(value):
-            return False
-        return value <= target if self.mode == "min" else value >= target
-
-    def better(self, a: float, b: float) -> bool:
-        """Whether ``a`` is strictly better than ``b`` (NaN is never better)."""
-        if not math.isfinite(a):
-            return False
-        if not math.isfinite(b):
-            return True
-        return a < b if self.mode == "min" else a > b
-
-    @property
-    def worst(self) -> float:
-        return math.inf if self.mode == "min" else -math.inf
 
 
 @dataclasses.dataclass(frozen=True)

@@ -40,19 +40,47 @@ def build_parser() -> argparse.ArgumentParser:
         description="Pre-computed NAdamW hyperparameter lists: use, build and test them.",
     )
     parser.add_argument("--version", action="version", version=f"hplists {__version__}")
+    parser.add_argument("--import", dest="imports", action="append", default=[],
+                        metavar="MODULE",
+                        help="import MODULE first, e.g. one that registers your workloads "
+                        "(repeatable; also accepted after the command)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
     return parser
 
 
+def _split_imports(argv: Sequence[str]) -> tuple[list[str], list[str]]:
+    """``--import MODULE`` (or ``--import=MODULE``) anywhere in ``argv``, and the rest.
+
+    Example:
+        >>> _split_imports(["run", "--import", "a", "--workload", "w", "--import=b"])
+        (['a', 'b'], ['run', '--workload', 'w'])
+    """
+    modules, rest = [], []
+    it = iter(argv)
+    for arg in it:
+        if arg == "--import":
+            modules.append(next(it, ""))
+        elif arg.startswith("--import="):
+            modules.append(arg.partition("=")[2])
+        else:
+            rest.append(arg)
+    return modules, rest
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    modules, rest = _split_imports(list(sys.argv[1:] if argv is None else argv))
+    args = parser.parse_args(rest)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
     try:
+        if modules:
+            from hplists.workloads.registry import import_modules
+
+            import_modules(modules)
         return int(args.func(args) or 0)
     except (HplistsError, ValueError) as e:  # bad input or data: one clear line, no traceback
         print(f"hplists {args.command}: error: {e}", file=sys.stderr)

@@ -2,16 +2,25 @@
 
 Built-in workloads live in their own modules and are imported on first lookup,
 so ``import hplists.workloads`` stays cheap. User workloads register with the
-:func:`register` decorator.
+:func:`register` decorator, in a module the user imports (``hplists --import
+MODULE ...`` on the command line), or from an installed package through the
+entry-point group ``hplists.workloads``: each entry point names a module (whose
+import registers its workloads) or a workload class, e.g. in ``pyproject.toml``::
+
+    [project.entry-points."hplists.workloads"]
+    my_task = "my_package.workloads"
 """
 
 from __future__ import annotations
 
 import importlib
 
+from hplists.exceptions import InvalidParameterError
 from hplists.workloads.spec import Workload
 
-__all__ = ["get_workload", "register", "workload_names"]
+__all__ = ["ENTRY_POINT_GROUP", "get_workload", "import_modules", "register", "workload_names"]
+
+ENTRY_POINT_GROUP = "hplists.workloads"
 
 # Modules defining the built-in workloads (each registers its classes on import).
 BUILTIN_MODULES: tuple[str, ...] = (
@@ -53,6 +62,39 @@ def _load_builtins() -> None:
             if e.name != module:  # a real import error inside the module
                 raise
     _loaded = True
+    _load_entry_points()
+
+
+def _load_entry_points() -> None:
+    """Workloads of installed packages: the ``hplists.workloads`` entry points."""
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            obj = ep.load()
+        except Exception as e:  # a broken plug-in names itself, it does not hide
+            raise InvalidParameterError(
+                f"entry point {ep.name!r} = {ep.value!r} of group {ENTRY_POINT_GROUP!r} "
+                f"cannot be loaded: {type(e).__name__}: {e}") from e
+        if isinstance(obj, type) and issubclass(obj, Workload):
+            register(obj)
+
+
+def import_modules(modules: list[str] | tuple[str, ...]) -> None:
+    """Imports user modules that register workloads (``hplists --import MODULE``).
+
+    Example:
+        >>> import_modules(["hplists.workloads.ctr_dlrm"])
+        >>> import_modules(["no_such_module_xyz"])
+        Traceback (most recent call last):
+        ...
+        hplists.exceptions.InvalidParameterError: --import no_such_module_xyz: No module named 'no_such_module_xyz'
+    """
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError as e:
+            raise InvalidParameterError(f"--import {module}: {e}") from e
 
 
 def workload_names(*, variants: bool = True) -> list[str]:

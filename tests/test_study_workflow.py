@@ -260,3 +260,22 @@ def test_bayesian_optimization_baselines_are_chosen_by_their_study_names():
     assert cfg.bo_studies[10] == "baseline/bo-gp-10"
     with pytest.raises(ValueError, match=r"baselines must be one of .*'baseline/bo-gp-5'"):
         StudyConfig(baselines=("baseline/bo-gp-7",))
+
+
+def test_the_study_records_its_manifest_and_the_report_takes_its_names(tmp_path):
+    """With k = 3 the random-search baseline is baseline/random-3; the report finds it from the
+    store's manifest instead of guessing baseline/random-5 (issue 12 item 5)."""
+    from hplists.cli.report import _manifest_studies
+    from hplists.report.studies import DEFAULT_STUDIES
+    from hplists.study.workflow import MANIFEST
+
+    db = tmp_path / "s.db"
+    with open_store(db) as store:
+        wf = StudyWorkflow(store, StudyConfig(points=12, k=3))
+        store.record_manifest(MANIFEST, wf.manifest())
+    names = _manifest_studies([str(db)])
+    assert names["broad"] == "broad12" and names["baseline:random-5"] == "baseline/random-3"
+    studies = DEFAULT_STUDIES.with_overrides(names)
+    assert studies.broad == "broad12"
+    assert {b.key: b.study for b in studies.baselines}["random-5"] == "baseline/random-3"
+    assert _manifest_studies([str(tmp_path / "none.db")]) == {}

@@ -72,7 +72,9 @@ def _report(args: argparse.Namespace) -> int:
     from hplists.scoring.specs import load_specs
 
     start = time.perf_counter()
-    studies = DEFAULT_STUDIES.with_overrides(_overrides(args.study_name))
+    # The study names the workflow recorded in its store, then the user's overrides.
+    studies = DEFAULT_STUDIES.with_overrides({**_manifest_studies(args.stores),
+                                              **_overrides(args.study_name)})
     specs = load_specs(args.specs) if args.specs else None
     out = Path(args.output)
     if out.exists() and not out.is_dir():
@@ -95,3 +97,20 @@ def _report(args: argparse.Namespace) -> int:
     if missing:
         print("no data for: " + ", ".join(missing) + " (the report says why)")
     return 0
+
+
+def _manifest_studies(stores: list[str]) -> dict[str, str]:
+    """Study names from the first store whose paper-001 study recorded a manifest."""
+    from pathlib import Path
+
+    from hplists.store import open_store
+    from hplists.study.workflow import MANIFEST
+
+    for path in stores:
+        if not Path(path).is_file():
+            continue
+        with open_store(path, create=False) as store:
+            m = store.manifest(MANIFEST)
+        if m and isinstance(m.get("studies"), dict):
+            return {str(k): str(v) for k, v in m["studies"].items()}
+    return {}

@@ -471,6 +471,14 @@ class TrialStore(abc.ABC):
         """Raises a :class:`CorruptStoreError` unless the store is sound."""
 
     @abc.abstractmethod
+    def manifest(self, name: str) -> dict[str, Any] | None:
+        """The manifest a study workflow recorded under ``name`` (what it ran), or ``None``."""
+
+    @abc.abstractmethod
+    def record_manifest(self, name: str, manifest: Mapping[str, Any]) -> None:
+        """Records (replaces) the JSON-able ``manifest`` of the study workflow ``name``."""
+
+    @abc.abstractmethod
     def close(self) -> None:
         """Releases the store's resources (it may reopen them on next use)."""
 

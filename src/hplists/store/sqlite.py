@@ -1028,6 +1028,38 @@ class SQLiteStore(TrialStore):
             out.append(d)
         return out
 
+    def manifest(self, name: str) -> dict[str, Any] | None:
+        """The manifest recorded under ``name`` (``meta`` key ``manifest:<name>``), or ``None``.
+
+        Example:
+            >>> import tempfile, os
+            >>> from hplists.store import open_store
+            >>> s = open_store(os.path.join(tempfile.mkdtemp(), "m.db"))
+            >>> s.manifest("paper001") is None
+            True
+            >>> s.record_manifest("paper001", {"broad": "broad12", "k": 5})
+            >>> s.manifest("paper001")
+            {'broad': 'broad12', 'k': 5}
+        """
+        if not isinstance(name, str) or not name:
+            raise InvalidParameterError(f"manifest name must be a non-empty string, got {name!r}")
+        with self._read_txn() as c:
+            row = c.execute("SELECT value FROM meta WHERE key = ?",
+                            (f"manifest:{name}",)).fetchone()
+        if row is None:
+            return None
+        value = json.loads(row[0])
+        return value if isinstance(value, dict) else None
+
+    def record_manifest(self, name: str, manifest: Mapping[str, Any]) -> None:
+        """Records (replaces) the manifest of the study workflow ``name``; see :meth:`manifest`."""
+        if not isinstance(name, str) or not name:
+            raise InvalidParameterError(f"manifest name must be a non-empty string, got {name!r}")
+        text = json.dumps(dict(manifest), sort_keys=True, allow_nan=False)
+        with self._write_txn() as c:
+            c.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+                      (f"manifest:{name}", text))
+
     def check(self) -> None:
         """Raises a :class:`CorruptStoreError` unless SQLite's ``quick_check`` finds the file sound.
 

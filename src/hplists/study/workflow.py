@@ -76,6 +76,7 @@ __all__ = [
 ]
 
 STAGES = ("broad", "lists", "reruns", "variants", "baselines")
+MANIFEST = "paper001"  # the store's manifest name of this workflow
 EXPORT_NAME = "nadamw-hplists-cpu"
 
 
@@ -491,6 +492,7 @@ class StudyWorkflow:
         """
         stages = [check_choice("stage", s, STAGES) for s in stages]
         self.check_targets(stages)
+        self.store.record_manifest(MANIFEST, self.manifest())
         out, lists = [], None
         for stage in STAGES:
             if stage not in stages:
@@ -501,6 +503,38 @@ class StudyWorkflow:
             if callback is not None:
                 callback(out[-1])
         return out
+
+    def manifest(self) -> dict[str, Any]:
+        """What this study runs, as it records it in the store for the report to read.
+
+        The report takes its study names from here (``hplists report``), so a study
+        run with another ``k``, sample size or name is found without guessing.
+
+        Example:
+            >>> import os, tempfile
+            >>> from hplists.store import open_store
+            >>> wf = StudyWorkflow(open_store(os.path.join(tempfile.mkdtemp(), "s.db")),
+            ...                    StudyConfig(points=12, k=3))
+            >>> m = wf.manifest()
+            >>> m["studies"]["broad"], m["studies"]["baseline:random-5"], m["k"]
+            ('broad12', 'baseline/random-3', 3)
+        """
+        cfg = self.config
+        studies = {"broad": cfg.broad_study, "reruns": cfg.reruns_study,
+                   "variants": cfg.variants_study}
+        for b in self._fixed_baselines():
+            key = "random-5" if b.study.startswith("baseline/random-") else {
+                "baseline/lr-sweep-wd0.5": "lr-wd0.5", "baseline/lr-sweep-wd1e-4": "lr-wd1e-4",
+                "baseline/metz": "metz", "list/nadamw-paper": "nadamw-paper",
+                "list/nadamw-algoperf-baseline": "nadamw-algoperf-baseline"}.get(b.study)
+            if key is not None:
+                studies[f"baseline:{key}"] = b.study
+        for n in self._bo_budgets():
+            if n in (5, 10):
+                studies[f"baseline:bo-{n}"] = cfg.bo_studies[n]
+        return {"workflow": "paper001", "studies": studies, "k": cfg.k, "tau": cfg.tau,
+                "points": cfg.points, "seeds": cfg.seeds, "bo_budgets": list(cfg.bo_budgets),
+                "hplists": __version__}
 
     # ----------------------------------------------------------------------------------- plan
 

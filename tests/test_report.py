@@ -20,6 +20,7 @@ from hplists.cli.main import main
 from hplists.lists.greedy import greedy_list
 from hplists.lists.loo import leave_one_out, tau_sweep
 from hplists.report import DEFAULT_STUDIES, Analysis, load_records, paper001, write_report
+from hplists.report.analysis import Missing
 from hplists.report.markdown import BEGIN, END, splice_results
 from hplists.report.tables import (
     all_tables,
@@ -281,11 +282,13 @@ def test_failed_and_duplicate_trials_are_counted_and_noted(store, tmp_path):
     records, _sources, dup = load_records([store.path, tmp_path / "other.db"])
     assert dup == 12 and len(records) == 13
     a = Analysis(records, SPECS, registry=False, k=2, duplicates=dup)
-    assert a.matrix.shape == (4, 3)  # the failed point has no trial elsewhere: left out
+    # The failed point has no trial on the other workloads: the broad study is not finished,
+    # and the report, like the study (issue 12 item 5), builds no list from a subset of it.
+    with pytest.raises(Missing, match="the broad study is not finished"):
+        _ = a.matrix
     notes = " ".join(a.notes)
     assert "12 trial(s) appear in more than one store" in notes
     assert "1 trial(s) ended in error; they count as misses" in notes
-    assert "1 of 5 points of study 'broad200' lack a finished trial" in notes
 
 
 def test_study_names_can_be_overridden_and_unknown_keys_are_errors():

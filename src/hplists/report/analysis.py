@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from hplists.curves import Status
-from hplists.exceptions import HplistsError
+from hplists.exceptions import DataError, HplistsError
 from hplists.lists.constructed import ConstructedList
 from hplists.lists.greedy import greedy_list
 from hplists.lists.loo import LeaveOneOut, ListSizeCurve, TauSweep, leave_one_out
@@ -317,16 +317,16 @@ class Analysis:
     def matrix(self) -> TrialMatrix:
         """Step fractions of the ``broad`` sample on the base workloads."""
         records = self._study(self.studies.broad)
-        matrix = TrialMatrix.from_records(records, self.specs, study=self.studies.broad,
-                                          workloads=list(self.base), errors="inf",
-                                          missing="drop")
-        points = len({r.point_id for r in records})
-        if points > matrix.shape[0]:
-            self.notes.append(
-                f"{points - matrix.shape[0]} of {points} points of study "
-                f"{self.studies.broad!r} lack a finished trial on some base workload and are "
-                "left out of the matrix.")
-        return matrix
+        # The study's own rule (StudyWorkflow.lists): a point missing a finished trial on a
+        # base workload means the broad stage is not finished, so no list is computed from a
+        # subset that the exported list would not come from. Errors count as misses, as the
+        # study's `--errors inf`.
+        try:
+            return TrialMatrix.from_records(records, self.specs, study=self.studies.broad,
+                                            workloads=list(self.base), errors="inf")
+        except DataError as e:
+            raise Missing(f"the broad study is not finished ({e}); run `hplists study "
+                          "--stage broad`") from None
 
     @_part
     def loo(self) -> LeaveOneOut:

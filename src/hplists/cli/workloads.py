@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from hplists.workloads.spec import JaxWorkload
 
 # Update rules of the shipped lists whose points are not NAdamW HParams.
-LIST_RULES = {"metz-nadamw": "hplists.optim.metz:rule"}
+LIST_RULES = {"metz-nadamw": "metz"}  # list optimizer -> registered update rule
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -51,7 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="step budget (default: the workload's)")
     r.add_argument("--batching", default=None,
                    help="vmap, sequential, processes or processes/vmap (default: the workload's)")
-    r.add_argument("--update-rule", default=None, metavar="MODULE:FUNCTION",
+    r.add_argument("--update-rule", default=None, metavar="NAME|MODULE:FUNCTION",
                    help="update rule for the list's points (default: NAdamW for NAdamW lists)")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     r.add_argument("--json", action="store_true", help="print JSON instead of tables")
@@ -133,7 +133,7 @@ def _rule_for(named: Any, ref: str | None) -> Any:
         if ref is None:
             raise ValueError(
                 f"list {named.name!r} is for update rule {named.optimizer!r}; give its rule "
-                "with --update-rule MODULE:FUNCTION"
+                "with --update-rule NAME (a registered rule) or MODULE:FUNCTION"
             )
     return resolve_rule(ref)
 

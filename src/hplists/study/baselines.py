@@ -65,7 +65,7 @@ LR_SWEEP_DEFAULTS: dict[str, float] = {
 }
 # Seed of the random-search baseline's 5 points (any fixed seed; recorded in the study).
 RANDOM_SEARCH_SEED = 5
-METZ_RULE = "hplists.optim.metz:rule"
+METZ_RULE = "metz"  # the registered name (hplists.optim.rules)
 # Budgets of the Bayesian-optimization baselines -> their studies.
 BAYESOPT_STUDIES: dict[int, str] = {5: "baseline/bo-gp-5", 10: "baseline/bo-gp-10"}
 
@@ -127,7 +127,8 @@ class FixedBaseline:
         points: the points, in order (:class:`~hplists.HParams`, or mappings
             for another update rule).
         description: one line for reports.
-        update_rule: ``"package.module:function"``, ``None`` for NAdamW.
+        update_rule: a registered rule name (:mod:`hplists.optim.rules`) or
+            ``"package.module:function"``; ``None`` for NAdamW.
     """
 
     study: str

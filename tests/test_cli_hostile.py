@@ -95,12 +95,7 @@ def test_store_check_refuses_a_damaged_file(files, tmp_path):
 
 def test_a_missing_table_is_a_clear_error(files, tmp_path, capsys):
     db, _, _ = files
-    copy = tmp_path / "copy.db"
-    copy.write_bytes(db.read_bytes())
-    conn = sqlite3.connect(copy)
-    conn.execute("DROP TABLE eval_metrics")
-    conn.commit()
-    conn.close()
+    copy = _altered_copy(db, tmp_path / "copy.db", "DROP TABLE eval_metrics")
     code, _, err = run(capsys, "store", "export", copy, "-o", tmp_path / "o.csv")
     assert code == 2 and one_line(err) and "no such table: eval_metrics" in err
     with pytest.raises(CorruptStoreError, match="no such table"):
@@ -124,12 +119,8 @@ def test_read_only_commands_do_not_turn_an_empty_file_into_a_store(files, tmp_pa
 
 def test_a_store_of_a_newer_schema_is_refused_unchanged(files, tmp_path, capsys):
     db, export, _ = files
-    newer = tmp_path / "newer.db"
-    newer.write_bytes(db.read_bytes())
-    conn = sqlite3.connect(newer)
-    conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
-    conn.commit()
-    conn.close()
+    newer = _altered_copy(db, tmp_path / "newer.db",
+                          "UPDATE meta SET value = '99' WHERE key = 'schema_version'")
     before = digest(newer)
     code, _, err = run(capsys, "store", "import", newer, export)
     assert code == 2 and one_line(err) and "schema version '99'" in err
@@ -211,3 +202,13 @@ def test_workers_without_the_process_pool_is_refused(tmp_path, capsys):
     assert cli(["study", "--store", str(tmp_path / "s.db"), "--workers", "0"]) == 2
     assert "--workers goes with --executor processes" in capsys.readouterr().err
     assert not (tmp_path / "s.db").exists()
+
+
+def _altered_copy(db, copy, sql: str):
+    """A copy of the store ``db`` at ``copy`` with one SQL statement applied behind its back."""
+    copy.write_bytes(db.read_bytes())
+    conn = sqlite3.connect(copy)
+    conn.execute(sql)
+    conn.commit()
+    conn.close()
+    return copy

@@ -54,28 +54,23 @@ def read_text(path: str | os.PathLike[str], what: str = "file") -> str:
                                     f"{e.reason})") from None
 
 
-def parse_json(text: str, source: str) -> Any:
-    """``text`` parsed as JSON; ``source`` (e.g. ``"list file 'x.json'"``) names it in errors."""
+def _parse(loads: Any, text: str, source: str, kind: str) -> Any:
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as e:
-        raise InvalidParameterError(f"{source} is not valid json: {e}") from None
+        return loads(text)
     except RecursionError:
         raise InvalidParameterError(f"{source} is nested too deeply to read") from None
-    except ValueError as e:  # e.g. an integer of more than 4300 digits
-        raise InvalidParameterError(f"{source} is not valid json: {e}") from None
+    except ValueError as e:  # decode errors, and e.g. an integer of more than 4300 digits
+        raise InvalidParameterError(f"{source} is not valid {kind}: {e}") from None
+
+
+def parse_json(text: str, source: str) -> Any:
+    """``text`` parsed as JSON; ``source`` (e.g. ``"list file 'x.json'"``) names it in errors."""
+    return _parse(json.loads, text, source, "json")
 
 
 def parse_toml(text: str, source: str) -> Any:
     """``text`` parsed as TOML; ``source`` names it in errors."""
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise InvalidParameterError(f"{source} is not valid toml: {e}") from None
-    except RecursionError:
-        raise InvalidParameterError(f"{source} is nested too deeply to read") from None
-    except ValueError as e:
-        raise InvalidParameterError(f"{source} is not valid toml: {e}") from None
+    return _parse(tomllib.loads, text, source, "toml")
 
 
 def load_json(path: str | os.PathLike[str], what: str = "file") -> Any:

@@ -144,7 +144,10 @@ def test_report_tables_from_a_run_study_and_the_readme_section(tiny, tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text("# x\n\nkept\n")
     written = rep.write(res, str(tmp_path / "out"), command="cmd", readme=str(readme))
-    assert (tmp_path / "out" / "lrfree.html").is_file() and len(written) == 7 + 2 + 1
+    assert (tmp_path / "out" / "lrfree.html").is_file() and len(written) == 7 + 2 + 1 + 1
+    figure = tmp_path / "out" / "figures" / "lrfree_figure1.png"  # the profiles, Figure 1
+    assert figure.read_bytes().startswith(b"\x89PNG")
+    assert "figures/lrfree_figure1.png" in (tmp_path / "out" / "lrfree.md").read_text()
     text = readme.read_text()
     assert text.startswith("# x\n\nkept\n") and rep.BEGIN in text and "| claim |" in text
     rep.write(res, str(tmp_path / "out"), command="cmd", readme=str(readme))

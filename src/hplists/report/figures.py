@@ -204,8 +204,6 @@ def figure2(a: Analysis, *, svg: bool = False) -> Figure:
 def figure_profiles(a: Analysis, *, svg: bool = False) -> Figure:
     """Performance profiles of the rows of Table 5 (AlgoPerf's comparison)."""
     def draw() -> Any:
-        from hplists.scoring.profiles import performance_profiles
-
         rows = [r for r in a.rows if r.complete(a.base)]
         if len(rows) < 2:
             raise Missing("fewer than two rows of Table 5 have a result on every base "
@@ -213,22 +211,44 @@ def figure_profiles(a: Analysis, *, svg: bool = False) -> Figure:
         times = np.array([[r.fractions[w] for w in a.base] for r in rows])
         if not np.isfinite(times).any():
             raise Missing("no row of Table 5 reaches any target")
-        prof = performance_profiles(times)
-        fig, (ax,) = _new(9.0, 3.6, 1, right=0.58)
-        for i, (r, score) in enumerate(zip(rows, prof.scores, strict=True)):
-            ax.step(prof.taus, prof.rho[i], where="post", linewidth=2 if i == 0 else 1.2,
-                    label=f"{r.label} (score {score:.3f})")
-        ax.set_xlabel("tau (time / best time)")
-        ax.set_ylabel("fraction of base workloads")
-        ax.set_ylim(-0.02, 1.02)
-        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
-        return fig
+        return draw_profiles([r.label for r in rows], times)
 
     return _guard("profiles", "Performance profiles of Table 5's rows",
                   "AlgoPerf's performance profiles (Dolan and Moré, 2002) of the rows of Table "
                   "5: the fraction of base workloads on which a row reaches the target within "
                   "tau times the fastest row's time. The score is the normalized area under "
                   "the profile on [1, 4].", draw, svg)
+
+
+def draw_profiles(labels: list[str], times: np.ndarray, scores: Any = None) -> Any:
+    """A matplotlib figure of AlgoPerf's performance profiles of ``times`` (rows: labels).
+
+    ``scores`` (default: each row's benchmark score among these rows) go into the legend.
+    """
+    from hplists.scoring.profiles import performance_profiles
+
+    prof = performance_profiles(times)
+    scores = prof.scores if scores is None else scores
+    fig, (ax,) = _new(9.0, 3.6, 1, right=0.58)
+    for i, (label, score) in enumerate(zip(labels, scores, strict=True)):
+        ax.step(prof.taus, prof.rho[i], where="post", linewidth=2 if i == 0 else 1.2,
+                label=f"{label} (score {score:.3f})")
+    ax.set_xlabel("tau (time / best time)")
+    ax.set_ylabel("fraction of base workloads")
+    ax.set_ylim(-0.02, 1.02)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    return fig
+
+
+def profiles_figure(key: str, title: str, caption: str, labels: list[str], times: np.ndarray,
+                    *, scores: Any = None, svg: bool = False) -> Figure:
+    """:func:`draw_profiles` as a report :class:`Figure` (missing when nothing reaches a target)."""
+    def draw() -> Any:
+        if len(labels) < 1 or not np.isfinite(times).any():
+            raise Missing("no row reaches any target")
+        return draw_profiles(labels, times, scores)
+
+    return _guard(key, title, caption, draw, svg)
 
 
 def all_figures(a: Analysis, *, svg: bool = False) -> list[Figure]:

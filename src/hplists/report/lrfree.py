@@ -112,6 +112,24 @@ def tables(results: LrFreeResults) -> list[Table]:
             _appendix_e(results), _table6(results), _lists_table(results), _claims(results)]
 
 
+def figure1(results: LrFreeResults, *, svg: bool = False) -> Any:
+    """Figure 1 of paper 002: performance profiles of the (method, horizon) representatives."""
+    import numpy as np
+
+    from hplists.report.figures import profiles_figure
+
+    reps = sorted(results.study.representatives().values(), key=lambda sc: -sc.score)
+    times = np.array([[sc.fractions[w] for w in results.workloads] for sc in reps]) if reps \
+        else np.zeros((0, len(results.workloads)))
+    return profiles_figure(
+        "lrfree_figure1", "Figure 1: performance profiles of the calibrated representatives",
+        "AlgoPerf's performance profiles of each (method, horizon)'s representative (median "
+        "step fractions over seeds 1..5): the fraction of base workloads it trains within tau "
+        "times the fastest representative's time. The legend's score is the AlgoPerf score "
+        "over all candidates (the selection's, as paper 002's Table 6).",
+        [sc.group for sc in reps], times, scores=[sc.score for sc in reps], svg=svg)
+
+
 def _table4(r: LrFreeResults) -> Table:
     cols = ("row", *r.workloads, "targets reached", "seeds")
     rows = tuple((label, *(best.get(w) for w in r.workloads), hits, seeds)
@@ -317,8 +335,9 @@ def write(results: LrFreeResults, out_dir: str, *, command: str,
     from hplists.report.markdown import report_markdown
 
     ts = tables(results)
+    fig = figure1(results)
     report = Report("hplists: paper 002 (learning-rate-free methods) on the built-in workloads",
-                    tuple(ts), (), {
+                    (*ts[:5], fig, *ts[5:]), (), {
                         "generated": datetime.datetime.now(datetime.UTC).isoformat(
                             timespec="seconds"),
                         "hplists": __version__, "command": command})
@@ -329,6 +348,10 @@ def write(results: LrFreeResults, out_dir: str, *, command: str,
                        *((f"{t.key}.csv", table_csv(t)) for t in ts)):
         path = out / name if name.endswith((".md", ".html")) else out / "tables" / name
         _atomic_write(path, data.encode())
+        written.append(str(path))
+    if not fig.missing:
+        path = out / "figures" / f"{fig.key}.png"
+        _atomic_write(path, fig.png)
         written.append(str(path))
     if readme is not None:
         text = Path(readme).read_text()

@@ -175,6 +175,20 @@ def test_whole_pipeline_end_to_end_through_the_cli(tiny, tmp_path, capsys):
     assert main(["study", "export-list", "--store", str(db), "--specs", str(specs),
                  "-o", str(out_file), *ARGS]) == 2
     assert "pass overwrite=True (--force)" in capsys.readouterr().err
+    # Without -o the list goes under the working directory's stores/, never into the package.
+    from hplists.study.workflow import package_list_path
+
+    shipped = package_list_path("nadamw-hplists-cpu").read_bytes()
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        assert main(["study", "export-list", "--store", str(db), "--specs", str(specs),
+                     *ARGS]) == 0
+    finally:
+        os.chdir(cwd)
+    assert load_list(tmp_path / "stores" / "lists" / "nadamw-hplists-cpu.json").name == \
+        "nadamw-hplists-cpu"
+    assert package_list_path("nadamw-hplists-cpu").read_bytes() == shipped
 
     # The lists and the plan as JSON.
     assert main(["study", "lists", "--json", "--store", str(db), "--specs", str(specs),

@@ -90,8 +90,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--json", action="store_true", help="plan/lists: print JSON")
     p.add_argument("-o", "--output", metavar="FILE",
-                   help="export-list: the file (default: the package's "
-                   f"lists/data/{EXPORT_NAME}.json)")
+                   help=f"export-list: the file (default: stores/lists/{EXPORT_NAME}.json)")
+    p.add_argument("--into-package", action="store_true",
+                   help="export-list: write into the package's lists/data (maintainers "
+                   "shipping the list)")
     p.add_argument("--name", default=EXPORT_NAME, help=f"export-list: list name ({EXPORT_NAME})")
     p.add_argument("--force", action="store_true",
                    help="export-list: replace a list file with other points")
@@ -375,9 +377,14 @@ def _lists(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
+    from hplists.study.workflow import package_list_path
+
+    if args.into_package and args.output:
+        raise InvalidParameterError("--into-package and -o name two files; give one")
+    output = package_list_path(args.name) if args.into_package else args.output
     wf = _workflow(args, create=False)
     try:
-        named, path = wf.export_list(args.output, name=args.name, overwrite=args.force)
+        named, path = wf.export_list(output, name=args.name, overwrite=args.force)
     finally:
         wf.store.close()
     print(f"wrote {len(named)} points of {named.name!r} to {path}", file=sys.stderr)

@@ -18,6 +18,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from hplists.exceptions import InvalidParameterError
+
 DEFAULT_STORE = "stores/targets.db"
 # The calibration runs are the broad200 study of `hplists study` (issue 6): same store by default.
 CALIBRATION_STORE = "stores/study.db"
@@ -44,7 +46,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help=f"reruns of the best configuration (default {MIN_SEEDS}; the "
                        f"procedure needs >= {MIN_SEEDS})")
         q.add_argument("--targets-file", default=None,
-                       help="the targets file (default: the package's workloads/data/targets.json)")
+                       help="the targets file (default for set: stores/targets.json; for "
+                       "reading, the package's workloads/data/targets.json)")
 
     q = tsub.add_parser(
         "set", help="run (or resume) the target-setting procedure and write the targets",
@@ -58,6 +61,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     procedure_args(q)
     q.add_argument("--batching", default=None,
                    help="the engine's batching strategy (default: each workload's)")
+    q.add_argument("--into-package", action="store_true",
+                   help="write into the package's own targets file (maintainers promoting "
+                   "targets into a release; default: --targets-file, or stores/targets.json)")
     q.add_argument("--no-progress", action="store_true", help="no progress bar")
     q.add_argument("--json", action="store_true", help="print the new entries as JSON")
     q.set_defaults(func=_set)
@@ -180,7 +186,7 @@ def _set(args: argparse.Namespace) -> int:
               "meets_procedure: false", file=sys.stderr)
     store = _open(args.store)
     try:
-        results = set_targets(args.workload, store, config, targets_path=args.targets_file,
+        results = set_targets(args.workload, store, config, targets_path=_output(args),
                               progress=not args.no_progress)
     except KeyboardInterrupt:
         print(f"interrupted: every finished trial is in {args.store} and every finished target "
@@ -325,3 +331,15 @@ def _table4(args: argparse.Namespace) -> int:
         t.caption = "; ".join(notes) or None
         _console().print(t)
     return 0 if (table.ok or not args.check) else 1
+
+
+def _output(args: argparse.Namespace) -> Any:
+    """The targets file `targets set` writes: --targets-file, the package's, or the default."""
+    from hplists.workloads.targets import default_path
+
+    if args.into_package:
+        if args.targets_file:
+            raise InvalidParameterError("--into-package and --targets-file name two files; "
+                                        "give one")
+        return default_path()
+    return args.targets_file

@@ -62,6 +62,7 @@ from hplists.workloads.spec import JaxWorkload, Workload, eval_schedule
 
 __all__ = [
     "ALGORITHMS",
+    "DEFAULT_TARGETS_FILE",
     "HALTON_SEED",
     "MIN_POINTS",
     "MIN_SEEDS",
@@ -79,6 +80,9 @@ __all__ = [
     "set_targets",
     "trial_best",
 ]
+
+# Where `set_targets` writes by default: a user path, never the package's data.
+DEFAULT_TARGETS_FILE = Path("stores") / "targets.json"
 
 ALGORITHMS = ("nadamw", "adamw", "nesterov", "heavy_ball")
 # Halton seed of the target-setting searches; the calibration points (nadamw-broad,
@@ -275,6 +279,8 @@ def _base_best(workload: Workload, done: Mapping[str, TargetResult],
     if base in done:
         return done[base].best_algorithm
     entry = read_targets(targets_path)["targets"].get(base)
+    if entry is None and targets_path is not None:  # the package's targets, read-only
+        entry = read_targets(None)["targets"].get(base)
     if entry is None:
         raise ValueError(
             f"variant {workload.name!r} searches NAdamW plus the best algorithm of its base "
@@ -508,9 +514,11 @@ def set_targets(
     """Runs (or resumes) the procedure on every workload, writing each target as it is set.
 
     Base workloads run before variants. Each finished workload is merged into
-    the targets file (default: the package's ``workloads/data/targets.json``)
-    at once, so an interruption keeps every target already set; a rerun skips
-    every finished trial.
+    the targets file (default: :data:`DEFAULT_TARGETS_FILE`, ``stores/targets.json``
+    under the working directory; the package's own file is read-only data,
+    written only when passed explicitly, as ``hplists targets set
+    --into-package`` does) at once, so an interruption keeps every target
+    already set; a rerun skips every finished trial.
 
     Args:
         workloads: names or instances (default: every registered workload).
@@ -523,6 +531,8 @@ def set_targets(
     """
     from hplists.workloads.targets import write_entries
 
+    if targets_path is None:
+        targets_path = DEFAULT_TARGETS_FILE
     todo = _resolve(workloads)
     rows = plan(todo, None, config, targets_path=targets_path)
     bar = TrialProgress(progress, sum(r["trials"] for r in rows))

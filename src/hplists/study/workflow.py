@@ -73,6 +73,7 @@ __all__ = [
     "StudyConfig",
     "StudyLists",
     "StudyWorkflow",
+    "package_list_path",
 ]
 
 STAGES = ("broad", "lists", "reruns", "variants", "baselines")
@@ -632,15 +633,16 @@ class StudyWorkflow:
         """Writes the final list as a named list file with its provenance.
 
         Args:
-            path: the file (default: the package's ``lists/data/<name>.json``,
-                which makes it a shipped list).
+            path: the file (default: ``stores/lists/<name>.json`` under the working
+                directory). The package's ``lists/data/<name>.json`` makes it a
+                shipped list: pass :func:`package_list_path` on purpose
+                (``hplists study export-list --into-package``).
             name: the list's name.
             overwrite: replace an existing file whose points differ.
 
         Returns:
             The :class:`~hplists.lists.NamedList` and the path written.
         """
-        from importlib import resources
 
         from hplists.lists.registry import NamedList
 
@@ -680,9 +682,7 @@ class StudyWorkflow:
             "export-list`.",
             provenance=provenance,
         )
-        if path is None:
-            path = Path(str(resources.files("hplists.lists.data").joinpath(f"{name}.json")))
-        path = Path(path)
+        path = Path("stores") / "lists" / f"{name}.json" if path is None else Path(path)
         payload = {**named.to_dict(),
                    "schedule": "linear warmup from 0, then cosine decay to 0 at the step budget"}
         if path.exists() and not overwrite:
@@ -693,6 +693,18 @@ class StudyWorkflow:
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(path, json.dumps(payload, indent=2) + "\n")
         return named, path
+
+
+def package_list_path(name: str) -> Path:
+    """Where the package ships the named list ``name`` (``hplists/lists/data/<name>.json``).
+
+    Example:
+        >>> package_list_path("nadamw-paper").name
+        'nadamw-paper.json'
+    """
+    from importlib import resources
+
+    return Path(str(resources.files("hplists.lists.data").joinpath(f"{name}.json")))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -105,6 +105,11 @@ class Workload(abc.ABC):
         num_evals: evaluations per run (>= 20), evenly spaced, last step included.
         regularizers: which of ``"dropout"``, ``"label_smoothing"`` apply.
         base: for an architectural variant, the name of its base workload.
+        target_value: the validation target, when the workload carries it itself.
+        targets_path: else a targets file of the workload's own (an outside
+            author's); else the built-in library's targets file, shipped with the
+            workloads package. A file's entry counts only for the workload
+            version it was set for.
     """
 
     name: ClassVar[str]
@@ -119,6 +124,8 @@ class Workload(abc.ABC):
     num_evals: ClassVar[int] = 20
     regularizers: ClassVar[frozenset[str]] = frozenset()
     base: ClassVar[str | None] = None
+    target_value: ClassVar[float | None] = None
+    targets_path: ClassVar[str | None] = None
 
     @property
     def eval_steps(self) -> tuple[int, ...]:
@@ -127,10 +134,18 @@ class Workload(abc.ABC):
 
     @property
     def target(self) -> float | None:
-        """The validation target; ``None`` until targets are set for this workload."""
+        """The validation target: the workload's own, else its targets file's entry for its version.
+
+        ``None`` until a target is set for this workload at this version.
+        """
+        if self.target_value is not None:
+            return float(self.target_value)
         from hplists.workloads import targets  # local: targets reads a data file
 
-        return targets.target_for(self.name)
+        entry = targets.entry_for(self.name, self.targets_path)
+        if entry is None or str(entry.get("workload_version", self.version)) != str(self.version):
+            return None
+        return float(entry["target"])
 
     @abc.abstractmethod
     def run(

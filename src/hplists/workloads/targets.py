@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from hplists._files import atomic_write
+from hplists.exceptions import InvalidParameterError
 
 __all__ = [
     "FORMAT",
@@ -154,7 +155,12 @@ def write_entries(
         ...                      p)["targets"])
         ['a', 'b']
     """
-    path = default_path() if path is None else Path(path)
+    if path is None:
+        raise InvalidParameterError(
+            "write_entries needs the targets file to write: the package's own file "
+            f"({default_path()}) is read-only data, written only on purpose (pass it explicitly, "
+            "as `hplists targets set --into-package` does)")
+    path = Path(path)
     for name, entry in entries.items():
         _check_entry(name, entry, "new entry")
     path.parent.mkdir(parents=True, exist_ok=True)

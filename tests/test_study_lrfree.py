@@ -192,3 +192,16 @@ def test_cli_report_and_export_lists_from_a_store(tiny, tmp_path, capsys):
     assert "no learning-rate-free method" in capsys.readouterr().err  # candidates not run yet
     assert main(["study", "lrfree", "--store", str(tmp_path / "none.db"), "--report",
                  str(tmp_path / "x")]) == 2
+
+
+def test_a_smaller_configuration_uses_the_first_points_of_a_larger_run(tiny, tmp_path):
+    """The sample is prefix-consistent: points=3 reads a 4-point search as complete."""
+    big = _study(tmp_path, searches=(Search("adamw", 0.5),), points=4)
+    big.run(["calibration"])
+    small = LrFreeStudy(big.store, LrFreeConfig(workloads=("study_line", "study_blobs"),
+                                                points=3, seeds=2, top=1, k=1,
+                                                searches=(Search("adamw", 0.5),)),
+                        specs=SPECS, executor=LocalExecutor(), progress=False)
+    assert small.complete_searches() == [Search("adamw", 0.5)]
+    assert small.search_matrix(Search("adamw", 0.5)).fractions.shape == (3, 2)
+    assert next(i for i, _ in small.top_points(Search("adamw", 0.5))) in (0, 1, 2)

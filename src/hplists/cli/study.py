@@ -220,6 +220,7 @@ def _lrfree(args: argparse.Namespace) -> int:
         t0 = time.perf_counter()
         study = LrFreeStudy(open_store(path, create=False), config, specs=specs)
         command = f"hplists study lrfree --store {path} --report {args.report}" + (
+            f" --points {args.points}" if args.points != 200 else "") + (
             f" --readme {args.readme}" if args.readme else "")
         written = lrfree_report.write(lrfree_report.LrFreeResults(study), args.report,
                                       command=command, readme=args.readme)

@@ -429,12 +429,24 @@ class LrFreeStudy:
             tasks += self._tasks(s.study, s.method, pts, range(len(pts)), (cfg.train_seed,))
         return tasks
 
+    def sample_ids(self, search: Search) -> set[str]:
+        """Point ids of the search's configured sample (its first ``points`` Halton points).
+
+        The sample is prefix-consistent, so a store that holds more points (a
+        larger run) serves a smaller configuration with its first points.
+        """
+        from hplists.store.base import point_id
+
+        return {point_id(p) for p in search.points(self.config.points, self.config.sample_seed)}
+
     def search_matrix(self, search: Search) -> Any:
-        """Step fractions of a complete search's points (``TrialMatrix``); errors raise."""
+        """Step fractions of the search's sample (``TrialMatrix``); an unfinished one raises."""
         from hplists.scoring.matrix import TrialMatrix
 
         names = [w.name for w in self.workloads]
-        records = [r for r in self.store.trials(study=search.study) if r.workload in names]
+        ids = self.sample_ids(search)
+        records = [r for r in self.store.trials(study=search.study)
+                   if r.workload in names and r.point_id in ids]
         return TrialMatrix.from_records(records, self.specs(), study=search.study,
                                         workloads=names)
 

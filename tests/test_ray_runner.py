@@ -15,6 +15,7 @@ from hplists.study.runner import StaticSource, TrainTask, run
 from study_workloads import TinyBlobs, TinyLine
 
 ray = pytest.importorskip("ray")
+pytestmark = pytest.mark.xdist_group("ray")  # one local Ray at a time on 2 cores
 
 POINTS = tuple(get_space("nadamw-broad").sample(4, seed=0))
 

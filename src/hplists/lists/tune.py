@@ -8,10 +8,18 @@ time to the first successful trial).
 
 A trial whose value is NaN or infinite (a diverged run) ranks below every
 finite one; ties go to the earlier point, the one the list ranks higher.
+
+The points can train concurrently (``executor=``): in worker processes on this
+machine, on a Ray cluster, or on any ``concurrent.futures`` executor. The
+result is the same as in order: with a ``target``, the first point *in list
+order* that reaches it ends the tuning (later points still running are
+stopped and dropped; earlier ones always finish), and a trial whose worker
+dies is recorded as failed while the others go on.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import math
 import time
@@ -181,6 +189,11 @@ def tune(
     mode: str = "max",
     target: float | None = None,
     callback: Callable[[TunedTrial], None] | None = None,
+    executor: str | concurrent.futures.Executor | None = None,
+    workers: int | None = None,
+    ray_address: str | None = None,
+    num_cpus: float = 1.0,
+    num_gpus: float = 0.0,
 ) -> TuneResult:
     """Trains with the first ``k`` points of a list, in order, and keeps the best.
 
@@ -201,6 +214,14 @@ def tune(
             ``<=`` for min), as the paper scores lists; ``None`` runs all ``k``.
         callback: called with each :class:`TunedTrial` as it finishes (e.g.
             to log or checkpoint).
+        executor: where the points train: ``None`` one after another in this
+            process; ``"processes"`` each in a fresh worker process (``train``
+            must be importable: a module-level function); ``"ray"`` as Ray
+            tasks (``ray.init(address=ray_address)`` unless Ray runs already;
+            each task reserves ``num_cpus`` and ``num_gpus``); or a
+            ``concurrent.futures.Executor`` of your own.
+        workers: trials at once (default: 2 for processes, the cluster's CPUs
+            over ``num_cpus`` for Ray, 4 for an executor of your own).
 
     Returns:
         A :class:`TuneResult`; ``result.best.point`` is the point to keep.
@@ -224,6 +245,10 @@ def tune(
         if not math.isfinite(target):
             raise ValueError(f"target must be a finite number or None, got {target!r}")
     todo = _points(points, k)
+    if executor is not None:
+        ran = _parallel(train, todo, metric, mode, target, callback, executor, workers,
+                        ray_address, num_cpus, num_gpus)
+        return TuneResult(tuple(ran), metric or "value", mode, target, budget=len(todo))
     trials: list[TunedTrial] = []
     for index, point in enumerate(todo, start=1):
         start = time.perf_counter()
@@ -237,3 +262,116 @@ def tune(
         if target is not None and _reaches(value, target, mode):
             break
     return TuneResult(tuple(trials), metric or "value", mode, target, budget=len(todo))
+
+
+def _timed(train: Callable[[HParams], Any], point: HParams) -> tuple[Any, float]:
+    """``train(point)`` and its wall time, measured where it runs (module level: it pickles)."""
+    start = time.perf_counter()
+    result = train(point)
+    return result, time.perf_counter() - start
+
+
+class _Backend:
+    """Starts one trial somewhere and hands back a ``concurrent.futures.Future``."""
+
+    def __init__(self, executor: str | concurrent.futures.Executor, workers: int | None,
+                 ray_address: str | None, num_cpus: float, num_gpus: float) -> None:
+        from hplists._check import check_real
+
+        self.kind = executor if isinstance(executor, str) else "executor"
+        self._own: dict[concurrent.futures.Future, Any] = {}
+        if isinstance(executor, str):
+            check_choice("executor", executor, ("processes", "ray"))
+        elif not isinstance(executor, concurrent.futures.Executor):
+            raise ValueError(f"executor must be 'processes', 'ray', a concurrent.futures."
+                             f"Executor or None, got {executor!r}")
+        self._executor = executor
+        if self.kind == "ray":
+            try:
+                import ray
+            except ImportError:
+                raise ImportError('executor="ray" needs Ray: pip install "hplists[ray]"') \
+                    from None
+            if not ray.is_initialized():
+                ray.init(address=ray_address)
+            self._remote = ray.remote(_timed).options(
+                num_cpus=check_real("num_cpus", num_cpus, 0.0),
+                num_gpus=check_real("num_gpus", num_gpus, 0.0))
+            default = max(1, int(float(ray.cluster_resources().get("CPU", 1.0))
+                                 // max(num_cpus, 1e-9)))
+        elif self.kind == "processes":
+            from hplists.workloads.engine import worker_count
+
+            default = worker_count()
+        else:
+            default = 4
+        self.workers = check_int("workers", default if workers is None else workers, low=1)
+
+    def submit(self, train: Callable[[HParams], Any], point: HParams) -> concurrent.futures.Future:
+        if self.kind == "ray":
+            return self._remote.remote(train, point).future()
+        if self.kind == "processes":
+            import multiprocessing
+
+            # One process per trial: a trial that kills its process fails alone.
+            pool = concurrent.futures.ProcessPoolExecutor(
+                1, mp_context=multiprocessing.get_context("spawn"))
+            fut = pool.submit(_timed, train, point)
+            self._own[fut] = pool
+            return fut
+        assert isinstance(self._executor, concurrent.futures.Executor)
+        return self._executor.submit(_timed, train, point)
+
+    def release(self, fut: concurrent.futures.Future, *, stop: bool = False) -> None:
+        """Frees what ran ``fut``; ``stop`` ends it if it still runs."""
+        pool = self._own.pop(fut, None)
+        if pool is not None:
+            if stop:
+                for proc in list(getattr(pool, "_processes", {}).values()):
+                    proc.terminate()
+            pool.shutdown(wait=False, cancel_futures=True)
+        elif stop:
+            fut.cancel()
+
+
+def _parallel(train: Callable[[HParams], Any], todo: list[HParams], metric: str | None,
+              mode: str, target: float | None, callback: Callable[[TunedTrial], None] | None,
+              executor: str | concurrent.futures.Executor, workers: int | None,
+              ray_address: str | None, num_cpus: float, num_gpus: float) -> list[TunedTrial]:
+    backend = _Backend(executor, workers, ray_address, num_cpus, num_gpus)
+    done: dict[int, TunedTrial] = {}
+    pending: dict[concurrent.futures.Future, tuple[int, HParams, float]] = {}
+    nxt, first_hit = 0, math.inf
+    try:
+        while True:
+            while len(pending) < backend.workers and nxt < len(todo) and nxt + 1 < first_hit:
+                pending[backend.submit(train, todo[nxt])] = (nxt + 1, todo[nxt],
+                                                             time.perf_counter())
+                nxt += 1
+            if not pending:
+                break
+            finished, _ = concurrent.futures.wait(
+                pending, return_when=concurrent.futures.FIRST_COMPLETED)
+            for fut in finished:
+                index, point, start = pending.pop(fut)
+                backend.release(fut)
+                try:
+                    result, seconds = fut.result()
+                except Exception as e:  # train raised, or its worker died: a failed trial
+                    trial = TunedTrial(index, point, math.nan, {}, time.perf_counter() - start,
+                                       e)
+                else:
+                    value, metrics = _value(result, metric)
+                    trial = TunedTrial(index, point, value, metrics, seconds, result)
+                done[index] = trial
+                if callback is not None:
+                    callback(trial)
+                if target is not None and _reaches(trial.value, target, mode):
+                    first_hit = min(first_hit, index)
+            for fut in [f for f, (i, _, _) in pending.items() if i > first_hit]:
+                pending.pop(fut)
+                backend.release(fut, stop=True)  # later than the first hit: not needed
+    finally:
+        for fut in list(pending):
+            backend.release(fut, stop=True)
+    return [done[i] for i in sorted(done) if i <= first_hit]

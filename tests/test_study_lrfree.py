@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-import study_workloads as sw
 from hplists.cli.main import main
 from hplists.scoring.specs import WorkloadSpec
 from hplists.store import open_store
@@ -22,12 +21,6 @@ from hplists.study.runner import LocalExecutor
 
 SPECS = {"study_line": WorkloadSpec("study_line", "r2", "max", 0.5, 40),
          "study_blobs": WorkloadSpec("study_blobs", "error_rate", "min", 0.3, 40)}
-
-
-@pytest.fixture
-def tiny():
-    with sw.registered():
-        yield
 
 
 def _study(tmp_path, **kw):

@@ -24,12 +24,6 @@ TINY = ",".join(sw.BASE)
 ARGS = ["--workloads", TINY, "--points", "12", "--seeds", "2", "--k", "3", "--no-progress"]
 
 
-@pytest.fixture
-def tiny():
-    with sw.registered():
-        yield
-
-
 def _write_specs(store_path: Path, out: Path, quantile: float = 0.2) -> Path:
     with open_store(store_path) as store:
         specs = sw.specs_from_broad(store, "broad12", quantile)

@@ -194,6 +194,8 @@ def tune(
     ray_address: str | None = None,
     num_cpus: float = 1.0,
     num_gpus: float = 0.0,
+    store: Any = None,
+    study: str | None = None,
 ) -> TuneResult:
     """Trains with the first ``k`` points of a list, in order, and keeps the best.
 
@@ -222,6 +224,13 @@ def tune(
             ``concurrent.futures.Executor`` of your own.
         workers: trials at once (default: 2 for processes, the cluster's CPUs
             over ``num_cpus`` for Ray, 4 for an executor of your own).
+        store: a trial store (:func:`hplists.store.open_store`): each trial is
+            claimed there before it trains and recorded when it ends, and points
+            already recorded are read back instead of trained, so a killed or
+            failed tuning resumes where it stopped (failed trials train again).
+        study: the store's study (default ``"tune/<list name>"``, or
+            ``"tune/points"``): one study per tuning (its workload is
+            ``"train"``), so a resumed tuning may use a changed ``train``.
 
     Returns:
         A :class:`TuneResult`; ``result.best.point`` is the point to keep.
@@ -245,23 +254,88 @@ def tune(
         if not math.isfinite(target):
             raise ValueError(f"target must be a finite number or None, got {target!r}")
     todo = _points(points, k)
+    rec = None if store is None else _Recorder(store, study or f"tune/{_list_name(points)}",
+                                               "train", metric)
     if executor is not None:
         ran = _parallel(train, todo, metric, mode, target, callback, executor, workers,
-                        ray_address, num_cpus, num_gpus)
+                        ray_address, num_cpus, num_gpus, rec)
         return TuneResult(tuple(ran), metric or "value", mode, target, budget=len(todo))
     trials: list[TunedTrial] = []
     for index, point in enumerate(todo, start=1):
-        start = time.perf_counter()
-        result = train(point)
-        seconds = time.perf_counter() - start
-        value, metrics = _value(result, metric)
-        trial = TunedTrial(index, point, value, metrics, seconds, result)
+        old = None if rec is None else rec.recorded(index, point)
+        if old is not None:
+            trial = old
+        else:
+            key = None if rec is None else rec.claim(index, point)
+            start = time.perf_counter()
+            try:
+                result = train(point)
+            except BaseException as e:
+                if rec is not None and key is not None:
+                    rec.failed(key, e)
+                raise
+            seconds = time.perf_counter() - start
+            value, metrics = _value(result, metric)
+            trial = TunedTrial(index, point, value, metrics, seconds, result)
+            if rec is not None and key is not None:
+                rec.done(key, trial)
         trials.append(trial)
+        value = trial.value
         if callback is not None:
             callback(trial)
         if target is not None and _reaches(value, target, mode):
             break
     return TuneResult(tuple(trials), metric or "value", mode, target, budget=len(todo))
+
+
+def _list_name(points: Any) -> str:
+    from hplists.lists.registry import NamedList
+
+    if isinstance(points, str):
+        return points
+    return points.name if isinstance(points, NamedList) else "points"
+
+
+class _Recorder:
+    """A tuning's trials in a store: read back, claimed, recorded (through the trial runner)."""
+
+    def __init__(self, store: Any, study: str, workload: str, metric: str | None) -> None:
+        from hplists.store.base import point_id
+
+        self.store, self.study, self.workload, self.metric = store, study, workload, metric
+        self._pid = point_id
+        self._old = {r.point_id: r for r in store.trials(study=study, workload=workload)
+                     if r.status.value == "complete" and r.curve is not None}
+
+    def recorded(self, index: int, point: HParams) -> TunedTrial | None:
+        r = self._old.get(self._pid(point))
+        if r is None:
+            return None
+        metrics = {k: float(v[0]) for k, v in r.curve.metrics.items() if len(v)}
+        value = metrics.get(self.metric or "value", math.nan)
+        return TunedTrial(index, point, value, metrics, float(r.curve.seconds[0]), None)
+
+    def claim(self, index: int, point: HParams) -> Any:
+        from hplists.study.runner import claim_trial
+
+        workload = type("_W", (), {"name": self.workload, "version": "1"})
+        key = claim_trial(self.store, self.study, point, workload, 0, index - 1,
+                          retry_errors=True)
+        if key is None:
+            raise ValueError(f"point {index} of study {self.study!r} is being trained by "
+                             "another live process; wait for it, or tune into another study")
+        return key
+
+    def done(self, key: Any, trial: TunedTrial) -> None:
+        from hplists.study.runner import record_value
+
+        record_value(self.store, key, trial.metrics, trial.seconds)
+
+    def failed(self, key: Any, error: BaseException | str) -> None:
+        from hplists.study.runner import record_failure
+
+        record_failure(self.store, key, f"{type(error).__name__}: {error}"
+                       if isinstance(error, BaseException) else error)
 
 
 def _timed(train: Callable[[HParams], Any], point: HParams) -> tuple[Any, float]:
@@ -337,17 +411,34 @@ class _Backend:
 def _parallel(train: Callable[[HParams], Any], todo: list[HParams], metric: str | None,
               mode: str, target: float | None, callback: Callable[[TunedTrial], None] | None,
               executor: str | concurrent.futures.Executor, workers: int | None,
-              ray_address: str | None, num_cpus: float, num_gpus: float) -> list[TunedTrial]:
+              ray_address: str | None, num_cpus: float, num_gpus: float,
+              rec: _Recorder | None = None) -> list[TunedTrial]:
     backend = _Backend(executor, workers, ray_address, num_cpus, num_gpus)
     done: dict[int, TunedTrial] = {}
     pending: dict[concurrent.futures.Future, tuple[int, HParams, float]] = {}
+    keys: dict[int, Any] = {}
     nxt, first_hit = 0, math.inf
+
+    def finish(trial: TunedTrial) -> None:
+        nonlocal first_hit
+        done[trial.index] = trial
+        if callback is not None:
+            callback(trial)
+        if target is not None and _reaches(trial.value, target, mode):
+            first_hit = min(first_hit, trial.index)
+
     try:
         while True:
             while len(pending) < backend.workers and nxt < len(todo) and nxt + 1 < first_hit:
-                pending[backend.submit(train, todo[nxt])] = (nxt + 1, todo[nxt],
-                                                             time.perf_counter())
+                index, point = nxt + 1, todo[nxt]
                 nxt += 1
+                old = None if rec is None else rec.recorded(index, point)
+                if old is not None:
+                    finish(old)
+                    continue
+                if rec is not None:
+                    keys[index] = rec.claim(index, point)
+                pending[backend.submit(train, point)] = (index, point, time.perf_counter())
             if not pending:
                 break
             finished, _ = concurrent.futures.wait(
@@ -360,18 +451,23 @@ def _parallel(train: Callable[[HParams], Any], todo: list[HParams], metric: str 
                 except Exception as e:  # train raised, or its worker died: a failed trial
                     trial = TunedTrial(index, point, math.nan, {}, time.perf_counter() - start,
                                        e)
+                    if rec is not None:
+                        rec.failed(keys.pop(index), e)
                 else:
                     value, metrics = _value(result, metric)
                     trial = TunedTrial(index, point, value, metrics, seconds, result)
-                done[index] = trial
-                if callback is not None:
-                    callback(trial)
-                if target is not None and _reaches(trial.value, target, mode):
-                    first_hit = min(first_hit, index)
+                    if rec is not None:
+                        rec.done(keys.pop(index), trial)
+                finish(trial)
             for fut in [f for f, (i, _, _) in pending.items() if i > first_hit]:
-                pending.pop(fut)
+                index = pending.pop(fut)[0]
                 backend.release(fut, stop=True)  # later than the first hit: not needed
+                if rec is not None:
+                    rec.failed(keys.pop(index), "stopped: an earlier point reached the target")
     finally:
         for fut in list(pending):
+            index = pending.pop(fut)[0]
             backend.release(fut, stop=True)
+            if rec is not None and index in keys:
+                rec.failed(keys.pop(index), "interrupted before it finished")
     return [done[i] for i in sorted(done) if i <= first_hit]

@@ -62,6 +62,8 @@ __all__ = [
     "claim_trial",
     "for_worker",
     "record_copies",
+    "record_failure",
+    "record_value",
     "resolve_rule",
     "run",
     "train_into_store",
@@ -612,3 +614,21 @@ def train_into_store(
     source = StaticSource(store, [task], chunk_size=chunk_size)
     counts = run(store, source, executor, progress=progress, retry_errors=True)
     return {**counts, "skipped": source.skipped}
+
+
+def record_value(store: TrialStore, key: TrialKey, metrics: Mapping[str, float],
+                 seconds: float) -> None:
+    """Records a claimed trial that a user's function trained: its numbers as one evaluation.
+
+    What :func:`hplists.tune` writes for each point when it tunes into a store
+    (the curve has one evaluation, at step 1, holding every number ``train``
+    returned), so that a killed tuning resumes from the store.
+    """
+    curve = Curve([1], [float(seconds)], [float("nan")],
+                  {str(k): [float(v)] for k, v in metrics.items()})
+    store.finish(key, curve)
+
+
+def record_failure(store: TrialStore, key: TrialKey, message: str) -> None:
+    """Records a claimed trial as failed (retried by the next run that retries errors)."""
+    store.fail(key, message)

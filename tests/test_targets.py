@@ -480,3 +480,16 @@ def test_rewriting_an_unchanged_entry_keeps_the_date_it_was_set(tmp_path):
     changed = {**later, "target": 0.19}
     tfile.write_entries({"a": changed}, path)
     assert tfile.read_targets(path)["targets"]["a"] == changed
+
+
+def test_target_setting_runs_on_any_executor_of_the_trial_runner(done, tmp_path):
+    """`hplists targets set --executor ...`: the same trials and targets on a pool executor."""
+    import concurrent.futures
+
+    from hplists.study.runner import PoolExecutor
+
+    with concurrent.futures.ThreadPoolExecutor(2) as threads:
+        pool = PoolExecutor(2, pool=threads)
+        (r,) = ts.set_targets([Tiny()], open_store(tmp_path / "p.db"), CONFIG,
+                              targets_path=tmp_path / "t.json", executor=pool)
+    assert r.target == done["results"]["tiny_targets"].target

@@ -61,6 +61,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     procedure_args(q)
     q.add_argument("--batching", default=None,
                    help="the engine's batching strategy (default: each workload's)")
+    q.add_argument("--executor", default="local", choices=("local", "processes", "ray"),
+                   help="where trials train: this process with the engine's batching (default), "
+                   "a pool of worker processes, or a Ray cluster")
+    q.add_argument("--workers", type=int, default=None,
+                   help="worker processes for --executor processes")
+    q.add_argument("--ray-address", default=None,
+                   help="Ray cluster address for --executor ray (default: a local one)")
     q.add_argument("--into-package", action="store_true",
                    help="write into the package's own targets file (maintainers promoting "
                    "targets into a release; default: --targets-file, or stores/targets.json)")
@@ -186,8 +193,15 @@ def _set(args: argparse.Namespace) -> int:
               "meets_procedure: false", file=sys.stderr)
     store = _open(args.store)
     try:
-        results = set_targets(args.workload, store, config, targets_path=_output(args),
-                              progress=not args.no_progress)
+        from hplists.cli.study import _executor
+
+        executor = _executor(args)
+        try:
+            results = set_targets(args.workload, store, config, targets_path=_output(args),
+                                  progress=not args.no_progress, executor=executor)
+        finally:
+            if executor is not None:
+                executor.close()
     except KeyboardInterrupt:
         print(f"interrupted: every finished trial is in {args.store} and every finished target "
               "in the targets file; run the same command again to resume", file=sys.stderr)

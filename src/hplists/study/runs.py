@@ -132,6 +132,7 @@ def run_pending(
     batching: str | None = None,
     progress: TrialProgress | None = None,
     stage: str | None = None,
+    executor: Any = None,
 ) -> list[TrialRecord]:
     """Trains the points of ``study`` whose trial is not finished; returns every point's record.
 
@@ -173,7 +174,7 @@ def run_pending(
         # log keeps the earlier failure).
         train_into_store(store, study, workload, [p for p, _ in todo], seed,
                          indices=[i for _, i in todo], step_budget=steps, update_rule=rule,
-                         batching=batching, progress=tick)
+                         batching=batching, progress=tick, executor=executor)
     have = finished_trials(store, study, workload.name, seed)
     out, waiting = [], 0
     for p in points:

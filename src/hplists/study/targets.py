@@ -320,6 +320,7 @@ def set_target(
     done: Mapping[str, TargetResult] | None = None,
     targets_path: str | os.PathLike[str] | None = None,
     progress: bool | ProgressFn | TrialProgress | None = None,
+    executor: Any = None,
 ) -> TargetResult:
     """Runs (or resumes) the procedure on one workload and returns its target.
 
@@ -343,14 +344,15 @@ def set_target(
     bar = (progress if isinstance(progress, TrialProgress) else
            TrialProgress(progress, len(algorithms) * config.points + config.seeds))
     try:
-        return _set_target(workload, store, config, algorithms, bar)
+        return _set_target(workload, store, config, algorithms, bar, executor)
     finally:
         if own:
             bar.close()
 
 
 def _set_target(workload: Workload, store: TrialStore, config: TargetConfig,
-                algorithms: tuple[str, ...], progress: TrialProgress) -> TargetResult:
+                algorithms: tuple[str, ...], progress: TrialProgress,
+                executor: Any = None) -> TargetResult:
     from hplists.optim.rules import get_rule
 
     if not isinstance(workload, JaxWorkload):
@@ -370,7 +372,7 @@ def _set_target(workload: Workload, store: TrialStore, config: TargetConfig,
         study = search_study(name, version, a)
         records = run_pending(workload, store, study, pts, indices, config.search_seed,
                               steps=steps, rule=get_rule(a), batching=config.batching,
-                              progress=progress, stage=f"{name} {a}")
+                              progress=progress, stage=f"{name} {a}", executor=executor)
         by_id = {r.point_id: r for r in records}
         values = [trial_best(by_id[point_id(p)], metric, mode) for p in pts]
         k = 0
@@ -399,7 +401,8 @@ def _set_target(workload: Workload, store: TrialStore, config: TargetConfig,
         (record,) = run_pending(workload, store, study, [best_of[best.algorithm]],
                                 [best.best_index], seed, steps=steps,
                                 rule=get_rule(best.algorithm), batching=config.batching,
-                                progress=progress, stage=f"{name} {best.algorithm} seed {seed}")
+                                progress=progress, stage=f"{name} {best.algorithm} seed {seed}",
+                                executor=executor)
         seed_best.append(trial_best(record, metric, mode))
     target = float(np.median(seed_best))
     if not math.isfinite(target):
@@ -510,6 +513,7 @@ def set_targets(
     targets_path: str | os.PathLike[str] | None = None,
     write: bool = True,
     progress: bool | ProgressFn | None = None,
+    executor: Any = None,
 ) -> list[TargetResult]:
     """Runs (or resumes) the procedure on every workload, writing each target as it is set.
 
@@ -528,6 +532,9 @@ def set_targets(
         write: ``False`` computes the targets without writing them.
         progress: ``True`` for a rich progress bar with ETA over all trials,
             or a function called with ``(stage, trials_done, trials_total)``.
+        executor: where trials train (:mod:`hplists.study.runner`: this process by
+            default, a :class:`~hplists.study.runner.PoolExecutor`, or a
+            :class:`~hplists.study.ray_runner.RayExecutor`).
     """
     from hplists.workloads.targets import write_entries
 
@@ -542,7 +549,7 @@ def set_targets(
             algos = _algorithms_for(w, done, targets_path)
             bar.grow((len(algos) - len(row["algorithms"])) * config.points)
             result = set_target(w, store, config, algorithms=algos, done=done,
-                                targets_path=targets_path, progress=bar)
+                                targets_path=targets_path, progress=bar, executor=executor)
             done[w.name] = result
             if write:
                 write_entries({w.name: result.to_entry()}, targets_path)

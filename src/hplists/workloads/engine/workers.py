@@ -1,0 +1,166 @@
+"""Worker processes: one per core, single-threaded XLA, gone with their parent."""
+
+from __future__ import annotations
+
+import atexit
+import concurrent.futures
+import multiprocessing
+import os
+import queue as queue_mod
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from hplists.curves import Curve
+from hplists.hparams import Point
+from hplists.optim.update_rule import UpdateRule
+from hplists.workloads.engine.loop import _iter_local
+from hplists.workloads.engine.programs import _default_rule
+from hplists.workloads.spec import JaxWorkload
+
+# Flags that make a worker process's XLA:CPU single-threaded, so that one
+# worker per core do not fight over the cores.
+WORKER_XLA_FLAGS = "--xla_cpu_multi_thread_eigen=false"
+
+
+
+
+_POOL: concurrent.futures.ProcessPoolExecutor | None = None
+_QUEUE: Any = None
+_WORKER_QUEUE: Any = None
+
+
+def init_worker_process() -> None:
+    """Prepares a worker process: single-threaded XLA:CPU, and an exit when its parent dies.
+
+    Every pool of training processes (the engine's own, the trial runner's)
+    starts its workers with this, so one worker per core do not fight over the
+    cores and no worker outlives a killed driver.
+    """
+    flags = os.environ.get("XLA_FLAGS", "")
+    if WORKER_XLA_FLAGS not in flags:
+        os.environ["XLA_FLAGS"] = f"{flags} {WORKER_XLA_FLAGS}".strip()
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+
+
+def _init_worker(q: Any) -> None:
+    global _WORKER_QUEUE
+    init_worker_process()
+    _WORKER_QUEUE = q
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Ends this worker when the process that started it is gone (killed, crashed)."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(1)
+
+
+def _worker_task(task: int, workload: JaxWorkload, points: list[Point], seed: int,
+                 total_steps: int, rule: UpdateRule | None, inner: str,
+                 budget: int | None = None) -> list[Curve]:
+    done = 0
+
+    def tick(k: int) -> None:
+        nonlocal done
+        done += k
+        if _WORKER_QUEUE is not None:
+            _WORKER_QUEUE.put((task, done))
+
+    rule = rule or _default_rule()
+    return [c for _, c in _iter_local(workload, points, seed, total_steps, rule, inner, tick,
+                                      budget)]
+
+
+def worker_count() -> int:
+    """Worker processes that ``"processes"`` batching trains points on, in parallel.
+
+    Example:
+        >>> 1 <= worker_count() <= 2
+        True
+    """
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def _pool() -> tuple[concurrent.futures.ProcessPoolExecutor, Any]:
+    global _POOL, _QUEUE
+    if _POOL is None:
+        ctx = multiprocessing.get_context("spawn")
+        _QUEUE = ctx.Queue()
+        _POOL = concurrent.futures.ProcessPoolExecutor(
+            worker_count(), mp_context=ctx, initializer=_init_worker, initargs=(_QUEUE,)
+        )
+    return _POOL, _QUEUE
+
+
+def worker_pids() -> list[int]:
+    """Process ids of the live worker processes of ``batching="processes"`` (for accounting)."""
+    if _POOL is None:
+        return []
+    return [p.pid for p in getattr(_POOL, "_processes", {}).values() if p.is_alive()]
+
+
+@atexit.register
+def shutdown_workers() -> None:
+    """Stops the worker processes of ``batching="processes"`` (they restart on demand)."""
+    global _POOL, _QUEUE
+    if _POOL is not None:
+        _POOL.shutdown(wait=True, cancel_futures=True)
+    _POOL, _QUEUE = None, None
+
+
+def _iter_processes(workload: JaxWorkload, points: Sequence[Point], seed: int,
+                    total_steps: int, rule: UpdateRule | None, inner: str,
+                    tick: Callable[[int], None], budget: int | None = None
+                    ) -> Iterator[tuple[int, Curve]]:
+    pool, q = _pool()
+    n = len(points)
+    # One task per program: a point ("sequential") or a group of vmap_size points.
+    size = 1 if inner == "sequential" else getattr(workload, "vmap_size", 16)
+    groups = [list(range(lo, min(lo + size, n))) for lo in range(0, n, size)]
+    futures = {}
+    try:
+        for task, idx in enumerate(groups):
+            fut = pool.submit(_worker_task, task, workload, [points[i] for i in idx], seed,
+                              total_steps, rule, inner, budget)
+            futures[fut] = idx
+    except concurrent.futures.process.BrokenProcessPool:
+        shutdown_workers()
+        raise
+    seen: dict[int, int] = {}
+    pending = set(futures)
+    try:
+        while pending:
+            done, pending = concurrent.futures.wait(
+                pending, timeout=0.2, return_when=concurrent.futures.FIRST_COMPLETED
+            )
+            _drain(q, seen, tick)
+            for fut in done:
+                try:
+                    curves = fut.result()
+                except concurrent.futures.process.BrokenProcessPool as e:
+                    shutdown_workers()
+                    raise RuntimeError(
+                        f"a worker process died while training {workload.name!r}. With "
+                        "batching='processes' the workload class and the update rule must be "
+                        "importable in a fresh process (defined in a module, not in __main__ of "
+                        "an interactive session or inside a function), and the worker must "
+                        "have enough memory; batching='sequential' has no such requirement"
+                    ) from e
+                yield from zip(futures[fut], curves, strict=True)
+        _drain(q, seen, tick)
+    finally:
+        for fut in pending:
+            fut.cancel()
+
+
+def _drain(q: Any, seen: dict[int, int], tick: Callable[[int], None]) -> None:
+    while True:
+        try:
+            task, done = q.get_nowait()
+        except queue_mod.Empty:
+            return
+        if done > seen.get(task, 0):
+            tick(done - seen.get(task, 0))
+            seen[task] = done

@@ -246,19 +246,20 @@ def _claims(r: LrFreeResults) -> Table:
     else:
         rows.append(("literature defaults of learning-rate-free methods reach almost no target",
                      "1 method, on 1 workload", None, "no data"))
-    half = {k: v for k, v in r.searches.items() if k.endswith(" 50%")
-            and v[0] not in ("adamw", "nadamw")}
-    complete = {k: v for k, v in half.items() if v[1] == r.study.config.points}
-    if complete:
-        over2 = sorted(k for k, v in complete.items() if v[2] > 2)
-        methods = {complete[k][0] for k in over2}
-        rows.append(("at 50%, only Prodigy and Mechanic have points that train more than 2 "
-                     "workloads", "Prodigy, Mechanic (w. Adam)",
-                     ", ".join(over2) or "none",
+    # The initial search's verdict needs every learning-rate-free search at 50%, complete.
+    expected = [s.label for s in r.study.config.searches
+                if s.horizon == 0.5 and s.method not in ("adamw", "nadamw")]
+    finished = {s.label for s in r.study.complete_searches()}
+    claim = ("at 50%, only Prodigy and Mechanic have points that train more than 2 workloads",
+             "Prodigy, Mechanic (w. Adam)")
+    if expected and all(label in finished for label in expected):
+        over2 = sorted(k for k in expected if r.searches[k][2] > 2)
+        methods = {r.searches[k][0] for k in over2}
+        rows.append((*claim, ", ".join(over2) or "none",
                      "agrees" if methods == {"prodigy", "mechanic_adam"} else "disagrees"))
     else:
-        rows.append(("at 50%, only Prodigy and Mechanic have points that train more than 2 "
-                     "workloads", "Prodigy, Mechanic (w. Adam)", None, "no data"))
+        done = sum(label in finished for label in expected)
+        rows.append((*claim, f"{done} of {len(expected)} searches complete", "no data"))
     reps = r.representatives()
     if reps:
         ranked = sorted(reps, key=lambda s: -r.scores[reps[s]])

@@ -80,13 +80,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--errors", default="raise", choices=("raise", "inf"),
                    help="broad trials that ended in error when building lists: stop (default) "
                    "or count them as misses")
-    p.add_argument("--executor", default="local", choices=("local", "processes", "ray"),
-                   help="where trials train: this process with the engine's batching (default), "
-                   "a pool of single-threaded worker processes, or a Ray cluster")
-    p.add_argument("--workers", type=int, default=None,
-                   help="worker processes for --executor processes (default: cores, at most 2)")
-    p.add_argument("--ray-address", default=None,
-                   help="Ray cluster address for --executor ray (default: start a local one)")
+    add_executor_args(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--json", action="store_true", help="plan/lists: print JSON")
     p.add_argument("-o", "--output", metavar="FILE",
@@ -137,6 +131,17 @@ def _stages(text: str) -> list[str]:
     if "all" in items:
         return list(STAGES)
     return [check_choice("stage", s, STAGES) for s in items]
+
+
+def add_executor_args(p: argparse.ArgumentParser) -> None:
+    """``--executor``, ``--workers``, ``--ray-address``: where trials train (see :func:`_executor`)."""
+    p.add_argument("--executor", default="local", choices=("local", "processes", "ray"),
+                   help="where trials train: this process with the engine's batching (default), "
+                   "a pool of single-threaded worker processes, or a Ray cluster")
+    p.add_argument("--workers", type=int, default=None,
+                   help="worker processes for --executor processes (default: cores, at most 2)")
+    p.add_argument("--ray-address", default=None,
+                   help="Ray cluster address for --executor ray (default: start a local one)")
 
 
 def _executor(args: argparse.Namespace) -> Any:

@@ -61,13 +61,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     procedure_args(q)
     q.add_argument("--batching", default=None,
                    help="the engine's batching strategy (default: each workload's)")
-    q.add_argument("--executor", default="local", choices=("local", "processes", "ray"),
-                   help="where trials train: this process with the engine's batching (default), "
-                   "a pool of worker processes, or a Ray cluster")
-    q.add_argument("--workers", type=int, default=None,
-                   help="worker processes for --executor processes")
-    q.add_argument("--ray-address", default=None,
-                   help="Ray cluster address for --executor ray (default: a local one)")
+    from hplists.cli.study import add_executor_args
+
+    add_executor_args(q)
     q.add_argument("--into-package", action="store_true",
                    help="write into the package's own targets file (maintainers promoting "
                    "targets into a release; default: --targets-file, or stores/targets.json)")

@@ -56,7 +56,12 @@ class LrFreeResults:
         self.specs = study.specs()
         self.defaults = self._defaults()
         self.searches = self._searches()
-        self.candidates, self.scores = self._candidates()
+        self.complete = study.complete_searches()
+        self.scored = study.scored_candidates()
+        self.candidates = {sc.candidate.label: (sc.group, dict(sc.fractions), dict(sc.best))
+                           for sc in self.scored}
+        self.scores = {sc.candidate.label: sc.score for sc in self.scored}
+        self._lists: dict[str, Any] | None = None
 
     # ---------------------------------------------------------------------------- data
 
@@ -92,19 +97,19 @@ class LrFreeResults:
                 out[s.label] = (s.method, len(hits), max(len(v) for v in hits.values()))
         return out
 
-    def _candidates(self) -> tuple[dict[str, tuple[str, dict[str, float], dict[str, float]]],
-                                   dict[str, float]]:
-        scored = self.study.scored_candidates()
-        return ({sc.candidate.label: (sc.group, dict(sc.fractions), dict(sc.best))
-                 for sc in scored}, {sc.candidate.label: sc.score for sc in scored})
+    def best_candidates(self) -> dict[str, Any]:
+        """Search label -> its highest-scoring :class:`~hplists.study.lrfree.ScoredCandidate`."""
+        return self.study.representatives(self.scored)
 
     def representatives(self) -> dict[str, str]:
         """Search label -> its candidate with the highest score (ties: the first)."""
-        return {g: sc.candidate.label for g, sc in self.study.representatives().items()}
+        return {g: sc.candidate.label for g, sc in self.best_candidates().items()}
 
     def lists(self) -> dict[str, Any]:
         """Search label -> :class:`~hplists.study.lrfree.SearchLists` of each complete search."""
-        return {s.label: self.study.search_lists(s) for s in self.study.complete_searches()}
+        if self._lists is None:
+            self._lists = {s.label: self.study.search_lists(s) for s in self.complete}
+        return self._lists
 
 
 def tables(results: LrFreeResults) -> list[Table]:
@@ -119,7 +124,7 @@ def figure1(results: LrFreeResults, *, svg: bool = False) -> Any:
 
     from hplists.report.figures import profiles_figure
 
-    reps = sorted(results.study.representatives().values(), key=lambda sc: -sc.score)
+    reps = sorted(results.best_candidates().values(), key=lambda sc: -sc.score)
     times = np.array([[sc.fractions[w] for w in results.workloads] for sc in reps]) if reps \
         else np.zeros((0, len(results.workloads)))
     return profiles_figure(
@@ -249,7 +254,7 @@ def _claims(r: LrFreeResults) -> Table:
     # The initial search's verdict needs every learning-rate-free search at 50%, complete.
     expected = [s.label for s in r.study.config.searches
                 if s.horizon == 0.5 and s.method not in ("adamw", "nadamw")]
-    finished = {s.label for s in r.study.complete_searches()}
+    finished = {s.label for s in r.complete}
     claim = ("at 50%, only Prodigy and Mechanic have points that train more than 2 workloads",
              "Prodigy, Mechanic (w. Adam)")
     if expected and all(label in finished for label in expected):

@@ -515,10 +515,14 @@ class LrFreeStudy:
         return [ScoredCandidate(c, g, f, b, float(x))
                 for (c, g, f, b), x in zip(rows, scores, strict=True)]
 
-    def representatives(self) -> dict[str, ScoredCandidate]:
-        """(method, horizon) -> its candidate with the highest score (002 Table 6; ties: first)."""
+    def representatives(self, scored: Sequence[ScoredCandidate] | None = None
+                        ) -> dict[str, ScoredCandidate]:
+        """(method, horizon) -> its candidate with the highest score (002 Table 6; ties: first).
+
+        ``scored``: :meth:`scored_candidates` already computed (default: computed here).
+        """
         best: dict[str, ScoredCandidate] = {}
-        for sc in self.scored_candidates():
+        for sc in self.scored_candidates() if scored is None else scored:
             if sc.group not in best or sc.score > best[sc.group].score:
                 best[sc.group] = sc
         return best

@@ -7,7 +7,9 @@ keep the best (arXiv 2503.03986)::
     >>> [p.learning_rate for p in hplists.get_list("nadamw-paper", k=2).points]
     [0.007188680089024849, 0.0011719210768906827]
 
-:func:`tune` does exactly that with the user's ``train(point) -> metric``.
+:func:`tune` does exactly that with the user's ``train(point) -> metric``;
+:func:`evaluate` scores a list's first ``k`` points on a built-in or registered
+workload over seeds (imported on first use: it needs JAX).
 
 Framework entry points are submodules imported on first use, so
 ``import hplists`` needs neither PyTorch nor JAX: ``hplists.torch`` (NAdamW as
@@ -41,6 +43,7 @@ __all__ = [
     "available_lists",
     "benchmark_score",
     "cost",
+    "evaluate",
     "exhaustive_set",
     "get_list",
     "greedy_list",
@@ -51,9 +54,12 @@ __all__ = [
 ]
 
 _LAZY_SUBMODULES = ("torch", "optax")
+_LAZY_FUNCTIONS = {"evaluate": "hplists.study.evaluate"}  # need JAX: imported on first use
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY_SUBMODULES:
         return importlib.import_module(f"hplists.{name}")
+    if name in _LAZY_FUNCTIONS:
+        return getattr(importlib.import_module(_LAZY_FUNCTIONS[name]), name)
     raise AttributeError(f"module 'hplists' has no attribute {name!r}")

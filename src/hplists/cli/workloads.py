@@ -1,10 +1,11 @@
-"""``hplists workloads`` (the workload library) and ``hplists run`` (train a list's first k points).
+"""``hplists workloads`` (the library), ``hplists run`` and ``hplists evaluate`` (a list on a workload).
 
 ``hplists workloads`` prints every registered workload with its metric, target,
 budget and the seconds per trial that ``benchmarks/workloads.py`` measured
 (``workloads/data/timings.json``). ``hplists run`` is the main job of the
 package in one line: run the first ``k`` points of a list on a workload, keep
-the best.
+the best. ``hplists evaluate`` scores a list's first ``k`` points on a workload
+over seeds as paper 001 scores lists (:mod:`hplists.study.evaluate`).
 """
 
 from __future__ import annotations
@@ -22,10 +23,6 @@ from hplists.workloads.timings import current_timings, load_timings
 
 if TYPE_CHECKING:
     from hplists.workloads.spec import JaxWorkload
-
-# Update rules of the shipped lists whose points are not NAdamW HParams.
-LIST_RULES = {"metz-nadamw": "metz"}  # list optimizer -> registered update rule
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("workloads", help="the workload library: metric, target, budget, s/trial",
@@ -56,6 +53,34 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     r.add_argument("--json", action="store_true", help="print JSON instead of tables")
     r.set_defaults(func=_run)
+
+    e = sub.add_parser(
+        "evaluate", help="score a list's first K points on a workload, per seed (t/T, hits)",
+        description="Trains the first K points of a list on a workload for each seed and "
+        "prints, per seed, the list's step fraction t/T (its best point's time to target over "
+        "the budget, as paper 001's cost counts it), how many trials in list order it takes "
+        "to hit the target, and the best validation metric; then the hit rate and median t/T. "
+        "Trials are recorded in study run/<list> of --store (as `hplists run --store` does), "
+        "so a killed evaluation resumes.")
+    e.add_argument("--workload", required=True, help="a workload name (see `hplists workloads`)")
+    e.add_argument("--list", default="nadamw-paper", dest="list_name",
+                   help="a list name (see `hplists lists`; default nadamw-paper)")
+    e.add_argument("--k", type=int, default=5, help="number of points to run (default 5)")
+    e.add_argument("--seeds", default="1", metavar="N|S,S,...",
+                   help="N seeds 0..N-1, or a comma-separated list of seeds (default 1)")
+    e.add_argument("--store", default=None,
+                   help="a trial store to record trials in and reuse (default: a temporary one)")
+    e.add_argument("--steps", type=int, default=None,
+                   help="step budget (default: the workload's); t/T is against it")
+    e.add_argument("--target", type=float, default=None,
+                   help="validation target (default: the workload's)")
+    e.add_argument("--batching", default=None,
+                   help="vmap, sequential, processes or processes/vmap (default: the workload's)")
+    e.add_argument("--update-rule", default=None, metavar="NAME|MODULE:FUNCTION",
+                   help="update rule for the list's points (default: the list's own)")
+    e.add_argument("--no-progress", action="store_true", help="no progress bar")
+    e.add_argument("--json", action="store_true", help="print JSON instead of text")
+    e.set_defaults(func=_evaluate)
 
 
 # ---------------------------------------------------------------------------- workloads
@@ -125,19 +150,6 @@ def _workloads(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------- run
 
 
-def _rule_for(named: Any, ref: str | None) -> Any:
-    from hplists.study.runner import resolve_rule
-
-    if ref is None and named.optimizer != "nadamw":
-        ref = LIST_RULES.get(named.optimizer)
-        if ref is None:
-            raise ValueError(
-                f"list {named.name!r} is for update rule {named.optimizer!r}; give its rule "
-                "with --update-rule NAME (a registered rule) or MODULE:FUNCTION"
-            )
-    return resolve_rule(ref)
-
-
 def summarize(curve: Any, metric: Any, target: float | None) -> dict[str, Any]:
     """Best metric (and its step) and time to target of one curve.
 
@@ -185,7 +197,9 @@ def _run(args: argparse.Namespace) -> int:
 
         check_choice("batching", args.batching, engine.BATCHINGS)
     points = list(named.points[:k])
-    rule = _rule_for(named, args.update_rule)
+    from hplists.study.evaluate import list_rule
+
+    rule = list_rule(named, args.update_rule)
     progress = not args.no_progress and not args.json
     if args.store:
         curves = _run_stored(workload, named.name, points, rule, args, progress)
@@ -215,39 +229,59 @@ def _run_stored(workload: Any, list_name: str, points: list[Any], rule: Any,
     from hplists.curves import Curve, Status
     from hplists.progress import StageBar
     from hplists.store import open_store, point_id
-    from hplists.study.runner import train_into_store
+    from hplists.study.evaluate import list_study, train_list
+    from hplists.workloads.engine import trial_steps
 
-    # Trials of another rule or budget are other trials: they get their own study.
-    study = f"run/{list_name}"
-    if args.update_rule:
-        study += f"/{args.update_rule}"
-    if args.steps is not None and args.steps != workload.step_budget:
-        study += f"/T{args.steps}"
-    store = open_store(args.store)
+    study = list_study(list_name, args.update_rule, args.steps, workload.step_budget)
     bar = StageBar(progress)
-    try:
-        from hplists.workloads.engine import trial_steps
-
+    with open_store(args.store) as store:
         tick = bar.start(workload.name, sum(trial_steps(p, args.steps or workload.step_budget)
                                             for p in points))
-        train_into_store(store, study, workload, points, args.seed, step_budget=args.steps,
-                         update_rule=rule, batching=args.batching, progress=tick)
+        records = train_list(store, study, workload, points, [args.seed],
+                             step_budget=args.steps, update_rule=rule,
+                             batching=args.batching, progress=tick)
         bar.stop()
-        records = {r.point_id: r for r in store.trials(study, workload.name)
-                   if r.seed == args.seed}
-    finally:
-        store.close()
     curves = []
     for p in points:
-        r = records.get(point_id(p))
+        r = records.get((point_id(p), args.seed))
         if r is not None and r.curve is not None:
             curves.append(r.curve)
-        elif r is not None and r.status is not Status.RUNNING:
+        elif r is not None:
             curves.append(Curve([], [], [], {}, r.status, r.message))
         else:
-            why = "still running in another process" if r is not None else "not in the store"
-            curves.append(Curve([], [], [], {}, Status.ERROR, why))
+            curves.append(Curve([], [], [], {}, Status.ERROR, "still running in another process"))
     return curves
+
+
+def _parse_seeds(text: str) -> int | list[int]:
+    from hplists.exceptions import InvalidParameterError
+
+    try:
+        parts = [int(x) for x in str(text).split(",")]
+    except ValueError:
+        raise InvalidParameterError(f"seeds must be a count N or comma-separated seeds such as "
+                                    f"0,1,2; got {text!r}") from None
+    return parts[0] if "," not in str(text) else parts
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from hplists._check import check_choice
+    from hplists.study.evaluate import evaluate
+    from hplists.workloads import engine
+    from hplists.workloads.registry import get_workload
+
+    workload = get_workload(args.workload)
+    if args.batching is not None:
+        check_choice("batching", args.batching, engine.BATCHINGS)
+    result = evaluate(workload, args.list_name, args.k, _parse_seeds(args.seeds),
+                      store=args.store, steps=args.steps, target=args.target,
+                      update_rule=args.update_rule, batching=args.batching,
+                      progress=not args.no_progress and not args.json)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        print(result)
+    return 0
 
 
 def _best(summaries: list[dict[str, Any]], metric: Any) -> int | None:

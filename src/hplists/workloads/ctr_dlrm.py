@@ -179,6 +179,17 @@ class _DLRM(nn.Module):
         return _MLP(self.top, self.layernorm, True)(features, rng, rate)[:, 0]
 
 
+
+def _click_dataset(seed: int, num_train: int, num_valid: int, buckets: int) -> Dataset:
+    logs = make_click_logs(seed, num_train + num_valid, buckets=buckets)
+    keys = ("dense", "cat", "label")
+    return Dataset(
+        train={k: logs[k][:num_train] for k in keys},
+        valid={k: logs[k][num_train:] for k in (*keys, "logit")},
+        meta={"oracle_log_loss": log_loss(logs["logit"][num_train:], logs["label"][num_train:]),
+              "click_rate": float(logs["label"][:num_train].mean())},
+    )
+
 @register
 class CtrDlrm(JaxWorkload):
     """Click-through prediction on hashed click logs with DLRM-small; validation log loss."""
@@ -205,21 +216,9 @@ class CtrDlrm(JaxWorkload):
     layernorm: ClassVar[bool] = False
 
     def make_data(self) -> Dataset:
-        def build() -> Dataset:
-            logs = make_click_logs(self.data_seed, self.num_train + self.num_valid,
-                                   buckets=self.buckets)
-            cut = self.num_train
-            keys = ("dense", "cat", "label")
-            return Dataset(
-                train={k: logs[k][:cut] for k in keys},
-                valid={k: logs[k][cut:] for k in (*keys, "logit")},
-                meta={"oracle_log_loss": log_loss(logs["logit"][cut:], logs["label"][cut:]),
-                      "click_rate": float(logs["label"][:cut].mean())},
-            )
-
-        key = (f"ctr_dlrm-g{_GENERATOR_VERSION}-n{self.num_train}+{self.num_valid}"
-               f"-b{self.buckets}-s{self.data_seed}")
-        return cached_dataset(key, build)
+        return cached_dataset("ctr_dlrm", _click_dataset, version=_GENERATOR_VERSION,
+                              seed=self.data_seed, num_train=self.num_train,
+                              num_valid=self.num_valid, buckets=self.buckets)
 
     def _model(self) -> _DLRM:
         return _DLRM(num_rows=len(_VOCABS) * self.buckets, buckets=self.buckets,

@@ -294,6 +294,13 @@ class _GraphNet(nn.Module):
         return nn.Dense(NUM_TASKS)(pooled)
 
 
+def _molecule_dataset(seed: int, num_train: int, num_valid: int) -> Dataset:
+    g = make_molecules(seed, num_train + num_valid)
+    return Dataset(train={k: v[:num_train] for k, v in g.items()},
+                   valid={k: v[num_train:] for k, v in g.items()},
+                   meta={"positive_rate": float(g["labels"][:num_train].mean())})
+
+
 @register
 class GraphGnn(JaxWorkload):
     """Multi-label property prediction on molecule-like graphs with a graph network; mAP."""
@@ -320,16 +327,9 @@ class GraphGnn(JaxWorkload):
     activation: ClassVar[str] = "relu"
 
     def make_data(self) -> Dataset:
-        def build() -> Dataset:
-            g = make_molecules(self.data_seed, self.num_train + self.num_valid)
-            cut = self.num_train
-            return Dataset(train={k: v[:cut] for k, v in g.items()},
-                           valid={k: v[cut:] for k, v in g.items()},
-                           meta={"positive_rate": float(g["labels"][:cut].mean())})
-
-        key = (f"graph_gnn-g{_GENERATOR_VERSION}-n{self.num_train}+{self.num_valid}"
-               f"-s{self.data_seed}")
-        return cached_dataset(key, build)
+        return cached_dataset("graph_gnn", _molecule_dataset, version=_GENERATOR_VERSION,
+                              seed=self.data_seed, num_train=self.num_train,
+                              num_valid=self.num_valid)
 
     def _model(self) -> _GraphNet:
         return _GraphNet(width=self.width, rounds=self.rounds, activation=self.activation)

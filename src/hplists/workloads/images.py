@@ -209,11 +209,9 @@ def digit_images(
     num_valid = check_int("num_valid", num_valid, low=1)
     size = check_int("size", size, low=8)
     valid_sources = check_int("valid_sources", valid_sources, low=NUM_CLASSES, high=1700)
-    key = (
-        f"cluttered-digits-v{GENERATOR_VERSION}-seed{seed}-n{num_train}-{num_valid}"
-        f"-s{size}-v{valid_sources}"
-    )
-    return cached_dataset(key, lambda: _build(seed, num_train, num_valid, size, valid_sources))
+    return cached_dataset("cluttered-digits", _build, version=GENERATOR_VERSION, seed=seed,
+                          num_train=num_train, num_valid=num_valid, size=size,
+                          valid_sources=valid_sources)
 
 
 def classification_scores(logits: np.ndarray, labels: np.ndarray) -> dict[str, float]:

@@ -211,10 +211,6 @@ def kspace_dataset(
     size = check_int("size", size, low=8)
     acceleration = check_int("acceleration", acceleration, low=1, high=size)
     center_fraction = check_real("center_fraction", center_fraction, 0.0, 1.0, low_open=True)
-    key = (
-        f"phantom-kspace-v{GENERATOR_VERSION}-seed{seed}-n{num_train}-{num_valid}-s{size}"
-        f"-a{acceleration}-c{center_fraction:g}"
-    )
-    return cached_dataset(
-        key, lambda: _build(seed, num_train, num_valid, size, acceleration, center_fraction)
-    )
+    return cached_dataset("phantom-kspace", _build, version=GENERATOR_VERSION, seed=seed,
+                          num_train=num_train, num_valid=num_valid, size=size,
+                          acceleration=acceleration, center_fraction=center_fraction)

@@ -277,12 +277,8 @@ class SpeechWorkload(JaxWorkload):
             cls.dataset = _DATASET.format(num_train=cls.data_options.get("num_train", NUM_TRAIN))
 
     def make_data(self) -> Dataset:
-        opts = dict(self.data_options)
-        key = "-".join(
-            [f"speech-v{_GENERATOR_VERSION}-seed{self.data_seed}"]
-            + [f"{k}{v}" for k, v in sorted(opts.items())]
-        )
-        return cached_dataset(key, lambda: generate(self.data_seed, **opts))
+        return cached_dataset("speech", generate, version=_GENERATOR_VERSION,
+                              seed=self.data_seed, **self.data_options)
 
     @property
     def separator(self) -> int:

@@ -294,12 +294,8 @@ class TranslateTransformer(JaxWorkload):
     data_options: ClassVar[Mapping[str, Any]] = {}
 
     def make_data(self) -> Dataset:
-        opts = dict(self.data_options)
-        key = "-".join(
-            [f"translation-v{GENERATOR_VERSION}-seed{self.data_seed}"]
-            + [f"{k}{v}" for k, v in sorted(opts.items())]
-        )
-        return cached_dataset(key, lambda: generate(self.data_seed, **opts))
+        return cached_dataset("translation", generate, version=GENERATOR_VERSION,
+                              seed=self.data_seed, **self.data_options)
 
     def grammar(self) -> Grammar:
         """The hidden grammar of the corpus (its target words spell the outputs)."""

@@ -178,3 +178,23 @@ def test_workers_never_nest_worker_processes():
 def test_task_rejects_mismatched_indices():
     with pytest.raises(ValueError, match="2 points but 1 indices"):
         _task(POINTS[:2], indices=(0,))
+
+
+def test_each_trial_records_the_regularizers_its_workload_applied(store):
+    """The stored point keeps the list's dropout; the provenance says what training used."""
+    from hplists import HParams
+    from hplists.workloads.engine import hp_arrays
+    from study_workloads import TinyXor
+
+    point = HParams(1e-2, 0.9, 0.99, dropout_rate=0.1, label_smoothing=0.2)
+    for workload in (TinyBlobs(), TinyXor()):  # dropout and smoothing; smoothing only
+        task = TrainTask(workload.name, workload, 0, (point,), (0,))
+        assert run(store, StaticSource(store, [task]))["trained"] == 1
+        (record,) = store.trials(study=workload.name)
+        assert record.hparams == point  # the list's point, unchanged
+        hp = hp_arrays([point], workload.step_budget, workload.regularizers)
+        applied = record.provenance["applied_regularizers"]
+        assert sorted(applied) == ["dropout_rate", "label_smoothing"]
+        for k, v in applied.items():  # the engine's float32 copy of the same number
+            assert np.float32(v) == hp[k][0]
+    assert applied == {"dropout_rate": 0.0, "label_smoothing": 0.2}

@@ -366,11 +366,20 @@ def claim_trial(store: TrialStore, study: str, point: Any, workload: Any, seed: 
     """Claims one trial for this process (``store.claim``): the one place trials are claimed.
 
     Sources call it when they hand a task out; ``None`` means the trial is done
-    (or failed, unless ``retry_errors``) or runs in another live process.
+    (or failed, unless ``retry_errors``) or runs in another live process. For a
+    workload that declares its regularizers (the workload contract), the
+    provenance records the dropout rate and label smoothing it trains the point
+    with (``"applied_regularizers"``), since the stored point keeps the list's.
     """
+    prov = dict(provenance or {})
+    regularizers = getattr(workload, "regularizers", None)
+    if regularizers is not None:
+        from hplists.workloads.spec import applied_regularizers
+
+        prov.setdefault("applied_regularizers", applied_regularizers(point, regularizers))
     return store.claim(study, point, workload.name, seed, point_index=index,
                        workload_version=workload.version, retry_errors=retry_errors,
-                       provenance=provenance)
+                       provenance=prov)
 
 
 def record_copies(store: TrialStore, records: Sequence[TrialRecord]) -> int:

@@ -29,7 +29,7 @@ import numpy as np
 
 from hplists._check import check_int
 from hplists.curves import Curve
-from hplists.hparams import Point
+from hplists.hparams import Point, point_dict
 from hplists.metric import Metric
 from hplists.optim.update_rule import UpdateRule
 
@@ -38,6 +38,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "REGULARIZERS",
+    "REGULARIZER_KEYS",
     "Batch",
     "Dataset",
     "JaxWorkload",
@@ -45,10 +46,31 @@ __all__ = [
     "Point",
     "UpdateRule",
     "Workload",
+    "applied_regularizers",
     "eval_schedule",
 ]
 
 REGULARIZERS = ("dropout", "label_smoothing")
+REGULARIZER_KEYS = {"dropout": "dropout_rate", "label_smoothing": "label_smoothing"}
+
+
+def applied_regularizers(point: Point, regularizers: frozenset[str] | set[str]) -> dict[str, float]:
+    """The dropout rate and label smoothing a workload trains ``point`` with.
+
+    A workload applies only the regularizers it declares; the engine trains
+    the others at 0 (and a point without the key at 0). This is what the trial
+    runner records with each trial, since the stored point keeps the values
+    the list asked for.
+
+    Example:
+        >>> from hplists import HParams
+        >>> p = HParams(1e-3, 0.9, 0.99, dropout_rate=0.1, label_smoothing=0.2)
+        >>> applied_regularizers(p, {"label_smoothing"})
+        {'dropout_rate': 0.0, 'label_smoothing': 0.2}
+    """
+    d = point_dict(point)
+    return {key: float(d.get(key, 0.0)) if reg in regularizers else 0.0
+            for reg, key in REGULARIZER_KEYS.items()}
 
 Batch = Mapping[str, Any]
 

@@ -9,6 +9,7 @@ import numpy as np
 from hplists._check import check_int, check_real
 from hplists.hparams import HParams, Point
 from hplists.optim.schedule import warmup_steps
+from hplists.workloads.spec import REGULARIZER_KEYS
 
 
 def _point_dict(point: Point, index: int) -> dict[str, float]:
@@ -83,8 +84,7 @@ def hp_arrays(
         out["warmup_steps"] = np.array(
             [warmup_steps(d["warmup_fraction"], total_steps) for d in dicts], dtype=np.int32
         )
-    if "dropout" not in regularizers:
-        out["dropout_rate"] = np.zeros(len(dicts), np.float32)
-    if "label_smoothing" not in regularizers:
-        out["label_smoothing"] = np.zeros(len(dicts), np.float32)
+    for reg, key in REGULARIZER_KEYS.items():  # the rule applied_regularizers states
+        if reg not in regularizers:
+            out[key] = np.zeros(len(dicts), np.float32)
     return out

@@ -1,10 +1,10 @@
-"""Fixtures shared by the test modules (the tiny workloads live in ``study_workloads``)."""
+"""Fixtures shared by the test modules (the tiny workloads live in ``helpers.workloads``)."""
 
 from __future__ import annotations
 
 import pytest
 
-import study_workloads as sw
+from helpers import workloads as sw
 
 
 @pytest.fixture

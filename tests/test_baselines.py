@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from helpers.workloads import TinyBlobs, TinyLine
 from hplists import HParams
 from hplists.curves import Curve, Status
 from hplists.space import get_space
@@ -20,7 +21,6 @@ from hplists.study.baselines import (
     random_search,
 )
 from hplists.study.runner import run
-from study_workloads import TinyBlobs, TinyLine
 
 SPACE = get_space("nadamw-broad")
 

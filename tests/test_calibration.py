@@ -11,19 +11,18 @@ from __future__ import annotations
 
 import json
 
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from helpers.workloads import TinyLogistic
 from hplists import Curve
 from hplists.cli.main import main
 from hplists.curves import Status
 from hplists.space import get_space
 from hplists.store import open_store
 from hplists.study import calibration as cal
-from hplists.workloads import layers, registry
+from hplists.workloads import registry
 from hplists.workloads import targets as tfile
-from hplists.workloads.spec import Dataset, JaxWorkload, Metric
 
 T = 100
 
@@ -139,37 +138,10 @@ def test_table4_defaults_to_every_workload_of_the_study_when_none_is_registered(
 # ----- calibration runs on a tiny workload ----------------------------------------------------
 
 
-class Tiny(JaxWorkload):
-    """Three-class logistic regression on 200 noisy examples."""
-
+class Tiny(TinyLogistic):
     name = "tiny_calibration"
-    metric = Metric("error_rate", "min")
-    step_budget = 40
-    batch_size = 16
-    num_evals = 20
-    regularizers = frozenset({"label_smoothing"})
-    eval_batch_size = 200
     batching = "sequential"
-
-    def make_data(self) -> Dataset:
-        rng = np.random.default_rng(1)
-        w = rng.normal(size=(10, 3))
-        x = rng.normal(size=(400, 10)).astype(np.float32)
-        y = np.argmax(x @ w + rng.normal(size=(400, 3)), 1)
-        return Dataset({"x": x[:200], "y": y[:200]}, {"x": x[200:], "y": y[200:]})
-
-    def init(self, rng):
-        return {"w": jnp.zeros((10, 3)), "b": jnp.zeros(3)}
-
-    def loss_fn(self, params, batch, rng, dropout_rate, label_smoothing):
-        logits = batch["x"] @ params["w"] + params["b"]
-        return layers.softmax_cross_entropy(logits, batch["y"], label_smoothing)
-
-    def predict(self, params, batch):
-        return batch["x"] @ params["w"] + params["b"]
-
-    def score(self, outputs, valid):
-        return {"error_rate": float(np.mean(np.argmax(outputs, 1) != valid["y"]))}
+    data_seed = 1
 
 
 def test_calibration_runs_the_first_points_for_the_full_budget_and_resumes(tmp_path):

@@ -4,49 +4,21 @@ from __future__ import annotations
 
 import json
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from helpers.workloads import TinyBlobs
 from hplists.cli.main import main
-from hplists.workloads import layers
 from hplists.workloads.registry import register, workload_names
-from hplists.workloads.spec import Dataset, JaxWorkload, Metric
 
 
 @register
-class CliBlobs(JaxWorkload):
+class CliBlobs(TinyBlobs):
     """A tiny registered workload so the commands run in a second."""
 
     name = "test_cli_blobs"
     task = "three Gaussian classes"
-    metric = Metric("error_rate", "min")
-    step_budget = 40
-    batch_size = 16
-    regularizers = frozenset({"dropout", "label_smoothing"})
     batching = "sequential"
-
-    def make_data(self):
-        rng = np.random.default_rng(0)
-        centers = rng.normal(size=(3, 8)) * 1.5
-        y = rng.integers(0, 3, 300)
-        x = (centers[y] + rng.normal(size=(300, 8))).astype(np.float32)
-        return Dataset({"x": x[:200], "y": y[:200]}, {"x": x[200:], "y": y[200:]})
-
-    def init(self, rng):
-        return {"w": jax.random.normal(rng, (8, 3)) * 0.1, "b": jnp.zeros(3)}
-
-    def loss_fn(self, params, batch, rng, dropout_rate, label_smoothing):
-        x = layers.dropout(batch["x"], dropout_rate, rng)
-        return layers.softmax_cross_entropy(x @ params["w"] + params["b"], batch["y"],
-                                            label_smoothing)
-
-    def predict(self, params, batch):
-        return batch["x"] @ params["w"] + params["b"]
-
-    def score(self, outputs, valid):
-        return {"error_rate": float(np.mean(outputs.argmax(1) != valid["y"]))}
 
 
 @pytest.fixture(autouse=True)

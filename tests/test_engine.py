@@ -5,55 +5,29 @@ from __future__ import annotations
 import itertools
 import math
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
 
+from helpers.workloads import TinyBlobs, TinyLeastSquares
 from hplists import HParams
 from hplists.curves import Status
-from hplists.workloads import engine, layers
-from hplists.workloads.spec import Dataset, JaxWorkload, Metric, eval_schedule
+from hplists.workloads import engine
+from hplists.workloads.spec import eval_schedule
 
 
-class Blobs(JaxWorkload):
-    """Three Gaussian classes in 8-D, a one-hidden-layer MLP with dropout: trains in a second."""
+class Blobs(TinyBlobs):
+    """Better-separated blobs, a wider hidden layer and a padded last evaluation batch."""
 
     name = "test_blobs"
-    metric = Metric("error_rate", "min")
     step_budget = 60
-    batch_size = 16
-    num_evals = 20
-    regularizers = frozenset({"dropout", "label_smoothing"})
+    hidden = 32
+    center_scale = 1.5
     eval_batch_size = 64  # the 150 validation examples need a padded last batch
-
-    def make_data(self) -> Dataset:
-        rng = np.random.default_rng(0)
-        centers = rng.normal(size=(3, 8)) * 1.5
-        y = rng.integers(0, 3, 450)
-        x = (centers[y] + rng.normal(size=(450, 8))).astype(np.float32)
-        return Dataset({"x": x[:300], "y": y[:300]}, {"x": x[300:], "y": y[300:]})
-
-    def init(self, rng):
-        k1, k2 = jax.random.split(rng)
-        return {"w1": jax.random.normal(k1, (8, 32)) / 3, "b1": jnp.zeros(32),
-                "w2": jax.random.normal(k2, (32, 3)) / 6}
-
-    def _logits(self, p, x, rng, rate):
-        h = layers.dropout(jax.nn.relu(x @ p["w1"] + p["b1"]), rate, rng)
-        return h @ p["w2"]
-
-    def loss_fn(self, params, batch, rng, dropout_rate, label_smoothing):
-        logits = self._logits(params, batch["x"], rng, dropout_rate)
-        return layers.softmax_cross_entropy(logits, batch["y"], label_smoothing)
-
-    def predict(self, params, batch):
-        return self._logits(params, batch["x"], None, 0.0)
 
     def score(self, outputs, valid):
         assert outputs.shape == (150, 3)  # padding removed
-        return {"error_rate": float(np.mean(np.argmax(outputs, 1) != valid["y"]))}
+        return super().score(outputs, valid)
 
 
 class BlobsNoReg(Blobs):
@@ -63,32 +37,10 @@ class BlobsNoReg(Blobs):
     regularizers = frozenset()
 
 
-class Quadratic(JaxWorkload):
-    """Least squares: plain SGD with a large learning rate overflows to inf."""
+class Quadratic(TinyLeastSquares):
+    """Least squares in 4-D: plain SGD with a large learning rate overflows to inf."""
 
     name = "test_quadratic"
-    metric = Metric("mse", "min")
-    step_budget = 40
-    batch_size = 8
-    num_evals = 20
-
-    def make_data(self) -> Dataset:
-        rng = np.random.default_rng(1)
-        x = rng.normal(size=(64, 4)).astype(np.float32)
-        y = (x @ np.arange(1.0, 5.0)).astype(np.float32)
-        return Dataset({"x": x[:48], "y": y[:48]}, {"x": x[48:], "y": y[48:]})
-
-    def init(self, rng):
-        return jnp.zeros(4)
-
-    def loss_fn(self, params, batch, rng, dropout_rate, label_smoothing):
-        return jnp.mean((batch["x"] @ params - batch["y"]) ** 2)
-
-    def predict(self, params, batch):
-        return batch["x"] @ params
-
-    def score(self, outputs, valid):
-        return {"mse": float(np.mean((outputs - valid["y"]) ** 2))}
 
 
 class BadMetric(Quadratic):

@@ -10,7 +10,7 @@ import optax
 import pytest
 from optax import contrib
 
-import study_workloads as sw
+from helpers import workloads as sw
 from hplists.optim import lrfree
 from hplists.optim.update_rule import hooks
 from hplists.study.runner import TrainTask

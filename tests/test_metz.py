@@ -9,11 +9,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from helpers.workloads import TinyLeastSquares
 from hplists.curves import Status
 from hplists.lists import get_list
 from hplists.optim import metz
 from hplists.workloads import engine
-from hplists.workloads.spec import Dataset, JaxWorkload, Metric
 
 HAND = {
     "learning_rate": 0.1, "beta1": 0.5, "beta2": 0.75, "epsilon": 0.1, "use_nesterov": 1.0,
@@ -135,32 +135,12 @@ def test_bad_points_name_the_field():
         metz.check_point({**HAND, "use_nesterov": 0.5})
 
 
-class Line(JaxWorkload):
+class Line(TinyLeastSquares):
     """1-D least squares: the Metz rule trains it through the engine under vmap."""
 
     name = "test_metz_line"
-    metric = Metric("mse", "min")
-    step_budget = 40
-    batch_size = 8
-    num_evals = 20
-
-    def make_data(self) -> Dataset:
-        rng = np.random.default_rng(0)
-        x = rng.normal(size=(64, 1)).astype(np.float32)
-        y = (3.0 * x[:, 0]).astype(np.float32)
-        return Dataset({"x": x[:48], "y": y[:48]}, {"x": x[48:], "y": y[48:]})
-
-    def init(self, rng):
-        return jnp.zeros(1)
-
-    def loss_fn(self, params, batch, rng, dropout_rate, label_smoothing):
-        return jnp.mean((batch["x"] @ params - batch["y"]) ** 2)
-
-    def predict(self, params, batch):
-        return batch["x"] @ params
-
-    def score(self, outputs, valid):
-        return {"mse": float(np.mean((outputs - valid["y"]) ** 2))}
+    coefs = (3.0,)
+    data_seed = 0
 
 
 def test_engine_trains_the_list_with_the_rule_and_vmap_matches_one_point():

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import study_workloads
+from helpers import workloads as study_workloads
+from helpers.workloads import TinyBlobs, TinyLine
 from hplists.curves import Status
 from hplists.space import get_space
 from hplists.store import open_store
 from hplists.study.bayesopt import BayesOptSource
 from hplists.study.ray_runner import RayExecutor, ray_available
 from hplists.study.runner import StaticSource, TrainTask, run
-from study_workloads import TinyBlobs, TinyLine
 
 ray = pytest.importorskip("ray")
 pytestmark = pytest.mark.xdist_group("ray")  # one local Ray at a time on 2 cores

@@ -26,7 +26,7 @@ N_POINTS = 32
 # A real study: the trial runner (claim, train with the engine, record) over a tiny workload.
 STUDY = r"""
 import sys
-import study_workloads as sw
+from helpers import workloads as sw
 from hplists.store import open_store
 from hplists.study.runner import train_into_store
 

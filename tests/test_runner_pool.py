@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import study_workloads as sw
+from helpers import workloads as sw
 from hplists.curves import Status
 from hplists.store import open_store
 from hplists.study.runner import PoolExecutor, StaticSource, TrainTask, run
@@ -11,9 +11,9 @@ from hplists.study.runner import PoolExecutor, StaticSource, TrainTask, run
 def test_a_dead_worker_fails_its_task_and_the_pool_restarts_for_the_next(tmp_path):
     store = open_store(tmp_path / "s.db")
     line = sw.TinyLine()
-    tasks = [TrainTask("s", line, 0, ({"die": 1.0},), (0,), update_rule="study_workloads:dying_rule",
+    tasks = [TrainTask("s", line, 0, ({"die": 1.0},), (0,), update_rule="helpers.workloads:dying_rule",
                        batching="sequential"),
-             TrainTask("s", line, 0, ({"die": 0.0},), (1,), update_rule="study_workloads:dying_rule",
+             TrainTask("s", line, 0, ({"die": 0.0},), (1,), update_rule="helpers.workloads:dying_rule",
                        batching="sequential")]
     pool = PoolExecutor(1)
     try:
@@ -29,12 +29,12 @@ def test_a_dead_worker_fails_its_task_and_the_pool_restarts_for_the_next(tmp_pat
 
 DRIVER = r"""
 import multiprocessing.resource_tracker as rt, sys, time
-import study_workloads as sw
+from helpers import workloads as sw
 from hplists.study.runner import PoolExecutor, TrainTask
 
 pool = PoolExecutor(2)
 task = TrainTask("s", sw.TinyLine(), 0, ({"die": 0.0},), (0,),
-                 update_rule="study_workloads:dying_rule", batching="sequential",
+                 update_rule="helpers.workloads:dying_rule", batching="sequential",
                  step_budget=10**7)
 handle = pool.submit(task, lambda k: None)
 while not pool._pool._processes:

@@ -9,6 +9,7 @@ import numpy as np
 import optax
 import pytest
 
+from helpers.workloads import TinyBlobs
 from hplists.curves import Status
 from hplists.space import get_space
 from hplists.store import open_store
@@ -21,7 +22,6 @@ from hplists.study.runner import (
     resolve_rule,
     run,
 )
-from study_workloads import TinyBlobs
 
 POINTS = get_space("nadamw-broad").sample(6, seed=0)
 
@@ -182,9 +182,9 @@ def test_task_rejects_mismatched_indices():
 
 def test_each_trial_records_the_regularizers_its_workload_applied(store):
     """The stored point keeps the list's dropout; the provenance says what training used."""
+    from helpers.workloads import TinyXor
     from hplists import HParams
     from hplists.workloads.engine import hp_arrays
-    from study_workloads import TinyXor
 
     point = HParams(1e-2, 0.9, 0.99, dropout_rate=0.1, label_smoothing=0.2)
     for workload in (TinyBlobs(), TinyXor()):  # dropout and smoothing; smoothing only

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-import study_workloads as sw
+from helpers import workloads as sw
 from hplists.cli.main import main
 from hplists.curves import Status
 from hplists.lists import load_list
@@ -215,7 +215,7 @@ def test_whole_pipeline_end_to_end_through_the_cli(tiny, tmp_path, capsys):
 _CHILD = """
 import sys
 sys.path.insert(0, {tests!r})
-import study_workloads
+from helpers import workloads as study_workloads
 study_workloads.register()
 from hplists.cli.main import main
 sys.exit(main({argv!r}))

@@ -19,18 +19,18 @@ import subprocess
 import sys
 from pathlib import Path
 
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from helpers.workloads import TinyLogistic
 from hplists.cli.main import main
 from hplists.curves import Status
 from hplists.store import open_store, point_id
 from hplists.study import targets as ts
 from hplists.study.workloads_table import seconds_per_step, to_markdown
-from hplists.workloads import layers, registry
+from hplists.workloads import registry
 from hplists.workloads import targets as tfile
-from hplists.workloads.spec import Dataset, JaxWorkload, Metric
+from hplists.workloads.spec import Metric
 
 # One xdist worker runs the module, so the procedure fixture runs once.
 pytestmark = pytest.mark.xdist_group("targets_procedure")
@@ -39,37 +39,9 @@ CONFIG = ts.TargetConfig(points=4, seeds=2, batching="sequential")  # one progra
 ALL_ALGOS = ("nadamw", "adamw", "nesterov", "heavy_ball")
 
 
-class Tiny(JaxWorkload):
-    """Three-class logistic regression on 200 noisy examples: a trial takes milliseconds."""
-
+class Tiny(TinyLogistic):
     name = "tiny_targets"
     version = "3"
-    metric = Metric("error_rate", "min")
-    step_budget = 40
-    batch_size = 16
-    num_evals = 20
-    regularizers = frozenset({"label_smoothing"})
-    eval_batch_size = 200
-
-    def make_data(self) -> Dataset:
-        rng = np.random.default_rng(0)
-        w = rng.normal(size=(10, 3))
-        x = rng.normal(size=(400, 10)).astype(np.float32)
-        y = np.argmax(x @ w + rng.normal(size=(400, 3)), 1)
-        return Dataset({"x": x[:200], "y": y[:200]}, {"x": x[200:], "y": y[200:]})
-
-    def init(self, rng):
-        return {"w": jnp.zeros((10, 3)), "b": jnp.zeros(3)}
-
-    def loss_fn(self, params, batch, rng, dropout_rate, label_smoothing):
-        logits = batch["x"] @ params["w"] + params["b"]
-        return layers.softmax_cross_entropy(logits, batch["y"], label_smoothing)
-
-    def predict(self, params, batch):
-        return batch["x"] @ params["w"] + params["b"]
-
-    def score(self, outputs, valid):
-        return {"error_rate": float(np.mean(np.argmax(outputs, 1) != valid["y"]))}
 
 
 class TinyVariant(Tiny):

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-import tune_helpers as th
+from helpers import tuning as th
 from hplists import tune
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-import tune_helpers as th
+from helpers import tuning as th
 from hplists import Status, tune
 from hplists.store import open_store
 

@@ -11,7 +11,7 @@ from hplists.cli.main import main
 from hplists.workloads import registry
 
 MODULE = '''
-import study_workloads as sw
+from helpers import workloads as sw
 from hplists.workloads.registry import register
 
 
@@ -21,7 +21,7 @@ class UserLine(sw.TinyLine):
 '''
 
 EP_MODULE = '''
-import study_workloads as sw
+from helpers import workloads as sw
 
 
 class PluginLine(sw.TinyLine):

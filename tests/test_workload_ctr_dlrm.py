@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import log_loss as sk_log_loss
 
-import workload_checks as wc
+from helpers import checks as wc
 from hplists import HParams
 from hplists.workloads.ctr_dlrm import CtrDlrm, CtrDlrmLayerNorm, log_loss, make_click_logs
 from hplists.workloads.registry import get_workload

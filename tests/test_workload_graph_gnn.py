@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import average_precision_score
 
-import workload_checks as wc
+from helpers import checks as wc
 from hplists import HParams
 from hplists.workloads.graph_gnn import (
     MAX_EDGES,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import log_loss
 
-import workload_checks as wc
+from helpers import checks as wc
 from hplists import HParams
 from hplists.workloads import images
 from hplists.workloads.image_resnet import ImageResNet, ImageResNetSiLU

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import workload_checks as wc
+from helpers import checks as wc
 from hplists import HParams
 from hplists.workloads import images
 from hplists.workloads.image_vit import ImageViT, ImageViTPostLN, posemb_sincos_2d

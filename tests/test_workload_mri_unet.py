@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import workload_checks as wc
+from helpers import checks as wc
 from hplists import HParams
 from hplists.workloads import phantoms
 from hplists.workloads.mri_unet import MriUNet, MriUNetLayerNorm, instance_norm

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import workload_checks as wc
+from helpers import checks as wc
 from hplists import HParams
 from hplists.workloads.registry import get_workload
 from hplists.workloads.sequence import depthwise_conv1d, subsample

@@ -7,7 +7,7 @@ import jax
 import numpy as np
 import pytest
 
-import workload_checks as wc
+from helpers import checks as wc
 from hplists import HParams
 from hplists.workloads.registry import get_workload
 from hplists.workloads.speech_rnn import BiLSTM, SpeechRNN, SpeechRNNTanh

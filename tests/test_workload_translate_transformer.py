@@ -9,7 +9,7 @@ import numpy as np
 import optax
 import pytest
 
-import workload_checks as wc
+from helpers import checks as wc
 from hplists import HParams
 from hplists.workloads import translation
 from hplists.workloads.registry import get_workload

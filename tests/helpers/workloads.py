@@ -1,9 +1,12 @@
-"""Tiny workloads for the study tests: three base tasks and one variant, each trains in ~1 s.
+"""Tiny workloads for the tests: each trains in about a second.
 
-Not a test module: the study, baseline and runner tests import it, and
-subprocesses of the crash test import it by path. The workloads are added to
-the registry only for the duration of a test (:func:`registered`), so the rest
-of the suite never sees them.
+Not a test module: the engine, study, baseline, runner, calibration, targets and
+CLI tests import it, and subprocesses of the crash tests import it by name. A
+test module that needs its own variation subclasses one of the parametrized
+bases here (:class:`TinyBlobs`, :class:`TinyLogistic`, :class:`TinyLeastSquares`)
+and changes class attributes, instead of writing a workload again. The study
+workloads (:data:`ALL`) are added to the registry only for the duration of a
+test (:func:`registered`), so the rest of the suite never sees them.
 """
 
 from __future__ import annotations
@@ -33,12 +36,16 @@ class TinyBlobs(JaxWorkload):
     batching = "vmap"
     hidden = 16
 
+    center_scale = 1.2  # class separation
+    num_examples, num_train = 450, 300
+
     def make_data(self) -> Dataset:
         rng = np.random.default_rng(0)
-        centers = rng.normal(size=(3, 8)) * 1.2
-        y = rng.integers(0, 3, 450)
-        x = (centers[y] + rng.normal(size=(450, 8))).astype(np.float32)
-        return Dataset({"x": x[:300], "y": y[:300]}, {"x": x[300:], "y": y[300:]})
+        centers = rng.normal(size=(3, 8)) * self.center_scale
+        y = rng.integers(0, 3, self.num_examples)
+        x = (centers[y] + rng.normal(size=(self.num_examples, 8))).astype(np.float32)
+        n = self.num_train
+        return Dataset({"x": x[:n], "y": y[:n]}, {"x": x[n:], "y": y[n:]})
 
     def init(self, rng):
         k1, k2 = jax.random.split(rng)
@@ -134,6 +141,71 @@ class TinyXor(JaxWorkload):
 
     def score(self, outputs, valid):
         return {"accuracy": float(np.mean(np.argmax(outputs, 1) == valid["y"]))}
+
+
+class TinyLogistic(JaxWorkload):
+    """Three-class logistic regression on 200 noisy examples: a trial takes milliseconds."""
+
+    name = "tiny_logistic"
+    metric = Metric("error_rate", "min")
+    step_budget = 40
+    batch_size = 16
+    num_evals = 20
+    regularizers = frozenset({"label_smoothing"})
+    eval_batch_size = 200
+
+    def make_data(self) -> Dataset:
+        rng = np.random.default_rng(self.data_seed)
+        w = rng.normal(size=(10, 3))
+        x = rng.normal(size=(400, 10)).astype(np.float32)
+        y = np.argmax(x @ w + rng.normal(size=(400, 3)), 1)
+        return Dataset({"x": x[:200], "y": y[:200]}, {"x": x[200:], "y": y[200:]})
+
+    def init(self, rng):
+        return {"w": jnp.zeros((10, 3)), "b": jnp.zeros(3)}
+
+    def loss_fn(self, params, batch, rng, dropout_rate, label_smoothing):
+        logits = batch["x"] @ params["w"] + params["b"]
+        return layers.softmax_cross_entropy(logits, batch["y"], label_smoothing)
+
+    def predict(self, params, batch):
+        return batch["x"] @ params["w"] + params["b"]
+
+    def score(self, outputs, valid):
+        return {"error_rate": float(np.mean(np.argmax(outputs, 1) != valid["y"]))}
+
+
+class TinyLeastSquares(JaxWorkload):
+    """Noise-free least squares ``y = x @ coefs`` from zero weights, scored by MSE.
+
+    Plain SGD with a large learning rate overflows it to inf: the divergence tests use it.
+    """
+
+    name = "tiny_least_squares"
+    metric = Metric("mse", "min")
+    step_budget = 40
+    batch_size = 8
+    num_evals = 20
+    coefs: tuple[float, ...] = (1.0, 2.0, 3.0, 4.0)
+    data_seed = 1
+
+    def make_data(self) -> Dataset:
+        rng = np.random.default_rng(self.data_seed)
+        x = rng.normal(size=(64, len(self.coefs))).astype(np.float32)
+        y = (x @ np.asarray(self.coefs)).astype(np.float32)
+        return Dataset({"x": x[:48], "y": y[:48]}, {"x": x[48:], "y": y[48:]})
+
+    def init(self, rng):
+        return jnp.zeros(len(self.coefs))
+
+    def loss_fn(self, params, batch, rng, dropout_rate, label_smoothing):
+        return jnp.mean((batch["x"] @ params - batch["y"]) ** 2)
+
+    def predict(self, params, batch):
+        return batch["x"] @ params
+
+    def score(self, outputs, valid):
+        return {"mse": float(np.mean((outputs - valid["y"]) ** 2))}
 
 
 BASE = ("study_blobs", "study_line", "study_xor")

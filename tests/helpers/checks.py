@@ -1,6 +1,6 @@
 """Checks that every workload's test module makes, written once.
 
-Not a test module: ``tests/test_workload_*.py`` import it (``import workload_checks as wc``)
+Not a test module: ``tests/test_workload_*.py`` import it (``from helpers import checks as wc``)
 and keep what is specific to their workload (data, metric, model details, what counts as
 learning). Each check pins down one part of the contract in :mod:`hplists.workloads.spec`:
 the registered contract, the model's shapes, how the regularizers reach the loss, learning

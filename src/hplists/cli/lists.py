@@ -5,6 +5,9 @@ AlgoPerf's external-tuning ruleset: a JSON list of points, each with the same
 keys, which ``algoperf/halton.py:generate_search`` turns into one trial per
 point (in order) and which the NAdamW baselines read as
 ``hyperparameters.learning_rate``, ``1 - hyperparameters.one_minus_beta1``, ...
+The submissions of :mod:`hplists.integrations.algoperf` read the same file and
+train each point with the rule it is defined for (``docs/algoperf.md``); the
+export says so on stderr.
 """
 
 from __future__ import annotations
@@ -31,6 +34,13 @@ ALGOPERF_ORDER = (
 # AlgoPerf's NAdamW baselines fix eps; a point with another eps cannot be exported.
 ALGOPERF_EPS = 1e-8
 FORMATS = ("algoperf", "json")
+# On stderr after an algoperf export: AlgoPerf's own NAdamW baselines run another rule.
+SUBMISSION_HINT = (
+    "to train these points as defined (optax.nadamw, warmup from 0, cosine to 0 at "
+    "step_hint), pass submission_runner.py --submission_path=FILE, FILE holding "
+    "`from hplists.integrations.algoperf.pytorch_submission import *` (or jax_submission); "
+    "see docs/algoperf.md"
+)
 NADAMW_COLUMNS = (
     "learning_rate",
     "warmup_fraction",
@@ -148,8 +158,10 @@ def _export(args: argparse.Namespace) -> int:
     text = json.dumps(payload, indent=2) + "\n"
     if args.output is None:
         sys.stdout.write(text)
-        return 0
-    path = Path(args.output)
-    path.write_text(text)
-    print(f"wrote {len(named)} points of {named.name!r} to {path}", file=sys.stderr)
+    else:
+        path = Path(args.output)
+        path.write_text(text)
+        print(f"wrote {len(named)} points of {named.name!r} to {path}", file=sys.stderr)
+    if fmt == "algoperf":
+        print(SUBMISSION_HINT, file=sys.stderr)
     return 0

@@ -1,0 +1,194 @@
+"""AlgoPerf submission (JAX, external tuning): ``optax.nadamw`` with hplists' schedule.
+
+Load it with ``--framework=jax --submission_path=FILE``, FILE holding
+``shim("jax")`` (:func:`hplists.integrations.algoperf.common.shim`;
+``docs/algoperf.md``). Each trial's point is read from AlgoPerf's
+``hyperparameters`` (:mod:`hplists.integrations.algoperf.common`) and trained
+with :func:`hplists.optax.build`: ``optax.nadamw`` itself, its learning rate
+``lr * factor(count)`` with optax's update count (AlgoPerf's ``global_step``),
+0 at count 0, linear warmup, cosine decay to 0 at the horizon
+``workload.step_hint`` and 0 after it. Every parameter is decayed, as in
+AlgoPerf's baseline (no mask).
+
+``optimizer_state`` is ``(optax_state, update_fn)``, the pair AlgoPerf's JAX
+checkpoints expect. One step is one ``jax.jit`` call with AlgoPerf's shardings:
+the parameters, model state and optimizer state replicated over a mesh of all
+devices with axis ``"batch"``, the batch split along its first axis (the mesh
+``algoperf/jax_sharding_utils.py`` builds, so the arrays AlgoPerf passes need no
+resharding; ``init_optimizer_state`` places its state so too). On one device, CPU
+included, that is a plain jitted step. The
+loss's sums run over the global batch, so the gradient is the global batch's
+mean-loss gradient on any number of devices. ``label_smoothing``,
+``dropout_rate`` and ``grad_clip`` are static (Python floats for the model),
+one compilation per trial.
+
+What it reads from the workload: :mod:`hplists.integrations.algoperf`. The
+workload is a static argument of the jitted step, as in AlgoPerf's baselines,
+so it must be hashable (any object is, by identity).
+
+Example:
+    >>> import jax.numpy as jnp
+    >>> class Workload:
+    ...     step_hint = 100
+    ...     def model_fn(self, params, augmented_and_preprocessed_input_batch, model_state,
+    ...                  mode, rng, update_batch_norm, dropout_rate):
+    ...         return augmented_and_preprocessed_input_batch["inputs"] @ params["w"], model_state
+    ...     def loss_fn(self, label_batch, logits_batch, mask_batch=None, label_smoothing=0.0):
+    ...         per = jnp.sum((logits_batch - label_batch) ** 2, -1)
+    ...         return {"summed": per.sum(), "n_valid_examples": per.size, "per_example": per}
+    >>> hp = {"learning_rate": 1e-2, "one_minus_beta1": 0.1, "beta2": 0.99,
+    ...       "weight_decay": 0.0, "warmup_factor": 0.1}
+    >>> params, w = {"w": jnp.ones((3, 1))}, Workload()
+    >>> state = init_optimizer_state(w, params, None, hp, None)
+    >>> batch = {"inputs": jnp.ones((4, 3)), "targets": jnp.zeros((4, 1))}
+    >>> state, new, _ = update_params(w, params, None, None, hp, batch, None, state, [], 0, None)
+    >>> float(new["w"][0, 0])  # update 0 has learning rate 0
+    1.0
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from hplists.integrations.algoperf.common import (
+    data_selection,
+    get_batch_size,
+    prepare_for_eval,
+    read_trial,
+    train_mode,
+)
+from hplists.optim.optax_nadamw import build
+
+__all__ = [
+    "data_selection",
+    "get_batch_size",
+    "init_optimizer_state",
+    "prepare_for_eval",
+    "update_params",
+]
+
+# As AlgoPerf's baselines and torch.nn.utils.clip_grad_norm_: scale = clip / (norm + eps).
+_GRAD_CLIP_EPS = 1e-6
+# Steps at which the training loss goes to workload.metrics_logger (a .item() syncs).
+_LOG_EVERY = 100
+
+
+def init_optimizer_state(
+    workload: Any,
+    model_params: Any,
+    model_state: Any,
+    hyperparameters: Any,
+    rng: Any,
+) -> tuple[Any, Callable[..., Any]]:
+    """``(optax_state, update_fn)`` of ``optax.nadamw`` for the trial's point and horizon."""
+    del model_state, rng
+    trial = read_trial(workload, hyperparameters)
+    tx = build(trial.point, trial.total_steps)
+    # Placed as the jitted step returns it (the moments take the parameters' shapes and
+    # dtypes), so that the step's second call finds the types of its first and does not
+    # compile again.
+    replicated, _ = _shardings()
+    return jax.device_put(tx.init(model_params), replicated), tx.update
+
+
+def update_params(
+    workload: Any,
+    current_param_container: Any,
+    current_params_types: Any,
+    model_state: Any,
+    hyperparameters: Any,
+    batch: dict[str, Any],
+    loss_type: Any,
+    optimizer_state: tuple[Any, Callable[..., Any]],
+    eval_results: list[tuple[int, float]],
+    global_step: int,
+    rng: Any,
+    train_state: dict[str, Any] | None = None,
+) -> tuple[tuple[Any, Callable[..., Any]], Any, Any]:
+    """One NAdamW step on ``batch``: ``((optax_state, update_fn), params, model_state)``."""
+    del current_params_types, loss_type, eval_results, train_state
+    trial = read_trial(workload, hyperparameters)
+    opt_state, update_fn = optimizer_state
+    point = trial.point
+    new_opt_state, new_params, new_model_state, loss = _train_step()(
+        workload, update_fn, trial.grad_clip, point.label_smoothing, point.dropout_rate,
+        model_state, opt_state, current_param_container, batch, rng,
+    )  # fmt: skip
+    logger = getattr(workload, "metrics_logger", None)
+    if logger is not None and global_step % _LOG_EVERY == 0:
+        logger.append_scalar_metrics({"loss": float(loss)}, global_step)
+    return (new_opt_state, update_fn), new_params, new_model_state
+
+
+def _step(
+    workload: Any,
+    update_fn: Callable[..., Any],
+    grad_clip: float | None,
+    label_smoothing: float,
+    dropout_rate: float,
+    model_state: Any,
+    opt_state: Any,
+    params: Any,
+    batch: dict[str, Any],
+    rng: Any,
+) -> tuple[Any, Any, Any, Any]:
+    """Loss, gradient, clipping, ``optax.nadamw`` update: the traced body of one step."""
+
+    def summed_loss(p: Any) -> tuple[Any, tuple[Any, Any]]:
+        logits, new_model_state = workload.model_fn(
+            params=p,
+            augmented_and_preprocessed_input_batch=batch,
+            model_state=model_state,
+            mode=train_mode(),
+            rng=rng,
+            update_batch_norm=True,
+            dropout_rate=dropout_rate,
+        )
+        out = workload.loss_fn(
+            label_batch=batch["targets"],
+            logits_batch=logits,
+            mask_batch=batch.get("weights"),
+            label_smoothing=label_smoothing,
+        )
+        return out["summed"], (out["n_valid_examples"], new_model_state)
+
+    (summed, (count, new_model_state)), grads = jax.value_and_grad(summed_loss, has_aux=True)(
+        params
+    )
+    grads = jax.tree.map(lambda g: g / count, grads)
+    if grad_clip is not None:
+        norm = jnp.sqrt(sum(jnp.sum(jnp.square(g)) for g in jax.tree.leaves(grads)))
+        scale = jnp.minimum(1.0, grad_clip / (norm + _GRAD_CLIP_EPS))
+        grads = jax.tree.map(lambda g: g * scale.astype(g.dtype), grads)
+    updates, new_opt_state = update_fn(grads, opt_state, params)
+    return new_opt_state, optax.apply_updates(params, updates), new_model_state, summed / count
+
+
+@functools.cache
+def _shardings() -> tuple[NamedSharding, NamedSharding]:
+    """``(replicated, by_example)`` over all devices: ``algoperf/jax_sharding_utils.py``'s."""
+    mesh = Mesh(jax.devices(), ("batch",))
+    return NamedSharding(mesh, PartitionSpec()), NamedSharding(mesh, PartitionSpec("batch"))
+
+
+@functools.cache
+def _train_step() -> Callable[..., Any]:
+    """:func:`_step` jitted once per process, with AlgoPerf's shardings."""
+    replicated, by_example = _shardings()
+    # Donating the old state lets XLA update it in place; the CPU backend cannot use
+    # donated buffers and would warn at every compilation.
+    donate = () if jax.default_backend() == "cpu" else (5, 6, 7)
+    return jax.jit(
+        _step,
+        static_argnums=(0, 1, 2, 3, 4),
+        in_shardings=(replicated, replicated, replicated, by_example, replicated),
+        out_shardings=replicated,
+        donate_argnums=donate,
+    )

@@ -1,0 +1,139 @@
+"""hplists.integrations.lightning: real lightning.Trainer fits of a tiny module on random data."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import lightning
+import pytest
+import torch
+
+import hplists
+from hplists.exceptions import InvalidParameterError
+from hplists.integrations import lightning as hl
+from hplists.optim.schedule import warmup_cosine_factor, warmup_steps
+from hplists.torch import NAdamW, WarmupCosineFactor, param_groups
+
+POINT = hplists.HParams(learning_rate=4e-3, beta1=0.85, beta2=0.98, eps=1e-7, weight_decay=0.05,
+                        warmup_fraction=0.25, dropout_rate=0.1, label_smoothing=0.1)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    # A tiny model: threads fight over the cores of a busy machine.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+class Classifier(lightning.LightningModule):
+    """An MLP with the point's dropout and label smoothing; records the lr of every update."""
+
+    def __init__(self, point: hplists.HParams, total_steps: int | None = None) -> None:
+        super().__init__()
+        self.point, self.total_steps, self.lrs = point, total_steps, []
+        self.net = torch.nn.Sequential(
+            torch.nn.Linear(4, 16), torch.nn.LayerNorm(16), torch.nn.ReLU(),
+            torch.nn.Dropout(point.dropout_rate), torch.nn.Linear(16, 2))
+        self.loss = torch.nn.CrossEntropyLoss(label_smoothing=point.label_smoothing)
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        return self.loss(self.net(x), y)
+
+    def on_before_optimizer_step(self, optimizer):
+        self.lrs.append(optimizer.param_groups[0]["lr"])
+
+    def configure_optimizers(self):
+        return hl.configure_optimizers(self.point, self, self.total_steps)
+
+
+class MixinClassifier(hl.PointOptimizers, Classifier):
+    """The same module, its configure_optimizers from the mixin (first in the bases)."""
+
+
+def data(n: int, batch_size: int) -> torch.utils.data.DataLoader:
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(n, 4, generator=g)
+    y = (x[:, 0] > 0).long()
+    return torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y),
+                                       batch_size=batch_size)
+
+
+def fit(module: lightning.LightningModule, loader, **options) -> lightning.Trainer:
+    trainer = lightning.Trainer(accelerator="cpu", devices=1, logger=False,
+                                enable_checkpointing=False, enable_progress_bar=False,
+                                enable_model_summary=False, **options)
+    trainer.fit(module, loader)
+    return trainer
+
+
+def schedule(point: hplists.HParams, total: int) -> list[float]:
+    warm = warmup_steps(point.warmup_fraction, total)
+    return [point.learning_rate * warmup_cosine_factor(t, warm, total) for t in range(total)]
+
+
+def test_the_mixin_fits_with_nadamw_its_mask_and_a_per_step_schedule_to_0():
+    module = MixinClassifier(POINT)
+    trainer = fit(module, data(64, 8), max_steps=12)
+    (opt,) = trainer.optimizers
+    assert isinstance(opt, NAdamW)
+    # The decay mask is hplists' param_groups rule: matrices decayed, vectors not.
+    expected = param_groups(module)
+    assert [[id(p) for p in g["params"]] for g in opt.param_groups] == \
+        [[id(p) for p in g["params"]] for g in expected]
+    assert [g["weight_decay"] for g in opt.param_groups] == [0.05, 0.0]
+    assert {(g["betas"], g["eps"], g["initial_lr"]) for g in opt.param_groups} == {
+        ((0.85, 0.98), 1e-7, 4e-3)}
+    (config,) = trainer.lr_scheduler_configs
+    assert (config.interval, config.frequency) == ("step", 1)
+    assert config.scheduler.lr_lambdas[0].__dict__ == WarmupCosineFactor(3, 12).__dict__
+    # 12 updates at lr * factor(t), stepped per step: 0, warmup to the peak at t=3, 0 after.
+    assert trainer.global_step == 12 and {s["step"] for s in opt.state.values()} == {12}
+    assert module.lrs == pytest.approx(schedule(POINT, 12), rel=1e-12, abs=0)
+    assert module.lrs[3] == 4e-3
+    assert [g["lr"] for g in opt.param_groups] == [0.0, 0.0]
+
+
+def test_the_horizon_defaults_to_the_trainers_estimated_stepping_batches():
+    module = Classifier(POINT)  # total_steps=None: from the Trainer
+    trainer = fit(module, data(40, 8), max_epochs=2, accumulate_grad_batches=2)
+    # 5 batches per epoch, 3 optimizer steps per epoch (the last accumulates 1), 2 epochs.
+    assert trainer.estimated_stepping_batches == 6 == trainer.global_step
+    assert trainer.lr_scheduler_configs[0].scheduler.lr_lambdas[0].total_steps == 6
+    assert module.lrs == pytest.approx(schedule(POINT, 6), rel=1e-12, abs=0)
+    assert trainer.optimizers[0].param_groups[0]["lr"] == 0.0
+
+
+def test_bad_input_gets_a_clear_error():
+    with pytest.raises(InvalidParameterError, match="Classifier is not attached to a Lightning "
+                                                    "Trainer; pass total_steps"):
+        hl.configure_optimizers(POINT, Classifier(POINT))
+    with pytest.raises(InvalidParameterError, match=r"total_steps must be an integer in "
+                                                    r"\[1, inf\], got 0"):
+        hl.configure_optimizers(POINT, Classifier(POINT), 0)
+    with pytest.raises(InvalidParameterError, match=r"point must be an hplists\.HParams"):
+        hl.configure_optimizers(POINT.to_dict(), Classifier(POINT), 10)
+    with pytest.raises(InvalidParameterError, match=r"module must be a torch\.nn\.Module"):
+        hl.configure_optimizers(POINT, [torch.zeros(2, requires_grad=True)], 10)
+    module = MixinClassifier(POINT)
+    module.point = None
+    with pytest.raises(InvalidParameterError, match=r"MixinClassifier.point must be an "
+                                                    r"hplists.HParams"):
+        module.configure_optimizers()
+    # Endless training has no horizon for a schedule that decays to 0.
+    with pytest.raises(InvalidParameterError, match="estimated_stepping_batches is inf"):
+        fit(Classifier(POINT), data(16, 8), max_steps=-1, max_epochs=-1)
+
+
+def test_importing_the_integrations_imports_no_framework():
+    # hplists.integrations lists them; the lightning one reads module.trainer only, so that
+    # it serves lightning and pytorch_lightning alike.
+    code = ("import sys, hplists.integrations, hplists.integrations.lightning; "
+            "print(sorted(m for m in ('transformers', 'lightning', 'pytorch_lightning', "
+            "'accelerate') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=120).stdout
+    assert out.strip() == "[]"

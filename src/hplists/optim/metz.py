@@ -52,7 +52,7 @@ Precision: every quantity is computed in the parameters' dtype (float32 for
 narrower ones). opt_list's ports compute the schedule in float32 (their
 ``ff``); with float64 parameters this module instead evaluates the formulas
 above in float64 throughout. Measured:
-``tests/test_metz.py`` runs the first five entries for 300 steps under
+``tests/test_optim_metz.py`` runs the first five entries for 300 steps under
 ``jax.enable_x64`` against a float64 numpy transcription of ``nadamw_update``
 and ``get_cosine_learning_rate_fn`` (max abs difference <= 2.3e-16, pinned at
 1e-12; before this change, with float32 betas and schedule, up to 1.4e-4 on

@@ -60,7 +60,7 @@ parameter whose ``.grad`` is ``None`` is skipped (its step count does not
 advance); optax updates every leaf. Per-parameter weight decay masks are
 expressed as parameter groups (:func:`param_groups`).
 
-Measured agreement (``tests/test_torch_nadamw.py``: 7 points, 1000 steps of a
+Measured agreement (``tests/test_optim_torch_nadamw.py``: 7 points, 1000 steps of a
 random gradient stream on three tensors, final parameters compared): every
 path is within ``1e-10`` times the parameter scale of ``optax.nadamw`` in
 float64 and within ``1e-5`` in float32. The float64 reference runs optax

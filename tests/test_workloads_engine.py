@@ -317,7 +317,7 @@ def test_worker_processes_exit_when_their_parent_is_killed(tmp_path):
     script.write_text(
         "import os, signal, sys\n"
         f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
-        "from test_engine import GOOD, Blobs\n"
+        "from test_workloads_engine import GOOD, Blobs\n"
         "from hplists.workloads import engine\n"
         "if __name__ == '__main__':\n"
         "    engine.train(Blobs(), [GOOD, GOOD], batching='processes', step_budget=5)\n"

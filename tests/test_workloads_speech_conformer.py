@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from helpers import checks as wc
-from hplists import HParams
 from hplists.workloads.registry import get_workload
 from hplists.workloads.sequence import depthwise_conv1d, subsample
 from hplists.workloads.speech_conformer import SpeechConformer, SpeechConformerGelu
@@ -18,30 +17,15 @@ from hplists.workloads.speech_conformer import SpeechConformer, SpeechConformerG
 pytestmark = pytest.mark.xdist_group("speech_conformer")
 SHORT = 100
 
-# The first point of nadamw-paper.
-GOOD = HParams(7.19e-3, 0.952, 0.955, weight_decay=0.021, warmup_fraction=0.1)
+GOOD = wc.PAPER_FIRST
 
 workload, data = wc.module_fixtures("speech_conformer")
 
 
-def test_registered_with_its_contract(workload):
-    # CTC has no label smoothing.
-    wc.check_contract(workload, "speech_conformer", SpeechConformer, "wer", "min", {"dropout"})
-
-
-def test_model_shapes_and_ctc_loss(workload, data):
-    params = workload.init(jax.random.key(0))
-    wc.check_ctc_model(workload, params, wc.rows(data.valid, 5), (5, 24), (30_000, 100_000))
-
-
-def test_dropout_reaches_the_loss_and_the_key_only_drives_dropout(workload, data):
-    """The dropout rate is a per-point argument of the loss; label smoothing does not apply."""
-    wc.check_regularizers_reach_the_loss(workload, workload.init(jax.random.key(0)),
-                                         wc.rows(data.valid, 5))
-
-
-def test_score_of_the_references_is_zero_wer(workload, data):
-    wc.check_ctc_references_score_zero_wer(workload, data.valid)
+class TestCtcSpeech(wc.CtcSpeechChecks):
+    name = "speech_conformer"
+    cls = SpeechConformer
+    num_params = (30_000, 100_000)
 
 
 def test_fast_layers_match_their_textbook_forms():

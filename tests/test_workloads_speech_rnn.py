@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from helpers import checks as wc
-from hplists import HParams
 from hplists.workloads.registry import get_workload
 from hplists.workloads.speech_rnn import BiLSTM, SpeechRNN, SpeechRNNTanh
 
@@ -17,30 +16,15 @@ pytestmark = pytest.mark.xdist_group("speech_rnn")
 SHORT = 100
 LEARN = 400
 
-# The first point of nadamw-paper.
-GOOD = HParams(7.19e-3, 0.952, 0.955, weight_decay=0.021, warmup_fraction=0.1)
+GOOD = wc.PAPER_FIRST
 
 workload, data = wc.module_fixtures("speech_rnn")
 
 
-def test_registered_with_its_contract(workload):
-    # CTC has no label smoothing.
-    wc.check_contract(workload, "speech_rnn", SpeechRNN, "wer", "min", {"dropout"})
-
-
-def test_model_shapes_and_ctc_loss(workload, data):
-    params = workload.init(jax.random.key(0))
-    wc.check_ctc_model(workload, params, wc.rows(data.valid, 5), (5, 24), (20_000, 60_000))
-
-
-def test_dropout_reaches_the_loss_and_the_key_only_drives_dropout(workload, data):
-    """The dropout rate is a per-point argument of the loss; label smoothing does not apply."""
-    wc.check_regularizers_reach_the_loss(workload, workload.init(jax.random.key(0)),
-                                         wc.rows(data.valid, 5))
-
-
-def test_score_of_the_references_is_zero_wer(workload, data):
-    wc.check_ctc_references_score_zero_wer(workload, data.valid)
+class TestCtcSpeech(wc.CtcSpeechChecks):
+    name = "speech_rnn"
+    cls = SpeechRNN
+    num_params = (20_000, 60_000)
 
 
 def _lstm_reference(params, x, valid, reverse):

@@ -10,7 +10,6 @@ import optax
 import pytest
 
 from helpers import checks as wc
-from hplists import HParams
 from hplists.workloads import translation
 from hplists.workloads.registry import get_workload
 from hplists.workloads.translate_transformer import (
@@ -25,9 +24,7 @@ from hplists.workloads.translation import BOS, EOS, PAD
 pytestmark = pytest.mark.xdist_group("translate_transformer")
 SHORT = 100
 
-# The first point of nadamw-paper.
-GOOD = HParams(7.19e-3, 0.952, 0.955, weight_decay=0.021, warmup_fraction=0.1,
-               label_smoothing=0.2)
+GOOD = wc.PAPER_FIRST.replace(label_smoothing=0.2)
 
 workload, data = wc.module_fixtures("translate_transformer")
 

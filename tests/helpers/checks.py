@@ -309,3 +309,38 @@ def check_ctc_references_score_zero_wer(workload: JaxWorkload, valid: Any) -> No
     assert workload.score(ids, valid) == {"wer": 0.0, "ler": 0.0}
     blank = workload.score(np.zeros_like(ids), valid)
     assert blank["wer"] == 1.0 and blank["ler"] == 1.0
+
+
+# The first point of nadamw-paper, rounded: what a user runs first.
+PAPER_FIRST = HParams(7.19e-3, 0.952, 0.955, weight_decay=0.021, warmup_fraction=0.1)
+
+
+class CtcSpeechChecks:
+    """The tests both CTC speech workloads share; a test module subclasses it as ``Test...``.
+
+    Subclasses set ``name`` (the registered workload), ``cls`` (its class) and
+    ``num_params`` (the allowed parameter-count range); the module provides the
+    ``workload`` and ``data`` fixtures (:func:`module_fixtures`).
+    """
+
+    name: str
+    cls: type
+    num_params: tuple[int, int]
+
+    def test_registered_with_its_contract(self, workload: JaxWorkload) -> None:
+        # CTC has no label smoothing.
+        check_contract(workload, self.name, self.cls, "wer", "min", {"dropout"})
+
+    def test_model_shapes_and_ctc_loss(self, workload: JaxWorkload, data: Any) -> None:
+        params = workload.init(jax.random.key(0))
+        check_ctc_model(workload, params, rows(data.valid, 5), (5, 24), self.num_params)
+
+    def test_dropout_reaches_the_loss_and_the_key_only_drives_dropout(
+        self, workload: JaxWorkload, data: Any
+    ) -> None:
+        """The dropout rate is a per-point argument of the loss; label smoothing does not apply."""
+        check_regularizers_reach_the_loss(workload, workload.init(jax.random.key(0)),
+                                          rows(data.valid, 5))
+
+    def test_score_of_the_references_is_zero_wer(self, workload: JaxWorkload, data: Any) -> None:
+        check_ctc_references_score_zero_wer(workload, data.valid)

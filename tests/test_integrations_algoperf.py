@@ -55,14 +55,7 @@ SPEC = {
 }
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    # Tensors of a few dozen elements: more threads only add synchronization (and spin
-    # waits when other processes hold the cores).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def generate_search(search_space: list[dict]) -> list[tuple]:

@@ -28,13 +28,7 @@ POINT = hplists.HParams(learning_rate=3e-3, beta1=0.85, beta2=0.98, eps=1e-7, we
                         warmup_fraction=0.25, dropout_rate=0.1, label_smoothing=0.2)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # A tiny model: threads fight over the cores (10x slower on a busy 2-core machine).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 class Tokens(torch.utils.data.Dataset):

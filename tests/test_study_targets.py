@@ -278,7 +278,7 @@ def test_kill_9_during_the_procedure_then_rerun_loses_nothing(tmp_path):
     script.write_text(
         "import sys, time\n"
         f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
-        "import test_targets as m\n"
+        "import test_study_targets as m\n"
         "from hplists.store import open_store\n"
         "from hplists.study.targets import TargetConfig, set_targets\n"
         "def hang(stage, done, total):\n"

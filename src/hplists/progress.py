@@ -1,8 +1,14 @@
-"""Progress of studies, stages and training runs: one rich bar, counted in training steps.
+"""Progress of studies, stages and training runs: rich bars with ETA, or a callback.
 
-Every long run in hplists (the engine's ``train(progress=True)``, the trial
-runner, the studies) shows progress through :class:`StageBar`, in *training
-steps* (a trial at horizon ``h`` counts ``int(h T)``), with an ETA.
+One convention for callbacks, ``fn(stage, done, total)``, in one of two units
+named by its type:
+
+* :class:`StageBar` counts *training steps* (a trial at horizon ``h`` counts
+  ``int(h T)``): the engine's ``train(progress=True)``, the trial runner, the
+  studies; callbacks are :data:`StepProgressFn`.
+* :class:`TrialProgress` counts *trials* over a whole command that runs many
+  small trainings (target setting, calibration); callbacks are
+  :data:`TrialProgressFn`, whose ``done`` counts partial trials as fractions.
 """
 
 from __future__ import annotations
@@ -10,10 +16,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["ProgressFn", "StageBar"]
+__all__ = ["StageBar", "StepProgressFn", "TrialProgress", "TrialProgressFn"]
 
 # stage, steps done, steps to do (the stage's remaining work when it started)
-ProgressFn = Callable[[str, int, int], None]
+StepProgressFn = Callable[[str, int, int], None]
+# stage, trials done (fractions for partial trials), trials the command needs
+TrialProgressFn = Callable[[str, float, int], None]
 
 
 class StageBar:
@@ -32,7 +40,7 @@ class StageBar:
         [('broad', 4, 10), ('broad', 10, 10)]
     """
 
-    def __init__(self, progress: bool | ProgressFn | None) -> None:
+    def __init__(self, progress: bool | StepProgressFn | None) -> None:
         if progress not in (None, False, True) and not callable(progress):
             raise ValueError(f"progress must be True, False, None or a callable, got {progress!r}")
         self.fn = progress if callable(progress) else None
@@ -69,6 +77,83 @@ class StageBar:
         return tick
 
     def stop(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
+
+
+class TrialProgress:
+    """Trials done over a whole command: a rich bar with ETA, a callback, or nothing.
+
+    Args:
+        progress: ``True`` (rich bar on stderr), a function called with
+            ``(stage, trials_done, trials_total)``, or ``None``/``False``.
+        total: the number of trials the command needs.
+
+    Example:
+        >>> seen = []
+        >>> p = TrialProgress(lambda *a: seen.append(a), total=3)
+        >>> p.start("w adamw", trials=2, already_done=1); p.add(0.5); p.close()
+        >>> seen
+        [('w adamw', 1.0, 3), ('w adamw', 1.5, 3)]
+    """
+
+    def __init__(self, progress: bool | TrialProgressFn | None, total: int) -> None:
+        if progress not in (None, False, True) and not callable(progress):
+            raise ValueError(f"progress must be True, False, None or a callable, got {progress!r}")
+        self.total, self.done, self.stage = total, 0.0, ""
+        self.fn = progress if callable(progress) else None
+        self.bar: Any = None
+        if progress is True:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            self.bar = Progress(
+                TextColumn("{task.description}"), BarColumn(),
+                TextColumn("{task.completed:.0f}/{task.total:.0f} trials"),
+                TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                console=Console(stderr=True),
+            )
+            self.overall = self.bar.add_task("all", total=max(total, 1))
+            self.current = self.bar.add_task("", total=1, visible=False)
+            self.bar.start()
+
+    def start(self, stage: str, trials: int, already_done: int) -> None:
+        """A new stage of ``trials`` trials, ``already_done`` of them finished earlier."""
+        self.stage = stage
+        self.done += already_done
+        if self.bar is not None:
+            # Set, not advanced: trials found finished are not progress made now.
+            self.bar.update(self.overall, completed=self.done)
+            self.bar.reset(self.current, total=max(trials, 1), completed=already_done,
+                           description=stage, visible=True)
+        self._report()
+
+    def add(self, trials: float) -> None:
+        """``trials`` (possibly fractional) more trials done."""
+        self.done += trials
+        if self.bar is not None:
+            self.bar.advance(self.overall, trials)
+            self.bar.advance(self.current, trials)
+        self._report()
+
+    def grow(self, extra: int) -> None:
+        """The command needs ``extra`` more trials than planned (may be negative)."""
+        self.total += extra
+        if self.bar is not None:
+            self.bar.update(self.overall, total=max(self.total, 1))
+
+    def _report(self) -> None:
+        if self.fn is not None:
+            self.fn(self.stage, self.done, self.total)
+
+    def close(self) -> None:
         if self.bar is not None:
             self.bar.stop()
             self.bar = None

@@ -34,8 +34,9 @@ import numpy as np
 from hplists._check import check_int
 from hplists.curves import Status
 from hplists.hparams import HParams
+from hplists.progress import TrialProgress, TrialProgressFn
 from hplists.store.base import TrialRecord, TrialStore
-from hplists.study.runs import ProgressFn, TrialProgress, run_pending
+from hplists.study.runs import run_pending
 
 __all__ = [
     "BAND",
@@ -82,7 +83,7 @@ def run_calibration(
     points: int = CALIBRATION_POINTS,
     study: str = CALIBRATION_STUDY,
     batching: str | None = None,
-    progress: bool | ProgressFn | None = None,
+    progress: bool | TrialProgressFn | None = None,
 ) -> dict[str, list[TrialRecord]]:
     """Trains the calibration points on each workload for its full budget, into ``store``.
 

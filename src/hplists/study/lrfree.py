@@ -51,7 +51,7 @@ from typing import Any
 from hplists._check import check_choice, check_int, check_real
 from hplists._files import atomic_write
 from hplists.hparams import HParams
-from hplists.progress import StageBar
+from hplists.progress import StageBar, StepProgressFn
 from hplists.store.base import TrialStore
 from hplists.study.runner import Executor, StaticSource, TrainTask, run
 from hplists.study.workflow import StageResult
@@ -327,9 +327,6 @@ class StagePlan:
     seconds_left: float | None
 
 
-ProgressFn = Callable[[str, int, int], None]
-
-
 class LrFreeStudy:
     """Paper 002's study over one trial store (see the module docstring).
 
@@ -347,7 +344,7 @@ class LrFreeStudy:
 
     def __init__(self, store: TrialStore, config: LrFreeConfig | None = None, *,
                  specs: Mapping[str, Any] | None = None, executor: Executor | None = None,
-                 progress: bool | ProgressFn | None = None,
+                 progress: bool | StepProgressFn | None = None,
                  timing_stores: Sequence[Any] = ()) -> None:
         self.store = store
         self.config = config or LrFreeConfig()

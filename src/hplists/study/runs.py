@@ -10,108 +10,28 @@ gone. A ``KeyboardInterrupt`` makes the engine record the in-flight trials as
 errors, which the next run retries. Either way nothing finished is redone and
 nothing is lost.
 
-:class:`TrialProgress` shows one rich progress bar with an ETA over all the
+:class:`hplists.progress.TrialProgress` shows one rich progress bar with an ETA over all the
 trials of a command (trials found finished are counted as done without
 inflating the speed estimate), or reports to a callback.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from hplists.curves import Status
 from hplists.hparams import Point
+from hplists.progress import TrialProgress
 from hplists.store.base import TrialRecord, TrialStore, point_id
 from hplists.workloads.spec import UpdateRule, Workload
 
-__all__ = ["ProgressFn", "TrialProgress", "TrialsRunningElsewhere", "finished_trials",
-           "run_pending"]
-
-# progress(stage, trials_done, trials_total): trials_done counts partial trials as fractions.
-ProgressFn = Callable[[str, float, int], None]
+__all__ = ["TrialsRunningElsewhere", "finished_trials", "run_pending"]
 _DONE = (Status.COMPLETE, Status.DIVERGED)
 
 
 class TrialsRunningElsewhere(RuntimeError):
     """Some trials a result needs are still running in another live process."""
-
-
-class TrialProgress:
-    """Trials done over a whole command: a rich bar with ETA, a callback, or nothing.
-
-    Args:
-        progress: ``True`` (rich bar on stderr), a function called with
-            ``(stage, trials_done, trials_total)``, or ``None``/``False``.
-        total: the number of trials the command needs.
-
-    Example:
-        >>> seen = []
-        >>> p = TrialProgress(lambda *a: seen.append(a), total=3)
-        >>> p.start("w adamw", trials=2, already_done=1); p.add(0.5); p.close()
-        >>> seen
-        [('w adamw', 1.0, 3), ('w adamw', 1.5, 3)]
-    """
-
-    def __init__(self, progress: bool | ProgressFn | None, total: int) -> None:
-        if progress not in (None, False, True) and not callable(progress):
-            raise ValueError(f"progress must be True, False, None or a callable, got {progress!r}")
-        self.total, self.done, self.stage = total, 0.0, ""
-        self.fn = progress if callable(progress) else None
-        self.bar: Any = None
-        if progress is True:
-            from rich.console import Console
-            from rich.progress import (
-                BarColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
-
-            self.bar = Progress(
-                TextColumn("{task.description}"), BarColumn(),
-                TextColumn("{task.completed:.0f}/{task.total:.0f} trials"),
-                TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                console=Console(stderr=True),
-            )
-            self.overall = self.bar.add_task("all", total=max(total, 1))
-            self.current = self.bar.add_task("", total=1, visible=False)
-            self.bar.start()
-
-    def start(self, stage: str, trials: int, already_done: int) -> None:
-        """A new stage of ``trials`` trials, ``already_done`` of them finished earlier."""
-        self.stage = stage
-        self.done += already_done
-        if self.bar is not None:
-            # Set, not advanced: trials found finished are not progress made now.
-            self.bar.update(self.overall, completed=self.done)
-            self.bar.reset(self.current, total=max(trials, 1), completed=already_done,
-                           description=stage, visible=True)
-        self._report()
-
-    def add(self, trials: float) -> None:
-        """``trials`` (possibly fractional) more trials done."""
-        self.done += trials
-        if self.bar is not None:
-            self.bar.advance(self.overall, trials)
-            self.bar.advance(self.current, trials)
-        self._report()
-
-    def grow(self, extra: int) -> None:
-        """The command needs ``extra`` more trials than planned (may be negative)."""
-        self.total += extra
-        if self.bar is not None:
-            self.bar.update(self.overall, total=max(self.total, 1))
-
-    def _report(self) -> None:
-        if self.fn is not None:
-            self.fn(self.stage, self.done, self.total)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-            self.bar = None
 
 
 def finished_trials(store: TrialStore, study: str, workload: str, seed: int) -> dict[str, TrialRecord]:

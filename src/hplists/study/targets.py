@@ -56,8 +56,9 @@ from hplists.curves import Status
 from hplists.hparams import Point
 from hplists.metric import better
 from hplists.metric import worst as metric_worst
+from hplists.progress import TrialProgress, TrialProgressFn
 from hplists.store.base import TrialRecord, TrialStore, point_id, utc_now
-from hplists.study.runs import ProgressFn, TrialProgress, TrialsRunningElsewhere, run_pending
+from hplists.study.runs import TrialsRunningElsewhere, run_pending
 from hplists.workloads.spec import JaxWorkload, Workload, eval_schedule
 
 __all__ = [
@@ -319,7 +320,7 @@ def set_target(
     algorithms: Sequence[str] | None = None,
     done: Mapping[str, TargetResult] | None = None,
     targets_path: str | os.PathLike[str] | None = None,
-    progress: bool | ProgressFn | TrialProgress | None = None,
+    progress: bool | TrialProgressFn | TrialProgress | None = None,
     executor: Any = None,
 ) -> TargetResult:
     """Runs (or resumes) the procedure on one workload and returns its target.
@@ -335,7 +336,7 @@ def set_target(
         targets_path: the targets file variants read their base from.
         progress: ``True`` for a rich progress bar with ETA, a function
             called with ``(stage, trials_done, trials_total)``, or the
-            :class:`~hplists.study.runs.TrialProgress` of a larger command.
+            :class:`~hplists.progress.TrialProgress` of a larger command.
     """
     own = not isinstance(progress, TrialProgress)
     if algorithms is None:
@@ -512,7 +513,7 @@ def set_targets(
     *,
     targets_path: str | os.PathLike[str] | None = None,
     write: bool = True,
-    progress: bool | ProgressFn | None = None,
+    progress: bool | TrialProgressFn | None = None,
     executor: Any = None,
 ) -> list[TargetResult]:
     """Runs (or resumes) the procedure on every workload, writing each target as it is set.

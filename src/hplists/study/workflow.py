@@ -48,8 +48,8 @@ from hplists._version import __version__
 from hplists.hparams import HParams
 from hplists.lists.constructed import ConstructedList
 from hplists.lists.loo import LeaveOneOut
-from hplists.progress import ProgressFn
 from hplists.progress import StageBar as _Bar
+from hplists.progress import StepProgressFn
 from hplists.scoring.matrix import TrialMatrix
 from hplists.scoring.specs import WorkloadSpec
 from hplists.store.base import TrialStore, point_id
@@ -283,7 +283,7 @@ class StudyWorkflow:
     def __init__(self, store: TrialStore, config: StudyConfig | None = None, *,
                  specs: Mapping[str, WorkloadSpec] | None = None,
                  executor: Executor | None = None,
-                 progress: bool | ProgressFn | None = None) -> None:
+                 progress: bool | StepProgressFn | None = None) -> None:
         self.store = store
         self.config = config or StudyConfig()
         self._specs = dict(specs or {})

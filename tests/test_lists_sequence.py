@@ -184,3 +184,17 @@ def test_constructed_list_equality_and_repr_ignore_prefix_fractions_as_before():
     assert "prefix_fractions" not in repr(built)
     fields = [f.name for f in dataclasses.fields(built) if f.compare]
     assert fields == ["indices", "costs", "trained", "fractions", "tau", "method"]
+
+
+def test_constructed_lists_compare_by_value_on_several_workloads():
+    """Equality works for any number of workloads (the fractions are an array)."""
+    from hplists.lists.greedy import greedy_list
+
+    F = np.array([[0.5, np.inf, 0.9], [0.9, 0.6, np.inf], [np.inf, np.inf, 0.4]])
+    a, b = greedy_list(F, k=2, tau=2.0), greedy_list(F.copy(), k=2, tau=2.0)
+    assert a == b and not (a != b)
+    assert a != greedy_list(F, k=3, tau=2.0)
+    assert a != greedy_list(F, k=2, tau=3.0)
+    assert a != a.indices  # a list is not its row indices
+    with pytest.raises(TypeError, match="unhashable"):
+        hash(a)

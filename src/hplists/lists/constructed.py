@@ -13,7 +13,7 @@ from hplists.lists._sequence import check_index, prefix_length
 __all__ = ["ConstructedList", "check_list_size"]
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)
 class ConstructedList(Sequence[int]):
     """Points chosen from a ``[P, N]`` matrix of step fractions, in priority order.
 
@@ -73,6 +73,18 @@ class ConstructedList(Sequence[int]):
     def cost(self) -> float:
         """``C_tau`` of the whole list."""
         return self.costs[-1]
+
+    def __eq__(self, other: object) -> bool:
+        # Written out: the generated one compares the fractions array with ``==`` and
+        # raises "truth value of an array is ambiguous" for two or more workloads.
+        if not isinstance(other, ConstructedList):
+            return NotImplemented
+        return (self.indices == other.indices and self.costs == other.costs
+                and self.trained == other.trained and self.tau == other.tau
+                and self.method == other.method
+                and np.array_equal(self.fractions, other.fractions))
+
+    __hash__ = None  # type: ignore[assignment]  # equal by value, and mutable arrays inside
 
     def __len__(self) -> int:
         return len(self.indices)

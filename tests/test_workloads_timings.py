@@ -59,3 +59,25 @@ def test_timings_of_an_older_workload_version_are_not_used(monkeypatch):
     monkeypatch.setattr(timings, "load_timings", lambda: fake)
     assert list(current_timings()) == ["ctr_dlrm"]
     assert measured_seconds_per_step() == {"ctr_dlrm": pytest.approx(1.0 / w.step_budget)}
+
+
+def test_recorded_rates_are_scaled_by_the_runs_wall_clock_overhead():
+    """Plans count wall time: two runs whose finishes are spaced twice as far apart as their
+    trials' own seconds (two workers) need twice the recorded time; a long pause splits runs."""
+    from hplists.study.workloads_table import RUN_GAP_SECONDS, wall_clock_factor
+
+    def run(start, n, spacing, seconds=1.0):
+        return [(start + i * spacing, "w", seconds, 10.0) for i in range(n)]
+
+    tight = run(0.0, 12, 0.5)  # 2 workers x 1 s trials, one finish every 0.5 s: no overhead
+    assert wall_clock_factor([tight], workers=2) == pytest.approx(1.0)
+    slow = run(0.0, 12, 1.0)
+    assert wall_clock_factor([slow], workers=2) == pytest.approx(2.0)
+    # The pause between two runs is not training time; a run of fewer than 10 trials says little.
+    resumed = run(0.0, 12, 1.0) + run(11.0 + 2 * RUN_GAP_SECONDS, 12, 1.0)
+    assert wall_clock_factor([resumed], workers=2) == pytest.approx(2.0)
+    assert wall_clock_factor([run(0.0, 5, 10.0)], workers=2) is None
+    # Never below 1: a trial's seconds are a lower bound on its wall time.
+    assert wall_clock_factor([run(0.0, 12, 0.1)], workers=2) == 1.0
+    # Finishes without a time (imported trials) are left out.
+    assert wall_clock_factor([[(float("nan"), "w", 1.0, 10.0)] * 20], workers=2) is None

@@ -255,8 +255,9 @@ def _lrfree(args: argparse.Namespace) -> int:
         total = [p.seconds_left for p in plans]
         Console(width=max(100, Console().width)).print(table)
         print(f"total: {_hours(None if None in total else sum(t or 0.0 for t in total))}; "
-              "time from the median recorded seconds per step of each workload (this store "
-              "and stores/study.db), a trial at horizon h costing int(h T) steps")
+              "time from the mean recorded seconds per step of each workload (this store "
+              "and stores/study.db) times the recorded runs' wall-clock overhead, a trial at "
+              "horizon h costing int(h T) steps")
         return 0
     executor = _executor(args)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -334,8 +335,8 @@ def _plan(args: argparse.Namespace) -> int:
         table.add_row(p.stage, "\n".join(p.studies), f"{bound}{p.trials}", str(p.done),
                       f"{bound}{p.trials - p.done}", _hours(p.seconds_left))
     Console(width=max(120, Console().width)).print(table)
-    print("time estimates: median recorded seconds per step of each workload in the store "
-          "(? = no trial recorded yet)")
+    print("time estimates: mean recorded seconds per step of each workload in the store "
+          "times the recorded runs' wall-clock overhead (? = no trial recorded yet)")
     return 0
 
 

@@ -544,8 +544,10 @@ class StudyWorkflow:
 
         Stages that depend on the lists are planned from the lists when the
         broad study is complete, else with an upper bound (``exact=False``).
-        Time estimates use the median recorded seconds per trial of each
-        workload in the store (amortized over batches); ``None`` without any.
+        Time estimates use the mean recorded seconds per step of each workload
+        in the store, times the recorded runs' wall-clock overhead
+        (:func:`hplists.study.workloads_table.estimated_seconds_per_step`);
+        ``None`` without any.
         """
         stages = [check_choice("stage", s, STAGES) for s in stages]
         seconds = self._seconds_per_step()

@@ -23,6 +23,8 @@ Example:
 
 from __future__ import annotations
 
+import re
+
 from hplists.report.document import Report
 from hplists.report.figures import Figure, file_stem
 from hplists.report.tables import Table, format_cell
@@ -38,17 +40,35 @@ RESULTS_TABLES = ("summary", "table4", "table5", "appendix_b", "table7", "table9
                   "table13")
 
 
+_CODE_SPAN = re.compile(r"(`+)(?!`)(.+?)(?<!`)\1(?!`)", re.DOTALL)
+
+
 def _text(text: object) -> str:
-    """User text (names, messages, paths) as Markdown that renders as text, never as HTML.
+    """Text (captions, names, messages, paths) as Markdown that renders as text, never as HTML.
 
     ``&`` and ``<`` become entities, so no tag or entity from a workload or
-    study name reaches the page; ``>`` alone opens no tag and is kept.
+    study name reaches the page; ``>`` alone opens no tag and is kept. Inside
+    a code span (backticks) nothing is escaped: Markdown shows a span's
+    content literally, entities included, so ``&lt;`` there would be seen as
+    such.
 
     Example:
         >>> _text("<script>alert(1)</script> & co >= 3")
         '&lt;script>alert(1)&lt;/script> &amp; co >= 3'
+        >>> _text("study `lrfree/<row>` & <b>")
+        'study `lrfree/<row>` &amp; &lt;b>'
     """
-    return str(text).replace("&", "&amp;").replace("<", "&lt;")
+    text = str(text)
+    out, at = [], 0
+    for m in _CODE_SPAN.finditer(text):
+        out += [_escape(text[at:m.start()]), m.group(0)]
+        at = m.end()
+    out.append(_escape(text[at:]))
+    return "".join(out)
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;")
 
 
 def _cell(text: str) -> str:

@@ -112,3 +112,19 @@ def test_train_must_return_a_number_or_a_mapping():
     with pytest.raises(ValueError, match="train must return a number or a mapping"):
         hplists.tune(lambda p: "0.9", k=1)
     assert hplists.tune(lambda p: 1, [HParams(1e-3, 0.9, 0.99)]).best.value == 1.0
+
+
+def test_when_every_trial_fails_no_point_is_marked_best():
+    """All diverged (NaN), or all raised on an executor: the table names no best point."""
+    import concurrent.futures
+
+    def broken(point):
+        raise RuntimeError("out of memory")
+
+    diverged = str(hplists.tune(lambda p: math.nan, "nadamw-paper", k=2))
+    assert "none gave a finite value (point 1)" in diverged
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        failed = str(hplists.tune(broken, "nadamw-paper", k=2, executor=pool))
+    assert "none gave a finite value (point 1: RuntimeError('out of memory'))" in failed
+    for text in (diverged, failed):
+        assert "*" not in text and "best (" not in text

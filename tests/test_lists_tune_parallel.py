@@ -64,3 +64,30 @@ def test_bad_executors_are_named():
     with pytest.raises(ValueError, match="workers must be"):
         tune(th.accuracy, "nadamw-paper", metric="accuracy", executor="processes", workers=0)
     assert math.isfinite(tune(th.accuracy, "nadamw-paper", k=1, metric="accuracy").best.value)
+
+
+def test_a_train_workers_cannot_import_is_refused_before_any_trial_runs():
+    """A lambda or a nested function would fail every trial in the spawned workers."""
+    from hplists.exceptions import InvalidParameterError
+
+    def nested(point):
+        return point.learning_rate
+
+    for train in (nested, lambda p: 0.5):
+        with pytest.raises(InvalidParameterError, match="module-level train function"):
+            tune(train, "nadamw-paper", k=2, executor="processes")
+
+
+def test_a_train_from_a_main_that_is_no_file_is_refused_with_how_to_fix_it(tmp_path):
+    """`python -c` (or stdin, a notebook): workers cannot re-import __main__."""
+    import subprocess
+    import sys
+
+    code = ("import hplists\n"
+            "def train(point):\n    return point.learning_rate\n"
+            "hplists.tune(train, 'nadamw-paper', k=2, executor='processes')\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=120, check=False)
+    assert proc.returncode != 0
+    assert "is defined in a __main__ that is not a file" in proc.stderr
+    assert "executor='ray' or a concurrent.futures.ThreadPoolExecutor" in proc.stderr

@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
 from hplists._check import check_choice, check_int
+from hplists.exceptions import InvalidParameterError
 from hplists.hparams import HParams
 from hplists.metric import hits
 from hplists.metric import sign as metric_sign
@@ -100,12 +101,16 @@ class TuneResult:
         for t in self.trials:
             hp = [format(getattr(t.point, f), spec) for f, _, spec in _SHOWN]
             ms = [f"{t.metrics[n]:.4f}" if n in t.metrics else "" for n in names]
-            mark = " *" if t.index == self.best.index else ""
+            mark = " *" if t.index == self.best.index and t.ok else ""
             rows.append([f"{t.index}{mark}", *hp, *ms, f"{t.seconds:.1f}"])
         return header, rows
 
     def _title(self) -> str:
         b = self.best
+        if not b.ok:  # every trial failed or diverged: there is no best to name
+            why = f": {b.result!r}" if isinstance(b.result, BaseException) else ""
+            return (f"{len(self.trials)} of {self.budget} trials; none gave a finite "
+                    f"{self.metric} (point {b.index}{why})")
         text = (f"{len(self.trials)} of {self.budget} trials; best ({self.metric}, "
                 f"{self.mode}): point {b.index} with {b.value:.4f}")
         if self.target is not None:
@@ -408,11 +413,39 @@ class _Backend:
             fut.cancel()
 
 
+def _check_spawnable(train: Callable[[HParams], Any]) -> None:
+    """Refuses a ``train`` that fresh worker processes cannot import, before any trial runs.
+
+    Workers are spawned: they unpickle ``train`` by its module and name, so a
+    lambda, a nested function, or a function of a ``__main__`` that is no file
+    (``python -c``, standard input, a notebook) would fail every trial.
+    """
+    import pickle
+    import sys
+
+    name = getattr(train, "__qualname__", repr(train))
+    if getattr(train, "__module__", None) == "__main__" and not getattr(
+            sys.modules.get("__main__"), "__file__", None):
+        raise InvalidParameterError(
+            f"executor='processes' needs a train function that worker processes can import; "
+            f"{name!r} is defined in a __main__ that is not a file (python -c, standard input "
+            "or a notebook): put it in a module or script file, or use executor='ray' or a "
+            "concurrent.futures.ThreadPoolExecutor")
+    try:
+        pickle.dumps(train)
+    except (pickle.PicklingError, AttributeError, TypeError) as e:
+        raise InvalidParameterError(
+            f"executor='processes' needs a module-level train function (worker processes "
+            f"import it by name); {name!r} cannot be pickled: {e}") from None
+
+
 def _parallel(train: Callable[[HParams], Any], todo: list[HParams], metric: str | None,
               mode: str, target: float | None, callback: Callable[[TunedTrial], None] | None,
               executor: str | concurrent.futures.Executor, workers: int | None,
               ray_address: str | None, num_cpus: float, num_gpus: float,
               rec: _Recorder | None = None) -> list[TunedTrial]:
+    if executor == "processes":
+        _check_spawnable(train)
     backend = _Backend(executor, workers, ray_address, num_cpus, num_gpus)
     done: dict[int, TunedTrial] = {}
     pending: dict[concurrent.futures.Future, tuple[int, HParams, float]] = {}

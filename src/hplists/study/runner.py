@@ -205,7 +205,7 @@ def train_task(task: TrainTask, progress: Tick | None = None) -> list[Curve]:
 
     done = 0
 
-    def report(d: int, total: int) -> None:
+    def report(stage: str, d: int, total: int) -> None:
         nonlocal done
         if progress is not None and d > done:
             progress(d - done)

@@ -88,7 +88,7 @@ from hplists.workloads.engine.programs import (  # noqa: F401
     clear_cache,
     enable_compilation_cache,
 )
-from hplists.workloads.engine.training import BATCHINGS, Progress, iter_train, train
+from hplists.workloads.engine.training import BATCHINGS, iter_train, train
 from hplists.workloads.engine.workers import (  # noqa: F401
     WORKER_XLA_FLAGS,
     _init_worker,
@@ -104,7 +104,6 @@ __all__ = [
     "BATCHINGS",
     "COMPILATION_CACHE_ENV",
     "WORKER_XLA_FLAGS",
-    "Progress",
     "clear_cache",
     "enable_compilation_cache",
     "hp_arrays",

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import multiprocessing
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
 
 from hplists._check import check_choice, check_int
 from hplists.curves import Curve
 from hplists.hparams import Point
 from hplists.optim.update_rule import UpdateRule
+from hplists.progress import StageBar, StepProgressFn
 from hplists.workloads.engine.loop import _iter_local, _partition
 from hplists.workloads.engine.points import hp_arrays
 from hplists.workloads.engine.programs import _default_rule
@@ -18,8 +18,6 @@ from hplists.workloads.spec import JaxWorkload
 
 BATCHINGS = ("vmap", "sequential", "processes", "processes/vmap", "processes/sequential")
 
-# progress(point_steps_done, point_steps_total), called from the main process.
-Progress = Callable[[int, int], None]
 
 
 def iter_train(
@@ -30,7 +28,7 @@ def iter_train(
     step_budget: int | None = None,
     update_rule: UpdateRule | None = None,
     batching: str | None = None,
-    progress: Progress | bool | None = None,
+    progress: StepProgressFn | bool | None = None,
 ) -> Iterator[tuple[int, Curve]]:
     """Like :func:`train`, but yields ``(index, curve)`` as soon as each point finishes.
 
@@ -68,8 +66,7 @@ def iter_train(
             for j, curve in it:
                 yield idx[j], curve
     finally:
-        if bar is not None:
-            bar.stop()
+        bar.stop()
 
 
 def train(
@@ -80,7 +77,7 @@ def train(
     step_budget: int | None = None,
     update_rule: UpdateRule | None = None,
     batching: str | None = None,
-    progress: Progress | bool | None = None,
+    progress: StepProgressFn | bool | None = None,
 ) -> list[Curve]:
     """Trains every point on ``workload`` for ``step_budget`` steps; one curve per point, in order.
 
@@ -99,7 +96,8 @@ def train(
         batching: ``"vmap"``, ``"sequential"``, ``"processes"`` or
             ``"processes/vmap"``; default the workload's ``batching``.
         progress: ``True`` for a progress bar with ETA, or a function called
-            with ``(point_steps_done, point_steps_total)``.
+            with ``(workload_name, steps_done, steps_total)`` counting every
+            point's steps (:class:`hplists.progress.StageBar`'s convention).
 
     Example:
         >>> from hplists import HParams
@@ -123,22 +121,7 @@ def train(
     return out  # type: ignore[return-value]
 
 
-def _progress(progress: Progress | bool | None, total: int, name: str
-              ) -> tuple[Any, Callable[[int], None]]:
-    if progress is None or progress is False:
-        return None, lambda k: None
-    if progress is True:
-        from hplists.progress import StageBar
-
-        bar = StageBar(True)
-        return bar, bar.start(name, total)
-    if not callable(progress):
-        raise ValueError(f"progress must be True, False, None or a callable, got {progress!r}")
-    done = 0
-
-    def tick(k: int) -> None:
-        nonlocal done
-        done += k
-        progress(done, total)
-
-    return None, tick
+def _progress(progress: StepProgressFn | bool | None, total: int, name: str
+              ) -> tuple[StageBar, Callable[[int], None]]:
+    bar = StageBar(progress)
+    return bar, bar.start(name, total)

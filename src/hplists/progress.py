@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from hplists.exceptions import InvalidParameterError
+
 __all__ = ["StageBar", "StepProgressFn", "TrialProgress", "TrialProgressFn"]
 
 # stage, steps done, steps to do (the stage's remaining work when it started)
@@ -42,7 +44,7 @@ class StageBar:
 
     def __init__(self, progress: bool | StepProgressFn | None) -> None:
         if progress not in (None, False, True) and not callable(progress):
-            raise ValueError(f"progress must be True, False, None or a callable, got {progress!r}")
+            raise InvalidParameterError(f"progress must be True, False, None or a callable, got {progress!r}")
         self.fn = progress if callable(progress) else None
         self.rich = progress is True
         self.bar: Any = None
@@ -100,7 +102,7 @@ class TrialProgress:
 
     def __init__(self, progress: bool | TrialProgressFn | None, total: int) -> None:
         if progress not in (None, False, True) and not callable(progress):
-            raise ValueError(f"progress must be True, False, None or a callable, got {progress!r}")
+            raise InvalidParameterError(f"progress must be True, False, None or a callable, got {progress!r}")
         self.total, self.done, self.stage = total, 0.0, ""
         self.fn = progress if callable(progress) else None
         self.bar: Any = None

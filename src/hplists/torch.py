@@ -19,6 +19,7 @@ Example:
 from collections.abc import Mapping
 from typing import Any
 
+from hplists.exceptions import InvalidParameterError
 from hplists.hparams import HParams
 from hplists.optim import torch_nadamw
 from hplists.optim.torch_nadamw import (
@@ -51,12 +52,12 @@ def build(point: HParams | Mapping[str, float], params: Any, total_steps: int, *
         >>> build({}, torch.nn.Linear(3, 1), 100, method="prodigy", fused=True)
         Traceback (most recent call last):
         ...
-        ValueError: options ['fused'] are NAdamW's; method 'prodigy' takes none
+        hplists.exceptions.InvalidParameterError: options ['fused'] are NAdamW's; method 'prodigy' takes none
     """
     if method == "nadamw":
         return torch_nadamw.build(point, params, total_steps, **options)  # type: ignore[arg-type]
     if options:
-        raise ValueError(f"options {sorted(options)} are NAdamW's; method {method!r} takes none")
+        raise InvalidParameterError(f"options {sorted(options)} are NAdamW's; method {method!r} takes none")
     from hplists import torch_lrfree
 
     if isinstance(point, HParams):

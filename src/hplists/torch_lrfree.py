@@ -49,6 +49,7 @@ import torch
 from torch.optim.lr_scheduler import LambdaLR
 
 from hplists._check import check_choice, check_int, check_real
+from hplists.exceptions import InvalidParameterError
 from hplists.optim.torch_nadamw import WarmupCosineFactor
 
 __all__ = ["METHODS", "PACKAGES", "UNSUPPORTED", "ConstantFactor", "build", "schedule_steps"]
@@ -132,7 +133,7 @@ def schedule_steps(point: Mapping[str, Any], total_steps: int) -> int:
 
 def _check_method(method: Any) -> str:
     if method in UNSUPPORTED:
-        raise ValueError(
+        raise InvalidParameterError(
             f"method {method!r} has no PyTorch path in hplists.torch_lrfree: "
             f"{UNSUPPORTED[method]}; method must be one of "
             f"{', '.join(repr(m) for m in METHODS)}")
@@ -141,13 +142,13 @@ def _check_method(method: Any) -> str:
 
 def _check_point(method: str, point: Any) -> dict[str, float]:
     if not isinstance(point, Mapping):
-        raise ValueError(f"point must be a mapping of hyperparameter names to values, got "
+        raise InvalidParameterError(f"point must be a mapping of hyperparameter names to values, got "
                          f"{type(point).__name__}")
     extra = _SF_SCHEDULE if method == "sfadamw" else _SCHEDULE
     allowed = _TAKES[method] + extra
     unknown = sorted(set(point) - set(allowed))
     if unknown:
-        raise ValueError(f"method {method!r} does not take hyperparameter(s) {unknown}; it "
+        raise InvalidParameterError(f"method {method!r} does not take hyperparameter(s) {unknown}; it "
                          f"takes {sorted(_TAKES[method])} and the schedule's {sorted(extra)}")
     out: dict[str, float] = {}
     for name, value in point.items():
@@ -160,7 +161,7 @@ def _check_point(method: str, point: Any) -> dict[str, float]:
         elif name in ("relative_schedule", "safeguard_warmup"):
             v = check_real(name, value)
             if v not in (0.0, 1.0):
-                raise ValueError(f"{name} must be one of 0, 1; got {value!r}")
+                raise InvalidParameterError(f"{name} must be one of 0, 1; got {value!r}")
             out[name] = v
         elif name == "horizon":
             out[name] = check_real(name, value, 0.0, 1.0, low_open=True)
@@ -177,11 +178,11 @@ def _params(params: Any) -> list[torch.Tensor]:
     if isinstance(params, torch.Tensor):
         return [params]
     if not isinstance(params, Iterable):
-        raise ValueError(f"params must be a torch.nn.Module or an iterable of tensors, got "
+        raise InvalidParameterError(f"params must be a torch.nn.Module or an iterable of tensors, got "
                          f"{type(params).__name__}")
     out = list(params)
     if not out or not all(isinstance(p, torch.Tensor) for p in out):
-        raise ValueError("params must be a torch.nn.Module or a non-empty iterable of tensors "
+        raise InvalidParameterError("params must be a torch.nn.Module or a non-empty iterable of tensors "
                          "(one parameter group: the optax rules treat all parameters as one "
                          "vector, parameter groups are not supported)")
     return out
@@ -231,7 +232,7 @@ def build(method: str, point: Mapping[str, float], params: Any, *,
         >>> build("cocob", {}, net, total_steps=100)
         Traceback (most recent call last):
         ...
-        ValueError: method 'cocob' has no PyTorch path in hplists.torch_lrfree: ...
+        hplists.exceptions.InvalidParameterError: method 'cocob' has no PyTorch path in hplists.torch_lrfree: ...
     """
     method = _check_method(method)
     hp = _check_point(method, point)
@@ -243,7 +244,7 @@ def build(method: str, point: Mapping[str, float], params: Any, *,
     if method == "sfadamw":
         warm = _warmup(hp, total_steps)
         if warm > 0:
-            raise ValueError(
+            raise InvalidParameterError(
                 f"method 'sfadamw' with a warmup (warmup_steps = {warm}) has no faithful "
                 f"PyTorch path: schedulefree.AdamWScheduleFree uses lr (k+1)/W at step k for "
                 f"both its z step and its averaging weight, while optax's schedule_free "

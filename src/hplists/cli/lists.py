@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from hplists._check import check_choice
+from hplists.exceptions import InvalidParameterError
 from hplists.hparams import HParams
 
 # The key order of AlgoPerf's own baseline search space file.
@@ -124,12 +125,12 @@ def algoperf_search_space(points: Any) -> list[dict[str, float]]:
     out = []
     for i, point in enumerate(points):
         if not isinstance(point, HParams):
-            raise ValueError(
+            raise InvalidParameterError(
                 f"point {i}: the algoperf format takes NAdamW points (HParams), "
                 f"got {type(point).__name__}"
             )
         if point.eps != ALGOPERF_EPS:
-            raise ValueError(
+            raise InvalidParameterError(
                 f"point {i}: eps must be {ALGOPERF_EPS:g} for the algoperf format (AlgoPerf's "
                 f"NAdamW baseline fixes it and has no eps key), got {point.eps!r}"
             )
@@ -148,7 +149,7 @@ def _export(args: argparse.Namespace) -> int:
     named = get_list(args.name, k=args.k)
     if fmt == "algoperf":
         if named.optimizer != "nadamw":
-            raise ValueError(
+            raise InvalidParameterError(
                 f"format 'algoperf' needs a list for optimizer 'nadamw' (AlgoPerf's NAdamW "
                 f"baseline reads it); {named.name!r} is for {named.optimizer!r}"
             )

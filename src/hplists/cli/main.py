@@ -5,10 +5,10 @@ Each area of the package contributes its subcommands from its own module in
 parsers whose ``func`` attribute takes the parsed arguments and returns an
 exit code.
 
-Errors hplists raises on purpose (:class:`~hplists.exceptions.HplistsError`,
-and the ``ValueError`` of a bad argument) and errors opening a file the user
-named print as one line and exit with status 2; any other exception is a bug
-and surfaces with its traceback.
+Errors hplists raises on purpose (:class:`~hplists.exceptions.HplistsError`:
+bad input, missing or damaged data) and errors opening a file the user named
+print as one line and exit with status 2; any other exception, a plain
+``ValueError`` included, is a bug and surfaces with its traceback.
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             import_modules(modules)
         return int(args.func(args) or 0)
-    except (HplistsError, ValueError) as e:  # bad input or data: one clear line, no traceback
+    except HplistsError as e:  # bad input or data: one clear line, no traceback
         print(f"hplists {args.command}: error: {e}", file=sys.stderr)
         return 2
     except OSError as e:

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from hplists.exceptions import InvalidParameterError
 from hplists.metric import minimizes
 from hplists.scoring.cost import DEFAULT_TAU
 
@@ -107,7 +108,7 @@ def _split(text: str | None) -> list[str] | None:
         return None
     items = [t.strip() for t in text.split(",") if t.strip()]
     if not items:
-        raise ValueError(f"expected a comma-separated list, got {text!r}")
+        raise InvalidParameterError(f"expected a comma-separated list, got {text!r}")
     return items
 
 
@@ -115,7 +116,7 @@ def _records(args: argparse.Namespace, study: str | None) -> list[Any]:
     from hplists.store import open_store
 
     if not Path(args.store).is_file():
-        raise ValueError(f"trial store {args.store!r} does not exist")
+        raise InvalidParameterError(f"trial store {args.store!r} does not exist")
     store = open_store(args.store, create=False)
     try:
         return store.require_trials(study=study)
@@ -136,7 +137,7 @@ def _matrix(args: argparse.Namespace) -> Any:
     records = _records(args, args.study)
     studies = sorted({r.study for r in records})
     if args.study is None and len(studies) > 1:
-        raise ValueError(f"the store holds several studies {studies}; choose one with --study")
+        raise InvalidParameterError(f"the store holds several studies {studies}; choose one with --study")
     names = _workloads(args, [r for r in records if args.study in (None, r.study)])
     return TrialMatrix.from_records(
         records, _specs(args, names), study=args.study, workloads=names, errors=args.errors,
@@ -149,7 +150,7 @@ def _workloads(args: argparse.Namespace, records: Sequence[Any]) -> list[str]:
     names = _split(args.workloads) or present
     unknown = [w for w in names if w not in present]
     if unknown:
-        raise ValueError(f"unknown workload(s) {unknown}; the trials are on {present}")
+        raise InvalidParameterError(f"unknown workload(s) {unknown}; the trials are on {present}")
     return names
 
 
@@ -200,7 +201,7 @@ def _build(args: argparse.Namespace) -> int:
         from hplists._files import prepare_output
 
         if Path(args.output).is_file():
-            raise ValueError(f"--output {str(args.output)!r} exists; not overwriting it")
+            raise InvalidParameterError(f"--output {str(args.output)!r} exists; not overwriting it")
         prepare_output(args.output, what="--output")
     m = _matrix(args)
     built = _construct(m.fractions, args.k, args.tau, args.exhaustive)
@@ -257,7 +258,7 @@ def _write_list(args: argparse.Namespace, m: Any, built: Any) -> None:
         try:
             points.append(HParams.from_dict(m.points[r]))
         except ValueError as e:
-            raise ValueError(f"--output writes NAdamW lists; point {m.point_ids[r]} is not an "
+            raise InvalidParameterError(f"--output writes NAdamW lists; point {m.point_ids[r]} is not an "
                              f"HParams point ({e}); use --json for other points") from None
     name = args.name or f"{m.study}-{built.method}-k{len(built)}"
     named = NamedList(
@@ -272,7 +273,7 @@ def _write_list(args: argparse.Namespace, m: Any, built: Any) -> None:
     )
     out = Path(args.output)
     if out.exists():
-        raise ValueError(f"--output {str(out)!r} exists; not overwriting it")
+        raise InvalidParameterError(f"--output {str(out)!r} exists; not overwriting it")
     out.write_text(json.dumps(_jsonable(named.to_dict()), indent=2) + "\n")
 
 
@@ -285,7 +286,7 @@ def _taus(text: str) -> list[float]:
         try:
             out.append(float(t))
         except ValueError:
-            raise ValueError(f"--taus must be comma-separated numbers, got {t!r}") from None
+            raise InvalidParameterError(f"--taus must be comma-separated numbers, got {t!r}") from None
     return out
 
 
@@ -403,27 +404,27 @@ def _score_selection(args: argparse.Namespace, records: Sequence[Any]
     if asked:
         unknown = [w for w in asked if w not in present]
         if unknown:
-            raise ValueError(f"unknown workload(s) {unknown}; the trials are on {present}")
+            raise InvalidParameterError(f"unknown workload(s) {unknown}; the trials are on {present}")
         got_base = [w for w in asked if w not in variants]
         got_var = [w for w in asked if w in variants]
         if got_base and got_var:
-            raise ValueError(
+            raise InvalidParameterError(
                 f"--workloads mixes base workloads {got_base} with architectural variants "
                 f"{got_var}; AlgoPerf scores base workloads only, so they are never mixed: "
                 "score the variants separately (--variants, or --workloads with variants only)")
         if args.variants and got_base:
-            raise ValueError(f"--variants scores architectural variants, but --workloads names "
+            raise InvalidParameterError(f"--variants scores architectural variants, but --workloads names "
                              f"base workloads {got_base}; the variants are {variants}")
         names = list(asked)
         kind = "variants" if got_var else "base"
     elif args.variants:
         if not variants:
-            raise ValueError(f"--variants: the trials are on no architectural variant (they "
+            raise InvalidParameterError(f"--variants: the trials are on no architectural variant (they "
                              f"are on {present})")
         names, kind = variants, "variants"
     else:
         if not base:
-            raise ValueError(f"the trials are on architectural variants only {variants}; "
+            raise InvalidParameterError(f"the trials are on architectural variants only {variants}; "
                              "score them with --variants")
         names, kind = base, "base"
     given = set()
@@ -448,7 +449,7 @@ def _score_selection(args: argparse.Namespace, records: Sequence[Any]
         by_workload[r.workload].add(str(r.workload_version))
     mixed = {w: sorted(v) for w, v in by_workload.items() if len(v) > 1}
     if mixed:
-        raise ValueError(f"the trials of workload(s) {sorted(mixed)} come from several workload "
+        raise InvalidParameterError(f"the trials of workload(s) {sorted(mixed)} come from several workload "
                          f"versions {mixed}, and the specs file does not say which version its "
                          "target is for; choose the studies of one version (--studies)")
     out = [{"study": s_, "workload": w, "version": v, "trials": n,
@@ -468,7 +469,7 @@ def _score(args: argparse.Namespace) -> int:
         known = sorted({r.study for r in records})
         unknown = [s for s in studies if s not in known]
         if unknown:
-            raise ValueError(f"unknown study(ies) {unknown}; studies are {known}")
+            raise InvalidParameterError(f"unknown study(ies) {unknown}; studies are {known}")
         records = [r for r in records if r.study in studies]
     all_studies = sorted({r.study for r in records})
     records, names, kind, excluded = _score_selection(args, records)
@@ -482,10 +483,10 @@ def _score(args: argparse.Namespace) -> int:
     if studies:
         empty = [s for s in studies if s not in left]
         if empty:
-            raise ValueError(f"study(ies) {empty} have no trials to score on {names} (after "
+            raise InvalidParameterError(f"study(ies) {empty} have no trials to score on {names} (after "
                              "leaving out other workload versions)")
     elif not left:
-        raise ValueError(f"no trials to score on {names} (after leaving out other workload "
+        raise InvalidParameterError(f"no trials to score on {names} (after leaving out other workload "
                          "versions)")
     subs = submission_times(records, _specs(args, names), studies=studies or left,
                             workloads=names, time=args.time, errors=args.errors,

@@ -7,6 +7,7 @@ import shlex
 import time
 from pathlib import Path
 
+from hplists.exceptions import InvalidParameterError
 from hplists.scoring.cost import DEFAULT_TAU
 
 
@@ -51,7 +52,7 @@ def _overrides(items: list[str]) -> dict[str, str]:
     for item in items:
         key, sep, name = item.partition("=")
         if not sep or not key.strip() or not name.strip():
-            raise ValueError(f"--study-name must be KEY=NAME, got {item!r}")
+            raise InvalidParameterError(f"--study-name must be KEY=NAME, got {item!r}")
         out[key.strip()] = name.strip()
     return out
 
@@ -78,7 +79,7 @@ def _report(args: argparse.Namespace) -> int:
     specs = load_specs(args.specs) if args.specs else None
     out = Path(args.output)
     if out.exists() and not out.is_dir():
-        raise ValueError(f"--output {str(out)!r} exists and is not a directory")
+        raise InvalidParameterError(f"--output {str(out)!r} exists and is not a directory")
     report = write_report(
         args.stores, out, specs=specs, studies=studies, svg=args.svg, readme=args.readme,
         command=_command(args),

@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from hplists.exceptions import InvalidParameterError
+
 if TYPE_CHECKING:  # pragma: no cover
     from hplists.store import SQLiteStore
 
@@ -107,7 +109,7 @@ def _import(args: argparse.Namespace) -> int:
     store.check()  # a damaged store is refused before anything is written to it
     if suffix == ".json":
         if args.study:
-            raise ValueError("--study applies to CSV and Parquet imports only")
+            raise InvalidParameterError("--study applies to CSV and Parquet imports only")
         result = import_json(store, args.file)
     elif suffix == ".parquet":
         result = import_parquet(store, args.file, study=args.study)

@@ -99,7 +99,7 @@ def _split(text: str | None) -> tuple[str, ...] | None:
         return None
     items = tuple(t.strip() for t in text.split(",") if t.strip())
     if not items:
-        raise ValueError(f"expected a comma-separated list, got {text!r}")
+        raise InvalidParameterError(f"expected a comma-separated list, got {text!r}")
     return items
 
 
@@ -120,7 +120,7 @@ def _int(text: str, name: str) -> int:
     try:
         return int(text)
     except ValueError:
-        raise ValueError(f"{name} must be comma-separated integers, got {text!r}") from None
+        raise InvalidParameterError(f"{name} must be comma-separated integers, got {text!r}") from None
 
 
 def _stages(text: str) -> list[str]:
@@ -166,7 +166,7 @@ def _workflow(args: argparse.Namespace, *, create: bool, executor: Any = None) -
 
     config = _config(args)
     if not create and not Path(args.store).is_file():
-        raise ValueError(f"trial store {args.store!r} does not exist")
+        raise InvalidParameterError(f"trial store {args.store!r} does not exist")
     if create:
         Path(args.store).parent.mkdir(parents=True, exist_ok=True)
     specs = load_specs(args.specs) if args.specs else None
@@ -179,7 +179,7 @@ def _main(args: argparse.Namespace) -> int:
     if args.action == "lrfree":
         return _lrfree(args)
     if args.plan:
-        raise ValueError("--plan goes with `hplists study lrfree`; for paper 001's study use "
+        raise InvalidParameterError("--plan goes with `hplists study lrfree`; for paper 001's study use "
                          "`hplists study plan`")
     if args.store is None:
         args.store = DEFAULT_STORE
@@ -206,7 +206,7 @@ def _lrfree(args: argparse.Namespace) -> int:
     timing = [open_store(DEFAULT_STORE, create=False)] if Path(DEFAULT_STORE).is_file() else []
     if args.export_lists:
         if not path.is_file():
-            raise ValueError(f"trial store {str(path)!r} does not exist")
+            raise InvalidParameterError(f"trial store {str(path)!r} does not exist")
         study = LrFreeStudy(open_store(path, create=False), config, specs=specs)
         written = study.export_lists(args.export_lists, overwrite=args.force)
         for w in written:
@@ -221,7 +221,7 @@ def _lrfree(args: argparse.Namespace) -> int:
         from hplists.report import lrfree as lrfree_report
 
         if not path.is_file():
-            raise ValueError(f"trial store {str(path)!r} does not exist")
+            raise InvalidParameterError(f"trial store {str(path)!r} does not exist")
         t0 = time.perf_counter()
         study = LrFreeStudy(open_store(path, create=False), config, specs=specs)
         command = f"hplists study lrfree --store {path} --report {args.report}" + (

@@ -8,6 +8,7 @@ from typing import overload
 
 import numpy as np
 
+from hplists.exceptions import InvalidParameterError
 from hplists.lists._sequence import check_index, prefix_length
 
 __all__ = ["ConstructedList", "check_list_size"]
@@ -128,7 +129,7 @@ class ConstructedList(Sequence[int]):
         """
         k = check_list_size(k, len(self.indices), what="the list's length")
         if self.prefix_fractions is None:
-            raise ValueError("this ConstructedList keeps no prefix_fractions, so the fractions of "
+            raise InvalidParameterError("this ConstructedList keeps no prefix_fractions, so the fractions of "
                              "a prefix are unknown; rebuild it from its matrix with k points")
         return dataclasses.replace(
             self,
@@ -149,11 +150,11 @@ def check_list_size(
         >>> check_list_size(3, num_points=2)
         Traceback (most recent call last):
         ...
-        ValueError: k must be an integer in [1, 2] (the number of candidate points P), got 3
+        hplists.exceptions.InvalidParameterError: k must be an integer in [1, 2] (the number of candidate points P), got 3
     """
     if (not (isinstance(k, (int, np.integer)) and not isinstance(k, bool))
             or not 1 <= int(k) <= num_points):
-        raise ValueError(
+        raise InvalidParameterError(
             f"k must be an integer in [1, {num_points}] ({what}), "
             f"got {k!r}"
         )

@@ -24,6 +24,7 @@ from typing import Any, Literal
 import numpy as np
 
 from hplists._check import check_choice, check_real
+from hplists.exceptions import InvalidParameterError
 from hplists.lists.constructed import ConstructedList, check_list_size
 from hplists.lists.exhaustive import exhaustive_set
 from hplists.lists.greedy import greedy_list
@@ -145,7 +146,7 @@ def leave_one_out(
     arr, names, matrix = _unpack(fractions)
     check_choice("method", method, ("greedy", "exhaustive"))
     if arr.shape[1] < 2:
-        raise ValueError(f"leave-one-out needs at least 2 workloads, got {arr.shape[1]}")
+        raise InvalidParameterError(f"leave-one-out needs at least 2 workloads, got {arr.shape[1]}")
     k = check_list_size(k, arr.shape[0])
     tau = check_real("tau", tau, low=1.0, high=np.inf, high_open=True)
     folds = []
@@ -212,7 +213,7 @@ def list_size_curve(
     max_k = check_list_size(max_k, arr.shape[0])
     tau = check_real("tau", tau, low=1.0, high=np.inf, high_open=True)
     if arr.shape[1] < 2:
-        raise ValueError(f"leave-one-out needs at least 2 workloads, got {arr.shape[1]}")
+        raise InvalidParameterError(f"leave-one-out needs at least 2 workloads, got {arr.shape[1]}")
     held = np.empty((max_k, arr.shape[1]))
     for i in range(arr.shape[1]):
         others = np.delete(arr, i, axis=1)
@@ -265,7 +266,7 @@ def tau_sweep(
     """
     taus = [check_real("tau", t, low=1.0, high=np.inf, high_open=True) for t in taus]
     if not taus:
-        raise ValueError("taus must hold at least one penalty factor")
+        raise InvalidParameterError("taus must hold at least one penalty factor")
     runs = tuple(leave_one_out(fractions, k, t, method=method) for t in taus)
     return TauSweep(
         taus=np.array(taus),

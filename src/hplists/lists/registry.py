@@ -185,7 +185,7 @@ def load_list(path: str | Path) -> NamedList:
 def register_list(named: NamedList, *, overwrite: bool = False) -> None:
     """Makes ``named`` available to :func:`get_list` in this process."""
     if not overwrite and named.name in available_lists():
-        raise ValueError(f"a list named {named.name!r} exists; pass overwrite=True")
+        raise InvalidParameterError(f"a list named {named.name!r} exists; pass overwrite=True")
     _EXTRA[named.name] = named
 
 
@@ -203,7 +203,7 @@ def get_list(name: str, k: int | None = None) -> NamedList:
         text = resources.files(_DATA).joinpath(f"{name}.json").read_text()
         named = NamedList.from_dict(json.loads(text))
     else:
-        raise ValueError(
+        raise InvalidParameterError(
             f"unknown list name {name!r}; available lists are {available_lists()}"
         )
     if k is None:

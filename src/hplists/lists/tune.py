@@ -151,7 +151,7 @@ def _points(points: str | Any | Sequence[HParams], k: int | None) -> list[HParam
         # holds plain dicts, which this returns as they are.
         return cast(list[HParams], list(get_list(points, k=k).points))
     if isinstance(points, ConstructedList):
-        raise ValueError("points is a ConstructedList, whose points are row indices of the matrix "
+        raise InvalidParameterError("points is a ConstructedList, whose points are row indices of the matrix "
                          "it was built from; pass their hyperparameters in its order, e.g. "
                          "[candidates[i] for i in built]")
     if isinstance(points, NamedList):
@@ -159,10 +159,10 @@ def _points(points: str | Any | Sequence[HParams], k: int | None) -> list[HParam
     out = list(points)
     bad = [i for i, p in enumerate(out) if not isinstance(p, HParams)]
     if bad:
-        raise ValueError(f"points must be a list name, a NamedList or HParams; item {bad[0]} is "
+        raise InvalidParameterError(f"points must be a list name, a NamedList or HParams; item {bad[0]} is "
                          f"{type(out[bad[0]]).__name__}")
     if not out:
-        raise ValueError("points must not be empty")
+        raise InvalidParameterError("points must not be empty")
     return out if k is None else out[: check_int("k", k, low=1)]
 
 
@@ -171,16 +171,16 @@ def _value(result: Any, metric: str | None) -> tuple[float, dict[str, float]]:
         metrics = {str(k): float(v) for k, v in result.items()
                    if isinstance(v, (int, float)) and not isinstance(v, bool)}
         if metric is None or metric not in metrics:
-            raise ValueError(f"train returned a mapping, so metric must name one of its numbers "
+            raise InvalidParameterError(f"train returned a mapping, so metric must name one of its numbers "
                              f"{sorted(metrics)}; got metric={metric!r}")
         return metrics[metric], metrics
     if isinstance(result, (str, bytes)):
-        raise ValueError("train must return a number or a mapping of names to numbers, got "
+        raise InvalidParameterError("train must return a number or a mapping of names to numbers, got "
                          f"{type(result).__name__}")
     try:
         value = float(result)
     except (TypeError, ValueError):
-        raise ValueError("train must return a number or a mapping of names to numbers, got "
+        raise InvalidParameterError("train must return a number or a mapping of names to numbers, got "
                          f"{type(result).__name__}") from None
     return value, {metric or "value": value}
 
@@ -257,7 +257,7 @@ def tune(
     if target is not None:
         target = float(target)
         if not math.isfinite(target):
-            raise ValueError(f"target must be a finite number or None, got {target!r}")
+            raise InvalidParameterError(f"target must be a finite number or None, got {target!r}")
     todo = _points(points, k)
     rec = None if store is None else _Recorder(store, study or f"tune/{_list_name(points)}",
                                                "train", metric)
@@ -327,7 +327,7 @@ class _Recorder:
         key = claim_trial(self.store, self.study, point, workload, 0, index - 1,
                           retry_errors=True)
         if key is None:
-            raise ValueError(f"point {index} of study {self.study!r} is being trained by "
+            raise InvalidParameterError(f"point {index} of study {self.study!r} is being trained by "
                              "another live process; wait for it, or tune into another study")
         return key
 
@@ -362,7 +362,7 @@ class _Backend:
         if isinstance(executor, str):
             check_choice("executor", executor, ("processes", "ray"))
         elif not isinstance(executor, concurrent.futures.Executor):
-            raise ValueError(f"executor must be 'processes', 'ray', a concurrent.futures."
+            raise InvalidParameterError(f"executor must be 'processes', 'ray', a concurrent.futures."
                              f"Executor or None, got {executor!r}")
         self._executor = executor
         if self.kind == "ray":

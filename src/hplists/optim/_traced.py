@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from hplists.exceptions import InvalidParameterError
+
 __all__ = ["require", "warmup"]
 
 
@@ -22,10 +24,10 @@ def require(hp: Mapping[str, Any], rule: str, needed: Sequence[str]) -> None:
         ...         ["learning_rate", "momentum"])
         Traceback (most recent call last):
         ...
-        ValueError: update rule 'nesterov' needs hyperparameter(s) ['momentum']; the point has ['learning_rate', 'warmup_fraction']
+        hplists.exceptions.InvalidParameterError: update rule 'nesterov' needs hyperparameter(s) ['momentum']; the point has ['learning_rate', 'warmup_fraction']
     """
     if not isinstance(hp, Mapping):
-        raise ValueError(
+        raise InvalidParameterError(
             f"update rule {rule!r} takes a mapping of hyperparameter names to values, "
             f"got {type(hp).__name__}"
         )
@@ -33,7 +35,7 @@ def require(hp: Mapping[str, Any], rule: str, needed: Sequence[str]) -> None:
     if "warmup_steps" not in hp and "warmup_fraction" not in hp:
         missing.append("warmup_fraction (or warmup_steps)")
     if missing:
-        raise ValueError(
+        raise InvalidParameterError(
             f"update rule {rule!r} needs hyperparameter(s) {missing}; the point has {sorted(hp)}"
         )
 

@@ -52,6 +52,7 @@ from typing import Any, NamedTuple
 import optax
 from optax import contrib
 
+from hplists.exceptions import InvalidParameterError
 from hplists.optim._traced import warmup
 from hplists.optim.schedule import warmup_cosine_factor
 from hplists.optim.update_rule import hooks
@@ -83,11 +84,11 @@ SCHEDULE_KEYS = ("warmup_fraction", "warmup_steps", "relative_schedule", "horizo
 def _check(hp: Mapping[str, Any], rule: str, allowed: tuple[str, ...],
            extra: tuple[str, ...] = SCHEDULE_KEYS) -> None:
     if not isinstance(hp, Mapping):
-        raise ValueError(f"update rule {rule!r} takes a mapping of hyperparameter names to "
+        raise InvalidParameterError(f"update rule {rule!r} takes a mapping of hyperparameter names to "
                          f"values, got {type(hp).__name__}")
     unknown = sorted(set(hp) - set(allowed) - set(extra))
     if unknown:
-        raise ValueError(f"update rule {rule!r} does not take hyperparameter(s) {unknown}; it "
+        raise InvalidParameterError(f"update rule {rule!r} does not take hyperparameter(s) {unknown}; it "
                          f"takes {sorted(allowed)} and the schedule's {sorted(extra)}")
 
 
@@ -237,7 +238,7 @@ def prodigy(hp: Mapping[str, Any], total_steps: int) -> optax.GradientTransforma
     b1, b2 = hp.get("beta1", 0.9), hp.get("beta2", 0.999)
     safeguard = hp.get("safeguard_warmup", 0)
     if not isinstance(safeguard, (bool, int, float)) or safeguard not in (0, 1):
-        raise ValueError(f"update rule 'prodigy': safeguard_warmup must be the constant 0 or 1, "
+        raise InvalidParameterError(f"update rule 'prodigy': safeguard_warmup must be the constant 0 or 1, "
                          f"got {safeguard!r}")
     return skip_idle_steps(
         lambda lr: contrib.prodigy(learning_rate=lr, betas=(b1, b2), eps=hp.get("eps", 1e-8),

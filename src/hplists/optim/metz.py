@@ -81,6 +81,7 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from hplists._check import check_int, check_real
+from hplists.exceptions import InvalidParameterError
 
 __all__ = ["KEYS", "MetzState", "build", "check_point", "metz_nadamw", "rule", "schedule"]
 
@@ -204,7 +205,7 @@ def metz_nadamw(
 
     def update(grads: Any, state: MetzState, params: Any = None) -> tuple[Any, MetzState]:
         if params is None:
-            raise ValueError("metz_nadamw needs the parameters (weight decay and L2 read them)")
+            raise InvalidParameterError("metz_nadamw needs the parameters (weight decay and L2 read them)")
         step = state.count
         nesterov = jnp.asarray(use_nesterov, jnp.float32) > 0.5
         coefficients: dict[Any, tuple[Any, Any, Any]] = {}
@@ -256,21 +257,21 @@ def check_point(point: Mapping[str, Any]) -> dict[str, float]:
         >>> check_point({"learning_rate": 1e-3})
         Traceback (most recent call last):
         ...
-        ValueError: Metz et al. point is missing key(s) ['adamw_weight_decay', 'beta1', 'beta2', 'constant_fraction', 'epsilon', 'l2_weight_decay', 'min_learning_rate_mult', 'use_nesterov', 'warmup_fraction']
+        hplists.exceptions.InvalidParameterError: Metz et al. point is missing key(s) ['adamw_weight_decay', 'beta1', 'beta2', 'constant_fraction', 'epsilon', 'l2_weight_decay', 'min_learning_rate_mult', 'use_nesterov', 'warmup_fraction']
     """
     if not isinstance(point, Mapping):
-        raise ValueError(f"a Metz et al. point must be a mapping of {list(KEYS)}, "
+        raise InvalidParameterError(f"a Metz et al. point must be a mapping of {list(KEYS)}, "
                          f"got {type(point).__name__}")
     # The engine adds dropout_rate/label_smoothing (always 0 here) and warmup_steps.
     extra = sorted(set(point) - set(KEYS) - {"dropout_rate", "label_smoothing", "warmup_steps"})
     missing = sorted(set(KEYS) - set(point))
     if extra:
-        raise ValueError(f"Metz et al. point has unknown key(s) {extra}; keys are {list(KEYS)}")
+        raise InvalidParameterError(f"Metz et al. point has unknown key(s) {extra}; keys are {list(KEYS)}")
     if missing:
-        raise ValueError(f"Metz et al. point is missing key(s) {missing}")
+        raise InvalidParameterError(f"Metz et al. point is missing key(s) {missing}")
     nesterov = point["use_nesterov"]
     if nesterov not in (True, False, 0, 1):
-        raise ValueError(f"use_nesterov must be a bool, 0 or 1, got {nesterov!r}")
+        raise InvalidParameterError(f"use_nesterov must be a bool, 0 or 1, got {nesterov!r}")
     out = {
         "learning_rate": check_real("learning_rate", point["learning_rate"], 0.0, low_open=True),
         "beta1": check_real("beta1", point["beta1"], 0.0, 1.0, high_open=True),

@@ -19,6 +19,7 @@ from typing import Any
 
 import optax
 
+from hplists.exceptions import InvalidParameterError
 from hplists.hparams import HParams
 from hplists.optim.schedule import warmup_cosine, warmup_cosine_factor
 
@@ -96,6 +97,6 @@ def build(
         -0.0
     """
     if not isinstance(point, HParams):
-        raise ValueError(f"point must be an HParams, got {type(point).__name__}")
+        raise InvalidParameterError(f"point must be an HParams, got {type(point).__name__}")
     warmup_cosine(point.learning_rate, point.warmup_fraction, total_steps)  # validates
     return rule(point.to_dict(), total_steps, mask=mask, eps_root=eps_root)

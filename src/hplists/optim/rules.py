@@ -27,6 +27,7 @@ Importing this module imports optax.
 from __future__ import annotations
 
 from hplists._check import check_choice
+from hplists.exceptions import InvalidParameterError
 from hplists.optim import adamw, lrfree, metz, optax_nadamw, sgd
 from hplists.optim.update_rule import UpdateRule
 
@@ -65,7 +66,7 @@ def rule_name(rule: UpdateRule) -> str:
     for name, fn in RULES.items():
         if fn is rule:
             return name
-    raise ValueError(f"update rule {rule!r} is not registered; registered rules are "
+    raise InvalidParameterError(f"update rule {rule!r} is not registered; registered rules are "
                      f"{list(RULES)}")
 
 

@@ -84,6 +84,7 @@ from torch.fx.experimental import _config as fx_config
 from torch.optim.lr_scheduler import LambdaLR
 
 from hplists._check import check_int, check_real
+from hplists.exceptions import InvalidParameterError
 from hplists.hparams import HParams
 from hplists.optim.schedule import warmup_cosine_factor, warmup_steps
 
@@ -169,7 +170,7 @@ def param_groups(
         ([1, 3], 0.0)
     """
     if not callable(mask):
-        raise ValueError(f"mask must be a callable (name, param) -> bool, got {mask!r}")
+        raise InvalidParameterError(f"mask must be a callable (name, param) -> bool, got {mask!r}")
     named = _named(params)
     decayed = [p for name, p in named if mask(name, p)]
     others = [p for name, p in named if not mask(name, p)]
@@ -179,7 +180,7 @@ def param_groups(
     if others:
         groups.append({"params": others, "weight_decay": 0.0})
     if not groups:
-        raise ValueError("params must contain at least one parameter, got none")
+        raise InvalidParameterError("params must contain at least one parameter, got none")
     return groups
 
 
@@ -187,7 +188,7 @@ def _named(params: Any) -> list[tuple[str, torch.Tensor]]:
     if isinstance(params, torch.nn.Module):
         return list(params.named_parameters())
     if isinstance(params, torch.Tensor):
-        raise ValueError("params must be an iterable of tensors or a Module, got a single Tensor")
+        raise InvalidParameterError("params must be an iterable of tensors or a Module, got a single Tensor")
     items = list(params)
     named = []
     for i, item in enumerate(items):
@@ -196,7 +197,7 @@ def _named(params: Any) -> list[tuple[str, torch.Tensor]]:
         elif isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], torch.Tensor):
             named.append((str(item[0]), item[1]))
         else:
-            raise ValueError(
+            raise InvalidParameterError(
                 "params must be a Module, tensors, or (name, tensor) pairs when a mask is "
                 f"given; item {i} is {type(item).__name__}"
             )
@@ -279,7 +280,7 @@ class NAdamW(torch.optim.Optimizer):
         params = param_group["params"]
         for p in [params] if isinstance(params, torch.Tensor) else list(params):
             if isinstance(p, torch.Tensor) and not p.is_floating_point():
-                raise ValueError(
+                raise InvalidParameterError(
                     f"params must be real floating-point tensors, got dtype {p.dtype}"
                 )
         super().add_param_group(param_group)
@@ -355,7 +356,7 @@ class NAdamW(torch.optim.Optimizer):
             elif fused_group and _fusable(p, g, m, v):
                 path = "fused"
             elif group["fused"]:
-                raise ValueError(
+                raise InvalidParameterError(
                     "fused=True needs float32/float64 contiguous parameters, gradients and "
                     f"moments of one dtype on {sorted(_FUSED_DEVICES)}; got a {p.dtype} "
                     f"parameter on {p.device.type}"
@@ -384,7 +385,7 @@ def _validate_group(group: Mapping[str, Any]) -> None:
     check_real("lr", group["lr"], low=0.0)
     betas = group["betas"]
     if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-        raise ValueError(f"betas must be a pair (beta1, beta2) with each in [0, 1), got {betas!r}")
+        raise InvalidParameterError(f"betas must be a pair (beta1, beta2) with each in [0, 1), got {betas!r}")
     check_real("beta1", betas[0], 0.0, 1.0, high_open=True)
     check_real("beta2", betas[1], 0.0, 1.0, high_open=True)
     check_real("eps", group["eps"], low=0.0)
@@ -392,27 +393,27 @@ def _validate_group(group: Mapping[str, Any]) -> None:
     check_real("weight_decay", group["weight_decay"], low=0.0)
     dtype = group["state_dtype"]
     if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
-        raise ValueError(
+        raise InvalidParameterError(
             f"state_dtype must be None or a floating torch.dtype, got {dtype!r}"
         )
     for flag in ("foreach", "fused"):
         if group[flag] not in (None, True, False):
-            raise ValueError(f"{flag} must be one of None, True, False; got {group[flag]!r}")
+            raise InvalidParameterError(f"{flag} must be one of None, True, False; got {group[flag]!r}")
     if group["fused"] and group["foreach"]:
-        raise ValueError("fused and foreach cannot both be True; choose one")
+        raise InvalidParameterError("fused and foreach cannot both be True; choose one")
     if group["compiled"] not in (True, False):
-        raise ValueError(f"compiled must be one of True, False; got {group['compiled']!r}")
+        raise InvalidParameterError(f"compiled must be one of True, False; got {group['compiled']!r}")
     if group["compiled"] and group["fused"]:
-        raise ValueError("compiled and fused cannot both be True; choose one")
+        raise InvalidParameterError("compiled and fused cannot both be True; choose one")
     if group["fused"]:
         if float(group["eps_root"]) != 0.0:
-            raise ValueError(f"fused=True needs eps_root == 0, got {group['eps_root']!r}")
+            raise InvalidParameterError(f"fused=True needs eps_root == 0, got {group['eps_root']!r}")
         if float(betas[0]) < _FUSED_MIN_BETA1:
-            raise ValueError(
+            raise InvalidParameterError(
                 f"fused=True needs beta1 in [{_FUSED_MIN_BETA1}, 1), got {betas[0]!r}"
             )
         if not _FUSED_DEVICES:
-            raise ValueError("fused=True needs torch._fused_adamw_, absent from this torch")
+            raise InvalidParameterError("fused=True needs torch._fused_adamw_, absent from this torch")
 
 
 def _state_dtype(group: Mapping[str, Any], p: torch.Tensor) -> torch.dtype:
@@ -782,7 +783,7 @@ def build(
         True
     """
     if not isinstance(point, HParams):
-        raise ValueError(f"point must be an HParams, got {type(point).__name__}")
+        raise InvalidParameterError(f"point must be an HParams, got {type(point).__name__}")
     warm = warmup_steps(point.warmup_fraction, total_steps)
     groups: Any = params
     if mask is not None:

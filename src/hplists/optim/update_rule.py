@@ -29,6 +29,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from hplists.exceptions import InvalidParameterError
+
 if TYPE_CHECKING:  # pragma: no cover
     import optax
 
@@ -51,10 +53,10 @@ def hooks(*, eval_params: EvalParams | None = None,
         (('flag',), True)
     """
     if eval_params is not None and not callable(eval_params):
-        raise ValueError(f"eval_params must be a function (opt_state, params) -> params, got "
+        raise InvalidParameterError(f"eval_params must be a function (opt_state, params) -> params, got "
                          f"{eval_params!r}")
     if isinstance(static, str) or not all(isinstance(s, str) and s for s in static):
-        raise ValueError(f"static must be a tuple of hyperparameter names, got {static!r}")
+        raise InvalidParameterError(f"static must be a tuple of hyperparameter names, got {static!r}")
 
     def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
         fn.eval_params = eval_params  # type: ignore[attr-defined]

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from hplists.curves import Status
-from hplists.exceptions import DataError, HplistsError
+from hplists.exceptions import DataError, HplistsError, InvalidParameterError
 from hplists.lists.constructed import ConstructedList
 from hplists.lists.greedy import greedy_list
 from hplists.lists.loo import LeaveOneOut, ListSizeCurve, TauSweep, leave_one_out
@@ -160,13 +160,13 @@ def load_records(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Any], li
     from hplists.store import open_store
 
     if not paths:
-        raise ValueError("stores must name at least one trial store file")
+        raise InvalidParameterError("stores must name at least one trial store file")
     chosen: dict[tuple[str, str, str, int], Any] = {}
     sources = []
     duplicates = 0
     for path in paths:
         if not Path(path).is_file():
-            raise ValueError(f"trial store {str(path)!r} does not exist")
+            raise DataError(f"trial store {str(path)!r} does not exist")
         store = open_store(path, create=False)
         try:
             records = store.trials()
@@ -242,7 +242,7 @@ class Analysis:
         self.confidence = check_real("confidence", confidence, 0.0, 1.0, low_open=True,
                                      high_open=True)
         if not isinstance(studies, StudyNames):
-            raise ValueError(f"studies must be a StudyNames, got {type(studies).__name__}")
+            raise InvalidParameterError(f"studies must be a StudyNames, got {type(studies).__name__}")
         self.studies = studies
         self.sources = [dict(s) for s in sources]
         self.notes: list[str] = []

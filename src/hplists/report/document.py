@@ -27,6 +27,7 @@ from typing import Any
 
 from hplists._files import atomic_write
 from hplists._version import __version__
+from hplists.exceptions import InvalidParameterError
 from hplists.report.analysis import Analysis, load_records
 from hplists.report.figures import Figure, all_figures, file_stem
 from hplists.report.studies import DEFAULT_STUDIES, StudyNames
@@ -67,7 +68,7 @@ class Report:
         for t in self.tables:
             if t.key == key:
                 return t
-        raise ValueError(f"unknown table {key!r}; tables are {[t.key for t in self.tables]}")
+        raise InvalidParameterError(f"unknown table {key!r}; tables are {[t.key for t in self.tables]}")
 
 
 # Where each figure goes: after the table with this key.

@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from hplists.exceptions import InvalidParameterError
 from hplists.report import paper002
 from hplists.report.tables import Table
 
@@ -324,7 +325,7 @@ def splice(text: str, section: str) -> str:
         return text + ("" if text.endswith("\n") else "\n") + "\n" + section
     end = text.find(END, start)
     if end < 0:
-        raise ValueError(f"the file has the marker {BEGIN!r} but not {END!r}; fix it by hand")
+        raise InvalidParameterError(f"the file has the marker {BEGIN!r} but not {END!r}; fix it by hand")
     end += len(END)
     if text[end:end + 1] == "\n":
         end += 1

@@ -37,6 +37,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 
+from hplists.exceptions import InvalidParameterError
+
 __all__ = ["BASELINES", "DEFAULT_STUDIES", "Baseline", "StudyNames"]
 
 
@@ -108,7 +110,7 @@ class StudyNames:
         out = self
         for key, name in overrides.items():
             if not isinstance(name, str) or not name:
-                raise ValueError(f"study name for {key!r} must be a non-empty string, "
+                raise InvalidParameterError(f"study name for {key!r} must be a non-empty string, "
                                  f"got {name!r}")
             if key == "broad":
                 out = dataclasses.replace(out, broad=name)
@@ -121,7 +123,7 @@ class StudyNames:
                     dataclasses.replace(b, study=name) if b.key == key[9:] else b
                     for b in out.baselines))
             else:
-                raise ValueError(f"unknown study key {key!r}; the keys are {self.keys}")
+                raise InvalidParameterError(f"unknown study key {key!r}; the keys are {self.keys}")
         return out
 
 

@@ -29,6 +29,7 @@ from typing import Any, Literal
 import numpy as np
 
 from hplists.curves import Curve, Status
+from hplists.exceptions import InvalidParameterError
 from hplists.hparams import HParams, Point
 from hplists.metric import best_of, sign
 from hplists.report.studies import DEFAULT_STUDIES, StudyNames
@@ -256,7 +257,7 @@ def write_synthetic_store(path: str | Path, **kwargs: Any) -> dict[str, Workload
 
     path = Path(path)
     if path.exists():
-        raise ValueError(f"{str(path)!r} exists; write the synthetic store to a new file")
+        raise InvalidParameterError(f"{str(path)!r} exists; write the synthetic store to a new file")
     records, specs = synthetic_study(**kwargs)
     store = open_store(path)
     try:

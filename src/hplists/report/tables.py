@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from hplists.exceptions import InvalidParameterError
 from hplists.metric import describe
 from hplists.report import paper001
 from hplists.report.analysis import Analysis, Missing, Row
@@ -89,20 +90,20 @@ class Table:
 
     def __post_init__(self) -> None:
         if len(self.kinds) != len(self.columns):
-            raise ValueError(f"table {self.key}: {len(self.columns)} columns but "
+            raise InvalidParameterError(f"table {self.key}: {len(self.columns)} columns but "
                              f"{len(self.kinds)} kinds")
         bad = [k for k in self.kinds if k not in KINDS]
         if bad:
-            raise ValueError(f"table {self.key}: unknown kind(s) {bad}; kinds are {KINDS}")
+            raise InvalidParameterError(f"table {self.key}: unknown kind(s) {bad}; kinds are {KINDS}")
         for row in self.rows:
             if len(row) != len(self.columns):
-                raise ValueError(f"table {self.key}: row {row!r} has {len(row)} values for "
+                raise InvalidParameterError(f"table {self.key}: row {row!r} has {len(row)} values for "
                                  f"{len(self.columns)} columns")
 
     def column(self, name: str) -> list[Any]:
         """The values of column ``name``."""
         if name not in self.columns:
-            raise ValueError(f"table {self.key} has no column {name!r}; columns are "
+            raise InvalidParameterError(f"table {self.key} has no column {name!r}; columns are "
                              f"{list(self.columns)}")
         j = self.columns.index(name)
         return [r[j] for r in self.rows]

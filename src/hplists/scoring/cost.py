@@ -21,6 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from hplists._check import check_real
+from hplists.exceptions import InvalidParameterError
 
 __all__ = [
     "DEFAULT_TAU",
@@ -44,19 +45,19 @@ def check_fractions(fractions: object, *, ndim: int | tuple[int, ...] = 2) -> np
     arr = np.asarray(fractions, dtype=np.float64)
     dims = (ndim,) if isinstance(ndim, int) else ndim
     if arr.ndim not in dims:
-        raise ValueError(
+        raise InvalidParameterError(
             f"fractions must be a {' or '.join(f'{d}-D' for d in dims)} array of step "
             f"fractions, got shape {arr.shape}"
         )
     if arr.size == 0 or arr.shape[-1] == 0:
-        raise ValueError(f"fractions must hold at least one workload, got shape {arr.shape}")
+        raise InvalidParameterError(f"fractions must hold at least one workload, got shape {arr.shape}")
     if np.isnan(arr).any():
-        raise ValueError(
+        raise InvalidParameterError(
             "fractions must not contain NaN; a missed target is inf (see hplists.scoring."
             "time_to_target for how non-finite metrics are handled)"
         )
     if (arr < 0).any():
-        raise ValueError(f"fractions must be >= 0, got minimum {arr.min()}")
+        raise InvalidParameterError(f"fractions must be >= 0, got minimum {arr.min()}")
     return arr
 
 
@@ -141,7 +142,7 @@ def prefix_costs(
 def _indices(indices: Sequence[int], num_points: int) -> np.ndarray:
     idx = np.asarray(indices)
     if idx.ndim != 1 or idx.size == 0 or not np.issubdtype(idx.dtype, np.integer):
-        raise ValueError(f"indices must be a non-empty 1-D sequence of point indices, got {indices!r}")
+        raise InvalidParameterError(f"indices must be a non-empty 1-D sequence of point indices, got {indices!r}")
     if idx.min() < 0 or idx.max() >= num_points:
-        raise ValueError(f"indices must be in [0, {num_points - 1}], got {idx.tolist()}")
+        raise InvalidParameterError(f"indices must be in [0, {num_points - 1}], got {idx.tolist()}")
     return idx

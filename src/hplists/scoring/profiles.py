@@ -44,6 +44,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from hplists._check import check_int, check_real
+from hplists.exceptions import InvalidParameterError
 
 __all__ = ["PerformanceProfiles", "benchmark_score", "performance_profiles"]
 
@@ -75,14 +76,14 @@ class PerformanceProfiles:
 def _check_times(times: object) -> np.ndarray:
     arr = np.asarray(times, dtype=np.float64)
     if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise ValueError(
+        raise InvalidParameterError(
             "times must be a 2-D array [submissions, workloads] with at least one of each, "
             f"got shape {arr.shape}"
         )
     if np.isnan(arr).any():
-        raise ValueError("times must not contain NaN; a missed target is inf")
+        raise InvalidParameterError("times must not contain NaN; a missed target is inf")
     if (arr <= 0).any():
-        raise ValueError(f"times must be > 0 (inf for a miss), got minimum {arr.min()}")
+        raise InvalidParameterError(f"times must be > 0 (inf for a miss), got minimum {arr.min()}")
     return arr
 
 

@@ -28,6 +28,7 @@ from typing import Literal
 import numpy as np
 
 from hplists._check import check_choice, check_real
+from hplists.exceptions import InvalidParameterError
 from hplists.metric import best_of, hits, worst
 
 __all__ = ["best_value", "first_hit", "step_fraction", "time_to_target"]
@@ -39,11 +40,11 @@ def _as_curves(steps: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.nd
     steps = np.asarray(steps)
     values = np.asarray(values, dtype=np.float64)
     if steps.ndim != 1 or steps.shape[0] == 0:
-        raise ValueError(f"steps must be a non-empty 1-D array, got shape {steps.shape}")
+        raise InvalidParameterError(f"steps must be a non-empty 1-D array, got shape {steps.shape}")
     if steps.shape[0] > 1 and np.any(np.diff(steps) <= 0):
-        raise ValueError("steps must be strictly increasing")
+        raise InvalidParameterError("steps must be strictly increasing")
     if values.ndim == 0 or values.shape[-1] != steps.shape[0]:
-        raise ValueError(
+        raise InvalidParameterError(
             f"values must have one value per step on their last axis ({steps.shape[0]}), "
             f"got shape {values.shape}"
         )
@@ -55,7 +56,7 @@ def _check_finite(values: np.ndarray, diverged: np.ndarray | bool) -> None:
     if np.any(bad):
         where = np.argwhere(bad)[0]
         run = tuple(int(i) for i in where[:-1])
-        raise ValueError(
+        raise InvalidParameterError(
             f"values contain a non-finite value ({values[tuple(where)]}) at evaluation "
             f"{int(where[-1])}"
             + (f" of run {run}" if run else "")
@@ -88,7 +89,7 @@ def first_hit(
     target = check_real("target", target)
     values = np.asarray(values, dtype=np.float64)
     if values.ndim == 0 or values.shape[-1] == 0:
-        raise ValueError(f"values must have at least one evaluation, got shape {values.shape}")
+        raise InvalidParameterError(f"values must have at least one evaluation, got shape {values.shape}")
     _check_finite(values, diverged)
     hit = hits(values, target, mode) & np.isfinite(values)
     return np.where(hit.any(axis=-1), np.argmax(hit, axis=-1), -1)
@@ -150,7 +151,7 @@ def step_fraction(
     budget = check_real("step_budget", step_budget, low=0.0, low_open=True)
     steps, values = _as_curves(steps, values)
     if steps[-1] > budget:
-        raise ValueError(
+        raise InvalidParameterError(
             f"the curve is evaluated at step {int(steps[-1])}, beyond the step budget "
             f"{budget:g}; step_budget must be the budget the run was trained with"
         )
@@ -174,7 +175,7 @@ def best_value(
     check_choice("mode", mode, ("min", "max"))
     values = np.asarray(values, dtype=np.float64)
     if values.ndim == 0 or values.shape[-1] == 0:
-        raise ValueError(f"values must have at least one evaluation, got shape {values.shape}")
+        raise InvalidParameterError(f"values must have at least one evaluation, got shape {values.shape}")
     _check_finite(values, diverged)
     clean = np.where(np.isfinite(values), values, worst(mode))
     return best_of(clean, mode, axis=-1)

@@ -36,6 +36,7 @@ from typing import Any, Literal
 import numpy as np
 
 from hplists._check import check_choice, check_int, check_real
+from hplists.exceptions import InvalidParameterError
 from hplists.metric import minimizes
 
 __all__ = [
@@ -77,17 +78,17 @@ class TuningCurve:
 def _check_values(values: object) -> np.ndarray:
     arr = np.asarray(values, dtype=np.float64)
     if arr.ndim != 1 or arr.size == 0:
-        raise ValueError(f"values must be a non-empty 1-D array (one per point), got shape "
+        raise InvalidParameterError(f"values must be a non-empty 1-D array (one per point), got shape "
                          f"{arr.shape}")
     if np.isnan(arr).any():
-        raise ValueError("values must not contain NaN")
+        raise InvalidParameterError("values must not contain NaN")
     return arr
 
 
 def _check_ns(ns: object, num: int, replacement: bool) -> np.ndarray:
     arr = np.atleast_1d(np.asarray(ns))
     if arr.ndim != 1 or arr.size == 0 or not np.issubdtype(arr.dtype, np.integer):
-        raise ValueError(f"ns must be a non-empty 1-D sequence of integers, got {ns!r}")
+        raise InvalidParameterError(f"ns must be a non-empty 1-D sequence of integers, got {ns!r}")
     high = None if replacement else num
     for n in arr:
         check_int("n (number of random-search trials)" + ("" if replacement else
@@ -193,7 +194,7 @@ def tuning_curve(
     trials = _check_ns(np.arange(1, y.size + 1) if ns is None else ns, y.size, replacement)
     a, b = (float(x) for x in bounds)
     if not a <= y.min() or not y.max() <= b:
-        raise ValueError(f"bounds must contain every value: got bounds ({a}, {b}) for values "
+        raise InvalidParameterError(f"bounds must contain every value: got bounds ({a}, {b}) for values "
                          f"in [{y.min()}, {y.max()}]")
     if statistic == "mean":
         point = expected_best(y, trials, minimize=minimize, replacement=replacement)
@@ -261,7 +262,7 @@ def equivalent_budget(
     y = _check_values(values)
     result = check_real("result", result) if np.isfinite(result) else float(result)
     if np.isnan(result):
-        raise ValueError("result must not be NaN")
+        raise InvalidParameterError("result must not be NaN")
     num = y.size
     if max_n is None:
         max_n = num if not replacement else 10 * num

@@ -16,6 +16,7 @@ import json
 from importlib import resources
 from pathlib import Path
 
+from hplists.exceptions import InvalidParameterError
 from hplists.space.space import SearchSpace
 
 __all__ = ["available_spaces", "get_space", "load_space", "register_space"]
@@ -56,9 +57,9 @@ def register_space(space: SearchSpace, *, overwrite: bool = False) -> None:
         True
     """
     if not isinstance(space, SearchSpace):
-        raise ValueError(f"space must be a SearchSpace, got {type(space).__name__}")
+        raise InvalidParameterError(f"space must be a SearchSpace, got {type(space).__name__}")
     if not overwrite and space.name in available_spaces():
-        raise ValueError(f"a search space named {space.name!r} exists; pass overwrite=True")
+        raise InvalidParameterError(f"a search space named {space.name!r} exists; pass overwrite=True")
     _EXTRA[space.name] = space
 
 
@@ -72,10 +73,10 @@ def get_space(name: str) -> SearchSpace:
         >>> get_space("nadamw-narrow")
         Traceback (most recent call last):
         ...
-        ValueError: unknown search space 'nadamw-narrow'; available spaces are ...
+        hplists.exceptions.InvalidParameterError: unknown search space 'nadamw-narrow'; available spaces are ...
     """
     if not isinstance(name, str):
-        raise ValueError(f"search space name must be a string, got {name!r}")
+        raise InvalidParameterError(f"search space name must be a string, got {name!r}")
     if name in _EXTRA:
         return _EXTRA[name]
     if name in _builtin_names():
@@ -85,7 +86,7 @@ def get_space(name: str) -> SearchSpace:
         return _CACHE[name]
     if name.lower().endswith((".json", ".toml")):
         return load_space(name)
-    raise ValueError(
+    raise InvalidParameterError(
         f"unknown search space {name!r}; available spaces are {available_spaces()} "
         f"(or give a path to a .json or .toml file)"
     )

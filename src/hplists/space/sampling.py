@@ -64,6 +64,7 @@ import numpy as np
 from scipy.stats import qmc
 
 from hplists._check import check_choice, check_int
+from hplists.exceptions import InvalidParameterError
 from hplists.hparams import Point
 from hplists.space.dimensions import Discrete, Fixed, Linear, Log
 from hplists.space.space import SearchSpace
@@ -198,7 +199,7 @@ def _algoperf_values(dim: object, u: np.ndarray) -> np.ndarray:
         return np.asarray([dim.values[math.floor(x * len(dim.values))] for x in u])
     if isinstance(dim, Fixed):
         return np.full(len(u), dim.value)
-    raise ValueError(f"method 'algoperf-halton' maps log, linear, discrete and fixed "
+    raise InvalidParameterError(f"method 'algoperf-halton' maps log, linear, discrete and fixed "
                      f"dimensions; got {type(dim).__name__}")
 
 
@@ -227,7 +228,7 @@ def sample(space: SearchSpace, n: int, seed: int = 0, method: str = "halton") ->
         0.0009554263254837416
     """
     if not isinstance(space, SearchSpace):
-        raise ValueError(f"space must be a SearchSpace, got {type(space).__name__}")
+        raise InvalidParameterError(f"space must be a SearchSpace, got {type(space).__name__}")
     method = check_choice("method", method, METHODS)
     if method != "algoperf-halton":
         unit = unit_sequence(space.n_coordinates, n, seed=seed, method=method)

@@ -467,12 +467,12 @@ class SQLiteStore(TrialStore):
                     point_index: Any) -> tuple[str, str, int, str, int | None]:
         for name, v in (("study", study), ("workload", workload)):
             if not isinstance(v, str) or not v:
-                raise ValueError(f"{name} must be a non-empty string, got {v!r}")
+                raise InvalidParameterError(f"{name} must be a non-empty string, got {v!r}")
         seed = check_int("seed", seed)
         if isinstance(workload_version, int) and not isinstance(workload_version, bool):
             workload_version = str(workload_version)
         if not isinstance(workload_version, str) or not workload_version:
-            raise ValueError(f"workload_version must be a non-empty string, got {workload_version!r}")
+            raise InvalidParameterError(f"workload_version must be a non-empty string, got {workload_version!r}")
         if point_index is not None:
             point_index = check_int("point_index", point_index, low=0)
         return study, workload, seed, workload_version, point_index
@@ -511,7 +511,7 @@ class SQLiteStore(TrialStore):
     @staticmethod
     def _check_version(row: sqlite3.Row, workload_version: str) -> None:
         if row["workload_version"] != workload_version:
-            raise ValueError(
+            raise DataError(
                 f"trial (study={row['study']!r}, point_id={row['point_id']!r}, "
                 f"workload={row['workload']!r}, seed={row['seed']}) was recorded with "
                 f"workload_version {row['workload_version']!r}, not {workload_version!r}; "
@@ -548,9 +548,9 @@ class SQLiteStore(TrialStore):
     @staticmethod
     def _terminal_curve(curve: Any, what: str) -> Curve:
         if not isinstance(curve, Curve):
-            raise ValueError(f"{what} must be a hplists.Curve, got {type(curve).__name__}")
+            raise InvalidParameterError(f"{what} must be a hplists.Curve, got {type(curve).__name__}")
         if curve.status not in TERMINAL:
-            raise ValueError(
+            raise InvalidParameterError(
                 f"{what}.status must be one of 'complete', 'diverged', 'error' to be recorded; "
                 f"got {curve.status.value!r}"
             )
@@ -659,12 +659,12 @@ class SQLiteStore(TrialStore):
     def _record(self, key: TrialKey, status: Status, message: str, curve: Curve | None,
                 event: str) -> bool:
         if not isinstance(key, TrialKey):
-            raise ValueError(f"key must be a TrialKey from claim(), got {type(key).__name__}")
+            raise InvalidParameterError(f"key must be a TrialKey from claim(), got {type(key).__name__}")
         now = time.time()
         with self._write_txn() as c:
             row = self._lookup(c, key.study, key.point_id, key.workload, key.seed)
             if row is None:
-                raise ValueError(
+                raise DataError(
                     f"no trial (study={key.study!r}, point_id={key.point_id!r}, "
                     f"workload={key.workload!r}, seed={key.seed}) in {str(self.path)!r}; "
                     f"claim() it first"
@@ -701,9 +701,9 @@ class SQLiteStore(TrialStore):
     def fail(self, key: TrialKey, message: str, curve: Curve | None = None) -> bool:
         """Records a claimed trial as ``error`` with ``message`` (and a partial curve if given)."""
         if not isinstance(message, str):
-            raise ValueError(f"message must be a string, got {type(message).__name__}")
+            raise InvalidParameterError(f"message must be a string, got {type(message).__name__}")
         if curve is not None and not isinstance(curve, Curve):
-            raise ValueError(f"curve must be a hplists.Curve or None, got {type(curve).__name__}")
+            raise InvalidParameterError(f"curve must be a hplists.Curve or None, got {type(curve).__name__}")
         return self._record(key, Status.ERROR, message, curve, "fail")
 
     def put(
@@ -746,7 +746,7 @@ class SQLiteStore(TrialStore):
         items = []
         for r in records:
             if not isinstance(r, TrialRecord):
-                raise ValueError(f"put_many takes TrialRecords, got {type(r).__name__}")
+                raise InvalidParameterError(f"put_many takes TrialRecords, got {type(r).__name__}")
             items.append((r, r.point))
         return self._put_many(items, event="import")
 
@@ -759,7 +759,7 @@ class SQLiteStore(TrialStore):
                 rec.study, rec.workload, rec.seed, rec.workload_version, rec.point_index)
             status = check_status(rec.status, terminal=True)
             if rec.curve is None and status is not Status.ERROR:
-                raise ValueError(f"a {status.value} trial needs a curve (study={study!r}, "
+                raise InvalidParameterError(f"a {status.value} trial needs a curve (study={study!r}, "
                                  f"workload={workload!r}, seed={seed})")
             curve = rec.curve
             if curve is not None and (curve.status is not status or curve.message != rec.message):
@@ -953,7 +953,7 @@ class SQLiteStore(TrialStore):
             ).fetchall()
             running = sum(1 for r in rows if r[2] == "running")
             if running:
-                raise ValueError(
+                raise DataError(
                     f"study {study!r} has {running} running trial(s) of workload {workload!r} "
                     f"at another version; finish or stop them before retiring that version")
             for trial_id, version, _ in rows:
@@ -964,7 +964,7 @@ class SQLiteStore(TrialStore):
                     (trial_id, to),
                 ).fetchone()
                 if clash:
-                    raise ValueError(f"study {to!r} already holds trial {trial_id}'s point, "
+                    raise DataError(f"study {to!r} already holds trial {trial_id}'s point, "
                                      f"workload and seed; nothing was moved")
                 c.execute("UPDATE trials SET study=? WHERE trial_id=?", (to, trial_id))
                 self._event(c, trial_id, "retire", {"from": study, "to": to})

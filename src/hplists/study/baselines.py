@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from hplists._check import check_int, check_real
+from hplists.exceptions import InvalidParameterError
 from hplists.hparams import HParams
 
 __all__ = [
@@ -94,7 +95,7 @@ def lr_sweep(weight_decay: float, n: int = 5, low: float = 1e-4, high: float = 1
     weight_decay = check_real("weight_decay", weight_decay, 0.0)
     unknown = sorted(set(defaults) - set(LR_SWEEP_DEFAULTS))
     if unknown:
-        raise ValueError(f"unknown default(s) {unknown}; allowed are {sorted(LR_SWEEP_DEFAULTS)}")
+        raise InvalidParameterError(f"unknown default(s) {unknown}; allowed are {sorted(LR_SWEEP_DEFAULTS)}")
     fixed = {**LR_SWEEP_DEFAULTS, **defaults}
     if n == 1:  # one rate: the middle of the range on the log scale
         rates = [math.sqrt(low * high)]
@@ -172,5 +173,5 @@ def fixed_baselines(*, random_seed: int = RANDOM_SEARCH_SEED, space: str = "nada
     known = [b.study for b in out]
     unknown = [s for s in names if s not in known]
     if unknown:
-        raise ValueError(f"unknown baseline(s) {unknown}; fixed baselines are {known}")
+        raise InvalidParameterError(f"unknown baseline(s) {unknown}; fixed baselines are {known}")
     return [b for b in out if b.study in names]

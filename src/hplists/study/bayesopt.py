@@ -41,6 +41,7 @@ import numpy as np
 
 from hplists._check import check_int
 from hplists.curves import Curve, Status
+from hplists.exceptions import InvalidParameterError
 from hplists.hparams import HParams
 from hplists.metric import best_of
 from hplists.metric import sign as metric_sign
@@ -94,7 +95,7 @@ def distributions(space: SearchSpace) -> dict[str, Any]:
         elif isinstance(dim, Discrete):
             out[dim.name] = CategoricalDistribution(tuple(dim.values))
         elif not isinstance(dim, Fixed):
-            raise ValueError(f"space {space.name!r}: dimension {dim.name!r} of scale "
+            raise InvalidParameterError(f"space {space.name!r}: dimension {dim.name!r} of scale "
                              f"{dim.scale!r} has no Optuna distribution")
     return out
 
@@ -119,7 +120,7 @@ def raw_params(space: SearchSpace, point: HParams | Mapping[str, float]) -> dict
             continue
         field, flipped = _field(dim.name, space.is_nadamw)
         if field not in d:
-            raise ValueError(f"point has no {field!r} (dimension {dim.name!r} of {space.name!r})")
+            raise InvalidParameterError(f"point has no {field!r} (dimension {dim.name!r} of {space.name!r})")
         v = 1.0 - float(d[field]) if flipped else float(d[field])
         if isinstance(dim, Discrete):
             v = min(dim.values, key=lambda c: abs(c - v))

@@ -33,6 +33,7 @@ import numpy as np
 
 from hplists._check import check_int
 from hplists.curves import Status
+from hplists.exceptions import InvalidParameterError
 from hplists.hparams import HParams
 from hplists.progress import TrialProgress, TrialProgressFn
 from hplists.store.base import TrialRecord, TrialStore
@@ -217,14 +218,14 @@ def _targets(names: Sequence[str], targets: Mapping[str, Any] | str | os.PathLik
     for name in names:
         entry = entries.get(name)
         if entry is None:
-            raise ValueError(f"workload {name!r} has no target; set it first "
+            raise InvalidParameterError(f"workload {name!r} has no target; set it first "
                              f"(hplists targets set --workload {name})")
         try:
             budget = get_workload(name).step_budget
         except ValueError:  # not registered here: the budget the target was set for
             budget = entry.get("provenance", {}).get("step_budget")
         if budget is None:
-            raise ValueError(f"workload {name!r} is not registered and its target entry has no "
+            raise InvalidParameterError(f"workload {name!r} is not registered and its target entry has no "
                              "step_budget")
         specs[name] = WorkloadSpec(name, entry["metric"], entry["mode"], entry["target"],
                                    budget)
@@ -301,7 +302,7 @@ def table4(
         names = list(workloads)
         unknown = [w for w in names if w not in present]
         if unknown:
-            raise ValueError(f"study {study!r} has no trials on {unknown}; its workloads are "
+            raise InvalidParameterError(f"study {study!r} has no trials on {unknown}; its workloads are "
                              f"{present}")
     else:
         names = []

@@ -50,6 +50,7 @@ from typing import Any
 
 from hplists._check import check_choice, check_int, check_real
 from hplists._files import atomic_write
+from hplists.exceptions import InvalidParameterError
 from hplists.hparams import HParams
 from hplists.progress import StageBar, StepProgressFn
 from hplists.store.base import TrialStore
@@ -234,7 +235,7 @@ class LrFreeConfig:
     def __post_init__(self) -> None:
         if self.workloads is not None:
             if isinstance(self.workloads, str):
-                raise ValueError(f"workloads must be a sequence of names, got the string "
+                raise InvalidParameterError(f"workloads must be a sequence of names, got the string "
                                  f"{self.workloads!r}")
             object.__setattr__(self, "workloads", tuple(self.workloads))
         check_int("points", self.points, low=1)
@@ -246,10 +247,10 @@ class LrFreeConfig:
         check_int("train_seed", self.train_seed, low=0)
         searches = tuple(self.searches)
         if not all(isinstance(s, Search) for s in searches):
-            raise ValueError(f"searches must be Search objects, got {searches!r}")
+            raise InvalidParameterError(f"searches must be Search objects, got {searches!r}")
         studies = [s.study for s in searches]
         if len(set(studies)) != len(studies):
-            raise ValueError(f"searches must be distinct, got {studies}")
+            raise InvalidParameterError(f"searches must be distinct, got {studies}")
         object.__setattr__(self, "searches", searches)
 
 
@@ -364,7 +365,7 @@ class LrFreeStudy:
             self._workloads = [get_workload(n) for n in names]
             variants = [w.name for w in self._workloads if w.base is not None]
             if variants:
-                raise ValueError(f"workloads must be base workloads; {variants} are variants")
+                raise InvalidParameterError(f"workloads must be base workloads; {variants} are variants")
         return self._workloads
 
     def specs(self) -> dict[str, Any]:
@@ -602,7 +603,7 @@ class LrFreeStudy:
                 if path.exists() and not overwrite:
                     old = json.loads(path.read_text())
                     if old.get("points") != payload["points"]:
-                        raise ValueError(f"list file {str(path)!r} exists with other points; "
+                        raise InvalidParameterError(f"list file {str(path)!r} exists with other points; "
                                          "pass overwrite=True to replace it")
                 atomic_write(path, json.dumps(payload, indent=2) + "\n")
                 written.append(str(path))

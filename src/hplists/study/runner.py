@@ -49,6 +49,7 @@ from typing import Any, Protocol, cast
 
 from hplists._check import check_int
 from hplists.curves import Curve, Status
+from hplists.exceptions import InvalidParameterError
 from hplists.store.base import TrialKey, TrialRecord, TrialStore, point_id
 
 __all__ = [
@@ -86,7 +87,7 @@ def resolve_rule(ref: str | None) -> Any:
         >>> resolve_rule("hplists.optim.metz")
         Traceback (most recent call last):
         ...
-        ValueError: update_rule must be a registered rule name or 'package.module:function', got 'hplists.optim.metz'
+        hplists.exceptions.InvalidParameterError: update_rule must be a registered rule name or 'package.module:function', got 'hplists.optim.metz'
     """
     if ref is None or (callable(ref) and not isinstance(ref, str)):
         return ref  # a rule itself (it must pickle for worker processes)
@@ -94,19 +95,19 @@ def resolve_rule(ref: str | None) -> Any:
         from hplists.optim.rules import RULES
 
         if ref not in RULES:
-            raise ValueError(f"update_rule must be a registered rule name ({', '.join(RULES)}) "
+            raise InvalidParameterError(f"update_rule must be a registered rule name ({', '.join(RULES)}) "
                              f"or 'package.module:function', got {ref!r}")
         return RULES[ref]
     if not isinstance(ref, str) or ref.count(":") != 1:
-        raise ValueError(f"update_rule must be a registered rule name or "
+        raise InvalidParameterError(f"update_rule must be a registered rule name or "
                          f"'package.module:function', got {ref!r}")
     module, name = ref.split(":")
     try:
         fn = getattr(importlib.import_module(module), name)
     except (ImportError, AttributeError) as e:
-        raise ValueError(f"update_rule {ref!r} cannot be imported: {e}") from None
+        raise InvalidParameterError(f"update_rule {ref!r} cannot be imported: {e}") from None
     if not callable(fn):
-        raise ValueError(f"update_rule {ref!r} is not callable")
+        raise InvalidParameterError(f"update_rule {ref!r} is not callable")
     return fn
 
 
@@ -141,7 +142,7 @@ class TrainTask:
         object.__setattr__(self, "points", tuple(self.points))
         object.__setattr__(self, "indices", tuple(int(i) for i in self.indices))
         if len(self.points) != len(self.indices):
-            raise ValueError(f"task of study {self.study!r}: {len(self.points)} points but "
+            raise InvalidParameterError(f"task of study {self.study!r}: {len(self.points)} points but "
                              f"{len(self.indices)} indices")
         check_int("seed", self.seed, low=0)
 
@@ -615,7 +616,7 @@ def train_into_store(
     points = tuple(points)
     idx = tuple(range(len(points))) if indices is None else tuple(indices)
     if len(idx) != len(points):
-        raise ValueError(f"indices must have one index per point ({len(points)}), got {len(idx)}")
+        raise InvalidParameterError(f"indices must have one index per point ({len(points)}), got {len(idx)}")
     task = TrainTask(study, workload, seed, points, idx, step_budget=step_budget,
                      update_rule=update_rule, batching=batching)
     if chunk_size is not None:

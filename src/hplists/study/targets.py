@@ -53,6 +53,7 @@ import numpy as np
 from hplists._check import check_int, check_real
 from hplists._version import __version__
 from hplists.curves import Status
+from hplists.exceptions import DataError, InvalidParameterError
 from hplists.hparams import Point
 from hplists.metric import better
 from hplists.metric import worst as metric_worst
@@ -250,7 +251,7 @@ def trial_best(record: TrialRecord, metric: str, mode: Literal["min", "max"]) ->
     if record.status is Status.ERROR or curve is None or len(curve) == 0:
         return worst
     if metric not in curve.metrics:
-        raise ValueError(
+        raise DataError(
             f"trial (study={record.study!r}, workload={record.workload!r}, point "
             f"{record.point_id}) has no metric {metric!r}; it recorded {sorted(curve.metrics)}"
         )
@@ -283,7 +284,7 @@ def _base_best(workload: Workload, done: Mapping[str, TargetResult],
     if entry is None and targets_path is not None:  # the package's targets, read-only
         entry = read_targets(None)["targets"].get(base)
     if entry is None:
-        raise ValueError(
+        raise InvalidParameterError(
             f"variant {workload.name!r} searches NAdamW plus the best algorithm of its base "
             f"workload {base!r}, which has no target yet; set it first "
             f"(hplists targets set --workload {base})"
@@ -295,7 +296,7 @@ def _base_best(workload: Workload, done: Mapping[str, TargetResult],
     except ValueError:  # the base is not registered here: trust the entry
         version = entry.get("workload_version")
     if entry.get("workload_version") != version:
-        raise ValueError(
+        raise InvalidParameterError(
             f"the target of base workload {base!r} was set for version "
             f"{entry.get('workload_version')!r}, but {base!r} is now version {version!r}; "
             f"set it again first (hplists targets set --workload {base})"
@@ -357,7 +358,7 @@ def _set_target(workload: Workload, store: TrialStore, config: TargetConfig,
     from hplists.optim.rules import get_rule
 
     if not isinstance(workload, JaxWorkload):
-        raise ValueError(f"workload {getattr(workload, 'name', workload)!r} must be a "
+        raise InvalidParameterError(f"workload {getattr(workload, 'name', workload)!r} must be a "
                          "JaxWorkload to be trained by the engine")
     for a in algorithms:
         get_rule(a)  # validates the name
@@ -391,7 +392,7 @@ def _set_target(workload: Workload, store: TrialStore, config: TargetConfig,
         if _better(s.best, best.best, mode):
             best = s
     if not math.isfinite(best.best):
-        raise ValueError(
+        raise DataError(
             f"no target-setting run on {name!r} produced a finite {metric!r} (every point of "
             f"{list(algorithms)} diverged or failed); fix the workload before setting its target"
         )
@@ -407,7 +408,7 @@ def _set_target(workload: Workload, store: TrialStore, config: TargetConfig,
         seed_best.append(trial_best(record, metric, mode))
     target = float(np.median(seed_best))
     if not math.isfinite(target):
-        raise ValueError(
+        raise DataError(
             f"the best configuration on {name!r} ({best.algorithm}, point {best.best_index}) "
             f"diverged on at least half of the seeds {list(config.rerun_seeds)}: "
             f"best values {seed_best}; no target can be set from it"
@@ -457,11 +458,11 @@ def _resolve(workloads: Sequence[str | Workload] | None) -> list[Workload]:
     out = [get_workload(w) if isinstance(w, str) else w for w in workloads]
     for w in out:
         if not isinstance(w, Workload):
-            raise ValueError(f"workloads must be names or Workload instances, got {w!r}")
+            raise InvalidParameterError(f"workloads must be names or Workload instances, got {w!r}")
     names = [w.name for w in out]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
-        raise ValueError(f"workloads are given more than once: {dupes}")
+        raise InvalidParameterError(f"workloads are given more than once: {dupes}")
     # Base workloads first: a variant searches its base's best algorithm.
     return sorted(out, key=lambda w: w.base is not None)
 

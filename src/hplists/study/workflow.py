@@ -45,6 +45,7 @@ from typing import Any, Literal
 from hplists._check import check_choice, check_int, check_real
 from hplists._files import atomic_write
 from hplists._version import __version__
+from hplists.exceptions import InvalidParameterError
 from hplists.hparams import HParams
 from hplists.lists.constructed import ConstructedList
 from hplists.lists.loo import LeaveOneOut
@@ -132,7 +133,7 @@ class StudyConfig:
             value = getattr(self, name)
             if value is not None:
                 if isinstance(value, str):
-                    raise ValueError(f"{name} must be a sequence of names, got the string "
+                    raise InvalidParameterError(f"{name} must be a sequence of names, got the string "
                                      f"{value!r}")
                 object.__setattr__(self, name, tuple(value))
         check_int("points", self.points, low=1)
@@ -146,7 +147,7 @@ class StudyConfig:
         check_int("bo_startup_trials", self.bo_startup_trials, low=0)
         check_choice("errors", self.errors, ("raise", "inf"))
         if self.workloads is not None and len(self.workloads) < 2:
-            raise ValueError(f"workloads must name at least 2 base workloads (leave-one-out "
+            raise InvalidParameterError(f"workloads must name at least 2 base workloads (leave-one-out "
                              f"needs them), got {list(self.workloads)}")
         known = [b.study for b in bl.fixed_baselines(n=self.k)] + list(self.bo_studies.values())
         for b in self.baselines or ():
@@ -210,7 +211,7 @@ class StudyLists:
             if fold.name == workload:
                 return [(self.indices[i], HParams.from_dict(self.matrix.points[i]))
                         for i in fold.built.indices]
-        raise ValueError(f"unknown workload {workload!r}; the lists cover "
+        raise InvalidParameterError(f"unknown workload {workload!r}; the lists cover "
                          f"{list(self.matrix.names)}")
 
     def rerun_points(self) -> dict[str, list[tuple[int, HParams]]]:
@@ -302,11 +303,11 @@ class StudyWorkflow:
 
             names = self.config.workloads or tuple(workload_names(variants=False))
             if len(names) < 2:
-                raise ValueError(f"the study needs at least 2 base workloads, found {list(names)}")
+                raise InvalidParameterError(f"the study needs at least 2 base workloads, found {list(names)}")
             self._workloads = [get_workload(n) for n in names]
             variants = [w.name for w in self._workloads if w.base is not None]
             if variants:
-                raise ValueError(f"workloads must be base workloads; {variants} are variants "
+                raise InvalidParameterError(f"workloads must be base workloads; {variants} are variants "
                                  "(pass them as variants)")
         return self._workloads
 
@@ -324,7 +325,7 @@ class StudyWorkflow:
             self._variants = [get_workload(n) for n in names]
             orphans = [v.name for v in self._variants if v.base is None]
             if orphans:
-                raise ValueError(f"variants must be variants of a base workload; {orphans} are "
+                raise InvalidParameterError(f"variants must be variants of a base workload; {orphans} are "
                                  "base workloads")
         return self._variants
 
@@ -350,7 +351,7 @@ class StudyWorkflow:
             except ValueError:
                 missing.append(n)
         if missing:
-            raise ValueError(
+            raise InvalidParameterError(
                 f"workload(s) {missing} have no target, and the lists need one on every base "
                 "workload. Set them first (`hplists targets set`), give them with --specs FILE, "
                 "or run only --stage broad,baselines"
@@ -379,13 +380,13 @@ class StudyWorkflow:
         records = [r for r in self.store.trials(study=cfg.broad_study)
                    if r.point_id in index and r.workload in names]
         if not records:
-            raise ValueError(f"study {cfg.broad_study!r} has no trials of the broad sample on "
+            raise InvalidParameterError(f"study {cfg.broad_study!r} has no trials of the broad sample on "
                              f"{names}; run --stage broad first")
         try:
             matrix = TrialMatrix.from_records(records, specs, study=cfg.broad_study,
                                               workloads=names, errors=cfg.errors)
         except ValueError as e:
-            raise ValueError(f"{e} (the broad stage is not finished: run --stage broad)") \
+            raise InvalidParameterError(f"{e} (the broad stage is not finished: run --stage broad)") \
                 from None
         final = greedy_list(matrix.fractions, cfg.k, cfg.tau)
         loo = leave_one_out(matrix, cfg.k, cfg.tau)
@@ -690,7 +691,7 @@ class StudyWorkflow:
         if path.exists() and not overwrite:
             old = json.loads(path.read_text())
             if old.get("points") != payload["points"]:
-                raise ValueError(f"list file {str(path)!r} exists with other points; pass "
+                raise InvalidParameterError(f"list file {str(path)!r} exists with other points; pass "
                                  "overwrite=True (--force) to replace it")
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(path, json.dumps(payload, indent=2) + "\n")

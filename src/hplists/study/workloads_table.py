@@ -36,6 +36,7 @@ import numpy as np
 
 from hplists._files import atomic_write
 from hplists.curves import Status
+from hplists.exceptions import InvalidParameterError
 
 __all__ = ["END", "START", "estimated_seconds_per_step", "seconds_per_step", "to_markdown",
            "update_markdown", "wall_clock_factor", "workloads_table"]
@@ -237,11 +238,11 @@ def update_markdown(path: str | os.PathLike[str], table: str, *, start: str = ST
     """
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"{str(path)!r} does not exist")
+        raise InvalidParameterError(f"{str(path)!r} does not exist")
     text = path.read_text()
     pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.DOTALL)
     if not pattern.search(text):
-        raise ValueError(f"{str(path)!r} has no {start} ... {end} markers; add them where the "
+        raise InvalidParameterError(f"{str(path)!r} has no {start} ... {end} markers; add them where the "
                          "table belongs")
     new = pattern.sub(lambda _: f"{start}\n{table}\n{end}", text, count=1)
     if new == text:

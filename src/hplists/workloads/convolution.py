@@ -26,6 +26,7 @@ import jax
 import jax.numpy as jnp
 
 from hplists._check import check_choice, check_int
+from hplists.exceptions import InvalidParameterError
 
 __all__ = ["Conv", "ConvTranspose2x2", "conv2d", "conv_transpose_2x2"]
 
@@ -61,7 +62,7 @@ def conv2d(
     sh, sw = check_int("strides[0]", sh, low=1), check_int("strides[1]", sw, low=1)
     kh, kw, cin, cout = kernel.shape
     if x.shape[-1] != cin:
-        raise ValueError(f"x has {x.shape[-1]} channels but the kernel expects {cin}")
+        raise InvalidParameterError(f"x has {x.shape[-1]} channels but the kernel expects {cin}")
     h, w = x.shape[-3], x.shape[-2]
     if padding == "SAME":
         (ph0, ph1), (pw0, pw1) = _same_pads(h, kh, sh), _same_pads(w, kw, sw)
@@ -102,7 +103,7 @@ def conv_transpose_2x2(x: jax.Array, kernel: jax.Array) -> jax.Array:
         True
     """
     if kernel.shape[:2] != (2, 2):
-        raise ValueError(f"kernel must have shape (2, 2, C_in, C_out), got {kernel.shape}")
+        raise InvalidParameterError(f"kernel must have shape (2, 2, C_in, C_out), got {kernel.shape}")
     *lead, h, w, _ = x.shape
     cout = kernel.shape[-1]
     y = jnp.einsum("...hwc,ijco->...hiwjo", x, kernel[::-1, ::-1])

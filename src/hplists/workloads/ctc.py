@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from hplists.exceptions import InvalidParameterError
+
 __all__ = ["greedy_decode"]
 
 
@@ -38,18 +40,18 @@ def greedy_decode(
     if outputs.ndim == 3:
         outputs = outputs.argmax(axis=-1)
     if outputs.ndim != 2:
-        raise ValueError(
+        raise InvalidParameterError(
             f"outputs must be [batch, frames] ids or [batch, frames, labels] scores, "
             f"got shape {outputs.shape}"
         )
     if not np.issubdtype(outputs.dtype, np.integer):
-        raise ValueError(f"outputs of shape [batch, frames] must be integer ids, got {outputs.dtype}")
+        raise InvalidParameterError(f"outputs of shape [batch, frames] must be integer ids, got {outputs.dtype}")
     keep = outputs != blank
     keep[:, 1:] &= outputs[:, 1:] != outputs[:, :-1]
     if paddings is not None:
         paddings = np.asarray(paddings)
         if paddings.shape != outputs.shape:
-            raise ValueError(
+            raise InvalidParameterError(
                 f"paddings must have the shape of the frames {outputs.shape}, got {paddings.shape}"
             )
         keep &= paddings == 0

@@ -14,6 +14,8 @@ from collections.abc import Hashable, Sequence
 
 import numpy as np
 
+from hplists.exceptions import InvalidParameterError
+
 __all__ = ["levenshtein", "levenshtein_batch", "word_error_rate"]
 
 
@@ -34,7 +36,7 @@ def levenshtein_batch(
         [3, 0, 3]
     """
     if len(refs) != len(hyps):
-        raise ValueError(
+        raise InvalidParameterError(
             f"refs and hyps must have the same length, got {len(refs)} and {len(hyps)}"
         )
     n = len(refs)
@@ -85,10 +87,10 @@ def word_error_rate(
         0.5
     """
     if len(refs) != len(hyps):
-        raise ValueError(
+        raise InvalidParameterError(
             f"refs and hyps must have the same length, got {len(refs)} and {len(hyps)}"
         )
     words = sum(len(r) for r in refs)
     if words == 0:
-        raise ValueError("refs must contain at least one word")
+        raise InvalidParameterError("refs must contain at least one word")
     return int(levenshtein_batch(refs, hyps).sum()) / words

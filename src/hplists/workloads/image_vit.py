@@ -33,6 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from hplists._check import check_int
+from hplists.exceptions import InvalidParameterError
 from hplists.workloads import images
 from hplists.workloads.layers import dropout, softmax_cross_entropy
 from hplists.workloads.registry import register
@@ -53,7 +54,7 @@ def posemb_sincos_2d(h: int, w: int, width: int, temperature: float = 10_000.0) 
     """
     width = check_int("width", width, low=8)
     if width % 4:
-        raise ValueError(f"width must be a multiple of 4 for the sin-cos embedding, got {width}")
+        raise InvalidParameterError(f"width must be a multiple of 4 for the sin-cos embedding, got {width}")
     y, x = jnp.mgrid[:h, :w]
     omega = 1.0 / temperature ** (jnp.arange(width // 4) / (width // 4 - 1))
     y = y.reshape(-1, 1) * omega
@@ -130,7 +131,7 @@ class ViT(nn.Module):
         *lead, h, w, c = x.shape
         p = self.patch_size
         if h % p or w % p:
-            raise ValueError(f"patch_size {p} must divide the image size {(h, w)}")
+            raise InvalidParameterError(f"patch_size {p} must divide the image size {(h, w)}")
         # Non-overlapping patches, flattened in (row, col, channel) order: a
         # stride-p convolution as one matrix product.
         x = x.reshape(*lead, h // p, p, w // p, p, c).swapaxes(-4, -3)

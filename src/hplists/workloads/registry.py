@@ -42,11 +42,11 @@ def register(cls: type[Workload]) -> type[Workload]:
     """Class decorator: makes ``cls`` available as ``get_workload(cls.name)``."""
     name = getattr(cls, "name", None)
     if not isinstance(name, str) or not name:
-        raise ValueError(f"workload class {cls.__name__} must set a non-empty `name`")
+        raise InvalidParameterError(f"workload class {cls.__name__} must set a non-empty `name`")
     if name in _REGISTRY and _REGISTRY[name] is not cls:
-        raise ValueError(f"a different workload is already registered as {name!r}")
+        raise InvalidParameterError(f"a different workload is already registered as {name!r}")
     if getattr(cls, "num_evals", 20) < 20:
-        raise ValueError(f"workload {name!r}: num_evals must be >= 20, got {cls.num_evals}")
+        raise InvalidParameterError(f"workload {name!r}: num_evals must be >= 20, got {cls.num_evals}")
     _REGISTRY[name] = cls
     return cls
 
@@ -111,9 +111,9 @@ def get_workload(name: str) -> Workload:
         >>> get_workload("no-such-workload")
         Traceback (most recent call last):
         ...
-        ValueError: unknown workload 'no-such-workload'; registered workloads are [...]
+        hplists.exceptions.InvalidParameterError: unknown workload 'no-such-workload'; registered workloads are [...]
     """
     _load_builtins()
     if name not in _REGISTRY:
-        raise ValueError(f"unknown workload {name!r}; registered workloads are {workload_names()}")
+        raise InvalidParameterError(f"unknown workload {name!r}; registered workloads are {workload_names()}")
     return _REGISTRY[name]()

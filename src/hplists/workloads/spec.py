@@ -29,6 +29,7 @@ import numpy as np
 
 from hplists._check import check_int
 from hplists.curves import Curve
+from hplists.exceptions import InvalidParameterError
 from hplists.hparams import Point, point_dict
 from hplists.metric import Metric
 from hplists.optim.update_rule import UpdateRule
@@ -91,7 +92,7 @@ class Dataset:
             arrays = getattr(self, split)
             sizes = {k: np.shape(v)[0] for k, v in arrays.items()}
             if len(set(sizes.values())) > 1:
-                raise ValueError(f"{split} arrays disagree on the number of examples: {sizes}")
+                raise InvalidParameterError(f"{split} arrays disagree on the number of examples: {sizes}")
 
     @property
     def num_train(self) -> int:

@@ -35,6 +35,7 @@ import numpy as np
 import optax
 
 from hplists._check import check_int, check_real
+from hplists.exceptions import InvalidParameterError
 from hplists.workloads.cache import cached_dataset
 from hplists.workloads.ctc import greedy_decode
 from hplists.workloads.edit_distance import word_error_rate
@@ -133,7 +134,7 @@ def generate(
     accent = check_real("accent", accent, low=0.0)
     pause = check_real("pause", pause, 0.0, 1.0)
     if 4 * (num_units - 1) ** 3 < num_words:  # rough count of distinct words
-        raise ValueError(f"num_words must be at most a few per unit, got {num_words}")
+        raise InvalidParameterError(f"num_words must be at most a few per unit, got {num_words}")
 
     rng = np.random.default_rng(seed)
     clusters = max(1, num_units // 4)

@@ -21,6 +21,7 @@ import numpy as np
 from scipy import ndimage
 
 from hplists._check import check_int, check_real
+from hplists.exceptions import InvalidParameterError
 
 __all__ = ["structural_similarity"]
 
@@ -57,17 +58,17 @@ def structural_similarity(
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     if x.shape != y.shape or x.ndim < 2:
-        raise ValueError(
+        raise InvalidParameterError(
             f"x and y must be images (..., H, W) of one shape, got {x.shape}, {y.shape}"
         )
     win_size = check_int("win_size", win_size, low=3, high=min(x.shape[-2:]))
     if win_size % 2 == 0:
-        raise ValueError(f"win_size must be odd, got {win_size}")
+        raise InvalidParameterError(f"win_size must be odd, got {win_size}")
     k1 = check_real("k1", k1, low=0.0, low_open=True)
     k2 = check_real("k2", k2, low=0.0, low_open=True)
     data_range = np.asarray(data_range, dtype=np.float64)
     if np.any(~np.isfinite(data_range)) or np.any(data_range <= 0):
-        raise ValueError(f"data_range must be finite and > 0, got {data_range}")
+        raise InvalidParameterError(f"data_range must be finite and > 0, got {data_range}")
     data_range = np.broadcast_to(data_range, x.shape[:-2])[..., None, None]
 
     size = (1,) * (x.ndim - 2) + (win_size, win_size)

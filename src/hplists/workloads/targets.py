@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from hplists._files import atomic_write
-from hplists.exceptions import InvalidParameterError
+from hplists.exceptions import DataError, InvalidParameterError
 
 __all__ = [
     "FORMAT",
@@ -54,14 +54,14 @@ def default_path() -> Path:
 
 def _check(data: Any, source: str) -> dict[str, Any]:
     if not isinstance(data, Mapping) or data.get("format") != FORMAT:
-        raise ValueError(f"{source} is not an hplists targets file (its 'format' must be "
+        raise DataError(f"{source} is not an hplists targets file (its 'format' must be "
                          f"{FORMAT!r})")
     if data.get("format_version") != FORMAT_VERSION:
-        raise ValueError(f"{source}: unknown format_version {data.get('format_version')!r}; "
+        raise DataError(f"{source}: unknown format_version {data.get('format_version')!r}; "
                          f"this hplists reads version {FORMAT_VERSION}")
     entries = data.get("targets")
     if not isinstance(entries, Mapping):
-        raise ValueError(f"{source}: 'targets' must map workload names to entries")
+        raise DataError(f"{source}: 'targets' must map workload names to entries")
     for name, entry in entries.items():
         _check_entry(name, entry, source)
     return dict(data)
@@ -69,15 +69,15 @@ def _check(data: Any, source: str) -> dict[str, Any]:
 
 def _check_entry(name: str, entry: Any, source: str) -> None:
     if not isinstance(entry, Mapping):
-        raise ValueError(f"{source}: targets[{name!r}] must be an object")
+        raise DataError(f"{source}: targets[{name!r}] must be an object")
     missing = [k for k in _REQUIRED if k not in entry]
     if missing:
-        raise ValueError(f"{source}: targets[{name!r}] is missing {missing}")
+        raise DataError(f"{source}: targets[{name!r}] is missing {missing}")
     t = entry["target"]
     if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t):
-        raise ValueError(f"{source}: targets[{name!r}].target must be a finite number, got {t!r}")
+        raise DataError(f"{source}: targets[{name!r}].target must be a finite number, got {t!r}")
     if entry["mode"] not in ("min", "max"):
-        raise ValueError(f"{source}: targets[{name!r}].mode must be one of 'min', 'max'; "
+        raise DataError(f"{source}: targets[{name!r}].mode must be one of 'min', 'max'; "
                          f"got {entry['mode']!r}")
 
 
@@ -95,7 +95,7 @@ def read_targets(path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text())
     except json.JSONDecodeError as e:
-        raise ValueError(f"targets file {str(path)!r} is not valid JSON: {e}") from None
+        raise DataError(f"targets file {str(path)!r} is not valid JSON: {e}") from None
     return _check(data, f"targets file {str(path)!r}")
 
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from hplists._check import check_int
 from hplists.curves import Curve, Status
+from hplists.exceptions import InvalidParameterError
 from hplists.hparams import HParams, Point
 from hplists.optim.update_rule import UpdateRule, eval_params_of, static_of
 from hplists.workloads.engine.data import _batch_order, _data, _keys
@@ -50,10 +51,10 @@ def _run_group(workload: JaxWorkload, points: Sequence[Point], seed: int, total_
     if vmapped:
         size = check_int("vmap_size", getattr(workload, "vmap_size", 16), low=1)
         if n > size:
-            raise ValueError(f"a vmapped group holds at most vmap_size={size} points, got {n}")
+            raise InvalidParameterError(f"a vmapped group holds at most vmap_size={size} points, got {n}")
         points = [*points, *[points[-1]] * (size - n)]
     elif n != 1:
-        raise ValueError(f"a sequential group holds one point, got {n}")
+        raise InvalidParameterError(f"a sequential group holds one point, got {n}")
     steps = _eval_steps(workload, total_steps, budget)
     hp = hp_arrays(points, total_steps, workload.regularizers)
     data = _data(workload)

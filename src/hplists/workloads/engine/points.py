@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from hplists._check import check_int, check_real
+from hplists.exceptions import InvalidParameterError
 from hplists.hparams import HParams, Point
 from hplists.optim.schedule import warmup_steps
 from hplists.workloads.spec import REGULARIZER_KEYS
@@ -20,7 +21,7 @@ def _point_dict(point: Point, index: int) -> dict[str, float]:
         for k, v in point.items():
             d[str(k)] = check_real(f"points[{index}][{k!r}]", v)
     else:
-        raise ValueError(
+        raise InvalidParameterError(
             f"points[{index}] must be an HParams or a mapping of names to numbers, "
             f"got {type(point).__name__}"
         )
@@ -70,12 +71,12 @@ def hp_arrays(
     """
     total_steps = check_int("total_steps", total_steps, low=1)
     if len(points) == 0:
-        raise ValueError("points must contain at least one point, got none")
+        raise InvalidParameterError("points must contain at least one point, got none")
     dicts = [_point_dict(p, i) for i, p in enumerate(points)]
     names = set(dicts[0])
     for i, d in enumerate(dicts):
         if set(d) != names:
-            raise ValueError(
+            raise InvalidParameterError(
                 f"all points must have the same hyperparameter names; points[0] has "
                 f"{sorted(names)} but points[{i}] has {sorted(d)}"
             )

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 from hplists._check import check_choice, check_int
 from hplists.curves import Curve
+from hplists.exceptions import InvalidParameterError
 from hplists.hparams import Point
 from hplists.optim.update_rule import UpdateRule
 from hplists.progress import StageBar, StepProgressFn
@@ -35,7 +36,7 @@ def iter_train(
     Points finish in batches, not necessarily in order (``"processes"``).
     """
     if not isinstance(workload, JaxWorkload):
-        raise ValueError(
+        raise InvalidParameterError(
             f"workload must be a JaxWorkload, got {type(workload).__name__}; other workloads "
             "train themselves in their run() method"
         )

@@ -326,6 +326,8 @@ class CtcSpeechChecks:
     name: str
     cls: type
     num_params: tuple[int, int]
+    learn_steps: int  # steps in which the paper's first point beats chance
+    short_steps = 100
 
     def test_registered_with_its_contract(self, workload: JaxWorkload) -> None:
         # CTC has no label smoothing.
@@ -344,3 +346,15 @@ class CtcSpeechChecks:
 
     def test_score_of_the_references_is_zero_wer(self, workload: JaxWorkload, data: Any) -> None:
         check_ctc_references_score_zero_wer(workload, data.valid)
+
+    @pytest.mark.slow
+    def test_good_point_beats_chance_and_absurd_lr_diverges_alone(self, workload: JaxWorkload
+                                                                   ) -> None:
+        good, _ = train_good_absurd_tiny(workload, PAPER_FIRST, self.learn_steps, tiny=False)
+        wer = good.metric("wer")
+        assert wer[0] >= 0.95  # chance: an untrained model emits blanks, every word is deleted
+        assert wer.min() < 0.75 and wer[-1] < wer[: len(wer) // 2].min()
+
+    def test_same_seed_same_curve_other_seed_other_curve(self, workload: JaxWorkload) -> None:
+        check_same_seed_same_curve(workload, PAPER_FIRST.replace(dropout_rate=0.1),
+                                   self.short_steps)

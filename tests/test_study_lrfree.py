@@ -198,3 +198,27 @@ def test_a_smaller_configuration_uses_the_first_points_of_a_larger_run(tiny, tmp
     assert small.complete_searches() == [Search("adamw", 0.5)]
     assert small.search_matrix(Search("adamw", 0.5)).fractions.shape == (3, 2)
     assert next(i for i, _ in small.top_points(Search("adamw", 0.5))) in (0, 1, 2)
+
+
+def test_each_search_is_rerun_as_soon_as_it_is_complete(tiny, tmp_path):
+    """Calibration and candidates together: search, its candidates, next search, ..., the rest."""
+    st = _study(tmp_path, searches=(Search("adamw", 0.5), Search("sfadamw")))
+    executed = []
+    execute = st._execute
+
+    def spy(stage, tasks):
+        executed.append((stage, sorted({t.study for t in tasks})))
+        return execute(stage, tasks)
+
+    st._execute = spy
+    results = st.run(["calibration", "candidates"])
+    assert executed == [
+        ("calibration", ["lrfree/adamw/h50"]),
+        ("candidates", ["lrfree/adamw/h50/candidates"]),
+        ("calibration", ["lrfree/sfadamw"]),
+        ("candidates", ["lrfree/sfadamw/candidates"]),
+        ("candidates", ["lrfree/adamw/h50/candidates", "lrfree/sfadamw/candidates"]),
+    ]
+    # The same trials as the stages one after the other, counted under their stage.
+    assert [(r.stage, r.trained) for r in results] == [("calibration", 12),
+                                                      ("candidates", 3 * 2 * 2)]

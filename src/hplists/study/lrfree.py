@@ -328,6 +328,13 @@ class StagePlan:
     seconds_left: float | None
 
 
+def _total(stage: str, parts: Sequence[StageResult]) -> StageResult:
+    """One stage's result from the results of its parts."""
+    return StageResult(stage, sum(p.trained for p in parts), sum(p.diverged for p in parts),
+                       sum(p.failed for p in parts), sum(p.already_done for p in parts),
+                       tuple(sorted({st for p in parts for st in p.studies})))
+
+
 class LrFreeStudy:
     """Paper 002's study over one trial store (see the module docstring).
 
@@ -419,10 +426,11 @@ class LrFreeStudy:
             out[r.name] = len(hit)
         return out
 
-    def search_tasks(self) -> list[TrainTask]:
+    def search_tasks(self, searches: Sequence[Search] | None = None) -> list[TrainTask]:
+        """Seed-0 tasks of every point of ``searches`` (default: every configured search)."""
         cfg = self.config
         tasks = []
-        for s in cfg.searches:
+        for s in cfg.searches if searches is None else searches:
             pts = s.points(cfg.points, cfg.sample_seed)
             tasks += self._tasks(s.study, s.method, pts, range(len(pts)), (cfg.train_seed,))
         return tasks
@@ -611,15 +619,15 @@ class LrFreeStudy:
 
     def complete_searches(self) -> list[Search]:
         """Searches whose every point is recorded on every base workload (none running)."""
-        out = []
-        for s in self.config.searches:
-            try:
-                m = self.search_matrix(s)
-            except ValueError:
-                continue
-            if m.fractions.shape[0] == self.config.points and m.running == 0:
-                out.append(s)
-        return out
+        return [s for s in self.config.searches if self.is_complete(s)]
+
+    def is_complete(self, search: Search) -> bool:
+        """Whether every point of ``search`` is recorded on every base workload (none running)."""
+        try:
+            m = self.search_matrix(search)
+        except ValueError:
+            return False
+        return bool(m.fractions.shape[0] == self.config.points and m.running == 0)
 
     def candidates(self, searches: Sequence[Search] | None = None) -> list[Candidate]:
         """The rerun candidates of the complete searches, then the AlgoPerf Schedule-Free point."""
@@ -663,26 +671,43 @@ class LrFreeStudy:
         check_choice("stage", stage, STAGES)
         if stage == "defaults":
             first = self._execute(stage, self.defaults_tasks(extra_seeds=False))
-            more = self._execute(stage, self.defaults_tasks(extra_seeds=True))
-            return StageResult(stage, first.trained + more.trained,
-                               first.diverged + more.diverged, first.failed + more.failed,
-                               first.already_done + more.already_done,
-                               tuple(sorted({*first.studies, *more.studies})))
+            return _total(stage, [first, self._execute(stage, self.defaults_tasks(True))])
         if stage == "calibration":
             return self._execute(stage, self.search_tasks())
         return self._execute(stage, self.candidate_tasks())
 
     def run(self, stages: Sequence[str] = STAGES, *,
             callback: Callable[[StageResult], None] | None = None) -> list[StageResult]:
-        """Runs the stages in order; ``callback`` gets each stage's result when it is done."""
+        """Runs the stages in order; ``callback`` gets each stage's result when it is done.
+
+        With both ``calibration`` and ``candidates``, each search's candidates
+        are rerun as soon as the search is complete, before the next search
+        starts: the same trials as the stages one after the other, but every
+        committed snapshot of a long study holds finished (method, horizon)
+        results, not only unranked searches. The ``candidates`` stage then
+        trains what is left (the AlgoPerf Schedule-Free point).
+        """
         stages = [check_choice("stage", s, STAGES) for s in stages]
         self.specs()  # every base workload needs its target before anything trains
         out = []
+        early: list[StageResult] = []  # candidates rerun between the searches
         for stage in STAGES:
-            if stage in stages:
+            if stage not in stages:
+                continue
+            if stage == "calibration" and "candidates" in stages:
+                parts = []
+                for search in self.config.searches:
+                    parts.append(self._execute(stage, self.search_tasks([search])))
+                    if self.is_complete(search):
+                        cands = [c for c in self.candidates([search]) if c.search == search]
+                        early.append(self._execute("candidates", self.candidate_tasks(cands)))
+                out.append(_total(stage, parts))
+            elif stage == "candidates":
+                out.append(_total(stage, [*early, self.run_stage(stage)]))
+            else:
                 out.append(self.run_stage(stage))
-                if callback is not None:
-                    callback(out[-1])
+            if callback is not None:
+                callback(out[-1])
         return out
 
     # ------------------------------------------------------------------------------ plan

@@ -1,0 +1,85 @@
+"""Reference curves of the engine: every base workload, a few steps, to the last bit.
+
+Not a test module. ``tests/test_workloads_engine_reference.py`` retrains these
+trials and compares every recorded number exactly, so a change to the engine
+that alters numerics (another PRNG, another reduction order, another layout)
+fails a test instead of silently invalidating the committed stores.
+
+XLA's CPU kernels depend on the instruction set, so the file records the CPU
+it was made on and the test compares only on a CPU with the same features.
+Regenerate (only for a change meant to alter numerics, with a workload
+version bump)::
+
+    .venv/bin/python tests/helpers/engine_reference.py
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+PATH = Path(__file__).resolve().parents[1] / "data" / "engine_reference.json"
+STEPS = 12
+SEED = 0
+BATCHING = "sequential"
+# Instruction-set features that change which kernels XLA:CPU emits.
+ISA_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512_bf16", "amx_tile")
+
+
+def cpu_signature() -> dict[str, Any]:
+    """The CPU's model name and ISA features (Linux ``/proc/cpuinfo``; empty elsewhere)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return {}
+    model, flags = "", set()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "model name" and not model:
+            model = value.strip()
+        elif key.strip() == "flags" and not flags:
+            flags = set(value.split())
+    return {"model": model, "flags": sorted(f for f in ISA_FLAGS if f in flags)}
+
+
+def point() -> Any:
+    from hplists import get_list
+
+    return get_list("nadamw-paper")[0].replace(dropout_rate=0.1, label_smoothing=0.1)
+
+
+def curve_record(curve: Any) -> dict[str, Any]:
+    """A curve's numbers as exact hex floats (seconds left out: they are wall time)."""
+    return {"status": curve.status.value, "steps": [int(s) for s in curve.steps],
+            "train_loss": [float(x).hex() for x in curve.train_loss],
+            "metrics": {k: [float(x).hex() for x in v] for k, v in sorted(curve.metrics.items())}}
+
+
+def train(name: str) -> dict[str, Any]:
+    from hplists.workloads import engine
+    from hplists.workloads.registry import get_workload
+
+    (curve,) = engine.train(get_workload(name), [point()], SEED, step_budget=STEPS,
+                            batching=BATCHING)
+    return curve_record(curve)
+
+
+def main() -> int:
+    from hplists.workloads.registry import get_workload, workload_names
+
+    names = workload_names(variants=False)
+    data = {"cpu": cpu_signature(), "steps": STEPS, "seed": SEED, "batching": BATCHING,
+            "point": point().to_dict(),
+            "workloads": {n: {"version": get_workload(n).version, "curve": train(n)}
+                          for n in names}}
+    PATH.parent.mkdir(exist_ok=True)
+    PATH.write_text(json.dumps(data, indent=1) + "\n")
+    print(f"wrote {len(names)} reference curves to {PATH}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    raise SystemExit(main())

@@ -38,20 +38,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "progress bar) and prints, per point, its status, best validation metric and, when the "
         "workload has a target, the time to reach it; then the best point. With --store, trials "
         "go to a trial store (study run/<list>) and finished ones are not trained again.")
-    r.add_argument("--workload", required=True, help="a workload name (see `hplists workloads`)")
-    r.add_argument("--list", default="nadamw-paper", dest="list_name",
-                   help="a list name (see `hplists lists`; default nadamw-paper)")
-    r.add_argument("--k", type=int, default=5, help="number of points to run (default 5)")
+    _list_on_workload_args(r, store="a trial store to record trials in and reuse",
+                           steps="step budget (default: the workload's)")
     r.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
-    r.add_argument("--store", default=None, help="a trial store to record trials in and reuse")
-    r.add_argument("--steps", type=int, default=None,
-                   help="step budget (default: the workload's)")
-    r.add_argument("--batching", default=None,
-                   help="vmap, sequential, processes or processes/vmap (default: the workload's)")
-    r.add_argument("--update-rule", default=None, metavar="NAME|MODULE:FUNCTION",
-                   help="update rule for the list's points (default: NAdamW for NAdamW lists)")
-    r.add_argument("--no-progress", action="store_true", help="no progress bar")
-    r.add_argument("--json", action="store_true", help="print JSON instead of tables")
     r.set_defaults(func=_run)
 
     e = sub.add_parser(
@@ -62,25 +51,30 @@ def register(sub: argparse._SubParsersAction) -> None:
         "to hit the target, and the best validation metric; then the hit rate and median t/T. "
         "Trials are recorded in study run/<list> of --store (as `hplists run --store` does), "
         "so a killed evaluation resumes.")
-    e.add_argument("--workload", required=True, help="a workload name (see `hplists workloads`)")
-    e.add_argument("--list", default="nadamw-paper", dest="list_name",
-                   help="a list name (see `hplists lists`; default nadamw-paper)")
-    e.add_argument("--k", type=int, default=5, help="number of points to run (default 5)")
+    _list_on_workload_args(
+        e, store="a trial store to record trials in and reuse (default: a temporary one)",
+        steps="step budget (default: the workload's); t/T is against it")
     e.add_argument("--seeds", default="1", metavar="N|S,S,...",
                    help="N seeds 0..N-1, or a comma-separated list of seeds (default 1)")
-    e.add_argument("--store", default=None,
-                   help="a trial store to record trials in and reuse (default: a temporary one)")
-    e.add_argument("--steps", type=int, default=None,
-                   help="step budget (default: the workload's); t/T is against it")
     e.add_argument("--target", type=float, default=None,
                    help="validation target (default: the workload's)")
-    e.add_argument("--batching", default=None,
-                   help="vmap, sequential, processes or processes/vmap (default: the workload's)")
-    e.add_argument("--update-rule", default=None, metavar="NAME|MODULE:FUNCTION",
-                   help="update rule for the list's points (default: the list's own)")
-    e.add_argument("--no-progress", action="store_true", help="no progress bar")
-    e.add_argument("--json", action="store_true", help="print JSON instead of text")
     e.set_defaults(func=_evaluate)
+
+
+def _list_on_workload_args(p: argparse.ArgumentParser, *, store: str, steps: str) -> None:
+    """The options of the commands that train a list's first K points on one workload."""
+    p.add_argument("--workload", required=True, help="a workload name (see `hplists workloads`)")
+    p.add_argument("--list", default="nadamw-paper", dest="list_name",
+                   help="a list name (see `hplists lists`; default nadamw-paper)")
+    p.add_argument("--k", type=int, default=5, help="number of points to run (default 5)")
+    p.add_argument("--store", default=None, help=store)
+    p.add_argument("--steps", type=int, default=None, help=steps)
+    p.add_argument("--batching", default=None,
+                   help="vmap, sequential, processes or processes/vmap (default: the workload's)")
+    p.add_argument("--update-rule", default=None, metavar="NAME|MODULE:FUNCTION",
+                   help="update rule for the list's points (default: the list's own)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
 
 
 # ---------------------------------------------------------------------------- workloads

@@ -465,3 +465,17 @@ def test_target_setting_runs_on_any_executor_of_the_trial_runner(done, tmp_path)
         (r,) = ts.set_targets([Tiny()], open_store(tmp_path / "p.db"), CONFIG,
                               targets_path=tmp_path / "t.json", executor=pool)
     assert r.target == done["results"]["tiny_targets"].target
+
+
+def test_show_points_to_the_targets_file_that_set_wrote_here(tmp_path, monkeypatch, capsys):
+    """`targets show` reads the package's file by default; a stores/targets.json written by
+    `targets set` in this directory is named, with how to show it."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["targets", "show"]) == 0
+    assert "stores/targets.json" not in capsys.readouterr().out
+    (tmp_path / "stores").mkdir()
+    (tmp_path / "stores" / "targets.json").write_text("{}")
+    assert main(["targets", "show"]) == 0
+    out = capsys.readouterr().out
+    assert "show it with --targets-file stores/targets.json" in out
+    assert "targets file: " in out  # the package's, as before

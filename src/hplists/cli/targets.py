@@ -243,6 +243,12 @@ def _show(args: argparse.Namespace) -> int:
         print(json.dumps(data, indent=2))
         return 0
     path = args.targets_file or default_path()
+    if args.targets_file is None:
+        from hplists.study.targets import DEFAULT_TARGETS_FILE
+
+        if DEFAULT_TARGETS_FILE.is_file():  # what `targets set` wrote here: say where it is
+            print(f"(this directory has {DEFAULT_TARGETS_FILE}, written by `hplists targets "
+                  f"set`; show it with --targets-file {DEFAULT_TARGETS_FILE})")
     if not data["targets"]:
         print(f"no targets in {path} yet (hplists targets set)")
         return 0

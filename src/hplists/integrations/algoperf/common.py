@@ -67,6 +67,7 @@ __all__ = [
     "data_selection",
     "get_batch_size",
     "horizon",
+    "log_loss",
     "prepare_for_eval",
     "read_hyperparameters",
     "read_trial",
@@ -245,6 +246,27 @@ def train_mode() -> Any:
     except ImportError:
         return _ForwardPassMode.TRAIN
     return spec.ForwardPassMode.TRAIN
+
+
+# Steps at which the training loss goes to workload.metrics_logger (reading it syncs).
+LOG_EVERY = 100
+
+
+def log_loss(workload: Any, global_step: int, loss: Callable[[], float]) -> None:
+    """Hands ``loss()`` to the workload's ``metrics_logger`` every :data:`LOG_EVERY` steps.
+
+    ``loss`` is called only on those steps: reading a device value waits for it.
+
+    Example:
+        >>> class Logger:
+        ...     def append_scalar_metrics(self, metrics, step): print(step, metrics)
+        >>> w = type("W", (), {"metrics_logger": Logger()})()
+        >>> log_loss(w, 200, lambda: 0.5); log_loss(w, 201, lambda: 0.5)
+        200 {'loss': 0.5}
+    """
+    logger = getattr(workload, "metrics_logger", None)
+    if logger is not None and global_step % LOG_EVERY == 0:
+        logger.append_scalar_metrics({"loss": float(loss())}, global_step)
 
 
 def get_batch_size(workload_name: str) -> int:

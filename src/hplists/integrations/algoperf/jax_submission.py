@@ -60,6 +60,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from hplists.integrations.algoperf.common import (
     data_selection,
     get_batch_size,
+    log_loss,
     prepare_for_eval,
     read_trial,
     train_mode,
@@ -76,8 +77,6 @@ __all__ = [
 
 # As AlgoPerf's baselines and torch.nn.utils.clip_grad_norm_: scale = clip / (norm + eps).
 _GRAD_CLIP_EPS = 1e-6
-# Steps at which the training loss goes to workload.metrics_logger (a .item() syncs).
-_LOG_EVERY = 100
 
 
 def init_optimizer_state(
@@ -121,9 +120,7 @@ def update_params(
         workload, update_fn, trial.grad_clip, point.label_smoothing, point.dropout_rate,
         model_state, opt_state, current_param_container, batch, rng,
     )  # fmt: skip
-    logger = getattr(workload, "metrics_logger", None)
-    if logger is not None and global_step % _LOG_EVERY == 0:
-        logger.append_scalar_metrics({"loss": float(loss)}, global_step)
+    log_loss(workload, global_step, lambda: float(loss))
     return (new_opt_state, update_fn), new_params, new_model_state
 
 

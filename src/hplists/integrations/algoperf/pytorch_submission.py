@@ -48,6 +48,7 @@ import torch
 from hplists.integrations.algoperf.common import (
     data_selection,
     get_batch_size,
+    log_loss,
     prepare_for_eval,
     read_trial,
     train_mode,
@@ -62,8 +63,6 @@ __all__ = [
     "update_params",
 ]
 
-# Steps at which the training loss goes to workload.metrics_logger (a .item() syncs).
-_LOG_EVERY = 100
 
 
 def init_optimizer_state(
@@ -121,7 +120,7 @@ def update_params(
         torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=trial.grad_clip)
     optimizer.step()
     scheduler.step()
-    _log(workload, global_step, loss)
+    log_loss(workload, global_step, loss.item)
     return optimizer_state, model, new_model_state
 
 
@@ -138,7 +137,3 @@ def _mean_loss(loss_dict: dict[str, Any]) -> torch.Tensor:
     return summed / count
 
 
-def _log(workload: Any, global_step: int, loss: torch.Tensor) -> None:
-    logger = getattr(workload, "metrics_logger", None)
-    if logger is not None and global_step % _LOG_EVERY == 0:
-        logger.append_scalar_metrics({"loss": loss.item()}, global_step)

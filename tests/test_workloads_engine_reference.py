@@ -38,7 +38,9 @@ needs_same_cpu = pytest.mark.skipif(
 
 
 def test_the_reference_covers_every_base_workload_at_its_version():
-    names = workload_names(variants=False)
+    # Built-in ones only: other test modules register tiny workloads of their own.
+    names = [n for n in workload_names(variants=False)
+             if type(get_workload(n)).__module__.startswith("hplists.")]
     assert sorted(REFERENCE["workloads"]) == sorted(names)
     stale = {n: (w["version"], get_workload(n).version) for n, w in REFERENCE["workloads"].items()
              if w["version"] != get_workload(n).version}

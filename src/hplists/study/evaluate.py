@@ -33,7 +33,7 @@ from hplists._check import check_int
 from hplists.curves import Status
 from hplists.exceptions import InvalidParameterError
 from hplists.hparams import point_dict
-from hplists.metric import Metric
+from hplists.metric import Metric, argbest
 from hplists.store.base import TrialRecord, TrialStore, point_id
 
 __all__ = ["LIST_RULES", "ListEvaluation", "SeedResult", "evaluate", "list_rule",
@@ -230,11 +230,9 @@ def _seed_result(seed: int, records: Sequence[TrialRecord | None], spec: Any) ->
         bests.append(float(score.best))
         statuses.append(Status(r.status).value)
     hit = [i for i, f in enumerate(fractions) if math.isfinite(f)]
-    finite = [i for i, b in enumerate(bests) if math.isfinite(b)]
-    best_index = None
-    for i in finite:
-        if best_index is None or metric.better(bests[i], bests[best_index]):
-            best_index = i
+    values = np.array(bests)
+    finite = np.isfinite(values)
+    best_index = argbest(np.where(finite, values, np.nan), spec.mode) if finite.any() else None
     return SeedResult(seed, tuple(fractions), tuple(bests), tuple(statuses),
                       hit[0] if hit else None, best_index)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 from hplists._check import check_choice, check_int
 from hplists.curves import Curve
@@ -51,7 +51,8 @@ def iter_train(
     for _, pts, steps, _ in groups:  # validate before starting anything
         hp_arrays(pts, steps, workload.regularizers)
     total_work = sum(len(g[0]) * g[2] for g in groups)
-    bar, tick = _progress(progress, total_work, workload.name)
+    bar = StageBar(progress)
+    tick = bar.start(workload.name, total_work)
     try:
         inner = batching.partition("/")[2] or "sequential"
         if batching.startswith("processes") and multiprocessing.current_process().daemon:
@@ -120,9 +121,3 @@ def train(
                                update_rule=update_rule, batching=batching, progress=progress):
         out[i] = curve
     return out  # type: ignore[return-value]
-
-
-def _progress(progress: StepProgressFn | bool | None, total: int, name: str
-              ) -> tuple[StageBar, Callable[[int], None]]:
-    bar = StageBar(progress)
-    return bar, bar.start(name, total)

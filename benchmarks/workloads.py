@@ -28,7 +28,17 @@ worker process; the others train ``--points`` points. Results
 are merged into ``src/hplists/workloads/data/timings.json`` (what
 ``hplists workloads`` shows) unless ``--no-write``.
 
+``--against REF`` instead measures the speed-up over a previous engine (issue
+16, item 5): ``src/`` of the git ref ``REF`` is extracted to a temporary
+folder, and per workload two processes run side by side, one on each core,
+one importing that tree and one this one. Each trains the same points
+``"sequential"`` with single-threaded XLA (what a study worker runs), after a
+compiling run, and reports the CPU seconds per trial of ``--repeats`` batches.
+Printed per workload: both medians, the speed-up, and GFLOP per CPU-second as
+a fraction of the matmul peak measured in the same run. Nothing is written.
+
     .venv/bin/python benchmarks/workloads.py [--workload W ...] [--repeats 3] [--points 4]
+    .venv/bin/python benchmarks/workloads.py --against REF [--workload W ...] [--points 2]
 """
 
 from __future__ import annotations
@@ -39,7 +49,12 @@ import json
 import os
 import platform
 import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +64,27 @@ from hplists.space import get_space
 from hplists.workloads import engine
 from hplists.workloads.registry import get_workload, workload_names
 
-TIMINGS = Path(__file__).resolve().parents[1] / "src/hplists/workloads/data/timings.json"
+ROOT = Path(__file__).resolve().parents[1]
+TIMINGS = ROOT / "src/hplists/workloads/data/timings.json"
+# A study worker's XLA flags; written out, not imported, so that an old tree gets them too.
+WORKER_FLAGS = "--xla_cpu_multi_thread_eigen=false"
+# What the side-by-side processes run: only API that every engine version has.
+CHILD = """
+import json, sys, time
+from hplists.space import get_space
+from hplists.workloads import engine
+from hplists.workloads.registry import get_workload
+name, n, repeats = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+w = get_workload(name)
+points = list(get_space("nadamw-broad").sample(n, seed=0))
+engine.train(w, points[:1], 0, batching="sequential")  # compiles; not timed
+cpu = []
+for _ in range(repeats):
+    c0 = time.process_time()
+    engine.train(w, points, 0, batching="sequential")
+    cpu.append((time.process_time() - c0) / n)
+print(json.dumps({"version": w.version, "cpu_seconds": cpu}))
+"""
 STRATEGIES = ("vmap", "sequential", "processes", "processes/vmap")
 # Timed for every workload; "processes/vmap" also where it is the workload's default.
 BASIC = STRATEGIES[:3]
@@ -123,6 +158,66 @@ def time_strategy(workload, strategy: str, points: list, repeats: int, flops: fl
             "diverged": statuses.count("diverged")}
 
 
+def extract_src(ref: str, into: Path) -> Path:
+    """``src/`` of git ref ``ref`` of this repository, extracted under ``into``."""
+    proc = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", ref, "src"],
+                          capture_output=True)
+    if proc.returncode:
+        raise SystemExit(f"git archive {ref!r} failed: {proc.stderr.decode().strip()}")
+    with tarfile.open(fileobj=__import__("io").BytesIO(proc.stdout)) as tar:
+        tar.extractall(into, filter="data")
+    return into / "src"
+
+
+def child_cpu_seconds(src: Path, name: str, points: int, repeats: int) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(src), "JAX_PLATFORMS": "cpu",
+           "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} {WORKER_FLAGS}".strip()}
+    proc = subprocess.run([sys.executable, "-c", CHILD, name, str(points), str(repeats)],
+                          env=env, capture_output=True, text=True, cwd=tempfile.gettempdir())
+    lines = [x for x in proc.stdout.splitlines() if x.startswith("{")]
+    if proc.returncode or not lines:
+        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"error": tail[:200]}
+    return json.loads(lines[-1])
+
+
+def against(ref: str, names: list[str], points: int, repeats: int) -> None:
+    """Prints the speed-up of this tree's engine over ``ref``'s, per workload (see the docstring)."""
+    head_ref = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", ref],
+                              capture_output=True, text=True).stdout.strip() or ref
+    _, peak_cpu = matmul_peak()
+    with open("/proc/loadavg") as f:
+        print(f"machine: {machine()['cpu']}; load average {' '.join(f.read().split()[:3])}")
+    print(f"float32 2048^2 matmul: {peak_cpu / 1e9:.1f} GFLOP per CPU-second (one core)")
+    print(f"previous engine: {ref} ({head_ref}); this one: {ROOT}/src; {points} point(s) x "
+          f"{repeats} repeats, sequential, single-threaded XLA, the two side by side\n")
+    head = (f"{'workload':<24} {'before CPU-s':>12} {'after CPU-s':>11} {'speed-up':>8} "
+            f"{'GFLOP/CPU-s':>11} {'% peak':>7} {'before % peak':>13}")
+    print(head)
+    print("-" * len(head))
+    speedups = []
+    with tempfile.TemporaryDirectory(prefix="hplists-ref-") as tmp, ThreadPoolExecutor(2) as pool:
+        old_src = extract_src(ref, Path(tmp))
+        for name in names:
+            flops = engine.trial_flops(get_workload(name))["trial"]
+            old, new = pool.map(child_cpu_seconds, (old_src, ROOT / "src"), (name, name),
+                                (points, points), (repeats, repeats))
+            if "error" in old or "error" in new:
+                print(f"{name:<24} error: {old.get('error') or new.get('error')}")
+                continue
+            if old["version"] != new["version"]:
+                print(f"{name:<24} (workload version {old['version']} -> {new['version']}: "
+                      "not the same work)")
+            b, a = statistics.median(old["cpu_seconds"]), statistics.median(new["cpu_seconds"])
+            speedups.append(b / a)
+            print(f"{name:<24} {b:>12.2f} {a:>11.2f} {b / a:>8.2f} {flops / a / 1e9:>11.1f} "
+                  f"{100 * flops / a / peak_cpu:>6.1f}% {100 * flops / b / peak_cpu:>12.1f}%",
+                  flush=True)
+    if speedups:
+        print(f"\nmedian speed-up {statistics.median(speedups):.2f}, "
+              f"smallest {min(speedups):.2f} ({len(speedups)} workloads)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--workload", action="append", default=None,
@@ -134,10 +229,15 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=4,
                         help="points per sequential/processes batch (default 4)")
     parser.add_argument("--no-write", action="store_true", help="do not update timings.json")
+    parser.add_argument("--against", metavar="REF", default=None,
+                        help="measure the speed-up over the engine of git ref REF instead")
     args = parser.parse_args()
     names = args.workload or workload_names()
     for name in names:  # fail fast on a typo
         get_workload(name)
+    if args.against:
+        against(args.against, names, args.points, args.repeats)
+        return
     with open("/proc/loadavg") as f:
         load_before = f.read().split()[:3]
     peak, peak_cpu = matmul_peak()

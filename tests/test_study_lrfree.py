@@ -132,12 +132,21 @@ def test_report_tables_from_a_run_study_and_the_readme_section(tiny, tmp_path):
     reps = res.representatives()
     assert set(reps) == {"AdamW 50%", "Prodigy (w. Adam) 50%", "Schedule-Free AdamW (AlgoPerf)"}
     table6 = {t.key: t for t in rep.tables(res)}["lrfree_table6"]
-    assert table6.column("paper 002 score")[table6.column("representative").index(
-        "AdamW 50%")] == 0.242
+    row6 = table6.column("representative").index("AdamW 50%")
+    assert table6.column("paper 002 score")[row6] == 0.242
+    w = res.workloads[0]
+    assert table6.column(w)[row6] == res.candidates[reps["AdamW 50%"]][1][w]
+    # Table 5: per search and workload, the best over its candidates, then the targets.
+    table5 = {t.key: t for t in rep.tables(res)}["lrfree_table5"]
+    assert table5.column("search")[-1] == "target"
+    assert table5.column(w)[-1] == res.specs[w].target
+    values = [m[w] for g, _, m in res.candidates.values() if g == "AdamW 50%"]
+    best = min(values) if res.specs[w].mode == "min" else max(values)
+    assert table5.column(w)[table5.column("search").index("AdamW 50%")] == best
     readme = tmp_path / "README.md"
     readme.write_text("# x\n\nkept\n")
     written = rep.write(res, str(tmp_path / "out"), command="cmd", readme=str(readme))
-    assert (tmp_path / "out" / "lrfree.html").is_file() and len(written) == 7 + 2 + 1 + 1
+    assert (tmp_path / "out" / "lrfree.html").is_file() and len(written) == 9 + 2 + 1 + 1
     figure = tmp_path / "out" / "figures" / "lrfree_figure1.png"  # the profiles, Figure 1
     assert figure.read_bytes().startswith(b"\x89PNG")
     assert "figures/lrfree_figure1.png" in (tmp_path / "out" / "lrfree.md").read_text()

@@ -54,6 +54,19 @@ def test_curves_are_bit_identical_to_the_reference(name):
     assert ref.train(name) == REFERENCE["workloads"][name]["curve"]
 
 
+WORKER_CURVES = sorted(n for n, w in REFERENCE["workloads"].items() if "worker_curve" in w)
+
+
+@needs_same_cpu
+@pytest.mark.skipif(not WORKER_CURVES, reason="single-threaded curves equal the reference")
+def test_single_threaded_worker_curves_are_bit_identical_to_theirs():
+    """Where a study worker's single-threaded XLA gives other bits (attention workloads), the
+    worker's own curves are pinned too: they are what the stores hold."""
+    got = ref.train_in_worker(WORKER_CURVES)
+    assert {n: got[n] == REFERENCE["workloads"][n]["worker_curve"] for n in WORKER_CURVES} == \
+        dict.fromkeys(WORKER_CURVES, True)
+
+
 def _stored(workload: str, n: int):
     with open_store(STUDY_DB, create=False) as store:
         trials = [r for r in store.trials(study="broad200", workload=workload, status="complete")

@@ -7,6 +7,8 @@ Tables, each beside the paper's numbers where the paper has them:
   over its seeds) and targets reached; paper 002's Table 4 follows it;
 * ``lrfree_appendix_d``: the most targets any one point of each search hit
   (paper 002, App. D: only Prodigy and Mechanic hit more than 2 at 50%);
+* ``lrfree_table5``: the best validation metric of each search's candidates
+  per workload, with the targets (paper 002's Table 5 follows it);
 * ``lrfree_appendix_e``: every candidate's AlgoPerf benchmark score over all
   candidates together, with its per-workload step fractions (median over
   seeds 1..5); ``lrfree_table6``: each (method, horizon)'s representative,
@@ -116,7 +118,8 @@ class LrFreeResults:
 def tables(results: LrFreeResults) -> list[Table]:
     """The report's tables, in order (see the module docstring)."""
     return [_table4(results), _paper_table4(results), _appendix_d(results),
-            _appendix_e(results), _table6(results), _lists_table(results), _claims(results)]
+            _appendix_e(results), _table5(results), _paper_table5(results), _table6(results),
+            _lists_table(results), _claims(results)]
 
 
 def figure1(results: LrFreeResults, *, svg: bool = False) -> Any:
@@ -189,22 +192,62 @@ def _appendix_e(r: LrFreeResults) -> Table:
                  missing=None if rows else "no search is complete and rerun yet")
 
 
+def _table5(r: LrFreeResults) -> Table:
+    best: dict[str, dict[str, float]] = {}
+    for group, _, metrics in r.candidates.values():
+        row = best.setdefault(group, {})
+        for w, v in metrics.items():
+            if v is None or not math.isfinite(v):
+                continue
+            lower = r.specs[w].mode == "min"
+            if w not in row or (v < row[w] if lower else v > row[w]):
+                row[w] = v
+    cols = ("search", *r.workloads)
+    rows: list[tuple[Any, ...]] = [(g, *(vals.get(w) for w in r.workloads))
+                                   for g, vals in best.items()]
+    if rows:
+        rows.append(("target", *(r.specs[w].target for w in r.workloads)))
+    return Table("lrfree_table5", "Best validation metrics of the calibrated candidates (the "
+                 "analog of paper 002's Table 5)",
+                 "Per (method, horizon) search, the best over its candidates of each one's "
+                 "best validation metric (median over seeds 1..5), and the base workloads' "
+                 "targets: how far a short horizon leaves each search from the target it "
+                 "must reach within its h x T steps. Paper 002's Table 5 follows.",
+                 cols, ("text", *(["metric"] * len(r.workloads))), tuple(rows),
+                 missing=None if rows else "no search is complete and rerun yet")
+
+
+def _paper_table5(r: LrFreeResults) -> Table:
+    cols = ("row", *r.workloads)
+    rows = tuple((label, *(vals.get(w) for w in r.workloads))
+                 for label, vals in paper002.TABLE5.items())
+    rows += (("AlgoPerf target (Table 2)", *(paper002.TABLE2_TARGETS.get(w)
+                                             for w in r.workloads)),)
+    return Table("lrfree_paper_table5", "Paper 002's Table 5 (AlgoPerf at full scale)",
+                 "Best validation metrics of the calibrated points as published. Columns are "
+                 "matched to ours by task.",
+                 cols, ("text", *(["metric"] * len(r.workloads))), rows)
+
+
 def _table6(r: LrFreeResults) -> Table:
     reps = r.representatives()
-    cols = ("representative", "hplists score", "hplists targets", "paper 002 score")
+    cols = ("representative", "hplists score", "hplists targets", "paper 002 score",
+            *r.workloads)
     rows = []
     for search, label in sorted(reps.items(), key=lambda kv: -r.scores[kv[1]]):
         frac = r.candidates[label][1]
         paper = paper002.TABLE6_SCORES.get(search, paper002.APPENDIX_F_SCORES.get(
             search.replace(" (AlgoPerf)", "")))
         rows.append((search, r.scores[label], sum(math.isfinite(f) for f in frac.values()),
-                     paper))
+                     paper, *(frac[w] for w in r.workloads)))
     return Table("lrfree_table6", "Calibrated representatives (the analog of paper 002's "
                  "Table 6 and Appendix F)",
                  "Per (method, horizon), the candidate with the highest AlgoPerf score over all "
                  "candidates; the paper's score of the same row (Schedule-Free AdamW: App. F, "
-                 "scored with it in the pool).",
-                 cols, ("text", "real", "int", "real"), tuple(rows),
+                 "scored with it in the pool), and the representative's median step fraction "
+                 "per workload (inf: missed).",
+                 cols, ("text", "real", "int", "real", *(["fraction"] * len(r.workloads))),
+                 tuple(rows),
                  missing=None if rows else "no search is complete and rerun yet")
 
 
@@ -305,8 +348,8 @@ def results_section(results: LrFreeResults, command: str) -> str:
                 "to fit the compute at hand (the same number for every method, as issue 13 "
                 "allows). The scrambled-Halton sample is prefix-consistent: a later run with "
                 "`--points 200` adds the other points and keeps these.", ""]
-    for key in ("lrfree_claims", "lrfree_table4", "lrfree_appendix_d", "lrfree_table6",
-                "lrfree_lists"):
+    for key in ("lrfree_claims", "lrfree_table4", "lrfree_appendix_d", "lrfree_table5",
+                "lrfree_table6", "lrfree_lists"):
         out += [table_markdown(ts[key], level=4), ""]
     out.append(END)
     return "\n".join(out) + "\n"
@@ -350,8 +393,9 @@ def write(results: LrFreeResults, out_dir: str, *, command: str,
 
     ts = tables(results)
     fig = figure1(results)
+    after = 1 + [t.key for t in ts].index("lrfree_table6")  # Figure 1 shows Table 6's rows
     report = Report("hplists: paper 002 (learning-rate-free methods) on the built-in workloads",
-                    (*ts[:5], fig, *ts[5:]), (), {
+                    (*ts[:after], fig, *ts[after:]), (), {
                         "generated": datetime.datetime.now(datetime.UTC).isoformat(
                             timespec="seconds"),
                         "hplists": __version__, "command": command})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from importlib import resources
+from pathlib import Path
 
 import pytest
 
@@ -159,3 +160,77 @@ def test_the_shipped_cpu_list_is_the_study_sample_points_its_provenance_names():
     drawn = sample(get_space(prov["space"]), prov["sample"]["points"], seed=prov["sample"]["seed"])
     assert named.points == tuple(drawn[i] for i in prov["sample_indices"])
     assert len(prov["workloads"]) == 8 and set(prov["targets"]) == set(prov["workloads"])
+
+
+# The learning-rate-free lists shipped from the committed study (hplists study lrfree).
+LRFREE_LISTS = sorted(n for n in available_lists() if n.endswith(("-calibrated-cpu", "-list-cpu"))
+                      and not n.startswith("nadamw"))
+LRFREE_DB = Path(__file__).resolve().parents[1] / "stores" / "lrfree.db"
+
+
+def _raw(name):
+    return json.loads(resources.files("hplists.lists").joinpath(f"data/{name}.json").read_text())
+
+
+def test_each_learning_rate_free_method_that_reaches_a_target_ships_a_default_and_a_list():
+    methods = {get_list(n).optimizer for n in LRFREE_LISTS}
+    assert methods >= {"sfadamw"}  # the study's best method
+    for m in methods:
+        assert {f"{m}-calibrated-cpu", f"{m}-list-cpu"} <= set(LRFREE_LISTS)
+        assert len(get_list(f"{m}-calibrated-cpu")) == 1
+        assert len(get_list(f"{m}-list-cpu")) == 5
+
+
+@pytest.mark.parametrize("name", LRFREE_LISTS)
+def test_learning_rate_free_lists_name_their_study_sample_and_date(name):
+    """Provenance: the store and study the points came from, the sample, the date."""
+    import datetime
+
+    from hplists.study.lrfree import LrFreeConfig
+
+    prov = _raw(name)["provenance"]
+    assert prov["store"] == "stores/lrfree.db" and prov["hplists"]
+    assert prov["sample"]["method"] == "halton" and prov["sample"]["points"] >= 100
+    datetime.date.fromisoformat(prov["date"])
+    search = next(s for s in LrFreeConfig(points=prov["sample"]["points"]).searches
+                  if s.study == prov["study"])
+    drawn = search.points(prov["sample"]["points"], prov["sample"]["seed"])
+    indices = prov.get("sample_indices", [prov.get("sample_index")])
+    assert list(get_list(name).points) == [drawn[i] for i in indices]
+
+
+@pytest.mark.skipif(not LRFREE_DB.is_file(), reason="the committed lrfree store is not here")
+def test_shipped_learning_rate_free_lists_are_what_the_committed_store_exports(tmp_path):
+    """Regenerable: `hplists study lrfree --points 100 --export-lists DIR` on the committed
+    store writes the shipped files' points (and nothing else)."""
+    from hplists.store import open_store
+    from hplists.study.lrfree import LrFreeConfig, LrFreeStudy
+
+    points = _raw(LRFREE_LISTS[0])["provenance"]["sample"]["points"]
+    study = LrFreeStudy(open_store(LRFREE_DB, create=False), LrFreeConfig(points=points))
+    written = study.export_lists(str(tmp_path))
+    assert sorted(Path(w).stem for w in written) == LRFREE_LISTS
+    for w in written:
+        assert json.loads(Path(w).read_text())["points"] == _raw(Path(w).stem)["points"]
+
+
+@pytest.mark.parametrize("name", LRFREE_LISTS)
+def test_learning_rate_free_lists_run_from_pytorch_or_say_why_not(name):
+    """Each point builds on its method's PyTorch package (Schedule-Free's warmup only with
+    exact=False), or the build names the reason (Mechanic: no faithful package)."""
+    torch = pytest.importorskip("torch")
+    from hplists import torch_lrfree
+
+    named = get_list(name)
+    net = torch.nn.Linear(3, 1)
+    for point in named.points:
+        if named.optimizer in torch_lrfree.UNSUPPORTED:
+            with pytest.raises(ValueError, match=f"'{named.optimizer}' has no PyTorch path"):
+                hplists.torch.build(point, net, 100, method=named.optimizer)
+            continue
+        pytest.importorskip({"dog-optimizer": "dog"}.get(p := torch_lrfree.PACKAGES[named.optimizer], p))
+        opt, sched = hplists.torch.build(point, net, 100, method=named.optimizer, exact=False)
+        net(torch.ones(4, 3)).square().mean().backward()
+        opt.step()
+        sched.step()
+        assert all(torch.isfinite(p).all() for p in net.parameters())

@@ -57,10 +57,10 @@ class _TorchNS:
         return torch.as_tensor(a, dtype=torch.float64)
 
 
-def _torch_path(method, point, total_steps, steps=STEPS, eval_params=False):
+def _torch_path(method, point, total_steps, steps=STEPS, eval_params=False, exact=True):
     pytest.importorskip(PACKAGE_MODULE[method])
     params = [torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in X0]
-    opt, sched = torch_lrfree.build(method, point, params, total_steps=total_steps)
+    opt, sched = torch_lrfree.build(method, point, params, total_steps=total_steps, exact=exact)
     out, evals = [], []
     for _ in range(steps):
         opt.zero_grad()
@@ -189,7 +189,7 @@ def test_sfadamw_warmup_differs_by_one_step_exactly():
     lr, w, b1, b2, wd = 0.05, 5, 0.9, 0.999, 0.01
     point = {"learning_rate": lr, "beta1": b1, "beta2": b2, "weight_decay": wd,
              "warmup_steps": w}
-    with pytest.raises(ValueError, match=r"'sfadamw' with a warmup .* \(k\+1\)/W"):
+    with pytest.raises(ValueError, match=r"'sfadamw' with a warmup .* \(k\+1\)/W.*exact=False"):
         torch_lrfree.build("sfadamw", point, [torch.zeros(2)], total_steps=STEPS)
     with pytest.raises(ValueError, match="sfadamw"):
         torch_lrfree.build("sfadamw", {"warmup_fraction": 0.2}, [torch.zeros(2)],
@@ -223,6 +223,9 @@ def test_sfadamw_warmup_differs_by_one_step_exactly():
         shifted = optax.contrib.schedule_free(base, learning_rate=sched, b1=b1)
         want, _ = _optax_path("sfadamw", point, STEPS, tx=shifted)
     assert _max_rel_diff(got, want) <= RTOL
+    # exact=False is that package run, the one-step-ahead warmup, and says so in the error.
+    lead, _ = _torch_path("sfadamw", point, STEPS, exact=False)
+    assert np.array_equal(lead, got)
 
 
 def test_sfadamw_rule_keeps_a_float64_learning_rate_under_x64():

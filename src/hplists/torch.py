@@ -41,7 +41,8 @@ def build(point: HParams | Mapping[str, float], params: Any, total_steps: int, *
     ``fused``, ``compiled``). Another method of paper 002 (``"prodigy"``,
     ``"dadapt_adamw"``, ``"dog"``, ``"sfadamw"``) is its PyTorch package,
     configured as the optax rule (:func:`hplists.torch_lrfree.build`; ``point``
-    a mapping of that rule's hyperparameters).
+    a mapping of that rule's hyperparameters; ``options``: ``exact``). A
+    shipped list names its method: ``method=get_list(name).optimizer``.
 
     Example:
         >>> import torch
@@ -52,14 +53,24 @@ def build(point: HParams | Mapping[str, float], params: Any, total_steps: int, *
         >>> build({}, torch.nn.Linear(3, 1), 100, method="prodigy", fused=True)
         Traceback (most recent call last):
         ...
-        hplists.exceptions.InvalidParameterError: options ['fused'] are NAdamW's; method 'prodigy' takes none
+        hplists.exceptions.InvalidParameterError: options ['fused'] are NAdamW's; method 'prodigy' takes only 'exact'
+        >>> import hplists
+        >>> calibrated = hplists.get_list("prodigy-calibrated-cpu")
+        >>> opt, _ = build(calibrated.points[0], torch.nn.Linear(3, 1), 100,
+        ...                method=calibrated.optimizer)
+        >>> type(opt).__name__
+        'Prodigy'
     """
     if method == "nadamw":
-        return torch_nadamw.build(point, params, total_steps, **options)  # type: ignore[arg-type]
-    if options:
-        raise InvalidParameterError(f"options {sorted(options)} are NAdamW's; method {method!r} takes none")
+        if not isinstance(point, HParams) and isinstance(point, Mapping):
+            point = HParams.from_dict(point)
+        return torch_nadamw.build(point, params, total_steps, **options)
+    extra = sorted(set(options) - {"exact"})
+    if extra:
+        raise InvalidParameterError(f"options {extra} are NAdamW's; method {method!r} takes only "
+                                    "'exact'")
     from hplists import torch_lrfree
 
     if isinstance(point, HParams):
         point = point.to_dict()
-    return torch_lrfree.build(method, point, params, total_steps=total_steps)
+    return torch_lrfree.build(method, point, params, total_steps=total_steps, **options)

@@ -13,7 +13,9 @@ the optax rule of the same name (:mod:`hplists.optim.lrfree`):
 * ``dog``: ``dog.DoG`` (package ``dog-optimizer``) with ``lr=1,
   reps_rel=init_step, eps=1e-8``;
 * ``sfadamw``: ``schedulefree.AdamWScheduleFree`` with ``warmup_steps=0, r=0``,
-  only without warmup (see below).
+  only without warmup (see below), or, with ``exact=False``, on the package's
+  own warmup ``warmup_steps=W``: the same algorithm but for a warmup one step
+  ahead of optax's.
 
 The scheduler is a ``LambdaLR`` with the relative schedule ``s_t`` (linear
 warmup from 0 over ``W = int(warmup_fraction * T)`` steps, cosine decay to 0 at
@@ -29,8 +31,8 @@ Methods that raise a ``ValueError`` instead (see :data:`UNSUPPORTED`): DoWG,
 COCOB (no package in the extra), Mechanic (``mechanic-pytorch`` is not the same
 algorithm as ``optax.contrib.mechanize``), MoMo and MoMo-Adam (``momo-opt``'s
 weight decay differs, and its equivalence was not verified), and Schedule-Free
-AdamW with a warmup (``schedulefree`` warms up one step ahead of optax, which no
-flag changes). ``docs/lrfree-torch.md`` says what was verified and how
+AdamW with a warmup unless ``exact=False`` (``schedulefree`` warms up one step
+ahead of optax, which no flag changes). ``docs/lrfree-torch.md`` says what was verified and how
 (``tests/test_torch_lrfree.py``: float64 trajectories against the optax rules).
 
 Importing this module needs ``torch``; each package is imported only by
@@ -195,7 +197,7 @@ def _warmup(hp: Mapping[str, float], total: int) -> int:
 
 
 def build(method: str, point: Mapping[str, float], params: Any, *,
-          total_steps: int) -> tuple[torch.optim.Optimizer, LambdaLR]:
+          total_steps: int, exact: bool = True) -> tuple[torch.optim.Optimizer, LambdaLR]:
     """The PyTorch optimizer and scheduler of ``method`` at ``point``, as its optax rule.
 
     Args:
@@ -209,6 +211,11 @@ def build(method: str, point: Mapping[str, float], params: Any, *,
         params: a ``torch.nn.Module`` or an iterable of tensors (one group).
         total_steps: the step budget ``T`` (the schedule ends at
             :func:`schedule_steps`).
+        exact: refuse what the package cannot compute as the optax rule
+            (default). ``False`` lets ``'sfadamw'`` with a warmup run on the
+            package's own warmup (``warmup_steps = W``), whose ``z`` steps lead
+            optax's by one step through the warmup (``docs/lrfree-torch.md``);
+            the other methods are exact either way.
 
     Returns:
         ``(optimizer, scheduler)``: call ``optimizer.step()`` then
@@ -243,20 +250,21 @@ def build(method: str, point: Mapping[str, float], params: Any, *,
     quiet = contextlib.redirect_stdout(io.StringIO())  # the packages print on construction
     if method == "sfadamw":
         warm = _warmup(hp, total_steps)
-        if warm > 0:
+        if warm > 0 and exact:
             raise InvalidParameterError(
                 f"method 'sfadamw' with a warmup (warmup_steps = {warm}) has no faithful "
                 f"PyTorch path: schedulefree.AdamWScheduleFree uses lr (k+1)/W at step k for "
                 f"both its z step and its averaging weight, while optax's schedule_free "
                 f"takes the z step with lr k/W (0 at step 0) and the weight with lr "
-                f"(k+1)/W, and no flag or scheduler reproduces both; use warmup_fraction 0 "
-                f"(or the optax rule). Methods with a PyTorch path: "
+                f"(k+1)/W, and no flag or scheduler reproduces both; use warmup_fraction 0, "
+                f"the optax rule, or exact=False (the package's warmup, one step ahead). "
+                f"Methods with a PyTorch path: "
                 f"{', '.join(repr(m) for m in METHODS)}")
         import schedulefree
 
         sfadamw = schedulefree.AdamWScheduleFree(
             tensors, lr=hp.get("learning_rate", 0.0025), betas=(b1, b2),
-            eps=hp.get("eps", 1e-8), weight_decay=wd, warmup_steps=0, r=0.0,
+            eps=hp.get("eps", 1e-8), weight_decay=wd, warmup_steps=warm, r=0.0,
             weight_lr_power=hp.get("weight_lr_power", 2.0))
         sfadamw.train()
         optimizer: torch.optim.Optimizer = sfadamw

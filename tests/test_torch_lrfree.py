@@ -271,6 +271,11 @@ def test_bad_input_names_the_field(method, point, params, match):
         torch_lrfree.build(method, point, params, total_steps=10)
 
 
+def test_exact_is_a_bool():
+    with pytest.raises(ValueError, match=r"exact must be one of True, False; got 'no'"):
+        torch_lrfree.build("dog", {}, [torch.zeros(2)], total_steps=10, exact="no")
+
+
 def test_bad_total_steps():
     with pytest.raises(ValueError, match=r"total_steps must be an integer in \[1, inf\]"):
         torch_lrfree.build("dog", {}, [torch.zeros(2)], total_steps=0)

@@ -242,6 +242,8 @@ def build(method: str, point: Mapping[str, float], params: Any, *,
         hplists.exceptions.InvalidParameterError: method 'cocob' has no PyTorch path in hplists.torch_lrfree: ...
     """
     method = _check_method(method)
+    if exact not in (True, False):
+        raise InvalidParameterError(f"exact must be one of True, False; got {exact!r}")
     hp = _check_point(method, point)
     tensors = _params(params)
     total = schedule_steps(hp, total_steps)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from importlib import resources
 from pathlib import Path
 
@@ -206,9 +207,13 @@ def test_shipped_learning_rate_free_lists_are_what_the_committed_store_exports(t
     from hplists.store import open_store
     from hplists.study.lrfree import LrFreeConfig, LrFreeStudy
 
-    points = _raw(LRFREE_LISTS[0])["provenance"]["sample"]["points"]
-    study = LrFreeStudy(open_store(LRFREE_DB, create=False), LrFreeConfig(points=points))
-    written = study.export_lists(str(tmp_path))
+    prov = _raw(LRFREE_LISTS[0])["provenance"]
+    # The study's own workloads: other test modules register tiny ones in this process.
+    config = LrFreeConfig(workloads=prov["workloads"], points=prov["sample"]["points"])
+    copy = tmp_path / "lrfree.db"  # opening a store may write to it (journal mode)
+    shutil.copyfile(LRFREE_DB, copy)
+    study = LrFreeStudy(open_store(copy, create=False), config)
+    written = study.export_lists(str(tmp_path / "lists"))
     assert sorted(Path(w).stem for w in written) == LRFREE_LISTS
     for w in written:
         assert json.loads(Path(w).read_text())["points"] == _raw(Path(w).stem)["points"]

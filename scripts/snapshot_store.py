@@ -35,7 +35,9 @@ def main() -> int:
             src.backup(dst)
         ok = dst.execute("PRAGMA integrity_check").fetchone()[0]
         count = dst.execute("SELECT count(*) FROM trials WHERE status != 'running'").fetchone()[0]
-        dst.execute("PRAGMA journal_mode=DELETE")  # a self-contained file, no -wal needed
+        # WAL as the store itself opens it (so reading the committed file leaves it unchanged);
+        # closing the last connection checkpoints it, so no -wal file is needed either.
+        dst.execute("PRAGMA journal_mode=WAL")
         src.close()
         dst.close()
         if ok != "ok":

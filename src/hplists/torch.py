@@ -62,7 +62,7 @@ def build(point: HParams | Mapping[str, float], params: Any, total_steps: int, *
         'Prodigy'
     """
     if method == "nadamw":
-        if not isinstance(point, HParams) and isinstance(point, Mapping):
+        if isinstance(point, Mapping):
             point = HParams.from_dict(point)
         return torch_nadamw.build(point, params, total_steps, **options)
     extra = sorted(set(options) - {"exact"})

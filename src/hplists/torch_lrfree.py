@@ -242,8 +242,7 @@ def build(method: str, point: Mapping[str, float], params: Any, *,
         hplists.exceptions.InvalidParameterError: method 'cocob' has no PyTorch path in hplists.torch_lrfree: ...
     """
     method = _check_method(method)
-    if exact not in (True, False):
-        raise InvalidParameterError(f"exact must be one of True, False; got {exact!r}")
+    check_choice("exact", exact, (True, False))
     hp = _check_point(method, point)
     tensors = _params(params)
     total = schedule_steps(hp, total_steps)

@@ -1,6 +1,6 @@
 """Speed of the method core: greedy lists, exhaustive best sets, leave-one-out from a store.
 
-Targets (issue 3), each printed with its measured median and the ratio to it:
+Targets, each printed with its measured median and the ratio to it:
 
 * greedy list, K=10 over P=1000 points and N=16 workloads: under 1 s;
 * exhaustive best set, K=4 over P=200 points and N=8 workloads: under 60 s;

@@ -11,7 +11,7 @@ compiled path at 10M, 1 thread: 1.12x fused AdamW when timed after fused
 AdamW, 1.20x when timed after AdamW foreach). The table gives
 each one's median step time and the median over rounds of its time divided by
 the fastest AdamW's time in the same round. Targets: hplists NAdamW at most 1.15x the fastest AdamW on CPU at 10M
-parameters and more (issue 16: 1.10x at 1M, 1.02x at 10M). The opt-in compiled path (``compiled=True``: one
+parameters and more (target: 1.10x at 1M, 1.02x at 10M). The opt-in compiled path (``compiled=True``: one
 inductor-generated pass per tensor, one call per step) is the one
 that meets it; its first step compiles the kernel (seconds, printed).
 

@@ -1,4 +1,4 @@
-"""Where a trial's time goes in the training engine, per workload (issue 16, item 1).
+"""Where a trial's time goes in the training engine, per workload.
 
 For each workload, one batch of points (``vmap_size`` points for ``vmap``
 workloads, ``--points`` for the others, trained ``"sequential"`` in this

@@ -1,6 +1,6 @@
 """How long `hplists report` takes to regenerate the report from a study of realistic size.
 
-Target (issue 6): the whole report, from the stores, in under 30 s. The store is
+Target: the whole report, from the stores, in under 30 s. The store is
 a synthetic study of the real shape (`hplists.report.synthetic`): 200
 `nadamw-broad` points x 8 base workloads x 25 evaluations, the list reruns
 (5 seeds), the final list on 8 variants, and every baseline of Tables 5 and 6

@@ -1,6 +1,6 @@
 """Trial-store speed: writing and reading a 200-point x 8-workload study.
 
-Leave-one-out over 200x8 stored trials must take under 5 s in all (issue 3);
+Leave-one-out over 200x8 stored trials must take under 5 s in all;
 this measures the store's share: reading every trial back with its curve.
 Prints medians over repeats, measured side by side in one run.
 

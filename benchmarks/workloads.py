@@ -1,6 +1,6 @@
 """Seconds per trial of every workload under each batching strategy of the training engine.
 
-Target (issue 4): one trial (one point, the full step budget, every evaluation)
+Target: one trial (one point, the full step budget, every evaluation)
 costs at most 5 CPU-seconds, median, amortized over a batch of points, on this
 2-core machine.
 
@@ -28,8 +28,8 @@ worker process; the others train ``--points`` points. Results
 are merged into ``src/hplists/workloads/data/timings.json`` (what
 ``hplists workloads`` shows) unless ``--no-write``.
 
-``--against REF`` instead measures the speed-up over a previous engine (issue
-16, item 5): ``src/`` of the git ref ``REF`` is extracted to a temporary
+``--against REF`` instead measures the speed-up over a previous engine:
+``src/`` of the git ref ``REF`` is extracted to a temporary
 folder, and per workload two processes run side by side, one on each core,
 one importing that tree and one this one. Each trains the same points
 ``"sequential"`` with single-threaded XLA (what a study worker runs), after a

@@ -1,8 +1,8 @@
-"""XLA:CPU compiler options against the engine's numbers and speed (issue 16, item 3).
+"""XLA:CPU compiler options against the engine's numbers and speed.
 
 XLA:CPU can route dots, element-wise ops and reductions through library
 kernels (XNNPACK, YNNPACK, oneDNN) or emit wider vectors. A faster option is
-worth taking only if curves stay bit-identical (issue 16, item 4: the committed
+worth taking only if curves stay bit-identical (the committed
 stores stay valid); one that changes numbers is measured and reported, not made.
 
 Each configuration runs in its own process with ``XLA_FLAGS`` set to the

@@ -66,6 +66,9 @@ REFERENCES = {
     "mechanic_adam": (lambda: contrib.mechanize(
         optax.adamw(_sched, b1=0.85, b2=0.99, weight_decay=0.01), weight_decay=1e-2,
         s_init=1e-6, num_betas=6), HP),
+    "mechanic": (lambda: contrib.mechanize(
+        optax.chain(optax.add_decayed_weights(0.01), optax.sgd(_sched)), weight_decay=1e-2,
+        s_init=1e-6, num_betas=6), {"warmup_steps": W, "weight_decay": 0.01}),
     "mechanic_nadam": (lambda: contrib.mechanize(
         optax.nadamw(_sched, b1=0.85, b2=0.99, weight_decay=0.01), weight_decay=1e-2,
         s_init=1e-6), HP),
@@ -185,6 +188,77 @@ def test_sfadamw_is_optax_schedule_free_adamw_with_a_traced_warmup():
                                np.asarray(contrib.schedule_free_eval_params(ref_state, x)),
                                rtol=1e-12)
     assert not np.allclose(np.asarray(eval_fn(state, x)), ours[-1])  # y is not x
+
+
+def _submission_step_torch(torch, x, z, v, state, grad_at, hp):
+    """One step of the AlgoPerf v0.5 self-tuning Schedule-Free AdamW, as its PyTorch
+    ``AdamWScheduleFree.step`` computes it (x held between steps, bfloat16 second moment)."""
+    b1, b2, eps = hp["beta1"], hp["beta2"], 1e-8
+    k, warm = state["k"], hp["warmup_steps"]
+    y = x.lerp(z, 1 - b1)
+    grad = grad_at(y)
+    sched = (k + 1) / warm if k < warm else 1.0
+    lr = max(hp["learning_rate"] * sched, eps)
+    state["lr_max"] = lr_max = max(lr, state["lr_max"])
+    weight = ((k + 1) ** hp["r"]) * (lr_max ** hp["weight_lr_power"])
+    state["weight_sum"] += weight
+    ckp1 = weight / state["weight_sum"]
+    step_size = lr * math.sqrt(1 - b2 ** (k + 1))
+    v.mul_(b2).addcmul_(grad, grad, value=1 - b2)
+    denom = v.sqrt().add_(eps)
+    z.addcdiv_(grad, denom, value=-step_size)
+    z.sub_(x, alpha=step_size * hp["weight_decay"])
+    x.lerp_(z, ckp1)
+    state["k"] = k + 1
+
+
+def test_sfadamw_algoperf_is_the_submissions_pytorch_step():
+    """The rule optax lacks: r = 0.75 in the averaging weights, the same learning rate in the
+    step and the weight, decay at x times sqrt(1 - beta2^t), bfloat16 second moment.
+
+    Both are fed the same gradients (the PyTorch run's): a bfloat16 state turns any 1-ulp
+    difference of a gradient into a different rounding, so only then do the states agree:
+    the second moment bit for bit, the iterates to float32 rounding.
+    """
+    torch = pytest.importorskip("torch")
+    hp = {"learning_rate": 0.05, "beta1": 0.9, "beta2": 0.99, "weight_decay": 0.08,
+          "warmup_steps": W, "weight_lr_power": 2.0, "r": 0.75}
+    x0 = np.linspace(-1.0, 1.0, 6).astype(np.float32)
+    a, b = torch.tensor(A, dtype=torch.float32), torch.tensor(B, dtype=torch.float32)
+    grads: list = []
+
+    def grad_at(y):
+        grads.append(2 * a * (y - b))
+        return grads[-1]
+
+    x, z = torch.tensor(x0), torch.tensor(x0)
+    v = torch.zeros(6, dtype=torch.bfloat16)
+    state = {"k": 0, "lr_max": 0.0, "weight_sum": 0.0}
+    tx = lrfree.sfadamw_algoperf(hp, T)
+    y = jnp.asarray(x0)
+    st = tx.init(y)
+    for _ in range(T):
+        _submission_step_torch(torch, x, z, v, state, grad_at, hp)
+        u, st = tx.update(jnp.asarray(grads[-1].numpy()), st, y)
+        y = optax.apply_updates(y, u)
+        assert np.array_equal(np.asarray(st.v.astype(jnp.float32)), v.float().numpy())
+        np.testing.assert_allclose(np.asarray(st.z), z.numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(np.asarray(eval_params_of(lrfree.sfadamw_algoperf)(st, y)),
+                                   x.numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(np.asarray(y), x.lerp(z, 1 - hp["beta1"]).numpy(),
+                                   rtol=1e-5, atol=1e-6)
+    assert float(st.weight_sum) == pytest.approx(state["weight_sum"], rel=1e-6)
+
+
+def test_sfadamw_algoperf_differs_from_optax_schedule_free_where_the_submission_does():
+    hp = {"learning_rate": 0.05, "beta1": 0.9, "beta2": 0.99, "weight_decay": 0.0,
+          "warmup_steps": W, "weight_lr_power": 2.0}
+    ref = contrib.schedule_free_adamw(0.05, warmup_steps=W, b1=0.9, b2=0.99, weight_decay=0.0)
+    ref_traj, _ = _trajectory(ref)
+    r0, _ = _trajectory(lrfree.sfadamw_algoperf({**hp, "r": 0.0}, T))
+    r75, _ = _trajectory(lrfree.sfadamw_algoperf({**hp, "r": 0.75}, T))
+    assert not np.allclose(ref_traj[1], ref_traj[0])  # optax: the first step leaves z alone
+    assert not np.allclose(r75[-1], r0[-1], rtol=1e-3)  # r matters
 
 
 def _trajectory_jit(tx, steps: int = T):

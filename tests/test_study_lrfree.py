@@ -7,10 +7,11 @@ import json
 import pytest
 
 from hplists.cli.main import main
-from hplists.scoring.specs import WorkloadSpec
+from hplists.scoring.specs import WorkloadSpec, resolve_specs
 from hplists.store import open_store
 from hplists.study.lrfree import (
     SEARCHES,
+    SELF_TUNING_FACTOR,
     SFADAMW_ALGOPERF,
     LrFreeConfig,
     LrFreeStudy,
@@ -63,15 +64,63 @@ def test_defaults_rows_cover_every_method_and_the_evidence_based_baselines():
     rows = {r.name: r for r in defaults_rows()}
     assert rows["prodigy"].point["relative_schedule"] == 0.0  # out of the box: no schedule
     assert rows["sfadamw-algoperf"].point == SFADAMW_ALGOPERF
+    assert rows["sfadamw-algoperf"].rule == "sfadamw_algoperf"
     assert rows["nadamw-paper001"].rule == "nadamw" and rows["adamw-algoperf"].rule == "adamw"
-    assert len(rows) == 15
+    assert rows["mechanic"].label == "Mechanic (literature defaults)"  # paper 002 Table 4
+    assert len(rows) == 16
+
+
+def test_the_schedule_free_submission_point_is_the_submissions_code():
+    """AlgoPerf v0.5 self-tuning Schedule-Free AdamW: lr, betas, weight decay, r, the power,
+    label smoothing, and a warmup of int(0.02 * 0.75 * step_hint) steps = 1.5% of T."""
+    from hplists.optim.schedule import warmup_steps
+    from hplists.workloads.registry import get_workload
+
+    p = SFADAMW_ALGOPERF
+    assert (p["learning_rate"], p["beta1"], p["beta2"], p["weight_decay"]) == \
+        (0.0025, 0.9, 0.9955159689799007, 0.08121616522670176)
+    assert (p["r"], p["weight_lr_power"], p["label_smoothing"], p["eps"]) == (0.75, 2.0, 0.2, 1e-8)
+    for name in ("ctr_dlrm", "image_resnet", "speech_rnn", "translate_transformer"):
+        t = get_workload(name).step_budget
+        assert warmup_steps(p["warmup_fraction"], SELF_TUNING_FACTOR * t) == int(0.02 * t * 0.75)
+
+
+def test_the_budget_is_algoperf_self_tuning_three_times_t():
+    """A trial at horizon h trains int(h M) steps with M = 3 T, one without a horizon M; time
+    to target is a fraction of M (the specs' step budget), the targets are the workloads'."""
+    from hplists.workloads.engine import trial_steps
+    from hplists.workloads.registry import get_workload
+
+    assert SELF_TUNING_FACTOR == 3
+    st = LrFreeStudy(None, LrFreeConfig(workloads=("image_resnet",)))
+    w = get_workload("image_resnet")
+    assert w.step_budget == 400 and st.max_steps(w) == 1200
+    (task,) = st._tasks("s", "prodigy", Search("prodigy", 0.33).points(1, 0), [0], [0])
+    assert task.budget == 1200 and trial_steps(task.points[0], task.budget) == 396
+    (sf,) = st._tasks("s", "sfadamw", Search("sfadamw").points(1, 0), [0], [0])
+    assert trial_steps(sf.points[0], sf.budget) == 1200
+    spec = st.specs()["image_resnet"]
+    assert spec.step_budget == 1200
+    assert spec.target == resolve_specs(["image_resnet"])["image_resnet"].target
+
+
+def test_adaptive_searches_follow_the_50_percent_searches(tmp_path, monkeypatch):
+    """33% and 66% searches join for a method whose 50% search trains > 2 workloads."""
+    st = _study(tmp_path, searches=(Search("dog", 0.5), Search("cocob", 0.5)))
+    monkeypatch.setattr(st, "is_complete", lambda s: s.horizon == 0.5)
+    monkeypatch.setattr(st, "max_hits", lambda s: {"dog": 3, "cocob": 2}[s.method])
+    assert [s.study for s in st.searches()] == [
+        "lrfree/dog/h50", "lrfree/cocob/h50", "lrfree/dog/h33", "lrfree/dog/h66"]
+    monkeypatch.setattr(st, "is_complete", lambda s: False)
+    assert len(st.searches()) == 2 and st.adaptive_pending() == ["dog", "cocob"]
 
 
 def test_calibration_then_candidates_resume_and_count_horizons_as_their_steps(tiny, tmp_path):
     st = _study(tmp_path, searches=(Search("adamw", 0.5), Search("sfadamw")))
     plan = {p.stage: p for p in st.plan()}
     assert plan["calibration"].trials == 2 * 3 * 2
-    assert plan["calibration"].steps_left == 3 * 2 * 20 + 3 * 2 * 40  # horizon 0.5: 20 steps
+    # M = 3 T = 120: horizon 0.5 trains 60 steps, Schedule-Free (no horizon) 120
+    assert plan["calibration"].steps_left == 3 * 2 * 60 + 3 * 2 * 120
     assert not plan["candidates"].exact
     first = st.run(["calibration", "candidates"])
     assert [r.trained for r in first] == [12, 3 * 2 * 2]  # 2 tops + the AlgoPerf point
@@ -82,7 +131,7 @@ def test_calibration_then_candidates_resume_and_count_horizons_as_their_steps(ti
     cands = st.candidates()
     assert [c.study for c in cands] == ["lrfree/adamw/h50/candidates",
                                         "lrfree/sfadamw/candidates",
-                                        "lrfree/sfadamw/candidates"]
+                                        "lrfree/sfadamw_algoperf/candidates"]
     best = st.top_points(Search("adamw", 0.5))[0]
     assert cands[0].index == best[0] and cands[0].point == best[1]
     seeds = {r.seed for r in st.store.trials(study="lrfree/adamw/h50/candidates")}
@@ -96,7 +145,7 @@ def test_defaults_stage_reruns_only_rows_that_reach_a_target(tiny, tmp_path):
     assert set(hits) == {r.name for r in defaults_rows()}
     hit_rows = [n for n, k in hits.items() if k]
     assert hit_rows  # some defaults reach R^2 0.5 on a noisy line
-    assert result.trained == 15 + len(hit_rows)  # seed 0 for all, seed 1 for hit rows
+    assert result.trained == 16 + len(hit_rows)  # seed 0 for all, seed 1 for hit rows
     for r in defaults_rows():
         seeds = {t.seed for t in st.store.trials(study=r.study)}
         assert seeds == ({0, 1} if hits[r.name] else {0})
@@ -107,7 +156,9 @@ def test_cli_plan_prints_json_without_a_store_and_refuses_unknown_stages(tmp_pat
     assert main(["study", "lrfree", "--plan", "--store", str(db), "--json",
                  "--stage", "calibration", "--workloads", "ctr_dlrm,image_resnet"]) == 0
     plans = json.loads(capsys.readouterr().out)
-    assert plans[0]["stage"] == "calibration" and plans[0]["trials"] == 16 * 200 * 2
+    # 16 searches, and at most 6 adaptive ones (DoG, MoMo-Adam, COCOB at 33% and 66%)
+    assert plans[0]["stage"] == "calibration" and plans[0]["trials"] == (16 + 6) * 200 * 2
+    assert plans[0]["exact"] is False
     assert plans[0]["seconds_left"] > 0 and not db.exists()
     assert main(["study", "lrfree", "--plan", "--store", str(db), "--stage", "sweep"]) == 2
     assert "stage must be one of 'defaults', 'calibration', 'candidates'" in \
@@ -169,7 +220,9 @@ def test_lists_per_search_and_the_exported_calibrated_defaults(tiny, tmp_path):
     assert table.column("search") == ["Prodigy (w. Adam) 50%", "Schedule-Free AdamW"]
     reps = st.representatives()
     written = st.export_lists(str(tmp_path / "lists"))
-    hitting = {sc.candidate.search.method for sc in reps.values() if sc.targets}
+    # the AlgoPerf submission's point is scored, never exported: this study did not choose it
+    hitting = {sc.candidate.search.method for sc in reps.values()
+               if sc.targets and sc.candidate.index >= 0}
     assert written and {load_list(w).optimizer for w in written} == hitting
     for w in written:
         named = load_list(w)
@@ -226,7 +279,8 @@ def test_each_search_is_rerun_as_soon_as_it_is_complete(tiny, tmp_path):
         ("candidates", ["lrfree/adamw/h50/candidates"]),
         ("calibration", ["lrfree/sfadamw"]),
         ("candidates", ["lrfree/sfadamw/candidates"]),
-        ("candidates", ["lrfree/adamw/h50/candidates", "lrfree/sfadamw/candidates"]),
+        ("candidates", ["lrfree/adamw/h50/candidates", "lrfree/sfadamw/candidates",
+                        "lrfree/sfadamw_algoperf/candidates"]),
     ]
     # The same trials as the stages one after the other, counted under their stage.
     assert [(r.stage, r.trained) for r in results] == [("calibration", 12),

@@ -54,10 +54,10 @@ def build(point: HParams | Mapping[str, float], params: Any, total_steps: int, *
         Traceback (most recent call last):
         ...
         hplists.exceptions.InvalidParameterError: options ['fused'] are NAdamW's; method 'prodigy' takes only 'exact'
-        >>> import hplists
-        >>> calibrated = hplists.get_list("prodigy-calibrated-cpu")
-        >>> opt, _ = build(calibrated.points[0], torch.nn.Linear(3, 1), 100,
-        ...                method=calibrated.optimizer)
+        >>> point = {"beta1": 0.9, "beta2": 0.99, "weight_decay": 0.1, "warmup_fraction": 0.05,
+        ...          "safeguard_warmup": 1.0, "horizon": 0.5, "dropout_rate": 0.0,
+        ...          "label_smoothing": 0.1}  # a point of a learning-rate-free list
+        >>> opt, _ = build(point, torch.nn.Linear(3, 1), 100, method="prodigy")
         >>> type(opt).__name__
         'Prodigy'
     """

@@ -257,7 +257,7 @@ def _lrfree(args: argparse.Namespace) -> int:
         print(f"total: {_hours(None if None in total else sum(t or 0.0 for t in total))}; "
               "time from the mean recorded seconds per step of each workload (this store "
               "and stores/study.db) times the recorded runs' wall-clock overhead, a trial at "
-              "horizon h costing int(h T) steps")
+              "horizon h costing int(h M) steps (M = 3 T, AlgoPerf's self-tuning budget)")
         return 0
     executor = _executor(args)
     path.parent.mkdir(parents=True, exist_ok=True)

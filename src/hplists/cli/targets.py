@@ -21,7 +21,7 @@ from typing import Any
 from hplists.exceptions import InvalidParameterError
 
 DEFAULT_STORE = "stores/targets.db"
-# The calibration runs are the broad200 study of `hplists study` (issue 6): same store by default.
+# The calibration runs are the broad200 study of `hplists study`: same store by default.
 CALIBRATION_STORE = "stores/study.db"
 
 

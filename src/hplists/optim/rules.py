@@ -19,6 +19,8 @@ name            rule                                        schedule
 ``metz``        Metz et al.'s NAdamW (:mod:`.metz`)         its own (exponential decay)
 ``dog`` ...     paper 002's methods (:mod:`.lrfree`)        relative warmup-cosine (``sfadamw``:
                                                             warmup only)
+``sfadamw_algoperf``  the AlgoPerf self-tuning submission's     warmup only
+                Schedule-Free AdamW (:mod:`.lrfree`)
 ==============  ==========================================  ====================================
 
 Importing this module imports optax.
@@ -43,6 +45,7 @@ RULES: dict[str, UpdateRule] = {
     "heavy_ball": sgd.heavy_ball,
     "metz": metz.rule,
     **{name: getattr(lrfree, name) for name in lrfree.METHODS},
+    "sfadamw_algoperf": lrfree.sfadamw_algoperf,
 }
 
 

@@ -64,7 +64,7 @@ float64 and within ``1e-5`` in float32. The float64 reference runs optax
 under ``jax_enable_x64`` with its schedule evaluated at a float64 step count:
 ``optax.warmup_cosine_decay_schedule`` returns float32 for optax's own int32
 count even under x64, while this optimizer's float64 learning rate is the
-exact one. Measured for issue 14: at most 9.3e-15 (fused path; 3.6e-16
+exact one. Measured: at most 9.3e-15 (fused path; 3.6e-16
 per tensor) against that reference, and 3.4e-9 against optax with its own
 float32 schedule.
 """

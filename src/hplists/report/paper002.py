@@ -70,7 +70,8 @@ TABLE5: dict[str, dict[str, float]] = {
 LABELS = {
     "adamw": "AdamW", "nadamw": "NadamW", "cocob": "COCOB", "dadapt_adamw": "D-Adapt (w. Adam)",
     "dog": "DoG", "dowg": "DoWG", "mechanic_adam": "Mechanic (w. Adam)",
-    "mechanic_nadam": "Mechanic (w. Nadam)", "momo": "MoMo", "momo_adam": "MoMo (w. Adam)",
+    "mechanic_nadam": "Mechanic (w. Nadam)", "mechanic": "Mechanic", "momo": "MoMo",
+    "momo_adam": "MoMo (w. Adam)",
     "prodigy": "Prodigy",
 }
 

@@ -237,7 +237,7 @@ def table4(a: Analysis) -> Table:
                  "workload."]
         outside = [r[0] for r in rows if r[6] == "no"]
         if outside:
-            notes.append("Outside the calibration band of issue 5 (1%-15% of the sample): "
+            notes.append("Outside the calibration band (1%-15% of the sample): "
                          + ", ".join(outside) + ".")
         return rows, notes
 

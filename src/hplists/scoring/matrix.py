@@ -367,7 +367,7 @@ def submission_times(
     earliest step. With wall-clock ``seconds`` they can differ, since a trial
     that hit at the same or a later evaluation may have got there sooner.
 
-    Measured for issue 14 on ``stores/study.db`` (trials of the registered
+    Measured on ``stores/study.db`` (trials of the registered
     workload versions): AlgoPerf's own ``get_best_trial_index`` (commit
     ``2c90454f``, run with pandas) and the median over seeds give the same
     times as ``best_trial="algoperf"`` in all 88 (study, workload) cells with

@@ -30,7 +30,7 @@ own, not AlgoPerf's.
 
 Measured: AlgoPerf's own ``compute_performance_profiles`` and
 ``compute_leaderboard_score`` (commit ``2c90454f``, run with pandas on the
-same times, a one-off check for issue 14) against this module on 200 random
+same times, a one-off check) against this module on 200 random
 cases of 2 to 11 submissions on 8 workloads, with misses and times beyond 4x:
 ``rho`` identical, scores within 1.9e-15. The test suite checks hand
 computations (``tests/test_scoring_profiles.py``).

@@ -12,6 +12,10 @@ paper 001 use them:
 
 Continuous values are clipped to ``[low, high]`` so that float rounding in the
 power never puts a point a ulp outside the declared range.
+
+Every value is the same float on every machine: the logarithms of the bounds
+and the power are correctly rounded (:mod:`hplists.exact`), never numpy's
+CPU-dispatched ``power``, and the rest is IEEE-754 ``+ - * /``.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from hplists import exact
 from hplists.exceptions import InvalidParameterError
 
 __all__ = ["SCALES", "Dimension", "Discrete", "Fixed", "Linear", "Log", "dimension_from_dict"]
@@ -106,9 +111,9 @@ class Log(Dimension):
         object.__setattr__(self, "high", high)
 
     def from_unit(self, u: np.ndarray) -> np.ndarray:
-        lo, hi = math.log10(self.low), math.log10(self.high)
-        return np.clip(10.0 ** (lo + np.asarray(u, dtype=np.float64) * (hi - lo)),
-                       self.low, self.high)
+        lo, hi = float(exact.log10(self.low)), float(exact.log10(self.high))
+        x = exact.pow10(lo + np.asarray(u, dtype=np.float64) * (hi - lo))
+        return np.clip(x, self.low, self.high)
 
     def to_dict(self) -> dict[str, Any]:
         return {"scale": "log", "low": self.low, "high": self.high}

@@ -522,6 +522,20 @@ class TrialStore(abc.ABC):
         """Number of trials matching the filters."""
         return len(self.trials(study=study, workload=workload, status=status))
 
+    def recorded_points(self, study: str) -> dict[int, list[dict[str, float]]]:
+        """Point index -> the distinct points ``study`` recorded at that index, first recorded first.
+
+        A study's sample is defined by its space, seed and method, but the
+        points it recorded are the source of truth for the indices it holds
+        (:func:`hplists.study.samples.resolve_sample`). Trials without an index
+        are left out.
+        """
+        out: dict[int, list[dict[str, float]]] = {}
+        for r in self.trials(study=study):
+            if r.point_index is not None and r.point not in out.setdefault(r.point_index, []):
+                out[r.point_index].append(dict(r.point))
+        return out
+
     def studies(self) -> list[str]:
         """Names of the studies with at least one trial, sorted."""
         return sorted({t.study for t in self.trials()})

@@ -979,6 +979,20 @@ class SQLiteStore(TrialStore):
             return int(c.execute(f"SELECT COUNT(*) FROM trials t WHERE {where}", params)
                        .fetchone()[0])
 
+    def recorded_points(self, study: str) -> dict[int, list[dict[str, float]]]:
+        """Point index -> the distinct points ``study`` recorded there (no curves are read)."""
+        with self._read_txn() as c:
+            rows = c.execute(
+                "SELECT t.point_index, p.point, MIN(t.trial_id) AS first FROM trials t "
+                "JOIN points p ON p.point_id = t.point_id "
+                "WHERE t.study = ? AND t.point_index IS NOT NULL "
+                "GROUP BY t.point_index, t.point_id ORDER BY t.point_index, first",
+                (study,)).fetchall()
+        out: dict[int, list[dict[str, float]]] = {}
+        for index, point, _ in rows:
+            out.setdefault(int(index), []).append(json.loads(point))
+        return out
+
     def studies(self) -> list[str]:
         """Names of the studies with at least one trial, sorted."""
         with self._read_txn() as c:

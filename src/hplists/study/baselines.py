@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from hplists import exact
 from hplists._check import check_int, check_real
 from hplists.exceptions import InvalidParameterError
 from hplists.hparams import HParams
@@ -100,7 +101,9 @@ def lr_sweep(weight_decay: float, n: int = 5, low: float = 1e-4, high: float = 1
     if n == 1:  # one rate: the middle of the range on the log scale
         rates = [math.sqrt(low * high)]
     else:
-        rates = [float(math.exp(x)) for x in np.linspace(math.log(low), math.log(high), n)]
+        # correctly rounded exp/log: the same rates on every machine (hplists.exact)
+        rates = [float(exact.exp(x)) for x in np.linspace(float(exact.log(low)),
+                                                          float(exact.log(high)), n)]
         rates[0], rates[-1] = low, high  # exact ends
     return [HParams(learning_rate=lr, weight_decay=weight_decay, **fixed) for lr in rates]
 

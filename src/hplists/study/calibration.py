@@ -4,7 +4,7 @@ Paper 001 (Sec. 4.1, Table 4) counts, on each AlgoPerf base workload, how many
 of its 200 ``nadamw-broad`` points reach the validation target within the step
 budget ``T`` (2 to 24 of 200), and how many of those also reach the target on
 at least one, and on at least two, of the other base workloads. hplists asks
-the same of its own targets (issue 5): on every base workload, between 1% and
+the same of its own targets: on every base workload, between 1% and
 15% of the 200 points must succeed, else the workload is changed and its
 target set again (a target is never tuned by hand).
 
@@ -12,7 +12,7 @@ The 200 points are the first 200 scrambled-Halton points (seed
 :data:`CALIBRATION_SEED`) of ``nadamw-broad``, trained with seed 0 for the
 full budget ``T`` with NAdamW (``hplists.optax.rule``) into the study
 :data:`CALIBRATION_STUDY` (``"broad200"``): the same points and study as the
-200-point study of the method (issue 6), which therefore reuses these runs.
+200-point study of the method, which therefore reuses these runs.
 
 A point *succeeds* on a workload when its run reaches the target at some
 evaluation within ``T`` (:func:`hplists.scoring.matrix.score_trial`; with
@@ -38,6 +38,7 @@ from hplists.hparams import HParams
 from hplists.progress import TrialProgress, TrialProgressFn
 from hplists.store.base import TrialRecord, TrialStore
 from hplists.study.runs import run_pending
+from hplists.study.samples import resolve_sample
 
 __all__ = [
     "BAND",
@@ -95,7 +96,7 @@ def run_calibration(
         workloads: names or instances (default: every registered base workload).
         store: the trial store.
         points: how many of the sample's points (default 200).
-        study: the study name (default ``"broad200"``, shared with issue 6).
+        study: the study name (default ``"broad200"``, shared with the paper-001 study).
         batching: the engine's batching strategy (default: the workload's).
         progress: ``True`` for a progress bar with ETA over all trials, or a
             function called with ``(stage, trials_done, trials_total)``.
@@ -108,7 +109,7 @@ def run_calibration(
     if not workloads:
         workloads = workload_names(variants=False)
     todo = [get_workload(w) if isinstance(w, str) else w for w in workloads]
-    pts = calibration_points(points)
+    pts = resolve_sample(store, study, calibration_points(points))
     bar = TrialProgress(progress, len(pts) * len(todo))
     out = {}
     try:

@@ -19,9 +19,11 @@ Stages (``hplists study lrfree --stage ...``), each a set of studies in the stor
    ``lr-free-broad`` without a horizon. Studies ``lrfree/<method>/h<percent>``.
 3. ``candidates`` (002 Sec. 3.2, App. E): the ``top`` (3) points of each
    complete search by ``C_tau`` (the geometric mean of step fractions, misses
-   at ``tau``; paper 001 Sec. 2.5), rerun on seeds ``1..seeds``; and the
-   AlgoPerf Schedule-Free point on the same seeds. Studies
-   ``<search study>/candidates``.
+   at ``tau``; paper 001 Sec. 2.5), ties broken by the distance of the best
+   metrics to the targets (:mod:`hplists.scoring.ranking`), rerun on seeds
+   ``1..seeds``; and the AlgoPerf Schedule-Free submission
+   (:data:`SFADAMW_ALGOPERF`, rule ``sfadamw_algoperf``) on the same seeds.
+   Studies ``<search study>/candidates``.
 
 Nothing else trains: the selection of each (method, horizon)'s representative
 by the AlgoPerf benchmark score over all candidates together (Table 6) and the
@@ -29,8 +31,10 @@ lists are computed from the store (:meth:`LrFreeStudy.candidates`).
 
 Every trial goes through :func:`hplists.study.runner.run` (claim, train,
 record): killing the process at any moment and running the same command again
-loses nothing and trains nothing twice. A trial with horizon ``h`` trains
-``int(h T)`` steps and the plan counts it so.
+loses nothing and trains nothing twice. Each workload's maximum is AlgoPerf's
+self-tuning budget ``M = 3 T`` (:data:`SELF_TUNING_FACTOR`): a trial with
+horizon ``h`` trains ``int(h M)`` steps, one without a horizon ``M``, and the
+plan counts them so; time to target is a fraction of ``M``.
 
 Example:
     >>> import os, tempfile
@@ -45,7 +49,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from hplists._check import check_choice, check_int, check_real
@@ -55,6 +59,7 @@ from hplists.hparams import HParams
 from hplists.progress import StageBar, StepProgressFn
 from hplists.store.base import TrialStore
 from hplists.study.runner import Executor, StaticSource, TrainTask, run
+from hplists.study.samples import resolve_sample
 from hplists.study.workflow import StageResult
 
 __all__ = [
@@ -72,13 +77,33 @@ __all__ = [
 STAGES = ("defaults", "calibration", "candidates")
 DEFAULT_STORE = "stores/lrfree.db"
 
-# The AlgoPerf self-tuning submission of Schedule-Free AdamW (as issue 13 gives it): warmup
-# 2% of 0.75 T, i.e. warmup_fraction 0.015 of the budget.
+# Paper 002 (Sec. 3.1) takes each workload's maximum steps from AlgoPerf's self-tuning
+# ruleset, which runs 3x the external-tuning budget: submission_runner.py (AlgoPerf v0.5)
+# uses `3 * workload.max_allowed_runtime_sec` unless the ruleset is external, and paper
+# 002's Table 2 max steps are exactly 3 x step_hint (Criteo 31,998 = 3 x 10,666). T, the
+# budget whose 0.75 T set the targets, is the step hint's analog here, so M = 3 T.
+SELF_TUNING_FACTOR = 3
+
+# The AlgoPerf v0.5 self-tuning submission of Schedule-Free AdamW, read from its code
+# (mlcommons/submissions_algorithms: previous_leaderboards/algoperf_v05/submissions/
+# self_tuning/schedule_free_adamw/submission.py), trained with its own update rule
+# (hplists.optim.lrfree.sfadamw_algoperf: r = 0.75, which optax's schedule_free lacks).
+# Warmup: int(0.02 * 0.75 * step_hint) steps = 1.5% of T = 0.5% of M = 3 T. Label
+# smoothing 0.2. Dropout: the submission keeps each AlgoPerf workload's default (0.1 on
+# OGBG, Conformer, DeepSpeech and WMT; 0 on Criteo, fastMRI and ViT); a point has one rate,
+# so it takes 0.1, the value in the submission's HPARAMS. eps 1e-8 (its default).
 SFADAMW_ALGOPERF: dict[str, float] = {
     "learning_rate": 0.0025, "beta1": 0.9, "beta2": 0.9955159689799007,
-    "weight_decay": 0.08121616522670176, "warmup_fraction": 0.015, "weight_lr_power": 2.0,
-    "dropout_rate": 0.0, "label_smoothing": 0.2,
+    "weight_decay": 0.08121616522670176, "warmup_fraction": 0.02 * 0.75 / SELF_TUNING_FACTOR,
+    "weight_lr_power": 2.0, "r": 0.75, "eps": 1e-8, "dropout_rate": 0.1,
+    "label_smoothing": 0.2,
 }
+SFADAMW_ALGOPERF_RULE = "sfadamw_algoperf"
+
+# Methods whose 50% search decides whether they get the 33% and 66% searches too (paper
+# 002 Sec. 5.1: only methods with a point that trains more than 2 workloads go on).
+ADAPTIVE_METHODS = ("dog", "momo_adam", "cocob")
+ADAPTIVE_MIN_HITS = 3  # "more than 2 workloads"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -156,6 +181,8 @@ SEARCHES: tuple[Search, ...] = (
 
 
 def _label(rule: str) -> str:
+    if rule == SFADAMW_ALGOPERF_RULE:
+        return "Schedule-Free AdamW (AlgoPerf)"
     if rule in ("adamw", "nadamw"):
         return {"adamw": "AdamW", "nadamw": "NadamW"}[rule]
     from hplists.optim.lrfree import METHODS
@@ -200,7 +227,7 @@ def defaults_rows() -> list[DefaultsRow]:
     for rule in ("nadamw", "adamw"):
         rows.append(DefaultsRow(f"{rule}-algoperf", rule, algoperf,
                                 f"{_label(rule)} (AlgoPerf baseline point)"))
-    rows.append(DefaultsRow("sfadamw-algoperf", "sfadamw", dict(SFADAMW_ALGOPERF),
+    rows.append(DefaultsRow("sfadamw-algoperf", SFADAMW_ALGOPERF_RULE, dict(SFADAMW_ALGOPERF),
                             "Schedule-Free AdamW (AlgoPerf self-tuning submission)"))
     return rows
 
@@ -220,6 +247,17 @@ class LrFreeConfig:
         searches: the (method, horizon) searches (:data:`SEARCHES`).
         sample_seed: scrambled-Halton seed of every search's sample.
         train_seed: training seed of the defaults and the searches.
+        budget_factor: each workload's maximum ``M = budget_factor * T``
+            (:data:`SELF_TUNING_FACTOR`): a trial at horizon ``h`` trains
+            ``int(h M)`` steps, one without a horizon ``M``, and time to target is
+            a fraction of ``M``.
+        adaptive: add the 33% and 66% searches of each method of
+            :data:`ADAPTIVE_METHODS` whose 50% search has a point that trains
+            more than 2 workloads (paper 002 Sec. 5.1).
+        pin_workers: train in worker processes pinned to one core each
+            (:data:`hplists.workloads.engine.workers.PIN_ENV`): truly
+            single-threaded XLA, faster side by side; every trial of a store
+            must be trained the same way, since the bits differ.
     """
 
     workloads: tuple[str, ...] | None = None
@@ -231,8 +269,12 @@ class LrFreeConfig:
     searches: tuple[Search, ...] = SEARCHES
     sample_seed: int = 0
     train_seed: int = 0
+    budget_factor: int = SELF_TUNING_FACTOR
+    adaptive: bool = True
+    pin_workers: bool = True
 
     def __post_init__(self) -> None:
+        check_int("budget_factor", self.budget_factor, low=1)
         if self.workloads is not None:
             if isinstance(self.workloads, str):
                 raise InvalidParameterError(f"workloads must be a sequence of names, got the string "
@@ -376,9 +418,26 @@ class LrFreeStudy:
         return self._workloads
 
     def specs(self) -> dict[str, Any]:
+        """Workload specs with the study's maximum ``M = budget_factor * T`` as step budget.
+
+        The targets are the workloads' own: AlgoPerf uses the same targets in
+        both tuning rulesets.
+        """
         from hplists.scoring.specs import resolve_specs
 
-        return resolve_specs([w.name for w in self.workloads], self._specs)
+        f = self.config.budget_factor
+        return {n: dataclasses.replace(sp, step_budget=f * sp.step_budget) for n, sp in
+                resolve_specs([w.name for w in self.workloads], self._specs).items()}
+
+    def max_steps(self, workload: Any) -> int:
+        """The workload's maximum ``M = budget_factor * T`` (AlgoPerf's self-tuning budget).
+
+        Example:
+            >>> from hplists.workloads.registry import get_workload
+            >>> LrFreeStudy(None).max_steps(get_workload("image_resnet"))  # T = 400
+            1200
+        """
+        return self.config.budget_factor * int(workload.step_budget)
 
     # ---------------------------------------------------------------------------- tasks
 
@@ -387,8 +446,8 @@ class LrFreeStudy:
         # Workload-major: the engine keeps a workload's data and programs cached. A single
         # point trains alone ("vmap" would pad it to vmap_size copies).
         batching = "sequential" if len(points) == 1 else None
-        return [TrainTask(study, w, s, tuple(points), tuple(indices), update_rule=rule,
-                          batching=batching)
+        return [TrainTask(study, w, s, tuple(points), tuple(indices),
+                          step_budget=self.max_steps(w), update_rule=rule, batching=batching)
                 for w in self.workloads for s in seeds]
 
     def defaults_tasks(self, extra_seeds: bool) -> list[TrainTask]:
@@ -426,14 +485,50 @@ class LrFreeStudy:
             out[r.name] = len(hit)
         return out
 
+    def searches(self) -> list[Search]:
+        """The configured searches, then the adaptive ones the store's 50% searches call for.
+
+        With ``adaptive``, each method of :data:`ADAPTIVE_METHODS` whose complete
+        50% search has a point that reaches the target on more than 2 base
+        workloads (seed 0) gets its 33% and 66% searches (paper 002 Sec. 5.1).
+        """
+        out = list(self.config.searches)
+        if not self.config.adaptive:
+            return out
+        for m in ADAPTIVE_METHODS:
+            half = Search(m, 0.5)
+            if half in out and self.is_complete(half) and \
+                    self.max_hits(half) >= ADAPTIVE_MIN_HITS:
+                out += [x for x in (Search(m, 0.33), Search(m, 0.66)) if x not in out]
+        return out
+
+    def max_hits(self, search: Search) -> int:
+        """The most base workloads whose target one point of ``search`` reached (seed 0)."""
+        import numpy as np
+
+        f = self.search_matrix(search).fractions
+        return int(np.isfinite(f).sum(axis=1).max()) if f.size else 0
+
+    def adaptive_pending(self) -> list[str]:
+        """Methods of :data:`ADAPTIVE_METHODS` whose 50% search is not complete yet."""
+        if not self.config.adaptive:
+            return []
+        return [m for m in ADAPTIVE_METHODS if Search(m, 0.5) in self.config.searches
+                and not self.is_complete(Search(m, 0.5))]
+
     def search_tasks(self, searches: Sequence[Search] | None = None) -> list[TrainTask]:
-        """Seed-0 tasks of every point of ``searches`` (default: every configured search)."""
+        """Seed-0 tasks of every point of ``searches`` (default: :meth:`searches`)."""
         cfg = self.config
         tasks = []
-        for s in cfg.searches if searches is None else searches:
-            pts = s.points(cfg.points, cfg.sample_seed)
+        for s in self.searches() if searches is None else searches:
+            pts = self.search_points(s)
             tasks += self._tasks(s.study, s.method, pts, range(len(pts)), (cfg.train_seed,))
         return tasks
+
+    def search_points(self, search: Search) -> list[dict[str, float]]:
+        """The search's configured sample, with the bits its store recorded (``resolve_sample``)."""
+        return resolve_sample(self.store, search.study,
+                              search.points(self.config.points, self.config.sample_seed))
 
     def sample_ids(self, search: Search) -> set[str]:
         """Point ids of the search's configured sample (its first ``points`` Halton points).
@@ -443,7 +538,7 @@ class LrFreeStudy:
         """
         from hplists.store.base import point_id
 
-        return {point_id(p) for p in search.points(self.config.points, self.config.sample_seed)}
+        return {point_id(p) for p in self.search_points(search)}
 
     def search_matrix(self, search: Search) -> Any:
         """Step fractions of the search's sample (``TrialMatrix``); an unfinished one raises."""
@@ -457,16 +552,19 @@ class LrFreeStudy:
                                         workloads=names)
 
     def top_points(self, search: Search) -> list[tuple[int, dict[str, float]]]:
-        """``(sample index, point)`` of the search's ``top`` points by ``C_tau`` (ties: index)."""
-        from hplists.scoring.cost import cost
+        """``(sample index, point)`` of the search's ``top`` points (seed 0).
 
-        m = self.search_matrix(search)
-        pts = search.points(self.config.points, self.config.sample_seed)
+        Ranked by ``C_tau``, ties broken by the distance of each point's best
+        metrics to the targets (:func:`hplists.scoring.ranking.rank_points`),
+        never by sample index: where no point hits, the closest ones are kept.
+        """
+        from hplists.scoring.ranking import rank_points
         from hplists.store.base import point_id
 
+        m = self.search_matrix(search)
+        pts = self.search_points(search)
         index = {point_id(p): i for i, p in enumerate(pts)}
-        costs = [cost(m.fractions[i], self.config.tau) for i in range(m.fractions.shape[0])]
-        rows = sorted(range(len(costs)), key=lambda i: (costs[i], index[m.point_ids[i]]))
+        rows = rank_points(m.fractions, m.best_metric, m.workloads, self.config.tau)
         return [(index[m.point_ids[i]], pts[index[m.point_ids[i]]])
                 for i in rows[: self.config.top]]
 
@@ -540,8 +638,7 @@ class LrFreeStudy:
         from hplists.store.base import point_id
 
         m = self.search_matrix(search)
-        index = {point_id(p): i for i, p in enumerate(search.points(self.config.points,
-                                                                     self.config.sample_seed))}
+        index = {point_id(p): i for i, p in enumerate(self.search_points(search))}
         final = greedy_list(m.fractions, self.config.k, self.config.tau)
         curve = list_size_curve(m.fractions, self.config.k, self.config.tau)
         return SearchLists(search, final, tuple(index[m.point_ids[i]] for i in final.indices),
@@ -569,7 +666,9 @@ class LrFreeStudy:
         by_method: dict[str, ScoredCandidate] = {}
         for sc in reps.values():
             m = sc.candidate.search.method
-            if m in ("adamw", "nadamw") or sc.targets == 0:
+            # baselines, points that reach nothing, and the AlgoPerf submission's point (not
+            # calibrated here) ship nothing
+            if m in ("adamw", "nadamw") or sc.targets == 0 or sc.candidate.index < 0:
                 continue
             if m not in by_method or sc.score > by_method[m].score:
                 by_method[m] = sc
@@ -619,7 +718,7 @@ class LrFreeStudy:
 
     def complete_searches(self) -> list[Search]:
         """Searches whose every point is recorded on every base workload (none running)."""
-        return [s for s in self.config.searches if self.is_complete(s)]
+        return [s for s in self.searches() if self.is_complete(s)]
 
     def is_complete(self, search: Search) -> bool:
         """Whether every point of ``search`` is recorded on every base workload (none running)."""
@@ -635,7 +734,7 @@ class LrFreeStudy:
         for s in self.complete_searches() if searches is None else searches:
             for rank, (i, p) in enumerate(self.top_points(s)):
                 out.append(Candidate(f"{s.label} {rank}", s, i, p))
-        out.append(Candidate("Schedule-Free AdamW (AlgoPerf)", Search("sfadamw"), -1,
+        out.append(Candidate("Schedule-Free AdamW (AlgoPerf)", Search(SFADAMW_ALGOPERF_RULE), -1,
                              dict(SFADAMW_ALGOPERF)))
         return out
 
@@ -649,6 +748,12 @@ class LrFreeStudy:
     # ---------------------------------------------------------------------------- stages
 
     def _execute(self, stage: str, tasks: Sequence[TrainTask]) -> StageResult:
+        if self.config.pin_workers:  # inherited by the worker processes started from here
+            import os
+
+            from hplists.workloads.engine.workers import PIN_ENV
+
+            os.environ[PIN_ENV] = "1"
         source = StaticSource(self.store, tasks)
         executor, own = self.executor, None
         if executor is None and tasks and all(len(t.points) == 1 for t in tasks):
@@ -673,8 +778,16 @@ class LrFreeStudy:
             first = self._execute(stage, self.defaults_tasks(extra_seeds=False))
             return _total(stage, [first, self._execute(stage, self.defaults_tasks(True))])
         if stage == "calibration":
-            return self._execute(stage, self.search_tasks())
+            return _total(stage, [self._execute(stage, self.search_tasks([search]))
+                                  for search in self._each_search()])
         return self._execute(stage, self.candidate_tasks())
+
+    def _each_search(self) -> Iterator[Search]:
+        """Every search, in order, including the adaptive ones that earlier ones call for."""
+        seen: list[Search] = []
+        while pending := [s for s in self.searches() if s not in seen]:
+            seen.append(pending[0])
+            yield pending[0]
 
     def run(self, stages: Sequence[str] = STAGES, *,
             callback: Callable[[StageResult], None] | None = None) -> list[StageResult]:
@@ -696,7 +809,7 @@ class LrFreeStudy:
                 continue
             if stage == "calibration" and "candidates" in stages:
                 parts = []
-                for search in self.config.searches:
+                for search in self._each_search():
                     parts.append(self._execute(stage, self.search_tasks([search])))
                     if self.is_complete(search):
                         cands = [c for c in self.candidates([search]) if c.search == search]
@@ -715,7 +828,7 @@ class LrFreeStudy:
     def plan(self, stages: Sequence[str] = STAGES) -> list[StagePlan]:
         """Trials per stage, how many are done, and the time left from measured timings.
 
-        A trial's cost is the steps it trains (``int(h T)`` at horizon ``h``)
+        A trial's cost is the steps it trains (``int(h M)`` at horizon ``h``)
         times its workload's measured seconds per step: the median over the
         stores' recorded trials, else ``benchmarks/workloads.py``'s timings.
         """
@@ -733,13 +846,18 @@ class LrFreeStudy:
                              for s in range(self.config.seeds) if s != self.config.train_seed]
                 tasks = tasks + extra
             elif stage == "calibration":
-                tasks = self.search_tasks()
+                # A method whose 50% search is not complete may add its 33% and 66% ones.
+                maybe = [Search(m, h) for m in self.adaptive_pending() for h in (0.33, 0.66)]
+                exact = not maybe
+                tasks = self.search_tasks([*self.searches(), *maybe])
             else:
-                done = self.complete_searches()
-                exact = len(done) == len(self.config.searches)
+                maybe = [Search(m, h) for m in self.adaptive_pending() for h in (0.33, 0.66)]
+                searches = [*self.searches(), *maybe]
+                done = [s for s in searches if self.is_complete(s)]
+                exact = len(done) == len(searches)
                 cands = self.candidates(done)
                 # A search not complete yet contributes at most `top` candidates.
-                pending = [s for s in self.config.searches if s not in done]
+                pending = [s for s in searches if s not in done]
                 cands += [Candidate(s.label, s, i, p) for s in pending for i, p in
                           enumerate(s.points(self.config.top, self.config.sample_seed))]
                 tasks = self.candidate_tasks(cands)

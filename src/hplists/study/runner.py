@@ -272,10 +272,10 @@ class LocalExecutor:
         self._pending.clear()
 
 
-def _init_worker() -> None:
+def _init_worker(slot: Any = None) -> None:
     from hplists.workloads.engine import init_worker_process
 
-    init_worker_process()
+    init_worker_process(slot)
 
 
 class PoolExecutor:
@@ -311,7 +311,8 @@ class PoolExecutor:
     def _start(self) -> concurrent.futures.Executor:
         ctx = multiprocessing.get_context("spawn")
         return concurrent.futures.ProcessPoolExecutor(self.slots, mp_context=ctx,
-                                                      initializer=_init_worker)
+                                                      initializer=_init_worker,
+                                                      initargs=(ctx.Value("i", 0),))
 
     def submit(self, task: TrainTask, tick: Tick) -> concurrent.futures.Future:
         try:

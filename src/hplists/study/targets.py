@@ -60,6 +60,7 @@ from hplists.metric import worst as metric_worst
 from hplists.progress import TrialProgress, TrialProgressFn
 from hplists.store.base import TrialRecord, TrialStore, point_id, utc_now
 from hplists.study.runs import TrialsRunningElsewhere, run_pending
+from hplists.study.samples import resolve_sample
 from hplists.workloads.spec import JaxWorkload, Workload, eval_schedule
 
 __all__ = [
@@ -370,8 +371,8 @@ def _set_target(workload: Workload, store: TrialStore, config: TargetConfig,
     searches: list[AlgorithmSearch] = []
     best_of: dict[str, Point] = {}
     for a in algorithms:
-        pts = search_points(a, config.points, config.halton_seed)
         study = search_study(name, version, a)
+        pts = resolve_sample(store, study, search_points(a, config.points, config.halton_seed))
         records = run_pending(workload, store, study, pts, indices, config.search_seed,
                               steps=steps, rule=get_rule(a), batching=config.batching,
                               progress=progress, stage=f"{name} {a}", executor=executor)

@@ -65,6 +65,7 @@ from hplists.study.calibration import (
     calibration_points,
 )
 from hplists.study.runner import Executor, Source, StaticSource, TrainTask, run
+from hplists.study.samples import resolve_sample
 
 __all__ = [
     "EXPORT_NAME",
@@ -360,8 +361,12 @@ class StudyWorkflow:
     # --------------------------------------------------------------------------------- stages
 
     def broad_points(self) -> list[HParams]:
-        """The broad sample: the first ``points`` scrambled-Halton points of nadamw-broad."""
-        return calibration_points(self.config.points, self.config.sample_seed)
+        """The broad sample: the first ``points`` scrambled-Halton points of nadamw-broad.
+
+        The indices the store holds keep their recorded points (:mod:`hplists.study.samples`).
+        """
+        return resolve_sample(self.store, self.config.broad_study,
+                              calibration_points(self.config.points, self.config.sample_seed))
 
     def _broad_tasks(self) -> list[TrainTask]:
         pts = self.broad_points()
@@ -409,7 +414,9 @@ class StudyWorkflow:
 
     def _fixed_baselines(self) -> list[bl.FixedBaseline]:
         cfg = self.config
-        all_fixed = bl.fixed_baselines(random_seed=cfg.random_seed, n=cfg.k)
+        all_fixed = [dataclasses.replace(b, points=tuple(resolve_sample(self.store, b.study,
+                                                                        b.points)))
+                     for b in bl.fixed_baselines(random_seed=cfg.random_seed, n=cfg.k)]
         if cfg.baselines is None:
             return all_fixed
         return [b for b in all_fixed if b.study in cfg.baselines]

@@ -23,6 +23,16 @@ from hplists.workloads.spec import JaxWorkload
 # worker per core do not fight over the cores.
 WORKER_XLA_FLAGS = "--xla_cpu_multi_thread_eigen=false"
 
+# With this variable set to 1, each worker process pins itself to one core of its own
+# (os.sched_setaffinity) before XLA starts. XLA:CPU sizes its thread pool by the cores
+# it may run on, so a pinned worker is truly single-threaded (the flag above leaves
+# XLA's other threads running). Side by side on 2 cores, pinned workers train 1.11-1.15x
+# faster with 12% less CPU time (benchmarks/study_workers.py); but XLA then partitions
+# some kernels differently, so on some workloads their curves are other bits than an
+# unpinned worker's. Stores keep one kind: the learning-rate-free study sets it; the
+# paper-001 stores were trained without it.
+PIN_ENV = "HPLISTS_PIN_WORKERS"
+
 
 
 
@@ -31,22 +41,30 @@ _QUEUE: Any = None
 _WORKER_QUEUE: Any = None
 
 
-def init_worker_process() -> None:
+def init_worker_process(slot: Any = None) -> None:
     """Prepares a worker process: single-threaded XLA:CPU, and an exit when its parent dies.
 
     Every pool of training processes (the engine's own, the trial runner's)
     starts its workers with this, so one worker per core do not fight over the
-    cores and no worker outlives a killed driver.
+    cores and no worker outlives a killed driver. ``slot`` is the pool's shared
+    counter (a ``multiprocessing.Value``): with :data:`PIN_ENV` set to 1, the
+    worker takes the next slot and pins itself to that core.
     """
+    if slot is not None and os.environ.get(PIN_ENV) == "1" and hasattr(os, "sched_setaffinity"):
+        with slot.get_lock():
+            mine = slot.value
+            slot.value += 1
+        cores = sorted(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, {cores[mine % len(cores)]})
     flags = os.environ.get("XLA_FLAGS", "")
     if WORKER_XLA_FLAGS not in flags:
         os.environ["XLA_FLAGS"] = f"{flags} {WORKER_XLA_FLAGS}".strip()
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
 
 
-def _init_worker(q: Any) -> None:
+def _init_worker(q: Any, slot: Any = None) -> None:
     global _WORKER_QUEUE
-    init_worker_process()
+    init_worker_process(slot)
     _WORKER_QUEUE = q
 
 
@@ -89,7 +107,8 @@ def _pool() -> tuple[concurrent.futures.ProcessPoolExecutor, Any]:
         ctx = multiprocessing.get_context("spawn")
         _QUEUE = ctx.Queue()
         _POOL = concurrent.futures.ProcessPoolExecutor(
-            worker_count(), mp_context=ctx, initializer=_init_worker, initargs=(_QUEUE,)
+            worker_count(), mp_context=ctx, initializer=_init_worker,
+            initargs=(_QUEUE, ctx.Value("i", 0))
         )
     return _POOL, _QUEUE
 

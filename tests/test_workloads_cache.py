@@ -84,3 +84,50 @@ def test_a_builtin_generator_gives_the_same_arrays_cached_and_fresh():
             np.testing.assert_array_equal(getattr(built, split)[k], v)
             np.testing.assert_array_equal(getattr(from_disk, split)[k], v)
             assert getattr(from_disk, split)[k].dtype == v.dtype
+
+
+def test_the_earlier_key_and_build_form_still_works_with_a_deprecation_warning():
+    """Outside workload modules written against cached_dataset(key, build) keep running."""
+    calls = []
+
+    def build():
+        calls.append(1)
+        return Dataset({"x": np.arange(3.0)}, {"x": np.zeros(1)})
+
+    with pytest.warns(DeprecationWarning, match=r"version=1, \*\*params"):
+        first = cache.cached_dataset("toy-n3", build)
+    with pytest.warns(DeprecationWarning):
+        again = cache.cached_dataset("toy-n3", build)
+    assert first.train["x"].tolist() == again.train["x"].tolist() == [0.0, 1.0, 2.0]
+    assert calls == [1]  # the second call read the file
+    with pytest.raises(InvalidParameterError, match="version= is required with parameters"):
+        cache.cached_dataset("toy", build, n=3)
+    with pytest.raises(InvalidParameterError, match="version must be an int or a string"):
+        cache.cached_dataset("toy", build, version=None)
+
+
+def test_a_workload_whose_data_cannot_be_built_stops_the_run_once_with_the_message(tmp_path):
+    """Not the same error recorded for every trial: the run raises at the first task."""
+    from helpers.workloads import TinyBlobs
+
+    from hplists import HParams
+    from hplists.exceptions import WorkloadBuildError
+    from hplists.store import open_store
+    from hplists.study.runner import StaticSource, TrainTask, run
+
+    class Broken(TinyBlobs):
+        name = "broken_blobs"
+        batching = "sequential"
+
+        def make_data(self):
+            return cache.cached_dataset("blobs", lambda n: None, n=3)  # version= missing
+
+    store = open_store(tmp_path / "s.db")
+    pts = tuple(HParams(1e-3 * (i + 1), 0.9, 0.99, warmup_fraction=0.05) for i in range(4))
+    tasks = [TrainTask("s", Broken(), 0, pts[:2], (0, 1)), TrainTask("s", Broken(), 0, pts[2:],
+                                                                      (2, 3))]
+    with pytest.raises(WorkloadBuildError, match=r"workload 'broken_blobs': its data could not "
+                       r"be built \(InvalidParameterError: .*version= is required"):
+        run(store, StaticSource(store, tasks))
+    recorded = store.trials(study="s")
+    assert len(recorded) == 1 and recorded[0].status.value == "error"  # the first claimed

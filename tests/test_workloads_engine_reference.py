@@ -14,6 +14,10 @@ committed stores stay valid without a workload version bump. Two pins:
 
 XLA:CPU emits kernels for the instruction set it runs on, so both compare only
 on a CPU with the features the numbers were recorded on, and skip elsewhere.
+Their counterpart runs on every CPU: every base workload's curve within a
+stated tolerance of the reference (``engine_reference.RTOL``), and the same
+check with XLA limited to AVX2 kernels, which shows both that the bits move on
+another instruction set and that the tolerance holds there.
 """
 
 from __future__ import annotations
@@ -87,3 +91,29 @@ def test_a_committed_trial_retrains_to_the_same_curve(workload):
     assert sorted(curve.metrics) == sorted(stored.metrics)
     for k in stored.metrics:
         np.testing.assert_array_equal(curve.metrics[k], stored.metrics[k])
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCE["workloads"]))
+def test_curves_are_within_tolerance_of_the_reference_on_any_cpu(name):
+    """Runs on every CPU, so that a broken engine is caught on any machine."""
+    assert ref.differences(ref.train(name), REFERENCE["workloads"][name]["curve"]) == []
+
+
+def test_avx2_kernels_move_the_bits_but_stay_within_the_tolerance():
+    """XLA:CPU limited to AVX2 (an AVX2-only machine's kernels): the tolerance is not vacuous."""
+    names = sorted(REFERENCE["workloads"])
+    got = ref.train_with_isa(names, "AVX2")
+    assert {n: ref.differences(got[n], REFERENCE["workloads"][n]["curve"]) for n in names} == \
+        {n: [] for n in names}
+    if SAME_CPU:  # recorded with AVX-512: some workload must differ in its bits under AVX2
+        assert any(got[n] != REFERENCE["workloads"][n]["curve"] for n in names)
+
+
+def test_the_tolerance_catches_a_real_change():
+    """A curve of another point (a 10% higher learning rate) is outside the tolerance."""
+    want = REFERENCE["workloads"]["ctr_dlrm"]["curve"]
+    (curve,) = engine.train(get_workload("ctr_dlrm"),
+                            [ref.point().replace(learning_rate=ref.point().learning_rate * 1.1)],
+                            ref.SEED, step_budget=ref.STEPS, batching=ref.BATCHING)
+    assert ref.differences(ref.curve_record(curve), want) != []
+

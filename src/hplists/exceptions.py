@@ -9,6 +9,9 @@
   still catches it.
 * :class:`DataError` is data that cannot serve the request: a store or file
   that is missing, empty, damaged or inconsistent.
+* :class:`WorkloadBuildError` is a workload whose data or model cannot be
+  built: no trial of it can train, so a study stops at the first one instead
+  of recording the same error for every trial.
 
 Example:
     >>> from hplists._check import check_int
@@ -21,7 +24,7 @@ Example:
 
 from __future__ import annotations
 
-__all__ = ["DataError", "HplistsError", "InvalidParameterError"]
+__all__ = ["DataError", "HplistsError", "InvalidParameterError", "WorkloadBuildError"]
 
 
 class HplistsError(Exception):
@@ -34,3 +37,7 @@ class InvalidParameterError(HplistsError, ValueError, TypeError):
 
 class DataError(HplistsError, ValueError):
     """Stored or loaded data cannot serve the request (missing, empty, damaged, inconsistent)."""
+
+
+class WorkloadBuildError(HplistsError, RuntimeError):
+    """A workload's data or model could not be built (the message says which, and why)."""

@@ -71,6 +71,9 @@ UNSUPPORTED: dict[str, str] = {
     "cocob": "no well-kept PyTorch package of COCOB is in the 'lrfree-torch' extra (and the "
              "optax rule multiplies COCOB's output by the relative schedule, which a learning "
              "rate cannot do: COCOB is invariant to it)",
+    "mechanic": "mechanic-pytorch is not the same algorithm as optax.contrib.mechanize "
+                "(optax clips the inner product h to [-m, m] and starts m at 0, the "
+                "package does neither; docs/lrfree-torch.md), and no flag makes it so",
     "mechanic_adam": "mechanic-pytorch is not the same algorithm as optax.contrib.mechanize "
                      "(optax clips the inner product h to [-m, m] and starts m at 0, the "
                      "package does neither; docs/lrfree-torch.md), and no flag makes it so",

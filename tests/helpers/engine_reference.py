@@ -23,6 +23,7 @@ version bump)::
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -75,12 +76,16 @@ def train(name: str) -> dict[str, Any]:
 
 def train_in_worker(names: list[str]) -> dict[str, dict[str, Any]]:
     """:func:`train` of each workload in a new process with a study worker's XLA flags."""
+    from hplists.workloads.engine import WORKER_XLA_FLAGS
+
+    return _train_in_subprocess(names, WORKER_XLA_FLAGS)
+
+
+def _train_in_subprocess(names: list[str], xla_flags: str) -> dict[str, dict[str, Any]]:
     import os
     import subprocess
 
-    from hplists.workloads.engine import WORKER_XLA_FLAGS
-
-    env = {**os.environ, "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} {WORKER_XLA_FLAGS}",
+    env = {**os.environ, "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} {xla_flags}",
            "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[1]),
                                           os.environ.get("PYTHONPATH", "")])}
     code = ("import json, sys\nfrom helpers import engine_reference as r\n"
@@ -88,6 +93,45 @@ def train_in_worker(names: list[str]) -> dict[str, dict[str, Any]]:
     proc = subprocess.run([sys.executable, "-c", code, *names], env=env, capture_output=True,
                           text=True, check=True)
     return json.loads(proc.stdout.splitlines()[-1])
+
+
+# The counterpart that runs on every CPU: another instruction set gives XLA:CPU other
+# kernels (other reduction orders, FMA or not), so a float32 curve drifts in its last bits
+# over 12 steps: 6e-6 relative on image_resnet's training loss under AVX2 kernels
+# (XLA_FLAGS=--xla_cpu_max_isa=AVX2 on an AVX-512 machine). A broken engine moves the
+# numbers by far more. Validation metrics that count examples move by whole examples.
+RTOL = 1e-3
+ATOL_METRIC = 5e-3
+
+
+def differences(got: dict[str, Any], want: dict[str, Any]) -> list[str]:
+    """Where ``got`` is not within :data:`RTOL` / :data:`ATOL_METRIC` of ``want``; [] if close.
+
+    Statuses, steps and metric names must be equal; values are compared with
+    ``|a - b| <= atol + RTOL |b|`` (``atol`` 0 for the training loss).
+    """
+    import numpy as np
+
+    out = []
+    for key in ("status", "steps"):
+        if got[key] != want[key]:
+            out.append(f"{key}: {got[key]} != {want[key]}")
+    if sorted(got["metrics"]) != sorted(want["metrics"]):
+        return [*out, f"metrics {sorted(got['metrics'])} != {sorted(want['metrics'])}"]
+    series = [("train_loss", got["train_loss"], want["train_loss"], 0.0)] + [
+        (k, got["metrics"][k], want["metrics"][k], ATOL_METRIC) for k in sorted(want["metrics"])]
+    for name, a, b, atol in series:
+        x = np.array([float.fromhex(v) for v in a])
+        y = np.array([float.fromhex(v) for v in b])
+        if x.shape != y.shape or not np.allclose(x, y, rtol=RTOL, atol=atol):
+            worst = float(np.max(np.abs(x - y))) if x.shape == y.shape else math.inf
+            out.append(f"{name}: max |difference| {worst:.3g} (rtol {RTOL}, atol {atol})")
+    return out
+
+
+def train_with_isa(names: list[str], isa: str) -> dict[str, dict[str, Any]]:
+    """:func:`train` of each workload in a new process whose XLA:CPU emits at most ``isa``."""
+    return _train_in_subprocess(names, f"--xla_cpu_max_isa={isa}")
 
 
 def main() -> int:

@@ -85,7 +85,7 @@ class LrFreeResults:
         from hplists.scoring.matrix import score_trial
 
         out = {}
-        for s in self.study.config.searches:
+        for s in self.study.searches():
             hits: dict[str, set[str]] = {}
             ids = self.study.sample_ids(s)
             for r in self.study.store.trials(study=s.study):

@@ -42,7 +42,7 @@ Example:
     >>> st = LrFreeStudy(open_store(os.path.join(tempfile.mkdtemp(), "lrfree.db")),
     ...                  LrFreeConfig(workloads=("ctr_dlrm", "image_resnet"), points=4, k=2))
     >>> [(p.stage, p.trials) for p in st.plan(["defaults", "calibration"])]
-    [('defaults', 150), ('calibration', 128)]
+    [('defaults', 160), ('calibration', 176)]
 """
 
 from __future__ import annotations

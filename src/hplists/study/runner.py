@@ -49,7 +49,7 @@ from typing import Any, Protocol, cast
 
 from hplists._check import check_int
 from hplists.curves import Curve, Status
-from hplists.exceptions import InvalidParameterError
+from hplists.exceptions import InvalidParameterError, WorkloadBuildError
 from hplists.store.base import TrialKey, TrialRecord, TrialStore, point_id
 
 __all__ = [
@@ -508,7 +508,10 @@ def run(
         Counts of trials: ``trained``, ``diverged``, ``failed``.
 
     A trial that raised in training is recorded as an error and the run goes
-    on. An interrupt (``KeyboardInterrupt``) propagates and leaves the trials
+    on, except when its workload cannot be built at all
+    (:class:`~hplists.exceptions.WorkloadBuildError`): then every trial would
+    fail the same way, so the run records that task's trials, releases the
+    others in flight, and raises it once. An interrupt (``KeyboardInterrupt``) propagates and leaves the trials
     in flight ``running`` under this process: a rerun in this process claims
     them again, and so does any process once this one is gone. They are not
     errors: an interrupted trial is not a failed one.
@@ -549,6 +552,12 @@ def run(
                         store.fail(key, msg)
                     counts["failed"] += len(keys)
                     curves = [None] * len(keys)
+                    if isinstance(result, WorkloadBuildError):
+                        for _, others, _ in in_flight.values():
+                            for key in others:
+                                store.fail(key, f"not trained: the run stopped ({result})")
+                        in_flight.clear()
+                        raise result
                 else:
                     finished = list(result)
                     curves = finished

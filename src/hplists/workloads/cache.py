@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -88,13 +89,21 @@ def _load(path: Path, key: str) -> Dataset | None:
     return Dataset(train, valid, meta)
 
 
-def cached_dataset(name: str, generate: Callable[..., Dataset], /, *, version: int | str,
-                   **params: Any) -> Dataset:
+_LEGACY = object()  # no version given: the earlier form cached_dataset(key, build)
+
+
+def cached_dataset(name: str, generate: Callable[..., Dataset], /, *,
+                   version: int | str | object = _LEGACY, **params: Any) -> Dataset:
     """``generate(**params)``, cached under a key made of ``name``, ``version`` and ``params``.
 
     Bump ``version`` whenever the generator's output for the same parameters
     would change. Writes are atomic, so concurrent builders are safe; a file
     whose recorded key differs from the requested one is rebuilt.
+
+    The earlier form ``cached_dataset(key, build)`` (a hand-made key that
+    encodes the parameters, a ``build()`` without arguments) still works, with
+    a ``DeprecationWarning`` that spells out the migration: pass
+    ``version=`` and the generator's parameters as keywords.
 
     Example:
         >>> import tempfile
@@ -108,6 +117,21 @@ def cached_dataset(name: str, generate: Callable[..., Dataset], /, *, version: i
         >>> cached_dataset("toy", make, version=1, n=3).train["x"].tolist()  # another key
         [0.0, 1.0, 2.0]
     """
+    if version is _LEGACY:
+        if params:
+            raise InvalidParameterError(
+                f"cached_dataset({name!r}, ...): version= is required with parameters; "
+                "bump it whenever the generator's output would change")
+        warnings.warn(
+            f"cached_dataset({name!r}, build) without version= is deprecated and will be "
+            "removed: write cached_dataset(name, generate, version=1, **params), where "
+            "generate(**params) builds the dataset and version is bumped whenever its output "
+            "for the same parameters would change (the parameters then key the file, so the "
+            "name no longer needs to encode them)", DeprecationWarning, stacklevel=2)
+        version = "legacy"
+    if isinstance(version, bool) or not isinstance(version, (int, str)):
+        raise InvalidParameterError(f"cached_dataset({name!r}, ...): version must be an int or "
+                                    f"a string, got {version!r}")
     key = cache_key(name, version, params)
     path = _path(name, key)
     if path.is_file():

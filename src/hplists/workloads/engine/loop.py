@@ -12,7 +12,7 @@ import numpy as np
 
 from hplists._check import check_int
 from hplists.curves import Curve, Status
-from hplists.exceptions import InvalidParameterError
+from hplists.exceptions import HplistsError, InvalidParameterError, WorkloadBuildError
 from hplists.hparams import HParams, Point
 from hplists.optim.update_rule import UpdateRule, eval_params_of, static_of
 from hplists.workloads.engine.data import _batch_order, _data, _keys
@@ -57,7 +57,7 @@ def _run_group(workload: JaxWorkload, points: Sequence[Point], seed: int, total_
         raise InvalidParameterError(f"a sequential group holds one point, got {n}")
     steps = _eval_steps(workload, total_steps, budget)
     hp = hp_arrays(points, total_steps, workload.regularizers)
-    data = _data(workload)
+    data = _build(workload, "data", lambda: _data(workload))
     order = _batch_order(seed, data.num_train, total_steps, workload.batch_size)
     keys = _keys(seed)
     progs = _programs(workload, total_steps, rule, hp, data, order, keys, vmapped)
@@ -70,7 +70,7 @@ def _run_group(workload: JaxWorkload, points: Sequence[Point], seed: int, total_
     message = [""] * n
     alive = np.ones(n, bool)
     t0 = time.perf_counter()
-    state = progs.init(hp, keys[0])
+    state = _build(workload, "model", lambda: progs.init(hp, keys[0]))
     prev = ticked = 0
     for s in steps:
         state, loss = progs.chunk(state, hp, data.train, order_dev, keys[1],
@@ -118,6 +118,25 @@ def _run_group(workload: JaxWorkload, points: Sequence[Point], seed: int, total_
             curves.append(Curve(np.zeros(0, np.int64), [], [],
                                 {k: [] for k in metric_names}, status[j], message[j]))
     return curves
+
+
+def _build(workload: JaxWorkload, what: str, fn: Callable[[], Any]) -> Any:
+    """``fn()``; a failure there is the workload's own: a WorkloadBuildError.
+
+    Building the data involves no point, so every failure is the workload's.
+    Initializing also builds the update rule from the points, whose bad input
+    hplists already names: those errors pass through as they are.
+    """
+    try:
+        return fn()
+    except WorkloadBuildError:
+        raise
+    except Exception as e:
+        if isinstance(e, HplistsError) and what != "data":
+            raise
+        raise WorkloadBuildError(
+            f"workload {workload.name!r}: its {what} could not be built "
+            f"({type(e).__name__}: {e}); no trial of it can train") from e
 
 
 def _eval_steps(workload: JaxWorkload, total_steps: int, budget: int | None) -> tuple[int, ...]:

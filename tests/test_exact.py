@@ -137,7 +137,6 @@ def test_the_committed_broad_sample_is_found_again_in_its_store(tmp_path):
 def test_the_committed_paper001_study_has_nothing_left_to_train(tmp_path):
     from hplists.store import open_store
     from hplists.study.workflow import StudyConfig, StudyWorkflow
-
     from hplists.workloads.registry import get_workload, workload_names
 
     # The built-in workloads only: other test modules register tiny ones in this process.

@@ -109,7 +109,6 @@ def test_the_earlier_key_and_build_form_still_works_with_a_deprecation_warning()
 def test_a_workload_whose_data_cannot_be_built_stops_the_run_once_with_the_message(tmp_path):
     """Not the same error recorded for every trial: the run raises at the first task."""
     from helpers.workloads import TinyBlobs
-
     from hplists import HParams
     from hplists.exceptions import WorkloadBuildError
     from hplists.store import open_store

@@ -176,12 +176,16 @@ def test_report_tables_from_a_run_study_and_the_readme_section(tiny, tmp_path):
     st.run(["calibration", "candidates"])
     res = rep.LrFreeResults(st)
     assert res.searches["AdamW 50%"][1:] == (3, res.searches["AdamW 50%"][2])
-    assert set(res.scores) == {"AdamW 50% 0", "Prodigy (w. Adam) 50% 0",
-                               "Schedule-Free AdamW (AlgoPerf)"}
+    # paper 002's pool: AdamW/NadamW/Prodigy/Mechanic candidates; the extended pool: all
+    assert set(res.scores) == {"AdamW 50% 0", "Prodigy (w. Adam) 50% 0"}
+    assert set(res.extended_scores) == {*res.scores, "Schedule-Free AdamW (AlgoPerf)"}
     assert all(0.0 <= s <= 1.0 for s in res.scores.values())
     assert max(res.scores.values()) > 0  # someone is the best on some workload
     reps = res.representatives()
-    assert set(reps) == {"AdamW 50%", "Prodigy (w. Adam) 50%", "Schedule-Free AdamW (AlgoPerf)"}
+    assert set(reps) == {"AdamW 50%", "Prodigy (w. Adam) 50%"}
+    # App. F: the pool's representatives and the AlgoPerf submission, scored after selection
+    assert {sc.group for sc in res.appendix_f} == {*reps, "Schedule-Free AdamW (AlgoPerf)"}
+    assert set(res.representatives("extended")) == {*reps, "Schedule-Free AdamW (AlgoPerf)"}
     table6 = {t.key: t for t in rep.tables(res)}["lrfree_table6"]
     row6 = table6.column("representative").index("AdamW 50%")
     assert table6.column("paper 002 score")[row6] == 0.242
@@ -197,7 +201,8 @@ def test_report_tables_from_a_run_study_and_the_readme_section(tiny, tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text("# x\n\nkept\n")
     written = rep.write(res, str(tmp_path / "out"), command="cmd", readme=str(readme))
-    assert (tmp_path / "out" / "lrfree.html").is_file() and len(written) == 9 + 2 + 1 + 1
+    # 12 tables, the Markdown, the HTML, the README and Figure 1
+    assert (tmp_path / "out" / "lrfree.html").is_file() and len(written) == 12 + 2 + 1 + 1
     figure = tmp_path / "out" / "figures" / "lrfree_figure1.png"  # the profiles, Figure 1
     assert figure.read_bytes().startswith(b"\x89PNG")
     assert "figures/lrfree_figure1.png" in (tmp_path / "out" / "lrfree.md").read_text()
@@ -218,7 +223,7 @@ def test_lists_per_search_and_the_exported_calibrated_defaults(tiny, tmp_path):
     assert sl.curve.trained.shape == (2,) and sl.curve.trained[1] >= sl.curve.trained[0]
     table = {t.key: t for t in rep.tables(rep.LrFreeResults(st))}["lrfree_lists"]
     assert table.column("search") == ["Prodigy (w. Adam) 50%", "Schedule-Free AdamW"]
-    reps = st.representatives()
+    reps = st.representatives(st.scored_candidates("extended"))  # export's pool: every search
     written = st.export_lists(str(tmp_path / "lists"))
     # the AlgoPerf submission's point is scored, never exported: this study did not choose it
     hitting = {sc.candidate.search.method for sc in reps.values()

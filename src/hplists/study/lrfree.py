@@ -64,6 +64,8 @@ from hplists.study.workflow import StageResult
 
 __all__ = [
     "DEFAULT_STORE",
+    "PAPER_POOL",
+    "POOLS",
     "SEARCHES",
     "SFADAMW_ALGOPERF",
     "STAGES",
@@ -72,6 +74,7 @@ __all__ = [
     "LrFreeConfig",
     "LrFreeStudy",
     "Search",
+    "in_paper_pool",
 ]
 
 STAGES = ("defaults", "calibration", "candidates")
@@ -104,6 +107,11 @@ SFADAMW_ALGOPERF_RULE = "sfadamw_algoperf"
 # 002 Sec. 5.1: only methods with a point that trains more than 2 workloads go on).
 ADAPTIVE_METHODS = ("dog", "momo_adam", "cocob")
 ADAPTIVE_MIN_HITS = 3  # "more than 2 workloads"
+
+# Paper 002's selection pool (App. E, Table 6): the top 3 candidates of the AdamW, NadamW,
+# Prodigy and Mechanic (w. Adam) searches at 33%, 50% and 66%, 36 in all.
+PAPER_POOL = ("adamw", "nadamw", "prodigy", "mechanic_adam")
+POOLS = ("paper", "extended")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -310,6 +318,19 @@ class Candidate:
         return f"{self.search.study}/candidates"
 
 
+def in_paper_pool(candidate: Candidate) -> bool:
+    """Whether paper 002's selection (Table 6) scores this candidate: :data:`PAPER_POOL`.
+
+    Example:
+        >>> in_paper_pool(Candidate("x", Search("prodigy", 0.33), 4, {}))
+        True
+        >>> in_paper_pool(Candidate("x", Search("dog", 0.5), 4, {}))
+        False
+    """
+    s = candidate.search
+    return candidate.index >= 0 and s.method in PAPER_POOL and s.horizon is not None
+
+
 @dataclasses.dataclass(frozen=True)
 class ScoredCandidate:
     """A candidate's reruns: median step fraction and best metric per workload, and its score.
@@ -509,6 +530,13 @@ class LrFreeStudy:
         f = self.search_matrix(search).fractions
         return int(np.isfinite(f).sum(axis=1).max()) if f.size else 0
 
+    def hit_rate(self, search: Search) -> float:
+        """Share of the search's points that reach the target on at least one workload (seed 0)."""
+        import numpy as np
+
+        f = self.search_matrix(search).fractions
+        return float(np.isfinite(f).any(axis=1).mean()) if f.size else 0.0
+
     def adaptive_pending(self) -> list[str]:
         """Methods of :data:`ADAPTIVE_METHODS` whose 50% search is not complete yet."""
         if not self.config.adaptive:
@@ -591,16 +619,8 @@ class LrFreeStudy:
                 {w: float(np.median(v)) for w, v in best.items()},
                 {w: len(v) for w, v in frac.items()})
 
-    def scored_candidates(self) -> list[ScoredCandidate]:
-        """Every candidate rerun on all seeds and workloads, scored together (002 App. E).
-
-        The score is AlgoPerf's benchmark score (performance profiles of the
-        median step fractions, cut at 4x the best, area over [1, 4]) over all
-        of them; candidates still missing a seed or workload are left out.
-        """
-        import numpy as np
-
-        from hplists.scoring.profiles import benchmark_score
+    def _rerun_cells(self) -> list[tuple[Candidate, str, dict[str, float], dict[str, float]]]:
+        """(candidate, group, step fractions, best metrics) of every candidate fully rerun."""
         from hplists.store.base import point_id
 
         names = [w.name for w in self.workloads]
@@ -611,19 +631,61 @@ class LrFreeStudy:
             frac, best, seeds = self._cells(records)
             if set(frac) != set(names) or min(seeds.values()) < self.config.seeds:
                 continue
-            group = "Schedule-Free AdamW (AlgoPerf)" if c.index < 0 else c.search.label
+            group = _label(SFADAMW_ALGOPERF_RULE) if c.index < 0 else c.search.label
             rows.append((c, group, frac, best))
+        return rows
+
+    def _score(self, rows: Sequence[tuple[Candidate, str, dict[str, float], dict[str, float]]]
+               ) -> list[ScoredCandidate]:
+        import numpy as np
+
+        from hplists.scoring.profiles import benchmark_score
+
         if not rows:
             return []
+        names = [w.name for w in self.workloads]
         scores = benchmark_score(np.array([[r[2][w] for w in names] for r in rows]))
         return [ScoredCandidate(c, g, f, b, float(x))
                 for (c, g, f, b), x in zip(rows, scores, strict=True)]
+
+    def scored_candidates(self, pool: str = "paper") -> list[ScoredCandidate]:
+        """The candidates of ``pool`` rerun on all seeds and workloads, scored together.
+
+        The score is AlgoPerf's benchmark score (performance profiles of the
+        median step fractions, cut at 4x the best, area over [1, 4]) over the
+        pool; candidates still missing a seed or workload are left out.
+
+        * ``"paper"``: paper 002's selection pool (App. E, Table 6), the top
+          points of the searches of :data:`PAPER_POOL` at their three horizons
+          (4 x 3 x 3 = 36 candidates);
+        * ``"extended"``: every candidate, also those of DoG, MoMo-Adam, COCOB,
+          hplists' own Schedule-Free search and the AlgoPerf Schedule-Free
+          submission, which paper 002's selection did not score together.
+        """
+        check_choice("pool", pool, POOLS)
+        rows = self._rerun_cells()
+        if pool == "paper":
+            rows = [r for r in rows if in_paper_pool(r[0])]
+        return self._score(rows)
+
+    def appendix_f(self, scored: Sequence[ScoredCandidate] | None = None
+                   ) -> list[ScoredCandidate]:
+        """The paper pool's representatives and the AlgoPerf Schedule-Free submission, scored
+        together after the selection, as paper 002's App. F adds Schedule-Free AdamW.
+
+        ``scored``: the paper pool's :meth:`scored_candidates`, if already computed.
+        """
+        reps = self.representatives(self.scored_candidates("paper") if scored is None else scored)
+        chosen = [sc.candidate for sc in reps.values()]
+        rows = [r for r in self._rerun_cells() if r[0] in chosen or r[0].index < 0]
+        return self._score(rows)
 
     def representatives(self, scored: Sequence[ScoredCandidate] | None = None
                         ) -> dict[str, ScoredCandidate]:
         """(method, horizon) -> its candidate with the highest score (002 Table 6; ties: first).
 
-        ``scored``: :meth:`scored_candidates` already computed (default: computed here).
+        ``scored``: :meth:`scored_candidates` already computed (default: the
+        paper pool's, computed here).
         """
         best: dict[str, ScoredCandidate] = {}
         for sc in self.scored_candidates() if scored is None else scored:
@@ -662,7 +724,7 @@ class LrFreeStudy:
 
         from hplists._version import __version__
 
-        reps = self.representatives()
+        reps = self.representatives(self.scored_candidates("extended"))
         by_method: dict[str, ScoredCandidate] = {}
         for sc in reps.values():
             m = sc.candidate.search.method
@@ -686,10 +748,17 @@ class LrFreeStudy:
                     "workload_versions": {w.name: w.version for w in self.workloads},
                     "targets": {n: s.to_dict() for n, s in specs.items()},
                     "date": datetime.datetime.now(datetime.UTC).date().isoformat(),
-                    "hplists": __version__}
+                    "hplists": __version__,
+                    "budget": {"max_steps": f"{self.config.budget_factor} x T (AlgoPerf's "
+                                            "self-tuning budget, paper 002 Sec. 3.1)",
+                               "horizon": "a point with horizon h trains int(h M) steps with "
+                                          "its schedule decaying to 0 there; in PyTorch, "
+                                          "total_steps is M and the run stops at h M",
+                               "step_fractions": "of M"}}
             files = [(f"{method}-calibrated-cpu", [dict(c.point)], {
-                "selection": "AlgoPerf benchmark score over all candidates (paper 002 Sec. "
-                             "3.2)", "score": sc.score, "sample_index": c.index,
+                "selection": "AlgoPerf benchmark score over every candidate of the study "
+                             "(paper 002 Sec. 3.2; the extended pool)", "score": sc.score,
+                "sample_index": c.index,
                 "step_fractions": {k: (v if math.isfinite(v) else "inf")
                                    for k, v in sc.fractions.items()},
                 "seeds": list(range(1, self.config.seeds + 1))}, "calibrated default")]

@@ -249,60 +249,52 @@ def _paper_table5(r: LrFreeResults) -> Table:
                  cols, ("text", *(["metric"] * len(r.workloads))), rows)
 
 
-def _representatives_rows(r: LrFreeResults, scored: Any, paper: dict[str, float | None]
-                          ) -> tuple[tuple[Any, ...], ...]:
-    reps = r.study.representatives(scored)
+def _representatives_table(r: LrFreeResults, key: str, title: str, caption: str,
+                           scored: Any, paper: dict[str, float | None], missing: str) -> Table:
+    """Per (method, horizon), its best candidate in ``scored``: score, targets, the paper's."""
     rows = []
-    for group, sc in sorted(reps.items(), key=lambda kv: -kv[1].score):
+    for group, sc in sorted(r.study.representatives(scored).items(), key=lambda kv: -kv[1].score):
         rows.append((group, sc.score, sc.targets, paper.get(group),
                      *(sc.fractions[w] for w in r.workloads)))
-    return tuple(rows)
-
-
-_REP_COLS = ("representative", "hplists score", "hplists targets", "paper 002 score")
-
-
-def _rep_kinds(r: LrFreeResults) -> tuple[str, ...]:
-    return ("text", "real", "int", "real", *(["fraction"] * len(r.workloads)))
+    return Table(key, title, caption,
+                 ("representative", "hplists score", "hplists targets", "paper 002 score",
+                  *r.workloads),
+                 ("text", "real", "int", "real", *(["fraction"] * len(r.workloads))),
+                 tuple(rows), missing=None if rows else missing)
 
 
 def _table6(r: LrFreeResults) -> Table:
-    rows = _representatives_rows(r, r.scored, dict(paper002.TABLE6_SCORES))
-    return Table("lrfree_table6", "Calibrated representatives (the analog of paper 002's "
-                 "Table 6)",
-                 "Per (method, horizon) of paper 002's pool (AdamW, NadamW, Prodigy and "
-                 "Mechanic (w. Adam) at 33/50/66%), the candidate with the highest AlgoPerf "
-                 "score over the pool's candidates; the paper's score of the same row, and the "
-                 "representative's median step fraction of M per workload (inf: missed).",
-                 (*_REP_COLS, *r.workloads), _rep_kinds(r), rows,
-                 missing=None if rows else "no search of the pool is complete and rerun yet")
+    return _representatives_table(
+        r, "lrfree_table6", "Calibrated representatives (the analog of paper 002's Table 6)",
+        "Per (method, horizon) of paper 002's pool (AdamW, NadamW, Prodigy and Mechanic (w. "
+        "Adam) at 33/50/66%), the candidate with the highest AlgoPerf score over the pool's "
+        "candidates; the paper's score of the same row, and the representative's median step "
+        "fraction of M per workload (inf: missed).",
+        r.scored, dict(paper002.TABLE6_SCORES), "no search of the pool is complete and rerun yet")
 
 
 def _appendix_f(r: LrFreeResults) -> Table:
-    paper: dict[str, float | None] = {**paper002.APPENDIX_F_SCORES,
-             "Schedule-Free AdamW (AlgoPerf)": paper002.APPENDIX_F_SCORES.get(
-                 "Schedule-Free AdamW")}
-    rows = _representatives_rows(r, r.appendix_f, paper)
-    return Table("lrfree_appendix_f", "With the AlgoPerf Schedule-Free submission (the analog "
-                 "of paper 002's Appendix F)",
-                 "The representatives of paper 002's pool and the AlgoPerf v0.5 self-tuning "
-                 "submission of Schedule-Free AdamW (its own settings and update rule, trained "
-                 "for M), scored together after the selection, as App. F adds it; the paper's "
-                 "App. F scores beside.",
-                 (*_REP_COLS, *r.workloads), _rep_kinds(r), rows,
-                 missing=None if rows else "no search of the pool is complete and rerun yet")
+    paper: dict[str, float | None] = {
+        **paper002.APPENDIX_F_SCORES,
+        "Schedule-Free AdamW (AlgoPerf)": paper002.APPENDIX_F_SCORES.get("Schedule-Free AdamW")}
+    return _representatives_table(
+        r, "lrfree_appendix_f", "With the AlgoPerf Schedule-Free submission (the analog of "
+        "paper 002's Appendix F)",
+        "The representatives of paper 002's pool and the AlgoPerf v0.5 self-tuning submission "
+        "of Schedule-Free AdamW (its own settings and update rule, trained for M), scored "
+        "together after the selection, as App. F adds it; the paper's App. F scores beside.",
+        r.appendix_f, paper, "no search of the pool is complete and rerun yet")
 
 
 def _extended(r: LrFreeResults) -> Table:
-    rows = _representatives_rows(r, r.extended, {})
-    return Table("lrfree_extended", "Every method in one pool (not paper 002's selection)",
-                 "The extended pool: every candidate of every search (DoG, MoMo-Adam, COCOB "
-                 "and hplists' own Schedule-Free AdamW search too, which paper 002's selection "
-                 "did not score with the others) and the AlgoPerf Schedule-Free submission, "
-                 "scored together; per (method, horizon), its best candidate. Scores are not "
-                 "comparable with Table 6's: the pool differs.",
-                 (*_REP_COLS, *r.workloads), _rep_kinds(r), rows,
-                 missing=None if rows else "no search is complete and rerun yet")
+    return _representatives_table(
+        r, "lrfree_extended", "Every method in one pool (not paper 002's selection)",
+        "The extended pool: every candidate of every search (DoG, MoMo-Adam, COCOB and "
+        "hplists' own Schedule-Free AdamW search too, which paper 002's selection did not "
+        "score with the others) and the AlgoPerf Schedule-Free submission, scored together; "
+        "per (method, horizon), its best candidate. Scores are not comparable with Table 6's: "
+        "the pool differs.",
+        r.extended, {}, "no search is complete and rerun yet")
 
 
 _TABLE7_HP = ("learning_rate", "beta1", "beta2", "weight_decay", "warmup_fraction",

@@ -128,3 +128,21 @@ def test_when_every_trial_fails_no_point_is_marked_best():
     assert "none gave a finite value (point 1: RuntimeError('out of memory'))" in failed
     for text in (diverged, failed):
         assert "*" not in text and "best (" not in text
+
+
+def test_metric_loss_without_a_mode_keeps_the_lowest_loss_and_says_so(capsys):
+    """The README's own example with metric="loss": not the worst point (mode defaulted to
+    "max" before); the direction comes from the name, and one line says which."""
+    train, _ = _by_lr([{"accuracy": a, "loss": 1 - a} for a in (0.5, 0.9, 0.7, 0.95, 0.1)])
+    result = hplists.tune(train, "nadamw-paper", k=5, metric="loss")
+    assert result.mode == "min" and result.best.index == 4 and result.best.value == 1 - 0.95
+    assert "metric 'loss' ranks lower-is-better (mode='min')" in capsys.readouterr().err
+    assert hplists.tune(train, k=5, metric="accuracy").mode == "max"
+
+
+def test_an_unknown_metric_name_needs_a_mode():
+    train, _ = _by_lr([{"throughput": 1.0}] * 5)
+    with pytest.raises(ValueError, match="mode is required for metric 'throughput': pass "
+                                         "mode='min' if lower is better"):
+        hplists.tune(train, k=2, metric="throughput")
+    assert hplists.tune(train, k=2, metric="throughput", mode="max").mode == "max"

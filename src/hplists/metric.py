@@ -18,7 +18,7 @@ import numpy as np
 from hplists._check import check_choice
 
 __all__ = ["MODES", "Metric", "Mode", "argbest", "best_of", "better", "describe", "hits",
-           "minimizes", "sign", "worst"]
+           "infer_mode", "minimizes", "sign", "worst"]
 
 Mode = Literal["min", "max"]
 MODES = ("min", "max")
@@ -96,6 +96,39 @@ def minimizes(mode: str) -> bool:
         (True, False)
     """
     return mode == "min"
+
+
+# Metric names whose direction is known (after dropping a split prefix such as "val_").
+_LOWER = ("loss", "error", "error_rate", "err", "wer", "cer", "log_loss", "logloss", "nll",
+          "perplexity", "ppl", "mse", "mae", "rmse", "cross_entropy", "ce", "regret")
+_HIGHER = ("accuracy", "acc", "auc", "auroc", "roc_auc", "f1", "precision", "recall", "bleu",
+           "ssim", "psnr", "r2", "exact_match", "map", "ndcg", "iou", "miou", "dice",
+           "top1", "top5", "top1_accuracy", "top5_accuracy", "reward", "score")
+_PREFIXES = ("validation_", "valid_", "val_", "eval_", "test_", "train_", "dev_")
+
+
+def infer_mode(name: str) -> str | None:
+    """The direction of a metric known by its name: ``"min"``, ``"max"``, or ``None``.
+
+    A split prefix (``val_``, ``eval_``, ``test_``, ...) is dropped first, and a name
+    that ends in ``loss``, ``error`` or ``accuracy`` counts as those.
+
+    Example:
+        >>> infer_mode("loss"), infer_mode("val_accuracy"), infer_mode("eval/wer")
+        ('min', 'max', 'min')
+        >>> infer_mode("my_loss"), infer_mode("throughput") is None
+        ('min', True)
+    """
+    n = name.strip().lower().replace("-", "_").replace("/", "_").replace(" ", "_")
+    for prefix in _PREFIXES:
+        if n.startswith(prefix):
+            n = n[len(prefix):]
+            break
+    if n in _LOWER or n.endswith(("_loss", "loss", "_error", "_err")):
+        return "min"
+    if n in _HIGHER or n.endswith(("_accuracy", "_acc")):
+        return "max"
+    return None
 
 
 def describe(mode: str) -> str:

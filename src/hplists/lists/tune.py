@@ -191,7 +191,7 @@ def tune(
     *,
     k: int | None = None,
     metric: str | None = None,
-    mode: str = "max",
+    mode: str | None = None,
     target: float | None = None,
     callback: Callable[[TunedTrial], None] | None = None,
     executor: str | concurrent.futures.Executor | None = None,
@@ -216,7 +216,12 @@ def tune(
         metric: the key of ``train``'s mapping that ranks trials (required
             for mappings; the column's name for numbers).
         mode: ``"max"`` if higher is better (accuracy), ``"min"`` if lower is
-            (loss, error rate).
+            (loss, error rate). Default: inferred from a known ``metric`` name
+            (:func:`hplists.metric.infer_mode`: loss, error, WER, ... are
+            ``"min"``; accuracy, AUC, BLEU, ... ``"max"``), with a one-line
+            notice; an unknown name needs ``mode``. When ``train`` returns
+            plain numbers and no ``metric`` names them, higher is better,
+            with a notice.
         target: stop after the first trial that reaches it (``>=`` for max,
             ``<=`` for min), as the paper scores lists; ``None`` runs all ``k``.
         callback: called with each :class:`TunedTrial` as it finishes (e.g.
@@ -253,7 +258,7 @@ def tune(
         >>> hplists.tune(train, hplists.get_list("nadamw-paper")[:2], metric="accuracy").budget
         2
     """
-    mode = check_choice("mode", mode, MODES)
+    mode = _mode(metric, mode)
     if target is not None:
         target = float(target)
         if not math.isfinite(target):
@@ -291,6 +296,29 @@ def tune(
         if target is not None and _reaches(value, target, mode):
             break
     return TuneResult(tuple(trials), metric or "value", mode, target, budget=len(todo))
+
+
+def _mode(metric: str | None, mode: str | None) -> str:
+    """``mode``, or the direction of ``metric`` (see :func:`tune`), said in one line."""
+    import sys
+
+    from hplists.metric import infer_mode
+
+    if mode is not None:
+        return check_choice("mode", mode, MODES)
+    if metric is None:
+        print("hplists.tune: ranking train's numbers as higher-is-better (mode='max'); pass "
+              "mode='min' for a loss or an error", file=sys.stderr)
+        return "max"
+    inferred = infer_mode(str(metric))
+    if inferred is None:
+        raise InvalidParameterError(
+            f"mode is required for metric {metric!r}: pass mode='min' if lower is better "
+            "(a loss, an error rate) or mode='max' if higher is (an accuracy)")
+    print(f"hplists.tune: metric {metric!r} ranks lower-is-better (mode='{inferred}')"
+          if inferred == "min" else f"hplists.tune: metric {metric!r} ranks higher-is-better "
+          f"(mode='{inferred}')", file=sys.stderr)
+    return inferred
 
 
 def _list_name(points: Any) -> str:

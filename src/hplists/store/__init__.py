@@ -19,6 +19,7 @@ import os
 from hplists.store.base import (
     CorruptStoreError,
     EmptyStoreError,
+    StoreDiskError,
     TrialKey,
     TrialRecord,
     TrialStore,
@@ -31,6 +32,7 @@ __all__ = [
     "CorruptStoreError",
     "EmptyStoreError",
     "SQLiteStore",
+    "StoreDiskError",
     "TrialKey",
     "TrialRecord",
     "TrialStore",

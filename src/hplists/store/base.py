@@ -66,6 +66,15 @@ class CorruptStoreError(DataError):
     """
 
 
+class StoreDiskError(DataError):
+    """The disk refused an operation on a trial store: full, an I/O error, or read-only.
+
+    The operation was not done. The message says whether the file was checked
+    and found intact (``PRAGMA quick_check``), so that nobody restores an
+    intact store from an older copy and loses its recent trials.
+    """
+
+
 def canonical_point(point: HParams | Mapping[str, Any]) -> dict[str, float]:
     """The point as a key-sorted dict of finite floats (what the store records).
 

@@ -68,6 +68,7 @@ from hplists.hparams import HParams
 from hplists.store.base import (
     TERMINAL,
     CorruptStoreError,
+    StoreDiskError,
     TrialKey,
     TrialRecord,
     TrialStore,
@@ -240,11 +241,13 @@ def _is_busy(e: sqlite3.OperationalError) -> bool:
 
 
 def _guarded(method: Any) -> Any:
-    """``method`` with SQLite's damage errors as a :class:`CorruptStoreError` naming the store.
+    """``method`` with SQLite's errors as hplists errors that name the store and say what happened.
 
     A malformed page ("database disk image is malformed") or a missing table
     is raised by SQLite only when a query reaches it; the caller then gets one
-    clear error instead of a raw ``sqlite3.DatabaseError``. A busy database is
+    clear :class:`CorruptStoreError` instead of a raw ``sqlite3.DatabaseError``.
+    A full disk, an I/O error or a read-only file is a :class:`StoreDiskError`
+    that says whether the file is intact (it is checked). A busy database is
     left as it is (the store retries those).
     """
 
@@ -255,19 +258,66 @@ def _guarded(method: Any) -> Any:
         except sqlite3.DatabaseError as e:
             if isinstance(e, sqlite3.OperationalError) and _is_busy(e):
                 raise
-            raise _damaged(self.path, e) from e
+            raise _store_error(self.path, e) from e
 
     return guarded
 
 
-def _damaged(path: Path, e: sqlite3.DatabaseError) -> CorruptStoreError:
+# SQLite's primary result codes (sqlite3.h), for errors whose name Python does not give.
+_DISK_ERRORS = {13: "SQLITE_FULL", 10: "SQLITE_IOERR", 8: "SQLITE_READONLY",
+                14: "SQLITE_CANTOPEN"}
+
+
+def _error_name(e: sqlite3.DatabaseError) -> str:
+    name = getattr(e, "sqlite_errorname", None)
+    if name:
+        return str(name)
+    code = getattr(e, "sqlite_errorcode", None)
+    return _DISK_ERRORS.get(int(code) & 0xFF, "") if code is not None else ""
+
+
+def _intact(path: Path) -> str:
+    """Whether the file passes ``PRAGMA quick_check``, said as a clause of an error message."""
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5.0)
+        try:
+            rows = conn.execute("PRAGMA quick_check").fetchall()
+        finally:
+            conn.close()
+    except sqlite3.Error as e:
+        return f"the file could not be checked ({e})"
+    if [str(r[0]) for r in rows] == ["ok"]:
+        return "the file is intact (quick_check: ok), and nothing recorded before was lost"
+    return f"the file is damaged too ({'; '.join(str(r[0]) for r in rows[:3])})"
+
+
+def _store_error(path: Path, e: sqlite3.DatabaseError) -> DataError:
+    """The hplists error for an SQLite error on the store at ``path`` (see :func:`_guarded`)."""
     where = repr(str(path))
+    name = _error_name(e)
     msg = str(e)
+    if name.startswith("SQLITE_FULL"):
+        return StoreDiskError(f"the disk holding trial store {where} is full ({msg}); the "
+                              f"operation was not done; {_intact(path)}: free some space and "
+                              "run it again")
+    if name.startswith("SQLITE_IOERR"):
+        return StoreDiskError(f"an I/O error on trial store {where} ({name}: {msg}); the "
+                              f"operation was not done; {_intact(path)}: check the disk and "
+                              "run it again")
+    if name.startswith("SQLITE_READONLY"):
+        return StoreDiskError(f"trial store {where} is read-only here ({msg}); the operation "
+                              "needs to write, and was not done: run it on a writable copy")
+    if name.startswith("SQLITE_CANTOPEN"):
+        return StoreDiskError(f"trial store {where} cannot be opened ({msg}): check that its "
+                              "folder exists and may be read")
     if msg.startswith("no such table"):
         return CorruptStoreError(f"trial store {where} is damaged: {msg} (an hplists store has "
                                  "every table); the operation was not done")
-    return CorruptStoreError(f"trial store {where} is damaged ({msg}); the operation was not "
-                             "done: restore the file from a copy")
+    if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")) or "malformed" in msg:
+        return CorruptStoreError(f"trial store {where} is damaged ({msg}); the operation was "
+                                 "not done: restore the file from a copy")
+    return DataError(f"SQLite refused an operation on trial store {where} ({name or 'error'}: "
+                     f"{msg}); the operation was not done")
 
 
 def _runs(keys: np.ndarray) -> list[tuple[int, int]]:
@@ -356,9 +406,15 @@ class SQLiteStore(TrialStore):
         # A connection must not cross fork(): a child opens its own.
         if self._conn is not None and self._conn_pid == os.getpid():
             return self._conn
-        conn = sqlite3.connect(
-            str(self.path), timeout=self.timeout, isolation_level=None, check_same_thread=False
-        )
+        target, uri = str(self.path), False
+        readonly = self._read_only()
+        if readonly:
+            # On a read-only filesystem (or in a folder this process may not write) SQLite
+            # cannot create the WAL's shared-memory file: nobody can write there, so the file
+            # is opened as immutable; a file that only this process may not write, read-only.
+            target, uri = f"{self.path.resolve().as_uri()}?{readonly}", True
+        conn = sqlite3.connect(target, timeout=self.timeout, isolation_level=None,
+                               check_same_thread=False, uri=uri)
         try:
             self._open(conn)
         except BaseException:
@@ -366,6 +422,24 @@ class SQLiteStore(TrialStore):
             raise
         self._conn, self._conn_pid = conn, os.getpid()
         return conn
+
+    def _read_only(self) -> str:
+        """``""`` for a writable store; else the URI parameter that opens it read-only."""
+        if not self.path.exists():
+            return ""
+        folder = self.path.resolve().parent
+        ro_fs = hasattr(os, "statvfs") and bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+        if ro_fs or not os.access(folder, os.W_OK):
+            wal = self.path.with_name(self.path.name + "-wal")
+            if wal.exists() and wal.stat().st_size > 0:
+                import warnings
+
+                warnings.warn(f"trial store {str(self.path)!r} is on a read-only filesystem "
+                              "with a write-ahead log that cannot be read there: the trials "
+                              "in it are not shown (checkpoint it where it is writable)",
+                              stacklevel=3)
+            return "immutable=1"
+        return "" if os.access(self.path, os.W_OK) else "mode=ro"
 
     def _open(self, conn: sqlite3.Connection) -> None:
         where = repr(str(self.path))
@@ -384,6 +458,11 @@ class SQLiteStore(TrialStore):
             )
         if tables:
             self._check_meta(conn)
+        if self._read_only():
+            if not tables:
+                raise StoreDiskError(f"{where} is empty and read-only here: no trial store can "
+                                     "be created in it")
+            return  # read-only: nothing to set up; a write says the store is read-only
         self._retry(lambda: conn.execute("PRAGMA journal_mode=WAL").fetchone())
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=ON")
@@ -1094,9 +1173,9 @@ class SQLiteStore(TrialStore):
                 "nothing was written: restore the file from a copy")
 
 
-# Every public operation reports a damaged file as a CorruptStoreError (see _guarded).
+# Every public operation reports SQLite's errors as hplists errors (see _guarded).
 for _name in ("__init__", "claim", "heartbeat", "finish", "fail", "put", "put_many", "trials",
               "require_trials", "retire", "count", "studies", "workloads", "summary", "events",
-              "check"):
+              "check", "recorded_points", "manifest", "record_manifest"):
     setattr(SQLiteStore, _name, _guarded(getattr(SQLiteStore, _name)))
 del _name

@@ -22,19 +22,22 @@ Safety properties, and how they are obtained:
   duplicate is appended to the ``events`` table (:meth:`SQLiteStore.events`).
 
 Stale trials. A ``running`` row records the claiming process: a per-process
-``run_token`` (a random UUID, renewed after ``fork``), the hostname, the pid,
-the process's identity (Linux boot id and start time, from ``/proc``) and a
+``run_token`` (a random UUID, renewed after ``fork``), its host
+(:func:`host_identity`: the hostname and the PID namespace), the pid, the
+process's identity (Linux boot id and start time, from ``/proc``) and a
 heartbeat time. :meth:`SQLiteStore.claim` hands a ``running`` trial out again
 when
 
 1. it carries this process's own run token (the process is retrying it), or
-2. it was claimed on this host by a process that no longer exists (the pid is
-   gone, a zombie, or now belongs to another process: the recorded identity
-   differs, as after a reboot), or
-3. it was claimed on another host and its heartbeat is older than
-   ``heartbeat_timeout`` seconds (liveness cannot be checked across machines;
-   long trials on shared filesystems should call :meth:`SQLiteStore.heartbeat`
-   at each evaluation).
+2. it was claimed on this host, in this PID namespace, by a process that no
+   longer exists (the pid is gone, a zombie, or now belongs to another
+   process: the recorded identity differs, as after a reboot), or
+3. it was claimed on another host, or in another PID namespace (containers
+   that share a hostname but not their process table), and its heartbeat is
+   older than ``heartbeat_timeout`` seconds (3600 by default; liveness cannot
+   be checked there). The trial runner heartbeats every trial in flight from
+   a background thread (every 60 s by default), while it trains, whatever the
+   executor, so a live trial is never taken.
 
 A reclaimed trial gets the new owner and ``attempts + 1``; if the old owner
 turns out to be alive and finishes first, its result is kept and the later
@@ -190,6 +193,34 @@ def _thread_token() -> str:
     if threading.current_thread() is threading.main_thread():
         return run_token()
     return f"{run_token()}-t{threading.get_ident()}"
+
+
+HOST_ENV = "HPLISTS_HOST_ID"
+
+
+def host_identity() -> str:
+    """This process's host as the stale rule sees it: the hostname and its PID namespace.
+
+    Processes on one host can check each other's liveness through ``/proc``,
+    but only within one PID namespace: containers that share a hostname (host
+    networking) and not their PIDs see other processes under the same pid. So
+    the identity is ``"<hostname>/pid:[<namespace inode>]"``, and a trial
+    claimed in another namespace is judged by its heartbeat, as one claimed on
+    another machine. ``HPLISTS_HOST_ID`` overrides it (a cluster that names
+    its nodes).
+
+    Example:
+        >>> host_identity().startswith(socket.gethostname())
+        True
+    """
+    override = os.environ.get(HOST_ENV, "").strip()
+    if override:
+        return override
+    host = socket.gethostname()
+    try:
+        return f"{host}/{os.readlink('/proc/self/ns/pid')}"
+    except OSError:
+        return host
 
 
 def _boot_id() -> str:
@@ -397,7 +428,7 @@ class SQLiteStore(TrialStore):
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
         self._conn_pid = -1
-        self._host = socket.gethostname()
+        self._host = host_identity()
         self._connection()
 
     # ----- connection and schema -----------------------------------------------------------------
@@ -598,7 +629,9 @@ class SQLiteStore(TrialStore):
             )
 
     def _stale_reason(self, row: sqlite3.Row, now: float) -> str | None:
-        if row["host"] == self._host:
+        # Rows written before hosts carried their PID namespace hold the plain hostname.
+        legacy = "/" not in str(row["host"]) and self._host.split("/")[0] == row["host"]
+        if row["host"] == self._host or legacy:
             return _process_gone(int(row["pid"]), row["proc_identity"])
         age = now - float(row["heartbeat"])
         if age > self.heartbeat_timeout:
@@ -727,12 +760,16 @@ class SQLiteStore(TrialStore):
             return TrialKey(study, pid, workload, seed, token, trial_id)
 
     def heartbeat(self, key: TrialKey) -> None:
-        """Records that the trial of ``key`` is still being worked on (for other hosts' claims)."""
+        """Records that the trial of ``key`` is still being worked on (for other hosts' claims).
+
+        Only while ``key`` still owns it: a trial reclaimed by another process
+        keeps that owner's heartbeat.
+        """
         with self._write_txn() as c:
             c.execute(
                 "UPDATE trials SET heartbeat=? WHERE study=? AND point_id=? AND workload=? AND "
-                "seed=? AND status='running'",
-                (time.time(), key.study, key.point_id, key.workload, key.seed),
+                "seed=? AND status='running' AND run_token=?",
+                (time.time(), key.study, key.point_id, key.workload, key.seed, key.run_token),
             )
 
     def _record(self, key: TrialKey, status: Status, message: str, curve: Curve | None,

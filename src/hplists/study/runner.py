@@ -42,7 +42,6 @@ import concurrent.futures.process
 import dataclasses
 import importlib
 import multiprocessing
-import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol, cast
@@ -502,7 +501,10 @@ def run(
             work of trials found finished when claimed).
         retry_errors: claim trials that ended in ``error`` again.
         heartbeat: seconds between heartbeats of in-flight trials (so that
-            stores shared across machines do not hand them out).
+            stores shared across machines do not hand them out). A background
+            thread sends them while the trials train, whatever the executor:
+            a task that trains in this process and blocks for an hour is still
+            heartbeated every ``heartbeat`` seconds.
 
     Returns:
         Counts of trials: ``trained``, ``diverged``, ``failed``.
@@ -521,7 +523,7 @@ def run(
     tick = progress or (lambda k: None)
     counts = {"trained": 0, "diverged": 0, "failed": 0}
     in_flight: dict[Any, tuple[TrainTask, list[TrialKey], list[int]]] = {}
-    last_beat = time.monotonic()
+    beats = _Heartbeats(store, heartbeat)
     try:
         while True:
             while len(in_flight) < executor.slots:
@@ -537,6 +539,7 @@ def run(
                         ticked[0] += k
                         tick(k)
 
+                beats.add(keys)
                 in_flight[executor.submit(task, task_tick)] = (task, keys, ticked)
             if not in_flight:
                 if source.done():
@@ -545,6 +548,7 @@ def run(
                                    "ready (another process may hold the remaining trials)")
             for handle, result in executor.wait(list(in_flight), timeout=heartbeat):
                 task, keys, ticked = in_flight.pop(handle)
+                beats.remove(keys)
                 curves: Sequence[Curve | None]
                 if isinstance(result, BaseException):
                     msg = _message(result)
@@ -567,14 +571,54 @@ def run(
                         counts["diverged"] += curve.status == Status.DIVERGED
                 tick(task.work - ticked[0])
                 source.record(task, curves)
-            if in_flight and time.monotonic() - last_beat > heartbeat:
-                for _, keys, _ in in_flight.values():
-                    for key in keys:
-                        store.heartbeat(key)
-                last_beat = time.monotonic()
     finally:
+        beats.stop()
         if own:
             executor.close()
+
+
+class _Heartbeats:
+    """A daemon thread that heartbeats the trials in flight every ``interval`` seconds."""
+
+    def __init__(self, store: TrialStore, interval: float) -> None:
+        import threading
+
+        self._store, self._interval = store, float(interval)
+        self._keys: dict[tuple[str, str, str, int], TrialKey] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._warned = False
+        self._thread = threading.Thread(target=self._loop, name="hplists-heartbeat", daemon=True)
+        self._thread.start()
+
+    def add(self, keys: Sequence[TrialKey]) -> None:
+        with self._lock:
+            self._keys.update({(k.study, k.point_id, k.workload, k.seed): k for k in keys})
+
+    def remove(self, keys: Sequence[TrialKey]) -> None:
+        with self._lock:
+            for k in keys:
+                self._keys.pop((k.study, k.point_id, k.workload, k.seed), None)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._interval):
+            with self._lock:
+                keys = list(self._keys.values())
+            for key in keys:
+                try:
+                    self._store.heartbeat(key)
+                except Exception as e:  # retried next time: a missed beat never ends the run
+                    if not self._warned:
+                        import warnings
+
+                        warnings.warn(f"a heartbeat of trial {key.study}/{key.workload} failed "
+                                      f"({e}); retrying every {self._interval:g} s",
+                                      stacklevel=1)
+                        self._warned = True
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=max(5.0, self._interval))
 
 
 def train_into_store(

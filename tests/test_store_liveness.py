@@ -1,0 +1,84 @@
+"""A live trial is never trained twice: heartbeats flow while it trains, whatever blocks, and a
+process in another PID namespace with the same hostname is judged by them, not by /proc.
+
+A claiming process runs ``hplists.study.runner.run`` with an executor that blocks in training
+(as the in-process executor does for a whole chunk); another process, with the same hostname but
+another PID namespace (``HPLISTS_HOST_ID``), tries to claim the trial meanwhile.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from hplists import HParams
+from hplists.store import open_store
+from hplists.store.sqlite import HOST_ENV, SQLiteStore, host_identity
+
+TESTS = Path(__file__).resolve().parent
+
+_OWNER = r"""
+import sys, time
+sys.path.insert(0, sys.argv[2])
+from helpers.workloads import TinyBlobs
+from hplists import HParams
+from hplists.store import open_store
+from hplists.study.runner import StaticSource, TrainTask, run
+
+class Blocking:  # trains for an hour without returning, like one long in-process chunk
+    slots = 1
+    def submit(self, task, tick):
+        print("training", flush=True)
+        return 1
+    def wait(self, handles, timeout=None):
+        time.sleep(3600)
+    def close(self):
+        pass
+
+store = open_store(sys.argv[1])
+point = HParams(1e-3, 0.9, 0.99, warmup_fraction=0.05)
+task = TrainTask("s", TinyBlobs(), 0, (point,), (0,), batching="sequential")
+run(store, StaticSource(store, [task]), Blocking(), heartbeat=0.2)
+"""
+
+
+def test_host_identity_carries_the_pid_namespace_and_can_be_named(monkeypatch):
+    if os.path.exists("/proc/self/ns/pid"):
+        assert "/pid:[" in host_identity()
+    monkeypatch.setenv(HOST_ENV, "node-7")
+    assert host_identity() == "node-7"
+
+
+def test_a_slow_trial_in_another_namespace_is_never_taken_while_alive_and_is_once_dead(tmp_path):
+    db = tmp_path / "s.db"
+    open_store(db).close()
+    env = {**os.environ, HOST_ENV: "samehost/pid:[1]"}
+    owner = subprocess.Popen([sys.executable, "-c", _OWNER, str(db), str(TESTS)], env=env,
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert owner.stdout is not None and owner.stdout.readline().strip() == "training"
+        os.environ[HOST_ENV] = "samehost/pid:[2]"  # the same hostname, another PID namespace
+        try:
+            other = SQLiteStore(db, heartbeat_timeout=1.0)
+        finally:
+            del os.environ[HOST_ENV]
+        point = HParams(1e-3, 0.9, 0.99, warmup_fraction=0.05)
+        end = time.monotonic() + 4.0  # four heartbeat timeouts: only heartbeats keep it
+        while time.monotonic() < end:
+            assert other.claim("s", point, "study_blobs", 0, point_index=0,
+                               workload_version="1") is None
+            time.sleep(0.25)
+        owner.send_signal(signal.SIGKILL)
+        owner.wait()
+        time.sleep(1.5)  # the heartbeat goes stale
+        key = other.claim("s", point, "study_blobs", 0, point_index=0, workload_version="1")
+        assert key is not None
+        reclaim = [e for e in other.events(study="s") if e["event"] == "reclaim"]
+        assert reclaim and "no heartbeat" in reclaim[-1]["detail"]["reason"]
+    finally:
+        if owner.poll() is None:
+            owner.kill()

@@ -97,8 +97,8 @@ def test_a_missing_table_is_a_clear_error(files, tmp_path, capsys):
     db, _, _ = files
     copy = _altered_copy(db, tmp_path / "copy.db", "DROP TABLE eval_metrics")
     code, _, err = run(capsys, "store", "export", copy, "-o", tmp_path / "o.csv")
-    assert code == 2 and one_line(err) and "no such table: eval_metrics" in err
-    with pytest.raises(CorruptStoreError, match="no such table"):
+    assert code == 2 and one_line(err) and "no table 'eval_metrics'" in err
+    with pytest.raises(CorruptStoreError, match="no table 'eval_metrics'"):
         open_store(copy, create=False).trials()
 
 
@@ -212,3 +212,43 @@ def _altered_copy(db, copy, sql: str):
     conn.commit()
     conn.close()
     return copy
+
+
+def test_integers_past_what_a_store_keeps_are_one_line_on_import(tmp_path, capsys):
+    """A seed or a step of 10^30 (past SQLite's 64-bit INTEGER) used to be an OverflowError."""
+    big = 10**30
+    doc = {"format": "hplists-trials", "version": 1, "trials": [{
+        "study": "s", "point": {"learning_rate": 1e-3}, "workload": "w", "seed": big,
+        "curve": {"steps": [1], "seconds": [0.1], "train_loss": [1.0],
+                  "metrics": {"error_rate": [0.5]}}}]}
+    (tmp_path / "seed.json").write_text(json.dumps(doc))
+    code, _, err = run(capsys, "store", "import", tmp_path / "a.db", tmp_path / "seed.json")
+    assert code == 2 and one_line(err) and "seed must be an integer in" in err
+    (tmp_path / "step.csv").write_text(f"study,workload,seed,hp.learning_rate,step,error_rate\n"
+                                       f"s,w,1,0.001,{big},0.5\n")
+    code, _, err = run(capsys, "store", "import", tmp_path / "b.db", tmp_path / "step.csv")
+    assert code == 2 and one_line(err) and "steps must be" in err
+
+
+def test_import_cases_are_one_line(tmp_path, capsys, monkeypatch):
+    """An empty --import, a module that exits while imported, and a module given by its path."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "quits.py").write_text("import sys\nsys.exit(0)\n")
+    (tmp_path / "fine_wl.py").write_text("VALUE = 1\n")
+    code, _, err = run(capsys, "--import", "", "lists")
+    assert code == 2 and one_line(err) and "--import needs a module name" in err
+    for name in ("quits", "./quits.py"):
+        code, _, err = run(capsys, "--import", name, "lists")
+        assert code == 2 and one_line(err) and "called sys.exit(0) while being imported" in err
+    for name in ("fine_wl", str(tmp_path / "fine_wl.py")):  # the current folder, or a path
+        assert run(capsys, "--import", name, "lists")[0] == 0
+
+
+def test_store_info_shows_control_characters_in_names_as_escapes(tmp_path, capsys):
+    store = open_store(tmp_path / "s.db")
+    store.put("evil\x1b[2J\u202e", HParams(1e-3, 0.9, 0.99), "w\x07", 0,
+              Curve([1], [0.1], [1.0], {"error_rate": [0.5]}))
+    store.close()
+    code, out, _ = run(capsys, "store", "info", tmp_path / "s.db")
+    assert code == 0 and "\x1b" not in out and "\u202e" not in out and "\x07" not in out
+    assert "evil\\x1b[2J\\u202e" in out and "w\\x07" in out

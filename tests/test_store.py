@@ -15,6 +15,7 @@ import pytest
 
 from hplists import Curve, HParams, Status
 from hplists.store import (
+    CorruptStoreError,
     EmptyStoreError,
     SQLiteStore,
     TrialKey,
@@ -317,7 +318,7 @@ def test_bad_arguments_name_the_field(store):
         store.claim("", P, "w", 0)
     with pytest.raises(ValueError, match=r"seed must be an integer"):
         store.claim("s", P, "w", 1.5)
-    with pytest.raises(ValueError, match=r"point_index must be an integer in \[0, inf\]"):
+    with pytest.raises(ValueError, match=r"point_index must be an integer in \[0, "):
         store.claim("s", P, "w", 0, point_index=-1)
     with pytest.raises(ValueError, match="point must be an HParams or a mapping"):
         store.claim("s", [1e-3], "w", 0)
@@ -335,3 +336,48 @@ def test_nothing_is_pickled(store):
         (point, prov), = c.execute("SELECT point, provenance FROM trials JOIN points "
                                    "USING (point_id)")
         assert json.loads(point) == P.to_dict() and isinstance(json.loads(prov), dict)
+
+
+def _schema_with_a_note(sq):
+    old = "provenance       TEXT NOT NULL,     -- JSON object"
+    assert old in sq._SCHEMA
+    return sq._SCHEMA.replace(old, old + "\n    note TEXT NOT NULL DEFAULT '',", 1)
+
+
+def test_a_store_missing_a_column_is_named_at_open(tmp_path, monkeypatch):
+    """The tables are checked against the schema when the store opens, not where the code
+    first touches the missing column."""
+    from hplists.store import sqlite as sq
+
+    SQLiteStore(tmp_path / "s.db").close()
+    monkeypatch.setattr(sq, "_SCHEMA", _schema_with_a_note(sq))
+    sq._schema_columns.cache_clear()
+    try:
+        with pytest.raises(CorruptStoreError, match=r"lacks column\(s\) \['note'\] of table "
+                                                     "'trials'.*left unchanged"):
+            SQLiteStore(tmp_path / "s.db", create=False)
+    finally:
+        sq._schema_columns.cache_clear()
+
+
+def test_a_store_of_an_older_schema_is_upgraded_step_by_step_at_open(tmp_path, monkeypatch):
+    """The migration mechanism, shown with a test migration: schema 1 -> 2 adds a column."""
+    from hplists.store import sqlite as sq
+
+    path = tmp_path / "old.db"
+    store = SQLiteStore(path)
+    store.put("s", HParams(1e-3, 0.9, 0.99), "w", 0, Curve([1], [0.1], [1.0], {"e": [0.5]}))
+    store.close()
+    monkeypatch.setattr(sq, "_SCHEMA", _schema_with_a_note(sq))
+    monkeypatch.setattr(sq, "SCHEMA_VERSION", 2)
+    monkeypatch.setattr(sq, "MIGRATIONS", {
+        1: ("ALTER TABLE trials ADD COLUMN note TEXT NOT NULL DEFAULT ''",)})
+    sq._schema_columns.cache_clear()
+    try:
+        upgraded = SQLiteStore(path)
+        meta = upgraded.summary()["meta"]
+        assert meta["schema_version"] == "2" and "migrated_to_2" in meta
+        assert [r.study for r in upgraded.trials()] == ["s"]  # nothing lost
+        upgraded.close()
+    finally:
+        sq._schema_columns.cache_clear()

@@ -63,5 +63,5 @@ def test_a_store_on_a_read_only_filesystem_is_read_and_refuses_writes_with_one_l
         assert subprocess.run(["mount", "-o", "remount,ro", str(mnt)]).returncode == 0
         ro = open_store(mnt / "s.db", create=False)
         assert [r.status.value for r in ro.trials(study="s")] == ["complete"]
-        with pytest.raises(StoreDiskError, match="is read-only here .*run it on a writable copy"):
+        with pytest.raises(StoreDiskError, match=r"is read-only here .*run it on a writable copy"):
             ro.claim("s", HParams(2e-3, 0.9, 0.99), "w", 0)

@@ -149,7 +149,7 @@ class Curve:
             return [_float(r.get(key)) for r in rows]
 
         return cls(
-            steps=np.array([int(r["step"]) for r in rows], dtype=np.int64),
+            steps=[int(r["step"]) for r in rows],  # __post_init__ checks the int64 range
             seconds=col("seconds"),
             train_loss=col("train_loss"),
             metrics={k: col(k) for k in names},

@@ -63,6 +63,8 @@ def _open(path: str, create: bool = False) -> SQLiteStore:
 
 
 def _info(args: argparse.Namespace) -> int:
+    from hplists.cli.terminal import printable
+
     store = _open(args.db)
     s = store.summary()
     meta = s["meta"]
@@ -77,7 +79,8 @@ def _info(args: argparse.Namespace) -> int:
     rows = [["study", "workload", *statuses]]
     for study, per in s["counts"].items():
         for workload, counts in per.items():
-            rows.append([study, workload, *(str(counts.get(k, 0)) for k in statuses)])
+            rows.append([printable(study), printable(workload),
+                         *(str(counts.get(k, 0)) for k in statuses)])
     widths = [max(len(r[j]) for r in rows) for j in range(len(rows[0]))]
     for r in rows:
         print("  ".join(c.ljust(w) if j < 2 else c.rjust(w)

@@ -33,20 +33,27 @@ __all__ = ["Figure", "all_figures", "figure1", "figure2", "figure_profiles", "fi
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
 
+_MAX_STEM = 120  # characters of a name kept as it is
+
+
 def file_stem(name: str) -> str:
     """``name`` as a file stem that stays inside its directory.
 
     Names made of letters, digits, ``_``, ``-`` and ``.`` (not leading) are
     kept; any other name (a workload named ``x/../..`` from an imported file)
     has every other character replaced by ``_`` and a hash of the name
-    appended, so two names never share a file.
+    appended, so two names never share a file. A long name is cut to 80
+    characters and hashed too, so that the file name (with ``.png``) stays
+    far below the 255-byte limit of file systems.
 
     Example:
         >>> file_stem("image_resnet"), file_stem("../../etc/passwd")
         ('image_resnet', '_.._etc_passwd-3754d6cb')
+        >>> len(file_stem("w" * 300))
+        89
     """
     stem = _UNSAFE.sub("_", name).lstrip(".")
-    if stem == name and stem:
+    if stem == name and stem and len(stem) <= _MAX_STEM:
         return stem
     digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
     return f"{stem[:80] or 'x'}-{digest}"

@@ -66,6 +66,10 @@ class CorruptStoreError(DataError):
     """
 
 
+# The largest integer a store keeps (SQLite's INTEGER is a signed 64-bit integer).
+MAX_INTEGER = 2**63 - 1
+
+
 class StoreDiskError(DataError):
     """The disk refused an operation on a trial store: full, an I/O error, or read-only.
 
@@ -366,11 +370,12 @@ class TrialRecord:
         return cls(
             study=str(d["study"]),
             point_id=pid,
-            point_index=None if index is None else check_int("point_index", index, low=0),
+            point_index=None if index is None else check_int("point_index", index, low=0,
+                                                              high=MAX_INTEGER),
             point=point,
             workload=str(d["workload"]),
             workload_version=str(d.get("workload_version", "1")),
-            seed=check_int("seed", d.get("seed", 0)),
+            seed=check_int("seed", d.get("seed", 0), low=-MAX_INTEGER - 1, high=MAX_INTEGER),
             status=check_status(d.get("status", "complete")),
             message=str(d.get("message", "")),
             curve=None if curve is None else curve_from_json(curve),

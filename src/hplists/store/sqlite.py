@@ -69,6 +69,7 @@ from hplists.curves import Curve, Status
 from hplists.exceptions import DataError, InvalidParameterError
 from hplists.hparams import HParams
 from hplists.store.base import (
+    MAX_INTEGER,
     TERMINAL,
     CorruptStoreError,
     StoreDiskError,
@@ -87,6 +88,11 @@ __all__ = ["FORMAT", "SCHEMA_VERSION", "SQLiteStore", "run_token"]
 
 FORMAT = "hplists-trial-store"
 SCHEMA_VERSION = 1
+
+# Schema migrations: MIGRATIONS[v] upgrades a store of schema v to v + 1 inside one write
+# transaction (statements of SQL). A store of an older schema is upgraded step by step when a
+# process that may write opens it; the tables are then checked against _SCHEMA's columns.
+MIGRATIONS: dict[int, tuple[str, ...]] = {}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -351,6 +357,20 @@ def _store_error(path: Path, e: sqlite3.DatabaseError) -> DataError:
                      f"{msg}); the operation was not done")
 
 
+@functools.cache
+def _schema_columns() -> dict[str, tuple[str, ...]]:
+    """Table -> its columns, as :data:`_SCHEMA` creates them (read from an in-memory copy)."""
+    conn = sqlite3.connect(":memory:")
+    try:
+        for stmt in _SCHEMA.split(";"):
+            if stmt.strip():
+                conn.execute(stmt)
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return {t: tuple(r[1] for r in conn.execute(f"PRAGMA table_info({t})")) for t in tables}
+    finally:
+        conn.close()
+
+
 def _runs(keys: np.ndarray) -> list[tuple[int, int]]:
     """[start, end) of the runs of equal consecutive keys (or of a boolean change mask)."""
     if keys.dtype == bool:
@@ -517,11 +537,46 @@ class SQLiteStore(TrialStore):
                 f"expected {FORMAT!r})"
             )
         version = meta.get("schema_version")
-        if version != str(SCHEMA_VERSION):
+        known = [str(v) for v in range(1, SCHEMA_VERSION + 1)]
+        if version not in known:
             raise DataError(
                 f"trial store {where} has schema version {version!r}; hplists {__version__} "
-                f"reads schema version {SCHEMA_VERSION} (use the hplists version that wrote it)"
+                f"reads schema version {'1 to ' if SCHEMA_VERSION > 1 else ''}{SCHEMA_VERSION} "
+                "(use the hplists version that wrote it)"
             )
+        if int(version) < SCHEMA_VERSION:
+            self._migrate(conn, int(version))
+        self._check_tables(conn)
+
+    def _migrate(self, conn: sqlite3.Connection, version: int) -> None:
+        """Upgrades the store from schema ``version`` to :data:`SCHEMA_VERSION`, step by step."""
+        where = repr(str(self.path))
+        if self._read_only():
+            raise StoreDiskError(
+                f"trial store {where} has schema version {version} and needs an upgrade to "
+                f"{SCHEMA_VERSION}, which needs to write: open it once where it is writable")
+        with self._write_txn(conn) as c:
+            current = int(dict(c.execute("SELECT key, value FROM meta").fetchall())
+                          ["schema_version"])  # another process may have upgraded it
+            for v in range(current, SCHEMA_VERSION):
+                for stmt in MIGRATIONS[v]:
+                    c.execute(stmt)
+                c.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(v + 1),))
+                c.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+                          (f"migrated_to_{v + 1}", f"{utc_now()} by hplists {__version__}"))
+
+    def _check_tables(self, conn: sqlite3.Connection) -> None:
+        """Every table of the schema with every column; a missing one is named at open."""
+        for table, columns in _schema_columns().items():
+            have = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
+            if not have:
+                raise CorruptStoreError(f"trial store {str(self.path)!r} is damaged: no table "
+                                        f"{table!r} (an hplists store has every table)")
+            missing = sorted(set(columns) - have)
+            if missing:
+                raise CorruptStoreError(
+                    f"trial store {str(self.path)!r} lacks column(s) {missing} of table "
+                    f"{table!r} for schema version {SCHEMA_VERSION}; it was left unchanged")
 
     def _retry(self, fn: Any) -> Any:
         for attempt in range(_RETRIES):
@@ -578,13 +633,13 @@ class SQLiteStore(TrialStore):
         for name, v in (("study", study), ("workload", workload)):
             if not isinstance(v, str) or not v:
                 raise InvalidParameterError(f"{name} must be a non-empty string, got {v!r}")
-        seed = check_int("seed", seed)
+        seed = check_int("seed", seed, high=MAX_INTEGER)
         if isinstance(workload_version, int) and not isinstance(workload_version, bool):
             workload_version = str(workload_version)
         if not isinstance(workload_version, str) or not workload_version:
             raise InvalidParameterError(f"workload_version must be a non-empty string, got {workload_version!r}")
         if point_index is not None:
-            point_index = check_int("point_index", point_index, low=0)
+            point_index = check_int("point_index", point_index, low=0, high=MAX_INTEGER)
         return study, workload, seed, workload_version, point_index
 
     def _owner(self) -> tuple[str, str, int, str | None]:

@@ -83,18 +83,58 @@ def _load_entry_points() -> None:
 def import_modules(modules: list[str] | tuple[str, ...]) -> None:
     """Imports user modules that register workloads (``hplists --import MODULE``).
 
+    ``MODULE`` is a module name, found on ``sys.path`` or in the current folder,
+    or the path of a ``.py`` file. A module that exits while being imported
+    (``sys.exit``) is an error, not a silent success.
+
     Example:
         >>> import_modules(["hplists.workloads.ctr_dlrm"])
         >>> import_modules(["no_such_module_xyz"])
         Traceback (most recent call last):
         ...
         hplists.exceptions.InvalidParameterError: --import no_such_module_xyz: No module named 'no_such_module_xyz'
+        >>> import_modules([""])
+        Traceback (most recent call last):
+        ...
+        hplists.exceptions.InvalidParameterError: --import needs a module name or the path of a .py file, got ''
     """
+    import os
+    import sys
+
     for module in modules:
+        if not isinstance(module, str) or not module.strip():
+            raise InvalidParameterError(f"--import needs a module name or the path of a .py "
+                                        f"file, got {module!r}")
         try:
-            importlib.import_module(module)
+            if module.endswith(".py") or os.sep in module or "/" in module:
+                _import_file(module)
+            else:
+                if os.getcwd() not in sys.path and "" not in sys.path:
+                    sys.path.insert(0, os.getcwd())  # as `python -c` finds the current folder
+                importlib.import_module(module)
         except ImportError as e:
             raise InvalidParameterError(f"--import {module}: {e}") from e
+        except SystemExit as e:
+            raise InvalidParameterError(f"--import {module}: the module called sys.exit({e.code!r}) "
+                                        "while being imported; nothing was run") from None
+
+
+def _import_file(path: str) -> None:
+    """Imports ``dir/name.py`` as module ``name``, with ``dir`` on ``sys.path``.
+
+    By name, so that its workloads pickle and worker processes (which inherit
+    ``sys.path``) import the same module.
+    """
+    import sys
+    from pathlib import Path
+
+    file = Path(path)
+    if not file.is_file() or file.suffix != ".py":
+        raise ImportError(f"no Python file {path!r}")
+    folder = str(file.resolve().parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    importlib.import_module(file.stem)
 
 
 def workload_names(*, variants: bool = True) -> list[str]:

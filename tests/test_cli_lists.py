@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+import hplists
 from hplists.cli.main import main
 from hplists.hparams import HParams
 from hplists.lists import NamedList, get_list, register_list, registry
@@ -128,3 +129,22 @@ def test_algoperf_export_refuses_points_with_another_eps(capsys):
         assert code == 2 and "eps must be 1e-08 for the algoperf format" in err
     finally:
         registry._EXTRA.pop("test-eps", None)
+
+
+def test_a_built_list_file_is_used_wherever_a_list_name_is(tmp_path, capsys):
+    """`hplists build -o l.json` then `hplists run --list l.json` (and get_list, tune, show)."""
+    path = tmp_path / "l.json"
+    named = get_list("nadamw-paper", k=2)
+    path.write_text(json.dumps(named.to_dict()))
+    assert get_list(str(path)).points == named.points == hplists.load_list(path).points
+    assert get_list(path, k=1).points == named.points[:1]
+    assert [t.index for t in hplists.tune(lambda p: 1.0, str(path), mode="max").trials] == [1, 2]
+    assert main(["show", str(path)]) == 0
+    assert main(["run", "--workload", "ctr_dlrm", "--list", str(path), "--k", "1",
+                 "--steps", "4", "--batching", "sequential"]) == 0
+    capsys.readouterr()
+
+
+def test_an_unknown_list_name_suggests_the_closest():
+    with pytest.raises(ValueError, match=r"did you mean 'nadamw-paper'\?"):
+        get_list("nadamw-papr")

@@ -25,7 +25,7 @@ from typing import Any
 from hplists._version import __version__
 from hplists.curves import Curve, Status
 from hplists.hparams import HParams
-from hplists.lists import NamedList, TuneResult, available_lists, get_list, tune
+from hplists.lists import NamedList, TuneResult, available_lists, get_list, load_list, tune
 from hplists.lists.exhaustive import exhaustive_set
 from hplists.lists.greedy import greedy_list
 from hplists.lists.loo import leave_one_out
@@ -48,6 +48,7 @@ __all__ = [
     "get_list",
     "greedy_list",
     "leave_one_out",
+    "load_list",
     "performance_profiles",
     "tune",
     "tuning_curve",

@@ -59,7 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_lists)
 
     p = sub.add_parser("show", help="a list's points as a table, in priority order")
-    p.add_argument("name", help="list name (see `hplists lists`)")
+    p.add_argument("name", help="list name (see `hplists lists`) or the path of a list file")
     p.add_argument("--k", type=int, default=None, help="show only the first K points")
     p.set_defaults(func=_show)
 
@@ -67,7 +67,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "export",
         help="write a list as AlgoPerf's tuning_search_space.json or as hplists JSON",
     )
-    p.add_argument("name", help="list name (see `hplists lists`)")
+    p.add_argument("name", help="list name (see `hplists lists`) or the path of a list file")
     p.add_argument("--format", required=True, help="algoperf or json")
     p.add_argument("--k", type=int, default=None, help="export only the first K points")
     p.add_argument("-o", "--output", default=None, help="file to write (default: stdout)")

@@ -65,7 +65,8 @@ def _list_on_workload_args(p: argparse.ArgumentParser, *, store: str, steps: str
     """The options of the commands that train a list's first K points on one workload."""
     p.add_argument("--workload", required=True, help="a workload name (see `hplists workloads`)")
     p.add_argument("--list", default="nadamw-paper", dest="list_name",
-                   help="a list name (see `hplists lists`; default nadamw-paper)")
+                   help="a list name (see `hplists lists`; default nadamw-paper) or the path "
+                   "of a list file (`hplists build -o FILE`)")
     p.add_argument("--k", type=int, default=5, help="number of points to run (default 5)")
     p.add_argument("--store", default=None, help=store)
     p.add_argument("--steps", type=int, default=None, help=steps)

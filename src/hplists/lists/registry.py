@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from collections.abc import Iterator, Sequence
 from importlib import resources
 from pathlib import Path
@@ -189,22 +190,37 @@ def register_list(named: NamedList, *, overwrite: bool = False) -> None:
     _EXTRA[named.name] = named
 
 
-def get_list(name: str, k: int | None = None) -> NamedList:
-    """Returns the named list, truncated to its first ``k`` points when ``k`` is given.
+def get_list(name: str | Path, k: int | None = None) -> NamedList:
+    """The named list, or the list file at a path, truncated to its first ``k`` points.
+
+    ``name`` is a list name (:func:`available_lists`) or the path of a list
+    file (a ``.json`` name, or one with a folder), such as ``hplists build -o``
+    writes; a path is read with :func:`load_list`.
 
     Example:
         >>> points = get_list("nadamw-paper", k=2).points
         >>> len(points), points[0].learning_rate
         (2, 0.007188680089024849)
+        >>> get_list("nadamw-papr")
+        Traceback (most recent call last):
+        ...
+        hplists.exceptions.InvalidParameterError: unknown list name 'nadamw-papr' (did you mean 'nadamw-paper'?); available lists are [...]
     """
-    if name in _EXTRA:
+    if isinstance(name, Path) or (isinstance(name, str) and name not in _EXTRA and (
+            name.endswith(".json") or "/" in name or os.sep in name)):
+        named = load_list(name)
+    elif name in _EXTRA:
         named = _EXTRA[name]
     elif name in _builtin_names():
         text = resources.files(_DATA).joinpath(f"{name}.json").read_text()
         named = NamedList.from_dict(json.loads(text))
     else:
+        import difflib
+
+        close = difflib.get_close_matches(str(name), available_lists(), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise InvalidParameterError(
-            f"unknown list name {name!r}; available lists are {available_lists()}"
+            f"unknown list name {name!r}{hint}; available lists are {available_lists()}"
         )
     if k is None:
         return named

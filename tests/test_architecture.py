@@ -1,5 +1,5 @@
 """The layering the package promises, checked on its source: who may write trials, who
-may import whom (issue 12: one trial loop; optim below workloads)."""
+may import whom (one trial loop; optim below workloads)."""
 
 from __future__ import annotations
 

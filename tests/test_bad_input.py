@@ -1,6 +1,5 @@
 """Hostile input files and values end in an InvalidParameterError naming the field or the file,
-never in a raw OverflowError, TypeError, AttributeError, csv.Error or RecursionError (issue 14,
-defects 9 and 13)."""
+never in a raw OverflowError, TypeError, AttributeError, csv.Error or RecursionError."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The CLI as a hostile user drives it: damaged and empty stores, output paths that do not exist
 or are directories, and out-of-range sizes give one clear line and exit code 2, and leave the
-files as they were (issue 14, defects 10, 11 and 13)."""
+files as they were."""
 
 from __future__ import annotations
 
@@ -196,7 +196,7 @@ def test_cli_error_for_a_missing_or_unreadable_file_names_it(tmp_path, capsys):
 
 
 def test_workers_without_the_process_pool_is_refused(tmp_path, capsys):
-    """--workers 0 (or any count) with the local executor was silently ignored (issue 14, 13)."""
+    """--workers 0 (or any count) with the local executor was silently ignored."""
     from hplists.cli.main import main as cli
 
     assert cli(["study", "--store", str(tmp_path / "s.db"), "--workers", "0"]) == 2

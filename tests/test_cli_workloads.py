@@ -94,7 +94,7 @@ def test_bad_arguments_are_one_clear_line(capsys, argv, message):
 
 
 def test_run_with_a_store_keeps_another_budget_in_its_own_study(tmp_path, capsys):
-    """--steps (and --update-rule) are part of what a stored trial is (issue 14, defect 2)."""
+    """--steps (and --update-rule) are part of what a stored trial is."""
     from hplists.store import open_store
 
     db = str(tmp_path / "runs.db")

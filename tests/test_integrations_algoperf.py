@@ -1,4 +1,4 @@
-"""The AlgoPerf submissions (issue 15 item 6) run hplists' optax-exact NAdamW and schedule.
+"""The AlgoPerf submissions run hplists' optax-exact NAdamW and schedule.
 
 The harness calls the submission functions as AlgoPerf's ``submission_runner.py``
 does (``init_optimizer_state`` and ``data_selection`` positionally, ``update_params``

@@ -1,4 +1,4 @@
-"""Lists behave like sequences of their points (issue 15, item 1)."""
+"""Lists behave like sequences of their points."""
 
 from __future__ import annotations
 

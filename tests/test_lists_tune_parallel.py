@@ -1,4 +1,4 @@
-"""hplists.tune with the points training concurrently: same answer as in order (issue 15, 3)."""
+"""hplists.tune with the points training concurrently: same answer as in order."""
 
 from __future__ import annotations
 

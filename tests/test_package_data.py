@@ -1,5 +1,5 @@
 """The package's data files are read-only at run time: results go to user paths, and
-promoting them into the package is an explicit step (issue 12, item 7)."""
+promoting them into the package is an explicit step."""
 
 from __future__ import annotations
 

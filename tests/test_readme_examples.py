@@ -1,4 +1,4 @@
-"""The README's "## Use a list" examples run as written (issue: one short, runnable example
+"""The README's "## Use a list" examples run as written (one short, runnable example
 per integration).
 
 Each ```python block of that section starts with ``# NAME.py: ...``; it is saved as

@@ -155,7 +155,7 @@ def test_a_trial_diverged_before_its_first_evaluation_is_a_miss_everywhere(tmp_p
 
 
 def test_threads_of_one_process_never_claim_the_same_trial(tmp_path):
-    """claim() is exclusive between threads as between processes (issue 14, defect 8)."""
+    """claim() is exclusive between threads as between processes."""
     import threading
 
     from hplists import Curve

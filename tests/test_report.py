@@ -283,7 +283,7 @@ def test_failed_and_duplicate_trials_are_counted_and_noted(store, tmp_path):
     assert dup == 12 and len(records) == 13
     a = Analysis(records, SPECS, registry=False, k=2, duplicates=dup)
     # The failed point has no trial on the other workloads: the broad study is not finished,
-    # and the report, like the study (issue 12 item 5), builds no list from a subset of it.
+    # and the report, like the study, builds no list from a subset of it.
     with pytest.raises(Missing, match="the broad study is not finished"):
         _ = a.matrix
     notes = " ".join(a.notes)

@@ -1,5 +1,5 @@
 """The report written from hostile names: no file outside the output directory, no HTML
-from a name in the Markdown, no spreadsheet formula in the CSV (issue 14, defects 3 and 12)."""
+from a name in the Markdown, no spreadsheet formula in the CSV."""
 
 from __future__ import annotations
 

@@ -396,8 +396,8 @@ def test_committed_targets_cover_every_builtin_workload_with_its_metric_and_dire
     """
     path = tfile.default_path()
     if not path.is_file():
-        pytest.skip(f"{path} does not exist yet: it is written by `hplists targets set` "
-                    "(issue 5); this test checks it against the registry once it does")
+        pytest.skip(f"{path} does not exist yet: it is written by `hplists targets set`"
+                    "; this test checks it against the registry once it does")
     entries = tfile.read_targets(path)["targets"]
     names = [n for n in registry.workload_names()
              if type(registry.get_workload(n)).__module__ in registry.BUILTIN_MODULES]

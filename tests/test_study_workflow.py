@@ -263,7 +263,7 @@ def test_kill_9_mid_study_then_rerun_loses_nothing_and_duplicates_nothing(tiny, 
 
 
 def test_bayesian_optimization_baselines_are_chosen_by_their_study_names():
-    """As docs/study.md shows: --baselines baseline/bo-gp-10 (issue 14, defect 4)."""
+    """As docs/study.md shows: --baselines baseline/bo-gp-10."""
     cfg = StudyConfig(baselines=("baseline/bo-gp-10", "baseline/metz"))
     assert cfg.bo_studies[10] == "baseline/bo-gp-10"
     with pytest.raises(ValueError, match=r"baselines must be one of .*'baseline/bo-gp-5'"):
@@ -272,7 +272,7 @@ def test_bayesian_optimization_baselines_are_chosen_by_their_study_names():
 
 def test_the_study_records_its_manifest_and_the_report_takes_its_names(tmp_path):
     """With k = 3 the random-search baseline is baseline/random-3; the report finds it from the
-    store's manifest instead of guessing baseline/random-5 (issue 12 item 5)."""
+    store's manifest instead of guessing baseline/random-5."""
     from hplists.cli.report import _manifest_studies
     from hplists.report.studies import DEFAULT_STUDIES
     from hplists.study.workflow import MANIFEST

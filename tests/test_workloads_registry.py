@@ -1,5 +1,5 @@
 """Workloads defined outside hplists reach the CLI: `--import MODULE` and the
-`hplists.workloads` entry-point group (issue 15, item 2)."""
+`hplists.workloads` entry-point group."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """A cheap estimate of a changed workload's calibration, before paying for the procedure.
 
-Issue 5 asks that 1% to 15% of the 200 ``nadamw-broad`` points reach each base
-workload's target, and that a workload outside the band be *changed* (data,
+The calibration band asks that 1% to 15% of the 200 ``nadamw-broad`` points reach each
+base workload's target, and that a workload outside the band be *changed* (data,
 model, budget) and its target set again. Setting a target (261 trials at 0.75 T)
 and calibrating (200 trials at T) costs about half an hour per try on two
 cores; this probe answers "is this change likely to land in the band?" in a

@@ -244,8 +244,8 @@ def table4(a: Analysis) -> Table:
     return _guard("table4", "Table 4: points that train each workload",
                   f"Of the {a.studies.broad!r} sample, the points that reach each base "
                   "workload's target within its budget, and how many of those also reach the "
-                  "target on at least one or two other base workloads. Issue 5 calibrates "
-                  "targets so that 1%-15% of the sample trains each workload (paper: 2 to 24 "
+                  "target on at least one or two other base workloads. The targets are "
+                  "calibrated so that 1%-15% of the sample trains each workload (paper: 2 to 24 "
                   "of 200).", cols, kinds, build)
 
 

@@ -132,21 +132,37 @@ def _specs(args: argparse.Namespace, names: Sequence[str]) -> dict[str, Any]:
 
 
 def _matrix(args: argparse.Namespace) -> Any:
+    """The study's matrix, scored in the store's own query (no curve is read)."""
     from hplists.scoring.matrix import TrialMatrix
+    from hplists.store import EmptyStoreError, open_store
 
-    records = _records(args, args.study)
-    studies = sorted({r.study for r in records})
-    if args.study is None and len(studies) > 1:
-        raise InvalidParameterError(f"the store holds several studies {studies}; choose one with --study")
-    names = _workloads(args, [r for r in records if args.study in (None, r.study)])
-    return TrialMatrix.from_records(
-        records, _specs(args, names), study=args.study, workloads=names, errors=args.errors,
-        missing="drop" if args.drop_incomplete else "raise")
+    if not Path(args.store).is_file():
+        raise InvalidParameterError(f"trial store {args.store!r} does not exist")
+    store = open_store(args.store, create=False)
+    try:
+        studies = store.studies()
+        if not studies:
+            raise EmptyStoreError(f"trial store {args.store!r} has no trials")
+        study = args.study
+        if study is None:
+            if len(studies) > 1:
+                raise InvalidParameterError(f"the store holds several studies {studies}; choose "
+                                            "one with --study")
+            study = studies[0]
+        elif study not in studies:
+            raise EmptyStoreError(f"trial store {args.store!r} has no trials with study="
+                                  f"{study!r}; it holds studies {studies}")
+        names = _workloads(args, store.workloads(study))
+        return TrialMatrix.from_store(
+            store, _specs(args, names), study=study, workloads=names, errors=args.errors,
+            missing="drop" if args.drop_incomplete else "raise")
+    finally:
+        store.close()
 
 
-def _workloads(args: argparse.Namespace, records: Sequence[Any]) -> list[str]:
+def _workloads(args: argparse.Namespace, present: Sequence[str]) -> list[str]:
     """The workloads asked for (default: all), checked against the trials before any lookup."""
-    present = sorted({r.workload for r in records})
+    present = sorted(present)
     names = _split(args.workloads) or present
     unknown = [w for w in names if w not in present]
     if unknown:

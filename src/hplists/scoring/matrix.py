@@ -36,12 +36,13 @@ from hplists._check import check_choice
 from hplists.curves import Status
 from hplists.exceptions import DataError, InvalidParameterError
 from hplists.scoring.specs import WorkloadSpec
-from hplists.store.base import TrialRecord
+from hplists.store.base import MetricSummary, TrialRecord, TrialStore
 
 __all__ = [
     "Submissions",
     "TrialMatrix",
     "TrialScore",
+    "score_summary",
     "score_trial",
     "submission_times",
 ]
@@ -132,6 +133,56 @@ def score_trial(
         return TrialScore(np.inf, np.inf, best, -1)
     j = int(np.argmax(hit))
     return TrialScore(float(curve.steps[j]) / spec.step_budget, float(curve.seconds[j]), best, j)
+
+
+def score_summary(
+    summary: MetricSummary, spec: WorkloadSpec, *, errors: Literal["raise", "inf"] = "raise"
+) -> TrialScore | None:
+    """:func:`score_trial` of a trial reduced by :meth:`TrialStore.metric_summaries`.
+
+    The same score, the same errors, without the curve: a store answers the
+    first hit and the best value in its own query.
+    """
+    record = summary.record
+    status = Status(record.status)
+    worst = metric.worst(spec.mode)
+    if status is Status.RUNNING:
+        return None
+    if status is Status.ERROR:
+        if errors == "inf":
+            return TrialScore(np.inf, np.inf, worst, -1)
+        reason = f": {record.message}" if record.message else ""
+        raise DataError(
+            f"{_label(record)} ended with status 'error'{reason}; rerun it, or count failed "
+            "trials as misses (errors='inf', --errors inf)"
+        )
+    empty = not summary.has_curve or summary.evals == 0
+    if empty and status is Status.DIVERGED:
+        return TrialScore(np.inf, np.inf, worst, -1)
+    if empty:
+        raise DataError(f"{_label(record)} is {status.value} but has no evaluation curve")
+    if summary.metric_evals == 0:
+        raise DataError(
+            f"{_label(record)} has no metric {spec.metric!r} (the target's metric)"
+        )
+    if summary.last_step is not None and summary.last_step > spec.step_budget:
+        raise DataError(
+            f"{_label(record)} is evaluated at step {summary.last_step}, beyond the step "
+            f"budget {spec.step_budget} of workload {spec.name!r}; the spec's step_budget must "
+            "be the budget the run was trained with"
+        )
+    if status is not Status.DIVERGED and summary.first_nonfinite is not None:
+        raise DataError(
+            f"{_label(record)} has {spec.metric}={summary.nonfinite_value} at step "
+            f"{summary.first_nonfinite} but is not marked diverged; a complete run must have "
+            "finite metrics"
+        )
+    best = worst if summary.best is None else summary.best
+    if summary.hit_step is None:
+        return TrialScore(np.inf, np.inf, best, -1)
+    return TrialScore(float(summary.hit_step) / spec.step_budget,
+                      float(summary.hit_seconds) if summary.hit_seconds is not None else np.nan,
+                      best, summary.hit_index)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -255,15 +306,56 @@ class TrialMatrix:
             if w not in specs:
                 raise InvalidParameterError(f"unknown workload {w!r}: no spec given for it (specs cover "
                                  f"{sorted(specs)})")
+        scored = ((r, score_trial(r, specs[r.workload], errors=errors))
+                  for r in records if r.workload in names)
+        return cls._aggregate(scored, specs, study, names, missing)
+
+    @classmethod
+    def from_store(
+        cls,
+        store: TrialStore,
+        specs: Mapping[str, WorkloadSpec],
+        *,
+        study: str,
+        workloads: Sequence[str],
+        errors: Literal["raise", "inf"] = "raise",
+        missing: Literal["raise", "drop"] = "raise",
+    ) -> TrialMatrix:
+        """:meth:`from_records` of ``study`` in ``store``, without reading a curve.
+
+        The store answers each trial's first hit and best value itself
+        (:meth:`~hplists.store.TrialStore.metric_summaries`), so memory grows
+        with the trials, not their evaluations; the matrix is the same.
+        """
+        check_choice("errors", errors, ("raise", "inf"))
+        check_choice("missing", missing, ("raise", "drop"))
+        names = list(workloads)
+        if not names:
+            raise InvalidParameterError("workloads must name at least one workload")
+        for w in names:
+            if w not in specs:
+                raise InvalidParameterError(f"unknown workload {w!r}: no spec given for it "
+                                            f"(specs cover {sorted(specs)})")
+
+        def scored() -> Iterable[tuple[TrialRecord, TrialScore | None]]:
+            for w in names:
+                sp = specs[w]
+                for sm in store.metric_summaries(study, w, sp.metric, sp.mode, sp.target):
+                    yield sm.record, score_summary(sm, sp, errors=errors)
+
+        return cls._aggregate(scored(), specs, study, names, missing)
+
+    @classmethod
+    def _aggregate(cls, scored: Iterable[tuple[TrialRecord, TrialScore | None]],
+                   specs: Mapping[str, WorkloadSpec], study: str, names: Sequence[str],
+                   missing: str) -> TrialMatrix:
+        """The matrix from scored trials: medians over seeds, rows by point index."""
         versions: dict[str, set[str]] = defaultdict(set)
         cells: dict[tuple[str, str], list[TrialScore]] = defaultdict(list)
         points: dict[str, Mapping[str, float]] = {}
         index: dict[str, int | None] = {}
         running = 0
-        for r in records:
-            if r.workload not in names:
-                continue
-            score = score_trial(r, specs[r.workload], errors=errors)
+        for r, score in scored:
             if score is None:
                 running += 1
                 continue
@@ -300,8 +392,11 @@ class TrialMatrix:
         for a, p in enumerate(ids):
             for b, w in enumerate(names):
                 cell = cells[(p, w)]
-                fractions[a, b] = np.median([c.fraction for c in cell])
-                best[a, b] = np.median([c.best for c in cell])
+                if len(cell) == 1:  # the median of one value, without numpy's overhead
+                    fractions[a, b], best[a, b] = cell[0].fraction, cell[0].best
+                else:
+                    fractions[a, b] = np.median([c.fraction for c in cell])
+                    best[a, b] = np.median([c.best for c in cell])
                 seeds[a, b] = len(cell)
         return cls(
             fractions=fractions,

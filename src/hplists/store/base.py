@@ -383,6 +383,39 @@ class TrialRecord:
         )
 
 
+@dataclasses.dataclass(frozen=True)
+class MetricSummary:
+    """One trial reduced to what time-to-target needs for one metric and target, no curve.
+
+    What :meth:`TrialStore.metric_summaries` returns, and what
+    :func:`hplists.scoring.matrix.score_summary` scores exactly as
+    :func:`~hplists.scoring.matrix.score_trial` scores the whole record.
+
+    Attributes:
+        record: the trial without its curve and provenance (``None`` and ``{}``).
+        has_curve: whether a curve was recorded.
+        evals: number of evaluations; ``last_step`` the step of the last one.
+        metric_evals: evaluations that hold the metric.
+        first_nonfinite: step of the first NaN or infinite value of the metric, or ``None``;
+            ``nonfinite_value`` that value.
+        hit_step: step of the first finite value that reaches the target, or ``None``;
+            ``hit_seconds`` its wall-clock seconds, ``hit_index`` its position in the curve.
+        best: the best finite value, or ``None`` if there is none.
+    """
+
+    record: TrialRecord
+    has_curve: bool
+    evals: int
+    last_step: int | None
+    metric_evals: int
+    first_nonfinite: int | None
+    nonfinite_value: float | None
+    hit_step: int | None
+    hit_seconds: float | None
+    hit_index: int
+    best: float | None
+
+
 class TrialStore(abc.ABC):
     """What every trial store does: abstract primitives, and helpers built on them once.
 
@@ -535,6 +568,38 @@ class TrialStore(abc.ABC):
               status: Status | str | Sequence[Status | str] | None = None) -> int:
         """Number of trials matching the filters."""
         return len(self.trials(study=study, workload=workload, status=status))
+
+    def metric_summaries(self, study: str, workload: str, metric: str, mode: str,
+                         target: float) -> list[MetricSummary]:
+        """Each trial of ``study`` on ``workload`` reduced to its time to ``target``, no curves.
+
+        Hits follow :mod:`hplists.scoring.time_to_target` (``<=`` for ``"min"``,
+        ``>=`` for ``"max"``; NaN and infinite values never reach). This
+        default reads the curves one trial at a time; a store that can answer
+        in its own query language (SQLite) does so without reading them.
+        """
+        import numpy as np
+
+        out = []
+        for r in self.trials(study=study, workload=workload):
+            c = r.curve
+            values = np.asarray(c.metrics.get(metric, []), dtype=np.float64) if c else np.zeros(0)
+            finite = np.isfinite(values)
+            reach = finite & ((values <= target) if mode == "min" else (values >= target))
+            j = int(np.argmax(reach)) if reach.any() else -1
+            bad = np.flatnonzero(~finite)
+            fin = values[finite]
+            best = (float(fin.min() if mode == "min" else fin.max()) if fin.size else None)
+            out.append(MetricSummary(
+                dataclasses.replace(r, curve=None, provenance={}), c is not None, len(c) if c else 0,
+                int(c.steps[-1]) if c is not None and len(c) else None,
+                len(values) if c is not None and metric in c.metrics else 0,
+                int(c.steps[bad[0]]) if c is not None and bad.size else None,
+                float(values[bad[0]]) if c is not None and bad.size else None,
+                int(c.steps[j]) if j >= 0 and c is not None else None,
+                float(c.seconds[j]) if j >= 0 and c is not None else None,
+                j, None if best is None or math.isnan(best) else best))
+        return out
 
     def recorded_points(self, study: str) -> dict[int, list[dict[str, float]]]:
         """Point index -> the distinct points ``study`` recorded at that index, first recorded first.

@@ -63,7 +63,7 @@ from typing import Any
 
 import numpy as np
 
-from hplists._check import check_int, check_real
+from hplists._check import check_choice, check_int, check_real
 from hplists._version import __version__
 from hplists.curves import Curve, Status
 from hplists.exceptions import DataError, InvalidParameterError
@@ -72,6 +72,7 @@ from hplists.store.base import (
     MAX_INTEGER,
     TERMINAL,
     CorruptStoreError,
+    MetricSummary,
     StoreDiskError,
     TrialKey,
     TrialRecord,
@@ -1150,6 +1151,71 @@ class SQLiteStore(TrialStore):
             return int(c.execute(f"SELECT COUNT(*) FROM trials t WHERE {where}", params)
                        .fetchone()[0])
 
+    def metric_summaries(self, study: str, workload: str, metric: str, mode: str,
+                         target: float) -> list[MetricSummary]:
+        """Each trial's time to ``target``, answered by SQLite without reading any curve.
+
+        The same answer as :meth:`TrialStore.metric_summaries` (a test holds
+        them equal on the committed stores): per trial, the first finite value
+        that reaches the target, its seconds and position, the best finite
+        value, and what validation needs. Memory grows with the trials, not
+        with their evaluations.
+        """
+        check_choice("mode", mode, ("min", "max"))
+        target = check_real("target", target)
+        # NaN is stored as NULL; +-inf as SQLite's infinite REAL (9e999 reads as +inf).
+        reach, best = ("m.value <= :target", "MIN") if mode == "min" else \
+            ("m.value >= :target", "MAX")
+        finite = "m.value IS NOT NULL AND m.value < 9e999 AND m.value > -9e999"
+        sql = f"""
+            SELECT t.trial_id, t.point_id, t.point_index, p.point, t.workload_version, t.seed,
+                   t.status, t.message, t.has_curve, NULL,
+                   (SELECT COUNT(*) FROM evals e WHERE e.trial_id = t.trial_id),
+                   (SELECT MAX(e.step) FROM evals e WHERE e.trial_id = t.trial_id),
+                   (SELECT COUNT(*) FROM eval_metrics m
+                    WHERE m.trial_id = t.trial_id AND m.metric = :metric),
+                   (SELECT MIN(m.step) FROM eval_metrics m
+                    WHERE m.trial_id = t.trial_id AND m.metric = :metric AND NOT ({finite})),
+                   (SELECT m.value FROM eval_metrics m
+                    WHERE m.trial_id = t.trial_id AND m.metric = :metric AND NOT ({finite})
+                    ORDER BY m.step LIMIT 1),
+                   h.step,
+                   (SELECT e.seconds FROM evals e WHERE e.trial_id = t.trial_id
+                    AND e.step = h.step),
+                   (SELECT COUNT(*) FROM evals e WHERE e.trial_id = t.trial_id
+                    AND e.step < h.step),
+                   (SELECT {best}(m.value) FROM eval_metrics m
+                    WHERE m.trial_id = t.trial_id AND m.metric = :metric AND {finite})
+            FROM trials t JOIN points p ON p.point_id = t.point_id
+            LEFT JOIN (SELECT m.trial_id, MIN(m.step) AS step FROM eval_metrics m
+                       JOIN trials t2 ON t2.trial_id = m.trial_id
+                       WHERE t2.study = :study AND t2.workload = :workload
+                       AND m.metric = :metric AND {finite} AND {reach}
+                       GROUP BY m.trial_id) h ON h.trial_id = t.trial_id
+            WHERE t.study = :study AND t.workload = :workload
+            ORDER BY t.point_index IS NULL, t.point_index, t.point_id, t.seed"""
+        params = {"study": study, "workload": workload, "metric": metric, "target": target}
+        with self._read_txn() as c:
+            rows = c.execute(sql, params).fetchall()
+        out = []
+        parsed: dict[str, dict[str, float]] = {}  # a point's JSON, parsed once for its trials
+        for (_tid, pid, index, point, wv, seed, status, message, has_curve, _, n, last,
+             n_metric, nonfinite, bad_value, hit, hit_seconds, hit_index, best_value) in rows:
+            if pid not in parsed:
+                parsed[pid] = json.loads(point)
+            record = TrialRecord(study, pid, index, parsed[pid], workload, wv, int(seed),
+                                 Status(status), message, None, {})
+            out.append(MetricSummary(
+                record, bool(has_curve), int(n), None if last is None else int(last),
+                int(n_metric), None if nonfinite is None else int(nonfinite),
+                None if nonfinite is None else (math.nan if bad_value is None
+                                                else float(bad_value)),
+                None if hit is None else int(hit),
+                None if hit is None else (math.nan if hit_seconds is None else float(hit_seconds)),
+                -1 if hit is None else int(hit_index),
+                None if best_value is None else float(best_value)))
+        return out
+
     def recorded_points(self, study: str) -> dict[int, list[dict[str, float]]]:
         """Point index -> the distinct points ``study`` recorded there (no curves are read)."""
         with self._read_txn() as c:
@@ -1268,6 +1334,6 @@ class SQLiteStore(TrialStore):
 # Every public operation reports SQLite's errors as hplists errors (see _guarded).
 for _name in ("__init__", "claim", "heartbeat", "finish", "fail", "put", "put_many", "trials",
               "require_trials", "retire", "count", "studies", "workloads", "summary", "events",
-              "check", "recorded_points", "manifest", "record_manifest"):
+              "check", "recorded_points", "manifest", "record_manifest", "metric_summaries"):
     setattr(SQLiteStore, _name, _guarded(getattr(SQLiteStore, _name)))
 del _name

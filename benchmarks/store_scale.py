@@ -1,5 +1,6 @@
-"""Scoring a large study: every curve read back (``from_records``) against the store's own query
-(``from_store``), side by side, in time and peak memory.
+"""Scoring a large study: every curve read back against the store's own query, side by side, in
+time and peak memory: the step-fraction matrix (``hplists build``, ``loo``) and the AlgoPerf
+submission times (``hplists score``) together.
 
 A synthetic store of ``N`` finished trials (points x 8 workloads, ``--evals`` evaluations
 each, error rates that fall and reach a target on part of the runs) is written once per size;
@@ -24,7 +25,7 @@ from pathlib import Path
 
 _CHILD = r"""
 import json, resource, sys, time
-from hplists.scoring.matrix import TrialMatrix
+from hplists.scoring.matrix import TrialMatrix, submission_times, submission_times_from_store
 from hplists.scoring.specs import WorkloadSpec
 from hplists.store import open_store
 path, how, n_w = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -32,10 +33,14 @@ names = [f"w{j}" for j in range(n_w)]
 specs = {w: WorkloadSpec(w, "error_rate", "min", 0.3, 10_000) for w in names}
 t0 = time.perf_counter()
 store = open_store(path, create=False)
-if how == "records":
-    m = TrialMatrix.from_records(store.trials(study="s"), specs, study="s", workloads=names)
+if how == "records":  # what `hplists build` and `hplists score` did: every curve read back
+    records = store.trials(study="s")
+    m = TrialMatrix.from_records(records, specs, study="s", workloads=names)
+    subs = submission_times(records, specs, studies=["s"], workloads=names)
 else:
     m = TrialMatrix.from_store(store, specs, study="s", workloads=names)
+    subs = submission_times_from_store(store, specs, studies=["s"], workloads=names)
+assert subs.times.shape == (1, n_w)
 wall = time.perf_counter() - t0
 print(json.dumps({"wall": wall, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
                   / 1024, "shape": list(m.fractions.shape), "hits": int((m.fractions < 9).sum())}))

@@ -81,3 +81,38 @@ def test_edge_cases_of_a_summary_score_as_the_curve(tmp_path):
         for sm in store.metric_summaries("s", "w", "err", mode, target):
             assert score_summary(sm, spec, errors="inf") == \
                 score_trial(records[sm.record.point_id], spec, errors="inf")
+
+
+@pytest.mark.parametrize("time", ["fraction", "seconds"])
+def test_submission_times_from_the_store_are_those_from_the_records(study_db, time):
+    """`hplists score`'s AlgoPerf submission times, for every study of the committed store."""
+    from hplists.scoring.matrix import submission_times, submission_times_from_store
+    from hplists.scoring.specs import resolve_specs
+
+    names = ["ctr_dlrm", "graph_gnn", "image_resnet", "mri_unet"]
+    specs = resolve_specs(names)
+    studies = [s for s in study_db.studies() if set(names) <= set(study_db.workloads(s))]
+    from hplists.workloads.registry import get_workload
+
+    # the registered versions are what the targets are for
+    version = {w: str(get_workload(w).version) for w in names}
+    records = [r for r in study_db.trials() if r.study in studies and r.workload in names]
+    keep = {(r.study, r.point_id, r.workload, r.seed) for r in records
+            if r.workload_version == version[r.workload]}
+    a = submission_times([r for r in records if (r.study, r.point_id, r.workload, r.seed)
+                          in keep], specs, studies=studies, workloads=names, time=time,
+                         errors="inf")
+    b = submission_times_from_store(study_db, specs, studies=studies, workloads=names,
+                                    keep=lambda r: (r.study, r.point_id, r.workload, r.seed)
+                                    in keep, time=time, errors="inf")
+    assert a.names == b.names and a.workloads == b.workloads
+    np.testing.assert_array_equal(a.times, b.times)
+    np.testing.assert_array_equal(a.seeds, b.seeds)
+
+
+def test_headers_are_the_trials_without_curves(study_db):
+    heads = study_db.headers("broad200")
+    full = study_db.trials(study="broad200")
+    assert [(h.point_id, h.workload, h.seed, h.status) for h in heads] == \
+        [(r.point_id, r.workload, r.seed, r.status) for r in full]
+    assert all(h.curve is None and h.provenance == {} for h in heads)

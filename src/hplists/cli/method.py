@@ -112,16 +112,20 @@ def _split(text: str | None) -> list[str] | None:
     return items
 
 
-def _records(args: argparse.Namespace, study: str | None) -> list[Any]:
-    from hplists.store import open_store
+def _headers(args: argparse.Namespace) -> list[Any]:
+    """Every trial of the store without its curve (:meth:`TrialStore.headers`)."""
+    from hplists.store import EmptyStoreError, open_store
 
     if not Path(args.store).is_file():
         raise InvalidParameterError(f"trial store {args.store!r} does not exist")
     store = open_store(args.store, create=False)
     try:
-        return store.require_trials(study=study)
+        found = store.headers()
     finally:
         store.close()
+    if not found:
+        raise EmptyStoreError(f"trial store {args.store!r} has no trials")
+    return found
 
 
 def _specs(args: argparse.Namespace, names: Sequence[str]) -> dict[str, Any]:
@@ -476,11 +480,12 @@ def _score_selection(args: argparse.Namespace, records: Sequence[Any]
 def _score(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    from hplists.scoring.matrix import submission_times
+    from hplists.scoring.matrix import submission_times_from_store
     from hplists.scoring.profiles import performance_profiles
+    from hplists.store import open_store
 
     studies = _split(args.studies)
-    records = _records(args, None)
+    records = _headers(args)  # no curves: the store scores the trials in its own query
     if studies:
         known = sorted({r.study for r in records})
         unknown = [s for s in studies if s not in known]
@@ -504,9 +509,15 @@ def _score(args: argparse.Namespace) -> int:
     elif not left:
         raise InvalidParameterError(f"no trials to score on {names} (after leaving out other workload "
                          "versions)")
-    subs = submission_times(records, _specs(args, names), studies=studies or left,
-                            workloads=names, time=args.time, errors=args.errors,
-                            best_trial=args.best_trial)
+    kept = {(r.study, r.point_id, r.workload, r.seed) for r in records}
+    store = open_store(args.store, create=False)
+    try:
+        subs = submission_times_from_store(
+            store, _specs(args, names), studies=studies or left, workloads=names,
+            keep=lambda r: (r.study, r.point_id, r.workload, r.seed) in kept, time=args.time,
+            errors=args.errors, best_trial=args.best_trial)
+    finally:
+        store.close()
     prof = performance_profiles(subs.times)
     scores = prof.scores
     order = np.argsort(-scores, kind="stable")

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Literal
 
 import numpy as np
@@ -45,6 +45,7 @@ __all__ = [
     "score_summary",
     "score_trial",
     "submission_times",
+    "submission_times_from_store",
 ]
 
 
@@ -513,12 +514,52 @@ def submission_times(
         if w not in specs:
             raise InvalidParameterError(f"unknown workload {w!r}: no spec given for it (specs cover "
                              f"{sorted(specs)})")
+    scored = ((r, score_trial(r, specs[r.workload], errors=errors))
+              for r in records if r.workload in cols)
+    return _submissions(scored, names, cols, time, best_trial)
+
+
+def submission_times_from_store(
+    store: TrialStore,
+    specs: Mapping[str, WorkloadSpec],
+    *,
+    studies: Sequence[str],
+    workloads: Sequence[str],
+    keep: Callable[[TrialRecord], bool] | None = None,
+    time: Literal["fraction", "seconds"] = "fraction",
+    errors: Literal["raise", "inf"] = "raise",
+    best_trial: Literal["algoperf", "min"] = "algoperf",
+) -> Submissions:
+    """:func:`submission_times` of ``studies`` in ``store``, without reading a curve.
+
+    The store answers each trial's first hit (:meth:`TrialStore.metric_summaries`);
+    ``keep`` leaves trials out (e.g. other workload versions than the target's).
+    """
+    check_choice("time", time, ("fraction", "seconds"))
+    check_choice("errors", errors, ("raise", "inf"))
+    check_choice("best_trial", best_trial, ("algoperf", "min"))
+    for w in workloads:
+        if w not in specs:
+            raise InvalidParameterError(f"unknown workload {w!r}: no spec given for it (specs "
+                                        f"cover {sorted(specs)})")
+
+    def scored() -> Iterable[tuple[TrialRecord, TrialScore | None]]:
+        for study in studies:
+            for w in workloads:
+                sp = specs[w]
+                for sm in store.metric_summaries(study, w, sp.metric, sp.mode, sp.target):
+                    if keep is None or keep(sm.record):
+                        yield sm.record, score_summary(sm, sp, errors=errors)
+
+    return _submissions(scored(), list(studies), list(workloads), time, best_trial)
+
+
+def _submissions(scored: Iterable[tuple[TrialRecord, TrialScore | None]], names: list[str],
+                 cols: list[str], time: str, best_trial: str) -> Submissions:
+    """Each study's best trial per (workload, seed), then the median over seeds."""
     # (study, workload, seed) -> (sort key, time) of the best trial so far
     per_seed: dict[tuple[str, str, int], tuple[tuple, float]] = {}
-    for r in records:
-        if r.workload not in cols:
-            continue
-        score = score_trial(r, specs[r.workload], errors=errors)
+    for r, score in scored:
         if score is None:
             continue
         t = score.fraction if time == "fraction" else score.seconds

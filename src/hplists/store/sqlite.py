@@ -1151,6 +1151,25 @@ class SQLiteStore(TrialStore):
             return int(c.execute(f"SELECT COUNT(*) FROM trials t WHERE {where}", params)
                        .fetchone()[0])
 
+    def headers(self, study: str | None = None) -> list[TrialRecord]:
+        """:meth:`trials` without curves and provenance, read without touching the curves."""
+        where, params = self._filter(study, None, None)
+        with self._read_txn() as c:
+            rows = c.execute(
+                "SELECT t.study, t.point_id, t.point_index, p.point, t.workload, "
+                "t.workload_version, t.seed, t.status, t.message "
+                "FROM trials t JOIN points p ON p.point_id = t.point_id "
+                f"WHERE {where} ORDER BY t.study, t.workload, t.point_index IS NULL, "
+                "t.point_index, t.point_id, t.seed", params).fetchall()
+        parsed: dict[str, dict[str, float]] = {}
+        out = []
+        for st, pid, index, point, wl, wv, seed, status, message in rows:
+            if pid not in parsed:
+                parsed[pid] = json.loads(point)
+            out.append(TrialRecord(st, pid, index, parsed[pid], wl, wv, int(seed), Status(status),
+                                   message, None, {}))
+        return out
+
     def metric_summaries(self, study: str, workload: str, metric: str, mode: str,
                          target: float) -> list[MetricSummary]:
         """Each trial's time to ``target``, answered by SQLite without reading any curve.
@@ -1334,6 +1353,7 @@ class SQLiteStore(TrialStore):
 # Every public operation reports SQLite's errors as hplists errors (see _guarded).
 for _name in ("__init__", "claim", "heartbeat", "finish", "fail", "put", "put_many", "trials",
               "require_trials", "retire", "count", "studies", "workloads", "summary", "events",
-              "check", "recorded_points", "manifest", "record_manifest", "metric_summaries"):
+              "check", "recorded_points", "manifest", "record_manifest", "metric_summaries",
+              "headers"):
     setattr(SQLiteStore, _name, _guarded(getattr(SQLiteStore, _name)))
 del _name

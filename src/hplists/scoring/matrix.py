@@ -36,7 +36,7 @@ from hplists._check import check_choice
 from hplists.curves import Status
 from hplists.exceptions import DataError, InvalidParameterError
 from hplists.scoring.specs import WorkloadSpec
-from hplists.store.base import MetricSummary, TrialRecord, TrialStore
+from hplists.store.base import MetricSummary, TrialRecord, TrialStore, summarize
 
 __all__ = [
     "Submissions",
@@ -89,51 +89,8 @@ def score_trial(
         >>> score_trial(rec, WorkloadSpec("w", "error_rate", "min", 0.25, 100))
         TrialScore(fraction=1.0, seconds=10.0, best=0.2, index=1)
     """
-    status = Status(record.status)
-    worst = metric.worst(spec.mode)
-    if status is Status.RUNNING:
-        return None
-    if status is Status.ERROR:
-        if errors == "inf":
-            return TrialScore(np.inf, np.inf, worst, -1)
-        reason = f": {record.message}" if record.message else ""
-        raise DataError(
-            f"{_label(record)} ended with status 'error'{reason}; rerun it, or count failed "
-            "trials as misses (errors='inf', --errors inf)"
-        )
-    curve = record.curve
-    if (curve is None or len(curve) == 0) and status is Status.DIVERGED:
-        return TrialScore(np.inf, np.inf, worst, -1)  # diverged before its first evaluation
-    if curve is None or len(curve) == 0:
-        raise DataError(f"{_label(record)} is {status.value} but has no evaluation curve")
-    if spec.metric not in curve.metrics:
-        raise DataError(
-            f"{_label(record)} has no metric {spec.metric!r} (the target's metric); recorded "
-            f"metrics are {sorted(curve.metrics)}"
-        )
-    if curve.steps[-1] > spec.step_budget:
-        raise DataError(
-            f"{_label(record)} is evaluated at step {int(curve.steps[-1])}, beyond the step "
-            f"budget {spec.step_budget} of workload {spec.name!r}; the spec's step_budget must "
-            "be the budget the run was trained with"
-        )
-    values = curve.metrics[spec.metric]
-    finite = np.isfinite(values)
-    if status is not Status.DIVERGED and not finite.all():
-        j = int(np.flatnonzero(~finite)[0])
-        raise DataError(
-            f"{_label(record)} has {spec.metric}={values[j]} at step {int(curve.steps[j])} but "
-            "is not marked diverged; a complete run must have finite metrics"
-        )
-    hit = metric.hits(values, spec.target, spec.mode) & finite
-    if not finite.any():
-        best = worst
-    else:
-        best = float(metric.best_of(values[finite], spec.mode))
-    if not hit.any():
-        return TrialScore(np.inf, np.inf, best, -1)
-    j = int(np.argmax(hit))
-    return TrialScore(float(curve.steps[j]) / spec.step_budget, float(curve.seconds[j]), best, j)
+    return score_summary(summarize(record, spec.metric, spec.mode, spec.target), spec,
+                         errors=errors)
 
 
 def score_summary(
@@ -163,9 +120,10 @@ def score_summary(
     if empty:
         raise DataError(f"{_label(record)} is {status.value} but has no evaluation curve")
     if summary.metric_evals == 0:
-        raise DataError(
-            f"{_label(record)} has no metric {spec.metric!r} (the target's metric)"
-        )
+        recorded = "" if summary.metrics is None else \
+            f"; recorded metrics are {list(summary.metrics)}"
+        raise DataError(f"{_label(record)} has no metric {spec.metric!r} (the target's "
+                        f"metric){recorded}")
     if summary.last_step is not None and summary.last_step > spec.step_budget:
         raise DataError(
             f"{_label(record)} is evaluated at step {summary.last_step}, beyond the step "

@@ -401,6 +401,8 @@ class MetricSummary:
         hit_step: step of the first finite value that reaches the target, or ``None``;
             ``hit_seconds`` its wall-clock seconds, ``hit_index`` its position in the curve.
         best: the best finite value, or ``None`` if there is none.
+        metrics: the names of the curve's metrics, where the store gives them
+            (for error messages).
     """
 
     record: TrialRecord
@@ -414,6 +416,47 @@ class MetricSummary:
     hit_seconds: float | None
     hit_index: int
     best: float | None
+    metrics: tuple[str, ...] | None = dataclasses.field(default=None, compare=False)
+
+
+def summarize(record: TrialRecord, metric: str, mode: str, target: float) -> MetricSummary:
+    """A trial with its curve reduced to a :class:`MetricSummary`: the one reduction.
+
+    Hits are :func:`hplists.metric.hits` on finite values (NaN and infinite
+    values never reach a target).
+
+    Example:
+        >>> from hplists import Curve
+        >>> c = Curve([10, 20], [1.0, 2.0], [0.5, 0.4], {"err": [0.3, 0.1]})
+        >>> r = TrialRecord("s", "p", 0, {"lr": 1.0}, "w", "1", 0, Status.COMPLETE, "", c, {})
+        >>> s = summarize(r, "err", "min", 0.2)
+        >>> s.hit_step, s.hit_seconds, s.hit_index, s.best
+        (20, 2.0, 1, 0.1)
+    """
+    import numpy as np
+
+    from hplists import metric as direction
+
+    c = record.curve
+    has = c is not None and metric in c.metrics
+    values = np.asarray(c.metrics[metric], dtype=np.float64) if has and c else np.zeros(0)
+    finite = np.isfinite(values)
+    reach = finite & np.asarray(direction.hits(values, target, mode), dtype=bool)
+    j = int(np.argmax(reach)) if reach.any() else -1
+    bad = np.flatnonzero(~finite)
+    best = float(direction.best_of(values[finite], mode)) if finite.any() else None
+    light = (dataclasses.replace(record, curve=None, provenance={})
+             if dataclasses.is_dataclass(record) else record)  # duck-typed records pass as is
+    return MetricSummary(
+        light, c is not None,
+        len(c) if c is not None else 0,
+        int(c.steps[-1]) if c is not None and len(c) else None,
+        len(values) if has else 0,
+        int(c.steps[bad[0]]) if c is not None and bad.size else None,
+        float(values[bad[0]]) if c is not None and bad.size else None,
+        int(c.steps[j]) if j >= 0 and c is not None else None,
+        float(c.seconds[j]) if j >= 0 and c is not None else None,
+        j, best, tuple(sorted(c.metrics)) if c is not None else None)
 
 
 class TrialStore(abc.ABC):
@@ -586,28 +629,8 @@ class TrialStore(abc.ABC):
         default reads the curves one trial at a time; a store that can answer
         in its own query language (SQLite) does so without reading them.
         """
-        import numpy as np
-
-        out = []
-        for r in self.trials(study=study, workload=workload):
-            c = r.curve
-            values = np.asarray(c.metrics.get(metric, []), dtype=np.float64) if c else np.zeros(0)
-            finite = np.isfinite(values)
-            reach = finite & ((values <= target) if mode == "min" else (values >= target))
-            j = int(np.argmax(reach)) if reach.any() else -1
-            bad = np.flatnonzero(~finite)
-            fin = values[finite]
-            best = (float(fin.min() if mode == "min" else fin.max()) if fin.size else None)
-            out.append(MetricSummary(
-                dataclasses.replace(r, curve=None, provenance={}), c is not None, len(c) if c else 0,
-                int(c.steps[-1]) if c is not None and len(c) else None,
-                len(values) if c is not None and metric in c.metrics else 0,
-                int(c.steps[bad[0]]) if c is not None and bad.size else None,
-                float(values[bad[0]]) if c is not None and bad.size else None,
-                int(c.steps[j]) if j >= 0 and c is not None else None,
-                float(c.seconds[j]) if j >= 0 and c is not None else None,
-                j, None if best is None or math.isnan(best) else best))
-        return out
+        return [summarize(r, metric, mode, target)
+                for r in self.trials(study=study, workload=workload)]
 
     def recorded_points(self, study: str) -> dict[int, list[dict[str, float]]]:
         """Point index -> the distinct points ``study`` recorded at that index, first recorded first.

@@ -65,6 +65,14 @@ class TrialScore:
     index: int = -1
 
 
+def _check_specs(names: Sequence[str], specs: Mapping[str, WorkloadSpec]) -> None:
+    """Every workload in ``names`` has a spec; else the error names it and what specs cover."""
+    for w in names:
+        if w not in specs:
+            raise InvalidParameterError(f"unknown workload {w!r}: no spec given for it (specs "
+                                        f"cover {sorted(specs)})")
+
+
 def _label(r: TrialRecord) -> str:
     return f"trial (study={r.study!r}, point={r.point_id}, workload={r.workload!r}, seed={r.seed})"
 
@@ -261,10 +269,7 @@ class TrialMatrix:
                              f"are {present}")
         if not names:
             raise InvalidParameterError("workloads must name at least one workload")
-        for w in names:
-            if w not in specs:
-                raise InvalidParameterError(f"unknown workload {w!r}: no spec given for it (specs cover "
-                                 f"{sorted(specs)})")
+        _check_specs(names, specs)
         scored = ((r, score_trial(r, specs[r.workload], errors=errors))
                   for r in records if r.workload in names)
         return cls._aggregate(scored, specs, study, names, missing)
@@ -291,10 +296,7 @@ class TrialMatrix:
         names = list(workloads)
         if not names:
             raise InvalidParameterError("workloads must name at least one workload")
-        for w in names:
-            if w not in specs:
-                raise InvalidParameterError(f"unknown workload {w!r}: no spec given for it "
-                                            f"(specs cover {sorted(specs)})")
+        _check_specs(names, specs)
 
         def scored() -> Iterable[tuple[TrialRecord, TrialScore | None]]:
             for w in names:
@@ -468,10 +470,7 @@ def submission_times(
         raise InvalidParameterError(f"unknown study(ies) {unknown}; studies are {present}")
     records = [r for r in records if r.study in names]
     cols = list(sorted({r.workload for r in records}) if workloads is None else workloads)
-    for w in cols:
-        if w not in specs:
-            raise InvalidParameterError(f"unknown workload {w!r}: no spec given for it (specs cover "
-                             f"{sorted(specs)})")
+    _check_specs(cols, specs)
     scored = ((r, score_trial(r, specs[r.workload], errors=errors))
               for r in records if r.workload in cols)
     return _submissions(scored, names, cols, time, best_trial)
@@ -496,10 +495,7 @@ def submission_times_from_store(
     check_choice("time", time, ("fraction", "seconds"))
     check_choice("errors", errors, ("raise", "inf"))
     check_choice("best_trial", best_trial, ("algoperf", "min"))
-    for w in workloads:
-        if w not in specs:
-            raise InvalidParameterError(f"unknown workload {w!r}: no spec given for it (specs "
-                                        f"cover {sorted(specs)})")
+    _check_specs(workloads, specs)
 
     def scored() -> Iterable[tuple[TrialRecord, TrialScore | None]]:
         for study in studies:

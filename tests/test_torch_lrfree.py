@@ -138,7 +138,9 @@ PARAMS = [(m, i) for m, cases in CASES.items() for i in range(len(cases))]
 
 
 @pytest.mark.parametrize(("method", "case"), PARAMS, ids=[f"{m}-{i}" for m, i in PARAMS])
+@pytest.mark.filterwarnings("ignore:the optimizer has stepped past the end of its schedule")
 def test_trajectory_matches_optax_rule(method, case):
+    # Past the horizon on purpose (the idle steps are compared too), so the warning is expected.
     point = CASES[method][case]
     # A budget of STEPS; a horizon of 0.5 ends the schedule at STEPS // 2, and the steps
     # after it are idle (s_t = 0) in both: Prodigy/D-Adapt skip them, DoG accumulates.
@@ -293,3 +295,20 @@ def test_scheduler_is_the_relative_schedule_and_saves():
     _, const = torch_lrfree.build("prodigy", {"relative_schedule": 0}, net, total_steps=10)
     assert const.get_last_lr() == [1.0]
     assert math.isclose(const.lr_lambdas[0](10**6), 1.0)
+
+
+def test_a_loop_past_a_points_horizon_warns_once():
+    """A point with horizon 0.5 trained for total_steps: half the loop would train nothing."""
+    params = [torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in X0]
+    point = {"beta1": 0.9, "beta2": 0.999, "warmup_fraction": 0.1, "horizon": 0.5}
+    opt, sched = torch_lrfree.build("prodigy", point, params, total_steps=20)
+    assert torch_lrfree.schedule_steps(point, 20) == 10
+    with pytest.warns(UserWarning, match=r"stepped past the end of its schedule \(10 steps\)") \
+            as caught:
+        for _ in range(20):
+            _loss(params, _TorchNS).backward()
+            opt.step()
+            sched.step()
+            opt.zero_grad()
+    assert sum("past the end" in str(w.message) for w in caught) == 1
+

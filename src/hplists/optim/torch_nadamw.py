@@ -683,19 +683,37 @@ class WarmupCosineFactor:
     """``step -> factor`` of the warmup-cosine schedule, for ``torch.optim.lr_scheduler.LambdaLR``.
 
     A callable object rather than a closure so that ``LambdaLR.state_dict()``
-    saves it.
+    saves it. The schedule ends at ``total_steps`` with a factor of 0: an
+    optimizer step past it trains nothing, so the first one warns (once).
 
     Example:
         >>> f = WarmupCosineFactor(warmup=2, total_steps=10)
-        >>> f(0), f(1), f(2), f(10), f(11)
-        (0.0, 0.5, 1.0, 0.0, 0.0)
+        >>> f(0), f(1), f(2), f(10)
+        (0.0, 0.5, 1.0, 0.0)
+        >>> import warnings
+        >>> with warnings.catch_warnings(record=True) as w:
+        ...     warnings.simplefilter("always")
+        ...     _ = f(11), f(12)
+        >>> len(w), "past the end of its schedule" in str(w[0].message)
+        (1, True)
     """
 
     def __init__(self, warmup: int, total_steps: int) -> None:
         self.total_steps = check_int("total_steps", total_steps, low=1)
         self.warmup = check_int("warmup", warmup, low=0, high=self.total_steps)
+        self.warned = False
 
     def __call__(self, step: int) -> float:
+        if step > self.total_steps and not self.warned:
+            import warnings
+
+            self.warned = True
+            warnings.warn(
+                f"the optimizer has stepped past the end of its schedule ({self.total_steps} "
+                "steps): the learning rate is 0 from there, so these steps train nothing. Stop "
+                f"after {self.total_steps} steps (for a point with a horizon h, "
+                "hplists.torch_lrfree.schedule_steps(point, total_steps) = int(h * "
+                "total_steps))", stacklevel=2)
         return warmup_cosine_factor(step, self.warmup, self.total_steps)
 
     def __repr__(self) -> str:

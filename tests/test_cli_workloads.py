@@ -103,3 +103,13 @@ def test_run_with_a_store_keeps_another_budget_in_its_own_study(tmp_path, capsys
     assert short["points"][0] != full["points"][0]  # trained again, not read back
     studies = open_store(db).studies()
     assert set(studies) == {"run/nadamw-paper", "run/nadamw-paper/T10"}
+
+
+def test_tables_keep_every_column_when_not_written_to_a_terminal(capsys):
+    """`hplists workloads | cat` used to lose the metric, target and T columns at 80 columns."""
+    from hplists.cli.main import main
+
+    assert main(["workloads"]) == 0
+    header = next(line for line in capsys.readouterr().out.splitlines() if "name" in line)
+    for column in ("metric", "target", " T ", "batching", "CPU-s/trial"):
+        assert column in header

@@ -84,9 +84,9 @@ def _lists(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from rich.console import Console
     from rich.table import Table
 
+    from hplists.cli.terminal import console
     from hplists.lists import get_list
 
     named = get_list(args.name, k=args.k)
@@ -104,7 +104,7 @@ def _show(args: argparse.Namespace) -> int:
         # repr: every digit, as the points are published.
         table.add_row(str(i), *(repr(row[k]) if k in row else "" for k in keys))
     # Wide enough that no digit is ever cut; the table keeps its natural width.
-    Console(width=max(1000, Console().width)).print(table)
+    console().print(table)
     if named.description:
         print(named.description)
     return 0

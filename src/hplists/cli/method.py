@@ -175,9 +175,9 @@ def _workloads(args: argparse.Namespace, present: Sequence[str]) -> list[str]:
 
 
 def _console() -> Any:
-    from rich.console import Console
+    from hplists.cli.terminal import console
 
-    return Console(width=None if sys.stdout.isatty() else 160, highlight=False)
+    return console()
 
 
 def _fmt(x: float, digits: int = 4) -> str:

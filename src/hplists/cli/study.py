@@ -187,10 +187,10 @@ def _main(args: argparse.Namespace) -> int:
 
 
 def _lrfree(args: argparse.Namespace) -> int:
-    from rich.console import Console
     from rich.table import Table
 
     from hplists._check import check_choice
+    from hplists.cli.terminal import console
     from hplists.scoring.specs import load_specs
     from hplists.store import open_store
     from hplists.study.lrfree import DEFAULT_STORE as LRFREE_STORE
@@ -253,7 +253,7 @@ def _lrfree(args: argparse.Namespace) -> int:
                           f"{bound}{p.trials - p.done}", f"{p.steps_left:,}",
                           _hours(p.seconds_left))
         total = [p.seconds_left for p in plans]
-        Console(width=max(100, Console().width)).print(table)
+        console().print(table)
         print(f"total: {_hours(None if None in total else sum(t or 0.0 for t in total))}; "
               "time from the mean recorded seconds per step of each workload (this store "
               "and stores/study.db) times the recorded runs' wall-clock overhead, a trial at "
@@ -309,8 +309,9 @@ def _hours(seconds: float | None) -> str:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from rich.console import Console
     from rich.table import Table
+
+    from hplists.cli.terminal import console
 
     wf = _workflow(args, create=False) if Path(args.store).is_file() else None
     if wf is None:  # nothing recorded yet: plan against an empty in-memory store
@@ -334,7 +335,7 @@ def _plan(args: argparse.Namespace) -> int:
         bound = "" if p.exact else "<= "
         table.add_row(p.stage, "\n".join(p.studies), f"{bound}{p.trials}", str(p.done),
                       f"{bound}{p.trials - p.done}", _hours(p.seconds_left))
-    Console(width=max(120, Console().width)).print(table)
+    console().print(table)
     print("time estimates: mean recorded seconds per step of each workload in the store "
           "times the recorded runs' wall-clock overhead (? = no trial recorded yet)")
     return 0
@@ -345,8 +346,9 @@ def _fraction(x: float) -> str:
 
 
 def _print_lists(lists: Any) -> None:
-    from rich.console import Console
     from rich.table import Table
+
+    from hplists.cli.terminal import console
 
     names = list(lists.matrix.names)
     t = Table(title=f"final list (k={lists.loo.k}, tau={lists.loo.tau:g}): cost "
@@ -358,8 +360,8 @@ def _print_lists(lists: Any) -> None:
         t.add_row(str(j), str(i), f"{p.learning_rate:.3g}", f"{p.beta1:.4g}", f"{p.beta2:.4g}",
                   f"{p.weight_decay:.3g}", f"{p.warmup_fraction:g}", f"{p.dropout_rate:g}",
                   f"{p.label_smoothing:g}")
-    console = Console()
-    console.print(t)
+    con = console()
+    con.print(t)
     t = Table(title=f"leave-one-out: {lists.loo.num_trained}/{len(names)} held-out workloads "
               "trained")
     for col in ("held out", "sample indices", "step fraction", "best metric"):
@@ -367,7 +369,7 @@ def _print_lists(lists: Any) -> None:
     for f in lists.loo.folds:
         t.add_row(f.name, ", ".join(str(lists.indices[i]) for i in f.built.indices),
                   _fraction(f.fraction), "" if f.best_metric is None else f"{f.best_metric:.5g}")
-    console.print(t)
+    con.print(t)
 
 
 def _lists(args: argparse.Namespace) -> int:

@@ -163,9 +163,9 @@ def _config(args: argparse.Namespace) -> Any:
 
 
 def _console() -> Any:
-    from rich.console import Console
+    from hplists.cli.terminal import console
 
-    return Console(highlight=False)
+    return console()
 
 
 def _rich_table(*columns: str, **kw: Any) -> Any:

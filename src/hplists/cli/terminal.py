@@ -9,8 +9,13 @@ every such character as its escape instead.
 from __future__ import annotations
 
 import unicodedata
+from typing import Any
 
-__all__ = ["printable"]
+__all__ = ["console", "printable"]
+
+# Width of a console that does not write to a terminal (a file, a pipe): tables keep every
+# column at their natural width instead of rich's 80-column default.
+_PIPE_WIDTH = 1000
 
 
 def printable(text: object) -> str:
@@ -29,3 +34,24 @@ def printable(text: object) -> str:
         else:
             out.append(ch)
     return "".join(out)
+
+
+def console(**options: Any) -> Any:
+    """The rich ``Console`` every command prints its tables with.
+
+    On a terminal it takes the terminal's width; written to a file or a pipe
+    (``hplists workloads | cat``), tables keep every column, at full width.
+
+    Example:
+        >>> console(file=__import__("io").StringIO()).width
+        1000
+    """
+    import sys
+
+    from rich.console import Console
+
+    out: Any = options.get("file") or sys.stdout
+    tty = bool(getattr(out, "isatty", lambda: False)())
+    options.setdefault("highlight", False)
+    return Console(width=None if tty else _PIPE_WIDTH, **options)
+

@@ -109,8 +109,9 @@ def _workloads(args: argparse.Namespace) -> int:
         print(json.dumps({"workloads": rows, "timings_machine": timings.get("machine")},
                          indent=2))
         return 0
-    from rich.console import Console
     from rich.table import Table
+
+    from hplists.cli.terminal import console
 
     arrow = {"min": "↓", "max": "↑"}
     table = Table(title="hplists workloads")
@@ -129,16 +130,16 @@ def _workloads(args: argparse.Namespace) -> int:
                       _fmt(r["target"], ".4g"), str(r["step_budget"]), str(r["batch_size"]),
                       str(r["batching"]), _fmt(r["seconds_per_trial"], ".2f"),
                       _fmt(r["cpu_seconds_per_trial"], ".2f"))
-    console = Console()
-    console.print(table)
+    con = console()
+    con.print(table)
     machine = timings.get("machine")
     if machine:
-        console.print(f"s/trial: wall-clock seconds per trial amortized over a batch, measured "
+        con.print(f"s/trial: wall-clock seconds per trial amortized over a batch, measured "
                       f"by benchmarks/workloads.py on {machine.get('cpu', '?')} "
                       f"({machine.get('cores', '?')} cores) on {timings.get('date', '?')}; "
                       "↓ lower is better, ↑ higher is better.")
     else:
-        console.print("s/trial: not measured yet (run benchmarks/workloads.py).")
+        con.print("s/trial: not measured yet (run benchmarks/workloads.py).")
     return 0
 
 
@@ -291,10 +292,11 @@ def _best(summaries: list[dict[str, Any]], metric: Any) -> int | None:
 
 def _print_run(workload: Any, named: Any, points: list[Any], summaries: list[dict[str, Any]],
                best: int | None, target: float | None, args: argparse.Namespace) -> int:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    from hplists.cli.terminal import console
+
+    con = console()
     m = workload.metric
     title = (f"{workload.name}: first {len(points)} points of {named.name} (seed {args.seed}, "
              f"T={args.steps or workload.step_budget})")
@@ -324,17 +326,17 @@ def _print_run(workload: Any, named: Any, points: list[Any], summaries: list[dic
         table.add_row(f"{i}{mark}", *[f"{d[k]:.3g}" for k in shown], s["status"],
                       _fmt(s["best"], ".4f"), _fmt(s["best_step"], "d"), ttt,
                       _fmt(s["seconds"], ".1f"))
-    console.print(table)
+    con.print(table)
     for i, s in enumerate(summaries):
         if s["message"]:
-            console.print(f"point {i}: {s['message']}")
+            con.print(f"point {i}: {s['message']}")
     if target is not None:
-        console.print(f"target {m.name} {'<=' if m.mode == 'min' else '>='} {target:.4g}; "
+        con.print(f"target {m.name} {'<=' if m.mode == 'min' else '>='} {target:.4g}; "
                       f"{sum(s['target_step'] is not None for s in summaries)} of "
                       f"{len(points)} points reached it")
     if best is None:
-        console.print("no point produced a finite validation metric", style="bold red")
+        con.print("no point produced a finite validation metric", style="bold red")
         return 1
-    console.print(f"best point: #{best} with {m.name} {summaries[best]['best']:.4f}: "
+    con.print(f"best point: #{best} with {m.name} {summaries[best]['best']:.4f}: "
                   f"{json.dumps(point_dict(points[best]))}")
     return 0

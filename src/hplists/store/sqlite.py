@@ -449,6 +449,7 @@ class SQLiteStore(TrialStore):
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
         self._conn_pid = -1
+        self._opened_read_only = ""  # the URI parameter the connection was opened with
         self._host = host_identity()
         self._connection()
 
@@ -459,7 +460,7 @@ class SQLiteStore(TrialStore):
         if self._conn is not None and self._conn_pid == os.getpid():
             return self._conn
         target, uri = str(self.path), False
-        readonly = self._read_only()
+        self._opened_read_only = readonly = self._read_only()
         if readonly:
             # On a read-only filesystem (or in a folder this process may not write) SQLite
             # cannot create the WAL's shared-memory file: nobody can write there, so the file
@@ -510,7 +511,7 @@ class SQLiteStore(TrialStore):
             )
         if tables:
             self._check_meta(conn)
-        if self._read_only():
+        if self._opened_read_only:
             if not tables:
                 raise StoreDiskError(f"{where} is empty and read-only here: no trial store can "
                                      "be created in it")
@@ -552,7 +553,7 @@ class SQLiteStore(TrialStore):
     def _migrate(self, conn: sqlite3.Connection, version: int) -> None:
         """Upgrades the store from schema ``version`` to :data:`SCHEMA_VERSION`, step by step."""
         where = repr(str(self.path))
-        if self._read_only():
+        if self._opened_read_only:
             raise StoreDiskError(
                 f"trial store {where} has schema version {version} and needs an upgrade to "
                 f"{SCHEMA_VERSION}, which needs to write: open it once where it is writable")

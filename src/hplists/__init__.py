@@ -1,4 +1,4 @@
-"""hplists: pre-computed, ordered hyperparameter lists for NAdamW.
+"""hplists: pre-computed, ordered hyperparameter lists for NAdamW and learning-rate-free methods.
 
 With a budget of ``k`` trials, train with the first ``k`` points of a list and
 keep the best (arXiv 2503.03986)::
@@ -25,6 +25,7 @@ from typing import Any
 from hplists._version import __version__
 from hplists.curves import Curve, Status
 from hplists.hparams import HParams
+from hplists.method_point import MethodPoint, steps_to_run
 from hplists.lists import NamedList, TuneResult, available_lists, get_list, load_list, tune
 from hplists.lists.exhaustive import exhaustive_set
 from hplists.lists.greedy import greedy_list
@@ -36,6 +37,7 @@ from hplists.scoring.tuning_curve import tuning_curve
 __all__ = [
     "Curve",
     "HParams",
+    "MethodPoint",
     "NamedList",
     "Status",
     "TuneResult",
@@ -50,6 +52,7 @@ __all__ = [
     "leave_one_out",
     "load_list",
     "performance_profiles",
+    "steps_to_run",
     "tune",
     "tuning_curve",
 ]

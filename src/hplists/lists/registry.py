@@ -18,6 +18,7 @@ from hplists._check import check_int
 from hplists._files import load_json
 from hplists.exceptions import InvalidParameterError
 from hplists.hparams import HParams
+from hplists.method_point import MethodPoint
 from hplists.lists._sequence import check_index
 from hplists.store.base import canonical_point
 
@@ -28,7 +29,7 @@ _EXTRA: dict[str, NamedList] = {}
 
 
 @dataclasses.dataclass(frozen=True)
-class NamedList(Sequence[HParams | dict[str, float]]):
+class NamedList(Sequence[HParams | MethodPoint]):
     """An ordered list of points with its provenance; a sequence of its points.
 
     A ``NamedList`` behaves like the tuple of its points in priority order:
@@ -67,7 +68,7 @@ class NamedList(Sequence[HParams | dict[str, float]]):
 
     name: str
     description: str
-    points: tuple[HParams | dict[str, float], ...]
+    points: tuple[HParams | MethodPoint, ...]
     optimizer: str = "nadamw"
     source: str = ""
     provenance: dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -76,27 +77,27 @@ class NamedList(Sequence[HParams | dict[str, float]]):
         return len(self.points)
 
     @overload
-    def __getitem__(self, index: int) -> HParams | dict[str, float]: ...
+    def __getitem__(self, index: int) -> HParams | MethodPoint: ...
 
     @overload
     def __getitem__(self, index: slice) -> NamedList: ...
 
-    def __getitem__(self, index: int | slice) -> HParams | dict[str, float] | NamedList:
+    def __getitem__(self, index: int | slice) -> HParams | MethodPoint | NamedList:
         """The point at ``index``, or for a slice a ``NamedList`` of those points."""
         if isinstance(index, slice):
             return dataclasses.replace(self, points=self.points[index])
         return self.points[check_index(index, len(self.points), f"NamedList {self.name!r}")]
 
-    def __iter__(self) -> Iterator[HParams | dict[str, float]]:
+    def __iter__(self) -> Iterator[HParams | MethodPoint]:
         return iter(self.points)
 
-    def __reversed__(self) -> Iterator[HParams | dict[str, float]]:
+    def __reversed__(self) -> Iterator[HParams | MethodPoint]:
         return reversed(self.points)
 
     def __contains__(self, point: object) -> bool:
         return point in self.points
 
-    def first(self, k: int) -> tuple[HParams | dict[str, float], ...]:
+    def first(self, k: int) -> tuple[HParams | MethodPoint, ...]:
         """The first ``k`` points: what a budget of ``k`` trials runs."""
         k = check_int("k", k, low=1, high=len(self.points))
         return self.points[:k]
@@ -108,7 +109,7 @@ class NamedList(Sequence[HParams | dict[str, float]]):
             "optimizer": self.optimizer,
             "source": self.source,
             "provenance": self.provenance,
-            "points": [p.to_dict() if isinstance(p, HParams) else dict(p) for p in self.points],
+            "points": [p.to_dict() for p in self.points],
         }
 
     @classmethod
@@ -130,11 +131,15 @@ class NamedList(Sequence[HParams | dict[str, float]]):
                 raise InvalidParameterError(f"list {d['name']!r}, point {i}: must be an object "
                                             f"of hyperparameter names to numbers, got {p!r}")
         points = []
-        nadamw = d.get("optimizer", "nadamw") == "nadamw"
+        optimizer = d.get("optimizer", "nadamw")
+        if not isinstance(optimizer, str) or not optimizer:
+            raise InvalidParameterError(f"list {d['name']!r}: 'optimizer' must be the name of "
+                                        f"an update rule, got {optimizer!r}")
         for i, p in enumerate(d["points"]):
             try:
-                # Lists for other update rules (e.g. metz-nadamw) keep plain float dicts.
-                points.append(HParams.from_dict(p) if nadamw else canonical_point(p))
+                # Other update rules name their own hyperparameters (e.g. metz-nadamw).
+                points.append(HParams.from_dict(p) if optimizer == "nadamw"
+                              else MethodPoint(optimizer, canonical_point(p)))
             except ValueError as e:
                 raise InvalidParameterError(f"list {d['name']!r}, point {i}: {e}") from None
         if not points:

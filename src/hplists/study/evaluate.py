@@ -39,8 +39,8 @@ from hplists.store.base import TrialRecord, TrialStore, point_id
 __all__ = ["LIST_RULES", "ListEvaluation", "SeedResult", "evaluate", "list_rule",
            "list_study", "train_list"]
 
-# Update rules of the shipped lists whose points are not NAdamW HParams.
-LIST_RULES = {"metz-nadamw": "metz"}  # list optimizer -> registered update rule
+# Older list files name an update rule by another name: list optimizer -> registered rule.
+LIST_RULES = {"metz-nadamw": "metz"}
 
 
 def list_rule(named: Any, ref: str | None) -> Any:
@@ -54,11 +54,14 @@ def list_rule(named: Any, ref: str | None) -> Any:
     from hplists.study.runner import resolve_rule
 
     if ref is None and named.optimizer != "nadamw":
-        ref = LIST_RULES.get(named.optimizer)
-        if ref is None:
+        from hplists.optim.rules import RULES
+
+        ref = LIST_RULES.get(named.optimizer, named.optimizer)
+        if ref not in RULES:
             raise InvalidParameterError(
-                f"list {named.name!r} is for update rule {named.optimizer!r}; give its rule "
-                "with update_rule= / --update-rule NAME (a registered rule) or MODULE:FUNCTION"
+                f"list {named.name!r} is for update rule {named.optimizer!r}, which is not "
+                "registered; give its rule with update_rule= / --update-rule NAME (a registered "
+                "rule) or MODULE:FUNCTION"
             )
     return resolve_rule(ref)
 

@@ -93,7 +93,7 @@ def enable_compilation_cache(path: str | os.PathLike[str] | None = None) -> str 
 
 
 def _default_rule() -> UpdateRule:
-    from hplists.optax import rule
+    from hplists.optim.optax_nadamw import rule
 
     return rule
 

@@ -15,6 +15,7 @@ from hplists.curves import Curve, Status
 from hplists.exceptions import HplistsError, InvalidParameterError, WorkloadBuildError
 from hplists.hparams import HParams, Point
 from hplists.optim.update_rule import UpdateRule, eval_params_of, static_of
+from hplists.progress import phase
 from hplists.workloads.engine.data import _batch_order, _data, _keys
 from hplists.workloads.engine.points import hp_arrays, trial_steps
 from hplists.workloads.engine.programs import _programs
@@ -57,10 +58,12 @@ def _run_group(workload: JaxWorkload, points: Sequence[Point], seed: int, total_
         raise InvalidParameterError(f"a sequential group holds one point, got {n}")
     steps = _eval_steps(workload, total_steps, budget)
     hp = hp_arrays(points, total_steps, workload.regularizers)
-    data = _build(workload, "data", lambda: _data(workload))
+    with phase("preparing data"):
+        data = _build(workload, "data", lambda: _data(workload))
     order = _batch_order(seed, data.num_train, total_steps, workload.batch_size)
     keys = _keys(seed)
-    progs = _programs(workload, total_steps, rule, hp, data, order, keys, vmapped)
+    with phase("compiling"):
+        progs = _programs(workload, total_steps, rule, hp, data, order, keys, vmapped)
     if not vmapped:
         hp = {k: v[0] for k, v in hp.items()}
     order_dev = jax.device_put(order)
@@ -88,6 +91,8 @@ def _run_group(workload: JaxWorkload, points: Sequence[Point], seed: int, total_
                 continue
             metrics = workload.score(_unpad(outputs, i if vmapped else None, data.num_valid),
                                      data.valid_host)
+            if not rows[i]:
+                _check_metrics(workload, metrics)
             bad = sorted(k for k, v in metrics.items() if not math.isfinite(float(v)))
             if bad or not math.isfinite(float(loss[i])):
                 what = f"validation metric(s) {bad}" if bad else "training loss"
@@ -137,6 +142,16 @@ def _build(workload: JaxWorkload, what: str, fn: Callable[[], Any]) -> Any:
         raise WorkloadBuildError(
             f"workload {workload.name!r}: its {what} could not be built "
             f"({type(e).__name__}: {e}); no trial of it can train") from e
+
+
+def _check_metrics(workload: JaxWorkload, metrics: Any) -> None:
+    """``score()`` must return a mapping that holds the workload's metric: else nothing is scored."""
+    name = workload.metric.name
+    if not isinstance(metrics, Mapping) or name not in metrics:
+        got = sorted(map(str, metrics)) if isinstance(metrics, Mapping) else type(metrics).__name__
+        raise WorkloadBuildError(
+            f"workload {workload.name!r}: score() returned {got}, which lacks its metric "
+            f"{name!r} (Workload.metric.name); return {{{name!r}: value, ...}}")
 
 
 def _eval_steps(workload: JaxWorkload, total_steps: int, budget: int | None) -> tuple[int, ...]:

@@ -81,7 +81,6 @@ def test_installed_packages_register_through_the_entry_point_group(tmp_path, mon
 ])
 def test_register_checks_the_contract_at_registration(attrs, message, clean_registry):
     from helpers import workloads as sw
-
     from hplists.exceptions import InvalidParameterError
 
     cls = type("Bad", (sw.TinyLine,), {"name": "bad_line", **attrs})
@@ -118,7 +117,6 @@ def test_an_unknown_workload_suggests_the_closest_name():
 def test_a_score_without_the_metric_fails_the_run_with_one_line_naming_both_keys():
     """A workload whose score() returns the wrong key is an error, never a trial with best null."""
     from helpers import workloads as sw
-
     from hplists import HParams
     from hplists.exceptions import WorkloadBuildError
     from hplists.workloads import engine
@@ -137,7 +135,6 @@ def test_a_score_without_the_metric_fails_the_run_with_one_line_naming_both_keys
 
 def test_the_progress_bar_shows_data_and_compile_as_phases_with_their_time(monkeypatch):
     from helpers import workloads as sw
-
     from hplists import HParams, progress
     from hplists.workloads import engine
 

@@ -72,7 +72,7 @@ def _check_class(name: str, cls: type[Workload]) -> None:
 
     from hplists._check import check_int
     from hplists.metric import Metric
-    from hplists.workloads.spec import JaxWorkload, REGULARIZERS
+    from hplists.workloads.spec import REGULARIZERS, JaxWorkload
 
     where = f"workload {name!r} (class {cls.__name__})"
     if inspect.isabstract(cls):

@@ -4,7 +4,9 @@ A *trial* is one (study, point, workload, seed). The store records, for each
 trial, the point, its status (:class:`~hplists.Status`), the evaluation curve
 (:class:`~hplists.Curve`) and provenance (package and workload versions,
 machine, timestamps). Backends implement :class:`TrialStore`; the default is
-:class:`hplists.store.sqlite.SQLiteStore`.
+:class:`hplists.store.sqlite.SQLiteStore`, and :class:`hplists.store.postgres.PostgresStore`
+keeps the same tables in a PostgreSQL database (:mod:`hplists.store.registry`
+says which URL opens which).
 
 Points are identified by :func:`point_id`, the first 16 hex digits of the
 SHA-256 of the point's canonical JSON (keys sorted, floats in Python's
@@ -468,8 +470,10 @@ class TrialStore(abc.ABC):
     :meth:`count`, :meth:`studies` and :meth:`workloads` are derived from
     :meth:`trials` here, and a backend may override them with faster
     equivalents. The default backend is :class:`hplists.store.sqlite.SQLiteStore`,
-    whose docstrings give the full semantics (stale-trial reclaiming,
-    idempotent writes, the events recorded).
+    whose docstrings give the full semantics (stale-trial reclaiming, stated in
+    :mod:`hplists.store.liveness`; idempotent writes; the events recorded).
+    :func:`hplists.store.open_store` opens a backend by URL through the class
+    methods :meth:`open_url` and :meth:`url_exists`.
 
     A store is a context manager that :meth:`close` s itself on exit.
     """
@@ -572,10 +576,32 @@ class TrialStore(abc.ABC):
     def close(self) -> None:
         """Releases the store's resources (it may reopen them on next use)."""
 
+    # ----- opening by URL (hplists.store.registry) -----------------------------------------------
+
+    @classmethod
+    def open_url(cls, url: str | os.PathLike[str], *, create: bool = True, timeout: float = 60.0,
+                 heartbeat_timeout: float = 3600.0) -> TrialStore:
+        """Opens the store that ``url`` names (a URL of this backend's scheme).
+
+        What :func:`hplists.store.open_store` calls; a backend registered with
+        :func:`hplists.store.registry.register_backend` implements it.
+        """
+        raise NotImplementedError(f"{cls.__name__} cannot be opened by URL")
+
+    @classmethod
+    def url_exists(cls, url: str | os.PathLike[str]) -> bool:
+        """Whether ``url`` names a store that is there (:func:`hplists.store.store_exists`)."""
+        raise NotImplementedError(f"{cls.__name__} cannot be looked up by URL")
+
     # ----- derived helpers -----------------------------------------------------------------------
 
     def location(self) -> str:
-        """Where the store lives, as error messages name it (a file's path)."""
+        """Where the store lives, as error messages name it and ``open_store`` takes it back.
+
+        An SQLite store's file path (as given); a server store's URL with its
+        password masked (``postgresql://me:***@host:5432/db``), so it can be
+        printed and logged. This default is the class name.
+        """
         return type(self).__name__
 
     def require_trials(

@@ -34,7 +34,7 @@ from hplists.method_point import method_of, steps_to_run
 from hplists.optim import optax_nadamw
 from hplists.optim.optax_nadamw import rule
 
-__all__ = ["build", "rule", "warn_past_schedule_end"]
+__all__ = ["build", "eval_params", "rule", "warn_past_schedule_end"]
 
 
 class _CountState(NamedTuple):
@@ -141,3 +141,29 @@ def build(point: HParams | Mapping[str, float], total_steps: int, *,
     if decays and point.get("relative_schedule", 1.0) != 0:
         return optax.chain(tx, warn_past_schedule_end(steps))
     return tx
+
+
+def eval_params(opt_state: Any, params: Any) -> Any:
+    """The parameters to evaluate: ``params``, or Schedule-Free's average ``x``.
+
+    Schedule-Free AdamW trains one sequence and evaluates another (optax's
+    ``schedule_free_eval_params``); every other rule evaluates the parameters
+    it trains. Call it with the state of :func:`build`'s transformation, for
+    any list, so that one evaluation loop serves all of them.
+
+    Example:
+        >>> import jax.numpy as jnp, hplists
+        >>> tx = build(hplists.get_list("nadamw-paper")[0], total_steps=10)
+        >>> params = {"w": jnp.ones(2)}
+        >>> eval_params(tx.init(params), params) is params
+        True
+    """
+    from optax import contrib
+
+    from hplists.optim.lrfree import SFAlgoPerfState
+
+    if isinstance(opt_state, contrib.ScheduleFreeState):
+        return contrib.schedule_free_eval_params(opt_state, params)
+    if isinstance(opt_state, SFAlgoPerfState):
+        return opt_state.x
+    return params

@@ -15,7 +15,8 @@ Example:
     ('NAdamW', 0.0)
 """
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from hplists.exceptions import InvalidParameterError
@@ -29,7 +30,8 @@ from hplists.optim.torch_nadamw import (
     param_groups,
 )
 
-__all__ = ["NAdamW", "WarmupCosineFactor", "build", "decay_matrices", "param_groups"]
+__all__ = ["NAdamW", "WarmupCosineFactor", "build", "decay_matrices", "evaluating",
+           "param_groups"]
 
 
 def build(point: HParams | Mapping[str, float], params: Any, total_steps: int, *,
@@ -81,3 +83,30 @@ def build(point: HParams | Mapping[str, float], params: Any, total_steps: int, *
     from hplists import torch_lrfree
 
     return torch_lrfree.build(name, dict(point), params, total_steps=total_steps, **options)
+
+
+@contextlib.contextmanager
+def evaluating(optimizer: Any) -> Iterator[Any]:
+    """Evaluate inside this block: Schedule-Free's parameters become its average, then return.
+
+    Schedule-Free optimizers train one sequence and evaluate another: their
+    ``eval()`` swaps the average into the parameters and ``train()`` swaps it
+    back. Other optimizers have no such methods and evaluate the parameters
+    they train, so one evaluation loop serves every list.
+
+    Example:
+        >>> import torch, hplists
+        >>> net = torch.nn.Linear(3, 1)
+        >>> opt, _ = build(hplists.get_list("nadamw-paper")[0], net, total_steps=10)
+        >>> with torch.no_grad(), evaluating(opt):
+        ...     _ = net(torch.ones(1, 3))
+    """
+    swaps = callable(getattr(optimizer, "eval", None)) and callable(getattr(optimizer, "train",
+                                                                            None))
+    if swaps:
+        optimizer.eval()
+    try:
+        yield optimizer
+    finally:
+        if swaps:
+            optimizer.train()

@@ -28,7 +28,7 @@ from typing import Any, cast
 
 from hplists._check import check_choice, check_int
 from hplists.exceptions import InvalidParameterError
-from hplists.hparams import HParams
+from hplists.hparams import HParams, point_dict
 from hplists.metric import hits
 from hplists.metric import sign as metric_sign
 
@@ -39,6 +39,15 @@ MODES = ("max", "min")
 _SHOWN = (("learning_rate", "lr", ".3g"), ("beta1", "beta1", ".4g"), ("beta2", "beta2", ".4g"),
           ("weight_decay", "wd", ".3g"), ("warmup_fraction", "warmup", "g"),
           ("dropout_rate", "dropout", "g"), ("label_smoothing", "smoothing", "g"))
+
+
+def _columns(points: Sequence[Any]) -> list[tuple[str, str, str]]:
+    """The table's hyperparameter columns: NAdamW's, or every name the points have."""
+    if all(isinstance(p, HParams) for p in points):
+        return list(_SHOWN)
+    known = {f: (h, spec) for f, h, spec in _SHOWN}
+    names = dict.fromkeys(k for p in points for k in point_dict(p))
+    return [(k, *known.get(k, (k, ".4g"))) for k in names]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,10 +105,12 @@ class TuneResult:
 
     def _rows(self) -> tuple[list[str], list[list[str]]]:
         names = list(dict.fromkeys(k for t in self.trials for k in t.metrics))
-        header = ["point", *(h for _, h, _ in _SHOWN), *names, "seconds"]
+        shown = _columns([t.point for t in self.trials])
+        header = ["point", *(h for _, h, _ in shown), *names, "seconds"]
         rows = []
         for t in self.trials:
-            hp = [format(getattr(t.point, f), spec) for f, _, spec in _SHOWN]
+            values = point_dict(t.point)
+            hp = [format(values[f], spec) if f in values else "" for f, _, spec in shown]
             ms = [f"{t.metrics[n]:.4f}" if n in t.metrics else "" for n in names]
             mark = " *" if t.index == self.best.index and t.ok else ""
             rows.append([f"{t.index}{mark}", *hp, *ms, f"{t.seconds:.1f}"])

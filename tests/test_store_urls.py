@@ -221,3 +221,24 @@ def test_check_finds_rows_that_refer_to_missing_trials(postgres_url):
     execute(postgres_url, "INSERT INTO evals(trial_id, step) VALUES (999, 1)")
     with pytest.raises(CorruptStoreError, match=r"1 row\(s\) refer to a missing trial"):
         store.check()
+
+
+@pg
+def test_the_report_reads_a_postgres_store_and_names_it_without_its_password(postgres_url,
+                                                                              tmp_path):
+    from hplists.report import load_records
+
+    store = open_store(postgres_url)
+    store.put("s", {"x": 1.0}, "w", 0, C)
+    open_store(tmp_path / "b.db").put("s", {"x": 1.0}, "w", 0, C)  # the same trial, once more
+    records, sources, duplicates = load_records([postgres_url, tmp_path / "b.db"])
+    assert len(records) == 1 and duplicates == 1
+    assert sources[0]["path"] == store.location() and PASSWORD not in str(sources)
+    assert sources[1]["path"] == str(tmp_path / "b.db")
+    store.close()
+    execute(postgres_url, "DROP TABLE events, eval_metrics, evals, trials, points, meta")
+    with pytest.raises(DataError, match=r"^trial store 'postgresql://postgres:\*\*\*@[^']*' "
+                                        "does not exist$"):  # a database without the tables
+        load_records([postgres_url])
+    with pytest.raises(DataError, match=r"cannot connect .*/nodb': database \"nodb\" does not"):
+        load_records([postgres_url.rsplit("/", 1)[0] + "/nodb"])

@@ -28,7 +28,6 @@ import math
 import os
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -154,10 +153,13 @@ def _median(values: Sequence[float]) -> float:
 def load_records(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Any], list[dict[str, Any]], int]:
     """The trials of every store, without duplicates: ``(records, sources, duplicates)``.
 
+    ``paths`` are paths or URLs (:func:`hplists.store.open_store`).
+
     A trial (study, point, workload, seed) found in several stores is kept
     once: a finished one wins over a running one, else the first store's.
     """
-    from hplists.store import open_store
+    from hplists.store import open_store, store_exists
+    from hplists.store.registry import mask_url
 
     if not paths:
         raise InvalidParameterError("stores must name at least one trial store file")
@@ -165,14 +167,15 @@ def load_records(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Any], li
     sources = []
     duplicates = 0
     for path in paths:
-        if not Path(path).is_file():
-            raise DataError(f"trial store {str(path)!r} does not exist")
+        where = mask_url(os.fspath(path))  # a URL's password is never shown
+        if not store_exists(path):
+            raise DataError(f"trial store {where!r} does not exist")
         store = open_store(path, create=False)
         try:
             records = store.trials()
         finally:
             store.close()
-        sources.append({"path": str(path), "trials": len(records),
+        sources.append({"path": where, "trials": len(records),
                         "studies": sorted({r.study for r in records})})
         for r in records:
             key = (r.study, r.point_id, r.workload, int(r.seed))

@@ -165,11 +165,6 @@ _SCHEMA_LOCK = 0x68706C69  # "hpli"
 _RETRIES = 8
 _NOW = "extract(epoch from clock_timestamp())::float8"  # the server's clock, unix seconds
 
-# Connections a forked child found open: never closed there (that would end the parent's
-# session on the shared socket), only kept from the garbage collector.
-_INHERITED: list[Any] = []
-
-
 def _psycopg() -> Any:
     try:
         import psycopg
@@ -345,9 +340,9 @@ class PostgresStore(TrialStore):
                 and not conn.broken:
             return conn
         if conn is not None:
-            if self._conn_pid != os.getpid():
-                _INHERITED.append(conn)
-            else:
+            # A forked child only drops its parent's connection: closing it would end the
+            # parent's session on the shared socket (psycopg, collecting it, leaves it be).
+            if self._conn_pid == os.getpid():
                 with contextlib.suppress(Exception):
                     conn.close()
             self._conn = None

@@ -159,7 +159,8 @@ def write_report(
         if f.svg:
             _atomic_write(out / "figures" / f"{file_stem(f.key)}.svg", f.svg)
     _atomic_write(out / "report.md", markdown.report_markdown(report).encode())
-    results = markdown.results_section(report)
+    results = markdown.results_section(
+        report, *([] if readme is None else [Path(readme).as_posix()]))
     _atomic_write(out / "results.md", results.encode())
     _atomic_write(out / "report.html", html.report_html(report).encode())
     if readme is not None:

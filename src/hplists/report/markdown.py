@@ -142,14 +142,17 @@ def report_markdown(report: Report) -> str:
     return "\n".join(out) + "\n"
 
 
-def results_section(report: Report) -> str:
-    """The README's "Results" section: claims side by side with paper 001, then key tables."""
+def results_section(report: Report, readme: str = "docs/results.md") -> str:
+    """The results page's paper-001 section: claims side by side with the paper, then key tables.
+
+    ``readme`` is the file the section goes into, as its regenerating command names it.
+    """
     summary = report.table("summary")
     command = report.provenance.get("command", "hplists report STORE [STORE ...] -o DIR")
-    out = [BEGIN, "## Results", "",
+    out = [BEGIN, "## Paper 001's experiments on this library", "",
            "Paper 001's experiments rerun on this library's CPU-sized workloads, from "
            f"{_line(report.provenance['stores'])}. Regenerate this section with "
-           f"{_code(command + ' --readme README.md')}; the full report (all tables and figures) is "
+           f"{_code(command + ' --readme ' + readme)}; the full report (all tables and figures) is "
            "`report.html` in the output directory. The paper's numbers are on full-size "
            "AlgoPerf workloads, so they compare in kind (targets reached, fractions of the "
            "budget), not in value.", ""]

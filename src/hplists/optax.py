@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 import optax
 
 from hplists.exceptions import InvalidParameterError
-from hplists.hparams import HParams
+from hplists.hparams import HParams, point_dict
 from hplists.method_point import method_of, steps_to_run
 from hplists.optim import optax_nadamw
 from hplists.optim.optax_nadamw import rule
@@ -134,11 +134,12 @@ def build(point: HParams | Mapping[str, float], total_steps: int, *,
     from hplists.optim import lrfree
     from hplists.optim.rules import get_rule
 
-    tx = get_rule(name)(dict(point), steps)
+    hp = point_dict(point)
+    tx = get_rule(name)(hp, steps)
     # Only a schedule that decays to 0 at the horizon has an end to warn about; Schedule-Free
     # keeps its own state type (for schedule_free_eval_params), so it is returned as is.
     decays = name in lrfree.METHODS and lrfree.get_method(name).horizon
-    if decays and point.get("relative_schedule", 1.0) != 0:
+    if decays and hp.get("relative_schedule", 1.0) != 0:
         return optax.chain(tx, warn_past_schedule_end(steps))
     return tx
 

@@ -20,7 +20,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from hplists.exceptions import InvalidParameterError
-from hplists.hparams import HParams
+from hplists.hparams import HParams, point_dict
 from hplists.method_point import method_of
 from hplists.optim import torch_nadamw
 from hplists.optim.torch_nadamw import (
@@ -82,7 +82,8 @@ def build(point: HParams | Mapping[str, float], params: Any, total_steps: int, *
                                     "'exact'")
     from hplists import torch_lrfree
 
-    return torch_lrfree.build(name, dict(point), params, total_steps=total_steps, **options)
+    return torch_lrfree.build(name, point_dict(point), params, total_steps=total_steps,
+                              **options)
 
 
 @contextlib.contextmanager

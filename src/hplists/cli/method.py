@@ -26,7 +26,7 @@ from hplists.scoring.cost import DEFAULT_TAU
 
 
 def _common(p: argparse.ArgumentParser, *, study: bool = True) -> None:
-    p.add_argument("--store", required=True, metavar="DB", help="the trial store file")
+    p.add_argument("--store", required=True, metavar="PATH", help="the trial store file")
     if study:
         p.add_argument("--study", help="the study to use (required if the store holds several)")
     p.add_argument("--specs", metavar="FILE",

@@ -163,7 +163,7 @@ def _add_options(q: argparse.ArgumentParser, action: str) -> None:
                        "defaults, calibration, candidates)")
     if action == "run":
         add_executor_args(q)
-        q.add_argument("--no-progress", action="store_true", help="no progress bars")
+    q.add_argument("--no-progress", action="store_true", help="no progress bars")
     if action in ("plan", "lists"):
         add_format(q)
     if action == "report":

@@ -39,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         q.add_argument("--workload", action="append", default=None, metavar="W",
                        help="a workload (repeatable; default: every registered workload, "
                        "base workloads first)")
-        q.add_argument("--store", default=DEFAULT_STORE,
+        q.add_argument("--store", default=DEFAULT_STORE, metavar="PATH",
                        help=f"the trial store (default: {DEFAULT_STORE}; created if missing)")
         q.add_argument("--points", type=int, default=MIN_POINTS,
                        help=f"quasi-random points per algorithm (default {MIN_POINTS}; the "
@@ -92,7 +92,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         f"{CALIBRATION_STUDY!r} of --store (the 200-point study of the method reuses them). "
         "Rerunning skips finished trials. `hplists table4 --store DB` then prints the table.",
     )
-    q.add_argument("--store", default=CALIBRATION_STORE,
+    q.add_argument("--store", default=CALIBRATION_STORE, metavar="PATH",
                    help=f"the trial store (default: {CALIBRATION_STORE}, the store of "
                    "`hplists study`, which reuses these runs; created if missing)")
     q.add_argument("--workload", action="append", default=None, metavar="W",
@@ -107,7 +107,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.set_defaults(func=_calibrate)
 
     q = tsub.add_parser("table", help="the README's Workloads table (Markdown) from committed data")
-    q.add_argument("--store", action="append", default=[], metavar="DB",
+    q.add_argument("--store", action="append", default=[], metavar="PATH",
                    help="stores to measure seconds per trial from (repeatable)")
     q.add_argument("--targets-file", default=None, help="the targets file (default: the package's)")
     q.add_argument("--update", metavar="FILE", default=None,
@@ -121,7 +121,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "target within the budget T, how many of those also do on at least one / two other "
         "workloads, and the fraction, flagged outside [1%, 15%].",
     )
-    q.add_argument("--store", default=CALIBRATION_STORE,
+    q.add_argument("--store", default=CALIBRATION_STORE, metavar="PATH",
                    help=f"the store with the calibration study (default: {CALIBRATION_STORE})")
     q.add_argument("--study", default=CALIBRATION_STUDY,
                    help=f"the study (default {CALIBRATION_STUDY!r})")

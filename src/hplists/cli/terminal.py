@@ -220,7 +220,7 @@ def _csv_cell(value: Any) -> str:
         return repr(value)
     if isinstance(value, (dict, list, tuple)):
         return json.dumps(_jsonable(value))
-    return printable(value)
+    return "\n".join(printable(line) for line in str(value).split("\n"))
 
 
 def _md_cell(text: str) -> str:

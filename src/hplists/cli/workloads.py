@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 
 from hplists.cli.grammar import deprecated, hidden
-from hplists.cli.terminal import Cell, Column, Table, add_format, emit
+from hplists.cli.terminal import FORMATS, Cell, Column, Table, add_format, emit
 from hplists.hparams import point_dict
 from hplists.metric import argbest
 from hplists.workloads.timings import current_timings, load_timings
@@ -77,7 +77,7 @@ def _list_on_workload_args(p: argparse.ArgumentParser, *, store: str, steps: str
                    help="a list name (see `hplists lists`; default nadamw-paper) or the path "
                    "of a list file (`hplists build -o FILE`)")
     p.add_argument("--k", type=int, default=5, help="number of points to run (default 5)")
-    p.add_argument("--store", default=None, help=store)
+    p.add_argument("--store", default=None, metavar="PATH", help=store)
     p.add_argument("--steps", type=int, default=None, help=steps)
     p.add_argument("--batching", default=None,
                    help="vmap, sequential, processes or processes/vmap (default: the workload's)")
@@ -354,7 +354,7 @@ def _print_run(workload: Any, named: Any, points: list[Any], summaries: list[dic
     shown = [k for k in keys if k != "eps"][:7]
     columns = [Column("#", key="point", right=True)]
     columns += [Column(short.get(k, k), key=k, right=True, text=lambda x: f"{x:.3g}",
-                       formats=("table", "md") if k in shown else ("csv",)) for k in keys]
+                       formats=FORMATS if k in shown else ("csv",)) for k in keys]
     columns += [Column("status"),
                 Column(f"best {m.name} {'↓' if m.mode == 'min' else '↑'}", key="best",
                        right=True, text=lambda x: _fmt(x, ".4f")),

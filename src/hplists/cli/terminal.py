@@ -241,8 +241,11 @@ def _rich(t: Table, tty: bool) -> Any:
     from rich.table import Table as RichTable
     from rich.text import Text
 
-    out = RichTable(title=None if t.title is None else Text(printable(t.title)),
-                    caption=None if t.caption is None else Text(printable(t.caption)))
+    # On a terminal the title and caption wrap to the table's width; elsewhere they are
+    # lines of their own (see _print_rich), so that nothing breaks a grep.
+    title = None if t.title is None or not tty else Text(printable(t.title))
+    caption = None if t.caption is None or not tty else Text(printable(t.caption))
+    out = RichTable(title=title, caption=caption)
     cols, rows = t.shown("table")
     for c in cols:
         options = dict(c.options)
@@ -265,11 +268,15 @@ def _print_rich(t: Table, out: Any) -> None:
     if tty:
         console(file=out).print(table)
         return
-    # Not a terminal: as wide as the table needs, so that nothing wraps and the title is
-    # centred over the table, not over 1000 columns.
+    # Not a terminal: the title, the table as wide as it needs (nothing wraps, nothing is
+    # cut), the caption.
+    if t.title is not None:
+        out.write(_lines(t.title))
     probe = Console(width=_PIPE_WIDTH, file=io.StringIO())
     width = min(_PIPE_WIDTH, max(probe.measure(table).maximum, 20))
     Console(width=width, file=out, highlight=False, no_color=True).print(table)
+    if t.caption is not None:
+        out.write(_lines(t.caption))
 
 
 def render(tables: Table | Sequence[Table], fmt: str = "table") -> str:

@@ -114,3 +114,22 @@ def test_base_must_be_an_optimizer():
     with pytest.raises(InvalidParameterError, match="other than Mechanic"):
         Mechanic(Mechanic(torch.optim.SGD([w], lr=1.0)))
     assert repr(Mechanic(torch.optim.SGD([w], lr=1.0))).startswith("Mechanic(SGD (")
+
+
+def test_added_group_goes_to_the_base_and_a_deepcopy_keeps_everything():
+    a, b = _param(), _param()
+    opt = Mechanic(torch.optim.SGD([a], lr=0.1), s_init=1e-2)
+    for _ in range(2):
+        opt.zero_grad()
+        (a**2).sum().backward()
+        opt.step()
+    opt.add_param_group({"params": [b], "lr": 0.2})
+    assert len(opt.base.param_groups) == 2 and opt.param_groups[1]["momentum"] == 0
+    assert torch.equal(opt.state[b]["x0"], b.detach())
+    twin = copy.deepcopy(opt)
+    assert twin.count == 2 and torch.equal(twin.s, opt.s)
+    assert twin.param_groups is twin.base.param_groups
+    opt.zero_grad()
+    ((a**2).sum() + (b**2).sum()).backward()
+    opt.step()
+    assert torch.isfinite(b).all() and not torch.equal(b.detach(), _param().detach())

@@ -152,6 +152,23 @@ class Mechanic(torch.optim.Optimizer):
         self.v = torch.zeros_like(self.r)
         self.s = torch.full_like(self.r, self.s_init)
 
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Adds a group to the base optimizer (with its defaults); Mechanic starts it at ``x0 =``
+        its current value, so its first step is the base step times the current scale."""
+        if "base" not in self.__dict__:  # torch.optim.Optimizer.__init__ building its groups
+            super().add_param_group(param_group)
+            return
+        self.base.add_param_group(param_group)
+        for p in self.base.param_groups[-1]["params"]:
+            if not p.is_floating_point():
+                raise InvalidParameterError(
+                    f"params must be real floating-point tensors, got dtype {p.dtype}")
+            if self.count > 0:
+                self.state[p]["x0"] = p.detach().clone(memory_format=torch.preserve_format)
+
+    def __getstate__(self) -> dict[str, Any]:  # pickle / deepcopy keep the base and the state
+        return self.__dict__.copy()
+
     @property
     def scale(self) -> float:
         """``S = sum_j s_j``, the learned scale of the base optimizer's updates."""

@@ -497,6 +497,16 @@ def test_tables_escape_markdown_and_keep_values_in_csv():
     assert "0.33" in plain and "shown" in plain
 
 
+def test_csv_fields_are_never_spreadsheet_formulas(tmp_path, capsys):
+    store = open_store(tmp_path / "f.db")
+    store.put("=HYPERLINK(1)", HParams(1e-3, 0.9, 0.99), "@w", 0,
+              Curve([1], [0.1], [1.0], {"error_rate": [0.5]}))
+    store.close()
+    code, out, _ = run(capsys, "store", "info", "--store", tmp_path / "f.db", "--format", "csv")
+    assert code == 0
+    assert list(csv.reader(io.StringIO(out)))[1][:2] == ["'=HYPERLINK(1)", "'@w"]
+
+
 def test_workloads_piped_keep_every_column():
     """`hplists workloads | cat` with COLUMNS unset: every column, nothing cut."""
     env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}

@@ -211,16 +211,30 @@ def _jsonable(x: Any) -> Any:
     return x
 
 
+# A text field starting with one of these is a formula to a spreadsheet (CSV injection);
+# such a field gets a leading "'", as in the report's CSV files (hplists.report.csv).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _csv_cell(value: Any) -> str:
+    r"""A CSV field: numbers in full (``repr``), text that no spreadsheet runs as a formula.
+
+    Example:
+        >>> _csv_cell(1 / 3), _csv_cell(None), _csv_cell(float("nan")), _csv_cell("=1+1")
+        ('0.3333333333333333', '', '', "'=1+1")
+    """
     if value is None:
         return ""
     if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
         value = value.item()
     if isinstance(value, float):
-        return repr(value)
+        return "" if math.isnan(value) else repr(value)
+    if isinstance(value, (bool, int)):
+        return str(value)
     if isinstance(value, (dict, list, tuple)):
         return json.dumps(_jsonable(value))
-    return "\n".join(printable(line) for line in str(value).split("\n"))
+    text = "\n".join(printable(line) for line in str(value).split("\n"))
+    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 def _md_cell(text: str) -> str:
@@ -297,7 +311,7 @@ def render(tables: Table | Sequence[Table], fmt: str = "table") -> str:
         if fmt == "csv":
             buf = io.StringIO()
             w = csv.writer(buf, lineterminator="\n")
-            w.writerow([c.field for c in cols])
+            w.writerow([_csv_cell(c.field) for c in cols])
             w.writerows([_csv_cell(_value(v)) for v in row] for row in rows)
             blocks.append(buf.getvalue())
         elif fmt == "md":

@@ -412,7 +412,8 @@ def test_unknown_names_suggest_the_closest(db, capsys):
                        (["run", "--workload", "test_grammar_blob"], "test_grammar_blobs"),
                        (["build", "--store", path, "--specs", specs, "--k", "2",
                          "--workloads", "w0,w00"], "w0"),
-                       (["score", "--store", path, "--specs", specs, "--studies", "ss"], "s")):
+                       (["score", "--store", path, "--specs", specs, "--studies", "ss"], "s"),
+                       (["study", "plan", "--stage", "brod"], "broad")):
         code, _, err = run(capsys, *argv)
         assert code == 2 and f"did you mean {hint!r}?" in err and len(err.splitlines()) == 1
 

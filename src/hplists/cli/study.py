@@ -28,7 +28,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hplists.cli.grammar import deprecated, hidden
+from hplists.cli.grammar import deprecated, did_you_mean, hidden
 from hplists.cli.terminal import Column, Table, add_format, emit
 from hplists.exceptions import InvalidParameterError
 
@@ -135,10 +135,10 @@ def _add_options(q: argparse.ArgumentParser, action: str) -> None:
                        "stores/lrfree.db)" + ("; created if missing" if action == "run" else ""))
     q.add_argument("--workloads", metavar="A,B,...",
                    help="base workloads (default: every registered base workload)")
-    q.add_argument("--points", type=int, default=200,
+    q.add_argument("--points", type=int, default=200, metavar="N",
                    help="paper001: the broad sample's size; lrfree: points per search "
                    "(default 200)")
-    q.add_argument("--seeds", type=int, default=5,
+    q.add_argument("--seeds", type=int, default=5, metavar="S",
                    help="rerun seeds 1..S of the reruns, variants and baselines (default 5)")
     q.add_argument("--k", type=int, default=5, help="list length (default 5)")
     q.add_argument("--tau", type=float, default=2.0, help="penalty factor tau (default 2)")
@@ -255,12 +255,15 @@ def _int(text: str, name: str) -> int:
 
 
 def _stages(text: str, stages: tuple[str, ...]) -> list[str]:
-    from hplists._check import check_choice
-
     items = _split(text) or ()
     if "all" in items:
         return list(stages)
-    return [check_choice("stage", s, stages) for s in items]
+    for s in items:
+        if s not in stages:
+            raise InvalidParameterError(
+                f"stage must be one of {', '.join(map(repr, stages))} (or all); got {s!r}"
+                f"{did_you_mean(s, stages)}")
+    return list(items)
 
 
 def add_executor_args(p: argparse.ArgumentParser) -> None:

@@ -413,9 +413,9 @@ def _plan(args: argparse.Namespace) -> int:
         tmp = tempfile.mkdtemp()
         wf = StudyWorkflow(open_store(Path(tmp) / "empty.db"), _config(args), progress=False)
     plans = wf.plan(stages)
-    rows = [[p.stage, ", ".join(p.studies), p.trials, p.done, p.trials - p.done,
+    rows = [[p.stage, list(p.studies), p.trials, p.done, p.trials - p.done,
              p.seconds_left, p.exact] for p in plans]
-    table = Table([Column("stage"), Column("studies"),
+    table = Table([Column("stage"), Column("studies", text="\n".join),
                    Column("trials", right=True), Column("done", right=True),
                    Column("left", right=True), Column("est. time left", key="seconds_left",
                                                      right=True, text=_hours),

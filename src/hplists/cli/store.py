@@ -35,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.set_defaults(func=_export)
 
     q = ssub.add_parser(
-        "import",
+        "import", usage="hplists store import [-h] --store PATH [--study STUDY] FILE",
         help="import finished trials from CSV (or Parquet, or an hplists JSON export)",
         description="Imports curves from a long-table CSV: one row per evaluation with columns "
         "study, workload, [workload_version], [seed], hyperparameters (hp.<name> or HParams / "

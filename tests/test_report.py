@@ -400,10 +400,10 @@ def test_html_is_self_contained(synthetic, tmp_path):
 
 
 def test_report_command_errors_are_one_clear_line(tmp_path, capsys):
-    assert main(["report", str(tmp_path / "none.db"), "-o", str(tmp_path / "o")]) == 2
+    assert main(["report", "--store", str(tmp_path / "none.db"), "-o", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"trial store '{tmp_path / 'none.db'}' does not exist" in err
-    assert main(["report", str(tmp_path / "none.db"), "-o", str(tmp_path / "o"),
+    assert main(["report", "--store", str(tmp_path / "none.db"), "-o", str(tmp_path / "o"),
                  "--study-name", "nope"]) == 2
     assert "--study-name must be KEY=NAME, got 'nope'" in capsys.readouterr().err
 

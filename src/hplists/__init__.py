@@ -25,11 +25,11 @@ from typing import Any
 from hplists._version import __version__
 from hplists.curves import Curve, Status
 from hplists.hparams import HParams
-from hplists.method_point import MethodPoint, steps_to_run
 from hplists.lists import NamedList, TuneResult, available_lists, get_list, load_list, tune
 from hplists.lists.exhaustive import exhaustive_set
 from hplists.lists.greedy import greedy_list
 from hplists.lists.loo import leave_one_out
+from hplists.method_point import MethodPoint, steps_to_run
 from hplists.scoring.cost import cost
 from hplists.scoring.profiles import benchmark_score, performance_profiles
 from hplists.scoring.tuning_curve import tuning_curve

@@ -82,3 +82,27 @@ def one_store(args: argparse.Namespace, command: str, *,
 def hidden(**kwargs: Any) -> dict[str, Any]:
     """Keyword arguments of an argument kept for compatibility: not in ``--help``."""
     return {**kwargs, "help": argparse.SUPPRESS}
+
+
+def store_missing(location: Any) -> bool:
+    """Whether the store at ``location`` (a path or a URL, any backend) does not exist yet."""
+    from hplists.store import store_exists
+
+    return not store_exists(str(location))
+
+
+def require_store(location: Any) -> None:
+    """An error naming the store when ``location`` holds none (any backend)."""
+    if store_missing(location):
+        raise InvalidParameterError(f"trial store {str(location)!r} does not exist")
+
+
+def prepare_store(location: Any) -> None:
+    """Creates the folder of a store file (a server's URL needs none)."""
+    text = str(location)
+    if "://" in text and not text.startswith("sqlite:"):
+        return
+    from pathlib import Path
+
+    path = text.removeprefix("sqlite:///") if text.startswith("sqlite:///") else text
+    Path(path).parent.mkdir(parents=True, exist_ok=True)

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from hplists.cli.grammar import did_you_mean
+from hplists.cli.grammar import did_you_mean, require_store
 from hplists.cli.terminal import Column, Table, add_format, emit
 from hplists.exceptions import InvalidParameterError
 from hplists.metric import minimizes
@@ -118,8 +118,7 @@ def _headers(args: argparse.Namespace) -> list[Any]:
     """Every trial of the store without its curve (:meth:`TrialStore.headers`)."""
     from hplists.store import EmptyStoreError, open_store
 
-    if not Path(args.store).is_file():
-        raise InvalidParameterError(f"trial store {args.store!r} does not exist")
+    require_store(args.store)
     store = open_store(args.store, create=False)
     try:
         found = store.headers()
@@ -142,8 +141,7 @@ def _matrix(args: argparse.Namespace) -> Any:
     from hplists.scoring.matrix import TrialMatrix
     from hplists.store import EmptyStoreError, open_store
 
-    if not Path(args.store).is_file():
-        raise InvalidParameterError(f"trial store {args.store!r} does not exist")
+    require_store(args.store)
     store = open_store(args.store, create=False)
     try:
         studies = store.studies()

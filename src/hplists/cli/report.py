@@ -7,7 +7,7 @@ import shlex
 import time
 from pathlib import Path
 
-from hplists.cli.grammar import hidden, stores
+from hplists.cli.grammar import hidden, store_missing, stores
 from hplists.exceptions import InvalidParameterError
 from hplists.scoring.cost import DEFAULT_TAU
 
@@ -116,13 +116,12 @@ def report_command(args: argparse.Namespace) -> int:
 
 def _manifest_studies(stores: list[str]) -> dict[str, str]:
     """Study names from the first store whose paper-001 study recorded a manifest."""
-    from pathlib import Path
 
     from hplists.store import open_store
     from hplists.study.workflow import MANIFEST
 
     for path in stores:
-        if not Path(path).is_file():
+        if store_missing(path):
             continue
         with open_store(path, create=False) as store:
             m = store.manifest(MANIFEST)

@@ -28,7 +28,14 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hplists.cli.grammar import deprecated, did_you_mean, hidden
+from hplists.cli.grammar import (
+    deprecated,
+    did_you_mean,
+    hidden,
+    prepare_store,
+    require_store,
+    store_missing,
+)
 from hplists.cli.terminal import Column, Table, add_format, emit
 from hplists.exceptions import InvalidParameterError
 
@@ -343,10 +350,10 @@ def _workflow(args: argparse.Namespace, *, create: bool, executor: Any = None) -
     from hplists.study.workflow import StudyWorkflow
 
     config = _config(args)
-    if not create and not Path(args.store).is_file():
-        raise InvalidParameterError(f"trial store {args.store!r} does not exist")
+    if not create:
+        require_store(args.store)
     if create:
-        Path(args.store).parent.mkdir(parents=True, exist_ok=True)
+        prepare_store(args.store)
     specs = load_specs(args.specs) if args.specs else None
     store = open_store(args.store, create=create)
     progress = not getattr(args, "no_progress", True)
@@ -403,7 +410,7 @@ def _plan(args: argparse.Namespace) -> int:
 
     args.store = args.store or DEFAULT_STORE
     stages = _stages(args.stage, STAGES)
-    wf = _workflow(args, create=False) if Path(args.store).is_file() else None
+    wf = None if store_missing(args.store) else _workflow(args, create=False)
     if wf is None:  # nothing recorded yet: plan against an empty store
         import tempfile
 
@@ -509,7 +516,7 @@ def _report(args: argparse.Namespace) -> int:
         raise InvalidParameterError(f"{', '.join(unused)}: the report of study paper001 reads "
                                     "every trial of its stores; it takes --store, --specs, --k, "
                                     "--tau, -o and --readme")
-    stores = args.store or [DEFAULT_STORE] + ([TARGETS_STORE] if Path(TARGETS_STORE).is_file()
+    stores = args.store or [DEFAULT_STORE] + ([TARGETS_STORE] if not store_missing(TARGETS_STORE)
                                               else [])
     return report_command(argparse.Namespace(
         stores=stores, output=args.output, specs=args.specs, study_name=[], k=args.k,
@@ -520,7 +527,7 @@ def _report(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------- lrfree
 
 
-def _lrfree_store(args: argparse.Namespace) -> Path:
+def _lrfree_store(args: argparse.Namespace) -> str:
     from hplists.study.lrfree import DEFAULT_STORE as LRFREE_STORE
 
     store = args.store
@@ -528,7 +535,7 @@ def _lrfree_store(args: argparse.Namespace) -> Path:
         if len(store) > 1:
             raise InvalidParameterError(f"study lrfree reads one trial store; got {store}")
         store = store[0]
-    return Path(store or LRFREE_STORE)
+    return str(store or LRFREE_STORE)
 
 
 def _lrfree_study(args: argparse.Namespace, *, exists: bool, timing: bool = False,
@@ -544,8 +551,8 @@ def _lrfree_study(args: argparse.Namespace, *, exists: bool, timing: bool = Fals
     specs = load_specs(args.specs) if args.specs else None
     if timing:
         kwargs["timing_stores"] = ([open_store(DEFAULT_STORE, create=False)]
-                                   if Path(DEFAULT_STORE).is_file() else [])
-    if path.is_file():
+                                   if not store_missing(DEFAULT_STORE) else [])
+    if not store_missing(path):
         store = open_store(path, create=False)
     elif exists:
         raise InvalidParameterError(f"trial store {str(path)!r} does not exist")
@@ -566,9 +573,10 @@ def _lrfree_run(args: argparse.Namespace) -> int:
     config = LrFreeConfig(workloads=_split(args.workloads), points=args.points,
                           seeds=args.seeds, k=args.k, tau=args.tau)
     specs = load_specs(args.specs) if args.specs else None
-    timing = [open_store(DEFAULT_STORE, create=False)] if Path(DEFAULT_STORE).is_file() else []
+    timing = ([] if store_missing(DEFAULT_STORE)
+              else [open_store(DEFAULT_STORE, create=False)])
     executor = _executor(args)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    prepare_store(path)
     store = open_store(path, create=True)
     study = LrFreeStudy(store, config, specs=specs, executor=executor,
                         progress=not args.no_progress, timing_stores=timing)

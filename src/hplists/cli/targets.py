@@ -15,9 +15,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
+from hplists.cli.grammar import prepare_store, store_missing
 from hplists.cli.terminal import Cell, Column, Table, add_format, emit
 from hplists.exceptions import InvalidParameterError
 
@@ -152,7 +152,7 @@ def _open(path: str, create: bool = True) -> Any:
     from hplists.store import open_store
 
     if create:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        prepare_store(path)
     return open_store(path, create=create)
 
 
@@ -210,7 +210,7 @@ def _set(args: argparse.Namespace) -> int:
 def _plan(args: argparse.Namespace) -> int:
     from hplists.study.targets import plan
 
-    store = _open(args.store, create=False) if Path(args.store).is_file() else None
+    store = None if store_missing(args.store) else _open(args.store, create=False)
     rows = plan(args.workload, store, _config(args), targets_path=args.targets_file)
     total, done = sum(r["trials"] for r in rows), sum(r["finished"] for r in rows)
     table = Table(

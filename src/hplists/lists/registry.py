@@ -18,8 +18,8 @@ from hplists._check import check_int
 from hplists._files import load_json
 from hplists.exceptions import InvalidParameterError
 from hplists.hparams import HParams
-from hplists.method_point import MethodPoint
 from hplists.lists._sequence import check_index
+from hplists.method_point import MethodPoint
 from hplists.store.base import canonical_point
 
 __all__ = ["NamedList", "available_lists", "get_list", "load_list", "register_list"]

@@ -148,7 +148,7 @@ def results_section(report: Report, readme: str = "docs/results.md") -> str:
     ``readme`` is the file the section goes into, as its regenerating command names it.
     """
     summary = report.table("summary")
-    command = report.provenance.get("command", "hplists report STORE [STORE ...] -o DIR")
+    command = report.provenance.get("command", "hplists report --store STORE -o DIR")
     out = [BEGIN, "## Paper 001's experiments on this library", "",
            "Paper 001's experiments rerun on this library's CPU-sized workloads, from "
            f"{_line(report.provenance['stores'])}. Regenerate this section with "

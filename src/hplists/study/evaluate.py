@@ -206,7 +206,7 @@ class ListEvaluation:
                 f"T={self.step_budget}")
         rows = [f"seed {s.seed}: t/T {_fmt(s.fraction)}, trials to hit "
                 f"{s.trials_to_hit if s.trials_to_hit is not None else 'missed'}, best {m.name} "
-                f"{s.best:.4g} (point {s.best_index})" for s in self.seeds]
+                f"{s.best:.4g} (point #{s.best_index + 1})" for s in self.seeds]
         tail = (f"hit on {self.hit_rate:.0%} of {len(self.seeds)} seeds; median t/T "
                 f"{_fmt(self.median_fraction)}")
         return "\n".join([head, *rows, tail])

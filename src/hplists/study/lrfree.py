@@ -1,6 +1,6 @@
 """The learning-rate-free benchmark of paper 002 on the built-in library: one resumable study.
 
-Stages (``hplists study lrfree --stage ...``), each a set of studies in the store:
+Stages (``hplists study run lrfree --stage ...``), each a set of studies in the store:
 
 1. ``defaults`` (002 Sec. 4, Table 4): every method of
    :data:`hplists.optim.lrfree.METHODS` with its literature defaults, "out of
@@ -774,7 +774,7 @@ class LrFreeStudy:
                 payload = {"name": name, "optimizer": method, "points": points,
                            "description": f"{what} of {c.search.label} from hplists' "
                            "learning-rate-free study on its 8 built-in CPU workloads",
-                           "source": "hplists study lrfree (paper 002's procedure)",
+                           "source": "hplists study run lrfree (paper 002's procedure)",
                            "provenance": {**prov, **extra}}
                 if path.exists() and not overwrite:
                     old = json.loads(path.read_text())

@@ -83,8 +83,6 @@ from hplists.store.base import (
 from hplists.store.liveness import (  # noqa: F401  (the names this module has always offered)
     HOST_ENV,
     Owner,
-    _boot_id,
-    _proc_stat,
     host_identity,
     run_token,
     stale_reason,

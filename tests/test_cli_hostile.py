@@ -172,7 +172,7 @@ def test_loo_sizes_zero_is_refused(files, capsys):
 
 
 def test_process_pool_of_zero_workers_is_refused():
-    from hplists.study.runner import PoolExecutor
+    from hplists.trials import PoolExecutor
 
     with pytest.raises(InvalidParameterError, match="workers must be an integer in"):
         PoolExecutor(0)

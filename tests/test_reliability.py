@@ -30,7 +30,7 @@ STUDY = r"""
 import sys
 from helpers import workloads as sw
 from hplists.store import open_store
-from hplists.study.runner import train_into_store
+from hplists.trials import train_into_store
 
 db, study = sys.argv[1], sys.argv[2]
 n = int(sys.argv[3])

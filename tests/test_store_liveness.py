@@ -1,7 +1,7 @@
 """A live trial is never trained twice: heartbeats flow while it trains, whatever blocks, and a
 process in another PID namespace with the same hostname is judged by them, not by /proc.
 
-A claiming process runs ``hplists.study.runner.run`` with an executor that blocks in training
+A claiming process runs ``hplists.trials.loop.run`` with an executor that blocks in training
 (as the in-process executor does for a whole chunk); another process, with the same hostname but
 another PID namespace (``HPLISTS_HOST_ID``), tries to claim the trial meanwhile. Both backends
 (SQLite, PostgreSQL) apply the one rule of :mod:`hplists.store.liveness`.
@@ -28,7 +28,7 @@ sys.path.insert(0, sys.argv[2])
 from helpers.workloads import TinyBlobs
 from hplists import HParams
 from hplists.store import open_store
-from hplists.study.runner import StaticSource, TrainTask, run
+from hplists.trials import StaticSource, TrainTask, run
 
 class Blocking:  # trains for an hour without returning, like one long in-process chunk
     slots = 1

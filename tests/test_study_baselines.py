@@ -20,7 +20,7 @@ from hplists.study.baselines import (
     lr_sweep,
     random_search,
 )
-from hplists.study.runner import run
+from hplists.trials import run
 
 SPACE = get_space("nadamw-broad")
 

@@ -18,7 +18,7 @@ from hplists.study.lrfree import (
     Search,
     defaults_rows,
 )
-from hplists.study.runner import LocalExecutor
+from hplists.trials import LocalExecutor
 
 SPECS = {"study_line": WorkloadSpec("study_line", "r2", "max", 0.5, 40),
          "study_blobs": WorkloadSpec("study_blobs", "error_rate", "min", 0.3, 40)}

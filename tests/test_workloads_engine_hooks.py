@@ -13,7 +13,7 @@ from optax import contrib
 from helpers import workloads as sw
 from hplists.optim import lrfree
 from hplists.optim.update_rule import hooks
-from hplists.study.runner import TrainTask
+from hplists.trials import TrainTask
 from hplists.workloads import engine
 
 BLOBS = sw.TinyBlobs()

@@ -4,7 +4,7 @@ One convention for callbacks, ``fn(stage, done, total)``, in one of two units
 named by its type:
 
 * :class:`StageBar` counts *training steps* (a trial at horizon ``h`` counts
-  ``int(h T)``): the engine's ``train(progress=True)``, the trial runner, the
+  ``int(h T)``): the engine's ``train(progress=True)``, the trial loop, the
   studies; callbacks are :data:`StepProgressFn`.
 * :class:`TrialProgress` counts *trials* over a whole command that runs many
   small trainings (target setting, calibration); callbacks are
@@ -67,8 +67,8 @@ class StageBar:
 
     ``progress`` is ``True`` (a rich bar on stderr), ``None``/``False``
     (nothing) or ``fn(stage, steps_done, steps_total)``. :meth:`start` returns
-    ``tick(k)``, to be called with the steps just done, as the trial runner
-    (:func:`hplists.study.runner.run`) does.
+    ``tick(k)``, to be called with the steps just done, as the trial loop
+    (:func:`hplists.trials.loop.run`) does.
 
     Example:
         >>> seen = []

@@ -289,11 +289,11 @@ def _executor(args: argparse.Namespace) -> Any:
         raise InvalidParameterError(f"--workers goes with --executor processes; --executor "
                                     f"{args.executor} would ignore it")
     if args.executor == "processes":
-        from hplists.study.runner import PoolExecutor
+        from hplists.trials.executors import PoolExecutor
 
         return PoolExecutor(args.workers)
     if args.executor == "ray":
-        from hplists.study.ray_runner import RayExecutor
+        from hplists.trials.ray import RayExecutor
 
         return RayExecutor(address=args.ray_address)
     return None

@@ -167,8 +167,8 @@ _WORKLOAD = Column("workload", options={"no_wrap": True})  # names never wrap
 
 
 def _set(args: argparse.Namespace) -> int:
-    from hplists.study.runs import TrialsRunningElsewhere
     from hplists.study.targets import MIN_POINTS, MIN_SEEDS, set_targets
+    from hplists.trials.pending import TrialsRunningElsewhere
 
     config = _config(args)
     if config.points < MIN_POINTS or config.seeds < MIN_SEEDS:
@@ -271,7 +271,7 @@ def _show(args: argparse.Namespace) -> int:
 
 def _calibrate(args: argparse.Namespace) -> int:
     from hplists.study.calibration import run_calibration
-    from hplists.study.runs import TrialsRunningElsewhere
+    from hplists.trials.pending import TrialsRunningElsewhere
 
     store = _open(args.store)
     try:

@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterator, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any, overload
+from typing import Any, cast, overload
 
 from hplists._check import check_int
 from hplists._files import load_json
@@ -22,7 +22,8 @@ from hplists.lists._sequence import check_index
 from hplists.method_point import MethodPoint
 from hplists.store.base import canonical_point
 
-__all__ = ["NamedList", "available_lists", "get_list", "load_list", "register_list"]
+__all__ = ["NamedList", "available_lists", "get_list", "list_name", "list_points", "load_list",
+           "register_list"]
 
 _DATA = "hplists.lists.data"
 _EXTRA: dict[str, NamedList] = {}
@@ -230,3 +231,53 @@ def get_list(name: str | Path, k: int | None = None) -> NamedList:
     if k is None:
         return named
     return dataclasses.replace(named, points=named.first(k))
+
+
+def list_points(points: str | Any | Sequence[HParams], k: int | None = None) -> list[HParams]:
+    """The first ``k`` points (default: all) of a list name, a :class:`NamedList` or HParams.
+
+    What :func:`hplists.tune` and :func:`hplists.study.evaluate.evaluate` train:
+    a name is looked up with :func:`get_list` (a list for another update rule,
+    such as ``metz-nadamw``, holds plain dicts, returned as they are); any other
+    sequence or iterable must hold :class:`~hplists.HParams` and not be empty.
+
+    Example:
+        >>> len(list_points("nadamw-paper", 2)), list_points(get_list("nadamw-paper"))[0].learning_rate
+        (2, 0.007188680089024849)
+        >>> list_points([])
+        Traceback (most recent call last):
+        ...
+        hplists.exceptions.InvalidParameterError: points must not be empty
+    """
+    from hplists.lists.constructed import ConstructedList
+
+    if isinstance(points, str):
+        # Not checked as the other inputs are: a list for another update rule (metz-nadamw)
+        # holds plain dicts, which this returns as they are.
+        return cast(list[HParams], list(get_list(points, k=k).points))
+    if isinstance(points, ConstructedList):
+        raise InvalidParameterError("points is a ConstructedList, whose points are row indices of the matrix "
+                         "it was built from; pass their hyperparameters in its order, e.g. "
+                         "[candidates[i] for i in built]")
+    if isinstance(points, NamedList):
+        points = points.points
+    out = list(points)
+    bad = [i for i, p in enumerate(out) if not isinstance(p, HParams)]
+    if bad:
+        raise InvalidParameterError(f"points must be a list name, a NamedList or HParams; item {bad[0]} is "
+                         f"{type(out[bad[0]]).__name__}")
+    if not out:
+        raise InvalidParameterError("points must not be empty")
+    return out if k is None else out[: check_int("k", k, low=1)]
+
+
+def list_name(points: Any) -> str:
+    """The name a list goes by in a study: a list name as it is, a NamedList's, else ``"points"``.
+
+    Example:
+        >>> list_name("nadamw-paper"), list_name(get_list("nadamw-paper")), list_name([])
+        ('nadamw-paper', 'nadamw-paper', 'points')
+    """
+    if isinstance(points, str):
+        return points
+    return points.name if isinstance(points, NamedList) else "points"

@@ -58,9 +58,9 @@ from hplists.exceptions import InvalidParameterError
 from hplists.hparams import HParams
 from hplists.progress import StageBar, StepProgressFn
 from hplists.store.base import TrialStore
-from hplists.study.runner import Executor, StaticSource, TrainTask, run
 from hplists.study.samples import resolve_sample
 from hplists.study.workflow import StageResult
+from hplists.trials import Executor, StaticSource, TrainTask, run
 
 __all__ = [
     "DEFAULT_STORE",
@@ -827,7 +827,7 @@ class LrFreeStudy:
         executor, own = self.executor, None
         if executor is None and tasks and all(len(t.points) == 1 for t in tasks):
             # Single-point tasks (defaults, candidates): one per core, in worker processes.
-            from hplists.study.runner import PoolExecutor
+            from hplists.trials.executors import PoolExecutor
 
             executor = own = PoolExecutor()
         tick = self._bar.start(stage, source.remaining_work())

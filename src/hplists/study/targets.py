@@ -59,8 +59,8 @@ from hplists.metric import better
 from hplists.metric import worst as metric_worst
 from hplists.progress import TrialProgress, TrialProgressFn
 from hplists.store.base import TrialRecord, TrialStore, point_id, utc_now
-from hplists.study.runs import TrialsRunningElsewhere, run_pending
 from hplists.study.samples import resolve_sample
+from hplists.trials.pending import TrialsRunningElsewhere, run_pending
 from hplists.workloads.spec import JaxWorkload, Workload, eval_schedule
 
 __all__ = [
@@ -535,9 +535,9 @@ def set_targets(
         write: ``False`` computes the targets without writing them.
         progress: ``True`` for a rich progress bar with ETA over all trials,
             or a function called with ``(stage, trials_done, trials_total)``.
-        executor: where trials train (:mod:`hplists.study.runner`: this process by
-            default, a :class:`~hplists.study.runner.PoolExecutor`, or a
-            :class:`~hplists.study.ray_runner.RayExecutor`).
+        executor: where trials train (:mod:`hplists.trials.executors`: this process by
+            default, a :class:`~hplists.trials.executors.PoolExecutor`, or a
+            :class:`~hplists.trials.ray.RayExecutor`).
     """
     from hplists.workloads.targets import write_entries
 

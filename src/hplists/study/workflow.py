@@ -64,8 +64,8 @@ from hplists.study.calibration import (
     CALIBRATION_TRAIN_SEED,
     calibration_points,
 )
-from hplists.study.runner import Executor, Source, StaticSource, TrainTask, run
 from hplists.study.samples import resolve_sample
+from hplists.trials import Executor, Source, StaticSource, TrainTask, run
 
 __all__ = [
     "EXPORT_NAME",

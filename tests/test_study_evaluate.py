@@ -75,8 +75,8 @@ def test_cli_prints_per_seed_results_as_json(tiny, capsys):
     assert out["points"] == [p.to_dict() for p in hplists.get_list("nadamw-paper", k=2)]
     for s in out["seeds"]:
         assert len(s["fractions"]) == 2
-        finite = [f for f in s["fractions"] if f is not None]
-        assert s["fraction"] == (min(finite) if finite else None)
+        finite = [f for f in s["fractions"] if f != "Infinity"]  # a miss: hplists.json_numbers
+        assert s["fraction"] == (min(finite) if finite else "Infinity")
 
 
 def test_cli_text_names_the_list_workload_and_median(tiny, capsys):

@@ -21,6 +21,7 @@ import numpy as np
 from hplists.cli.grammar import did_you_mean, require_store
 from hplists.cli.terminal import Column, Table, add_format, emit
 from hplists.exceptions import InvalidParameterError
+from hplists.json_numbers import jsonable
 from hplists.metric import minimizes
 from hplists.scoring.cost import DEFAULT_TAU
 
@@ -189,18 +190,6 @@ def _fmt(x: float, digits: int = 4) -> str:
     return f"{x:.{digits}g}"
 
 
-def _jsonable(x: Any) -> Any:
-    if isinstance(x, float) and not math.isfinite(x):
-        return None if math.isnan(x) else ("Infinity" if x > 0 else "-Infinity")
-    if isinstance(x, dict):
-        return {k: _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, np.generic):
-        return _jsonable(x.item())
-    return x
-
-
 def _num(digits: int = 4) -> Any:
     return lambda x: _fmt(x, digits)
 
@@ -298,7 +287,7 @@ def _write_list(args: argparse.Namespace, m: Any, built: Any) -> None:
     out = Path(args.output)
     if out.exists():
         raise InvalidParameterError(f"--output {str(out)!r} exists; not overwriting it")
-    out.write_text(json.dumps(_jsonable(named.to_dict()), indent=2) + "\n")
+    out.write_text(json.dumps(jsonable(named.to_dict()), indent=2) + "\n")
 
 
 # ---------------------------------------------------------------------------- loo

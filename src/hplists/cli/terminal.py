@@ -30,6 +30,8 @@ import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
+from hplists.json_numbers import jsonable
+
 __all__ = ["FORMATS", "Cell", "Column", "Table", "add_format", "console", "emit", "printable",
            "render"]
 
@@ -199,18 +201,6 @@ def add_format(p: argparse.ArgumentParser, *, json_flag: bool = True,
                        help="the same as --format md")
 
 
-def _jsonable(x: Any) -> Any:
-    if isinstance(x, float) and not math.isfinite(x):
-        return None if math.isnan(x) else ("Infinity" if x > 0 else "-Infinity")
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    if hasattr(x, "item") and callable(x.item) and getattr(x, "ndim", None) == 0:
-        return _jsonable(x.item())  # a numpy scalar
-    return x
-
-
 # A text field starting with one of these is a formula to a spreadsheet (CSV injection);
 # such a field gets a leading "'", as in the report's CSV files (hplists.report.csv).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -232,7 +222,7 @@ def _csv_cell(value: Any) -> str:
     if isinstance(value, (bool, int)):
         return str(value)
     if isinstance(value, (dict, list, tuple)):
-        return json.dumps(_jsonable(value))
+        return json.dumps(jsonable(value))
     text = "\n".join(printable(line) for line in str(value).split("\n"))
     return "'" + text if text.startswith(_FORMULA_START) else text
 
@@ -303,7 +293,7 @@ def render(tables: Table | Sequence[Table], fmt: str = "table") -> str:
     items = [tables] if isinstance(tables, Table) else list(tables)
     fmt = check_choice("format", fmt, FORMATS)
     if fmt == "json":
-        return json.dumps({t.name: _jsonable(t.records()) for t in items}, indent=2,
+        return json.dumps({t.name: jsonable(t.records()) for t in items}, indent=2,
                           default=str) + "\n"
     blocks = []
     for t in items:
@@ -346,7 +336,7 @@ def emit(tables: Table | Sequence[Table], fmt: str = "table", *,
     out = sys.stdout if file is None else file
     items = [tables] if isinstance(tables, Table) else list(tables)
     if fmt == "json" and payload is not None:
-        out.write(json.dumps(_jsonable(payload), indent=2, default=str) + "\n")
+        out.write(json.dumps(jsonable(payload), indent=2, default=str) + "\n")
         return
     if fmt in ("csv", "json"):
         out.write(render(items, fmt))

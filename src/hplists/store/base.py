@@ -22,7 +22,6 @@ import dataclasses
 import datetime
 import hashlib
 import json
-import math
 import os
 import platform
 import socket
@@ -35,6 +34,7 @@ from hplists._version import __version__
 from hplists.curves import Curve, Status
 from hplists.exceptions import DataError, InvalidParameterError
 from hplists.hparams import HParams
+from hplists.json_numbers import decode_float, encode_float
 
 __all__ = [
     "CorruptStoreError",
@@ -122,29 +122,6 @@ def point_id(point: HParams | Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-# Strict JSON for floats: NaN -> null, +-inf -> "Infinity" / "-Infinity".
-def _enc(x: float) -> float | str | None:
-    if math.isnan(x):
-        return None
-    if math.isinf(x):
-        return "Infinity" if x > 0 else "-Infinity"
-    return x
-
-
-def _dec(x: Any) -> float:
-    if x is None:
-        return math.nan
-    if isinstance(x, str):
-        if x in ("Infinity", "inf", "+inf"):
-            return math.inf
-        if x in ("-Infinity", "-inf"):
-            return -math.inf
-        if x in ("NaN", "nan"):
-            return math.nan
-        raise InvalidParameterError(f"not a number: {x!r}")
-    return float(x)
-
-
 def curve_to_json(curve: Curve) -> dict[str, Any]:
     """A curve as strict JSON (NaN as null, infinities as strings), columnar.
 
@@ -157,9 +134,9 @@ def curve_to_json(curve: Curve) -> dict[str, Any]:
     """
     return {
         "steps": [int(s) for s in curve.steps],
-        "seconds": [_enc(float(x)) for x in curve.seconds],
-        "train_loss": [_enc(float(x)) for x in curve.train_loss],
-        "metrics": {k: [_enc(float(x)) for x in v] for k, v in curve.metrics.items()},
+        "seconds": [encode_float(float(x)) for x in curve.seconds],
+        "train_loss": [encode_float(float(x)) for x in curve.train_loss],
+        "metrics": {k: [encode_float(float(x)) for x in v] for k, v in curve.metrics.items()},
         "status": curve.status.value,
         "message": curve.message,
     }
@@ -180,7 +157,7 @@ def _decs(values: list[Any], where: str) -> list[float]:
         if isinstance(x, bool) or not isinstance(x, (int, float, str, type(None))):
             raise InvalidParameterError(f"{where}[{i}] must be a number, got {x!r}")
         try:
-            out.append(_dec(x))
+            out.append(decode_float(x))
         except OverflowError:
             raise InvalidParameterError(f"{where}[{i}] is too large for a float") from None
         except InvalidParameterError as e:

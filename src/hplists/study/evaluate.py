@@ -33,6 +33,7 @@ from hplists._check import check_int
 from hplists.curves import Status
 from hplists.exceptions import InvalidParameterError
 from hplists.hparams import point_dict
+from hplists.json_numbers import encode_float
 from hplists.metric import Metric, argbest
 from hplists.store.base import TrialRecord, TrialStore, point_id
 from hplists.trials.loop import train_into_store
@@ -148,7 +149,7 @@ class SeedResult:
         return math.nan if self.best_index is None else self.bests[self.best_index]
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (``inf`` as ``None``)."""
+        """A JSON-ready dict (``inf`` as ``"Infinity"``, :mod:`hplists.json_numbers`)."""
         return {"seed": self.seed, "fraction": _json(self.fraction),
                 "trials_to_hit": self.trials_to_hit, "first_hit": self.first_hit,
                 "best": _json(self.best), "best_index": self.best_index,
@@ -156,8 +157,8 @@ class SeedResult:
                 "bests": [_json(b) for b in self.bests], "statuses": list(self.statuses)}
 
 
-def _json(x: float) -> float | None:
-    return float(x) if math.isfinite(x) else None
+def _json(x: float) -> float | str | None:
+    return encode_float(float(x))
 
 
 @dataclasses.dataclass(frozen=True)

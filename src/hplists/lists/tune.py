@@ -30,7 +30,7 @@ import dataclasses
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hplists._check import check_choice, check_int
 from hplists.curves import Curve, Status
@@ -40,8 +40,9 @@ from hplists.lists.registry import list_name, list_points
 from hplists.metric import hits
 from hplists.metric import sign as metric_sign
 from hplists.store.base import TrialKey, point_id
-from hplists.trials.executors import Executor, FreshProcessExecutor, PoolExecutor
-from hplists.trials.loop import claim_trial, run
+
+if TYPE_CHECKING:  # the trial loop is imported when tune runs: `import hplists` stays light
+    from hplists.trials.executors import Executor
 
 __all__ = ["TuneResult", "TunedTrial", "tune"]
 
@@ -261,6 +262,8 @@ def tune(
         target = float(target)
         if not math.isfinite(target):
             raise InvalidParameterError(f"target must be a finite number or None, got {target!r}")
+    from hplists.trials.loop import run
+
     todo = list_points(points, k)
     tuning = _Tuning(train, todo, metric, mode, target, callback, store,
                      study or f"tune/{list_name(points)}")
@@ -423,6 +426,8 @@ class _Tuning:
         return TunedTrial(index, point, value, metrics, float(r.curve.seconds[0]), None)
 
     def _claim(self, index: int, point: HParams, retry_errors: bool) -> TrialKey:
+        from hplists.trials.loop import claim_trial
+
         if self._store is None:  # nothing to claim in: the key only names the trial
             return TrialKey(self.study, point_id(point), _TRAIN.name, 0, "")
         key = claim_trial(self._store, self.study, point, _TRAIN, 0, index - 1,
@@ -437,6 +442,8 @@ def _executor(train: Callable[[HParams], Any], executor: str | concurrent.future
               workers: int | None, ray_address: str | None, num_cpus: float,
               num_gpus: float) -> Executor:
     """The trial loop's executor for ``tune(executor=...)``."""
+    from hplists.trials.executors import FreshProcessExecutor, PoolExecutor
+
     if isinstance(executor, str):
         check_choice("executor", executor, ("processes", "ray"))
     elif not isinstance(executor, concurrent.futures.Executor):

@@ -309,8 +309,6 @@ def run(
                 raise RuntimeError("the study is stuck: nothing is in flight and no task is "
                                    "ready (another process may hold the remaining trials)")
             for handle, result in executor.wait(list(in_flight), timeout=heartbeat):
-                if handle not in in_flight:
-                    continue  # dropped while it ran: its output is not needed
                 task, keys, ticked = in_flight.pop(handle)
                 beats.remove(keys)
                 curves: Sequence[Curve | None]
@@ -332,10 +330,10 @@ def run(
                     counts["diverged"] += sum(c.status == Status.DIVERGED for c in finished)
                 tick(task.work - ticked[0])
                 source.record(task, curves, result)
-                for other, (t, _, _) in list(in_flight.items()):
-                    reason = source.unwanted(t)
-                    if reason is not None:
-                        drop(other, reason)
+            for handle, (task, _, _) in list(in_flight.items()):
+                reason = source.unwanted(task)
+                if reason is not None:
+                    drop(handle, reason)
     finally:
         beats.stop()
         if own:

@@ -12,9 +12,9 @@ SRC = Path(__file__).parents[1] / "src" / "hplists"
 # Store methods that write trials.
 WRITES = {"claim", "finish", "fail", "heartbeat", "put", "put_many", "retire", "import_records"}
 # Where they may be called: the store itself, its own commands (`hplists store import|retire`),
-# and the one trial loop (hplists.trials; hplists.study.runner, its former path, as well).
+# and the one trial loop (hplists.trials).
 # report.synthetic builds a synthetic store for examples and tests (no trial of it is trained).
-WRITERS = {"hplists.store", "hplists.cli.store", "hplists.trials", "hplists.study.runner",
+WRITERS = {"hplists.store", "hplists.cli.store", "hplists.trials",
            "hplists.report.synthetic"}
 
 # The layers of the package, lowest first. A module may import modules of its own layer and
@@ -61,11 +61,6 @@ ALLOWED: set[tuple[str, str]] = {
     # optim: blockwise_quant's private helpers, shared by its PyTorch and CPU kernels
     ("hplists.optim._torch_nadamw8_cpu", "hplists.optim.blockwise_quant._BUCKET_FIRST"),
     ("hplists.optim.torch_blockwise_quant", "hplists.optim.blockwise_quant._thresholds32"),
-    # study: the studies write their own reports, but report is the layer above study
-    ("hplists.study.lrfree", "hplists.report.lrfree"),
-    ("hplists.study.workflow", "hplists.report.document"),
-    ("hplists.study.workflow", "hplists.report.figures"),
-    ("hplists.study.workflow", "hplists.report.studies"),
 }
 
 

@@ -150,9 +150,9 @@ def test_every_store_option_is_store_path(capsys):
 def _capture(monkeypatch):
     """Replaces every study action by one that records (action, study, options)."""
     seen = []
-    for key in cli_study._ACTIONS:
-        monkeypatch.setitem(cli_study._ACTIONS, key,
-                            lambda args, key=key: seen.append((key, vars(args))) or 0)
+    for action in cli_study._ACTIONS:
+        monkeypatch.setitem(cli_study._ACTIONS, action,
+                            lambda args: seen.append(((args.action, args.study), vars(args))) or 0)
     return seen
 
 

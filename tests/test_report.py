@@ -362,7 +362,7 @@ def test_report_command_writes_html_markdown_csv_and_png(synthetic, tmp_path, ca
         assert f"### Table {n}:" in md
     assert "figures/figure2.png" in md and "Not available" not in md
     text = readme.read_text()
-    assert text.startswith("# Title\n\nKept.\n") and BEGIN in text and "## Results" in text
+    assert text.startswith("# Title\n\nKept.\n") and BEGIN in text and "## Paper 001's experiments" in text
     assert text.endswith(END + "\n")
     assert (out / "results.md").read_text() in text
 

@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import inspect
 import math
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from hplists.cli.grammar import (
     deprecated,
@@ -39,9 +40,6 @@ from hplists.cli.grammar import (
 from hplists.cli.terminal import Column, Table, add_format, emit
 from hplists.exceptions import InvalidParameterError
 
-if TYPE_CHECKING:
-    from hplists.store.base import TrialStore
-
 DEFAULT_STORE = "stores/study.db"
 #: Paper 001's report reads the targets' store too (`hplists report`, README's Results).
 TARGETS_STORE = "stores/targets.db"
@@ -49,11 +47,12 @@ ACTIONS = ("run", "plan", "report", "lists", "export-list")
 STUDIES = ("paper001", "lrfree")
 # `hplists study lrfree [...]`: the form before ACTION STUDY (deprecated).
 OLD_LRFREE = "lrfree"
-# Options that only paper 001's study reads: name -> argparse dest.
-PAPER001_ONLY = {"--variants": "variants", "--baselines": "baselines",
+# Options that not every study reads: flag -> argparse dest. A study reads one when its
+# configuration has that field, or its export_lists takes it (--name; --into-package names
+# the package's file of that name).
+STUDY_OPTIONS = {"--variants": "variants", "--baselines": "baselines",
                  "--bo-budgets": "bo_budgets", "--errors": "errors",
                  "--into-package": "into_package", "--name": "name"}
-
 
 
 _ACTION_HELP = {
@@ -240,17 +239,43 @@ def _split(text: str | None) -> tuple[str, ...] | None:
     return items
 
 
-def _config(args: argparse.Namespace) -> Any:
-    from hplists.study.workflow import StudyConfig
+def study_class(name: str) -> Any:
+    """The :class:`~hplists.study.staged.Study` subclass of ``hplists study ACTION NAME``."""
+    from hplists.study.lrfree import LrFreeStudy
+    from hplists.study.workflow import StudyWorkflow
 
-    variants = _split(getattr(args, "variants", None))
-    if variants == ("none",):
-        variants = ()
-    budgets = _split(args.bo_budgets or "5,10") or ()
-    return StudyConfig(workloads=_split(args.workloads), variants=variants, points=args.points,
-                       seeds=args.seeds, k=args.k, tau=args.tau,
-                       baselines=_split(args.baselines), errors=args.errors or "raise",
-                       bo_budgets=tuple(_int(x, "--bo-budgets") for x in budgets))
+    classes = {c.name: c for c in (StudyWorkflow, LrFreeStudy)}
+    if name not in classes:
+        raise InvalidParameterError(f"unknown study {name!r}; the studies are "
+                                    f"{list(classes)}{did_you_mean(name, list(classes))}")
+    return classes[name]
+
+
+def _reads(cls: Any, dest: str) -> bool:
+    """Whether study class ``cls`` reads the option stored in ``dest``."""
+    if dest in {f.name for f in dataclasses.fields(cls.config_class)}:
+        return True
+    return dest in ("name", "into_package") and "name" in inspect.signature(
+        cls.export_lists).parameters
+
+
+def _config(args: argparse.Namespace, cls: Any) -> Any:
+    """The study's configuration from the options (those its configuration has)."""
+    fields = {f.name for f in dataclasses.fields(cls.config_class)}
+    options: dict[str, Any] = {"workloads": _split(args.workloads), "points": args.points,
+                               "seeds": args.seeds, "k": args.k, "tau": args.tau}
+    if "variants" in fields:
+        variants = _split(getattr(args, "variants", None))
+        options["variants"] = () if variants == ("none",) else variants
+    if "baselines" in fields:
+        options["baselines"] = _split(args.baselines)
+    if "errors" in fields:
+        options["errors"] = args.errors or "raise"
+    if "bo_budgets" in fields:
+        budgets = _split(args.bo_budgets) if args.bo_budgets else None
+        if budgets is not None:
+            options["bo_budgets"] = tuple(_int(x, "--bo-budgets") for x in budgets)
+    return cls.config_class(**options)
 
 
 def _int(text: str, name: str) -> int:
@@ -274,7 +299,7 @@ def _stages(text: str, stages: tuple[str, ...]) -> list[str]:
 
 
 def add_executor_args(p: argparse.ArgumentParser) -> None:
-    """``--executor``, ``--workers``, ``--ray-address``: where trials train (see :func:`_executor`)."""
+    """``--executor``, ``--workers``, ``--ray-address``: where trials train (:func:`executor_from_args`)."""
     p.add_argument("--executor", default="local", choices=("local", "processes", "ray"),
                    help="where trials train: this process with the engine's batching (default), "
                    "a pool of single-threaded worker processes, or a Ray cluster")
@@ -284,7 +309,8 @@ def add_executor_args(p: argparse.ArgumentParser) -> None:
                    help="Ray cluster address for --executor ray (default: start a local one)")
 
 
-def _executor(args: argparse.Namespace) -> Any:
+def executor_from_args(args: argparse.Namespace) -> Any:
+    """The executor ``--executor``, ``--workers`` and ``--ray-address`` name (``None``: local)."""
     if args.workers is not None and args.executor != "processes":
         raise InvalidParameterError(f"--workers goes with --executor processes; --executor "
                                     f"{args.executor} would ignore it")
@@ -305,13 +331,16 @@ def _executor(args: argparse.Namespace) -> Any:
 def _main(args: argparse.Namespace) -> int:
     if args.action == OLD_LRFREE:
         _from_old_lrfree(args)
-    if args.study == "lrfree":
-        given = [flag for flag, dest in PAPER001_ONLY.items()
-                 if getattr(args, dest, None) not in (None, False)]
-        if given:
-            raise InvalidParameterError(f"{', '.join(given)} applies to study paper001 only; "
-                                        "study lrfree does not read it")
-    return _ACTIONS[(args.action, args.study)](args)
+    cls = study_class(args.study)
+    given = [flag for flag, dest in STUDY_OPTIONS.items()
+             if getattr(args, dest, None) not in (None, False) and not _reads(cls, dest)]
+    if given:
+        readers = [n for n in STUDIES
+                   if all(_reads(study_class(n), STUDY_OPTIONS[f]) for f in given)]
+        raise InvalidParameterError(f"{', '.join(given)} applies to study "
+                                    f"{', '.join(readers) or 'none'} only; study {cls.name} "
+                                    "does not read it")
+    return _ACTIONS[args.action](args)
 
 
 def _from_old_lrfree(args: argparse.Namespace) -> None:
@@ -341,35 +370,63 @@ def _from_old_lrfree(args: argparse.Namespace) -> None:
     deprecated("study", f"`hplists {old}`", f"`hplists {new}`")
 
 
-# ---------------------------------------------------------------------------- paper 001
+# ---------------------------------------------------------------------------- any study
 
 
-def _workflow(args: argparse.Namespace, *, create: bool, executor: Any = None) -> Any:
+def _store_path(args: argparse.Namespace, cls: Any) -> str:
+    """The study's one trial store: ``--store`` (given once), else the study's default."""
+    store = args.store
+    if isinstance(store, list):  # the report action's --store is repeatable
+        if len(store) > 1:
+            raise InvalidParameterError(f"study {cls.name} reads one trial store; got {store}")
+        store = store[0]
+    return str(store or cls.default_store)
+
+
+def _open(args: argparse.Namespace, cls: Any, *, create: bool = False,
+          empty_if_missing: bool = False, executor: Any = None, timing: bool = False) -> Any:
+    """The study of the options on its store.
+
+    ``create``: a missing store is created; ``empty_if_missing``: planned against an empty
+    store (nothing recorded yet); else a missing store is an error. ``timing``: the plan's
+    timings also come from the study's :attr:`~hplists.study.staged.Study.timing_store_paths`.
+    """
     from hplists.scoring.specs import load_specs
     from hplists.store import open_store
-    from hplists.study.workflow import StudyWorkflow
 
-    config = _config(args)
-    if not create:
-        require_store(args.store)
-    if create:
-        prepare_store(args.store)
+    path = _store_path(args, cls)
+    config = _config(args, cls)
     specs = load_specs(args.specs) if args.specs else None
-    store = open_store(args.store, create=create)
+    timing_stores = [open_store(p, create=False) for p in cls.timing_store_paths
+                     if timing and not store_missing(p)]
+    if create:
+        prepare_store(path)
+        store = open_store(path, create=True)
+    elif not store_missing(path):
+        store = open_store(path, create=False)
+    elif empty_if_missing:  # nothing recorded yet: plan against an empty store
+        import tempfile
+
+        store = open_store(Path(tempfile.mkdtemp()) / "empty.db")
+    else:
+        require_store(path)
     progress = not getattr(args, "no_progress", True)
-    return StudyWorkflow(store, config, specs=specs, executor=executor, progress=progress)
+    return cls(store, config, specs=specs, executor=executor, progress=progress,
+               timing_stores=timing_stores)
 
 
-def _run_reporting(study: Any, stages: list[str], executor: Any, store: TrialStore,
-                   on_lists: Any = None) -> int:
-    """Runs the stages, printing each stage's counts; closes the executor and the store."""
+def _run(args: argparse.Namespace) -> int:
+    cls = study_class(args.study)
+    stages = _stages(args.stage, cls.stages)
+    executor = executor_from_args(args)
+    study = _open(args, cls, create=True, executor=executor, timing=True)
     failed = 0
 
     def report(result: Any) -> None:
         nonlocal failed
         failed += result.failed
-        if result.stage == "lists" and on_lists is not None:
-            on_lists()
+        if result.stage == "lists" and study.name in _LISTS:  # a stage that trains nothing
+            _LISTS[study.name](study, "table")
             return
         print(f"{result.stage}: trained {result.trained} (diverged {result.diverged}, failed "
               f"{result.failed}), already done {result.already_done}; studies "
@@ -380,23 +437,12 @@ def _run_reporting(study: Any, stages: list[str], executor: Any, store: TrialSto
     finally:
         if executor is not None:
             executor.close()
-        store.close()
+        study.store.close()
     if failed:
         print(f"hplists study: {failed} trial(s) failed (their errors are in the store); run "
               "the command again to retry them", file=sys.stderr)
         return 1
     return 0
-
-
-def _run(args: argparse.Namespace) -> int:
-    from hplists.study.workflow import STAGES
-
-    args.store = args.store or DEFAULT_STORE
-    stages = _stages(args.stage, STAGES)
-    executor = _executor(args)
-    wf = _workflow(args, create=True, executor=executor)
-    return _run_reporting(wf, stages, executor, wf.store,
-                          on_lists=lambda: _print_lists(wf.lists(), "table"))
 
 
 def _hours(seconds: float | None) -> str:
@@ -405,43 +451,132 @@ def _hours(seconds: float | None) -> str:
     return f"{seconds / 3600:.2f} h"
 
 
+def _studies_text(studies: list[str]) -> str:
+    """A stage's studies, one per line; many as the first and last few and their count."""
+    if len(studies) <= 8:
+        return "\n".join(studies)
+    return "\n".join([*studies[:3], f"... ({len(studies) - 6} more)", *studies[-3:]])
+
+
 def _plan(args: argparse.Namespace) -> int:
-    from hplists.study.workflow import STAGES
-
-    args.store = args.store or DEFAULT_STORE
-    stages = _stages(args.stage, STAGES)
-    wf = None if store_missing(args.store) else _workflow(args, create=False)
-    if wf is None:  # nothing recorded yet: plan against an empty store
-        import tempfile
-
-        from hplists.store import open_store
-        from hplists.study.workflow import StudyWorkflow
-
-        tmp = tempfile.mkdtemp()
-        wf = StudyWorkflow(open_store(Path(tmp) / "empty.db"), _config(args), progress=False)
-    plans = wf.plan(stages)
-    rows = [[p.stage, list(p.studies), p.trials, p.done, p.trials - p.done,
+    cls = study_class(args.study)
+    stages = _stages(args.stage, cls.stages)
+    study = _open(args, cls, empty_if_missing=True, timing=True)
+    plans = study.plan(stages)
+    rows = [[p.stage, list(p.studies), p.trials, p.done, p.left, p.steps_left,
              p.seconds_left, p.exact] for p in plans]
-    table = Table([Column("stage"), Column("studies", text="\n".join),
+    table = Table([Column("stage"), Column("studies", text=_studies_text),
                    Column("trials", right=True), Column("done", right=True),
-                   Column("left", right=True), Column("est. time left", key="seconds_left",
-                                                     right=True, text=_hours),
+                   Column("left", right=True),
+                   Column("steps left", key="steps_left", right=True, text=lambda n: f"{n:,}"),
+                   Column("est. time left", key="seconds_left", right=True, text=_hours),
                    Column("counts", key="exact", text=lambda x: "exact" if x else "at most")],
-                  rows, title=f"hplists study plan paper001 ({args.store})", name="stages")
+                  rows, title=f"hplists study plan {cls.name} ({_store_path(args, cls)})",
+                  name="stages")
     payload = [{"stage": p.stage, "studies": list(p.studies), "trials": p.trials,
-                "done": p.done, "exact": p.exact, "seconds_left": p.seconds_left}
-               for p in plans]
+                "done": p.done, "steps_left": p.steps_left, "exact": p.exact,
+                "seconds_left": p.seconds_left} for p in plans]
+    total = [p.seconds_left for p in plans]
+    timed = ", ".join(["this store", *cls.timing_store_paths])
     emit(table, args.format, payload=payload,
-         after=["time estimates: mean recorded seconds per step of each workload in the store "
-                "times the recorded runs' wall-clock overhead (? = no trial recorded yet)"])
+         after=[f"total: {_hours(None if None in total else sum(t or 0.0 for t in total))}; "
+                f"time from the mean recorded seconds per step of each workload ({timed}) "
+                "times the recorded runs' wall-clock overhead (? = no timing yet)"
+                + "".join(f"; {note}" for note in cls.plan_notes)])
     return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    cls = study_class(args.study)
+    if cls.name == "paper001":
+        return _report_paper001(args)
+    import time
+
+    t0 = time.perf_counter()
+    path = _store_path(args, cls)
+    study = _open(args, cls)
+    command = f"hplists study report {cls.name} --store {path} -o {args.output}" + (
+        f" --points {args.points}" if args.points != 200 else "") + (
+        f" --readme {args.readme}" if args.readme else "")
+    from hplists.report.studies import write_study_report
+
+    written = write_study_report(study, args.output, command=command, readme=args.readme)
+    print(f"wrote {len(written)} files to {args.output} in "
+          f"{time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    return 0
+
+
+def _report_paper001(args: argparse.Namespace) -> int:
+    """Paper 001's report is `hplists report` on the study's store and the targets' store
+    (it reads several stores, with every option of `hplists report`)."""
+    from hplists.cli.report import report_command
+
+    unused = [flag for flag, given in (("--workloads", args.workloads),
+                                       ("--variants", args.variants),
+                                       ("--baselines", args.baselines),
+                                       ("--bo-budgets", args.bo_budgets),
+                                       ("--errors", args.errors),
+                                       ("--points", args.points != 200),
+                                       ("--seeds", args.seeds != 5)) if given]
+    if unused:
+        raise InvalidParameterError(f"{', '.join(unused)}: the report of study paper001 reads "
+                                    "every trial of its stores; it takes --store, --specs, --k, "
+                                    "--tau, -o and --readme")
+    stores = args.store or [DEFAULT_STORE] + ([TARGETS_STORE] if not store_missing(TARGETS_STORE)
+                                              else [])
+    return report_command(argparse.Namespace(
+        stores=stores, output=args.output, specs=args.specs, study_name=[], k=args.k,
+        tau=args.tau, max_k=10, bands="dkw", svg=False,
+        readme=args.readme))
+
+
+def _export(args: argparse.Namespace) -> int:
+    cls = study_class(args.study)
+    options: dict[str, Any] = {}
+    output = args.output
+    if _reads(cls, "name"):
+        from hplists.study.workflow import EXPORT_NAME, package_list_path
+
+        options["name"] = args.name or EXPORT_NAME
+        if args.into_package and args.output:
+            raise InvalidParameterError("--into-package and -o name two files; give one")
+        if args.into_package:
+            output = package_list_path(options["name"])
+    elif not output:
+        raise InvalidParameterError(f"export-list {cls.name} writes several list files: give "
+                                    "the directory with -o DIR")
+    study = _open(args, cls)
+    try:
+        written = study.export_lists(output, overwrite=args.force, **options)
+    finally:
+        study.store.close()
+    for path in written:
+        print(f"wrote {path}", file=sys.stderr)
+    if not written:
+        print(cls.nothing_to_export, file=sys.stderr)
+    return 0
+
+
+def _lists(args: argparse.Namespace) -> int:
+    cls = study_class(args.study)
+    study = _open(args, cls)
+    try:
+        _LISTS[cls.name](study, args.format)
+    finally:
+        study.store.close()
+    return 0
+
+
+# ---------------------------------------------------------------------------- lists
 
 
 def _fraction(x: float) -> str:
     return f"{x:.3f}" if math.isfinite(x) else "inf"
 
 
-def _print_lists(lists: Any, fmt: str) -> None:
+def _print_paper001_lists(study: Any, fmt: str) -> None:
+    """Paper 001's final and leave-one-out lists."""
+    lists = study.lists()
     names = list(lists.matrix.names)
     final = Table(
         [Column("#", key="point", right=True), Column("sample index", key="sample_index",
@@ -473,184 +608,10 @@ def _print_lists(lists: Any, fmt: str) -> None:
                 "records it)"] if fmt == "table" else [])
 
 
-def _lists(args: argparse.Namespace) -> int:
-    args.store = args.store or DEFAULT_STORE
-    wf = _workflow(args, create=False)
-    try:
-        lists = wf.lists()
-    finally:
-        wf.store.close()
-    _print_lists(lists, args.format)
-    return 0
-
-
-def _export(args: argparse.Namespace) -> int:
-    from hplists.study.workflow import EXPORT_NAME, package_list_path
-
-    args.store = args.store or DEFAULT_STORE
-    name = args.name or EXPORT_NAME
-    if args.into_package and args.output:
-        raise InvalidParameterError("--into-package and -o name two files; give one")
-    output = package_list_path(name) if args.into_package else args.output
-    wf = _workflow(args, create=False)
-    try:
-        named, path = wf.export_list(output, name=name, overwrite=args.force)
-    finally:
-        wf.store.close()
-    print(f"wrote {len(named)} points of {named.name!r} to {path}", file=sys.stderr)
-    return 0
-
-
-def _report(args: argparse.Namespace) -> int:
-    """Paper 001's report: `hplists report` on the study's stores, with its defaults."""
-    from hplists.cli.report import report_command
-
-    unused = [flag for flag, given in (("--workloads", args.workloads),
-                                       ("--variants", args.variants),
-                                       ("--baselines", args.baselines),
-                                       ("--bo-budgets", args.bo_budgets),
-                                       ("--errors", args.errors),
-                                       ("--points", args.points != 200),
-                                       ("--seeds", args.seeds != 5)) if given]
-    if unused:
-        raise InvalidParameterError(f"{', '.join(unused)}: the report of study paper001 reads "
-                                    "every trial of its stores; it takes --store, --specs, --k, "
-                                    "--tau, -o and --readme")
-    stores = args.store or [DEFAULT_STORE] + ([TARGETS_STORE] if not store_missing(TARGETS_STORE)
-                                              else [])
-    return report_command(argparse.Namespace(
-        stores=stores, output=args.output, specs=args.specs, study_name=[], k=args.k,
-        tau=args.tau, max_k=10, bands="dkw", svg=False,
-        readme=args.readme))
-
-
-# ---------------------------------------------------------------------------- lrfree
-
-
-def _lrfree_store(args: argparse.Namespace) -> str:
-    from hplists.study.lrfree import DEFAULT_STORE as LRFREE_STORE
-
-    store = args.store
-    if isinstance(store, list):
-        if len(store) > 1:
-            raise InvalidParameterError(f"study lrfree reads one trial store; got {store}")
-        store = store[0]
-    return str(store or LRFREE_STORE)
-
-
-def _lrfree_study(args: argparse.Namespace, *, exists: bool, timing: bool = False,
-                  **kwargs: Any) -> Any:
-    """The LrFreeStudy of the options, on its store (which must exist if ``exists``)."""
-    from hplists.scoring.specs import load_specs
-    from hplists.store import open_store
-    from hplists.study.lrfree import LrFreeConfig, LrFreeStudy
-
-    path = _lrfree_store(args)
-    config = LrFreeConfig(workloads=_split(args.workloads), points=args.points,
-                          seeds=args.seeds, k=args.k, tau=args.tau)
-    specs = load_specs(args.specs) if args.specs else None
-    if timing:
-        kwargs["timing_stores"] = ([open_store(DEFAULT_STORE, create=False)]
-                                   if not store_missing(DEFAULT_STORE) else [])
-    if not store_missing(path):
-        store = open_store(path, create=False)
-    elif exists:
-        raise InvalidParameterError(f"trial store {str(path)!r} does not exist")
-    else:  # nothing recorded yet: plan against an empty store
-        import tempfile
-
-        store = open_store(Path(tempfile.mkdtemp()) / "empty.db")
-    return LrFreeStudy(store, config, specs=specs, **kwargs)
-
-
-def _lrfree_run(args: argparse.Namespace) -> int:
-    from hplists.scoring.specs import load_specs
-    from hplists.store import open_store
-    from hplists.study.lrfree import STAGES, LrFreeConfig, LrFreeStudy
-
-    path = _lrfree_store(args)
-    stages = _stages(args.stage, STAGES)
-    config = LrFreeConfig(workloads=_split(args.workloads), points=args.points,
-                          seeds=args.seeds, k=args.k, tau=args.tau)
-    specs = load_specs(args.specs) if args.specs else None
-    timing = ([] if store_missing(DEFAULT_STORE)
-              else [open_store(DEFAULT_STORE, create=False)])
-    executor = _executor(args)
-    prepare_store(path)
-    store = open_store(path, create=True)
-    study = LrFreeStudy(store, config, specs=specs, executor=executor,
-                        progress=not args.no_progress, timing_stores=timing)
-    return _run_reporting(study, stages, executor, store)
-
-
-def _lrfree_plan(args: argparse.Namespace) -> int:
-    from hplists.study.lrfree import STAGES
-
-    stages = _stages(args.stage, STAGES)
-    study = _lrfree_study(args, exists=False, timing=True)
-    plans = study.plan(stages)
-    table = Table([Column("stage"), Column("trials", right=True), Column("done", right=True),
-                   Column("left", right=True),
-                   Column("steps left", key="steps_left", right=True, text=lambda n: f"{n:,}"),
-                   Column("est. time left", key="seconds_left", right=True, text=_hours),
-                   Column("counts", key="exact", text=lambda x: "exact" if x else "at most")],
-                  [[p.stage, p.trials, p.done, p.trials - p.done, p.steps_left,
-                    p.seconds_left, p.exact] for p in plans],
-                  title=f"hplists study plan lrfree ({_lrfree_store(args)})", name="stages")
-    total = [p.seconds_left for p in plans]
-    emit(table, args.format, payload=[dataclasses.asdict(p) for p in plans],
-         after=[f"total: {_hours(None if None in total else sum(t or 0.0 for t in total))}; "
-                "time from the mean recorded seconds per step of each workload (this store "
-                "and stores/study.db) times the recorded runs' wall-clock overhead, a trial at "
-                "horizon h costing int(h M) steps (M = 3 T, AlgoPerf's self-tuning budget)"])
-    return 0
-
-
-def _lrfree_report(args: argparse.Namespace) -> int:
-    import time
-
-    from hplists.report import lrfree as lrfree_report
-
-    t0 = time.perf_counter()
-    study = _lrfree_study(args, exists=True)
-    path = _lrfree_store(args)
-    command = f"hplists study report lrfree --store {path} -o {args.output}" + (
-        f" --points {args.points}" if args.points != 200 else "") + (
-        f" --readme {args.readme}" if args.readme else "")
-    written = lrfree_report.write(lrfree_report.LrFreeResults(study), args.output,
-                                  command=command, readme=args.readme)
-    print(f"wrote {len(written)} files to {args.output} in "
-          f"{time.perf_counter() - t0:.1f} s", file=sys.stderr)
-    return 0
-
-
-def _lrfree_export(args: argparse.Namespace) -> int:
-    if not args.output:
-        raise InvalidParameterError("export-list lrfree writes several list files: give the "
-                                    "directory with -o DIR")
-    study = _lrfree_study(args, exists=True)
-    written = study.export_lists(args.output, overwrite=args.force)
-    for w in written:
-        print(w)
-    if not written:
-        print("no learning-rate-free method has a scored representative that reaches a "
-              "target yet (the candidates stage writes them)", file=sys.stderr)
-    return 0
-
-
-def _lrfree_lists(args: argparse.Namespace) -> int:
+def _print_lrfree_defaults(study: Any, fmt: str) -> None:
     """Each (method, horizon)'s calibrated default, and the one per method export-list writes."""
-    study = _lrfree_study(args, exists=True)
-    reps = study.representatives(study.scored_candidates("extended"))
-    shipped: dict[str, Any] = {}  # as LrFreeStudy.export_lists chooses them
-    for sc in reps.values():
-        method = sc.candidate.search.method
-        if method in ("adamw", "nadamw") or sc.targets == 0 or sc.candidate.index < 0:
-            continue
-        if method not in shipped or sc.score > shipped[method].score:
-            shipped[method] = sc
+    ordered, shipped = study.calibrated_defaults()
     chosen = {id(sc) for sc in shipped.values()}
-    ordered = sorted(reps.values(), key=lambda sc: -sc.score)
     table = Table(
         [Column("method, horizon", key="group"), Column("method"),
          Column("score", right=True, text=lambda x: f"{x:.4f}"),
@@ -661,21 +622,18 @@ def _lrfree_lists(args: argparse.Namespace) -> int:
          Column("point", text=lambda p: ", ".join(f"{k}={v:.4g}" for k, v in p.items()))],
         [[sc.group, sc.candidate.search.method, sc.score, sc.targets, sc.candidate.index,
           id(sc) in chosen, dict(sc.candidate.point)] for sc in ordered],
-        title=f"calibrated defaults ({_lrfree_store(args)}): each (method, horizon)'s best "
+        title=f"calibrated defaults ({study.store.location()}): each (method, horizon)'s best "
         "rerun candidate by the AlgoPerf benchmark score", name="defaults")
     notes = ["exported: the default `hplists study export-list lrfree -o DIR` writes for its "
              "method (AdamW and NAdamW are baselines and are not exported); sample index: "
              "the point's 0-based index in its search's sample"]
     if not ordered:
         notes = ["no rerun candidate is scored yet (the candidates stage reruns them)"]
-    emit(table, args.format, after=notes)
-    return 0
+    emit(table, fmt, after=notes)
 
 
-_ACTIONS = {
-    ("run", "paper001"): _run, ("plan", "paper001"): _plan, ("report", "paper001"): _report,
-    ("lists", "paper001"): _lists, ("export-list", "paper001"): _export,
-    ("run", "lrfree"): _lrfree_run, ("plan", "lrfree"): _lrfree_plan,
-    ("report", "lrfree"): _lrfree_report, ("lists", "lrfree"): _lrfree_lists,
-    ("export-list", "lrfree"): _lrfree_export,
-}
+# What `hplists study lists STUDY` prints (each study's lists have their own shape).
+_LISTS = {"paper001": _print_paper001_lists, "lrfree": _print_lrfree_defaults}
+
+_ACTIONS = {"run": _run, "plan": _plan, "report": _report, "lists": _lists,
+            "export-list": _export}

@@ -177,9 +177,9 @@ def _set(args: argparse.Namespace) -> int:
               "meets_procedure: false", file=sys.stderr)
     store = _open(args.store)
     try:
-        from hplists.cli.study import _executor
+        from hplists.cli.study import executor_from_args
 
-        executor = _executor(args)
+        executor = executor_from_args(args)
         try:
             results = set_targets(args.workload, store, config, targets_path=_output(args),
                                   progress=not args.no_progress, executor=executor)
@@ -317,15 +317,15 @@ def _table4(args: argparse.Namespace) -> int:
     table = table4(_open(args.store, create=False), workloads=args.workload, study=args.study,
                    targets=args.targets_file, expected_points=args.points)
     if args.update:
-        from hplists.study.workloads_table import update_markdown
+        from hplists.markdown_sections import update_file
 
         command = ["hplists", "table4", "--store", args.store, "--study", args.study]
         command += [a for w in args.workload or () for a in ("--workload", w)]
         if args.targets_file:
             command += ["--targets-file", args.targets_file]
-        changed = update_markdown(
+        changed = update_file(
             args.update, _generated_by([*command, "--update", args.update]) + table.to_markdown(),
-            start=TABLE4_START, end=TABLE4_END)
+            TABLE4_START, TABLE4_END)
         print(f"{args.update}: {'updated' if changed else 'already up to date'}")
     elif args.format == "json":
         print(json.dumps(table.to_json(), indent=2))

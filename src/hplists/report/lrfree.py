@@ -30,9 +30,11 @@ says so (``missing``), and Appendix D names how many points each search has.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
-from hplists.exceptions import InvalidParameterError
+from hplists._files import atomic_write
+from hplists.markdown_sections import splice_section
 from hplists.report import paper002
 from hplists.report.tables import Table
 
@@ -91,7 +93,7 @@ class LrFreeResults:
             records = list(self.study.store.trials(study=row.study))
             if not records:
                 continue
-            frac, best, seeds = self.study._cells(records)
+            frac, best, seeds = self.study.medians(records)
             hits = sum(math.isfinite(f) for f in frac.values())
             out[row.label] = (best, hits, max(seeds.values(), default=0))
         return out
@@ -489,21 +491,19 @@ def results_section(results: LrFreeResults, command: str) -> str:
 def splice(text: str, section: str) -> str:
     """``text`` with the section between :data:`BEGIN` and :data:`END` replaced (or appended).
 
+    (:func:`hplists.markdown_sections.splice_section` with this section's markers.)
+
     Example:
         >>> s = splice("# T\\n", BEGIN + "\\nold\\n" + END + "\\n")
         >>> splice(s, BEGIN + "\\nnew\\n" + END + "\\n").count("new"), s.count(BEGIN)
         (1, 1)
     """
-    start = text.find(BEGIN)
-    if start < 0:
-        return text + ("" if text.endswith("\n") else "\n") + "\n" + section
-    end = text.find(END, start)
-    if end < 0:
-        raise InvalidParameterError(f"the file has the marker {BEGIN!r} but not {END!r}; fix it by hand")
-    end += len(END)
-    if text[end:end + 1] == "\n":
-        end += 1
-    return text[:start] + section + text[end:]
+    return splice_section(text, section, BEGIN, END)
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, data)
 
 
 def write(results: LrFreeResults, out_dir: str, *, command: str,
@@ -514,11 +514,10 @@ def write(results: LrFreeResults, out_dir: str, *, command: str,
     Returns the paths written.
     """
     import datetime
-    from pathlib import Path
 
     from hplists._version import __version__
     from hplists.report.csv import table_csv
-    from hplists.report.document import Report, _atomic_write
+    from hplists.report.document import Report
     from hplists.report.html import report_html
     from hplists.report.markdown import report_markdown
 
@@ -536,14 +535,14 @@ def write(results: LrFreeResults, out_dir: str, *, command: str,
                        ("lrfree.html", report_html(report)),
                        *((f"{t.key}.csv", table_csv(t)) for t in ts)):
         path = out / name if name.endswith((".md", ".html")) else out / "tables" / name
-        _atomic_write(path, data.encode())
+        _write(path, data.encode())
         written.append(str(path))
     if not fig.missing:
         path = out / "figures" / f"{fig.key}.png"
-        _atomic_write(path, fig.png)
+        _write(path, fig.png)
         written.append(str(path))
     if readme is not None:
         text = Path(readme).read_text()
-        _atomic_write(Path(readme), splice(text, results_section(results, command)).encode())
+        _write(Path(readme), splice(text, results_section(results, command)).encode())
         written.append(readme)
     return written

@@ -8,8 +8,9 @@ Zettlemoyer, ICLR 2022, arXiv 2110.02861) stores an optimizer state tensor
   :data:`BLOCK_SIZE` = 2048 consecutive elements (the paper's block size; the
   last block holds the remainder). Each block ``b`` keeps its absolute maximum
   ``N_b = max_{i in b} |x_i|`` as a float32, and its elements are normalized to
-  ``a_i = x_i / N_b`` in ``[-1, 1]``. An outlier then costs precision only in
-  its own block.
+  ``a_i = x_i (1 / N_b)`` in ``[-1, 1]`` (float32; a product with the reciprocal,
+  cheaper than a division, can exceed 1 by an ulp, which rounds to the end
+  code). An outlier then costs precision only in its own block.
 * **Dynamic quantization.** ``a_i`` is stored as the index ``c_i`` (a
   ``uint8``) of the nearest of 256 values ``q_0 < ... < q_255`` of a fixed
   *dynamic map* (:func:`dynamic_map`), and restored as ``x_i ~ q[c_i] N_b``.
@@ -289,8 +290,8 @@ def quantize_blockwise(
     x = xp.asarray(x, dtype=xp.float32)
     absmax = absmax_blockwise(x, block_size, xp)
     n = int(np.prod(x.shape))
-    scale = xp.where(absmax > 0, absmax, xp.float32(1))
-    a = xp.reshape(x, (-1,)) / _per_element(scale, n, block_size, xp)
+    inverse = xp.float32(1) / xp.where(absmax > 0, absmax, xp.float32(1))
+    a = xp.reshape(x, (-1,)) * _per_element(inverse, n, block_size, xp)
     codes = quantize_normalized(a, signed, xp)
     return xp.reshape(codes, x.shape), absmax
 

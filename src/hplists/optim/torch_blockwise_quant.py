@@ -75,8 +75,8 @@ def quantize_into(x: torch.Tensor, codes: torch.Tensor, absmax: torch.Tensor, si
                       strict=True):
         xf = xs.float()
         amax = xf.abs().amax(dim=1)
-        scale = torch.where(amax > 0, amax, 1.0)
-        cs.copy_(quantize_normalized(xf / scale[:, None], signed))
+        inverse = 1.0 / torch.where(amax > 0, amax, 1.0)
+        cs.copy_(quantize_normalized(xf * inverse[:, None], signed))
         absmax[start:start + xs.shape[0]].copy_(amax)
         start += xs.shape[0]
 

@@ -103,7 +103,8 @@ def build(point: HParams | Mapping[str, float], total_steps: int, *,
         method: the update rule; by default the point's own (an ``HParams``
             is ``"nadamw"``). Any name of :func:`hplists.optim.rules.available_rules`.
         options: for NAdamW, those of :func:`hplists.optim.optax_nadamw.build`
-            (``mask``, ``eps_root``, ...); other methods take none.
+            (``mask``, ``eps_root``, ``state_bits``: 8 for 8-bit moments, the rule
+            ``nadamw8``); other methods take none.
 
     The rules of other methods are the training engine's: e.g. Metz et al.'s
     needs ``params`` in ``update``, and Schedule-Free AdamW's parameters for

@@ -45,11 +45,11 @@ def build(point: HParams | Mapping[str, float], params: Any, total_steps: int, *
 
     NAdamW is :func:`hplists.optim.torch_nadamw.build` (``options``:
     ``mask``, ``eps_root``, ``state_dtype``, ``foreach``, ``fused``,
-    ``compiled``, ...). A method of paper 002 is built by
-    :func:`hplists.torch_lrfree.build` (``options``: ``exact``) so that it
-    computes its optax rule: hplists' own Schedule-Free AdamW and Mechanic, or
-    the method's package where that computes the same rule (Prodigy, D-Adapt,
-    DoG); a method without such a path (:data:`hplists.torch_lrfree.UNSUPPORTED`)
+    ``compiled``, ``state_bits``: 8 for 8-bit moments, docs/8bit.md). A
+    method of paper 002 is built by :func:`hplists.torch_lrfree.build`
+    (``options``: ``exact``) so that it computes its optax rule: hplists' own
+    Schedule-Free AdamW and Mechanic, or the method's package where that
+    computes the same rule (Prodigy, D-Adapt, DoG); a method without such a path (:data:`hplists.torch_lrfree.UNSUPPORTED`)
     is an error that says why.
 
     A point with a ``horizon`` ``h`` has its schedule end, and its training

@@ -49,8 +49,8 @@ def build(point: HParams | Mapping[str, float], params: Any, total_steps: int, *
     method of paper 002 is built by :func:`hplists.torch_lrfree.build`
     (``options``: ``exact``) so that it computes its optax rule: hplists' own
     Schedule-Free AdamW and Mechanic, or the method's package where that
-    computes the same rule (Prodigy, D-Adapt, DoG); a method without such a path (:data:`hplists.torch_lrfree.UNSUPPORTED`)
-    is an error that says why.
+    computes the same rule (Prodigy, D-Adapt, DoG); a method without such a
+    path (:data:`hplists.torch_lrfree.UNSUPPORTED`) is an error that says why.
 
     A point with a ``horizon`` ``h`` has its schedule end, and its training
     stop, at ``hplists.steps_to_run(point, total_steps) = int(h * total_steps)``

@@ -443,8 +443,9 @@ class NAdamW(torch.optim.Optimizer):
         if key not in self._auto:
             n = sum(p.numel() for g in self.param_groups for p in g["params"]
                     if (8 if _uses_8bit(g, p) else 32) == bits)
-            self._auto[key] = auto_compiled(n, compiler=_compiler_found(device_type, bits),
-                                            state_bits=bits)
+            # The compiler is looked for only when the tensors are many enough.
+            self._auto[key] = (auto_compiled(n, compiler=True, state_bits=bits)
+                               and _compiler_found(device_type, bits))
         return self._auto[key]
 
     def _update_group(self, group: dict[str, Any]) -> None:

@@ -33,7 +33,8 @@ Python int).
 block: :mod:`hplists.optim.blockwise_quant`), through its compiled C++ kernel
 (the default, ``compiled="auto"``, where a C++ compiler works) and through plain
 PyTorch operations (``compiled=False``); and bitsandbytes' ``AdamW8bit`` (256
-elements per block) when bitsandbytes is installed and steps on this device
+elements per block) when bitsandbytes is installed (``pip install
+"hplists[bitsandbytes]"``) and steps on this device
 (otherwise the table says why it is missing). The last two columns: the step
 time divided by fused AdamW's in the same round (median over rounds; the goal
 for hplists 8-bit is at most 1.3 at 10M parameters on CPU), and the bytes of

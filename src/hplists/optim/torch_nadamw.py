@@ -18,7 +18,7 @@ so the decay follows the schedule; ``eps`` sits outside the square root and
 2503.03986, footnote 2) are defined for exactly this rule.
 
 Four code paths compute it; all of them keep ``step`` and the two moments as
-the only state:
+the only state (with 8-bit state, below, also a scale per block of each):
 
 * ``compiled`` (``compiled=True``, or chosen by ``compiled="auto"``, the
   default, below; contiguous float32/float64 tensors on any device inductor
@@ -51,13 +51,14 @@ the only state:
 holds at least :data:`AUTO_COMPILED_MIN_PARAMS` parameters (1M with 32-bit
 state) and the device has a compiler for inductor (a working C++ compiler on
 CPU, checked once per process; triton on CUDA), and the other paths otherwise
-(:func:`auto_compiled`). Measured on the 2-core CPU this was written on (1
-thread, a transformer-like mix of 25 tensors, under load from other
-processes): the compiled step took 0.81x the default path's time at 100K
-parameters, 0.67x at 300K, 0.19-0.49x at 1M and 10M, and its first step spent
-13-20 s compiling, in every new process (the compiled graph is not cached on
-disk). At 1M parameters and more the gain (about a millisecond per step and
-more) repays that within some thousands of steps; below, it takes too long.
+(:func:`auto_compiled`). The compiled step takes 0.77x the uncompiled default's
+time at 1M parameters, 0.55x at 10M and 0.59x at 50M (docs/performance.md: 2
+threads, a quiet machine); measured for the threshold (1 thread, a
+transformer-like mix of 25 tensors, a loaded 2-core machine): 0.81x at 100K
+and 0.67x at 300K, and the first step spent 13-20 s compiling, in every new
+process (the compiled graph is not cached on disk). From 1M parameters the
+gain (a millisecond per step and more) repays that within some thousands of
+steps; below, it takes too long.
 ``fused=True`` or ``foreach=True`` make ``"auto"`` choose their path. If the
 compilation fails, ``"auto"`` warns once (per process and device type) and
 uses the other paths from then on; ``compiled=True`` raises instead.
@@ -94,8 +95,9 @@ differ between the frameworks in the last bits). Quantization error compounds:
 the 8-bit trajectory is a different one, about as close to 32-bit as
 bitsandbytes' ``AdamW8bit`` is to ``torch.optim.AdamW`` (on a like quadratic,
 without weight decay or schedule: 0.077 for bitsandbytes, 0.062 for 8-bit
-NAdamW against 32-bit NAdamW). The JAX rule (:mod:`hplists.optim.optax_nadamw8`) computes the same
-codes: 1e-5 apart on the quadratic.
+NAdamW against 32-bit NAdamW). The JAX rule
+(:mod:`hplists.optim.optax_nadamw8`) computes the same codes: 1e-5 apart on the
+quadratic.
 
 Precision: the arithmetic runs in float64 for float64 parameters and in
 float32 otherwise. Moments are stored in the parameter's dtype for float32 and

@@ -52,8 +52,11 @@ def test_a_method_point_is_a_read_only_mapping_equal_to_its_dict():
 def test_a_method_that_contradicts_the_point_is_an_error_not_a_choice():
     with pytest.raises(InvalidParameterError, match="contradicts"):
         method_of(HParams(1e-3, 0.9, 0.99), "prodigy")
-    with pytest.raises(InvalidParameterError, match="method="):
-        method_of({"beta1": 0.9})
+    with pytest.raises(InvalidParameterError, match=r"\['horizon'\] are not HParams fields.*method="):
+        method_of({"beta1": 0.9, "horizon": 0.5})
+    assert method_of({"learning_rate": 1e-3, "beta1": 0.9, "beta2": 0.99}) == "nadamw"
+    with pytest.raises(InvalidParameterError, match="point must be an HParams"):
+        method_of([1e-3, 0.9])
     assert method_of({"beta1": 0.9}, "dog") == "dog"
 
 

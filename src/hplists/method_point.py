@@ -141,25 +141,48 @@ def method_of(point: Any, method: str | None = None) -> str:
     """The update rule of ``point``: ``method`` if given, else the point's own.
 
     An :class:`~hplists.hparams.HParams` is NAdamW's; a :class:`MethodPoint`
-    knows its method; a plain mapping needs ``method``. A ``method`` that
-    contradicts the point's own is an error, not a silent choice.
+    knows its method; a plain mapping is read as a NAdamW point when its keys
+    are :class:`~hplists.hparams.HParams` fields, and otherwise needs
+    ``method``. A ``method`` that contradicts the point's own is an error, not
+    a silent choice.
 
     Example:
         >>> from hplists import HParams
         >>> method_of(HParams(1e-3, 0.9, 0.99)), method_of(MethodPoint("dog", {}))
         ('nadamw', 'dog')
-        >>> method_of({"init_step": 1e-6}, "dog")
-        'dog'
+        >>> method_of({"learning_rate": 1e-3, "beta1": 0.9}), method_of({"init_step": 1e-6}, "dog")
+        ('nadamw', 'dog')
+        >>> method_of({"horizon": 0.5, "beta1": 0.9})
+        Traceback (most recent call last):
+        ...
+        hplists.exceptions.InvalidParameterError: a plain mapping of hyperparameters is read as a NAdamW point (HParams), but ['horizon'] are not HParams fields ...
     """
+    import dataclasses
+
     from hplists.hparams import HParams
 
-    own = "nadamw" if isinstance(point, HParams) else getattr(point, "method", None)
+    if isinstance(point, HParams):
+        own: str | None = "nadamw"
+    elif isinstance(point, MethodPoint):
+        own = point.method
+    elif isinstance(point, Mapping):
+        own = None
+    else:
+        raise InvalidParameterError(
+            f"point must be an HParams, a point of a list (hplists.get_list) or a mapping of "
+            f"hyperparameter names to numbers, got {type(point).__name__}")
     if method is None:
-        if own is None:
+        if own is not None:
+            return own
+        fields = {f.name for f in dataclasses.fields(HParams)}
+        unknown = sorted(set(map(str, point)) - fields)
+        if unknown:
             raise InvalidParameterError(
-                "a plain mapping of hyperparameters does not say its update rule; pass "
-                "method=... (e.g. 'prodigy'), or use a point of a list (hplists.get_list)")
-        return str(own)
+                f"a plain mapping of hyperparameters is read as a NAdamW point (HParams), but "
+                f"{unknown} are not HParams fields (they are {sorted(fields)}); for another "
+                "update rule pass method=... (e.g. 'prodigy'), or use a point of a list "
+                "(hplists.get_list)")
+        return "nadamw"
     if own is not None and own != method:
         raise InvalidParameterError(
             f"method={method!r} contradicts the point, which is a {own!r} point; leave "

@@ -39,7 +39,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-import math
 import os
 import re
 import sqlite3
@@ -49,6 +48,8 @@ import urllib.parse
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from hplists._check import check_choice, check_real
 from hplists._version import __version__
@@ -76,10 +77,12 @@ from hplists.store.base import (
     canonical_point,
     check_status,
     curve_to_json,
+    light_record,
     machine_provenance,
     point_id,
     utc_now,
 )
+from hplists.store.columns import STATUS_CODE, MetricColumns
 from hplists.store.liveness import (  # noqa: F401  (the names this module has always offered)
     HOST_ENV,
     Owner,
@@ -163,6 +166,16 @@ CREATE INDEX IF NOT EXISTS events_by_trial ON events (trial_id);
 """
 
 _RETRIES = 8
+
+# metric_columns: rows converted to arrays this many at a time, and the row's fields.
+_BLOCK_ROWS = 65_536
+_SUMMARY_ROW = np.dtype([
+    ("point_id", object), ("point_index", np.int64), ("seed", np.int64), ("version", object),
+    ("status", np.int8), ("message", object), ("has_curve", np.bool_), ("evals", np.int64),
+    ("last_step", np.int64), ("metric_evals", np.int64), ("first_nonfinite", np.int64),
+    ("nonfinite_value", np.float64), ("hit_step", np.int64), ("hit_seconds", np.float64),
+    ("hit_index", np.int64), ("best", np.float64)])
+
 
 _SQLITE_URL = re.compile(r"^sqlite(\+(?P<driver>[^:/]*))?://(?P<rest>.*)$", re.IGNORECASE | re.DOTALL)
 
@@ -364,6 +377,9 @@ class SQLiteStore(TrialStore):
         self._conn_pid = -1
         self._opened_read_only = ""  # the URI parameter the connection was opened with
         self._host = host_identity()
+        # point id -> its JSON, read once (a point's id is the hash of that text, so it never
+        # changes): metric_columns reads the points of every workload of a study
+        self._point_texts: dict[str, str] = {}
         self._connection()
 
     # ----- connection and schema -----------------------------------------------------------------
@@ -984,23 +1000,24 @@ class SQLiteStore(TrialStore):
                        .fetchone()[0])
 
     def headers(self, study: str | None = None) -> list[TrialRecord]:
-        """:meth:`trials` without curves and provenance, read without touching the curves."""
+        """:meth:`trials` without curves and provenance, read without touching the curves.
+
+        Each point's JSON is read and parsed once (its trials share the dict).
+        """
         where, params = self._filter(study, None, None)
         with self._read_txn() as c:
             rows = c.execute(
-                "SELECT t.study, t.point_id, t.point_index, p.point, t.workload, "
-                "t.workload_version, t.seed, t.status, t.message "
-                "FROM trials t JOIN points p ON p.point_id = t.point_id "
-                f"WHERE {where} ORDER BY t.study, t.workload, t.point_index IS NULL, "
-                "t.point_index, t.point_id, t.seed", params).fetchall()
-        parsed: dict[str, dict[str, float]] = {}
-        out = []
-        for st, pid, index, point, wl, wv, seed, status, message in rows:
-            if pid not in parsed:
-                parsed[pid] = json.loads(point)
-            out.append(TrialRecord(st, pid, index, parsed[pid], wl, wv, int(seed), Status(status),
-                                   message, None, {}))
-        return out
+                "SELECT t.study, t.point_id, t.point_index, t.workload, t.workload_version, "
+                f"t.seed, t.status, t.message FROM trials t WHERE {where} "
+                "ORDER BY t.study, t.workload, t.point_index IS NULL, t.point_index, "
+                "t.point_id, t.seed", params).fetchall()
+            texts = c.execute(
+                "SELECT p.point_id, p.point FROM points p WHERE p.point_id IN "
+                f"(SELECT t.point_id FROM trials t WHERE {where})", params).fetchall()
+        parsed = {pid: json.loads(text) for pid, text in texts}
+        statuses = {s.value: s for s in Status}
+        return [light_record(st, pid, index, parsed[pid], wl, wv, seed, statuses[status], message)
+                for st, pid, index, wl, wv, seed, status, message in rows]
 
     def metric_summaries(self, study: str, workload: str, metric: str, mode: str,
                          target: float) -> list[MetricSummary]:
@@ -1010,62 +1027,84 @@ class SQLiteStore(TrialStore):
         them equal on the committed stores): per trial, the first finite value
         that reaches the target, its seconds and position, the best finite
         value, and what validation needs. Memory grows with the trials, not
-        with their evaluations.
+        with their evaluations. The rows of :meth:`metric_columns`, as objects.
+        """
+        check_choice("mode", mode, ("min", "max"))
+        return self.metric_columns(study, workload, metric, mode, target).summaries()
+
+    def metric_columns(self, study: str, workload: str, metric: str | None, mode: str = "min",
+                       target: float = 0.0) -> MetricColumns:
+        """:meth:`metric_summaries` as columns, from one pass of SQLite over each trial's rows.
+
+        Per trial, one grouped scan of its metric's values (count, first non-finite
+        step, first step that reaches the target, best finite value), the count and
+        last step of its evaluations, and index lookups for the seconds and position
+        of the hit; no Python object is made per trial but the row SQLite hands over,
+        converted to arrays a block at a time.
         """
         check_choice("mode", mode, ("min", "max"))
         target = check_real("target", target)
-        # NaN is stored as NULL; +-inf as SQLite's infinite REAL (9e999 reads as +inf).
+        # NaN is stored as NULL; +-inf as SQLite's infinite REAL (9e999 reads as +inf). A
+        # comparison with NULL is NULL, so `finite` is false for NaN without testing for it.
         reach, best = ("m.value <= :target", "MIN") if mode == "min" else \
             ("m.value >= :target", "MAX")
-        finite = "m.value IS NOT NULL AND m.value < 9e999 AND m.value > -9e999"
+        finite = "m.value > -9e999 AND m.value < 9e999"
+        status = " ".join(f"WHEN '{s.value}' THEN {STATUS_CODE[s]}" for s in Status)
         sql = f"""
-            SELECT t.trial_id, t.point_id, t.point_index, p.point, t.workload_version, t.seed,
-                   t.status, t.message, t.has_curve, NULL,
+            SELECT t.point_id, COALESCE(t.point_index, -1), t.seed, t.workload_version,
+                   CASE t.status {status} END, t.message, t.has_curve,
                    (SELECT COUNT(*) FROM evals e WHERE e.trial_id = t.trial_id),
-                   (SELECT MAX(e.step) FROM evals e WHERE e.trial_id = t.trial_id),
-                   (SELECT COUNT(*) FROM eval_metrics m
-                    WHERE m.trial_id = t.trial_id AND m.metric = :metric),
-                   (SELECT MIN(m.step) FROM eval_metrics m
-                    WHERE m.trial_id = t.trial_id AND m.metric = :metric AND NOT ({finite})),
-                   (SELECT m.value FROM eval_metrics m
-                    WHERE m.trial_id = t.trial_id AND m.metric = :metric AND NOT ({finite})
-                    ORDER BY m.step LIMIT 1),
-                   h.step,
-                   (SELECT e.seconds FROM evals e WHERE e.trial_id = t.trial_id
-                    AND e.step = h.step),
-                   (SELECT COUNT(*) FROM evals e WHERE e.trial_id = t.trial_id
-                    AND e.step < h.step),
-                   (SELECT {best}(m.value) FROM eval_metrics m
-                    WHERE m.trial_id = t.trial_id AND m.metric = :metric AND {finite})
-            FROM trials t JOIN points p ON p.point_id = t.point_id
-            LEFT JOIN (SELECT m.trial_id, MIN(m.step) AS step FROM eval_metrics m
-                       JOIN trials t2 ON t2.trial_id = m.trial_id
-                       WHERE t2.study = :study AND t2.workload = :workload
-                       AND m.metric = :metric AND {finite} AND {reach}
-                       GROUP BY m.trial_id) h ON h.trial_id = t.trial_id
-            WHERE t.study = :study AND t.workload = :workload
-            ORDER BY t.point_index IS NULL, t.point_index, t.point_id, t.seed"""
+                   COALESCE((SELECT MAX(e.step) FROM evals e WHERE e.trial_id = t.trial_id), -1),
+                   COALESCE(m.n, 0), COALESCE(m.nonfinite, -1),
+                   CASE WHEN m.nonfinite IS NULL THEN NULL ELSE
+                       (SELECT v.value FROM eval_metrics v WHERE v.trial_id = t.trial_id
+                        AND v.metric = :metric AND v.step = m.nonfinite) END,
+                   COALESCE(m.hit, -1),
+                   CASE WHEN m.hit IS NULL THEN NULL ELSE
+                       (SELECT e.seconds FROM evals e WHERE e.trial_id = t.trial_id
+                        AND e.step = m.hit) END,
+                   CASE WHEN m.hit IS NULL THEN -1 ELSE
+                       (SELECT COUNT(*) FROM evals e WHERE e.trial_id = t.trial_id
+                        AND e.step < m.hit) END,
+                   m.best
+            FROM trials t
+            LEFT JOIN (SELECT m.trial_id, COUNT(*) AS n,
+                              MIN(CASE WHEN {finite} THEN NULL ELSE m.step END) AS nonfinite,
+                              MIN(CASE WHEN {reach} AND {finite} THEN m.step END) AS hit,
+                              {best}(CASE WHEN {finite} THEN m.value END) AS best
+                       FROM eval_metrics m
+                       WHERE m.trial_id IN (SELECT t2.trial_id FROM trials t2
+                                            WHERE t2.study = :study AND t2.workload = :workload)
+                       AND m.metric = :metric
+                       GROUP BY m.trial_id) m ON m.trial_id = t.trial_id
+            WHERE t.study = :study AND t.workload = :workload"""
         params = {"study": study, "workload": workload, "metric": metric, "target": target}
+        blocks = []
         with self._read_txn() as c:
-            rows = c.execute(sql, params).fetchall()
-        out = []
-        parsed: dict[str, dict[str, float]] = {}  # a point's JSON, parsed once for its trials
-        for (_tid, pid, index, point, wv, seed, status, message, has_curve, _, n, last,
-             n_metric, nonfinite, bad_value, hit, hit_seconds, hit_index, best_value) in rows:
-            if pid not in parsed:
-                parsed[pid] = json.loads(point)
-            record = TrialRecord(study, pid, index, parsed[pid], workload, wv, int(seed),
-                                 Status(status), message, None, {})
-            out.append(MetricSummary(
-                record, bool(has_curve), int(n), None if last is None else int(last),
-                int(n_metric), None if nonfinite is None else int(nonfinite),
-                None if nonfinite is None else (math.nan if bad_value is None
-                                                else float(bad_value)),
-                None if hit is None else int(hit),
-                None if hit is None else (math.nan if hit_seconds is None else float(hit_seconds)),
-                -1 if hit is None else int(hit_index),
-                None if best_value is None else float(best_value)))
-        return out
+            cur = c.execute(sql, params)
+            while rows := cur.fetchmany(_BLOCK_ROWS):
+                blocks.append(np.array(rows, dtype=_SUMMARY_ROW))
+            if not blocks:
+                return MetricColumns.empty()
+            table = np.concatenate(blocks)
+            del blocks
+            ids, point = np.unique(table["point_id"], return_inverse=True)
+            texts = self._point_texts
+            if any(i not in texts for i in ids.tolist()):  # read each point once per store
+                texts.update(c.execute(
+                    "SELECT p.point_id, p.point FROM points p WHERE p.point_id IN (SELECT "
+                    "t.point_id FROM trials t WHERE t.study = ? AND t.workload = ?)",
+                    (study, workload)).fetchall())
+        versions, version = np.unique(table["version"], return_inverse=True)
+        n = table.shape[0]
+        columns = {name: table[name] for name in _SUMMARY_ROW.fields or ()}
+        columns.update(study=np.zeros(n, np.int32), workload=np.zeros(n, np.int32),
+                       point=point, version=version)
+        cols = MetricColumns.build((study,), (workload,), {i: texts[i] for i in ids.tolist()},
+                                   versions.tolist(), columns, table["message"])
+        # trials' order: point index (unindexed last), point id (codes are in id order), seed
+        return cols.take(np.lexsort((cols.seed, cols.point, cols.point_index,
+                                     cols.point_index < 0)))
 
     def recorded_points(self, study: str) -> dict[int, list[dict[str, float]]]:
         """Point index -> the distinct points ``study`` recorded there (no curves are read)."""
@@ -1186,6 +1225,6 @@ class SQLiteStore(TrialStore):
 for _name in ("__init__", "claim", "heartbeat", "finish", "fail", "put", "put_many", "trials",
               "require_trials", "retire", "count", "studies", "workloads", "summary", "events",
               "check", "recorded_points", "manifest", "record_manifest", "metric_summaries",
-              "headers"):
+              "metric_columns", "headers"):
     setattr(SQLiteStore, _name, _guarded(getattr(SQLiteStore, _name)))
 del _name

@@ -34,15 +34,11 @@ def _point_dict(point: Point, index: int) -> dict[str, float]:
 
 
 def trial_steps(point: Point, step_budget: int) -> int:
-    """Steps one trial of ``point`` trains: ``int(h * T)`` for a ``horizon`` ``h``, else ``T``.
+    """Steps one trial of ``point`` trains: :func:`hplists.steps_to_run` of the step budget.
 
     Example:
-        >>> trial_steps({"horizon": 0.33, "beta1": 0.9}, 1200), trial_steps({"beta1": 0.9}, 1200)
-        (396, 1200)
-        >>> trial_steps({"horizon": 1.5}, 100)
-        Traceback (most recent call last):
-        ...
-        hplists.exceptions.InvalidParameterError: horizon must be in (0, 1], got 1.5
+        >>> trial_steps({"horizon": 0.33}, 1200)
+        396
     """
     step_budget = check_int("step_budget", step_budget, low=1)
     return steps_to_run(point, step_budget)

@@ -51,7 +51,7 @@ Statistic = Literal["mean", "median"]
 BAND_METHODS = ("ld_equal_tailed", "ld_highest_density", "ks", "dkw")
 
 # The most numbers (trials x sample) an expected-best curve is computed in at once.
-_CELLS = 4_000_000
+_CELLS = 1_000_000
 
 
 @dataclasses.dataclass(frozen=True)

@@ -427,11 +427,13 @@ class MetricSummary:
     metrics: tuple[str, ...] | None = dataclasses.field(default=None, compare=False)
 
 
-def summarize(record: TrialRecord, metric: str, mode: str, target: float) -> MetricSummary:
+def summarize(record: TrialRecord, metric: str | None, mode: str, target: float
+              ) -> MetricSummary:
     """A trial with its curve reduced to a :class:`MetricSummary`: the one reduction.
 
     Hits are :func:`hplists.metric.hits` on finite values (NaN and infinite
-    values never reach a target).
+    values never reach a target). ``metric=None`` reduces the curve to its
+    length only (as a curve without the metric).
 
     Example:
         >>> from hplists import Curve
@@ -677,10 +679,8 @@ class TrialStore(abc.ABC):
 
         if metric is None:
             return MetricColumns.from_summaries(
-                dataclasses.replace(summarize(r, "", "min", 0.0), metric_evals=0, hit_step=None,
-                                    hit_seconds=None, hit_index=-1, best=None,
-                                    first_nonfinite=None, nonfinite_value=None)
-                for r in self.trials(study=study, workload=workload))
+                summarize(r, None, mode, target) for r in self.trials(study=study,
+                                                                     workload=workload))
         return MetricColumns.from_summaries(
             self.metric_summaries(study, workload, metric, mode, target))
 

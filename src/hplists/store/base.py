@@ -448,8 +448,9 @@ def summarize(record: TrialRecord, metric: str | None, mode: str, target: float
     from hplists import metric as direction
 
     c = record.curve
-    has = c is not None and metric in c.metrics
-    values = np.asarray(c.metrics[metric], dtype=np.float64) if has and c else np.zeros(0)
+    has = c is not None and metric is not None and metric in c.metrics
+    values = np.asarray(c.metrics[metric], dtype=np.float64) if has and c and metric is not None \
+        else np.zeros(0)
     finite = np.isfinite(values)
     reach = finite & np.asarray(direction.hits(values, target, mode), dtype=bool)
     j = int(np.argmax(reach)) if reach.any() else -1

@@ -202,7 +202,10 @@ def load_columns(paths: Sequence[str | os.PathLike[str]], specs: Mapping[str, Wo
                         "studies": sorted(part.studies)})
         parts.append(part)
     columns = MetricColumns.concat(parts)
+    del parts
     rows = _first_of_each_trial(columns)
+    if rows.size == len(columns) and (rows == np.arange(rows.size)).all():
+        return columns, sources, 0  # no trial in two stores: the rows as they are
     return columns.take(rows), sources, len(columns) - rows.size
 
 

@@ -129,14 +129,18 @@ def expected_best(
     y = np.sort(-y if minimize else y)
     num = y.size
     i = np.arange(1, num + 1)
-    if replacement:
-        w = (i / num) ** trials[:, None] - ((i - 1) / num) ** trials[:, None]
-    else:
-        n = trials[:, None]
-        log_w = _log_comb(i - 1, n - 1) - _log_comb(num, n)
-        w = np.where(i >= n, np.exp(log_w), 0.0)
-    with np.errstate(invalid="ignore"):
-        out = np.where(w > 0, w * y, 0.0).sum(axis=1)
+    rows = max(1, _CELLS // num)  # at most _CELLS weights at once; each n's sum is its own
+    out = np.empty(trials.size)
+    for lo in range(0, trials.size, rows):
+        part = trials[lo:lo + rows]
+        if replacement:
+            w = (i / num) ** part[:, None] - ((i - 1) / num) ** part[:, None]
+        else:
+            n = part[:, None]
+            log_w = _log_comb(i - 1, n - 1) - _log_comb(num, n)
+            w = np.where(i >= n, np.exp(log_w), 0.0)
+        with np.errstate(invalid="ignore"):
+            out[lo:lo + rows] = np.where(w > 0, w * y, 0.0).sum(axis=1)
     return -out if minimize else out
 
 

@@ -11,7 +11,8 @@ medians over the repeats, with the ratios before / after. The load average is pr
 too: numbers taken while other work runs are slower than on a quiet machine.
 
     .venv/bin/python benchmarks/store_scale.py [--trials 2000,20000,100000,1000000]
-        [--commands score,build,report] [--baseline /tmp/before/src] [--keep /tmp/stores]
+        [--commands score,build,report] [--baseline /tmp/before/src] [--current SRC]
+        [--keep /tmp/stores]
         [--evals 20] [--repeats 2]
 
 The commands as a user runs them:
@@ -120,6 +121,8 @@ def main() -> None:
     ap.add_argument("--trials", default="2000,20000")
     ap.add_argument("--commands", default="score,build,report")
     ap.add_argument("--baseline", metavar="SRC", help="the src folder of the code to compare")
+    ap.add_argument("--current", metavar="SRC", default="-",
+                    help="the src folder of the code measured (default: this checkout's)")
     ap.add_argument("--baseline-report-up-to", type=int, default=20_000, metavar="N")
     ap.add_argument("--keep", type=Path, metavar="DIR", help="write (and reuse) stores here")
     ap.add_argument("--evals", type=int, default=20)
@@ -128,7 +131,8 @@ def main() -> None:
     args = ap.parse_args()
     commands = [c.strip() for c in args.commands.split(",") if c.strip()]
     print(f"load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())} "
-          f"({os.cpu_count()} CPUs); baseline: {args.baseline or 'none'}")
+          f"({os.cpu_count()} CPUs); before: {args.baseline or 'none'}; after: "
+          f"{'this checkout' if args.current == '-' else args.current}")
     print(f"{'trials':>8} {'command':>8} {'before s':>9} {'after s':>8} {'time ratio':>10} "
           f"{'before MB':>10} {'after MB':>9} {'memory ratio':>12}")
     with tempfile.TemporaryDirectory() as tmp:
@@ -141,9 +145,9 @@ def main() -> None:
                 wrote = _write(store, n, args.evals, WORKLOADS)
                 print(f"{n:>8} wrote the store in {wrote:.1f} s")
             for command in commands:
-                ways = ["-"]
+                ways = [args.current]
                 if args.baseline and (command != "report" or n <= args.baseline_report_up_to):
-                    ways = [args.baseline, "-"]
+                    ways = [args.baseline, args.current]
                 runs: dict[str, list[dict | None]] = {w: [] for w in ways}
                 for r in range(args.repeats):
                     for way in (ways if r % 2 == 0 else ways[::-1]):
@@ -152,9 +156,9 @@ def main() -> None:
                                               args.timeout))
                 before = runs.get(args.baseline or "", [])
                 t0, tb = _cell(before, "wall", args.timeout, ".2f")
-                t1, ta = _cell(runs["-"], "wall", args.timeout, ".2f")
+                t1, ta = _cell(runs[args.current], "wall", args.timeout, ".2f")
                 m0, mb = _cell(before, "rss_mb", args.timeout, ".0f")
-                m1, ma = _cell(runs["-"], "rss_mb", args.timeout, ".0f")
+                m1, ma = _cell(runs[args.current], "rss_mb", args.timeout, ".0f")
                 ratio = f"{tb / ta:.2f}" if before and ta else "-"
                 memory = f"{mb / ma:.2f}" if before and ma and mb != float("inf") else "-"
                 print(f"{n:>8} {command:>8} {t0:>9} {t1:>8} {ratio:>10} {m0:>10} {m1:>9} "

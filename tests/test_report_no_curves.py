@@ -97,3 +97,14 @@ def test_a_trial_that_cannot_be_scored_is_reported_as_from_the_curves(tmp_path):
     why = reduced.why_missing("rows") or next(
         str(e) for b, e in reduced.missing_baselines() if b.study == "baseline/metz")
     assert "beyond the step budget" in why
+
+
+def test_every_backend_reduces_the_trials_as_the_curves_do(store_url):
+    """SQLite in its own query, PostgreSQL through the summaries: the same tables."""
+    records, specs = synthetic_study(num_points=16, workloads=2, seeds=2, k=2, num_evals=8)
+    with open_store(store_url) as s:
+        s.put_many(records)
+    loaded, sources, _ = load_records([store_url])
+    curves = Analysis(loaded, specs, registry=False, k=2, sources=sources)
+    assert _tables(Analysis.from_stores([store_url], specs, registry=False, k=2)) == \
+        _tables(curves)

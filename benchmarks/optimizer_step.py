@@ -1,4 +1,4 @@
-"""Step time of hplists' NAdamW against torch.optim's AdamW and NAdam.
+"""Step time of hplists' NAdamW (32-bit and 8-bit state) against torch.optim's AdamW and NAdam.
 
 Measures ``optimizer.step()`` alone (gradients are fixed tensors set once) for
 models of 1M, 10M and 50M float32 parameters on CPU, and on CUDA when present.
@@ -24,14 +24,29 @@ restores the true first moment. No single pass of a stock kernel can do both
 the Nesterov numerator and the moment update, because the kernel stores the
 vector it divides. The foreach path needs 8 elementwise passes per block.
 The compiled path reads and writes each tensor once, as fused AdamW does.
-All optimizers keep 8 bytes of state per float32 parameter (two moments; the
-torch ones also keep a step tensor per parameter tensor, hplists a Python int).
+The 32-bit optimizers keep 8 bytes of state per float32 parameter (two
+moments; the torch ones also keep a step tensor per parameter tensor, hplists a
+Python int).
+
+8-bit state, side by side with the 32-bit rows: hplists NAdamW with
+``state_bits=8`` (Dettmers et al.'s block-wise quantization, 2048 elements per
+block: :mod:`hplists.optim.blockwise_quant`), through its compiled C++ kernel
+(the default, ``compiled="auto"``, where a C++ compiler works) and through plain
+PyTorch operations (``compiled=False``); and bitsandbytes' ``AdamW8bit`` (256
+elements per block) when bitsandbytes is installed (``pip install
+"hplists[bitsandbytes]"``) and steps on this device
+(otherwise the table says why it is missing). The last two columns: the step
+time divided by fused AdamW's in the same round (median over rounds; the goal
+for hplists 8-bit is at most 1.3 at 10M parameters on CPU), and the bytes of
+state per parameter, summed over the optimizer's state tensors (bitsandbytes
+also keeps its two 256-value maps per tensor).
 
 Usage::
 
     python benchmarks/optimizer_step.py                 # 1M, 10M, 50M; 30 rounds
     python benchmarks/optimizer_step.py --sizes 1e6 --rounds 5 --devices cpu
     python benchmarks/optimizer_step.py --sizes 1e7 --only compiled --threads 1
+    python benchmarks/optimizer_step.py --only 8-bit "(default" bitsandbytes  # the 8-bit table
 """
 
 from __future__ import annotations
@@ -40,6 +55,7 @@ import argparse
 import random
 import statistics
 import time
+import warnings
 from collections.abc import Callable
 
 import torch
@@ -65,6 +81,13 @@ OPTIMIZERS: dict[str, Callable[[list[torch.nn.Parameter]], torch.optim.Optimizer
     "hplists NAdamW (default)": lambda ps: NAdamW(
         ps, lr=LR, betas=BETAS, weight_decay=WEIGHT_DECAY
     ),
+    "hplists NAdamW 8-bit (default)": lambda ps: NAdamW(
+        ps, lr=LR, betas=BETAS, weight_decay=WEIGHT_DECAY, state_bits=8
+    ),
+    "hplists NAdamW 8-bit plain": lambda ps: NAdamW(
+        ps, lr=LR, betas=BETAS, weight_decay=WEIGHT_DECAY, state_bits=8, compiled=False
+    ),
+    "bitsandbytes AdamW8bit": lambda ps: _bitsandbytes_adamw8bit(ps),
     "hplists NAdamW fused": lambda ps: NAdamW(
         ps, lr=LR, betas=BETAS, weight_decay=WEIGHT_DECAY, fused=True
     ),
@@ -79,6 +102,27 @@ OPTIMIZERS: dict[str, Callable[[list[torch.nn.Parameter]], torch.optim.Optimizer
     ),
 }
 ADAMW = ("AdamW fused", "AdamW foreach")
+
+
+def _bitsandbytes_adamw8bit(params: list[torch.nn.Parameter]) -> torch.optim.Optimizer:
+    import bitsandbytes as bnb  # not a dependency: the row is skipped without it
+
+    return bnb.optim.AdamW8bit(params, lr=LR, betas=BETAS, weight_decay=WEIGHT_DECAY)
+
+
+def unavailable(name: str, device: str) -> str | None:
+    """Why optimizer ``name`` cannot step on ``device`` here (None: it can)."""
+    if name != "bitsandbytes AdamW8bit":
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            p = torch.nn.Parameter(torch.ones(8192, device=device))
+            p.grad = torch.ones_like(p)
+            _bitsandbytes_adamw8bit([p]).step()
+    except Exception as e:  # not installed, or no kernel for this device
+        return f"{type(e).__name__}: {str(e).splitlines()[0][:120] if str(e) else ''}"
+    return None
 
 
 def shapes(n: int, layers: int = 8, width: int = 1024) -> list[tuple[int, ...]]:
@@ -109,7 +153,7 @@ def state_bytes_per_param(opt: torch.optim.Optimizer, n: int) -> float:
 
 
 def bench(n: int, device: str, rounds: int, warmup: int, names: list[str], flush_mb: int = 64
-          ) -> list[tuple[str, float, float, float]]:
+          ) -> list[tuple[str, float, float, float, float]]:
     gen = torch.Generator().manual_seed(0)
     tensors = [torch.randn(s, generator=gen) for s in shapes(n)]
     grads = [torch.randn(s, generator=gen).to(device) for s in shapes(n)]
@@ -147,11 +191,13 @@ def bench(n: int, device: str, rounds: int, warmup: int, names: list[str], flush
     rows = []
     for name, opt in opts.items():
         ratios = [a / b for a, b in zip(times[name], times[fastest], strict=True)]
+        fused = [a / b for a, b in zip(times[name], times["AdamW fused"], strict=True)]
         rows.append(
             (
                 name,
                 statistics.median(times[name]) * 1e3,
                 statistics.median(ratios),
+                statistics.median(fused),
                 state_bytes_per_param(opt, n),
             )
         )
@@ -181,14 +227,19 @@ def main() -> None:
     devices = args.devices or (["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"])
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, rounds={args.rounds}")
     for device in devices:
+        missing = {k: why for k in names if (why := unavailable(k, device))}
+        for name, why in missing.items():
+            print(f"{device}: skipping {name}: {why}")
+        run = [k for k in names if k not in missing]
         for size in args.sizes:
             n = int(size)
-            rows = bench(n, device, args.rounds, args.warmup, names, args.flush_mb)
-            print(f"\n{device}, {n / 1e6:g}M float32 parameters "
-                  "(ratio: median over rounds of time / fastest AdamW's time in the same round)")
-            print(f"{'optimizer':28s} {'median ms':>10s} {'ratio':>7s} {'state B/param':>14s}")
-            for name, ms, ratio, bpp in rows:
-                print(f"{name:28s} {ms:10.2f} {ratio:7.2f} {bpp:14.2f}")
+            rows = bench(n, device, args.rounds, args.warmup, run, args.flush_mb)
+            print(f"\n{device}, {n / 1e6:g}M float32 parameters (ratio: median over rounds of "
+                  "time / fastest AdamW's time in the same round; vs fused: / AdamW fused's)")
+            print(f"{'optimizer':31s} {'median ms':>10s} {'ratio':>7s} {'vs fused':>9s} "
+                  f"{'state B/param':>14s}")
+            for name, ms, ratio, fused, bpp in rows:
+                print(f"{name:31s} {ms:10.2f} {ratio:7.2f} {fused:9.2f} {bpp:14.3f}")
 
 
 if __name__ == "__main__":

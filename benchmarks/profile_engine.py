@@ -37,6 +37,7 @@ def profile(name: str, points: int) -> dict[str, float]:
     from hplists.space import get_space
     from hplists.workloads import engine
     from hplists.workloads.engine import loop
+    from hplists.workloads.engine.programs import PROGRAM_CACHE, CompiledPrograms
     from hplists.workloads.registry import get_workload
 
     w = get_workload(name)
@@ -54,15 +55,15 @@ def profile(name: str, points: int) -> dict[str, float]:
             return out
         return call
 
-    real_programs, real_score = loop._programs, w.score  # what the training loop calls
+    real_programs, real_score = loop.compiled_programs, w.score  # what the training loop calls
 
-    def programs(*args, **kwargs):
+    def timed_programs(*args, **kwargs):
         t = time.perf_counter()
-        cached = len(engine._PROGRAMS)
+        cached = len(PROGRAM_CACHE)
         progs = real_programs(*args, **kwargs)
-        if len(engine._PROGRAMS) != cached:
+        if len(PROGRAM_CACHE) != cached:
             spent["compile"] += time.perf_counter() - t
-        wrapped = engine._Programs(
+        wrapped = CompiledPrograms(
             init=timed("init", progs.init, jax.block_until_ready),
             chunk=timed("train", progs.chunk, jax.block_until_ready),
             predict=timed("eval", progs.predict, jax.device_get),
@@ -75,7 +76,7 @@ def profile(name: str, points: int) -> dict[str, float]:
         spent["score"] += time.perf_counter() - t
         return out
 
-    loop._programs = programs
+    loop.compiled_programs = timed_programs
     w.score = score  # type: ignore[method-assign]
     try:
         t0 = time.perf_counter()
@@ -87,7 +88,7 @@ def profile(name: str, points: int) -> dict[str, float]:
         engine.train(w, pts, 0, batching=batching)
         wall = time.perf_counter() - t0
     finally:
-        loop._programs = real_programs
+        loop.compiled_programs = real_programs
         del w.score
     spent.pop("compile", None)
     parts = {k: spent.get(k, 0.0) for k in ("train", "eval", "score", "init")}

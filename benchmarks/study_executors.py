@@ -1,13 +1,13 @@
-"""Wall time of a study's trials on the two local executors of the trial runner, side by side.
+"""Wall time of a study's trials on the two local executors of the trial loop, side by side.
 
 A study of many single-seed points per workload (the learning-rate-free
 calibration, the paper-001 broad study) can run them two ways on one machine:
 
-* ``local``: :class:`~hplists.study.runner.LocalExecutor`, one task of
+* ``local``: :class:`~hplists.trials.executors.LocalExecutor`, one task of
   ``2 x workers`` points at a time, trained with the engine's ``"processes"``
   batching (its worker pool trains the task's points one per worker), then
   recorded, then the next task is claimed;
-* ``pool``: :class:`~hplists.study.runner.PoolExecutor`, one task per worker
+* ``pool``: :class:`~hplists.trials.executors.PoolExecutor`, one task per worker
   process, each worker training its task's points one by one, a new task
   handed out as soon as one ends.
 
@@ -38,7 +38,7 @@ import numpy as np
 
 from hplists.space import get_space
 from hplists.store import open_store
-from hplists.study.runner import LocalExecutor, PoolExecutor, StaticSource, TrainTask, run
+from hplists.trials import LocalExecutor, PoolExecutor, StaticSource, TrainTask, run
 from hplists.workloads.registry import get_workload
 
 

@@ -205,7 +205,7 @@ def test_linear_over_the_whole_float_range_samples_inside_it():
 def test_cli_prints_one_line_naming_the_file(tmp_path, capsys):
     bad = tmp_path / "bad.json"
     bad.write_text(DEEP)
-    assert main(["store", "import", str(tmp_path / "s.db"), str(bad)]) == 2
+    assert main(["store", "import", "--store", str(tmp_path / "s.db"), str(bad)]) == 2
     err = capsys.readouterr().err
     assert "bad.json" in err and "nested too deeply" in err and len(err.splitlines()) == 1
 

@@ -72,8 +72,9 @@ def test_damage_past_the_header_is_one_clear_line_and_nothing_is_written(files, 
     bad = tmp_path / "bad.db"
     bad.write_bytes(bytes(data))
     before = digest(bad)
-    for argv in (("store", "info", bad), ("store", "export", bad, "-o", tmp_path / "o.csv"),
-                 ("store", "import", bad, export)):
+    for argv in (("store", "info", "--store", bad),
+                 ("store", "export", "--store", bad, "-o", tmp_path / "o.csv"),
+                 ("store", "import", "--store", bad, export)):
         code, _, err = run(capsys, *argv)
         assert code == 2 and one_line(err), (argv, err)
         assert "is damaged" in err and str(bad) in err
@@ -96,7 +97,7 @@ def test_store_check_refuses_a_damaged_file(files, tmp_path):
 def test_a_missing_table_is_a_clear_error(files, tmp_path, capsys):
     db, _, _ = files
     copy = _altered_copy(db, tmp_path / "copy.db", "DROP TABLE eval_metrics")
-    code, _, err = run(capsys, "store", "export", copy, "-o", tmp_path / "o.csv")
+    code, _, err = run(capsys, "store", "export", "--store", copy, "-o", tmp_path / "o.csv")
     assert code == 2 and one_line(err) and "no table 'eval_metrics'" in err
     with pytest.raises(CorruptStoreError, match="no table 'eval_metrics'"):
         open_store(copy, create=False).trials()
@@ -106,9 +107,10 @@ def test_read_only_commands_do_not_turn_an_empty_file_into_a_store(files, tmp_pa
     _, _, specs = files
     empty = tmp_path / "empty.db"
     empty.write_bytes(b"")
-    for argv in (("store", "info", empty), ("store", "export", empty, "-o", tmp_path / "o.csv"),
+    for argv in (("store", "info", "--store", empty),
+                 ("store", "export", "--store", empty, "-o", tmp_path / "o.csv"),
                  ("score", "--store", empty, "--specs", specs),
-                 ("report", empty, "-o", tmp_path / "rep")):
+                 ("report", "--store", empty, "-o", tmp_path / "rep")):
         code, _, err = run(capsys, *argv)
         assert code == 2 and one_line(err) and "empty" in err, (argv, err)
     assert empty.stat().st_size == 0
@@ -122,7 +124,7 @@ def test_a_store_of_a_newer_schema_is_refused_unchanged(files, tmp_path, capsys)
     newer = _altered_copy(db, tmp_path / "newer.db",
                           "UPDATE meta SET value = '99' WHERE key = 'schema_version'")
     before = digest(newer)
-    code, _, err = run(capsys, "store", "import", newer, export)
+    code, _, err = run(capsys, "store", "import", "--store", newer, export)
     assert code == 2 and one_line(err) and "schema version '99'" in err
     assert digest(newer) == before
 
@@ -141,9 +143,9 @@ def test_output_paths(files, tmp_path, capsys):
                        tmp_path / "new" / "dir" / "l.json")
     assert code == 0, err
     assert len(json.loads((tmp_path / "new" / "dir" / "l.json").read_text())["points"]) == 2
-    code, _, err = run(capsys, "store", "export", db, "-o", tmp_path / "x" / "y" / "t.csv")
+    code, _, err = run(capsys, "store", "export", "--store", db, "-o", tmp_path / "x" / "y" / "t.csv")
     assert code == 0 and (tmp_path / "x" / "y" / "t.csv").is_file()
-    code, _, err = run(capsys, "store", "export", db, "-o", out_dir)
+    code, _, err = run(capsys, "store", "export", "--store", db, "-o", out_dir)
     assert code == 2 and one_line(err) and "is a directory" in err
 
 
@@ -170,7 +172,7 @@ def test_loo_sizes_zero_is_refused(files, capsys):
 
 
 def test_process_pool_of_zero_workers_is_refused():
-    from hplists.study.runner import PoolExecutor
+    from hplists.trials import PoolExecutor
 
     with pytest.raises(InvalidParameterError, match="workers must be an integer in"):
         PoolExecutor(0)
@@ -180,18 +182,18 @@ def test_negative_steps_are_refused_on_import(tmp_path, capsys):
     path = tmp_path / "neg.csv"
     path.write_text("study,workload,seed,learning_rate,beta1,beta2,step,error_rate\n"
                     "s,w,0,0.01,0.9,0.99,-3,0.5\ns,w,0,0.01,0.9,0.99,1,0.4\n")
-    code, _, err = run(capsys, "store", "import", tmp_path / "s.db", path)
+    code, _, err = run(capsys, "store", "import", "--store", tmp_path / "s.db", path)
     assert code == 2 and one_line(err) and "column 'step': must be >= 0" in err
 
 
 def test_cli_error_for_a_missing_or_unreadable_file_names_it(tmp_path, capsys):
-    code, _, err = run(capsys, "store", "import", tmp_path / "s.db", tmp_path / "none.json")
+    code, _, err = run(capsys, "store", "import", "--store", tmp_path / "s.db", tmp_path / "none.json")
     assert code == 2 and one_line(err) and "none.json" in err
     if os.geteuid() != 0:  # root reads anything
         locked = tmp_path / "locked.json"
         locked.write_text("{}")
         locked.chmod(0)
-        code, _, err = run(capsys, "store", "import", tmp_path / "s.db", locked)
+        code, _, err = run(capsys, "store", "import", "--store", tmp_path / "s.db", locked)
         assert code == 2 and one_line(err) and "locked.json" in err
 
 
@@ -222,11 +224,11 @@ def test_integers_past_what_a_store_keeps_are_one_line_on_import(tmp_path, capsy
         "curve": {"steps": [1], "seconds": [0.1], "train_loss": [1.0],
                   "metrics": {"error_rate": [0.5]}}}]}
     (tmp_path / "seed.json").write_text(json.dumps(doc))
-    code, _, err = run(capsys, "store", "import", tmp_path / "a.db", tmp_path / "seed.json")
+    code, _, err = run(capsys, "store", "import", "--store", tmp_path / "a.db", tmp_path / "seed.json")
     assert code == 2 and one_line(err) and "seed must be an integer in" in err
     (tmp_path / "step.csv").write_text(f"study,workload,seed,hp.learning_rate,step,error_rate\n"
                                        f"s,w,1,0.001,{big},0.5\n")
-    code, _, err = run(capsys, "store", "import", tmp_path / "b.db", tmp_path / "step.csv")
+    code, _, err = run(capsys, "store", "import", "--store", tmp_path / "b.db", tmp_path / "step.csv")
     assert code == 2 and one_line(err) and "steps must be" in err
 
 
@@ -249,6 +251,6 @@ def test_store_info_shows_control_characters_in_names_as_escapes(tmp_path, capsy
     store.put("evil\x1b[2J\u202e", HParams(1e-3, 0.9, 0.99), "w\x07", 0,
               Curve([1], [0.1], [1.0], {"error_rate": [0.5]}))
     store.close()
-    code, out, _ = run(capsys, "store", "info", tmp_path / "s.db")
+    code, out, _ = run(capsys, "store", "info", "--store", tmp_path / "s.db")
     assert code == 0 and "\x1b" not in out and "\u202e" not in out and "\x07" not in out
     assert "evil\\x1b[2J\\u202e" in out and "w\\x07" in out

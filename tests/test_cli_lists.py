@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import collections
+import csv
+import io
 import json
 
 import pytest
@@ -28,11 +30,14 @@ def algoperf_generate_search(search_space: list[dict]) -> list[tuple]:
 
 
 def test_lists_names_every_list_with_its_description(capsys):
-    code, out, _ = run(capsys, "lists")
+    code, out, _ = run(capsys, "lists", "--format", "csv")
     assert code == 0
-    lines = dict(line.split("\t", 1) for line in out.strip().splitlines())
+    lines = {row["name"]: row["description"] for row in csv.DictReader(io.StringIO(out))}
     assert lines["nadamw-paper"] == get_list("nadamw-paper").description
     assert "nadamw-algoperf-baseline" in lines
+    code, out, _ = run(capsys, "lists")  # a table, a line per list
+    assert out.splitlines()[0].split() == ["name", "description"]
+    assert any(line.startswith("nadamw-paper ") for line in out.splitlines())
 
 
 def test_show_prints_every_digit_of_the_first_k_points(capsys):

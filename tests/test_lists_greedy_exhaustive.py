@@ -147,3 +147,51 @@ def test_bad_matrices_and_taus_are_clear_errors(build):
         build(np.array([0.5, 0.6]), 1)
     with pytest.raises(ValueError, match="tau must be in"):
         build(np.ones((2, 2)), 1, tau=0.9)
+
+
+# Coarse grids: many points tie on every workload, and many sets tie on cost.
+TIED = arrays(np.float64, st.tuples(st.integers(1, 14), st.integers(1, 5)),
+              elements=st.sampled_from([0.25, 0.5, 1.0, 2.5, INF, INF]))
+
+
+def _dominated_by_definition(F, tau):
+    capped, finite = np.minimum(F, tau), np.isfinite(F)
+    out = []
+    for q in range(F.shape[0]):
+        for p in range(F.shape[0]):
+            geq = (capped[p] <= capped[q]).all() and (finite[p] | ~finite[q]).all()
+            same = (capped[p] == capped[q]).all() and (finite[p] == finite[q]).all()
+            if p != q and geq and (not same or p < q):
+                out.append(q)
+                break
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(TIED, TAU)
+def test_nondominated_points_are_those_no_other_point_dominates(F, tau):
+    dominated = _dominated_by_definition(F, tau)
+    assert nondominated(F, tau).tolist() == [i for i in range(F.shape[0]) if i not in dominated]
+
+
+@settings(max_examples=200, deadline=None)
+@given(TIED, TAU, st.data())
+def test_exhaustive_ties_go_to_the_most_trained_then_the_smallest_indices(F, tau, data):
+    """The documented tie-break, by brute force over the non-dominated points' sets."""
+    k = data.draw(st.integers(1, F.shape[0]))
+    keep = [i for i in range(F.shape[0]) if i not in _dominated_by_definition(F, tau)]
+    if len(keep) <= k:
+        want = keep + [i for i in range(F.shape[0]) if i not in keep][: k - len(keep)]
+    else:
+        with np.errstate(divide="ignore"):
+            logs = np.log(np.minimum(F, tau))
+        sets = []
+        for s in itertools.combinations(keep, k):
+            total = 0.0
+            for i in range(F.shape[1]):  # summed workload by workload, as the search sums
+                total += float(logs[list(s), i].min())
+            sets.append((total, int(np.isfinite(F[list(s)]).any(axis=0).sum()), s))
+        low = min(t for t, _, _ in sets)
+        want = list(min((s for s in sets if s[0] <= low + 1e-12),
+                        key=lambda s: (-s[1], s[2]))[2])
+    assert sorted(exhaustive_set(F, k, tau).indices) == sorted(want)

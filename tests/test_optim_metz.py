@@ -110,7 +110,7 @@ def test_schedule_is_vectorized_over_per_point_values():
 def test_shipped_list_is_the_first_five_published_entries():
     """Values and order of opt_list's nadamw list (names seed251, 611, 799, 209, 739)."""
     named = get_list("metz-nadamw")
-    assert named.optimizer == "metz-nadamw" and len(named) == 5
+    assert named.optimizer == "metz" and len(named) == 5
     assert named.provenance["names"] == [
         "nadamw_grid_seed251", "nadamw_grid_seed611", "nadamw_grid_seed799",
         "nadamw_grid_seed209", "nadamw_grid_seed739"]

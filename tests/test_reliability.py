@@ -1,5 +1,6 @@
 """The trial runner under real failures: a study killed with SIGKILL at random moments, and
-several studies writing one store at once (docs/reliability.md lists what each test proves)."""
+several studies writing one store at once, on every store backend (SQLite, PostgreSQL);
+docs/reliability.md lists what each test proves."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers.postgres import is_postgres
 from hplists import Status
 from hplists.store import open_store
 
@@ -28,7 +30,7 @@ STUDY = r"""
 import sys
 from helpers import workloads as sw
 from hplists.store import open_store
-from hplists.study.runner import train_into_store
+from hplists.trials import train_into_store
 
 db, study = sys.argv[1], sys.argv[2]
 n = int(sys.argv[3])
@@ -53,13 +55,18 @@ def _start(tmp_path: Path, *args: object) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def _integrity(db: Path) -> str:
+def _integrity(db: str) -> str:
+    """SQLite's integrity_check; on a server, the store's own check (the server keeps its pages)."""
+    if is_postgres(db):
+        with open_store(db, create=False) as store:
+            store.check()
+        return "ok"
     with sqlite3.connect(db) as c:
         return c.execute("PRAGMA integrity_check").fetchone()[0]
 
 
-def test_kill_9_at_random_moments_then_resume_loses_and_duplicates_nothing(tmp_path):
-    db = tmp_path / "study.db"
+def test_kill_9_at_random_moments_then_resume_loses_and_duplicates_nothing(tmp_path, store_url):
+    db = store_url
     rng = random.Random(14)
     kills, seen_done, in_flight = 0, [], 0
     while kills < 6:
@@ -102,8 +109,9 @@ def test_kill_9_at_random_moments_then_resume_loses_and_duplicates_nothing(tmp_p
     assert _integrity(db) == "ok"
 
 
-def test_four_studies_writing_one_store_at_once_share_the_work_without_loss(tmp_path):
-    db = tmp_path / "study.db"
+def test_four_studies_writing_one_store_at_once_share_the_work_without_loss(tmp_path,
+                                                                            store_url):
+    db = store_url
     open_store(db).close()
     procs = [_start(tmp_path, db, "s") for _ in range(4)]
     outs = [p.communicate(timeout=300) for p in procs]
@@ -154,13 +162,14 @@ def test_a_trial_diverged_before_its_first_evaluation_is_a_miss_everywhere(tmp_p
     assert main(["build", "--store", str(db), "--k", "1", "--specs", str(specs_file)]) == 0
 
 
-def test_threads_of_one_process_never_claim_the_same_trial(tmp_path):
-    """claim() is exclusive between threads as between processes."""
+def test_threads_of_one_process_never_claim_the_same_trial(store_url):
+    """claim() is exclusive between threads as between processes (the threads share one store
+    object, hence one connection)."""
     import threading
 
     from hplists import Curve
 
-    store = open_store(tmp_path / "s.db")
+    store = open_store(store_url)
     points = [{"x": float(i)} for i in range(150)]
     claimed: list[list[str]] = [[] for _ in range(4)]
     start = threading.Barrier(4)

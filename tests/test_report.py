@@ -362,7 +362,7 @@ def test_report_command_writes_html_markdown_csv_and_png(synthetic, tmp_path, ca
         assert f"### Table {n}:" in md
     assert "figures/figure2.png" in md and "Not available" not in md
     text = readme.read_text()
-    assert text.startswith("# Title\n\nKept.\n") and BEGIN in text and "## Results" in text
+    assert text.startswith("# Title\n\nKept.\n") and BEGIN in text and "## Paper 001's experiments" in text
     assert text.endswith(END + "\n")
     assert (out / "results.md").read_text() in text
 
@@ -400,10 +400,10 @@ def test_html_is_self_contained(synthetic, tmp_path):
 
 
 def test_report_command_errors_are_one_clear_line(tmp_path, capsys):
-    assert main(["report", str(tmp_path / "none.db"), "-o", str(tmp_path / "o")]) == 2
+    assert main(["report", "--store", str(tmp_path / "none.db"), "-o", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"trial store '{tmp_path / 'none.db'}' does not exist" in err
-    assert main(["report", str(tmp_path / "none.db"), "-o", str(tmp_path / "o"),
+    assert main(["report", "--store", str(tmp_path / "none.db"), "-o", str(tmp_path / "o"),
                  "--study-name", "nope"]) == 2
     assert "--study-name must be KEY=NAME, got 'nope'" in capsys.readouterr().err
 

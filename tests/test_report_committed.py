@@ -1,15 +1,15 @@
 """The committed reports are what the committed stores give, on this machine's CPU too.
 
 Both reports (paper 001's, ``report/``; paper 002's, ``report/lrfree/``) and the
-README's results sections are regenerated here from copies of the committed
-stores, with the command each README section names, and compared with what is
+results page's sections (``docs/results.md``) are regenerated here from copies of
+the committed stores, with the command each section names, and compared with what is
 committed (``HEAD``'s files where this is a git checkout, so a study that
 fills its store in the working tree meanwhile does not count). Numbers
 computed from the stores with numpy's ``log``/``exp`` or
 BLAS (costs, expected-best curves, opda bands) can differ in their last bits
 on another CPU, so CSV numbers are compared to a relative :data:`RTOL`, far
-above that and far below the 4 significant digits the README prints; every
-other cell, and the README sections, must be equal.
+above that and far below the 4 significant digits the results page prints; every
+other cell, and the page's sections, must be equal.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 RTOL = 1e-9
-SECTIONS = {  # README marker -> the report folder its command writes
+RESULTS = "docs/results.md"  # the page the generated sections live in
+SECTIONS = {  # marker -> the report folder its command writes
     "hplists-results": "report",
     "lrfree-results": "report/lrfree",
 }
@@ -47,8 +48,9 @@ def _section(text: str, marker: str) -> str:
 
 
 def _command(section: str) -> list[str]:
-    """The ``hplists ...`` command a README section says it was generated with."""
-    found = re.search(r"`hplists ((?:report|study lrfree) [^`]*stores/[^`]+)`", section)
+    """The ``hplists ...`` command a section says it was generated with."""
+    found = re.search(r"`hplists ((?:report|study report lrfree|study lrfree) [^`]*stores/[^`]+)`",
+                      section)
     assert found, "the section does not name the command that generates it"
     return shlex.split(found.group(1))
 
@@ -71,8 +73,9 @@ def regenerated(tmp_path_factory):
     for f in (ROOT / "stores").iterdir():
         if f.name.endswith((".db", ".json")):  # committed stores are checkpointed (no -wal)
             (tmp / "stores" / f.name).write_bytes(_committed(f"stores/{f.name}"))
-    readme = _committed("README.md").decode()
-    (tmp / "README.md").write_text(readme)
+    readme = _committed(RESULTS).decode()
+    (tmp / RESULTS).parent.mkdir(parents=True, exist_ok=True)
+    (tmp / RESULTS).write_text(readme)
     # A fresh process: other test modules register tiny workloads in this one.
     for marker in SECTIONS:
         subprocess.run([sys.executable, "-c", "import sys; from hplists.cli.main import main; "
@@ -83,9 +86,9 @@ def regenerated(tmp_path_factory):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("marker", sorted(SECTIONS))
-def test_readme_sections_are_what_their_commands_give(regenerated, marker):
-    assert _section((regenerated / "README.md").read_text(), marker) == \
-        _section(_committed("README.md").decode(), marker)
+def test_results_sections_are_what_their_commands_give(regenerated, marker):
+    assert _section((regenerated / RESULTS).read_text(), marker) == \
+        _section(_committed(RESULTS).decode(), marker)
 
 
 @pytest.mark.slow

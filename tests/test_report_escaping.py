@@ -8,12 +8,13 @@ import dataclasses
 
 import pytest
 
-from hplists.report import document, write_report
+from hplists.report import write_report
 from hplists.report.csv import table_csv
 from hplists.report.figures import file_stem
 from hplists.report.markdown import table_markdown
 from hplists.report.synthetic import synthetic_study
 from hplists.report.tables import Table
+from hplists.store import open_store
 
 TRAVERSAL = "x/../../../escaped"
 SCRIPT = "<script>alert(1)</script>"
@@ -35,13 +36,10 @@ def written(hostile, tmp_path_factory):
     records, specs = hostile
     root = tmp_path_factory.mktemp("hostile")
     out = root / "a" / "b" / "c" / "out"
-    mp = pytest.MonkeyPatch()
-    mp.setattr(document, "load_records", lambda paths: (records, [], 0))
-    try:
-        write_report(["unused.db"], out, specs=specs, registry=False, k=2,
-                     readme=root / "README.md")
-    finally:
-        mp.undo()
+    db = tmp_path_factory.mktemp("store") / "hostile.db"
+    with open_store(db) as store:  # the names go through the store as they are
+        store.put_many(records)
+    write_report([db], out, specs=specs, registry=False, k=2, readme=root / "README.md")
     return root, out
 
 

@@ -147,3 +147,29 @@ def test_lists_accept_a_trial_matrix():
     m = _matrix()
     assert hplists.greedy_list(m, 2).indices == hplists.greedy_list(m.fractions, 2).indices
     assert hplists.exhaustive_set(m, 2).cost == hplists.exhaustive_set(m.fractions, 2).cost
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_equivalent_budget_of_a_large_sample_is_the_first_n_of_the_whole_curve(seed, monkeypatch):
+    """Blocks of n (bounded memory, P log P time) find the n the whole curve gives."""
+    from hplists.scoring import tuning_curve as tc
+
+    rng = np.random.default_rng(seed)
+    monkeypatch.setattr(tc, "_CELLS", 500)  # a block of a few n on these samples
+    for _ in range(40):
+        size = int(rng.integers(2, 300))
+        y = rng.choice([0.1, 0.2, 0.5, 1.0, np.inf], size=size) if rng.random() < 0.5 \
+            else rng.random(size)
+        minimize = bool(rng.random() < 0.5)
+        finite = y[np.isfinite(y)]
+        for result in ([float(np.quantile(finite, q)) for q in (0.0, 0.05, 0.5)]
+                       if finite.size else [0.5]):
+            for replacement in (False, True):
+                max_n = size if not replacement else 10 * size
+                ns = np.arange(1, max_n + 1)
+                curve = tc.expected_best(y, ns, minimize=minimize, replacement=replacement)
+                slack = 1e-12 * abs(result)
+                ok = curve <= result + slack if minimize else curve >= result - slack
+                want = int(ns[np.argmax(ok)]) if ok.any() else None
+                assert tc.equivalent_budget(y, result, minimize=minimize,
+                                            replacement=replacement) == want

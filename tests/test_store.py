@@ -1,4 +1,5 @@
-"""The SQLite trial store: idempotence, round trips, stale-trial reclaim, clear errors."""
+"""The trial store contract on every backend (SQLite, PostgreSQL): idempotence, round trips,
+stale-trial reclaim, clear errors; then what only the SQLite file has (its format, its schema)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,12 @@ import time
 import numpy as np
 import pytest
 
+from helpers.postgres import execute, is_postgres
 from hplists import Curve, HParams, Status
 from hplists.store import (
     CorruptStoreError,
     EmptyStoreError,
+    PostgresStore,
     SQLiteStore,
     TrialKey,
     TrialRecord,
@@ -24,7 +27,7 @@ from hplists.store import (
     open_store,
     point_id,
 )
-from hplists.store.sqlite import run_token
+from hplists.store.liveness import run_token
 
 P = HParams(learning_rate=1e-3, beta1=0.9, beta2=0.999, weight_decay=0.1, warmup_fraction=0.05)
 
@@ -49,7 +52,15 @@ def assert_curves_equal(a: Curve, b: Curve) -> None:
 
 
 @pytest.fixture
-def store(tmp_path):
+def store(store_url):
+    """A new store of each backend (``store_url`` in conftest.py)."""
+    s = open_store(store_url)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def sqlite_store(tmp_path):
     s = open_store(tmp_path / "study.db")
     yield s
     s.close()
@@ -58,9 +69,11 @@ def store(tmp_path):
 # ----- the contract --------------------------------------------------------------------------
 
 
-def test_open_store_is_a_trial_store_in_wal_mode(store):
-    assert isinstance(store, SQLiteStore) and isinstance(store, TrialStore)
+def test_open_store_is_a_trial_store_in_wal_mode(store, store_url):
+    backend = PostgresStore if is_postgres(store_url) else SQLiteStore
+    assert isinstance(store, backend) and isinstance(store, TrialStore)
     assert store.summary()["journal_mode"] == "wal"
+    assert store.summary()["meta"]["format"] == "hplists-trial-store"
 
 
 def test_point_id_is_a_stable_short_sha256():
@@ -203,6 +216,90 @@ def test_retry_errors_keeps_the_previous_failure_in_the_event_log(store):
     assert retry["detail"]["previous_curve"]["steps"] == [100]
 
 
+def _filled(store):
+    """Trials of every status over two studies, with NaN and infinite values in the curves."""
+    for i in range(4):
+        store.put("s", {"x": float(i)}, "w", i % 2, curve(shift=-0.15 * i), point_index=i)
+    store.put("s", {"x": 9.0}, "w", 0, curve(status=Status.DIVERGED, message="nan"))
+    key = store.claim("s", {"x": 10.0}, "w", 0, point_index=1)  # a second point at index 1
+    store.fail(key, "oom", curve=curve(n=1))
+    store.claim("s", {"x": 11.0}, "w", 0, point_index=7)  # running
+    store.put("Zeta", {"x": 1.0}, "v", 0, curve(), point_index=0)
+    store.put("alpha", {"x": 1.0}, "W", 0, curve(), point_index=0)
+
+
+def test_the_fast_readers_agree_with_the_definitions_on_trials(store):
+    """count, headers, metric_summaries, recorded_points, studies and workloads, answered by the
+    backend's own queries, equal TrialStore's definitions from trials()."""
+    _filled(store)
+    assert store.count() == TrialStore.count(store) == 9
+    assert store.count(study="s", status=["complete", "error"]) == 5
+    assert store.headers() == TrialStore.headers(store)
+    assert store.headers("s") == TrialStore.headers(store, "s")
+    for mode, target in (("min", 0.2), ("max", 0.45), ("min", -5.0)):
+        for metric in ("error_rate", "loss", "absent"):
+            assert (store.metric_summaries("s", "w", metric, mode, target)
+                    == TrialStore.metric_summaries(store, "s", "w", metric, mode, target))
+    # The same points at each index (the definition lists them in trials()' order, not first
+    # recorded first).
+    assert ({i: sorted(map(str, p)) for i, p in store.recorded_points("s").items()}
+            == {i: sorted(map(str, p)) for i, p in TrialStore.recorded_points(store, "s").items()})
+    assert list(store.recorded_points("s")[1]) == [{"x": 1.0}, {"x": 10.0}]  # first first
+    assert store.studies() == TrialStore.studies(store) == ["Zeta", "alpha", "s"]  # byte order
+    assert store.workloads() == TrialStore.workloads(store) == ["W", "v", "w"]
+
+
+def test_summary_counts_every_study_workload_and_status(store):
+    _filled(store)
+    s = store.summary()
+    assert s["trials"] == 9 and s["points"] == 7 and s["evaluations"] == 7 * 3 + 1
+    assert s["counts"]["s"]["w"] == {"complete": 4, "diverged": 1, "error": 1, "running": 1}
+    assert s["meta"]["schema_version"] == "1" and s["path"] == store.location()
+    store.check()
+
+
+def test_put_many_imports_once_and_events_record_everything(store):
+    _filled(store)
+    records = store.trials(status=["complete", "diverged", "error"])
+    other = open_store(store.location().replace("study.db", "other.db")) \
+        if isinstance(store, SQLiteStore) else store
+    if other is store:  # one database per test: import into another study of it
+        records = [TrialRecord(f"copy/{r.study}", r.point_id, r.point_index, r.point,
+                               r.workload, r.workload_version, r.seed, r.status, r.message,
+                               r.curve, r.provenance) for r in records]
+    assert other.put_many(records) == len(records) == 8
+    assert other.put_many(records) == 0
+    copied = [t for t in other.trials() if t.status is not Status.RUNNING
+              and (other is not store or t.study.startswith("copy/"))]
+    assert len(copied) == 8
+    for a, b in zip(sorted(records, key=lambda r: (r.workload, r.point_id, r.seed)),
+                    sorted(copied, key=lambda r: (r.workload, r.point_id, r.seed)), strict=True):
+        assert (a.point, a.status, a.message) == (b.point, b.status, b.message)
+        assert b.provenance["source_provenance"] == a.provenance
+        if a.curve is not None:
+            assert_curves_equal(a.curve, b.curve)
+    kinds = [e["event"] for e in store.events(study="s")]
+    assert kinds == ["put"] * 5 + ["claim", "fail", "claim"]
+    assert {e["event"] for e in other.events()} >= {"import"}
+
+
+def test_manifests_round_trip_and_are_replaced(store):
+    assert store.manifest("paper") is None
+    store.record_manifest("paper", {"k": 5, "lists": ["a", "b"]})
+    store.record_manifest("paper", {"k": 6})
+    assert store.manifest("paper") == {"k": 6}
+    with pytest.raises(ValueError, match="manifest name must be a non-empty string"):
+        store.manifest("")
+
+
+def test_large_seeds_and_indices_and_unicode_names_round_trip(store):
+    big = 2**63 - 1
+    store.put("étude/β", {"λ": 0.5}, "wörk", -big - 1, curve(), point_index=big)
+    (t,) = store.trials()
+    assert (t.study, t.workload, t.seed, t.point_index, t.point) == (
+        "étude/β", "wörk", -big - 1, big, {"λ": 0.5})
+
+
 # ----- stale trials --------------------------------------------------------------------------
 
 CLAIM_AND_EXIT = """
@@ -215,8 +312,8 @@ if len(sys.argv) > 2:
 """
 
 
-def test_running_trial_of_a_dead_process_is_reclaimed(store):
-    out = subprocess.run([sys.executable, "-c", CLAIM_AND_EXIT, str(store.path)],
+def test_running_trial_of_a_dead_process_is_reclaimed(store, store_url):
+    out = subprocess.run([sys.executable, "-c", CLAIM_AND_EXIT, store_url],
                          capture_output=True, text=True, check=True)
     dead_token = out.stdout.strip()
     assert store.trials()[0].status is Status.RUNNING
@@ -227,8 +324,8 @@ def test_running_trial_of_a_dead_process_is_reclaimed(store):
     assert "no longer exists" in ev["detail"]["reason"]
 
 
-def test_running_trial_of_a_live_process_is_not_handed_out(store):
-    p = subprocess.Popen([sys.executable, "-c", CLAIM_AND_EXIT, str(store.path), "wait"],
+def test_running_trial_of_a_live_process_is_not_handed_out(store, store_url):
+    p = subprocess.Popen([sys.executable, "-c", CLAIM_AND_EXIT, store_url, "wait"],
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         p.stdout.readline()
@@ -240,22 +337,32 @@ def test_running_trial_of_a_live_process_is_not_handed_out(store):
     assert store.claim("s", {"x": 1.0}, "w", 0) is not None
 
 
-def test_running_trial_claimed_on_another_host_is_stale_after_heartbeat_timeout(tmp_path):
-    store = open_store(tmp_path / "h.db", heartbeat_timeout=60.0)
+def test_running_trial_claimed_on_another_host_is_stale_after_heartbeat_timeout(store_url):
+    store = open_store(store_url, heartbeat_timeout=60.0)
     key = store.claim("s", P, "w", 0)
     # Pretend another machine claimed it (liveness can only be judged by heartbeat).
-    with sqlite3.connect(store.path) as c:
-        c.execute("UPDATE trials SET host='elsewhere', run_token='other', heartbeat=?",
-                  (time.time() - 30,))
+    execute(store_url, "UPDATE trials SET host='elsewhere', run_token='other', heartbeat=?",
+            (time.time() - 30,))
     assert store.claim("s", P, "w", 0) is None
-    with sqlite3.connect(store.path) as c:
-        c.execute("UPDATE trials SET heartbeat=?", (time.time() - 120,))
+    execute(store_url, "UPDATE trials SET heartbeat=?", (time.time() - 120,))
     key = store.claim("s", P, "w", 0)
     assert key is not None
     reason = next(e for e in store.events() if e["event"] == "reclaim")["detail"]["reason"]
     assert "host 'elsewhere'" in reason
     store.heartbeat(key)
     assert store.finish(key, curve())
+    store.close()
+
+
+def test_a_heartbeat_renews_only_the_owners_claim(store, store_url):
+    key = store.claim("s", P, "w", 0)
+    execute(store_url, "UPDATE trials SET heartbeat=?", (time.time() - 500,))
+    store.heartbeat(TrialKey(key.study, key.point_id, key.workload, key.seed, "someone else"))
+    ((hb,),) = execute(store_url, "SELECT heartbeat FROM trials")
+    assert hb < time.time() - 400
+    store.heartbeat(key)
+    ((hb,),) = execute(store_url, "SELECT heartbeat FROM trials")
+    assert abs(hb - time.time()) < 60
 
 
 # ----- errors --------------------------------------------------------------------------------
@@ -326,8 +433,9 @@ def test_bad_arguments_name_the_field(store):
         store.finish(TrialKey("s", "0" * 16, "w", 0, "t"), curve())
 
 
-def test_nothing_is_pickled(store):
+def test_nothing_is_pickled(sqlite_store):
     """Every stored value is plain SQL text or numbers; JSON columns parse as JSON."""
+    store = sqlite_store
     store.put("s", P, "w", 0, curve())
     with sqlite3.connect(store.path) as c:
         for table in ("meta", "points", "trials", "evals", "eval_metrics", "events"):

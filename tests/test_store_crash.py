@@ -1,17 +1,20 @@
-"""The store under real failures: a study killed with SIGKILL, and processes writing at once."""
+"""The store under real failures, on every backend (SQLite, PostgreSQL): a study killed with
+SIGKILL, and processes (or threads) claiming and writing at once."""
 
 from __future__ import annotations
 
 import collections
 import os
+import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
 
-from hplists import Status
+from hplists import Curve, Status
 from hplists.store import open_store
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals")
@@ -23,7 +26,7 @@ WORKER = r"""
 import os, sys, time
 from hplists import Curve
 from hplists.store import open_store
-from hplists.store.sqlite import run_token
+from hplists.store.liveness import run_token
 
 db, study, n_points, sleep, go = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
 store = open_store(db)
@@ -78,9 +81,9 @@ def _wait_for(predicate, timeout=60.0):
         time.sleep(0.005)
 
 
-def test_kill_9_mid_study_then_rerun_loses_nothing_and_duplicates_nothing(tmp_path):
+def test_kill_9_mid_study_then_rerun_loses_nothing_and_duplicates_nothing(tmp_path, store_url):
     """SIGKILL a study mid-trial; the rerun redoes only the in-flight trial, each trial once."""
-    db, go = tmp_path / "study.db", tmp_path / "go"
+    db, go = store_url, tmp_path / "go"
     go.touch()
     n_points = 8
     first = _start(tmp_path, WORKER, db, "s", n_points, 0.2, go)
@@ -128,9 +131,9 @@ def test_kill_9_mid_study_then_rerun_loses_nothing_and_duplicates_nothing(tmp_pa
     assert not [e for e in store.events() if e["event"] == "discard"]
 
 
-def test_two_processes_running_one_study_split_the_work(tmp_path):
+def test_two_processes_running_one_study_split_the_work(tmp_path, store_url):
     """Two workers on one study: every trial is run once, by one of them, and none is lost."""
-    db, go = tmp_path / "study.db", tmp_path / "go"
+    db, go = store_url, tmp_path / "go"
     open_store(db).close()
     n_points = 15
     workers = [_start(tmp_path, WORKER, db, "s", n_points, 0.03, go) for _ in range(2)]
@@ -152,9 +155,9 @@ def test_two_processes_running_one_study_split_the_work(tmp_path):
     assert not [e for e in store.events() if e["event"] in ("discard", "reclaim")]
 
 
-def test_two_processes_putting_concurrently_lose_nothing(tmp_path):
+def test_two_processes_putting_concurrently_lose_nothing(tmp_path, store_url):
     """Concurrent idempotent puts: each shared trial is written exactly once, own ones all."""
-    db, go = tmp_path / "p.db", tmp_path / "go"
+    db, go = store_url, tmp_path / "go"
     open_store(db).close()
     procs = [_start(tmp_path, PUTTER, db, me, go) for me in ("p", "q")]
     time.sleep(0.5)
@@ -168,3 +171,97 @@ def test_two_processes_putting_concurrently_lose_nothing(tmp_path):
     assert sum(written) == 60 + 2 * 60
     assert store.count(study="shared") == 60
     assert store.count(study="own-p") == 60 and store.count(study="own-q") == 60
+
+
+def test_three_processes_racing_for_the_same_trials_each_claim_one_once(tmp_path, store_url):
+    """No training time between claims: the claimers collide on every trial, and still each
+    trial is claimed, run and finished by exactly one of them."""
+    db, go = store_url, tmp_path / "go"
+    open_store(db).close()
+    n_points = 20
+    workers = [_start(tmp_path, WORKER, db, "race", n_points, 0.0, go) for _ in range(3)]
+    tokens = [w.stdout.readline().strip() for w in workers]
+    go.touch()
+    ran = []
+    for w in workers:
+        out, err = w.communicate(timeout=180)
+        assert w.returncode == 0, err
+        ran.append(int(out.split()[-1]))
+    assert sum(ran) == 2 * n_points
+    store = open_store(db)
+    trials = store.trials(study="race")
+    assert len(trials) == 2 * n_points and all(t.status is Status.COMPLETE for t in trials)
+    assert {t.provenance["run_token"] for t in trials} <= set(tokens)
+    events = store.events(study="race")
+    claims = collections.Counter((e["point_id"], e["workload"]) for e in events
+                                 if e["event"] == "claim")
+    assert set(claims.values()) == {1} and len(claims) == 2 * n_points
+    assert not [e for e in events if e["event"] in ("discard", "reclaim")]
+
+
+def test_threads_with_their_own_store_objects_never_claim_one_trial_twice(store_url):
+    """Four threads, each with its own connection, claim one set of trials in shuffled orders:
+    a trial claimed by a live thread is not handed to another."""
+    open_store(store_url).close()
+    keys = [({"x": float(i)}, w) for i in range(15) for w in ("a", "b")]
+    got: dict[int, list[tuple[float, str]]] = {}
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def claimer(me: int) -> None:
+        store = open_store(store_url, timeout=60)
+        order = keys[:]
+        random.Random(me).shuffle(order)
+        mine = got.setdefault(me, [])
+        try:
+            start.wait()
+            for point, workload in order:
+                key = store.claim("t", point, workload, 0)
+                if key is not None:
+                    mine.append((point["x"], workload))
+                    store.finish(key, Curve([1], [0.1], [1.0], {"m": [0.5]}))
+        except BaseException as e:
+            errors.append(e)
+        finally:
+            store.close()
+
+    threads = [threading.Thread(target=claimer, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=180)
+    assert not errors, errors
+    claimed = [k for mine in got.values() for k in mine]
+    assert len(claimed) == len(set(claimed)) == len(keys)
+    store = open_store(store_url)
+    assert store.count(study="t", status="complete") == len(keys)
+    assert not [e for e in store.events(study="t") if e["event"] in ("discard", "reclaim")]
+
+
+def test_simultaneous_claims_of_one_new_trial_have_one_winner(store_url):
+    """Four connections claim the same absent trial at the same instant, 25 times over: each
+    time exactly one gets it (on PostgreSQL the losers' inserts conflict and they read the
+    winner's row)."""
+    stores = [open_store(store_url, timeout=60) for _ in range(4)]
+    winners = []
+    try:
+        for i in range(25):
+            barrier, results = threading.Barrier(len(stores)), []
+
+            def claim(store, i=i, barrier=barrier, results=results):
+                barrier.wait()
+                results.append(store.claim("one", {"x": float(i)}, "w", 0))
+
+            threads = [threading.Thread(target=claim, args=(s,)) for s in stores]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(timeout=60)
+            winners.append(sum(r is not None for r in results))
+    finally:
+        for s in stores:
+            s.close()
+    assert winners == [1] * 25
+    store = open_store(store_url)
+    assert store.count(study="one", status="running") == 25
+    assert [e["event"] for e in store.events(study="one")] == ["claim"] * 25

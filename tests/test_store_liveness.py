@@ -1,9 +1,10 @@
 """A live trial is never trained twice: heartbeats flow while it trains, whatever blocks, and a
 process in another PID namespace with the same hostname is judged by them, not by /proc.
 
-A claiming process runs ``hplists.study.runner.run`` with an executor that blocks in training
+A claiming process runs ``hplists.trials.loop.run`` with an executor that blocks in training
 (as the in-process executor does for a whole chunk); another process, with the same hostname but
-another PID namespace (``HPLISTS_HOST_ID``), tries to claim the trial meanwhile.
+another PID namespace (``HPLISTS_HOST_ID``), tries to claim the trial meanwhile. Both backends
+(SQLite, PostgreSQL) apply the one rule of :mod:`hplists.store.liveness`.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ import time
 from pathlib import Path
 
 from hplists import HParams
-from hplists.store import open_store
-from hplists.store.sqlite import HOST_ENV, SQLiteStore, host_identity
+from hplists.store import liveness, open_store, sqlite
+from hplists.store.liveness import HOST_ENV, host_identity
 
 TESTS = Path(__file__).resolve().parent
 
@@ -27,7 +28,7 @@ sys.path.insert(0, sys.argv[2])
 from helpers.workloads import TinyBlobs
 from hplists import HParams
 from hplists.store import open_store
-from hplists.study.runner import StaticSource, TrainTask, run
+from hplists.trials import StaticSource, TrainTask, run
 
 class Blocking:  # trains for an hour without returning, like one long in-process chunk
     slots = 1
@@ -53,17 +54,51 @@ def test_host_identity_carries_the_pid_namespace_and_can_be_named(monkeypatch):
     assert host_identity() == "node-7"
 
 
-def test_a_slow_trial_in_another_namespace_is_never_taken_while_alive_and_is_once_dead(tmp_path):
-    db = tmp_path / "s.db"
+def test_the_liveness_names_stay_importable_from_the_sqlite_store():
+    """Code that imported the process-identity names from the SQLite module keeps working, and
+    gets the very same objects (one run token per process)."""
+    assert sqlite.run_token is liveness.run_token and sqlite.HOST_ENV == HOST_ENV
+    assert sqlite.host_identity is host_identity
+    assert sqlite._thread_token is liveness.thread_token
+    assert sqlite._process_gone is liveness.process_gone
+    assert sqlite._proc_identity is liveness.proc_identity
+
+
+def test_the_stale_rule_judges_this_host_by_its_processes_and_others_by_heartbeats():
+    me = host_identity()
+    alive = liveness.owner()
+    assert liveness.stale_reason(me, alive.pid, alive.proc_identity, 0.0, my_host=me,
+                                 now=1e9, heartbeat_timeout=1.0) is None  # old heartbeat: alive
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    gone = liveness.stale_reason(me, int(done.stdout), None, 1e9, my_host=me, now=1e9,
+                                 heartbeat_timeout=3600.0)
+    assert gone is not None and "no longer exists" in gone
+    if alive.proc_identity:  # a reused pid is another process
+        reused = liveness.stale_reason(me, alive.pid, "other-boot:1", 1e9, my_host=me, now=1e9,
+                                       heartbeat_timeout=3600.0)
+        assert reused == f"pid {alive.pid} now belongs to another process"
+    # a row from before hosts carried their namespace: the plain hostname is this host
+    assert liveness.stale_reason(me.split("/")[0], alive.pid, None, 0.0, my_host=me, now=1e9,
+                                 heartbeat_timeout=1.0) is None
+    assert liveness.stale_reason("elsewhere", alive.pid, None, 100.0, my_host=me, now=150.0,
+                                 heartbeat_timeout=60.0) is None
+    assert "no heartbeat for 90 s" in liveness.stale_reason(
+        "elsewhere", alive.pid, None, 100.0, my_host=me, now=190.0, heartbeat_timeout=60.0)
+
+
+def test_a_slow_trial_in_another_namespace_is_never_taken_while_alive_and_is_once_dead(
+        tmp_path, store_url):
+    db = store_url
     open_store(db).close()
     env = {**os.environ, HOST_ENV: "samehost/pid:[1]"}
-    owner = subprocess.Popen([sys.executable, "-c", _OWNER, str(db), str(TESTS)], env=env,
+    owner = subprocess.Popen([sys.executable, "-c", _OWNER, db, str(TESTS)], env=env,
                              stdout=subprocess.PIPE, text=True)
     try:
         assert owner.stdout is not None and owner.stdout.readline().strip() == "training"
         os.environ[HOST_ENV] = "samehost/pid:[2]"  # the same hostname, another PID namespace
         try:
-            other = SQLiteStore(db, heartbeat_timeout=1.0)
+            other = open_store(db, heartbeat_timeout=1.0)
         finally:
             del os.environ[HOST_ENV]
         point = HParams(1e-3, 0.9, 0.99, warmup_fraction=0.05)

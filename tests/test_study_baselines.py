@@ -20,7 +20,7 @@ from hplists.study.baselines import (
     lr_sweep,
     random_search,
 )
-from hplists.study.runner import run
+from hplists.trials import run
 
 SPACE = get_space("nadamw-broad")
 
@@ -51,7 +51,7 @@ def test_random_search_is_seeded_plain_random_inside_the_space():
 def test_fixed_baselines_have_their_own_studies_and_update_rules():
     named = {b.study: b for b in fixed_baselines()}
     assert list(named) == ["baseline/lr-sweep-wd0.5", "baseline/lr-sweep-wd1e-4",
-                           "baseline/random-5", "baseline/metz", "list/nadamw-paper",
+                           "baseline/metz", "baseline/random-5", "list/nadamw-paper",
                            "list/nadamw-algoperf-baseline"]
     assert named["baseline/metz"].update_rule == METZ_RULE
     assert named["baseline/metz"].points[0]["learning_rate"] == 0.0011948335721160095
@@ -144,3 +144,39 @@ def test_bayesopt_source_counts_work_and_reads_recorded_runs(tmp_path):
     assert source.remaining_work() == 12 * TinyBlobs.step_budget + 12 * TinyLine.step_budget
     with pytest.raises(ValueError, match="n_trials"):
         bayesopt.BayesOptSource(store, "bo", [TinyLine()], (1,), 0)
+
+
+def test_a_baseline_is_one_record_that_the_study_and_the_report_read(tiny, monkeypatch, tmp_path):
+    """Adding a baseline is adding one record to hplists.study.baselines.BASELINES: the study
+    plans and runs it, records it in its manifest, and the report shows its row."""
+    from helpers import workloads as sw
+    from hplists.report.analysis import Analysis
+    from hplists.report.synthetic import synthetic_study
+    from hplists.report.tables import table5, table6
+    from hplists.study import baselines as bl
+    from hplists.study.workflow import StudyConfig, StudyWorkflow
+
+    fake = bl.Baseline("two-points", "Two fixed points", "baseline/two-points", None, 2,
+                       "two NAdamW points", points=lambda s: [HParams(1e-3, 0.9, 0.999),
+                                                              HParams(3e-3, 0.9, 0.99)])
+    monkeypatch.setattr(bl, "BASELINES", (*bl.BASELINES, fake))
+
+    # the study: planned, runnable by its study name, in the manifest
+    cfg = StudyConfig(workloads=sw.BASE, points=12, seeds=2, k=3, bo_budgets=())
+    wf = StudyWorkflow(open_store(tmp_path / "p.db"), cfg)
+    (plan,) = wf.plan(["baselines"])
+    assert "baseline/two-points" in plan.studies
+    # 4 baselines of k = 3 points, 2 lists of 5 points and the new one's 2, x 3 workloads x 2 seeds
+    assert plan.trials == (4 * 3 + 2 * 5 + 2) * 3 * 2
+    assert wf.manifest()["studies"]["baseline:two-points"] == "baseline/two-points"
+    only = StudyWorkflow(wf.store, StudyConfig(workloads=sw.BASE, points=12, seeds=2, k=3,
+                                               bo_budgets=(), baselines=("baseline/two-points",)))
+    assert only.plan(["baselines"])[0].trials == 2 * 3 * 2
+
+    # the report: a row of Tables 5 and 6 from a (synthetic) store holding its study
+    records, specs = synthetic_study(num_points=20, workloads=3, num_evals=8, seeds=2)
+    assert {r.study for r in records} >= {"baseline/two-points"}
+    a = Analysis(records, specs, registry=False)
+    assert "Two fixed points" in [r.label for r in a.rows]
+    for table in (table5(a), table6(a)):
+        assert table.missing is None and "Two fixed points" in table.column("row"), table.key

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from hplists.cli.main import main
+from hplists.optim.lrfree import METHODS
 from hplists.scoring.specs import WorkloadSpec, resolve_specs
 from hplists.store import open_store
 from hplists.study.lrfree import (
@@ -18,7 +19,7 @@ from hplists.study.lrfree import (
     Search,
     defaults_rows,
 )
-from hplists.study.runner import LocalExecutor
+from hplists.trials import LocalExecutor
 
 SPECS = {"study_line": WorkloadSpec("study_line", "r2", "max", 0.5, 40),
          "study_blobs": WorkloadSpec("study_blobs", "error_rate", "min", 0.3, 40)}
@@ -67,7 +68,8 @@ def test_defaults_rows_cover_every_method_and_the_evidence_based_baselines():
     assert rows["sfadamw-algoperf"].rule == "sfadamw_algoperf"
     assert rows["nadamw-paper001"].rule == "nadamw" and rows["adamw-algoperf"].rule == "adamw"
     assert rows["mechanic"].label == "Mechanic (literature defaults)"  # paper 002 Table 4
-    assert len(rows) == 16
+    # one row per method of hplists.optim.lrfree.METHODS, then the 5 evidence-based ones
+    assert len(rows) == len(METHODS) + 5
 
 
 def test_the_schedule_free_submission_point_is_the_submissions_code():
@@ -290,3 +292,28 @@ def test_each_search_is_rerun_as_soon_as_it_is_complete(tiny, tmp_path):
     # The same trials as the stages one after the other, counted under their stage.
     assert [(r.stage, r.trained) for r in results] == [("calibration", 12),
                                                       ("candidates", 3 * 2 * 2)]
+
+
+def test_a_new_method_is_one_record_of_the_methods_registry(monkeypatch, tmp_path):
+    """A learning-rate-free method added to hplists.optim.lrfree.METHODS (rules.py registers
+    every method's rule at import) gets its defaults row, its searches and its labels."""
+    import dataclasses
+
+    from hplists.optim import lrfree as methods
+    from hplists.optim.rules import RULES
+
+    new = dataclasses.replace(methods.METHODS["dog"], name="dog_again", label="DoG, again")
+    monkeypatch.setitem(methods.METHODS, "dog_again", new)
+    monkeypatch.setitem(RULES, "dog_again", RULES["dog"])
+    rows = {r.name: r for r in defaults_rows()}
+    assert rows["dog_again"].rule == "dog_again"
+    assert rows["dog_again"].label == "DoG, again (literature defaults)"
+    search = Search("dog_again", 0.5)
+    assert search.label == "DoG, again 50%" and "learning_rate" not in search.points(1, 0)[0]
+    st = LrFreeStudy(open_store(tmp_path / "l.db"),
+                     LrFreeConfig(workloads=("ctr_dlrm", "image_resnet"), points=4, k=2,
+                                  searches=(search,)))
+    plans = {p.stage: p for p in st.plan(["defaults", "calibration"])}
+    assert "lrfree/defaults/dog_again" in plans["defaults"].studies
+    assert plans["calibration"].studies == ("lrfree/dog_again/h50",)
+    assert plans["calibration"].trials == 4 * 2

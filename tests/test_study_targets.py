@@ -458,7 +458,7 @@ def test_target_setting_runs_on_any_executor_of_the_trial_runner(done, tmp_path)
     """`hplists targets set --executor ...`: the same trials and targets on a pool executor."""
     import concurrent.futures
 
-    from hplists.study.runner import PoolExecutor
+    from hplists.trials import PoolExecutor
 
     with concurrent.futures.ThreadPoolExecutor(2) as threads:
         pool = PoolExecutor(2, pool=threads)

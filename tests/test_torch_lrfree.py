@@ -1,13 +1,17 @@
-"""hplists.torch_lrfree: each PyTorch package, as built, against the optax rule of the same name.
+"""hplists.torch_lrfree: each PyTorch optimizer, as built, against the optax rule of the same name.
 
 In float64, ``STEPS`` steps on one fixed problem (three parameter tensors, the
 gradient of one smooth non-separable loss at each framework's own iterate):
 the PyTorch optimizer + ``LambdaLR`` (stepped after each optimizer step) and
 ``get_rule(method)(hp, T)`` under ``jax.enable_x64`` must give the same
-parameters after every step, to ``RTOL`` of the parameter scale. Cases include
-a warmup from 0 (an idle step 0), steps past the horizon (idle steps at the
-end), a horizon, weight decay and Prodigy's ``safeguard_warmup``. The one
-difference no flag fixes (Schedule-Free's warmup) is pinned exactly.
+parameters after every step, to ``RTOL`` of the parameter scale (Schedule-Free:
+its evaluation parameters ``x`` too). Cases include a warmup from 0 (an idle
+step 0), steps past the horizon (idle steps at the end), a horizon, weight
+decay, Prodigy's ``safeguard_warmup`` and Mechanic's own settings. The
+``schedulefree`` package's warmup, which is why hplists has its own
+Schedule-Free optimizer, is pinned exactly. ``sfadamw_algoperf`` keeps a
+bfloat16 state, so it is compared fed the same gradients
+(``test_sfadamw_algoperf_matches_the_rule_fed_the_same_gradients``).
 """
 
 from __future__ import annotations
@@ -29,7 +33,8 @@ from hplists.optim.rules import get_rule  # noqa: E402
 STEPS = 30
 RTOL = 1e-10
 PACKAGE_MODULE = {"prodigy": "prodigyopt", "dadapt_adamw": "dadaptation", "dog": "dog",
-                  "sfadamw": "schedulefree"}
+                  "sfadamw": "hplists", "sfadamw_algoperf": "hplists", "mechanic": "hplists",
+                  "mechanic_adam": "hplists", "mechanic_nadam": "hplists"}
 
 _RNG = np.random.default_rng(13)
 X0 = [_RNG.normal(size=(3, 4)), _RNG.normal(size=(5,)), _RNG.normal(size=(2, 2))]
@@ -126,12 +131,31 @@ CASES = {
         {"weight_decay": 0.01, "warmup_fraction": 0.2, "init_step": 1e-4},
         {"warmup_fraction": 0.1, "horizon": 0.5},
     ],
-    # Learning rates that float32 represents exactly: the rule's constant schedule rounds
-    # the learning rate to float32 even under x64 (test_sfadamw_rule_rounds_lr_to_float32).
     "sfadamw": [
         {"learning_rate": 2.0**-7, "beta1": 0.9, "beta2": 0.999},
         {"learning_rate": 2.0**-5, "beta1": 0.9, "beta2": 0.9955159689799007,
          "weight_decay": 0.08121616522670176, "warmup_fraction": 0.0, "weight_lr_power": 2.0},
+        # A warmup from 0 (W = 6: the rule's first update is 0, its z steps lag the weights).
+        {"learning_rate": 0.05, "beta1": 0.9, "beta2": 0.99, "weight_decay": 0.1,
+         "warmup_fraction": 0.2},
+        {"learning_rate": 0.01, "beta1": 0.95, "beta2": 0.999, "weight_decay": 0.01,
+         "warmup_steps": 12, "weight_lr_power": 1.0, "eps": 1e-6},
+    ],
+    "mechanic": [
+        {"relative_schedule": 0.0},
+        {"weight_decay": 0.1, "warmup_fraction": 0.2, "s_init": 1e-3},
+        {"warmup_fraction": 0.1, "horizon": 0.5, "mechanic_weight_decay": 0.05},
+    ],
+    "mechanic_adam": [
+        {"beta1": 0.9, "beta2": 0.999, "relative_schedule": 0.0},
+        {"beta1": 0.85, "beta2": 0.99, "weight_decay": 0.1, "warmup_fraction": 0.2,
+         "s_init": 1e-3, "mechanic_weight_decay": 0.05},
+        {"beta1": 0.9, "beta2": 0.99, "warmup_fraction": 0.1, "horizon": 0.5, "eps": 1e-6},
+    ],
+    "mechanic_nadam": [
+        {"beta1": 0.9, "beta2": 0.999, "relative_schedule": 0.0},
+        {"beta1": 0.85, "beta2": 0.99, "weight_decay": 0.1, "warmup_fraction": 0.2,
+         "s_init": 1e-3, "mechanic_weight_decay": 0.05},
     ],
 }
 PARAMS = [(m, i) for m, cases in CASES.items() for i in range(len(cases))]
@@ -176,39 +200,40 @@ def test_idle_first_step_is_skipped_by_both(method):
     assert opt.param_groups[0]["d"] == 1e-6
 
 
-def test_sfadamw_warmup_differs_by_one_step_exactly():
-    """The documented difference: schedulefree warms up one step ahead of optax in the z step.
-
-    With ``warmup_steps=W`` the package uses lr ``(k+1)/W`` at step ``k`` for both its
-    z step and its averaging weight; optax's ``schedule_free`` takes the weight at
-    ``(k+1)/W`` but the z step at ``k/W`` (0 at step 0, so optax's first update is 0).
-    An optax schedule_free whose z step is shifted by one step is the package to rounding;
-    the rule is not, and ``build`` refuses the warmup.
-    """
-    pytest.importorskip("schedulefree")
+def _schedulefree_run(point, steps=STEPS):
+    """``schedulefree.AdamWScheduleFree`` with the point's settings and its own warmup."""
     import schedulefree
 
-    lr, w, b1, b2, wd = 0.05, 5, 0.9, 0.999, 0.01
-    point = {"learning_rate": lr, "beta1": b1, "beta2": b2, "weight_decay": wd,
-             "warmup_steps": w}
-    with pytest.raises(ValueError, match=r"'sfadamw' with a warmup .* \(k\+1\)/W.*exact=False"):
-        torch_lrfree.build("sfadamw", point, [torch.zeros(2)], total_steps=STEPS)
-    with pytest.raises(ValueError, match="sfadamw"):
-        torch_lrfree.build("sfadamw", {"warmup_fraction": 0.2}, [torch.zeros(2)],
-                           total_steps=STEPS)
-
     params = [torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in X0]
-    opt = schedulefree.AdamWScheduleFree(params, lr=lr, betas=(b1, b2), weight_decay=wd,
-                                         warmup_steps=w)
+    opt = schedulefree.AdamWScheduleFree(
+        params, lr=point["learning_rate"], betas=(point["beta1"], point["beta2"]),
+        weight_decay=point.get("weight_decay", 0.0), warmup_steps=point.get("warmup_steps", 0),
+        r=0.0, weight_lr_power=2.0)
     opt.train()
-    got = []
-    for _ in range(STEPS):
+    out = []
+    for _ in range(steps):
         opt.zero_grad()
         _loss(params, _TorchNS).backward()
         opt.step()
-        got.append(np.concatenate([p.detach().numpy().ravel() for p in params]))
-    got = np.array(got)
+        out.append(np.concatenate([p.detach().numpy().ravel() for p in params]))
+    return np.array(out)
 
+
+def test_schedulefree_package_warms_up_one_step_ahead_of_the_rule():
+    """Why ``'sfadamw'`` is hplists' own optimizer: the package's warmup leads optax's.
+
+    With ``warmup_steps=W`` the ``schedulefree`` package uses lr ``(k+1)/W`` at step
+    ``k`` for both its z step and its averaging weight; optax's ``schedule_free`` takes
+    the weight at ``(k+1)/W`` but the z step at ``k/W`` (0 at step 0, so optax's first
+    update is 0). An optax schedule_free whose z step is shifted by one step is the
+    package to rounding; the rule is not, and ``build`` (with either ``exact``) is the rule.
+    Without a warmup the package, ``build``'s optimizer and the rule agree.
+    """
+    pytest.importorskip("schedulefree")
+    lr, w, b1, b2, wd = 0.05, 5, 0.9, 0.999, 0.01
+    point = {"learning_rate": lr, "beta1": b1, "beta2": b2, "weight_decay": wd,
+             "warmup_steps": w}
+    got = _schedulefree_run(point)
     rule, _ = _optax_path("sfadamw", point, STEPS)
     assert np.array_equal(rule[0], X0_FLAT)  # optax's first update is exactly 0
     assert np.max(np.abs(got[0] - X0_FLAT)) > 1e-3  # the package's is not
@@ -225,9 +250,17 @@ def test_sfadamw_warmup_differs_by_one_step_exactly():
         shifted = optax.contrib.schedule_free(base, learning_rate=sched, b1=b1)
         want, _ = _optax_path("sfadamw", point, STEPS, tx=shifted)
     assert _max_rel_diff(got, want) <= RTOL
-    # exact=False is that package run, the one-step-ahead warmup, and says so in the error.
-    lead, _ = _torch_path("sfadamw", point, STEPS, exact=False)
-    assert np.array_equal(lead, got)
+
+    ours, _ = _torch_path("sfadamw", point, STEPS)
+    assert np.array_equal(ours[0], X0_FLAT)
+    assert _max_rel_diff(ours, rule) <= RTOL
+    not_exact, _ = _torch_path("sfadamw", point, STEPS, exact=False)  # accepted, the same
+    assert np.array_equal(not_exact, ours)
+
+    no_warmup = {**point, "warmup_steps": 0}
+    package = _schedulefree_run(no_warmup)
+    ours, _ = _torch_path("sfadamw", no_warmup, STEPS)
+    assert _max_rel_diff(package, ours) <= RTOL
 
 
 def test_sfadamw_rule_keeps_a_float64_learning_rate_under_x64():
@@ -248,10 +281,15 @@ def test_methods_without_a_faithful_package_raise(method):
 def test_registry_is_split_between_supported_and_unsupported():
     from hplists.optim.lrfree import METHODS
 
-    assert set(torch_lrfree.METHODS) | set(torch_lrfree.UNSUPPORTED) == set(METHODS)
+    rules = set(METHODS) | {"sfadamw_algoperf"}  # the AlgoPerf variant is a rule, not a method
+    assert set(torch_lrfree.METHODS) | set(torch_lrfree.UNSUPPORTED) == rules
     assert not set(torch_lrfree.METHODS) & set(torch_lrfree.UNSUPPORTED)
-    for m in torch_lrfree.METHODS:
+    for m in set(torch_lrfree.METHODS) & set(METHODS):
         assert METHODS[m].torch == torch_lrfree.PACKAGES[m]
+    # Every method a learning-rate-free list can be exported for runs from PyTorch,
+    # Mechanic and Schedule-Free (with its warmup) on hplists' own optimizers.
+    assert {"sfadamw", "mechanic", "mechanic_adam", "mechanic_nadam"} <= set(
+        m for m, package in torch_lrfree.PACKAGES.items() if package == "hplists")
 
 
 @pytest.mark.parametrize(("method", "point", "params", "match"), [
@@ -266,6 +304,13 @@ def test_registry_is_split_between_supported_and_unsupported():
     ("dog", [0.1], None, r"point must be a mapping"),
     ("dog", {}, [{"params": []}], r"params must be a torch.nn.Module or a non-empty iterable"),
     ("dog", {}, 3, r"params must be a torch.nn.Module or an iterable of tensors"),
+    ("mechanic", {"beta1": 0.9}, None, r"does not take hyperparameter\(s\) \['beta1'\]"),
+    ("mechanic_adam", {"s_init": 0.0}, None, r"s_init must be in \(0, inf\), got 0.0"),
+    ("mechanic_nadam", {"mechanic_weight_decay": -1.0}, None,
+     r"mechanic_weight_decay must be in \[0, inf\), got -1.0"),
+    ("sfadamw", {"warmup_steps": -1}, None, r"warmup_steps must be an integer in \[0, inf\]"),
+    ("sfadamw_algoperf", {"r": -0.5}, None, r"r must be in \[0, inf\), got -0.5"),
+    ("sfadamw_algoperf", {"horizon": 0.5}, None, r"does not take .*horizon"),
 ])
 def test_bad_input_names_the_field(method, point, params, match):
     params = [torch.zeros(2)] if params is None else params
@@ -312,3 +357,119 @@ def test_a_loop_past_a_points_horizon_warns_once():
             opt.zero_grad()
     assert sum("past the end" in str(w.message) for w in caught) == 1
 
+
+
+ALGOPERF = {"learning_rate": 0.0025, "beta1": 0.9, "beta2": 0.9955159689799007,
+            "weight_decay": 0.08121616522670176, "warmup_fraction": 0.2,
+            "weight_lr_power": 2.0, "r": 0.75, "eps": 1e-8}
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_sfadamw_algoperf_matches_the_rule_fed_the_same_gradients(dtype):
+    """``'sfadamw_algoperf'`` (ScheduleFreeAdamWAlgoPerf) against the rule, step by step.
+
+    Its second moment is bfloat16, so a 1-ulp difference in a gradient can round it
+    differently; both are fed the PyTorch run's gradients. The bfloat16 moment agrees
+    bit for bit, x and z to 1e-12 of the parameter scale (bit for bit where measured),
+    the parameters y to 1e-12 (float64) or 1e-6 (float32): optax applies y as
+    y_prev + (y - y_prev), which rounds once more.
+    """
+    point = {**ALGOPERF, "learning_rate": 0.05}  # larger steps than the submission's
+    hp, t = _rule_hp(point, STEPS)
+    tdtype, jdtype = getattr(torch, dtype), getattr(jnp, dtype)
+    params = [torch.tensor(x, dtype=tdtype, requires_grad=True) for x in X0]
+    opt, sched = torch_lrfree.build("sfadamw_algoperf", point, params, total_steps=STEPS)
+    assert opt.param_groups[0]["warmup_steps"] == hp["warmup_steps"] == 6
+    tol = 1e-12 if dtype == "float64" else 1e-6
+    with jax.enable_x64(dtype == "float64"):
+        tx = get_rule("sfadamw_algoperf")(hp, t)
+        ys = [jnp.asarray(x, dtype=jdtype) for x in X0]
+        state = tx.init(ys)
+        for _ in range(STEPS):
+            opt.zero_grad()
+            _loss(params, _TorchNS).backward()
+            grads = [jnp.asarray(p.grad.numpy()) for p in params]
+            opt.step()
+            sched.step()
+            updates, state = tx.update(grads, state, ys)
+            ys = optax.apply_updates(ys, updates)
+            for i, p in enumerate(params):
+                ours = opt.state[p]
+                assert np.array_equal(np.asarray(state.v[i].astype(jnp.float32)),
+                                      ours["exp_avg_sq"].float().numpy())
+                for name, want in (("z", state.z[i]), ("x", state.x[i]), ("y", ys[i])):
+                    got = (p if name == "y" else ours[name]).detach().numpy()
+                    assert _max_rel_diff(got, np.asarray(want)) <= tol, name
+        assert np.max(np.abs(np.asarray(ys[0]) - X0[0])) > 1e-3  # it moved
+    opt.eval()
+    for i, p in enumerate(params):  # eval params: x, as the rule's eval_params hook
+        assert _max_rel_diff(p.detach().numpy(), np.asarray(state.x[i])) <= tol
+
+
+ROUND_TRIP = {
+    "sfadamw": {"learning_rate": 0.05, "beta1": 0.9, "beta2": 0.99, "weight_decay": 0.1,
+                "warmup_fraction": 0.2},
+    "sfadamw_algoperf": ALGOPERF,
+    "mechanic": {"weight_decay": 0.1, "warmup_fraction": 0.2, "s_init": 1e-3},
+    "mechanic_adam": {"beta1": 0.85, "beta2": 0.99, "weight_decay": 0.1,
+                      "warmup_fraction": 0.2, "s_init": 1e-3},
+    "mechanic_nadam": {"beta1": 0.85, "beta2": 0.99, "weight_decay": 0.1,
+                       "warmup_fraction": 0.2, "s_init": 1e-3},
+}
+
+
+@pytest.mark.parametrize("method", sorted(ROUND_TRIP))
+def test_state_dict_round_trip_resumes_bit_for_bit(method):
+    """Save optimizer, scheduler and parameters mid-warmup (torch.save, weights_only), load
+    them into a freshly built optimizer: the next steps are bit-identical to the run that
+    went on, and (float64) the whole trajectory is still the rule's."""
+    import io
+
+    point = ROUND_TRIP[method]
+
+    def fresh():
+        params = [torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in X0]
+        return (params, *torch_lrfree.build(method, point, params, total_steps=STEPS))
+
+    def run(params, opt, sched, steps):
+        out = []
+        for _ in range(steps):
+            opt.zero_grad()
+            _loss(params, _TorchNS).backward()
+            opt.step()
+            sched.step()
+            out.append(np.concatenate([p.detach().numpy().ravel() for p in params]))
+        return out
+
+    params, opt, sched = fresh()
+    first = run(params, opt, sched, 4)  # inside the warmup (W = 6)
+    buf = io.BytesIO()
+    torch.save({"opt": opt.state_dict(), "sched": sched.state_dict(),
+                "params": [p.detach() for p in params]}, buf)
+    went_on = run(params, opt, sched, 8)
+    buf.seek(0)
+    saved = torch.load(buf, weights_only=True)
+    params2, opt2, sched2 = fresh()
+    with torch.no_grad():
+        for p, q in zip(params2, saved["params"], strict=True):
+            p.copy_(q)
+    opt2.load_state_dict(saved["opt"])
+    sched2.load_state_dict(saved["sched"])
+    resumed = run(params2, opt2, sched2, 8)
+    assert np.array_equal(np.array(resumed), np.array(went_on))
+    if method != "sfadamw_algoperf":  # bfloat16 state: compared fed the same gradients above
+        hp, t = _rule_hp(point, STEPS)
+        want, _ = _optax_path(method, hp, t, steps=12)
+        assert _max_rel_diff(np.array(first + resumed), want) <= RTOL
+
+
+def test_schedule_free_steps_only_in_train_mode():
+    params = [torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in X0]
+    opt, _ = torch_lrfree.build("sfadamw", {"warmup_steps": 2}, params, total_steps=STEPS)
+    _loss(params, _TorchNS).backward()
+    opt.step()
+    opt.eval()
+    with pytest.raises(RuntimeError, match=r"needs train mode.*optimizer.train\(\)"):
+        opt.step()
+    opt.train()
+    opt.step()

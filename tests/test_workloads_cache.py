@@ -112,7 +112,7 @@ def test_a_workload_whose_data_cannot_be_built_stops_the_run_once_with_the_messa
     from hplists import HParams
     from hplists.exceptions import WorkloadBuildError
     from hplists.store import open_store
-    from hplists.study.runner import StaticSource, TrainTask, run
+    from hplists.trials import StaticSource, TrainTask, run
 
     class Broken(TinyBlobs):
         name = "broken_blobs"

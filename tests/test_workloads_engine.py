@@ -269,7 +269,7 @@ def exploding_sgd(hp, total_steps):
 
 def test_train_into_store_trains_pending_points_once(tmp_path):
     from hplists.store import open_store
-    from hplists.study.runner import train_into_store
+    from hplists.trials import train_into_store
 
     store = open_store(tmp_path / "s.db")
     points = [{"learning_rate": 0.05}, {"learning_rate": 1e6}, {"learning_rate": 0.02}]
@@ -287,7 +287,7 @@ def test_train_into_store_trains_pending_points_once(tmp_path):
 
 def test_train_into_store_records_a_failing_chunk_and_goes_on(tmp_path):
     from hplists.store import open_store
-    from hplists.study.runner import train_into_store
+    from hplists.trials import train_into_store
 
     store = open_store(tmp_path / "s.db")
     points = [{"learning_rate": 0.02, "boom": 1.0}, {"learning_rate": 0.05}]

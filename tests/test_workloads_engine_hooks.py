@@ -13,7 +13,7 @@ from optax import contrib
 from helpers import workloads as sw
 from hplists.optim import lrfree
 from hplists.optim.update_rule import hooks
-from hplists.study.runner import TrainTask
+from hplists.trials import TrainTask
 from hplists.workloads import engine
 
 BLOBS = sw.TinyBlobs()
@@ -24,9 +24,9 @@ SF = {"learning_rate": 0.02, "beta1": 0.9, "beta2": 0.99, "weight_decay": 0.0,
 
 def _manual(rule, hp, steps, *, evaluate=None, w=BLOBS):
     """The engine's loop written out for one point: same data order, keys and loss."""
-    data = engine._data(w)
-    order = engine._batch_order(0, data.num_train, steps, w.batch_size)
-    init_key, dropout_key = engine._keys(0)
+    data = engine.device_data(w)
+    order = engine.batch_order(0, data.num_train, steps, w.batch_size)
+    init_key, dropout_key = engine.seed_keys(0)
     params = w.init(init_key)
     hp = {**hp, "warmup_steps": int(hp["warmup_fraction"] * steps)}
     tx = optax.with_extra_args_support(rule(hp, steps))
@@ -76,7 +76,7 @@ def test_a_horizon_stops_training_at_int_h_t_and_keeps_the_budgets_evaluations()
     adam = {"learning_rate": 0.02, "beta1": 0.9, "beta2": 0.99, "weight_decay": 0.0,
             "warmup_fraction": 0.1}
     short, full = engine.train(BLOBS, [{**adam, "horizon": 0.35}, adam], 0,
-                               update_rule=engine._default_rule(), batching="sequential")
+                               update_rule=engine.default_rule(), batching="sequential")
     t = BLOBS.step_budget  # 40 steps, 20 evaluations every 2 steps
     assert engine.trial_steps({"horizon": 0.35}, t) == 14
     assert short.steps.tolist() == list(range(2, 15, 2))

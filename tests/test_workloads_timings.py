@@ -32,7 +32,7 @@ def test_plan_estimates_from_measured_rates_before_any_trial_is_recorded(tmp_pat
     variants = [v for v in variants if _registered(v)]
     store = open_store(tmp_path / "s.db")
     wf = StudyWorkflow(store, StudyConfig(workloads=tuple(base), variants=tuple(variants)))
-    rates = wf._seconds_per_step()
+    rates = wf.seconds_per_step()
     assert {n: rates[n] for n in base} == {n: measured[n] for n in base}
     for v in variants:
         assert rates[v] == measured.get(v, measured[get_workload(v).base])

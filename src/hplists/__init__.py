@@ -1,4 +1,4 @@
-"""hplists: pre-computed, ordered hyperparameter lists for NAdamW.
+"""hplists: pre-computed, ordered hyperparameter lists for NAdamW and learning-rate-free methods.
 
 With a budget of ``k`` trials, train with the first ``k`` points of a list and
 keep the best (arXiv 2503.03986)::
@@ -29,6 +29,7 @@ from hplists.lists import NamedList, TuneResult, available_lists, get_list, load
 from hplists.lists.exhaustive import exhaustive_set
 from hplists.lists.greedy import greedy_list
 from hplists.lists.loo import leave_one_out
+from hplists.method_point import MethodPoint, steps_to_run
 from hplists.scoring.cost import cost
 from hplists.scoring.profiles import benchmark_score, performance_profiles
 from hplists.scoring.tuning_curve import tuning_curve
@@ -36,6 +37,7 @@ from hplists.scoring.tuning_curve import tuning_curve
 __all__ = [
     "Curve",
     "HParams",
+    "MethodPoint",
     "NamedList",
     "Status",
     "TuneResult",
@@ -50,6 +52,7 @@ __all__ = [
     "leave_one_out",
     "load_list",
     "performance_profiles",
+    "steps_to_run",
     "tune",
     "tuning_curve",
 ]

@@ -91,6 +91,11 @@ class HParams:
             object.__setattr__(self, name, check_real(name, getattr(self, name), **kw))
 
     @property
+    def method(self) -> str:
+        """The update rule the point is defined for: ``"nadamw"`` (as a list's ``optimizer``)."""
+        return "nadamw"
+
+    @property
     def one_minus_beta1(self) -> float:
         """``1 - beta1``, the parameterization of paper 001's search space and AlgoPerf.
 

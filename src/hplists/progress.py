@@ -4,7 +4,7 @@ One convention for callbacks, ``fn(stage, done, total)``, in one of two units
 named by its type:
 
 * :class:`StageBar` counts *training steps* (a trial at horizon ``h`` counts
-  ``int(h T)``): the engine's ``train(progress=True)``, the trial runner, the
+  ``int(h T)``): the engine's ``train(progress=True)``, the trial loop, the
   studies; callbacks are :data:`StepProgressFn`.
 * :class:`TrialProgress` counts *trials* over a whole command that runs many
   small trainings (target setting, calibration); callbacks are
@@ -13,12 +13,14 @@ named by its type:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from hplists.exceptions import InvalidParameterError
 
-__all__ = ["StageBar", "StepProgressFn", "TrialProgress", "TrialProgressFn"]
+__all__ = ["StageBar", "StepProgressFn", "TrialProgress", "TrialProgressFn", "phase"]
 
 # stage, steps done, steps to do (the stage's remaining work when it started)
 StepProgressFn = Callable[[str, int, int], None]
@@ -26,13 +28,47 @@ StepProgressFn = Callable[[str, int, int], None]
 TrialProgressFn = Callable[[str, float, int], None]
 
 
+# Listeners of phases (``fn(what, seconds)``; ``seconds`` None when it begins): the rich bars
+# running in this process.
+_PHASE_LISTENERS: list[Callable[[str, float | None], None]] = []
+# Phases shorter than this are not worth a line of their own.
+PHASE_SHOWN_AFTER_S = 0.5
+
+
+@contextlib.contextmanager
+def phase(what: str) -> Iterator[None]:
+    """Marks work that trains no step (preparing data, compiling) for this process's bars.
+
+    A rich :class:`StageBar` shows the phase beside the bar while it runs, so
+    that a bar standing at 0 steps says why, and prints its time when it ends
+    (phases under :data:`PHASE_SHOWN_AFTER_S` seconds print nothing).
+
+    Example:
+        >>> seen = []
+        >>> _PHASE_LISTENERS.append(lambda what, s: seen.append((what, s is None)))
+        >>> with phase("compiling"):
+        ...     pass
+        >>> _ = _PHASE_LISTENERS.pop(); seen
+        [('compiling', True), ('compiling', False)]
+    """
+    t0 = time.perf_counter()
+    for fn in list(_PHASE_LISTENERS):
+        fn(what, None)
+    try:
+        yield
+    finally:
+        seconds = time.perf_counter() - t0
+        for fn in list(_PHASE_LISTENERS):
+            fn(what, seconds)
+
+
 class StageBar:
     """Progress of a running stage in steps: a rich bar with ETA, a callback, or nothing.
 
     ``progress`` is ``True`` (a rich bar on stderr), ``None``/``False``
     (nothing) or ``fn(stage, steps_done, steps_total)``. :meth:`start` returns
-    ``tick(k)``, to be called with the steps just done, as the trial runner
-    (:func:`hplists.study.runner.run`) does.
+    ``tick(k)``, to be called with the steps just done, as the trial loop
+    (:func:`hplists.trials.loop.run`) does.
 
     Example:
         >>> seen = []
@@ -48,6 +84,7 @@ class StageBar:
         self.fn = progress if callable(progress) else None
         self.rich = progress is True
         self.bar: Any = None
+        self._listener: Callable[[str, float | None], None] | None = None
 
     def start(self, stage: str, total: int) -> Callable[[int], None]:
         done = 0
@@ -64,9 +101,19 @@ class StageBar:
 
             self.bar = Progress(TextColumn(f"{stage:<10}"), BarColumn(), MofNCompleteColumn(),
                                 TextColumn("steps"), TimeElapsedColumn(), TextColumn("ETA"),
-                                TimeRemainingColumn(), console=Console(stderr=True))
-            task = self.bar.add_task(stage, total=max(total, 1))
+                                TimeRemainingColumn(), TextColumn("{task.fields[phase]}"),
+                                console=Console(stderr=True))
+            task = self.bar.add_task(stage, total=max(total, 1), phase="")
             self.bar.start()
+            bar = self.bar
+
+            def on_phase(what: str, seconds: float | None) -> None:
+                bar.update(task, phase=f"{what}..." if seconds is None else "")
+                if seconds is not None and seconds >= PHASE_SHOWN_AFTER_S:
+                    bar.console.print(f"{stage}: {what} took {seconds:.1f} s")
+
+            self._listener = on_phase
+            _PHASE_LISTENERS.append(on_phase)
 
         def tick(k: int) -> None:
             nonlocal done
@@ -79,6 +126,9 @@ class StageBar:
         return tick
 
     def stop(self) -> None:
+        if self._listener is not None and self._listener in _PHASE_LISTENERS:
+            _PHASE_LISTENERS.remove(self._listener)
+        self._listener = None
         if self.bar is not None:
             self.bar.stop()
             self.bar = None

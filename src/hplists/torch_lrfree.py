@@ -1,9 +1,10 @@
-"""PyTorch path for paper 002's learning-rate-free methods, on their own PyTorch packages.
+"""PyTorch path for paper 002's learning-rate-free methods, computed as their optax rules.
 
 ``build(method, point, params, total_steps=T)`` returns ``(optimizer,
-scheduler)`` for the usual ``optimizer.step(); scheduler.step()`` loop, with the
-method's PyTorch package configured so that it computes the same algorithm as
-the optax rule of the same name (:mod:`hplists.optim.lrfree`):
+scheduler)`` for the usual ``optimizer.step(); scheduler.step()`` loop, an
+optimizer that computes the same algorithm as the optax rule of the same name
+(:mod:`hplists.optim.lrfree`): a third-party PyTorch package configured to
+match, or hplists' own implementation where no package computes the rule.
 
 * ``prodigy``: ``prodigyopt.Prodigy`` with ``lr=1, use_bias_correction=True,
   decouple=True, d0=estim_lr0, beta3=None`` (``sqrt(beta2)``), ``d_coef=1,
@@ -12,27 +13,39 @@ the optax rule of the same name (:mod:`hplists.optim.lrfree`):
   use_bias_correction=True, decouple=True, d0=estim_lr0, growth_rate=inf``;
 * ``dog``: ``dog.DoG`` (package ``dog-optimizer``) with ``lr=1,
   reps_rel=init_step, eps=1e-8``;
-* ``sfadamw``: ``schedulefree.AdamWScheduleFree`` with ``warmup_steps=0, r=0``,
-  only without warmup (see below), or, with ``exact=False``, on the package's
-  own warmup ``warmup_steps=W``: the same algorithm but for a warmup one step
-  ahead of optax's.
+* ``sfadamw``: :class:`hplists.optim.torch_schedule_free.ScheduleFreeAdamW`
+  with the point's ``learning_rate``, betas, ``eps``, ``weight_decay``,
+  ``weight_lr_power`` and ``warmup_steps = W``: optax's ``schedule_free``,
+  warmup included (the ``schedulefree`` package warms up one step ahead of
+  optax, ``docs/lrfree-torch.md``);
+* ``sfadamw_algoperf``:
+  :class:`hplists.optim.torch_schedule_free.ScheduleFreeAdamWAlgoPerf`, the
+  AlgoPerf submission's variant as the rule computes it (``r``, a bfloat16
+  second moment);
+* ``mechanic``, ``mechanic_adam``, ``mechanic_nadam``:
+  :class:`hplists.optim.torch_mechanic.Mechanic` (``optax.contrib.mechanize``:
+  ``h`` clipped to ``[-m, m]``, ``m`` from 0; ``mechanic_weight_decay``,
+  ``s_init``, 6 betas) around ``torch.optim.SGD(lr=1, weight_decay)`` (L2 on
+  the gradient, as the rule's ``add_decayed_weights`` before ``sgd``),
+  ``torch.optim.AdamW(lr=1, betas, eps, weight_decay)`` (``optax.adamw``) and
+  :class:`hplists.optim.torch_nadamw.NAdamW` (``optax.nadamw``).
 
 The scheduler is a ``LambdaLR`` with the relative schedule ``s_t`` (linear
 warmup from 0 over ``W = int(warmup_fraction * T)`` steps, cosine decay to 0 at
 ``T``; the constant 1 when ``relative_schedule == 0``). With a ``horizon`` ``h``
 in the point, ``T = int(h * total_steps)`` as the training engine computes it:
-train that many steps and stop. Prodigy, D-Adapt and DoG have the learning
-rate 1 scaled by ``s_t``, as their optax rules pass ``learning_rate = s_t``
-(Schedule-Free has its constant ``learning_rate``); Prodigy and
-D-Adapt skip a step with ``s_t = 0`` (the whole state kept), as the optax rules
-do through :func:`hplists.optim.lrfree.skip_idle_steps`.
+train that many steps and stop. Prodigy, D-Adapt, DoG and Mechanic's base
+have the learning rate 1 scaled by ``s_t``, as their optax rules pass
+``learning_rate = s_t``; Prodigy and D-Adapt skip a step with ``s_t = 0`` (the
+whole state kept), as the optax rules do through
+:func:`hplists.optim.lrfree.skip_idle_steps`. Schedule-Free has its constant
+``learning_rate`` and its warmup inside the optimizer (the scheduler is the
+constant 1).
 
-Methods that raise a ``ValueError`` instead (see :data:`UNSUPPORTED`): DoWG,
-COCOB (no package in the extra), Mechanic (``mechanic-pytorch`` is not the same
-algorithm as ``optax.contrib.mechanize``), MoMo and MoMo-Adam (``momo-opt``'s
-weight decay differs, and its equivalence was not verified), and Schedule-Free
-AdamW with a warmup unless ``exact=False`` (``schedulefree`` warms up one step
-ahead of optax, which no flag changes). ``docs/lrfree-torch.md`` says what was verified and how
+Methods that raise an ``InvalidParameterError`` (a ``ValueError``) instead,
+see :data:`UNSUPPORTED`: DoWG and COCOB (no package in the extra), MoMo and
+MoMo-Adam (``momo-opt``'s weight decay differs, and its equivalence was not
+verified). ``docs/lrfree-torch.md`` says what was verified and how
 (``tests/test_torch_lrfree.py``: float64 trajectories against the optax rules).
 
 Importing this module needs ``torch``; each package is imported only by
@@ -52,16 +65,23 @@ from torch.optim.lr_scheduler import LambdaLR
 
 from hplists._check import check_choice, check_int, check_real
 from hplists.exceptions import InvalidParameterError
+from hplists.method_point import steps_to_run
 from hplists.optim.torch_nadamw import WarmupCosineFactor
 
 __all__ = ["METHODS", "PACKAGES", "UNSUPPORTED", "ConstantFactor", "build", "schedule_steps"]
 
-# Method -> PyTorch package (the pip name) that build() uses for it.
+# Method -> the package (the pip name) whose optimizer build() uses for it; "hplists" for
+# hplists' own implementations (hplists.optim.torch_schedule_free, .torch_mechanic), which
+# need only torch.
 PACKAGES: dict[str, str] = {
     "prodigy": "prodigyopt",
     "dadapt_adamw": "dadaptation",
     "dog": "dog-optimizer",
-    "sfadamw": "schedulefree",
+    "sfadamw": "hplists",
+    "sfadamw_algoperf": "hplists",
+    "mechanic": "hplists",
+    "mechanic_adam": "hplists",
+    "mechanic_nadam": "hplists",
 }
 METHODS: tuple[str, ...] = tuple(PACKAGES)
 
@@ -71,15 +91,6 @@ UNSUPPORTED: dict[str, str] = {
     "cocob": "no well-kept PyTorch package of COCOB is in the 'lrfree-torch' extra (and the "
              "optax rule multiplies COCOB's output by the relative schedule, which a learning "
              "rate cannot do: COCOB is invariant to it)",
-    "mechanic": "mechanic-pytorch is not the same algorithm as optax.contrib.mechanize "
-                "(optax clips the inner product h to [-m, m] and starts m at 0, the "
-                "package does neither; docs/lrfree-torch.md), and no flag makes it so",
-    "mechanic_adam": "mechanic-pytorch is not the same algorithm as optax.contrib.mechanize "
-                     "(optax clips the inner product h to [-m, m] and starts m at 0, the "
-                     "package does neither; docs/lrfree-torch.md), and no flag makes it so",
-    "mechanic_nadam": "mechanic-pytorch is not the same algorithm as optax.contrib.mechanize "
-                      "(optax clips the inner product h to [-m, m] and starts m at 0, the "
-                      "package does neither; docs/lrfree-torch.md), and no flag makes it so",
     "momo": "momo-opt divides the whole step by 1 + lr wd (x <- (x - tau d) / (1 + lr wd)), "
             "optax.contrib.momo only x (x / (1 + lr wd) - tau d), and its equivalence "
             "without weight decay is not verified; it is not in the extra",
@@ -99,7 +110,15 @@ _TAKES: dict[str, tuple[str, ...]] = {
     "dadapt_adamw": ("beta1", "beta2", "weight_decay", "eps", "estim_lr0"),
     "dog": ("weight_decay", "init_step"),
     "sfadamw": ("learning_rate", "beta1", "beta2", "weight_decay", "eps", "weight_lr_power"),
+    "sfadamw_algoperf": ("learning_rate", "beta1", "beta2", "weight_decay", "eps",
+                         "weight_lr_power", "r"),
+    "mechanic": ("weight_decay", "mechanic_weight_decay", "s_init"),
+    "mechanic_adam": ("beta1", "beta2", "weight_decay", "eps", "mechanic_weight_decay",
+                      "s_init"),
+    "mechanic_nadam": ("beta1", "beta2", "weight_decay", "eps", "mechanic_weight_decay",
+                       "s_init"),
 }
+_SCHEDULE_FREE = ("sfadamw", "sfadamw_algoperf")
 _SF_SCHEDULE = ("warmup_fraction", "warmup_steps", "dropout_rate", "label_smoothing")
 
 
@@ -128,12 +147,7 @@ def schedule_steps(point: Mapping[str, Any], total_steps: int) -> int:
         >>> schedule_steps({"horizon": 0.33}, 1200), schedule_steps({}, 1200)
         (396, 1200)
     """
-    total_steps = check_int("total_steps", total_steps, low=1)
-    h = point.get("horizon")
-    if h is None:
-        return total_steps
-    h = check_real("horizon", h, 0.0, 1.0, low_open=True)
-    return max(1, int(h * total_steps + 1e-9))  # as engine.trial_steps
+    return steps_to_run(point, total_steps)
 
 
 def _check_method(method: Any) -> str:
@@ -149,7 +163,7 @@ def _check_point(method: str, point: Any) -> dict[str, float]:
     if not isinstance(point, Mapping):
         raise InvalidParameterError(f"point must be a mapping of hyperparameter names to values, got "
                          f"{type(point).__name__}")
-    extra = _SF_SCHEDULE if method == "sfadamw" else _SCHEDULE
+    extra = _SF_SCHEDULE if method in _SCHEDULE_FREE else _SCHEDULE
     allowed = _TAKES[method] + extra
     unknown = sorted(set(point) - set(allowed))
     if unknown:
@@ -170,9 +184,9 @@ def _check_point(method: str, point: Any) -> dict[str, float]:
             out[name] = v
         elif name == "horizon":
             out[name] = check_real(name, value, 0.0, 1.0, low_open=True)
-        elif name in ("weight_decay", "weight_lr_power"):
+        elif name in ("weight_decay", "weight_lr_power", "mechanic_weight_decay", "r"):
             out[name] = check_real(name, value, 0.0)
-        else:  # eps, estim_lr0, init_step, learning_rate
+        else:  # eps, estim_lr0, init_step, learning_rate, s_init
             out[name] = check_real(name, value, 0.0, low_open=True)
     return out
 
@@ -205,27 +219,29 @@ def build(method: str, point: Mapping[str, float], params: Any, *,
 
     Args:
         method: one of :data:`METHODS` (``'prodigy'``, ``'dadapt_adamw'``,
-            ``'dog'``, ``'sfadamw'``); the other methods of
-            :mod:`hplists.optim.lrfree` raise a ``ValueError`` saying why
-            (:data:`UNSUPPORTED`).
+            ``'dog'``, ``'sfadamw'``, ``'sfadamw_algoperf'``, ``'mechanic'``,
+            ``'mechanic_adam'``, ``'mechanic_nadam'``); the other methods of
+            :mod:`hplists.optim.lrfree` raise an ``InvalidParameterError``
+            saying why (:data:`UNSUPPORTED`).
         point: the hyperparameters the optax rule takes (missing ones get the
             rule's defaults), e.g. ``beta1``, ``beta2``, ``weight_decay``,
             ``warmup_fraction``, ``relative_schedule``, ``horizon``.
         params: a ``torch.nn.Module`` or an iterable of tensors (one group).
         total_steps: the step budget ``T`` (the schedule ends at
             :func:`schedule_steps`).
-        exact: refuse what the package cannot compute as the optax rule
-            (default). ``False`` lets ``'sfadamw'`` with a warmup run on the
-            package's own warmup (``warmup_steps = W``), whose ``z`` steps lead
-            optax's by one step through the warmup (``docs/lrfree-torch.md``);
-            the other methods are exact either way.
+        exact: ``True`` or ``False``; every method here is built exactly as
+            its optax rule either way. (``False`` used to let ``'sfadamw'``
+            with a warmup run on the ``schedulefree`` package's warmup, one
+            step ahead of optax's; that path is gone, and the argument is
+            accepted so that calls passing it keep working.)
 
     Returns:
         ``(optimizer, scheduler)``: call ``optimizer.step()`` then
-        ``scheduler.step()`` each step. For ``'sfadamw'`` the optimizer is in
-        train mode; call ``optimizer.eval()`` before evaluating (the
-        parameters become the average ``x``, optax's
-        ``schedule_free_eval_params``) and ``optimizer.train()`` after.
+        ``scheduler.step()`` each step. For ``'sfadamw'`` and
+        ``'sfadamw_algoperf'`` the optimizer is in train mode; call
+        ``optimizer.eval()`` before evaluating (the parameters become the
+        average ``x``, optax's ``schedule_free_eval_params``) and
+        ``optimizer.train()`` after.
 
     Example:
         >>> import torch
@@ -239,6 +255,13 @@ def build(method: str, point: Mapping[str, float], params: Any, *,
         ...     opt.step(); sched.step(); opt.zero_grad()
         >>> opt.param_groups[0]["k"]  # the idle step 0 was skipped, as the optax rule does
         2
+        >>> opt, _ = build("sfadamw", {"learning_rate": 0.01, "warmup_fraction": 0.02}, net,
+        ...                total_steps=1000)
+        >>> type(opt).__name__, opt.param_groups[0]["warmup_steps"]
+        ('ScheduleFreeAdamW', 20)
+        >>> opt, _ = build("mechanic_adam", {"beta1": 0.9, "beta2": 0.999}, net, total_steps=100)
+        >>> type(opt).__name__, type(opt.base).__name__
+        ('Mechanic', 'AdamW')
         >>> build("cocob", {}, net, total_steps=100)
         Traceback (most recent call last):
         ...
@@ -250,35 +273,43 @@ def build(method: str, point: Mapping[str, float], params: Any, *,
     tensors = _params(params)
     total = schedule_steps(hp, total_steps)
     b1, b2 = hp.get("beta1", 0.9), hp.get("beta2", 0.999)
-    wd = hp.get("weight_decay", 0.0)
+    wd, eps = hp.get("weight_decay", 0.0), hp.get("eps", 1e-8)
     quiet = contextlib.redirect_stdout(io.StringIO())  # the packages print on construction
-    if method == "sfadamw":
-        warm = _warmup(hp, total_steps)
-        if warm > 0 and exact:
-            raise InvalidParameterError(
-                f"method 'sfadamw' with a warmup (warmup_steps = {warm}) has no faithful "
-                f"PyTorch path: schedulefree.AdamWScheduleFree uses lr (k+1)/W at step k for "
-                f"both its z step and its averaging weight, while optax's schedule_free "
-                f"takes the z step with lr k/W (0 at step 0) and the weight with lr "
-                f"(k+1)/W, and no flag or scheduler reproduces both; use warmup_fraction 0, "
-                f"the optax rule, or exact=False (the package's warmup, one step ahead). "
-                f"Methods with a PyTorch path: "
-                f"{', '.join(repr(m) for m in METHODS)}")
-        import schedulefree
+    optimizer: torch.optim.Optimizer
+    if method in _SCHEDULE_FREE:
+        from hplists.optim.torch_schedule_free import (
+            ScheduleFreeAdamW,
+            ScheduleFreeAdamWAlgoPerf,
+        )
 
-        sfadamw = schedulefree.AdamWScheduleFree(
-            tensors, lr=hp.get("learning_rate", 0.0025), betas=(b1, b2),
-            eps=hp.get("eps", 1e-8), weight_decay=wd, warmup_steps=warm, r=0.0,
-            weight_lr_power=hp.get("weight_lr_power", 2.0))
-        sfadamw.train()
-        optimizer: torch.optim.Optimizer = sfadamw
+        common: dict[str, Any] = dict(
+            lr=hp.get("learning_rate", 0.0025), betas=(b1, b2), eps=eps, weight_decay=wd,
+            warmup_steps=_warmup(hp, total_steps), weight_lr_power=hp.get("weight_lr_power", 2.0))
+        if method == "sfadamw":
+            optimizer = ScheduleFreeAdamW(tensors, **common)
+        else:
+            optimizer = ScheduleFreeAdamWAlgoPerf(tensors, **common, r=hp.get("r", 0.0))
         return optimizer, LambdaLR(optimizer, ConstantFactor())
-    if method == "prodigy":
+    if method.startswith("mechanic"):
+        from hplists.optim.torch_mechanic import Mechanic
+
+        base: torch.optim.Optimizer
+        if method == "mechanic":
+            base = torch.optim.SGD(tensors, lr=1.0, weight_decay=wd)
+        elif method == "mechanic_adam":
+            base = torch.optim.AdamW(tensors, lr=1.0, betas=(b1, b2), eps=eps, weight_decay=wd)
+        else:
+            from hplists.optim.torch_nadamw import NAdamW
+
+            base = NAdamW(tensors, lr=1.0, betas=(b1, b2), eps=eps, weight_decay=wd)
+        optimizer = Mechanic(base, weight_decay=hp.get("mechanic_weight_decay", 1e-2),
+                             eps=1e-8, s_init=hp.get("s_init", 1e-6), num_betas=6)
+    elif method == "prodigy":
         import prodigyopt
 
         with quiet:
             optimizer = prodigyopt.Prodigy(
-                tensors, lr=1.0, betas=(b1, b2), beta3=None, eps=hp.get("eps", 1e-8),
+                tensors, lr=1.0, betas=(b1, b2), beta3=None, eps=eps,
                 weight_decay=wd, decouple=True, use_bias_correction=True,
                 safeguard_warmup=bool(hp.get("safeguard_warmup", 0.0)),
                 d0=hp.get("estim_lr0", 1e-6), d_coef=1.0, growth_rate=math.inf)
@@ -287,7 +318,7 @@ def build(method: str, point: Mapping[str, float], params: Any, *,
 
         with quiet:
             optimizer = dadaptation.DAdaptAdam(
-                tensors, lr=1.0, betas=(b1, b2), eps=hp.get("eps", 1e-8), weight_decay=wd,
+                tensors, lr=1.0, betas=(b1, b2), eps=eps, weight_decay=wd,
                 decouple=True, use_bias_correction=True, d0=hp.get("estim_lr0", 1e-6),
                 growth_rate=math.inf)
     else:  # dog

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from hplists._check import check_choice
+from hplists.cli.terminal import Column, Table, add_format, emit
 from hplists.exceptions import InvalidParameterError
 from hplists.hparams import HParams
 
@@ -56,11 +57,15 @@ NADAMW_COLUMNS = (
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("lists", help="names and one-line descriptions of the shipped lists")
+    add_format(p, json_flag=False, what="the lists")
     p.set_defaults(func=_lists)
 
-    p = sub.add_parser("show", help="a list's points as a table, in priority order")
+    p = sub.add_parser("show", help="a list's points as a table, in priority order",
+                       description="Prints a list's points in priority order, numbered from 1 "
+                       "(#), every digit as published.")
     p.add_argument("name", help="list name (see `hplists lists`) or the path of a list file")
     p.add_argument("--k", type=int, default=None, help="show only the first K points")
+    add_format(p, json_flag=False, what="the points")
     p.set_defaults(func=_show)
 
     p = sub.add_parser(
@@ -78,35 +83,25 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _lists(args: argparse.Namespace) -> int:
     from hplists.lists import available_lists, get_list
 
-    for name in available_lists():
-        print(f"{name}\t{get_list(name).description}")
+    rows = [[name, get_list(name).description] for name in available_lists()]
+    emit(Table(["name", "description"], rows, name="lists", plain=True), args.format)
     return 0
 
 
 def _show(args: argparse.Namespace) -> int:
-    from rich.table import Table
-
-    from hplists.cli.terminal import console
     from hplists.lists import get_list
 
     named = get_list(args.name, k=args.k)
-    table = Table(
-        title=f"{named.name} ({len(named)} points, update rule {named.optimizer!r})",
-        caption=named.source or None,
-    )
     rows = [_as_dict(p) for p in named.points]
     keys = list(rows[0]) if named.optimizer != "nadamw" else list(NADAMW_COLUMNS)
     keys += [k for row in rows for k in row if k not in keys]
-    table.add_column("#", justify="right", no_wrap=True)
-    for key in keys:
-        table.add_column(key, justify="right", no_wrap=True)
-    for i, row in enumerate(rows, start=1):
-        # repr: every digit, as the points are published.
-        table.add_row(str(i), *(repr(row[k]) if k in row else "" for k in keys))
-    # Wide enough that no digit is ever cut; the table keeps its natural width.
-    console().print(table)
-    if named.description:
-        print(named.description)
+    # repr: every digit, as the points are published; no column is ever cut.
+    columns = [Column("#", key="point", right=True, options={"no_wrap": True})]
+    columns += [Column(k, right=True, text=repr, options={"no_wrap": True}) for k in keys]
+    table = Table(columns, [[i, *(row.get(k) for k in keys)] for i, row in enumerate(rows, 1)],
+                  title=f"{named.name} ({len(named)} points, update rule {named.optimizer!r})",
+                  caption=named.source or None, name="points")
+    emit(table, args.format, after=[named.description] if named.description else [])
     return 0
 
 

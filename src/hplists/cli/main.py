@@ -6,9 +6,14 @@ parsers whose ``func`` attribute takes the parsed arguments and returns an
 exit code.
 
 Errors hplists raises on purpose (:class:`~hplists.exceptions.HplistsError`:
-bad input, missing or damaged data) and errors opening a file the user named
-print as one line and exit with status 2; any other exception, a plain
-``ValueError`` included, is a bug and surfaces with its traceback.
+bad input, missing or damaged data), errors of the command line and errors
+opening a file the user named print as one line and exit with status 2; any
+other exception, a plain ``ValueError`` included, is a bug and surfaces with its
+traceback.
+
+``hplists --help`` lists the commands in two groups: :data:`USER_COMMANDS`, for
+using and testing lists, and :data:`MAINTAINER_COMMANDS`, for rerunning the
+package's own studies and shipping their results.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import sys
 from collections.abc import Sequence
 
 from hplists._version import __version__
+from hplists.cli.grammar import Parser
 from hplists.exceptions import HplistsError
 
 # Modules that contribute subcommands, in the order `hplists --help` lists them.
@@ -33,21 +39,58 @@ COMMAND_MODULES = (
     "hplists.cli.workloads",
 )
 
+DESCRIPTION = "Pre-computed NAdamW hyperparameter lists: use, build and test them."
+#: The commands for using, building and testing lists, in the order `hplists --help` lists them.
+USER_COMMANDS = ("lists", "show", "export", "spaces", "sample", "run", "evaluate", "workloads",
+                 "build", "loo", "score", "report", "store")
+#: The commands that rerun the package's own studies and ship their results.
+MAINTAINER_COMMANDS = ("targets", "table4", "study")
+MAINTAINER_FLAGS = (
+    ("--into-package", "targets set, study export-list: write into the package's own data "
+     "files (shipping targets or a list in a release)"),
+)
+
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="hplists",
-        description="Pre-computed NAdamW hyperparameter lists: use, build and test them.",
+        usage="hplists [-h] [--version] [--import MODULE] COMMAND ...",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="`hplists COMMAND --help` describes a command and its options.",
     )
     parser.add_argument("--version", action="version", version=f"hplists {__version__}")
     parser.add_argument("--import", dest="imports", action="append", default=[],
                         metavar="MODULE",
                         help="import MODULE first, e.g. one that registers your workloads "
                         "(repeatable; also accepted after the command)")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", prog="hplists",
+                                help=argparse.SUPPRESS)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
+    parser.description = DESCRIPTION + "\n\n" + _command_groups(sub)
     return parser
+
+
+def _command_groups(sub: argparse._SubParsersAction) -> str:
+    """The commands in two groups, each with its one-line help, for ``hplists --help``."""
+    helps = {a.dest: a.help or "" for a in sub._choices_actions}
+    other = tuple(c for c in helps if c not in USER_COMMANDS + MAINTAINER_COMMANDS)
+    groups = [("commands", USER_COMMANDS + other), ("maintainer commands", MAINTAINER_COMMANDS)]
+    width = max(len(c) for c in (*helps, *(f for f, _ in MAINTAINER_FLAGS)))
+    lines = []
+    for title, names in groups:
+        lines += [f"{title}:", *(_entry(c, helps[c], width) for c in names if c in helps), ""]
+    lines += ["maintainer flags:", *(_entry(f, h, width) for f, h in MAINTAINER_FLAGS)]
+    return "\n".join(lines)
+
+
+def _entry(name: str, text: str, width: int) -> str:
+    import textwrap
+
+    body = textwrap.wrap(text, 78 - width - 4) or [""]
+    pad = " " * (width + 4)
+    return f"  {name:<{width}}  {body[0]}" + "".join(f"\n{pad}{line}" for line in body[1:])
 
 
 def _split_imports(argv: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -69,10 +112,23 @@ def _split_imports(argv: Sequence[str]) -> tuple[list[str], list[str]]:
     return modules, rest
 
 
+def _normalize(argv: list[str]) -> list[str]:
+    """``argv`` with the defaults of commands whose action may be left out filled in
+    (``hplists study [OPTIONS]`` is ``hplists study run [OPTIONS]``)."""
+    for i, arg in enumerate(argv):
+        if not arg.startswith("-"):
+            if arg == "study":
+                from hplists.cli.study import normalize
+
+                return [*argv[:i + 1], *normalize(argv[i + 1:])]
+            return argv
+    return argv
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     modules, rest = _split_imports(list(sys.argv[1:] if argv is None else argv))
-    args = parser.parse_args(rest)
+    args = parser.parse_args(_normalize(rest))
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
@@ -83,13 +139,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             import_modules(modules)
         return int(args.func(args) or 0)
     except HplistsError as e:  # bad input or data: one clear line, no traceback
-        print(f"hplists {args.command}: error: {e}", file=sys.stderr)
+        print(f"hplists {_command(args)}: error: {e}", file=sys.stderr)
         return 2
     except OSError as e:
         if e.filename is None:  # not about a file the user named: a bug, keep the traceback
             raise
-        print(f"hplists {args.command}: error: {_file_error(e)}", file=sys.stderr)
+        print(f"hplists {_command(args)}: error: {_file_error(e)}", file=sys.stderr)
         return 2
+
+
+def _command(args: argparse.Namespace) -> str:
+    """The command and its action, as typed: ``store info``, ``study plan``."""
+    action = getattr(args, "store_command", None) or getattr(args, "targets_command", None)
+    if args.command == "study":
+        action = getattr(args, "action", None)
+    return f"{args.command} {action}" if action else args.command
 
 
 def _file_error(e: OSError) -> str:

@@ -18,13 +18,16 @@ from typing import Any
 
 import numpy as np
 
+from hplists.cli.grammar import did_you_mean, require_store
+from hplists.cli.terminal import Column, Table, add_format, emit
 from hplists.exceptions import InvalidParameterError
+from hplists.json_numbers import jsonable
 from hplists.metric import minimizes
 from hplists.scoring.cost import DEFAULT_TAU
 
 
 def _common(p: argparse.ArgumentParser, *, study: bool = True) -> None:
-    p.add_argument("--store", required=True, metavar="DB", help="the trial store file")
+    p.add_argument("--store", required=True, metavar="PATH", help="the trial store file")
     if study:
         p.add_argument("--study", help="the study to use (required if the store holds several)")
     p.add_argument("--specs", metavar="FILE",
@@ -34,7 +37,7 @@ def _common(p: argparse.ArgumentParser, *, study: bool = True) -> None:
     p.add_argument("--errors", default="raise", choices=("raise", "inf"),
                    help="trials that ended in error: stop with an error (default), or count "
                    "them as misses")
-    p.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    add_format(p, what="the tables")
 
 
 def _list_args(p: argparse.ArgumentParser, k_default: int | None) -> None:
@@ -116,8 +119,7 @@ def _headers(args: argparse.Namespace) -> list[Any]:
     """Every trial of the store without its curve (:meth:`TrialStore.headers`)."""
     from hplists.store import EmptyStoreError, open_store
 
-    if not Path(args.store).is_file():
-        raise InvalidParameterError(f"trial store {args.store!r} does not exist")
+    require_store(args.store)
     store = open_store(args.store, create=False)
     try:
         found = store.headers()
@@ -140,8 +142,7 @@ def _matrix(args: argparse.Namespace) -> Any:
     from hplists.scoring.matrix import TrialMatrix
     from hplists.store import EmptyStoreError, open_store
 
-    if not Path(args.store).is_file():
-        raise InvalidParameterError(f"trial store {args.store!r} does not exist")
+    require_store(args.store)
     store = open_store(args.store, create=False)
     try:
         studies = store.studies()
@@ -168,16 +169,17 @@ def _workloads(args: argparse.Namespace, present: Sequence[str]) -> list[str]:
     """The workloads asked for (default: all), checked against the trials before any lookup."""
     present = sorted(present)
     names = _split(args.workloads) or present
-    unknown = [w for w in names if w not in present]
-    if unknown:
-        raise InvalidParameterError(f"unknown workload(s) {unknown}; the trials are on {present}")
+    _known("workload(s)", names, present)
     return names
 
 
-def _console() -> Any:
-    from hplists.cli.terminal import console
-
-    return console()
+def _known(what: str, names: Sequence[str], present: Sequence[str]) -> None:
+    """Every name is one of ``present``, or an error that suggests the closest."""
+    unknown = [n for n in names if n not in present]
+    if unknown:
+        where = "the trials are on" if what.startswith("workload") else "studies are"
+        raise InvalidParameterError(f"unknown {what} {unknown}{did_you_mean(unknown[0], present)}"
+                                    f"; {where} {list(present)}")
 
 
 def _fmt(x: float, digits: int = 4) -> str:
@@ -188,20 +190,8 @@ def _fmt(x: float, digits: int = 4) -> str:
     return f"{x:.{digits}g}"
 
 
-def _jsonable(x: Any) -> Any:
-    if isinstance(x, float) and not math.isfinite(x):
-        return None if math.isnan(x) else ("Infinity" if x > 0 else "-Infinity")
-    if isinstance(x, dict):
-        return {k: _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, np.generic):
-        return _jsonable(x.item())
-    return x
-
-
-def _print_json(obj: Any) -> None:
-    print(json.dumps(_jsonable(obj), indent=2))
+def _num(digits: int = 4) -> Any:
+    return lambda x: _fmt(x, digits)
 
 
 # ---------------------------------------------------------------------------- build
@@ -215,8 +205,6 @@ def _construct(fractions: np.ndarray, k: int, tau: float, exhaustive: bool) -> A
 
 
 def _build(args: argparse.Namespace) -> int:
-    from rich.table import Table
-
     if args.output:  # refused before the list is computed, not after
         from hplists._files import prepare_output
 
@@ -228,44 +216,49 @@ def _build(args: argparse.Namespace) -> int:
     rows = list(built.indices)
     if args.output:
         _write_list(args, m, built)
-    if args.json:
-        _print_json({
-            "study": m.study, "method": built.method, "k": len(built), "tau": built.tau,
-            "cost": built.cost, "workloads": list(m.names),
-            "points": [{"point_id": m.point_ids[r], "hparams": dict(m.points[r]),
-                        "prefix_cost": c, "prefix_trained": n,
-                        "fractions": dict(zip(m.names, m.fractions[r].tolist(), strict=True))}
-                       for r, c, n in zip(rows, built.costs, built.trained, strict=True)],
-            "list_fractions": dict(zip(m.names, built.fractions.tolist(), strict=True)),
-        })
-        return 0
-    console = _console()
+    payload = {
+        "study": m.study, "method": built.method, "k": len(built), "tau": built.tau,
+        "cost": built.cost, "workloads": list(m.names),
+        "points": [{"point_id": m.point_ids[r], "hparams": dict(m.points[r]),
+                    "prefix_cost": c, "prefix_trained": n,
+                    "fractions": dict(zip(m.names, m.fractions[r].tolist(), strict=True))}
+                   for r, c, n in zip(rows, built.costs, built.trained, strict=True)],
+        "list_fractions": dict(zip(m.names, built.fractions.tolist(), strict=True)),
+    }
     what = "exhaustive best set" if args.exhaustive else "greedy list"
-    console.print(f"{what} of {len(built)} points from study {m.study!r} "
-                  f"({m.shape[0]} points x {m.shape[1]} workloads), tau = {built.tau:g}")
     keys = sorted({k for r in rows for k in m.points[r]})
-    t = Table(title="points, in priority order")
-    for col in ("#", "point id", *keys, "cost C_tau", "trained"):
-        t.add_column(col, justify="left" if col == "point id" else "right")
-    for i, (r, c, n) in enumerate(zip(rows, built.costs, built.trained, strict=True), 1):
-        t.add_row(str(i), m.point_ids[r], *(_fmt(m.points[r].get(k, math.nan), 6) for k in keys),
-                  f"{c:.6f}", f"{n}/{m.shape[1]}")
-    console.print(t)
-    t = Table(title="step fraction t/T on each workload (inf: target missed)")
-    for col in ("workload", "metric", "target", "list", "fastest point"):
-        t.add_column(col, justify="left" if col in ("workload", "metric") else "right")
+    points = Table(
+        [Column("#", key="point", right=True), Column("point id", key="point_id"),
+         *(Column(k, right=True, text=_num(6)) for k in keys),
+         Column("cost C_tau", key="prefix_cost", right=True, text=lambda c: f"{c:.6f}"),
+         Column("trained", key="prefix_trained", right=True,
+                text=lambda n: f"{n}/{m.shape[1]}")],
+        [[i, m.point_ids[r], *(m.points[r].get(k, math.nan) for k in keys), c, n]
+         for i, (r, c, n) in enumerate(zip(rows, built.costs, built.trained, strict=True), 1)],
+        title="points, in priority order", name="points")
+    fractions = []
     for j, spec in enumerate(m.workloads):
         col = m.fractions[rows, j]
-        fastest = "-" if not np.isfinite(col.min()) else str(1 + int(np.argmin(col)))
-        t.add_row(spec.name, f"{spec.metric} ({spec.mode})", _fmt(spec.target, 6),
-                  _fmt(float(built.fractions[j]), 6), fastest)
-    console.print(t)
-    console.print(f"cost C_{built.tau:g} = {built.cost:.6f}; trains "
-                  f"{built.trained[-1]} of {m.shape[1]} workloads")
+        fastest = None if not np.isfinite(col.min()) else 1 + int(np.argmin(col))
+        fractions.append([spec.name, f"{spec.metric} ({spec.mode})", spec.target,
+                          float(built.fractions[j]), fastest])
+    per_workload = Table(
+        [Column("workload"), Column("metric"), Column("target", right=True, text=_num(6)),
+         Column("list", key="list_fraction", right=True, text=_num(6)),
+         Column("fastest point", key="fastest_point", right=True)],
+        fractions,
+        title="step fraction t/T on each workload (inf: target missed; fastest point: its "
+        "# in the list)", name="workloads")
+    after = [f"cost C_{built.tau:g} = {built.cost:.6f}; trains "
+             f"{built.trained[-1]} of {m.shape[1]} workloads"]
     if m.running:
-        console.print(f"note: {m.running} running trial(s) were left out")
+        after.append(f"note: {m.running} running trial(s) were left out")
     if args.output:
-        console.print(f"wrote {args.output}")
+        after.append(f"wrote {args.output}")
+    emit([points, per_workload], args.format, payload=payload,
+         before=[f"{what} of {len(built)} points from study {m.study!r} "
+                 f"({m.shape[0]} points x {m.shape[1]} workloads), tau = {built.tau:g}"],
+         after=after)
     return 0
 
 
@@ -279,7 +272,7 @@ def _write_list(args: argparse.Namespace, m: Any, built: Any) -> None:
             points.append(HParams.from_dict(m.points[r]))
         except ValueError as e:
             raise InvalidParameterError(f"--output writes NAdamW lists; point {m.point_ids[r]} is not an "
-                             f"HParams point ({e}); use --json for other points") from None
+                             f"HParams point ({e}); use --format json for other points") from None
     name = args.name or f"{m.study}-{built.method}-k{len(built)}"
     named = NamedList(
         name=name,
@@ -294,7 +287,7 @@ def _write_list(args: argparse.Namespace, m: Any, built: Any) -> None:
     out = Path(args.output)
     if out.exists():
         raise InvalidParameterError(f"--output {str(out)!r} exists; not overwriting it")
-    out.write_text(json.dumps(_jsonable(named.to_dict()), indent=2) + "\n")
+    out.write_text(json.dumps(jsonable(named.to_dict()), indent=2) + "\n")
 
 
 # ---------------------------------------------------------------------------- loo
@@ -311,8 +304,6 @@ def _taus(text: str) -> list[float]:
 
 
 def _loo(args: argparse.Namespace) -> int:
-    from rich.table import Table
-
     from hplists._check import check_int
     from hplists.lists.loo import Method, leave_one_out, list_size_curve, tau_sweep
     from hplists.scoring.tuning_curve import equivalent_budget
@@ -341,50 +332,58 @@ def _loo(args: argparse.Namespace) -> int:
     sizes = (list_size_curve(m, args.sizes, args.tau, method=method)
              if args.sizes is not None else None)
     sweep = tau_sweep(m, _taus(args.taus), args.k, method=method) if args.taus else None
-    if args.json:
-        out: dict[str, Any] = {"study": m.study, "method": method, "k": args.k,
-                               "tau": loo.tau, "num_points": m.shape[0], "folds": rows,
-                               "num_trained": loo.num_trained, "mean_cost": loo.mean_cost}
-        if sizes is not None:
-            out["list_sizes"] = {"k": sizes.ks.tolist(), "trained": sizes.trained.tolist(),
-                                 "mean_cost": sizes.mean_cost.tolist()}
-        if sweep is not None:
-            out["tau_sweep"] = {"tau": sweep.taus.tolist(), "trained": sweep.trained.tolist(),
-                                "mean_cost": sweep.mean_cost.tolist()}
-        _print_json(out)
-        return 0
-    console = _console()
-    console.print(f"leave-one-workload-out: {method} lists of {args.k} points, tau = "
-                  f"{loo.tau:g}, study {m.study!r} ({m.shape[0]} points x {m.shape[1]} workloads)")
-    t = Table(title="each list is built without the held-out workload")
-    for col in ("held out", "list (point ids)", "cost on others", "held-out t/T",
-                "best metric", "target", "random search n\n(metric)", "random search n\n(t/T)"):
-        t.add_column(col, justify="left" if col in ("held out", "list (point ids)") else "right")
-    for r in rows:
-        t.add_row(r["workload"], " ".join(r["list"]), f"{r['train_cost']:.4f}",
-                  _fmt(r["fraction"]), f"{_fmt(r['best_metric'], 6)} ({r['mode']})",
-                  _fmt(r["target"], 6),
-                  *(">P" if n is None else str(n) for n in (r["random_search_n_metric"],
-                                                            r["random_search_n_time"])))
-    console.print(t)
-    console.print(f"held-out workloads trained: {loo.num_trained} of {m.shape[1]}; mean "
-                  f"held-out cost min(t/T, tau): {loo.mean_cost:.4f}")
-    console.print("random search n: the fewest random-search trials (without replacement, "
-                  f"from the {m.shape[0]} points) whose expected best is as good as the list")
+    out: dict[str, Any] = {"study": m.study, "method": method, "k": args.k,
+                           "tau": loo.tau, "num_points": m.shape[0], "folds": rows,
+                           "num_trained": loo.num_trained, "mean_cost": loo.mean_cost}
     if sizes is not None:
-        t = Table(title="held-out results against list size (paper 001, Figure 2)")
-        for col in ("k", "held-out trained", "mean held-out cost"):
-            t.add_column(col, justify="right")
-        for k, n, c in zip(sizes.ks, sizes.trained, sizes.mean_cost, strict=True):
-            t.add_row(str(k), f"{n}/{m.shape[1]}", f"{c:.4f}")
-        console.print(t)
+        out["list_sizes"] = {"k": sizes.ks.tolist(), "trained": sizes.trained.tolist(),
+                             "mean_cost": sizes.mean_cost.tolist()}
     if sweep is not None:
-        t = Table(title="held-out results against the penalty factor (paper 001, Table 12)")
-        for col in ("tau", "held-out trained", "mean held-out cost"):
-            t.add_column(col, justify="right")
-        for tau, n, c in zip(sweep.taus, sweep.trained, sweep.mean_cost, strict=True):
-            t.add_row(f"{tau:g}", f"{n}/{m.shape[1]}", f"{c:.4f}")
-        console.print(t)
+        out["tau_sweep"] = {"tau": sweep.taus.tolist(), "trained": sweep.trained.tolist(),
+                            "mean_cost": sweep.mean_cost.tolist()}
+    n_text = lambda n: ">P" if n is None else str(n)  # noqa: E731
+    tables = [Table(
+        [Column("held out", key="workload"),
+         Column("list (point ids)", key="list", text=" ".join),
+         Column("cost on others", key="train_cost", right=True, text=lambda c: f"{c:.4f}"),
+         Column("held-out t/T", key="fraction", right=True, text=_num()),
+         Column("best metric", key="best_metric", right=True, text=_num(6)),
+         Column("mode", key="mode"),
+         Column("target", right=True, text=_num(6)),
+         Column("random search n (metric)", key="random_search_n_metric", right=True,
+                text=n_text),
+         Column("random search n (t/T)", key="random_search_n_time", right=True,
+                text=n_text)],
+        [[r["workload"], r["list"], r["train_cost"], r["fraction"], r["best_metric"],
+          r["mode"], r["target"], r["random_search_n_metric"], r["random_search_n_time"]]
+         for r in rows],
+        title="each list is built without the held-out workload",
+        caption="random search n: the fewest random-search trials (without replacement, from "
+        f"the {m.shape[0]} points) whose expected best is as good as the list (>P: none)",
+        name="folds")]
+    trained = Column("held-out trained", key="trained", right=True,
+                     text=lambda n: f"{n}/{m.shape[1]}")
+    cost = Column("mean held-out cost", key="mean_cost", right=True, text=lambda c: f"{c:.4f}")
+    if sizes is not None:
+        tables.append(Table(
+            [Column("k", right=True), trained, cost],
+            list(zip(sizes.ks.tolist(), sizes.trained.tolist(), sizes.mean_cost.tolist(),
+                     strict=True)),
+            title="held-out results against list size (paper 001, Figure 2)",
+            name="list_sizes"))
+    if sweep is not None:
+        tables.append(Table(
+            [Column("tau", right=True, text=lambda t: f"{t:g}"), trained, cost],
+            list(zip(sweep.taus.tolist(), sweep.trained.tolist(), sweep.mean_cost.tolist(),
+                     strict=True)),
+            title="held-out results against the penalty factor (paper 001, Table 12)",
+            name="tau_sweep"))
+    emit(tables, args.format, payload=out,
+         before=[f"leave-one-workload-out: {method} lists of {args.k} points, tau = "
+                 f"{loo.tau:g}, study {m.study!r} ({m.shape[0]} points x {m.shape[1]} "
+                 "workloads)"],
+         after=[f"held-out workloads trained: {loo.num_trained} of {m.shape[1]}; mean "
+                f"held-out cost min(t/T, tau): {loo.mean_cost:.4f}"])
     return 0
 
 
@@ -422,9 +421,7 @@ def _score_selection(args: argparse.Namespace, records: Sequence[Any]
     base = [w for w in present if w not in variants]
     asked = _split(args.workloads)
     if asked:
-        unknown = [w for w in asked if w not in present]
-        if unknown:
-            raise InvalidParameterError(f"unknown workload(s) {unknown}; the trials are on {present}")
+        _known("workload(s)", asked, present)
         got_base = [w for w in asked if w not in variants]
         got_var = [w for w in asked if w in variants]
         if got_base and got_var:
@@ -478,8 +475,6 @@ def _score_selection(args: argparse.Namespace, records: Sequence[Any]
 
 
 def _score(args: argparse.Namespace) -> int:
-    from rich.table import Table
-
     from hplists.scoring.matrix import submission_times_from_store
     from hplists.scoring.profiles import performance_profiles
     from hplists.store import open_store
@@ -488,9 +483,7 @@ def _score(args: argparse.Namespace) -> int:
     records = _headers(args)  # no curves: the store scores the trials in its own query
     if studies:
         known = sorted({r.study for r in records})
-        unknown = [s for s in studies if s not in known]
-        if unknown:
-            raise InvalidParameterError(f"unknown study(ies) {unknown}; studies are {known}")
+        _known("study(ies)", studies, known)
         records = [r for r in records if r.study in studies]
     all_studies = sorted({r.study for r in records})
     records, names, kind, excluded = _score_selection(args, records)
@@ -523,57 +516,55 @@ def _score(args: argparse.Namespace) -> int:
     order = np.argsort(-scores, kind="stable")
     marks = (1.0, 1.5, 2.0, 3.0, 4.0)
     at = [int(np.argmin(np.abs(prof.taus - x))) for x in marks]
-    if args.json:
-        _print_json({
-            "time": subs.unit, "best_trial": args.best_trial,
-            "workload_set": kind,
-            "workloads": list(subs.workloads), "taus": prof.taus.tolist(),
-            "excluded": excluded,
-            "submissions": [
-                {"study": subs.names[i], "score": float(scores[i]),
-                 "times": dict(zip(subs.workloads, subs.times[i].tolist(), strict=True)),
-                 "seeds": dict(zip(subs.workloads, subs.seeds[i].tolist(), strict=True)),
-                 "profile": prof.rho[i].tolist()} for i in order],
-        })
-        return 0
-    console = _console()
+    payload = {
+        "time": subs.unit, "best_trial": args.best_trial,
+        "workload_set": kind,
+        "workloads": list(subs.workloads), "taus": prof.taus.tolist(),
+        "excluded": excluded,
+        "submissions": [
+            {"study": subs.names[i], "score": float(scores[i]),
+             "times": dict(zip(subs.workloads, subs.times[i].tolist(), strict=True)),
+             "seeds": dict(zip(subs.workloads, subs.seeds[i].tolist(), strict=True)),
+             "profile": prof.rho[i].tolist()} for i in order],
+    }
     unit = "t/T" if subs.unit == "fraction" else "seconds"
     rule = ("best trial: earliest evaluation to reach the target, as AlgoPerf"
             if args.best_trial == "algoperf" else "fastest trial")
-    t = Table(title=f"time to target ({unit}; median over seeds of each study's {rule})")
-    t.add_column("submission")
-    for w in subs.workloads:
-        t.add_column(w, justify="right")
-    for i in order:
-        t.add_row(subs.names[i], *(_fmt(float(x)) for x in subs.times[i]))
-    console.print(t)
-    t = Table(title="performance profiles rho(tau): fraction of workloads within tau x the best")
-    t.add_column("submission")
-    for x in marks:
-        t.add_column(f"tau={x:g}", justify="right")
-    t.add_column("benchmark score", justify="right")
-    for i in order:
-        t.add_row(subs.names[i], *(f"{prof.rho[i, j]:.3f}" for j in at), f"{scores[i]:.4f}")
-    console.print(t)
+    times = Table(
+        [Column("submission", key="study"),
+         *(Column(w, right=True, text=_num()) for w in subs.workloads)],
+        [[subs.names[i], *subs.times[i].tolist()] for i in order],
+        title=f"time to target ({unit}; median over seeds of each study's {rule})",
+        name="times")
+    profiles = Table(
+        [Column("submission", key="study"),
+         *(Column(f"tau={x:g}", right=True, text=lambda r: f"{r:.3f}") for x in marks),
+         Column("benchmark score", key="score", right=True, text=lambda x: f"{x:.4f}")],
+        [[subs.names[i], *(float(prof.rho[i, j]) for j in at), float(scores[i])]
+         for i in order],
+        title="performance profiles rho(tau): fraction of workloads within tau x the best",
+        name="profiles")
+    notes = []
     if not studies:
         unscored = sorted(set(all_studies) - set(subs.names))
         if unscored:
-            console.print(f"note: studies without trials on these {len(subs.workloads)} "
-                          f"workloads are not scored: {', '.join(unscored)}")
+            notes.append(f"note: studies without trials on these {len(subs.workloads)} "
+                         f"workloads are not scored: {', '.join(unscored)}")
     missing = [(subs.names[i], subs.workloads[j]) for i, j in np.argwhere(subs.seeds == 0)]
     if missing:
-        console.print("note: no finished trials (counted as missed) for "
-                      + ", ".join(f"{s} on {w}" for s, w in missing))
+        notes.append("note: no finished trials (counted as missed) for "
+                     + ", ".join(f"{s} on {w}" for s, w in missing))
     n = len(subs.workloads)
     what = "architectural variants" if kind == "variants" else "base workloads"
-    console.print(f"score: area under rho on tau in [1, 4] (trapezoid, 100 points) / 3, as "
-                  f"AlgoPerf computes it, over these {n} {what}; it depends on the set of "
-                  "submissions compared")
+    notes.append(f"score: area under rho on tau in [1, 4] (trapezoid, 100 points) / 3, as "
+                 f"AlgoPerf computes it, over these {n} {what}; it depends on the set of "
+                 "submissions compared")
     if kind == "variants":
-        console.print("note: the variants are scored as a set of their own; AlgoPerf uses "
-                      "held-out variants only to void a base workload's time when the variant "
-                      "misses its target, and never scores them as columns")
+        notes.append("note: the variants are scored as a set of their own; AlgoPerf uses "
+                     "held-out variants only to void a base workload's time when the variant "
+                     "misses its target, and never scores them as columns")
     elif n != ALGOPERF_BASE_WORKLOADS:
-        console.print(f"note: rho divides by the {n} workloads scored here; AlgoPerf always "
-                      f"divides by its {ALGOPERF_BASE_WORKLOADS} base workloads")
+        notes.append(f"note: rho divides by the {n} workloads scored here; AlgoPerf always "
+                     f"divides by its {ALGOPERF_BASE_WORKLOADS} base workloads")
+    emit([times, profiles], args.format, payload=payload, after=notes)
     return 0

@@ -7,6 +7,7 @@ import shlex
 import time
 from pathlib import Path
 
+from hplists.cli.grammar import hidden, store_missing, stores
 from hplists.exceptions import InvalidParameterError
 from hplists.scoring.cost import DEFAULT_TAU
 
@@ -25,7 +26,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         f"Defaults: broad={DEFAULT_STUDIES.broad}, reruns={DEFAULT_STUDIES.reruns_study}, "
         f"variants={DEFAULT_STUDIES.variants_study}, " + ", ".join(
             f"baseline:{b.key}={b.study}" for b in DEFAULT_STUDIES.baselines) + ".")
-    p.add_argument("stores", nargs="+", metavar="STORE", help="trial store file(s)")
+    p.add_argument("--store", action="append", default=None, metavar="PATH",
+                   help="a trial store (repeatable: --store a.db --store b.db)")
+    # `hplists report STORE [STORE ...]`, the form before --store (deprecated).
+    p.add_argument("positional_store", nargs="*", **hidden(metavar="STORE"))
     p.add_argument("-o", "--output", required=True, metavar="DIR",
                    help="output directory (created if needed; report files are replaced)")
     p.add_argument("--specs", metavar="FILE",
@@ -58,7 +62,8 @@ def _overrides(items: list[str]) -> dict[str, str]:
 
 
 def _command(args: argparse.Namespace) -> str:
-    parts = ["hplists", "report", *args.stores, "-o", args.output]
+    parts = ["hplists", "report", *(a for s in args.stores for a in ("--store", s)),
+             "-o", args.output]
     if args.specs:
         parts += ["--specs", args.specs]
     for item in args.study_name:
@@ -68,6 +73,15 @@ def _command(args: argparse.Namespace) -> str:
 
 
 def _report(args: argparse.Namespace) -> int:
+    args.stores = stores(args, "report")
+    if not args.stores:
+        raise InvalidParameterError("report needs at least one trial store: --store PATH "
+                                    "(repeatable)")
+    return report_command(args)
+
+
+def report_command(args: argparse.Namespace) -> int:
+    """Writes the report of ``args.stores`` (what ``hplists report`` does once parsed)."""
     from hplists.report.document import write_report
     from hplists.report.studies import DEFAULT_STUDIES
     from hplists.scoring.specs import load_specs
@@ -102,13 +116,12 @@ def _report(args: argparse.Namespace) -> int:
 
 def _manifest_studies(stores: list[str]) -> dict[str, str]:
     """Study names from the first store whose paper-001 study recorded a manifest."""
-    from pathlib import Path
 
     from hplists.store import open_store
     from hplists.study.workflow import MANIFEST
 
     for path in stores:
-        if not Path(path).is_file():
+        if store_missing(path):
             continue
         with open_store(path, create=False) as store:
             m = store.manifest(MANIFEST)

@@ -6,22 +6,28 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from hplists.cli.grammar import hidden, one_store
+from hplists.cli.terminal import Column, Table, add_format, emit
 from hplists.exceptions import InvalidParameterError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from hplists.store import SQLiteStore
+    from hplists.store.base import TrialStore
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("store", help="inspect a trial store, export or import trials")
-    ssub = p.add_subparsers(dest="store_command", metavar="ACTION", required=True)
+    p = sub.add_parser("store", help="inspect a trial store, export or import trials",
+                       description="Every action takes the store as --store PATH (the form "
+                       "`hplists store ACTION PATH` is deprecated).")
+    ssub = p.add_subparsers(dest="store_command", metavar="ACTION", required=True,
+                            prog="hplists store")
 
     q = ssub.add_parser("info", help="format, schema and trial counts per study/workload/status")
-    q.add_argument("db", help="the store file")
+    _store_arg(q, "the store file")
+    add_format(q, json_flag=False, what="the counts")
     q.set_defaults(func=_info)
 
     q = ssub.add_parser("export", help="write every trial as CSV, JSON or Parquet")
-    q.add_argument("db", help="the store file")
+    _store_arg(q, "the store file")
     q.add_argument("--format", default=None, choices=("csv", "json", "parquet"),
                    help="output format (default: from the output file's suffix, else csv)")
     q.add_argument("-o", "--output", required=True, help="output file")
@@ -29,15 +35,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.set_defaults(func=_export)
 
     q = ssub.add_parser(
-        "import",
+        "import", usage="hplists store import [-h] --store PATH [--study STUDY] FILE",
         help="import finished trials from CSV (or Parquet, or an hplists JSON export)",
         description="Imports curves from a long-table CSV: one row per evaluation with columns "
         "study, workload, [workload_version], [seed], hyperparameters (hp.<name> or HParams / "
         "AlgoPerf names), [status], [message], step, [seconds], [train_loss] and metric columns "
         "(metric.<name> or any other name). Idempotent: trials already finished are skipped.",
     )
-    q.add_argument("db", help="the store file (created if missing)")
-    q.add_argument("file", help="a .csv, .parquet or .json file")
+    q.add_argument("--store", metavar="PATH", help="the store file (created if missing)")
+    # FILE, or the deprecated `STORE FILE`
+    q.add_argument("files", nargs="+", metavar="FILE", help="a .csv, .parquet or .json file")
     q.add_argument("--study", help="study name for rows without one")
     q.set_defaults(func=_import)
 
@@ -48,7 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "trials of other versions from STUDY to STUDY/retired/WORKLOAD/vOLD, so that the study "
         "can be run again on the current version. Every moved trial gets a 'retire' event.",
     )
-    q.add_argument("db", help="the store file")
+    _store_arg(q, "the store file")
     q.add_argument("--study", required=True, action="append",
                    help="study to clean (repeatable)")
     q.add_argument("--workload", required=True, action="append",
@@ -56,35 +63,38 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.set_defaults(func=_retire)
 
 
-def _open(path: str, create: bool = False) -> SQLiteStore:
+def _store_arg(q: argparse.ArgumentParser, text: str) -> None:
+    q.add_argument("--store", metavar="PATH", help=text + " (required)")
+    q.add_argument("positional_store", nargs="?", **hidden(metavar="STORE"))
+
+
+def _db(args: argparse.Namespace) -> str:
+    return one_store(args, f"store {args.store_command}")
+
+
+def _open(path: str, create: bool = False) -> TrialStore:
     from hplists.store import open_store
 
     return open_store(path, create=create)
 
 
 def _info(args: argparse.Namespace) -> int:
-    from hplists.cli.terminal import printable
-
-    store = _open(args.db)
+    store = _open(_db(args))
     s = store.summary()
     meta = s["meta"]
-    print(f"store: {s['path']}")
-    print(f"format: {meta.get('format')} schema {meta.get('schema_version')}, created "
-          f"{meta.get('created_at')} by {meta.get('created_by')}, journal {s['journal_mode']}")
-    print(f"points: {s['points']}  trials: {s['trials']}  evaluations: {s['evaluations']}")
-    if not s["counts"]:
-        print("(no trials)")
-        return 0
+    head = [f"store: {s['path']}",
+            f"format: {meta.get('format')} schema {meta.get('schema_version')}, created "
+            f"{meta.get('created_at')} by {meta.get('created_by')}, journal {s['journal_mode']}",
+            f"points: {s['points']}  trials: {s['trials']}  evaluations: {s['evaluations']}"]
     statuses = ("complete", "diverged", "error", "running")
-    rows = [["study", "workload", *statuses]]
-    for study, per in s["counts"].items():
-        for workload, counts in per.items():
-            rows.append([printable(study), printable(workload),
-                         *(str(counts.get(k, 0)) for k in statuses)])
-    widths = [max(len(r[j]) for r in rows) for j in range(len(rows[0]))]
-    for r in rows:
-        print("  ".join(c.ljust(w) if j < 2 else c.rjust(w)
-                        for j, (c, w) in enumerate(zip(r, widths, strict=True))))
+    rows = [[study, workload, *(counts.get(k, 0) for k in statuses)]
+            for study, per in s["counts"].items() for workload, counts in per.items()]
+    table = Table(["study", "workload", *(Column(k, right=True) for k in statuses)], rows,
+                  name="counts", plain=True)
+    if not rows and args.format == "table":
+        emit([], "table", before=[*head, "(no trials)"])
+        return 0
+    emit(table, args.format, before=head, payload=s)
     return 0
 
 
@@ -97,8 +107,9 @@ def _export(args: argparse.Namespace) -> int:
         fmt = suffix if suffix in ("csv", "json", "parquet") else "csv"
     from hplists._files import prepare_output
 
+    db = _db(args)
     prepare_output(args.output)
-    store = _open(args.db)
+    store = _open(db)
     n = export_trials(store, args.output, fmt, study=args.study)
     print(f"exported {n} trials to {args.output} ({fmt})")
     return 0
@@ -107,8 +118,13 @@ def _export(args: argparse.Namespace) -> int:
 def _import(args: argparse.Namespace) -> int:
     from hplists.store.io import import_csv, import_json, import_parquet
 
+    args.positional_store = args.files[0] if len(args.files) == 2 else None
+    if len(args.files) > 2 or (args.store and len(args.files) > 1):
+        raise InvalidParameterError(f"store import takes one FILE; got {args.files[1:]}")
+    args.file = args.files[-1]
+    db = one_store(args, "store import")
     suffix = Path(args.file).suffix.lower()
-    store = _open(args.db, create=True)
+    store = _open(db, create=True)
     store.check()  # a damaged store is refused before anything is written to it
     if suffix == ".json":
         if args.study:
@@ -127,8 +143,9 @@ def _import(args: argparse.Namespace) -> int:
 def _retire(args: argparse.Namespace) -> int:
     from hplists.workloads.registry import get_workload
 
+    db = _db(args)
     workloads = [get_workload(name) for name in args.workload]  # unknown names fail first
-    store = _open(args.db)
+    store = _open(db)
     for study in args.study:
         for w in workloads:
             moved = store.retire(study, w.name, current_version=w.version)

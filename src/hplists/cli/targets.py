@@ -15,9 +15,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
+from hplists.cli.grammar import prepare_store, store_missing
+from hplists.cli.terminal import Cell, Column, Table, add_format, emit
 from hplists.exceptions import InvalidParameterError
 
 DEFAULT_STORE = "stores/targets.db"
@@ -31,13 +32,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("targets", help="set validation targets (AlgoPerf procedure), calibrate "
                        "them, show them")
-    tsub = p.add_subparsers(dest="targets_command", metavar="ACTION", required=True)
+    tsub = p.add_subparsers(dest="targets_command", metavar="ACTION", required=True,
+                            prog="hplists targets")
 
     def procedure_args(q: argparse.ArgumentParser) -> None:
         q.add_argument("--workload", action="append", default=None, metavar="W",
                        help="a workload (repeatable; default: every registered workload, "
                        "base workloads first)")
-        q.add_argument("--store", default=DEFAULT_STORE,
+        q.add_argument("--store", default=DEFAULT_STORE, metavar="PATH",
                        help=f"the trial store (default: {DEFAULT_STORE}; created if missing)")
         q.add_argument("--points", type=int, default=MIN_POINTS,
                        help=f"quasi-random points per algorithm (default {MIN_POINTS}; the "
@@ -68,17 +70,18 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="write into the package's own targets file (maintainers promoting "
                    "targets into a release; default: --targets-file, or stores/targets.json)")
     q.add_argument("--no-progress", action="store_true", help="no progress bar")
-    q.add_argument("--json", action="store_true", help="print the new entries as JSON")
+    add_format(q, what="the new targets (json: the new entries)")
     q.set_defaults(func=_set)
 
     q = tsub.add_parser("plan", help="trials the procedure needs per workload, and how many are "
                         "already in the store")
     procedure_args(q)
+    add_format(q, json_flag=False, what="the plan")
     q.set_defaults(func=_plan)
 
     q = tsub.add_parser("show", help="the targets and how they were set")
     q.add_argument("--targets-file", default=None, help="the targets file (default: the package's)")
-    q.add_argument("--json", action="store_true", help="print the file")
+    add_format(q, what="the targets (json: the targets file)")
     q.set_defaults(func=_show)
 
     q = tsub.add_parser(
@@ -89,7 +92,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         f"{CALIBRATION_STUDY!r} of --store (the 200-point study of the method reuses them). "
         "Rerunning skips finished trials. `hplists table4 --store DB` then prints the table.",
     )
-    q.add_argument("--store", default=CALIBRATION_STORE,
+    q.add_argument("--store", default=CALIBRATION_STORE, metavar="PATH",
                    help=f"the trial store (default: {CALIBRATION_STORE}, the store of "
                    "`hplists study`, which reuses these runs; created if missing)")
     q.add_argument("--workload", action="append", default=None, metavar="W",
@@ -104,7 +107,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.set_defaults(func=_calibrate)
 
     q = tsub.add_parser("table", help="the README's Workloads table (Markdown) from committed data")
-    q.add_argument("--store", action="append", default=[], metavar="DB",
+    q.add_argument("--store", action="append", default=[], metavar="PATH",
                    help="stores to measure seconds per trial from (repeatable)")
     q.add_argument("--targets-file", default=None, help="the targets file (default: the package's)")
     q.add_argument("--update", metavar="FILE", default=None,
@@ -118,7 +121,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "target within the budget T, how many of those also do on at least one / two other "
         "workloads, and the fraction, flagged outside [1%, 15%].",
     )
-    q.add_argument("--store", default=CALIBRATION_STORE,
+    q.add_argument("--store", default=CALIBRATION_STORE, metavar="PATH",
                    help=f"the store with the calibration study (default: {CALIBRATION_STORE})")
     q.add_argument("--study", default=CALIBRATION_STUDY,
                    help=f"the study (default {CALIBRATION_STUDY!r})")
@@ -127,9 +130,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--targets-file", default=None, help="the targets file (default: the package's)")
     q.add_argument("--points", type=int, default=CALIBRATION_POINTS,
                    help=f"points a complete row has (default {CALIBRATION_POINTS})")
-    fmt = q.add_mutually_exclusive_group()
-    fmt.add_argument("--json", action="store_true", help="print JSON")
-    fmt.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    add_format(q, markdown_flag=True, what="the table (md: the README's table)")
     q.add_argument("--check", action="store_true",
                    help="exit with status 1 unless every row is complete and inside the band")
     q.add_argument("--update", metavar="FILE", default=None,
@@ -151,7 +152,7 @@ def _open(path: str, create: bool = True) -> Any:
     from hplists.store import open_store
 
     if create:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        prepare_store(path)
     return open_store(path, create=create)
 
 
@@ -162,25 +163,12 @@ def _config(args: argparse.Namespace) -> Any:
                         batching=getattr(args, "batching", None))
 
 
-def _console() -> Any:
-    from hplists.cli.terminal import console
-
-    return console()
-
-
-def _rich_table(*columns: str, **kw: Any) -> Any:
-    """A rich table whose first column (workload names) never wraps."""
-    from rich.table import Table
-
-    t = Table(**kw)
-    for i, c in enumerate(columns):
-        t.add_column(c, no_wrap=i == 0, overflow="fold")
-    return t
+_WORKLOAD = Column("workload", options={"no_wrap": True})  # names never wrap
 
 
 def _set(args: argparse.Namespace) -> int:
-    from hplists.study.runs import TrialsRunningElsewhere
     from hplists.study.targets import MIN_POINTS, MIN_SEEDS, set_targets
+    from hplists.trials.pending import TrialsRunningElsewhere
 
     config = _config(args)
     if config.points < MIN_POINTS or config.seeds < MIN_SEEDS:
@@ -189,9 +177,9 @@ def _set(args: argparse.Namespace) -> int:
               "meets_procedure: false", file=sys.stderr)
     store = _open(args.store)
     try:
-        from hplists.cli.study import _executor
+        from hplists.cli.study import executor_from_args
 
-        executor = _executor(args)
+        executor = executor_from_args(args)
         try:
             results = set_targets(args.workload, store, config, targets_path=_output(args),
                                   progress=not args.no_progress, executor=executor)
@@ -205,33 +193,37 @@ def _set(args: argparse.Namespace) -> int:
     except TrialsRunningElsewhere as e:
         print(f"hplists targets set: {e}", file=sys.stderr)
         return 3
-    if args.json:
-        print(json.dumps({r.workload: r.to_entry() for r in results}, indent=2))
-        return 0
-    t = _rich_table("workload", "metric", "target", "best algorithm", "search best",
-                    "seeds' best", title=f"targets (horizon 0.75 T, {config.points} points per algorithm, "
-              f"{config.seeds} seeds)")
-    for r in results:
-        t.add_row(r.workload, f"{r.metric} ({r.mode})", f"{r.target:.6g}", r.best_algorithm,
-                  f"{r.best.best:.6g}", ", ".join(f"{v:.4g}" for v in r.seed_best))
-    _console().print(t)
+    table = Table(
+        [_WORKLOAD, Column("metric"), Column("target", right=True, text=lambda x: f"{x:.6g}"),
+         Column("best algorithm", key="best_algorithm"),
+         Column("search best", key="search_best", right=True, text=lambda x: f"{x:.6g}"),
+         Column("seeds' best", key="seed_best", text=lambda xs: ", ".join(f"{v:.4g}"
+                                                                          for v in xs))],
+        [[r.workload, Cell(f"{r.metric} ({r.mode})", r.metric), r.target, r.best_algorithm,
+          r.best.best, list(r.seed_best)] for r in results],
+        title=f"targets (horizon 0.75 T, {config.points} points per algorithm, "
+        f"{config.seeds} seeds)", name="targets")
+    emit(table, args.format, payload={r.workload: r.to_entry() for r in results})
     return 0
 
 
 def _plan(args: argparse.Namespace) -> int:
     from hplists.study.targets import plan
 
-    store = _open(args.store, create=False) if Path(args.store).is_file() else None
+    store = None if store_missing(args.store) else _open(args.store, create=False)
     rows = plan(args.workload, store, _config(args), targets_path=args.targets_file)
-    t = _rich_table("workload", "variant of", "algorithms", "horizon", "trials", "finished",
-                    title=f"target setting: {args.points} points per algorithm, {args.seeds} seeds")
-    for r in rows:
-        t.add_row(r["workload"], r["base"] or "", ",".join(r["algorithms"]),
-                  f"{r['horizon']}/{r['step_budget']}", str(r["trials"]), str(r["finished"]))
     total, done = sum(r["trials"] for r in rows), sum(r["finished"] for r in rows)
-    t.caption = f"{total} trials in all, {done} finished ('?': the base's best algorithm, " \
-                "not known yet; counted as one more algorithm)"
-    _console().print(t)
+    table = Table(
+        [_WORKLOAD, Column("variant of", key="base"),
+         Column("algorithms", text=",".join),
+         Column("horizon", right=True), Column("step budget", key="step_budget", right=True),
+         Column("trials", right=True), Column("finished", right=True)],
+        [[r["workload"], r["base"], list(r["algorithms"]), r["horizon"], r["step_budget"],
+          r["trials"], r["finished"]] for r in rows],
+        title=f"target setting: {args.points} points per algorithm, {args.seeds} seeds",
+        caption=f"{total} trials in all, {done} finished ('?': the base's best algorithm, "
+        "not known yet; counted as one more algorithm)", name="workloads")
+    emit(table, args.format)
     return 0
 
 
@@ -239,36 +231,47 @@ def _show(args: argparse.Namespace) -> int:
     from hplists.workloads.targets import default_path, read_targets
 
     data = read_targets(args.targets_file)
-    if args.json:
+    if args.format == "json":
         print(json.dumps(data, indent=2))
         return 0
     path = args.targets_file or default_path()
+    before = []
     if args.targets_file is None:
         from hplists.study.targets import DEFAULT_TARGETS_FILE
 
         if DEFAULT_TARGETS_FILE.is_file():  # what `targets set` wrote here: say where it is
-            print(f"(this directory has {DEFAULT_TARGETS_FILE}, written by `hplists targets "
-                  f"set`; show it with --targets-file {DEFAULT_TARGETS_FILE})")
+            before.append(f"(this directory has {DEFAULT_TARGETS_FILE}, written by `hplists "
+                          f"targets set`; show it with --targets-file {DEFAULT_TARGETS_FILE})")
     if not data["targets"]:
-        print(f"no targets in {path} yet (hplists targets set)")
+        emit([], "table", before=[*before, f"no targets in {path} yet (hplists targets set)"])
         return 0
-    print(f"targets file: {path}")
+    rows = []
     for name, e in data["targets"].items():
         p = e.get("provenance", {})
         algos = " ".join(f"{a}:{v.get('points')}" for a, v in p.get("algorithms", {}).items())
-        sign = "<=" if e["mode"] == "min" else ">="
-        print(f"{name} (v{e.get('workload_version', '?')}): {e['metric']} {sign} "
-              f"{e['target']:.6g}; best {p.get('best', {}).get('algorithm', '?')} of [{algos}]; "
-              f"{len(p.get('seeds', {}).get('seeds', []))} seeds; horizon "
-              f"{p.get('horizon')}/{p.get('step_budget')}; {str(p.get('date', ''))[:10]}; "
-              + ("full procedure" if p.get("meets_procedure") else "BELOW the procedure's "
-                 "minimum points/seeds"))
+        rows.append([name, e.get("workload_version"), e["metric"], e["mode"], e["target"],
+                     p.get("best", {}).get("algorithm"), algos,
+                     len(p.get("seeds", {}).get("seeds", [])), p.get("horizon"),
+                     p.get("step_budget"), str(p.get("date", ""))[:10],
+                     bool(p.get("meets_procedure"))])
+    table = Table(
+        [_WORKLOAD, Column("version", right=True), Column("metric"),
+         Column("goal", key="mode", text=lambda m: "<=" if m == "min" else ">="),
+         Column("target", right=True, text=lambda x: f"{x:.6g}"),
+         Column("best", key="best_algorithm"),
+         Column("algorithms (points)", key="algorithms"),
+         Column("seeds", right=True), Column("horizon", right=True),
+         Column("T", key="step_budget", right=True), Column("date"),
+         Column("procedure", key="meets_procedure",
+                text=lambda ok: "full" if ok else "BELOW the procedure's minimum points/seeds")],
+        rows, name="targets")
+    emit(table, args.format, before=[*before, f"targets file: {path}"])
     return 0
 
 
 def _calibrate(args: argparse.Namespace) -> int:
     from hplists.study.calibration import run_calibration
-    from hplists.study.runs import TrialsRunningElsewhere
+    from hplists.trials.pending import TrialsRunningElsewhere
 
     store = _open(args.store)
     try:
@@ -314,38 +317,41 @@ def _table4(args: argparse.Namespace) -> int:
     table = table4(_open(args.store, create=False), workloads=args.workload, study=args.study,
                    targets=args.targets_file, expected_points=args.points)
     if args.update:
-        from hplists.study.workloads_table import update_markdown
+        from hplists.markdown_sections import update_file
 
         command = ["hplists", "table4", "--store", args.store, "--study", args.study]
         command += [a for w in args.workload or () for a in ("--workload", w)]
         if args.targets_file:
             command += ["--targets-file", args.targets_file]
-        changed = update_markdown(
+        changed = update_file(
             args.update, _generated_by([*command, "--update", args.update]) + table.to_markdown(),
-            start=TABLE4_START, end=TABLE4_END)
+            TABLE4_START, TABLE4_END)
         print(f"{args.update}: {'updated' if changed else 'already up to date'}")
-    elif args.json:
+    elif args.format == "json":
         print(json.dumps(table.to_json(), indent=2))
-    elif args.markdown:
+    elif args.format == "md":
         print(table.to_markdown())
     else:
-        t = _rich_table("workload", "target", "points", "train successfully", "%",
-                        "also on >= 1 other", "also on >= 2 others", "flag", title=f"Table 4 analog: study {table.study!r}, success = target reached "
-                  "within T")
-        for r in table.rows:
-            flag = table.flag(r)
-            style = "green" if flag == "ok" else "red"
-            t.add_row(r.workload, f"{r.target:.6g} ({r.metric}, {r.mode})", str(r.points),
-                      str(r.successes), f"{100 * r.fraction:.1f}", str(r.also_one),
-                      str(r.also_two), f"[{style}]{flag}[/{style}]")
         notes = []
         if any(r.errors for r in table.rows):
             notes.append("errors counted as misses: " + ", ".join(
                 f"{r.workload} {r.errors}" for r in table.rows if r.errors))
         if any(r.unknown_elsewhere for r in table.rows):
             notes.append("some successes lack trials on other workloads (also-counts may grow)")
-        t.caption = "; ".join(notes) or None
-        _console().print(t)
+        emit(Table(
+            [_WORKLOAD, Column("target", right=True),
+             Column("metric", formats=("csv",)), Column("mode", formats=("csv",)),
+             Column("points", right=True),
+             Column("train successfully", key="successes", right=True),
+             Column("%", key="fraction", right=True, text=lambda f: f"{100 * f:.1f}"),
+             Column("also on >= 1 other", key="also_one", right=True),
+             Column("also on >= 2 others", key="also_two", right=True),
+             Column("flag", style=lambda f: "green" if f == "ok" else "red")],
+            [[r.workload, Cell(f"{r.target:.6g} ({r.metric}, {r.mode})", r.target), r.metric, r.mode,
+              r.points, r.successes, r.fraction, r.also_one, r.also_two, table.flag(r)]
+             for r in table.rows],
+            title=f"Table 4 analog: study {table.study!r}, success = target reached within T",
+            caption="; ".join(notes) or None, name="rows"), args.format)
     return 0 if (table.ok or not args.check) else 1
 
 

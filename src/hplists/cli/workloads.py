@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
+from hplists.cli.grammar import deprecated, hidden
+from hplists.cli.terminal import FORMATS, Cell, Column, Table, add_format, emit
 from hplists.hparams import point_dict
 from hplists.metric import argbest
 from hplists.workloads.timings import current_timings, load_timings
@@ -24,23 +26,30 @@ from hplists.workloads.timings import current_timings, load_timings
 if TYPE_CHECKING:
     from hplists.workloads.spec import JaxWorkload
 
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("workloads", help="the workload library: metric, target, budget, s/trial",
                        description="Every registered workload (base workloads, then variants) "
                        "with its validation metric and direction, target, step budget T, batch "
                        "size, batching strategy and the measured seconds per trial.")
-    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    add_format(p, what="the workloads")
     p.set_defaults(func=_workloads)
 
     r = sub.add_parser(
         "run", help="train the first K points of a list on a workload; report the best",
         description="Trains the first K points of a hyperparameter list on a workload (with a "
         "progress bar) and prints, per point, its status, best validation metric and, when the "
-        "workload has a target, the time to reach it; then the best point. With --store, trials "
-        "go to a trial store (study run/<list>) and finished ones are not trained again.")
+        "workload has a target, the time to reach it; then the best point. Points are numbered "
+        "from 1, in list order (# in the table; JSON also keeps the 0-based index). With "
+        "--store, trials go to a trial store (study run/<list>) and finished ones are not "
+        "trained again.")
     _list_on_workload_args(r, store="a trial store to record trials in and reuse",
                            steps="step budget (default: the workload's)")
-    r.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
+    r.add_argument("--seeds", default=None, metavar="S",
+                   help="the training seed: run trains one seed S (default 0; `hplists "
+                   "evaluate --seeds` trains several)")
+    r.add_argument("--seed", type=int, default=None, dest="old_seed",
+                   **hidden(metavar="S"))  # the name before --seeds (deprecated)
     r.set_defaults(func=_run)
 
     e = sub.add_parser(
@@ -48,8 +57,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Trains the first K points of a list on a workload for each seed and "
         "prints, per seed, the list's step fraction t/T (its best point's time to target over "
         "the budget, as paper 001's cost counts it), how many trials in list order it takes "
-        "to hit the target, and the best validation metric; then the hit rate and median t/T. "
-        "Trials are recorded in study run/<list> of --store (as `hplists run --store` does), "
+        "to hit the target, and the best validation metric and its point (numbered from 1, in "
+        "list order); then the hit rate and median t/T. Trials are recorded in study run/<list> of --store (as `hplists run --store` does), "
         "so a killed evaluation resumes.")
     _list_on_workload_args(
         e, store="a trial store to record trials in and reuse (default: a temporary one)",
@@ -68,14 +77,14 @@ def _list_on_workload_args(p: argparse.ArgumentParser, *, store: str, steps: str
                    help="a list name (see `hplists lists`; default nadamw-paper) or the path "
                    "of a list file (`hplists build -o FILE`)")
     p.add_argument("--k", type=int, default=5, help="number of points to run (default 5)")
-    p.add_argument("--store", default=None, help=store)
+    p.add_argument("--store", default=None, metavar="PATH", help=store)
     p.add_argument("--steps", type=int, default=None, help=steps)
     p.add_argument("--batching", default=None,
                    help="vmap, sequential, processes or processes/vmap (default: the workload's)")
     p.add_argument("--update-rule", default=None, metavar="NAME|MODULE:FUNCTION",
                    help="update rule for the list's points (default: the list's own)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    add_format(p, what="the results")
 
 
 # ---------------------------------------------------------------------------- workloads
@@ -105,41 +114,42 @@ def _fmt(x: float | None, spec: str = ".3g") -> str:
 def _workloads(args: argparse.Namespace) -> int:
     rows = workload_rows()
     timings = load_timings()
-    if args.json:
-        print(json.dumps({"workloads": rows, "timings_machine": timings.get("machine")},
-                         indent=2))
-        return 0
-    from rich.table import Table
-
-    from hplists.cli.terminal import console
-
     arrow = {"min": "↓", "max": "↑"}
-    table = Table(title="hplists workloads")
+    name_width = max(len(r["name"]) + 2 for r in rows)
+    metric_width = max(len(r["metric"]) + 2 for r in rows)
     # Every column but the task keeps its width; the task shrinks on narrow terminals.
-    table.add_column("name", no_wrap=True, min_width=max(len(r["name"]) + 2 for r in rows))
-    table.add_column("task", overflow="ellipsis", no_wrap=True, min_width=12, max_width=48)
-    table.add_column("metric", no_wrap=True, min_width=max(len(r["metric"]) + 2 for r in rows))
-    for col, width in (("target", 8), ("T", 5), ("batch", 5)):
-        table.add_column(col, justify="right", no_wrap=True, min_width=width)
-    table.add_column("batching", no_wrap=True, min_width=10)
-    table.add_column("s/trial", justify="right", no_wrap=True, min_width=7)
-    table.add_column("CPU-s/trial", justify="right", no_wrap=True, min_width=11)
-    for r in rows:
-        name = r["name"] if r["base"] is None else f"  {r['name']}"
-        table.add_row(name, r["task"], f"{r['metric']} {arrow[r['mode']]}",
-                      _fmt(r["target"], ".4g"), str(r["step_budget"]), str(r["batch_size"]),
-                      str(r["batching"]), _fmt(r["seconds_per_trial"], ".2f"),
-                      _fmt(r["cpu_seconds_per_trial"], ".2f"))
-    con = console()
-    con.print(table)
+    table = Table(
+        [Column("name", options={"no_wrap": True, "min_width": name_width}),
+         Column("base", formats=("csv",)),
+         Column("task", options={"overflow": "ellipsis", "no_wrap": True, "min_width": 12,
+                                 "max_width": 48}),
+         Column("metric", options={"no_wrap": True, "min_width": metric_width}),
+         Column("mode", formats=("csv",)),
+         Column("target", right=True, text=lambda x: _fmt(x, ".4g"),
+                options={"no_wrap": True, "min_width": 8}),
+         Column("T", key="step_budget", right=True, options={"no_wrap": True, "min_width": 5}),
+         Column("batch", key="batch_size", right=True,
+                options={"no_wrap": True, "min_width": 5}),
+         Column("batching", options={"no_wrap": True, "min_width": 10}),
+         Column("s/trial", key="seconds_per_trial", right=True, text=lambda x: _fmt(x, ".2f"),
+                options={"no_wrap": True, "min_width": 7}),
+         Column("CPU-s/trial", key="cpu_seconds_per_trial", right=True,
+                text=lambda x: _fmt(x, ".2f"), options={"no_wrap": True, "min_width": 11})],
+        [[Cell(r["name"] if r["base"] is None else f"  {r['name']}", r["name"]), r["base"],
+          r["task"], Cell(f"{r['metric']} {arrow[r['mode']]}", r["metric"]), r["mode"],
+          r["target"], r["step_budget"], r["batch_size"],
+          r["batching"], r["seconds_per_trial"], r["cpu_seconds_per_trial"]] for r in rows],
+        title="hplists workloads", name="workloads")
     machine = timings.get("machine")
     if machine:
-        con.print(f"s/trial: wall-clock seconds per trial amortized over a batch, measured "
-                      f"by benchmarks/workloads.py on {machine.get('cpu', '?')} "
-                      f"({machine.get('cores', '?')} cores) on {timings.get('date', '?')}; "
-                      "↓ lower is better, ↑ higher is better.")
+        note = (f"s/trial: wall-clock seconds per trial amortized over a batch, measured "
+                f"by benchmarks/workloads.py on {machine.get('cpu', '?')} "
+                f"({machine.get('cores', '?')} cores) on {timings.get('date', '?')}; "
+                "↓ lower is better, ↑ higher is better.")
     else:
-        con.print("s/trial: not measured yet (run benchmarks/workloads.py).")
+        note = "s/trial: not measured yet (run benchmarks/workloads.py)."
+    emit(table, args.format, after=[note],
+         payload={"workloads": rows, "timings_machine": timings.get("machine")})
     return 0
 
 
@@ -182,10 +192,11 @@ def _run(args: argparse.Namespace) -> int:
     from hplists.workloads import engine
     from hplists.workloads.registry import get_workload
 
+    args.seed = _run_seed(args)
     workload = get_workload(args.workload)
     named = get_list(args.list_name)
     k = check_int("k", args.k, low=1, high=len(named))
-    check_int("seed", args.seed, low=0)
+    check_int("seeds", args.seed, low=0)
     if args.steps is not None:
         check_int("steps", args.steps, low=1)
     if args.batching is not None:
@@ -196,7 +207,7 @@ def _run(args: argparse.Namespace) -> int:
     from hplists.study.evaluate import list_rule
 
     rule = list_rule(named, args.update_rule)
-    progress = not args.no_progress and not args.json
+    progress = not args.no_progress and args.format == "table"
     if args.store:
         curves = _run_stored(workload, named.name, points, rule, args, progress)
     else:
@@ -208,16 +219,34 @@ def _run(args: argparse.Namespace) -> int:
     target = workload.target if args.steps is None else None
     summaries = [summarize(c, workload.metric, target) for c in curves]
     best = _best(summaries, workload.metric)
-    if args.json:
+    if args.format == "json":  # index: 0-based, as before; number: the 1-based # printed
         print(json.dumps({
             "workload": workload.name, "list": named.name, "k": k, "seed": args.seed,
             "metric": workload.metric.name, "mode": workload.metric.mode, "target": target,
-            "points": [{"index": i, "point": point_dict(p), **s}
+            "points": [{"index": i, "number": i + 1, "point": point_dict(p), **s}
                        for i, (p, s) in enumerate(zip(points, summaries, strict=True))],
-            "best_index": best,
+            "best_index": best, "best_number": None if best is None else best + 1,
         }, indent=2))
         return 0
     return _print_run(workload, named, points, summaries, best, target, args)
+
+
+def _run_seed(args: argparse.Namespace) -> int:
+    """The one seed of ``hplists run``: ``--seeds S``, or the deprecated ``--seed S``."""
+    from hplists.exceptions import InvalidParameterError
+
+    if args.old_seed is not None:
+        deprecated("run", "--seed", "--seeds S")
+        if args.seeds is not None:
+            raise InvalidParameterError("give the seed once: --seeds S")
+        return int(args.old_seed)
+    if args.seeds is None:
+        return 0
+    seeds = _parse_seeds(args.seeds)
+    if isinstance(seeds, list):
+        raise InvalidParameterError(f"run trains one seed: --seeds S, got {args.seeds!r} "
+                                    "(`hplists evaluate --seeds S,S,...` trains several)")
+    return seeds
 
 
 def _run_stored(workload: Any, list_name: str, points: list[Any], rule: Any,
@@ -272,12 +301,37 @@ def _evaluate(args: argparse.Namespace) -> int:
     result = evaluate(workload, args.list_name, args.k, _parse_seeds(args.seeds),
                       store=args.store, steps=args.steps, target=args.target,
                       update_rule=args.update_rule, batching=args.batching,
-                      progress=not args.no_progress and not args.json)
-    if args.json:
-        print(json.dumps(result.to_dict(), indent=2))
-    else:
-        print(result)
+                      progress=not args.no_progress and args.format == "table")
+    _print_evaluation(result, args.format)
     return 0
+
+
+def _print_evaluation(result: Any, fmt: str) -> None:
+    """Per seed: t/T, trials to hit, the best metric and its point (numbered from 1)."""
+    m = result.metric
+    payload = result.to_dict()
+    for seed, s in zip(payload["seeds"], result.seeds, strict=True):  # best_index stays 0-based
+        seed["best_number"] = None if s.best_index is None else s.best_index + 1
+    table = Table(
+        [Column("seed", right=True),
+         Column("t/T", key="fraction", right=True, text=_fraction),
+         Column("trials to hit", key="trials_to_hit", right=True),
+         Column(f"best {m.name}", key="best", right=True, text=lambda x: f"{x:.4g}"),
+         Column("best point", key="best_number", right=True, text=lambda n: f"#{n}")],
+        [[s.seed, s.fraction, Cell("missed", None) if s.trials_to_hit is None
+          else s.trials_to_hit, s.best, None if s.best_index is None else s.best_index + 1]
+         for s in result.seeds],
+        title=f"{result.list_name} on {result.workload}, first {result.k} points: target "
+        f"{m.name} {'<=' if m.mode == 'min' else '>='} {result.target:.4g} within "
+        f"T={result.step_budget}", name="seeds")
+    emit(table, fmt, payload=payload,
+         after=[f"hit on {result.hit_rate:.0%} of {len(result.seeds)} seeds; median t/T "
+                f"{_fraction(result.median_fraction)}; points are numbered from 1 in list "
+                "order"])
+
+
+def _fraction(x: float) -> str:
+    return f"{x:.3f}" if math.isfinite(x) else "inf (missed)"
 
 
 def _best(summaries: list[dict[str, Any]], metric: Any) -> int | None:
@@ -292,51 +346,48 @@ def _best(summaries: list[dict[str, Any]], metric: Any) -> int | None:
 
 def _print_run(workload: Any, named: Any, points: list[Any], summaries: list[dict[str, Any]],
                best: int | None, target: float | None, args: argparse.Namespace) -> int:
-    from rich.table import Table
-
-    from hplists.cli.terminal import console
-
-    con = console()
     m = workload.metric
-    title = (f"{workload.name}: first {len(points)} points of {named.name} (seed {args.seed}, "
-             f"T={args.steps or workload.step_budget})")
-    table = Table(title=title)
-    table.add_column("#", justify="right")
     keys = list(point_dict(points[0]))
     short = {"learning_rate": "lr", "beta1": "b1", "beta2": "b2", "weight_decay": "wd",
              "warmup_fraction": "warmup", "dropout_rate": "dropout",
              "label_smoothing": "smooth"}
     shown = [k for k in keys if k != "eps"][:7]
-    for k in shown:
-        table.add_column(short.get(k, k), justify="right")
-    table.add_column("status")
-    table.add_column(f"best {m.name} {'↓' if m.mode == 'min' else '↑'}", justify="right")
-    table.add_column("at step", justify="right")
-    table.add_column("time to target" if target is not None else "target", justify="right")
-    table.add_column("s", justify="right")
+    columns = [Column("#", key="point", right=True)]
+    columns += [Column(short.get(k, k), key=k, right=True, text=lambda x: f"{x:.3g}",
+                       formats=FORMATS if k in shown else ("csv",)) for k in keys]
+    columns += [Column("status"),
+                Column(f"best {m.name} {'↓' if m.mode == 'min' else '↑'}", key="best",
+                       right=True, text=lambda x: _fmt(x, ".4f")),
+                Column("at step", key="best_step", right=True),
+                Column("time to target" if target is not None else "target",
+                       key="target_step", right=True),
+                Column("target seconds", key="target_seconds", formats=("csv",)),
+                Column("s", key="seconds", right=True, text=lambda x: _fmt(x, ".1f"))]
+    rows = []
     for i, (p, s) in enumerate(zip(points, summaries, strict=True)):
         d = point_dict(p)
         if target is None:
-            ttt = "no target"
+            ttt = Cell("no target", None)
         elif s["target_step"] is None:
-            ttt = "missed"
+            ttt = Cell("missed", None)
         else:
-            ttt = f"step {s['target_step']} ({s['target_seconds']:.1f} s)"
-        mark = "*" if i == best else ""
-        table.add_row(f"{i}{mark}", *[f"{d[k]:.3g}" for k in shown], s["status"],
-                      _fmt(s["best"], ".4f"), _fmt(s["best_step"], "d"), ttt,
-                      _fmt(s["seconds"], ".1f"))
-    con.print(table)
-    for i, s in enumerate(summaries):
-        if s["message"]:
-            con.print(f"point {i}: {s['message']}")
+            ttt = Cell(f"step {s['target_step']} ({s['target_seconds']:.1f} s)",
+                       s["target_step"])
+        rows.append([Cell(f"{i + 1}{'*' if i == best else ''}", i + 1),
+                     *(d.get(k) for k in keys), s["status"], s["best"], s["best_step"], ttt,
+                     s["target_seconds"], s["seconds"]])
+    table = Table(columns, rows, name="points",
+                  title=f"{workload.name}: first {len(points)} points of {named.name} (seed "
+                  f"{args.seed}, T={args.steps or workload.step_budget})")
+    after = [f"point {i}: {s['message']}" for i, s in enumerate(summaries, 1) if s["message"]]
     if target is not None:
-        con.print(f"target {m.name} {'<=' if m.mode == 'min' else '>='} {target:.4g}; "
-                      f"{sum(s['target_step'] is not None for s in summaries)} of "
-                      f"{len(points)} points reached it")
+        after.append(f"target {m.name} {'<=' if m.mode == 'min' else '>='} {target:.4g}; "
+                     f"{sum(s['target_step'] is not None for s in summaries)} of "
+                     f"{len(points)} points reached it")
     if best is None:
-        con.print("no point produced a finite validation metric", style="bold red")
-        return 1
-    con.print(f"best point: #{best} with {m.name} {summaries[best]['best']:.4f}: "
-                  f"{json.dumps(point_dict(points[best]))}")
-    return 0
+        after.append("no point produced a finite validation metric")
+    else:
+        after.append(f"best point: #{best + 1} (*) with {m.name} "
+                     f"{summaries[best]['best']:.4f}: {json.dumps(point_dict(points[best]))}")
+    emit(table, args.format, after=after)
+    return 1 if best is None else 0

@@ -14,13 +14,21 @@ The search is exact and fast in practice:
    set uses only non-dominated points (duplicates keep their lowest index). In
    particular a point that trains nothing is dominated by any point that trains
    something. On real studies, where most points reach few targets (paper 001,
-   Table 4), this leaves a few dozen of 200 points.
+   Table 4), this leaves a few dozen of 200 points. The points are swept in an
+   order where dominators come first, each compared with the non-dominated
+   points before it only: time grows with the points times the non-dominated
+   ones, not with the square of the points.
 2. **Vectorized enumeration with branch and bound.** Sets are enumerated as a
    *head* of ``K - 2`` points ending at point ``h`` plus a *pair* of points
    after ``h``. The per-workload minima of all pairs are tabulated once, so
    every head is scored against all its pairs in one array operation. A head
    is skipped when even the best points after ``h`` cannot bring it within the
-   best cost found so far (initially the greedy list's cost).
+   best cost found so far (initially the greedy list's cost). Once a set costs
+   the least any set can (each workload's best point) and trains every
+   workload some point trains, only sets of smaller indices can still win the
+   tie-break, and heads after its own are skipped: on studies where many sets
+   tie (targets reached at the same evaluations), most of them. The tied sets
+   are kept as arrays, and only those that could still win.
 
 Worst case (no point dominated, no head pruned): ``C(P, K) * N`` elementwise
 minima, about 5e8 for ``K = 4``, ``P = 200``, ``N = 8``. Measured on one CPU core
@@ -112,21 +120,33 @@ def nondominated(fractions: np.ndarray, tau: float = DEFAULT_TAU) -> np.ndarray:
     arr = check_fractions(fractions)
     capped = np.minimum(arr, tau)
     finite = np.isfinite(arr)
-    num_points = arr.shape[0]
-    dominated = np.zeros(num_points, dtype=bool)
-    rows = max(1, _BLOCK // max(1, num_points * arr.shape[1]))
-    index = np.arange(num_points)
-    for lo in range(0, num_points, rows):
-        p = slice(lo, lo + rows)
-        # [p, q]: p is at least as good as q everywhere
-        geq = np.all(capped[p, None, :] <= capped[None, :, :], axis=-1)
-        geq &= np.all(finite[p, None, :] | ~finite[None, :, :], axis=-1)
-        same = np.all(capped[p, None, :] == capped[None, :, :], axis=-1)
-        same &= np.all(finite[p, None, :] == finite[None, :, :], axis=-1)
-        # strictly better somewhere, or an identical point with a lower index
-        dom = geq & (~same | (index[p, None] < index[None, :]))
-        dominated |= dom.any(axis=0)
-    return np.flatnonzero(~dominated)
+    num_points, n = arr.shape
+    # In this order (capped fractions, then untrained workloads, lexicographically; then the
+    # index) a point's dominators all come before it, and a point before another dominates
+    # it exactly when it is at least as good everywhere. So one sweep keeps the points that
+    # none of the kept points before them dominates (dominance is transitive): each point is
+    # compared with the non-dominated ones only, not with all the others.
+    order = np.lexsort((np.arange(num_points), *(~finite).T[::-1], *capped.T[::-1]))
+    kept = np.zeros(0, dtype=np.int64)
+    size = 512
+    for lo in range(0, num_points, size):
+        block = order[lo:lo + size]
+        alive = ~np.triu(_at_least_as_good(capped[block], finite[block], capped[block],
+                                           finite[block]), k=1).any(axis=0)
+        rows = max(1, _BLOCK // max(1, block.size * n))
+        for f in range(0, kept.size, rows):
+            front = kept[f:f + rows]
+            alive &= ~_at_least_as_good(capped[front], finite[front], capped[block],
+                                        finite[block]).any(axis=0)
+        kept = np.concatenate([kept, block[alive]])
+    return np.sort(kept)
+
+
+def _at_least_as_good(capped_p: np.ndarray, finite_p: np.ndarray, capped_q: np.ndarray,
+                      finite_q: np.ndarray) -> np.ndarray:
+    """``[p, q]``: ``p`` is at least as fast as ``q`` everywhere and trains what ``q`` trains."""
+    return (np.all(capped_p[:, None, :] <= capped_q[None, :, :], axis=-1)
+            & np.all(finite_p[:, None, :] | ~finite_q[None, :, :], axis=-1))
 
 
 def _search(logs: np.ndarray, finite: np.ndarray, k: int, bound: float) -> list[int]:
@@ -155,9 +175,22 @@ def _search(logs: np.ndarray, finite: np.ndarray, k: int, bound: float) -> list[
     offset = np.concatenate([[0], np.cumsum(np.arange(m - 1, -1, -1))])
     # suffix minima: best log per workload among points > h
     suffix = np.minimum.accumulate(logs[::-1], axis=0)[::-1]
+    # No set totals less than `ideal` (each workload's best point), summed as the blocks sum,
+    # nor trains more than `most` workloads. Once a set reaches both, it is eligible whatever
+    # else is found, so only sets with smaller sorted indices can still win: heads whose
+    # indices come after its own are skipped (on studies where many sets tie, most of them).
+    ideal = np.zeros(())
+    for i in range(n):
+        ideal = ideal + logs[:, i].min()
+    most = int(finite.any(axis=0).sum())
+    settled: np.ndarray | None = None  # the head of that set
     for h in range(k - 3, m - 2):
         heads = np.array([(*s, h) for s in itertools.combinations(range(h), k - 3)],
                          dtype=np.int64)  # [H, k-2], lexicographic
+        if settled is not None:
+            heads = heads[_not_after(heads, settled)]
+            if not heads.size:
+                continue
         head_logs = np.minimum.reduce(logs[heads], axis=1)
         head_finite = np.logical_or.reduce(finite[heads], axis=1)
         # branch and bound: even the best points after h cannot beat the bound
@@ -174,19 +207,36 @@ def _search(logs: np.ndarray, finite: np.ndarray, k: int, bound: float) -> list[
             for i in range(n):  # one contiguous 2-D op per workload
                 tot += np.minimum(head_logs[rows, i, None], tail_logs[None, :, i])
             cands.add(tot, heads[rows], head_finite[rows], pairs[tail], pair_finite[tail])
+        if settled is None and cands.reached(ideal, most):
+            settled = np.array(cands.best()[: k - 2], dtype=np.int64)
     return cands.best()
+
+
+def _not_after(rows: np.ndarray, head: np.ndarray) -> np.ndarray:
+    """Which ``rows`` (sorted index tuples) are lexicographically at most ``head``."""
+    differ = rows != head
+    first = np.argmax(differ, axis=1)
+    return ~differ.any(axis=1) | (rows[np.arange(rows.shape[0]), first] < head[first])
 
 
 class _Candidates:
     """Sets within ``TIE_TOLERANCE`` of the lowest total seen, for exact tie-breaking.
 
     A candidate ``(a, b)`` of a block is the union of left part ``a`` (a head)
-    and right part ``b`` (a pair, or a single point).
+    and right part ``b`` (a pair, or a single point). The pool is kept as
+    arrays, and only its candidates that could still be picked: a candidate is
+    dropped when another has a total at most as high and a better tie-break key
+    (more workloads trained, then smaller sorted indices), since whenever the
+    first is within the tolerance of the final lowest total the second is too,
+    and wins. On studies where many sets tie (many points reaching targets at
+    the same evaluations) the pool stays a few candidates long.
     """
 
     def __init__(self, bound: float) -> None:
         self.bound = float(bound)  # a set with this total exists (the greedy one)
-        self.pool: list[tuple[float, int, tuple[int, ...]]] = []
+        self.tot = np.zeros(0)
+        self.trained = np.zeros(0, dtype=np.int64)
+        self.members: np.ndarray | None = None  # [candidates, set size]
 
     def add(
         self,
@@ -202,14 +252,32 @@ class _Candidates:
         self.bound = min(self.bound, low)
         a, b = np.nonzero(tot <= self.bound + TIE_TOLERANCE)
         trained = (left_finite[a] | right_finite[b]).sum(axis=1)
-        members = np.concatenate([left[a], right[b]], axis=1)
-        self.pool = [c for c in self.pool if c[0] <= self.bound + TIE_TOLERANCE]
-        self.pool += [
-            (float(tot[i, j]), int(t), tuple(int(x) for x in mem))
-            for i, j, t, mem in zip(a, b, trained, members, strict=True)
-        ]
+        members = np.concatenate([left[a], right[b]], axis=1).astype(np.int64)
+        if self.members is not None:
+            keep = self.tot <= self.bound + TIE_TOLERANCE
+            tot_new = np.concatenate([self.tot[keep], tot[a, b]])
+            trained = np.concatenate([self.trained[keep], trained])
+            members = np.concatenate([self.members[keep], members])
+        else:
+            tot_new = tot[a, b]
+        # the tie-break key's rank: more trained first, then the sorted indices
+        by_key = np.lexsort((*members.T[::-1], -trained))
+        rank = np.empty(by_key.size, dtype=np.int64)
+        rank[by_key] = np.arange(by_key.size)
+        order = np.lexsort((rank, tot_new))
+        ranked = rank[order]
+        useful = np.ones(order.size, dtype=bool)
+        useful[1:] = ranked[1:] < np.minimum.accumulate(ranked)[:-1]
+        kept = order[useful]
+        self.tot, self.trained, self.members = tot_new[kept], trained[kept], members[kept]
+
+    def reached(self, total: np.ndarray, trained: int) -> bool:
+        """Whether a candidate totals exactly ``total`` and trains ``trained`` workloads."""
+        return bool(np.any((self.tot == total) & (self.trained == trained)))
 
     def best(self) -> list[int]:
-        low = min(c[0] for c in self.pool)
-        eligible = [c for c in self.pool if c[0] <= low + TIE_TOLERANCE]
-        return list(min(eligible, key=lambda c: (-c[1], c[2]))[2])
+        assert self.members is not None and self.tot.size  # the greedy set is enumerated
+        eligible = np.flatnonzero(self.tot <= self.tot.min() + TIE_TOLERANCE)
+        members, trained = self.members[eligible], self.trained[eligible]
+        pick = np.lexsort((*members.T[::-1], -trained))[0]
+        return [int(x) for x in members[pick]]

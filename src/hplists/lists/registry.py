@@ -12,23 +12,25 @@ import os
 from collections.abc import Iterator, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any, overload
+from typing import Any, cast, overload
 
 from hplists._check import check_int
 from hplists._files import load_json
 from hplists.exceptions import InvalidParameterError
 from hplists.hparams import HParams
 from hplists.lists._sequence import check_index
+from hplists.method_point import MethodPoint
 from hplists.store.base import canonical_point
 
-__all__ = ["NamedList", "available_lists", "get_list", "load_list", "register_list"]
+__all__ = ["NamedList", "available_lists", "get_list", "list_name", "list_points", "load_list",
+           "register_list"]
 
 _DATA = "hplists.lists.data"
 _EXTRA: dict[str, NamedList] = {}
 
 
 @dataclasses.dataclass(frozen=True)
-class NamedList(Sequence[HParams | dict[str, float]]):
+class NamedList(Sequence[HParams | MethodPoint]):
     """An ordered list of points with its provenance; a sequence of its points.
 
     A ``NamedList`` behaves like the tuple of its points in priority order:
@@ -67,7 +69,7 @@ class NamedList(Sequence[HParams | dict[str, float]]):
 
     name: str
     description: str
-    points: tuple[HParams | dict[str, float], ...]
+    points: tuple[HParams | MethodPoint, ...]
     optimizer: str = "nadamw"
     source: str = ""
     provenance: dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -76,27 +78,27 @@ class NamedList(Sequence[HParams | dict[str, float]]):
         return len(self.points)
 
     @overload
-    def __getitem__(self, index: int) -> HParams | dict[str, float]: ...
+    def __getitem__(self, index: int) -> HParams | MethodPoint: ...
 
     @overload
     def __getitem__(self, index: slice) -> NamedList: ...
 
-    def __getitem__(self, index: int | slice) -> HParams | dict[str, float] | NamedList:
+    def __getitem__(self, index: int | slice) -> HParams | MethodPoint | NamedList:
         """The point at ``index``, or for a slice a ``NamedList`` of those points."""
         if isinstance(index, slice):
             return dataclasses.replace(self, points=self.points[index])
         return self.points[check_index(index, len(self.points), f"NamedList {self.name!r}")]
 
-    def __iter__(self) -> Iterator[HParams | dict[str, float]]:
+    def __iter__(self) -> Iterator[HParams | MethodPoint]:
         return iter(self.points)
 
-    def __reversed__(self) -> Iterator[HParams | dict[str, float]]:
+    def __reversed__(self) -> Iterator[HParams | MethodPoint]:
         return reversed(self.points)
 
     def __contains__(self, point: object) -> bool:
         return point in self.points
 
-    def first(self, k: int) -> tuple[HParams | dict[str, float], ...]:
+    def first(self, k: int) -> tuple[HParams | MethodPoint, ...]:
         """The first ``k`` points: what a budget of ``k`` trials runs."""
         k = check_int("k", k, low=1, high=len(self.points))
         return self.points[:k]
@@ -108,7 +110,7 @@ class NamedList(Sequence[HParams | dict[str, float]]):
             "optimizer": self.optimizer,
             "source": self.source,
             "provenance": self.provenance,
-            "points": [p.to_dict() if isinstance(p, HParams) else dict(p) for p in self.points],
+            "points": [p.to_dict() for p in self.points],
         }
 
     @classmethod
@@ -130,11 +132,15 @@ class NamedList(Sequence[HParams | dict[str, float]]):
                 raise InvalidParameterError(f"list {d['name']!r}, point {i}: must be an object "
                                             f"of hyperparameter names to numbers, got {p!r}")
         points = []
-        nadamw = d.get("optimizer", "nadamw") == "nadamw"
+        optimizer = d.get("optimizer", "nadamw")
+        if not isinstance(optimizer, str) or not optimizer:
+            raise InvalidParameterError(f"list {d['name']!r}: 'optimizer' must be the name of "
+                                        f"an update rule, got {optimizer!r}")
         for i, p in enumerate(d["points"]):
             try:
-                # Lists for other update rules (e.g. metz-nadamw) keep plain float dicts.
-                points.append(HParams.from_dict(p) if nadamw else canonical_point(p))
+                # Other update rules name their own hyperparameters (e.g. metz-nadamw).
+                points.append(HParams.from_dict(p) if optimizer == "nadamw"
+                              else MethodPoint(optimizer, canonical_point(p)))
             except ValueError as e:
                 raise InvalidParameterError(f"list {d['name']!r}, point {i}: {e}") from None
         if not points:
@@ -225,3 +231,53 @@ def get_list(name: str | Path, k: int | None = None) -> NamedList:
     if k is None:
         return named
     return dataclasses.replace(named, points=named.first(k))
+
+
+def list_points(points: str | Any | Sequence[HParams], k: int | None = None) -> list[HParams]:
+    """The first ``k`` points (default: all) of a list name, a :class:`NamedList` or HParams.
+
+    What :func:`hplists.tune` and :func:`hplists.study.evaluate.evaluate` train:
+    a name is looked up with :func:`get_list` (a list for another update rule,
+    such as ``metz-nadamw``, holds plain dicts, returned as they are); any other
+    sequence or iterable must hold :class:`~hplists.HParams` and not be empty.
+
+    Example:
+        >>> len(list_points("nadamw-paper", 2)), list_points(get_list("nadamw-paper"))[0].learning_rate
+        (2, 0.007188680089024849)
+        >>> list_points([])
+        Traceback (most recent call last):
+        ...
+        hplists.exceptions.InvalidParameterError: points must not be empty
+    """
+    from hplists.lists.constructed import ConstructedList
+
+    if isinstance(points, str):
+        # Not checked as the other inputs are: a list for another update rule (metz-nadamw)
+        # holds plain dicts, which this returns as they are.
+        return cast(list[HParams], list(get_list(points, k=k).points))
+    if isinstance(points, ConstructedList):
+        raise InvalidParameterError("points is a ConstructedList, whose points are row indices of the matrix "
+                         "it was built from; pass their hyperparameters in its order, e.g. "
+                         "[candidates[i] for i in built]")
+    if isinstance(points, NamedList):
+        points = points.points
+    out = list(points)
+    bad = [i for i, p in enumerate(out) if not isinstance(p, HParams)]
+    if bad:
+        raise InvalidParameterError(f"points must be a list name, a NamedList or HParams; item {bad[0]} is "
+                         f"{type(out[bad[0]]).__name__}")
+    if not out:
+        raise InvalidParameterError("points must not be empty")
+    return out if k is None else out[: check_int("k", k, low=1)]
+
+
+def list_name(points: Any) -> str:
+    """The name a list goes by in a study: a list name as it is, a NamedList's, else ``"points"``.
+
+    Example:
+        >>> list_name("nadamw-paper"), list_name(get_list("nadamw-paper")), list_name([])
+        ('nadamw-paper', 'nadamw-paper', 'points')
+    """
+    if isinstance(points, str):
+        return points
+    return points.name if isinstance(points, NamedList) else "points"

@@ -15,6 +15,12 @@ result is the same as in order: with a ``target``, the first point *in list
 order* that reaches it ends the tuning (later points still running are
 stopped and dropped; earlier ones always finish), and a trial whose worker
 dies is recorded as failed while the others go on.
+
+Every trial goes through the trial loop the studies use
+(:func:`hplists.trials.loop.run`, on the executors of
+:mod:`hplists.trials.executors` and :mod:`hplists.trials.ray`): the tuning is
+a source that hands the points out in list order and reads back the ones its
+store holds.
 """
 
 from __future__ import annotations
@@ -24,13 +30,19 @@ import dataclasses
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any
 
 from hplists._check import check_choice, check_int
+from hplists.curves import Curve, Status
 from hplists.exceptions import InvalidParameterError
-from hplists.hparams import HParams
+from hplists.hparams import HParams, point_dict
+from hplists.lists.registry import list_name, list_points
 from hplists.metric import hits
 from hplists.metric import sign as metric_sign
+from hplists.store.base import TrialKey, point_id
+
+if TYPE_CHECKING:  # the trial loop is imported when tune runs: `import hplists` stays light
+    from hplists.trials.executors import Executor
 
 __all__ = ["TuneResult", "TunedTrial", "tune"]
 
@@ -39,6 +51,15 @@ MODES = ("max", "min")
 _SHOWN = (("learning_rate", "lr", ".3g"), ("beta1", "beta1", ".4g"), ("beta2", "beta2", ".4g"),
           ("weight_decay", "wd", ".3g"), ("warmup_fraction", "warmup", "g"),
           ("dropout_rate", "dropout", "g"), ("label_smoothing", "smoothing", "g"))
+
+
+def _columns(points: Sequence[Any]) -> list[tuple[str, str, str]]:
+    """The table's hyperparameter columns: NAdamW's, or every name the points have."""
+    if all(isinstance(p, HParams) for p in points):
+        return list(_SHOWN)
+    known = {f: (h, spec) for f, h, spec in _SHOWN}
+    names = dict.fromkeys(k for p in points for k in point_dict(p))
+    return [(k, *known.get(k, (k, ".4g"))) for k in names]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,10 +117,12 @@ class TuneResult:
 
     def _rows(self) -> tuple[list[str], list[list[str]]]:
         names = list(dict.fromkeys(k for t in self.trials for k in t.metrics))
-        header = ["point", *(h for _, h, _ in _SHOWN), *names, "seconds"]
+        shown = _columns([t.point for t in self.trials])
+        header = ["point", *(h for _, h, _ in shown), *names, "seconds"]
         rows = []
         for t in self.trials:
-            hp = [format(getattr(t.point, f), spec) for f, _, spec in _SHOWN]
+            values = point_dict(t.point)
+            hp = [format(values[f], spec) if f in values else "" for f, _, spec in shown]
             ms = [f"{t.metrics[n]:.4f}" if n in t.metrics else "" for n in names]
             mark = " *" if t.index == self.best.index and t.ok else ""
             rows.append([f"{t.index}{mark}", *hp, *ms, f"{t.seconds:.1f}"])
@@ -140,30 +163,6 @@ def _reaches(value: float, target: float, mode: str) -> bool:
     if not math.isfinite(value):
         return False
     return bool(hits(value, target, mode))
-
-
-def _points(points: str | Any | Sequence[HParams], k: int | None) -> list[HParams]:
-    from hplists.lists.constructed import ConstructedList
-    from hplists.lists.registry import NamedList, get_list
-
-    if isinstance(points, str):
-        # Not checked as the other inputs are: a list for another update rule (metz-nadamw)
-        # holds plain dicts, which this returns as they are.
-        return cast(list[HParams], list(get_list(points, k=k).points))
-    if isinstance(points, ConstructedList):
-        raise InvalidParameterError("points is a ConstructedList, whose points are row indices of the matrix "
-                         "it was built from; pass their hyperparameters in its order, e.g. "
-                         "[candidates[i] for i in built]")
-    if isinstance(points, NamedList):
-        points = points.points
-    out = list(points)
-    bad = [i for i, p in enumerate(out) if not isinstance(p, HParams)]
-    if bad:
-        raise InvalidParameterError(f"points must be a list name, a NamedList or HParams; item {bad[0]} is "
-                         f"{type(out[bad[0]]).__name__}")
-    if not out:
-        raise InvalidParameterError("points must not be empty")
-    return out if k is None else out[: check_int("k", k, low=1)]
 
 
 def _value(result: Any, metric: str | None) -> tuple[float, dict[str, float]]:
@@ -263,39 +262,21 @@ def tune(
         target = float(target)
         if not math.isfinite(target):
             raise InvalidParameterError(f"target must be a finite number or None, got {target!r}")
-    todo = _points(points, k)
-    rec = None if store is None else _Recorder(store, study or f"tune/{_list_name(points)}",
-                                               "train", metric)
-    if executor is not None:
-        ran = _parallel(train, todo, metric, mode, target, callback, executor, workers,
-                        ray_address, num_cpus, num_gpus, rec)
-        return TuneResult(tuple(ran), metric or "value", mode, target, budget=len(todo))
-    trials: list[TunedTrial] = []
-    for index, point in enumerate(todo, start=1):
-        old = None if rec is None else rec.recorded(index, point)
-        if old is not None:
-            trial = old
-        else:
-            key = None if rec is None else rec.claim(index, point)
-            start = time.perf_counter()
-            try:
-                result = train(point)
-            except BaseException as e:
-                if rec is not None and key is not None:
-                    rec.failed(key, e)
-                raise
-            seconds = time.perf_counter() - start
-            value, metrics = _value(result, metric)
-            trial = TunedTrial(index, point, value, metrics, seconds, result)
-            if rec is not None and key is not None:
-                rec.done(key, trial)
-        trials.append(trial)
-        value = trial.value
-        if callback is not None:
-            callback(trial)
-        if target is not None and _reaches(value, target, mode):
-            break
-    return TuneResult(tuple(trials), metric or "value", mode, target, budget=len(todo))
+    from hplists.trials.loop import run
+
+    todo = list_points(points, k)
+    tuning = _Tuning(train, todo, metric, mode, target, callback, store,
+                     study or f"tune/{list_name(points)}")
+    ex = None if executor is None else _executor(train, executor, workers, ray_address,
+                                                 num_cpus, num_gpus)
+    try:
+        # In order in this process, train's exception ends the tuning (after it is recorded);
+        # on an executor, a failed trial is recorded and the others go on.
+        run(store, tuning, ex, retry_errors=True, catch=() if ex is None else (Exception,))
+    finally:
+        if ex is not None:
+            ex.close()
+    return TuneResult(tuple(tuning.result()), metric or "value", mode, target, budget=len(todo))
 
 
 def _mode(metric: str | None, mode: str | None) -> str:
@@ -321,124 +302,169 @@ def _mode(metric: str | None, mode: str | None) -> str:
     return inferred
 
 
-def _list_name(points: Any) -> str:
-    from hplists.lists.registry import NamedList
+@dataclasses.dataclass(frozen=True)
+class _Workload:
+    """The workload a tuning's trials are recorded under: the user's ``train``."""
 
-    if isinstance(points, str):
-        return points
-    return points.name if isinstance(points, NamedList) else "points"
+    name: str = "train"
+    version: str = "1"
 
 
-class _Recorder:
-    """A tuning's trials in a store: read back, claimed, recorded (through the trial runner)."""
+_TRAIN = _Workload()
 
-    def __init__(self, store: Any, study: str, workload: str, metric: str | None) -> None:
-        from hplists.store.base import point_id
 
-        self.store, self.study, self.workload, self.metric = store, study, workload, metric
-        self._pid = point_id
-        self._old = {r.point_id: r for r in store.trials(study=study, workload=workload)
-                     if r.status.value == "complete" and r.curve is not None}
+@dataclasses.dataclass(frozen=True)
+class _Trial:
+    """One point's trial as a task of the trial loop: ``train(point)``, timed where it runs.
 
-    def recorded(self, index: int, point: HParams) -> TunedTrial | None:
-        r = self._old.get(self._pid(point))
+    Module-level and frozen: it travels to worker processes and Ray tasks by pickling.
+    """
+
+    study: str
+    train: Callable[[HParams], Any]
+    point: HParams
+    index: int  # 1-based position in the list
+    metric: str | None
+
+    @property
+    def work(self) -> int:
+        return 1
+
+    def run(self, tick: Callable[[int], None] | None = None) -> tuple[Any, float]:
+        """``train(point)`` and its wall time, measured where it runs."""
+        start = time.perf_counter()
+        result = self.train(self.point)
+        return result, time.perf_counter() - start
+
+    def in_worker(self) -> _Trial:
+        return self
+
+    def curves(self, output: tuple[Any, float]) -> list[Curve]:
+        """What the store keeps: one evaluation, at step 1, holding every number train returned."""
+        result, seconds = output
+        _, metrics = _value(result, self.metric)
+        return [Curve([1], [float(seconds)], [math.nan],
+                      {str(k): [float(v)] for k, v in metrics.items()})]
+
+
+class _Tuning:
+    """A tuning as a source of the trial loop: the points in list order, one trial each.
+
+    Points its store holds (``complete``) are read back, not trained; the
+    others are claimed there (``retry_errors``: failed ones train again) just
+    before they train. Without a store nothing is claimed or recorded. With a
+    ``target``, no point after the first that reaches it is handed out, and
+    those in flight are stopped.
+    """
+
+    def __init__(self, train: Callable[[HParams], Any], todo: list[HParams], metric: str | None,
+                 mode: str, target: float | None,
+                 callback: Callable[[TunedTrial], None] | None, store: Any, study: str) -> None:
+        self._train, self._todo, self._metric, self._mode = train, todo, metric, mode
+        self._target, self._callback, self._store, self.study = target, callback, store, study
+        self._trials: dict[int, TunedTrial] = {}
+        self._started: dict[int, float] = {}
+        self._next = 0
+        self._first_hit = math.inf
+        self._old = {} if store is None else {
+            r.point_id: r for r in store.trials(study=study, workload=_TRAIN.name)
+            if r.status is Status.COMPLETE and r.curve is not None}
+
+    def result(self) -> list[TunedTrial]:
+        """The trials in list order, up to the first that reached the target."""
+        return [self._trials[i] for i in sorted(self._trials) if i <= self._first_hit]
+
+    def remaining_work(self) -> int:
+        return len(self._todo) - self._next
+
+    def done(self) -> bool:
+        return self._next >= len(self._todo) or self._next + 1 >= self._first_hit
+
+    def next_task(self, retry_errors: bool) -> tuple[_Trial, list[TrialKey]] | None:
+        while not self.done():
+            index, point = self._next + 1, self._todo[self._next]
+            self._next += 1
+            old = self._recorded(index, point)
+            if old is not None:
+                self._finish(old)
+                continue
+            key = self._claim(index, point, retry_errors)
+            self._started[index] = time.perf_counter()
+            return _Trial(self.study, self._train, point, index, self._metric), [key]
+        return None
+
+    def record(self, task: _Trial, curves: Sequence[Curve | None], output: Any) -> None:
+        if isinstance(output, BaseException):  # train raised, or its worker died: a failed trial
+            seconds = time.perf_counter() - self._started.pop(task.index)
+            self._finish(TunedTrial(task.index, task.point, math.nan, {}, seconds, output))
+            return
+        self._started.pop(task.index, None)
+        result, seconds = output
+        value, metrics = _value(result, self._metric)
+        self._finish(TunedTrial(task.index, task.point, value, metrics, seconds, result))
+
+    def unwanted(self, task: _Trial) -> str | None:
+        if task.index > self._first_hit:  # later than the first hit: not needed
+            return "stopped: an earlier point reached the target"
+        return None
+
+    def _finish(self, trial: TunedTrial) -> None:
+        self._trials[trial.index] = trial
+        if self._callback is not None:
+            self._callback(trial)
+        if self._target is not None and _reaches(trial.value, self._target, self._mode):
+            self._first_hit = min(self._first_hit, trial.index)
+
+    def _recorded(self, index: int, point: HParams) -> TunedTrial | None:
+        if not self._old:  # no store, or nothing recorded in it
+            return None
+        r = self._old.get(point_id(point))
         if r is None:
             return None
         metrics = {k: float(v[0]) for k, v in r.curve.metrics.items() if len(v)}
-        value = metrics.get(self.metric or "value", math.nan)
+        value = metrics.get(self._metric or "value", math.nan)
         return TunedTrial(index, point, value, metrics, float(r.curve.seconds[0]), None)
 
-    def claim(self, index: int, point: HParams) -> Any:
-        from hplists.study.runner import claim_trial
+    def _claim(self, index: int, point: HParams, retry_errors: bool) -> TrialKey:
+        from hplists.trials.loop import claim_trial
 
-        workload = type("_W", (), {"name": self.workload, "version": "1"})
-        key = claim_trial(self.store, self.study, point, workload, 0, index - 1,
-                          retry_errors=True)
+        if self._store is None:  # nothing to claim in: the key only names the trial
+            return TrialKey(self.study, point_id(point), _TRAIN.name, 0, "")
+        key = claim_trial(self._store, self.study, point, _TRAIN, 0, index - 1,
+                          retry_errors=retry_errors)
         if key is None:
             raise InvalidParameterError(f"point {index} of study {self.study!r} is being trained by "
                              "another live process; wait for it, or tune into another study")
         return key
 
-    def done(self, key: Any, trial: TunedTrial) -> None:
-        from hplists.study.runner import record_value
 
-        record_value(self.store, key, trial.metrics, trial.seconds)
+def _executor(train: Callable[[HParams], Any], executor: str | concurrent.futures.Executor,
+              workers: int | None, ray_address: str | None, num_cpus: float,
+              num_gpus: float) -> Executor:
+    """The trial loop's executor for ``tune(executor=...)``."""
+    from hplists.trials.executors import FreshProcessExecutor, PoolExecutor
 
-    def failed(self, key: Any, error: BaseException | str) -> None:
-        from hplists.study.runner import record_failure
+    if isinstance(executor, str):
+        check_choice("executor", executor, ("processes", "ray"))
+    elif not isinstance(executor, concurrent.futures.Executor):
+        raise InvalidParameterError(f"executor must be 'processes', 'ray', a concurrent.futures."
+                         f"Executor or None, got {executor!r}")
+    if workers is not None:
+        check_int("workers", workers, low=1)
+    if executor == "processes":
+        _check_spawnable(train)
+        # One process per trial: a trial that kills its process fails alone.
+        return FreshProcessExecutor(workers)
+    if executor == "ray":
+        from hplists.trials.ray import RayExecutor, ray_available
 
-        record_failure(self.store, key, f"{type(error).__name__}: {error}"
-                       if isinstance(error, BaseException) else error)
-
-
-def _timed(train: Callable[[HParams], Any], point: HParams) -> tuple[Any, float]:
-    """``train(point)`` and its wall time, measured where it runs (module level: it pickles)."""
-    start = time.perf_counter()
-    result = train(point)
-    return result, time.perf_counter() - start
-
-
-class _Backend:
-    """Starts one trial somewhere and hands back a ``concurrent.futures.Future``."""
-
-    def __init__(self, executor: str | concurrent.futures.Executor, workers: int | None,
-                 ray_address: str | None, num_cpus: float, num_gpus: float) -> None:
-        from hplists._check import check_real
-
-        self.kind = executor if isinstance(executor, str) else "executor"
-        self._own: dict[concurrent.futures.Future, Any] = {}
-        if isinstance(executor, str):
-            check_choice("executor", executor, ("processes", "ray"))
-        elif not isinstance(executor, concurrent.futures.Executor):
-            raise InvalidParameterError(f"executor must be 'processes', 'ray', a concurrent.futures."
-                             f"Executor or None, got {executor!r}")
-        self._executor = executor
-        if self.kind == "ray":
-            try:
-                import ray
-            except ImportError:
-                raise ImportError('executor="ray" needs Ray: pip install "hplists[ray]"') \
-                    from None
-            if not ray.is_initialized():
-                ray.init(address=ray_address)
-            self._remote = ray.remote(_timed).options(
-                num_cpus=check_real("num_cpus", num_cpus, 0.0),
-                num_gpus=check_real("num_gpus", num_gpus, 0.0))
-            default = max(1, int(float(ray.cluster_resources().get("CPU", 1.0))
-                                 // max(num_cpus, 1e-9)))
-        elif self.kind == "processes":
-            from hplists.workloads.engine import worker_count
-
-            default = worker_count()
-        else:
-            default = 4
-        self.workers = check_int("workers", default if workers is None else workers, low=1)
-
-    def submit(self, train: Callable[[HParams], Any], point: HParams) -> concurrent.futures.Future:
-        if self.kind == "ray":
-            return self._remote.remote(train, point).future()
-        if self.kind == "processes":
-            import multiprocessing
-
-            # One process per trial: a trial that kills its process fails alone.
-            pool = concurrent.futures.ProcessPoolExecutor(
-                1, mp_context=multiprocessing.get_context("spawn"))
-            fut = pool.submit(_timed, train, point)
-            self._own[fut] = pool
-            return fut
-        assert isinstance(self._executor, concurrent.futures.Executor)
-        return self._executor.submit(_timed, train, point)
-
-    def release(self, fut: concurrent.futures.Future, *, stop: bool = False) -> None:
-        """Frees what ran ``fut``; ``stop`` ends it if it still runs."""
-        pool = self._own.pop(fut, None)
-        if pool is not None:
-            if stop:
-                for proc in list(getattr(pool, "_processes", {}).values()):
-                    proc.terminate()
-            pool.shutdown(wait=False, cancel_futures=True)
-        elif stop:
-            fut.cancel()
+        if not ray_available():
+            raise ImportError('executor="ray" needs Ray: pip install "hplists[ray]"')
+        # Ray stays up for the next tuning; the user's training keeps its own XLA settings.
+        return RayExecutor(ray_address, num_cpus=num_cpus, num_gpus=num_gpus, slots=workers,
+                           single_threaded_xla=False, shutdown=False)
+    assert isinstance(executor, concurrent.futures.Executor)
+    return PoolExecutor(4 if workers is None else workers, pool=executor)
 
 
 def _check_spawnable(train: Callable[[HParams], Any]) -> None:
@@ -465,70 +491,3 @@ def _check_spawnable(train: Callable[[HParams], Any]) -> None:
         raise InvalidParameterError(
             f"executor='processes' needs a module-level train function (worker processes "
             f"import it by name); {name!r} cannot be pickled: {e}") from None
-
-
-def _parallel(train: Callable[[HParams], Any], todo: list[HParams], metric: str | None,
-              mode: str, target: float | None, callback: Callable[[TunedTrial], None] | None,
-              executor: str | concurrent.futures.Executor, workers: int | None,
-              ray_address: str | None, num_cpus: float, num_gpus: float,
-              rec: _Recorder | None = None) -> list[TunedTrial]:
-    if executor == "processes":
-        _check_spawnable(train)
-    backend = _Backend(executor, workers, ray_address, num_cpus, num_gpus)
-    done: dict[int, TunedTrial] = {}
-    pending: dict[concurrent.futures.Future, tuple[int, HParams, float]] = {}
-    keys: dict[int, Any] = {}
-    nxt, first_hit = 0, math.inf
-
-    def finish(trial: TunedTrial) -> None:
-        nonlocal first_hit
-        done[trial.index] = trial
-        if callback is not None:
-            callback(trial)
-        if target is not None and _reaches(trial.value, target, mode):
-            first_hit = min(first_hit, trial.index)
-
-    try:
-        while True:
-            while len(pending) < backend.workers and nxt < len(todo) and nxt + 1 < first_hit:
-                index, point = nxt + 1, todo[nxt]
-                nxt += 1
-                old = None if rec is None else rec.recorded(index, point)
-                if old is not None:
-                    finish(old)
-                    continue
-                if rec is not None:
-                    keys[index] = rec.claim(index, point)
-                pending[backend.submit(train, point)] = (index, point, time.perf_counter())
-            if not pending:
-                break
-            finished, _ = concurrent.futures.wait(
-                pending, return_when=concurrent.futures.FIRST_COMPLETED)
-            for fut in finished:
-                index, point, start = pending.pop(fut)
-                backend.release(fut)
-                try:
-                    result, seconds = fut.result()
-                except Exception as e:  # train raised, or its worker died: a failed trial
-                    trial = TunedTrial(index, point, math.nan, {}, time.perf_counter() - start,
-                                       e)
-                    if rec is not None:
-                        rec.failed(keys.pop(index), e)
-                else:
-                    value, metrics = _value(result, metric)
-                    trial = TunedTrial(index, point, value, metrics, seconds, result)
-                    if rec is not None:
-                        rec.done(keys.pop(index), trial)
-                finish(trial)
-            for fut in [f for f, (i, _, _) in pending.items() if i > first_hit]:
-                index = pending.pop(fut)[0]
-                backend.release(fut, stop=True)  # later than the first hit: not needed
-                if rec is not None:
-                    rec.failed(keys.pop(index), "stopped: an earlier point reached the target")
-    finally:
-        for fut in list(pending):
-            index = pending.pop(fut)[0]
-            backend.release(fut, stop=True)
-            if rec is not None and index in keys:
-                rec.failed(keys.pop(index), "interrupted before it finished")
-    return [done[i] for i in sorted(done) if i <= first_hit]

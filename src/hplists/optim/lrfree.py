@@ -537,7 +537,11 @@ class Method:
         state: optimizer-state floats per parameter (and what they are).
         horizon: whether it decays to 0 at a horizon.
         learning_rate_free: whether it has no base learning rate.
-        torch: the PyTorch package that implements the same algorithm, if any.
+        torch: what computes the same algorithm in PyTorch, if anything
+            (:mod:`hplists.torch_lrfree`): a package's pip name, or
+            ``"hplists"`` for hplists' own implementation
+            (:mod:`hplists.optim.torch_schedule_free`,
+            :mod:`hplists.optim.torch_mechanic`).
     """
 
     name: str
@@ -586,19 +590,19 @@ METHODS: dict[str, Method] = {m.name: m for m in (
             "Cutkosky et al. (2023), optax", "base": "SGD with learning rate 1 (paper 002 "
             "Table 1: schedule-based, peak lr 1)"},
            "coupled (L2 added to the gradient); Mechanic adds its own lambda ‖g‖ / ‖x‖ x",
-           "1 (x_0)"),
+           "1 (x_0)", torch="hplists"),
     Method("mechanic_adam", "Mechanic (w. Adam)", ("beta1", "beta2", "weight_decay"),
            {**_OFF, **_ADAM, "mechanic_weight_decay": 1e-2, "s_init": 1e-6},
            {"s_init": "1e-6: optax's default", "mechanic_weight_decay": "lambda = 0.01: "
             "Cutkosky et al. (2023), optax", "num_betas": "6: optax's default (paper 002 "
             "Sec. 2.3 keeps it)", "beta1, beta2": _ADAM_SRC},
            "decoupled in the base AdamW (times s_t and Mechanic's scale); Mechanic adds "
-           "its own lambda ‖g‖ / ‖x‖ x", "3 (m, v of Adam; x_0)", torch="mechanic-pytorch"),
+           "its own lambda ‖g‖ / ‖x‖ x", "3 (m, v of Adam; x_0)", torch="hplists"),
     Method("mechanic_nadam", "Mechanic (w. Nadam)", ("beta1", "beta2", "weight_decay"),
            {**_OFF, **_ADAM, "mechanic_weight_decay": 1e-2, "s_init": 1e-6},
            {"s_init": "1e-6: optax's default", "mechanic_weight_decay": "0.01: optax",
             "beta1, beta2": _ADAM_SRC},
-           "as Mechanic (w. Adam), over NAdamW", "3 (m, v of NAdam; x_0)"),
+           "as Mechanic (w. Adam), over NAdamW", "3 (m, v of NAdam; x_0)", torch="hplists"),
     Method("cocob", "COCOB", ("weight_decay",), {**_OFF, "alpha": 100.0},
            {"alpha": "100: Orabona & Tommasi (2017), optax"},
            "coupled (L2 added to the gradient)", "5 (x_0, sum g, L, sum |g|, reward)"),
@@ -619,7 +623,7 @@ METHODS: dict[str, Method] = {m.name: m for m in (
            {"learning_rate": "0.0025: optax's schedule_free_adamw (Defazio et al., 2024)",
             "weight_lr_power": "2: optax", "warmup": "none: optax's default"},
            "decoupled at y, multiplied by the warmed-up learning rate", "2 (z, v)",
-           horizon=False, learning_rate_free=False, torch="schedulefree"),
+           horizon=False, learning_rate_free=False, torch="hplists"),
 )}
 
 

@@ -79,13 +79,17 @@ def build(
     *,
     mask: Any | Callable[[Any], Any] | None = None,
     eps_root: float = 0.0,
+    state_bits: int = 32,
 ) -> optax.GradientTransformation:
     """The ``optax.GradientTransformation`` that trains with ``point`` for ``total_steps``.
 
     This is ``optax.nadamw`` with the point's betas, eps and weight decay and a
     learning rate that warms up linearly from 0 and decays (cosine) to 0 at
     ``total_steps``. ``mask`` is optax's weight-decay mask (a pytree of bools,
-    or a function of the parameters returning one).
+    or a function of the parameters returning one). ``state_bits=8`` keeps the
+    moments of leaves with at least 4096 elements as 8-bit block-wise codes
+    (:func:`hplists.optim.optax_nadamw8.rule`, the rule ``nadamw8``); the
+    default 32 is ``optax.nadamw`` itself.
 
     Example:
         >>> import jax.numpy as jnp, optax
@@ -95,8 +99,17 @@ def build(
         >>> updates, state = tx.update({"w": jnp.ones(3)}, tx.init(params), params)
         >>> float(updates["w"][0])  # step 0 of a warmup from 0
         -0.0
+        >>> tx8 = build(get_list("nadamw-paper").points[0], 1000, state_bits=8)
+        >>> tx8.init({"w": jnp.ones(5000)})[0].mu["w"].codes.dtype
+        dtype('uint8')
     """
     if not isinstance(point, HParams):
         raise InvalidParameterError(f"point must be an HParams, got {type(point).__name__}")
+    if isinstance(state_bits, bool) or state_bits not in (32, 8):
+        raise InvalidParameterError(f"state_bits must be one of 32, 8; got {state_bits!r}")
     warmup_cosine(point.learning_rate, point.warmup_fraction, total_steps)  # validates
+    if state_bits == 8:
+        from hplists.optim import optax_nadamw8
+
+        return optax_nadamw8.rule(point.to_dict(), total_steps, mask=mask, eps_root=eps_root)
     return rule(point.to_dict(), total_steps, mask=mask, eps_root=eps_root)

@@ -13,6 +13,8 @@ worker processes.
 name            rule                                        schedule
 ==============  ==========================================  ====================================
 ``nadamw``      ``optax.nadamw`` (:mod:`.optax_nadamw`)     linear warmup, cosine decay to 0
+``nadamw8``     ``optax.nadamw``, 8-bit block-wise moments  linear warmup, cosine decay to 0
+                (:mod:`.optax_nadamw8`)
 ``adamw``       ``optax.adamw`` (:mod:`.adamw`)             linear warmup, cosine decay to 0
 ``nesterov``    L2 + ``optax.sgd(nesterov=True)`` (:mod:`.sgd`)   linear warmup, linear decay
 ``heavy_ball``  L2 + ``optax.sgd(nesterov=False)``          linear warmup, linear decay
@@ -30,7 +32,7 @@ from __future__ import annotations
 
 from hplists._check import check_choice
 from hplists.exceptions import InvalidParameterError
-from hplists.optim import adamw, lrfree, metz, optax_nadamw, sgd
+from hplists.optim import adamw, lrfree, metz, optax_nadamw, optax_nadamw8, sgd
 from hplists.optim.update_rule import UpdateRule
 
 __all__ = ["RULES", "TARGET_SETTING_RULES", "available_rules", "get_rule", "rule_name"]
@@ -46,6 +48,7 @@ RULES: dict[str, UpdateRule] = {
     "metz": metz.rule,
     **{name: getattr(lrfree, name) for name in lrfree.METHODS},
     "sfadamw_algoperf": lrfree.sfadamw_algoperf,
+    "nadamw8": optax_nadamw8.rule,
 }
 
 

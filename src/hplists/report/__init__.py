@@ -1,7 +1,7 @@
 """The report: paper 001's tables and figures, regenerated from trial stores.
 
-``hplists report STORE [STORE ...] -o DIR`` writes a self-contained
-``report.html``, ``report.md``, ``results.md`` (the README's Results section),
+``hplists report --store STORE [--store STORE ...] -o DIR`` writes a self-contained
+``report.html``, ``report.md``, ``results.md`` (the paper-001 section of ``docs/results.md``),
 ``tables/*.csv`` and ``figures/*.png``. In Python:
 
 * :func:`write_report` does the same;

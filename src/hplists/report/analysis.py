@@ -19,6 +19,14 @@ Scoring rules (the same as ``hplists loo`` and ``hplists score``):
 * a trial that ended in error counts as a miss, and points that lack a trial
   on some workload are left out of the matrix; both are counted in
   :attr:`Analysis.notes`.
+
+Every table needs of a trial only its time to target and its best value, so
+:meth:`Analysis.from_stores` (what :func:`~hplists.report.write_report` uses)
+reads no curve: each store reduces its trials in its own query
+(:meth:`~hplists.store.TrialStore.metric_columns`), and the trials are kept
+as columns (:class:`~hplists.store.columns.MetricColumns`), scored and
+aggregated with array operations. Memory grows with the trials, not with
+their evaluations.
 """
 
 from __future__ import annotations
@@ -26,9 +34,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -40,15 +46,17 @@ from hplists.lists.greedy import greedy_list
 from hplists.lists.loo import LeaveOneOut, ListSizeCurve, TauSweep, leave_one_out
 from hplists.lists.loo import list_size_curve as _list_size_curve
 from hplists.lists.loo import tau_sweep as _tau_sweep
-from hplists.metric import better
 from hplists.report import paper001
 from hplists.report.studies import DEFAULT_STUDIES, Baseline, StudyNames
 from hplists.scoring.cost import DEFAULT_TAU, cost
-from hplists.scoring.matrix import TrialMatrix, score_trial, submission_times
+from hplists.scoring.matrix import ColumnScores, TrialMatrix, score_columns, submissions_of
 from hplists.scoring.specs import WorkloadSpec
 from hplists.scoring.tuning_curve import TuningCurve, workload_tuning_curve
+from hplists.store.base import summarize
+from hplists.store.columns import STATUS_CODE, MetricColumns
 
-__all__ = ["PAPER_TAUS", "Analysis", "Missing", "Row", "TuningResult", "load_records"]
+__all__ = ["PAPER_TAUS", "Analysis", "Missing", "Row", "TuningResult", "load_columns",
+           "load_records"]
 
 # Table 12's penalty factors.
 PAPER_TAUS = (1.0, 1.11, 1.22, 1.33, 1.44, 1.55, 1.66, 1.77, 1.88, 2.0)
@@ -147,17 +155,91 @@ def _part(method: Callable[[Any], Any]) -> Any:
     return property(get)
 
 
-def _median(values: Sequence[float]) -> float:
+_RUNNING = STATUS_CODE[Status.RUNNING]
+_ERROR = STATUS_CODE[Status.ERROR]
+
+
+def _median(values: Sequence[float] | np.ndarray) -> float:
     return float(np.median(np.asarray(values, dtype=np.float64)))
+
+
+def _open(path: str | os.PathLike[str]) -> Any:
+    """The store at ``path`` (read only), or the report's error when there is none."""
+    from hplists.store import open_store, store_exists
+    from hplists.store.registry import mask_url
+
+    if not store_exists(path):  # a URL's password is never shown
+        raise DataError(f"trial store {mask_url(os.fspath(path))!r} does not exist")
+    return open_store(path, create=False)
+
+
+def load_columns(paths: Sequence[str | os.PathLike[str]], specs: Mapping[str, WorkloadSpec]
+                 ) -> tuple[MetricColumns, list[dict[str, Any]], int]:
+    """:func:`load_records` without the curves: ``(columns, sources, duplicates)``.
+
+    Each store reduces its trials against the spec of their workload
+    (:meth:`~hplists.store.TrialStore.metric_columns`: time to target, best
+    value; trials of a workload without a spec are read without a metric),
+    so no curve is read and memory grows with the trials, not with their
+    evaluations. The rows are those :func:`load_records` gives, in its order,
+    and duplicates are resolved as it does.
+    """
+    from hplists.store.registry import mask_url
+
+    if not paths:
+        raise InvalidParameterError("stores must name at least one trial store file")
+    parts, sources = [], []
+    for path in paths:
+        store = _open(path)
+        try:
+            part = MetricColumns.concat([
+                store.metric_columns(study, w, specs[w].metric, specs[w].mode, specs[w].target)
+                if w in specs else store.metric_columns(study, w, None)
+                for study in store.studies() for w in store.workloads(study)])
+        finally:
+            store.close()
+        sources.append({"path": mask_url(os.fspath(path)), "trials": len(part),
+                        "studies": sorted(part.studies)})
+        parts.append(part)
+    columns = MetricColumns.concat(parts)
+    del parts
+    rows = _first_of_each_trial(columns)
+    if rows.size == len(columns) and (rows == np.arange(rows.size)).all():
+        return columns, sources, 0  # no trial in two stores: the rows as they are
+    return columns.take(rows), sources, len(columns) - rows.size
+
+
+def _first_of_each_trial(c: MetricColumns) -> np.ndarray:
+    """Rows that keep each (study, point, workload, seed) once, as :func:`load_records` does.
+
+    In the order each trial first appears; of its rows, the first finished one,
+    else the first.
+    """
+    n = len(c)
+    if not n:
+        return np.zeros(0, dtype=np.int64)
+    order = np.lexsort((np.arange(n), c.seed, c.workload, c.point, c.study))
+    key = (c.study[order], c.point[order], c.workload[order], c.seed[order])
+    new = np.ones(n, dtype=bool)
+    new[1:] = np.any([k[1:] != k[:-1] for k in key], axis=0)
+    starts = np.flatnonzero(new)
+    first = order[starts]
+    finished = np.where(c.status[order] == _RUNNING, n, order)
+    first_finished = np.minimum.reduceat(finished, starts)
+    chosen = np.where(first_finished < n, first_finished, first)
+    return chosen[np.argsort(first, kind="stable")]
 
 
 def load_records(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Any], list[dict[str, Any]], int]:
     """The trials of every store, without duplicates: ``(records, sources, duplicates)``.
 
+    ``paths`` are paths or URLs (:func:`hplists.store.open_store`). Every curve
+    is read; the report reads none (:func:`load_columns`).
+
     A trial (study, point, workload, seed) found in several stores is kept
     once: a finished one wins over a running one, else the first store's.
     """
-    from hplists.store import open_store
+    from hplists.store.registry import mask_url
 
     if not paths:
         raise InvalidParameterError("stores must name at least one trial store file")
@@ -165,14 +247,13 @@ def load_records(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Any], li
     sources = []
     duplicates = 0
     for path in paths:
-        if not Path(path).is_file():
-            raise DataError(f"trial store {str(path)!r} does not exist")
-        store = open_store(path, create=False)
+        where = mask_url(os.fspath(path))  # a URL's password is never shown
+        store = _open(path)
         try:
             records = store.trials()
         finally:
             store.close()
-        sources.append({"path": str(path), "trials": len(records),
+        sources.append({"path": where, "trials": len(records),
                         "studies": sorted({r.study for r in records})})
         for r in records:
             key = (r.study, r.point_id, r.workload, int(r.seed))
@@ -190,7 +271,9 @@ class Analysis:
     """The report's data: trials, specs and every derived result (computed lazily).
 
     Args:
-        records: trial records (e.g. :func:`load_records`).
+        records: trial records with their curves (e.g. :func:`load_records`), or
+            the trials already reduced against ``specs`` (:func:`load_columns`;
+            what :meth:`from_stores` gives, reading no curve).
         specs: workload name -> spec; workloads not covered are looked up in
             the workload registry if ``registry``.
         studies: which study holds what (:class:`~hplists.report.studies.StudyNames`).
@@ -217,7 +300,7 @@ class Analysis:
 
     def __init__(
         self,
-        records: Sequence[Any],
+        records: Sequence[Any] | MetricColumns,
         specs: Mapping[str, WorkloadSpec] | None = None,
         *,
         studies: StudyNames = DEFAULT_STUDIES,
@@ -249,20 +332,61 @@ class Analysis:
         if duplicates:
             self.notes.append(f"{duplicates} trial(s) appear in more than one store; each is "
                               "counted once.")
-        by_study: dict[str, list[Any]] = defaultdict(list)
-        for r in records:
-            by_study[r.study].append(r)
-        self.by_study = dict(by_study)
-        self.specs, spec_notes = _resolve_specs(sorted({r.workload for r in records}),
-                                                specs or {}, registry)
+        given: list[Any] = []
+        if isinstance(records, MetricColumns):
+            names = sorted(records.workloads[w] for w in np.unique(records.workload).tolist())
+        else:
+            given = list(records)
+            names = sorted({r.workload for r in given})
+        self.specs, spec_notes = _resolve_specs(names, specs or {}, registry)
         self.notes += spec_notes
+        # records are reduced here, each curve once, as a store's query reduces them
+        columns = records if isinstance(records, MetricColumns) else \
+            MetricColumns.from_summaries(
+                summarize(r, *_reduction(self.specs.get(r.workload))) for r in given)
+        self.trials = columns
+        self.scores: ColumnScores = score_columns(columns, self.specs, errors="inf")
+        order = np.argsort(columns.study, kind="stable")
+        bounds = np.flatnonzero(np.diff(columns.study[order])) + 1
+        self._rows = {columns.studies[int(columns.study[g[0]])]: np.sort(g)
+                      for g in np.split(order, bounds) if g.size}
         self._baselines: dict[Baseline, Row | Missing] = {}
-        n_error = sum(r.status is Status.ERROR for r in records)
-        n_running = sum(r.status is Status.RUNNING for r in records)
+        n_error = int(np.count_nonzero(columns.status == _ERROR))
+        n_running = int(np.count_nonzero(columns.status == _RUNNING))
         if n_error:
             self.notes.append(f"{n_error} trial(s) ended in error; they count as misses.")
         if n_running:
             self.notes.append(f"{n_running} trial(s) were still running; they are left out.")
+
+    @classmethod
+    def from_stores(cls, stores: Sequence[str | os.PathLike[str]],
+                    specs: Mapping[str, WorkloadSpec] | None = None, *, registry: bool = True,
+                    **kwargs: Any) -> Analysis:
+        """The analysis of the trials of ``stores`` (paths or URLs), reading no curve.
+
+        Each store reduces its trials to their time to target and best value
+        (:func:`load_columns`); the tables and figures are those of
+        ``Analysis(load_records(stores)[0], ...)``. ``kwargs`` go to the constructor.
+        """
+        if not stores:
+            raise InvalidParameterError("stores must name at least one trial store file")
+        names: set[str] = set()
+        for path in stores:
+            store = _open(path)
+            try:
+                names.update(store.workloads())
+            finally:
+                store.close()
+        resolved, _ = _resolve_specs(sorted(names), specs or {}, registry)
+        columns, sources, duplicates = load_columns(list(stores), resolved)
+        return cls(columns, resolved, registry=registry, sources=sources, duplicates=duplicates,
+                   **kwargs)
+
+    @property
+    def by_study(self) -> dict[str, list[Any]]:
+        """Study -> its trials as records without curves (made on each call)."""
+        records = self.trials.records()
+        return {study: [records[i] for i in rows.tolist()] for study, rows in self._rows.items()}
 
     # ------------------------------------------------------------------ helpers
 
@@ -281,10 +405,21 @@ class Analysis:
         except Missing:
             return None
 
-    def _study(self, name: str) -> list[Any]:
-        if name not in self.by_study:
+    def _study(self, name: str) -> np.ndarray:
+        """The rows of study ``name`` (in load order); a :class:`Missing` if it has none."""
+        if name not in self._rows:
             raise Missing(f"study {name!r} is not in the store(s)")
-        return self.by_study[name]
+        return self._rows[name]
+
+    def _workloads(self, rows: np.ndarray) -> set[str]:
+        """The workloads that ``rows`` are on."""
+        c = self.trials
+        return {c.workloads[w] for w in np.unique(c.workload[rows]).tolist()}
+
+    def _on(self, rows: np.ndarray, workloads: Iterable[str]) -> np.ndarray:
+        """The rows of ``rows`` on ``workloads``, in order."""
+        return rows[np.isin(self.trials.workload[rows], self.trials.codes("workloads",
+                                                                          workloads))]
 
     def ordered(self, workloads: Iterable[str]) -> list[str]:
         """Workloads in the paper's column order (unknown names last, sorted)."""
@@ -301,7 +436,7 @@ class Analysis:
     @_part
     def base(self) -> tuple[str, ...]:
         """The base workloads: those of the ``broad`` study that have a spec."""
-        present = {r.workload for r in self._study(self.studies.broad)}
+        present = self._workloads(self._study(self.studies.broad))
         # a variant run into the sample by mistake would pass for a base workload
         variants = {w for w in present if paper001.base_of(w, dict.fromkeys(present))}
         if variants:
@@ -316,14 +451,14 @@ class Analysis:
     @_part
     def matrix(self) -> TrialMatrix:
         """Step fractions of the ``broad`` sample on the base workloads."""
-        records = self._study(self.studies.broad)
+        rows = self._on(self._study(self.studies.broad), self.base)
         # The study's own rule (StudyWorkflow.lists): a point missing a finished trial on a
         # base workload means the broad stage is not finished, so no list is computed from a
         # subset that the exported list would not come from. Errors count as misses, as the
         # study's `--errors inf`.
         try:
-            return TrialMatrix.from_records(records, self.specs, study=self.studies.broad,
-                                            workloads=list(self.base), errors="inf")
+            return TrialMatrix.from_scores(self.scores, study=self.studies.broad,
+                                           workloads=list(self.base), rows=rows)
         except DataError as e:
             raise Missing(f"the broad study is not finished ({e}); run `hplists study "
                           "--stage broad`") from None
@@ -390,30 +525,62 @@ class Analysis:
 
     # ------------------------------------------------------------------ rows of Tables 5-9
 
-    def _row(self, label: str, study: str, records: Sequence[Any], workloads: Sequence[str],
+    def _row(self, label: str, study: str, rows: np.ndarray, workloads: Sequence[str],
              paper_row: str | None = None, notes: Sequence[str] = (),
              budget: int | None = None) -> Row:
-        workloads = [w for w in workloads if any(r.workload == w for r in records)]
-        fractions, best, seeds = {}, {}, {}
+        """The row of the trials ``rows`` (in order) on those of ``workloads`` they are on.
+
+        As :func:`~hplists.scoring.matrix.submission_times` of those trials: per
+        workload, the best over their studies of each study's median over seeds
+        of its best trial; and the median over seeds of the best metric.
+        """
+        c = self.trials
+        present = self._workloads(rows)
+        workloads = [w for w in workloads if w in present]
+        fractions: dict[str, float] = {}
+        best: dict[str, float] = {}
+        seeds: dict[str, int] = {}
         if workloads:
-            subs = submission_times(records, self.specs, workloads=workloads, errors="inf")
+            studies = sorted(c.studies[s] for s in np.unique(c.study[rows]).tolist())
+            subs = submissions_of(self.scores, studies, workloads, rows=rows)
             for j, w in enumerate(subs.workloads):
                 if subs.seeds[:, j].max() > 0:
                     fractions[w] = float(subs.times[:, j].min())
                     seeds[w] = int(subs.seeds[:, j].max())
-            best = _best_metrics(records, self.specs, list(fractions))
+            best = self._best_metrics(rows, list(fractions))
         return Row(label, study, fractions, best, seeds, paper_row, tuple(notes), budget)
 
+    def _best_metrics(self, rows: np.ndarray, workloads: Sequence[str]) -> dict[str, float]:
+        """Median over seeds of the best trial's best metric, per workload (any study)."""
+        c, out = self.trials, {}
+        done = rows[~self.scores.running[rows]]
+        for w in workloads:
+            mine = self._on(done, [w])
+            seeds, group = np.unique(c.seed[mine], return_inverse=True)
+            if not seeds.size:
+                continue
+            best = np.full(seeds.size, np.nan)
+            values = self.scores.best[mine]
+            if self.specs[w].mode == "min":
+                best[:] = np.inf
+                np.minimum.at(best, group, values)
+            else:
+                best[:] = -np.inf
+                np.maximum.at(best, group, values)
+            out[w] = _median(best)
+        return out
+
     def _rerun(self, workload: str, rows: Sequence[int], what: str
-               ) -> tuple[list[Any], list[str]]:
+               ) -> tuple[np.ndarray, list[str]]:
         """Trials of the ``reruns`` study on ``workload`` of the points ``rows`` of the matrix."""
         want = {self.matrix.point_ids[i] for i in rows}
         study = self.studies.reruns_study
-        mine = [r for r in self.by_study.get(study, [])
-                if r.workload == workload and r.point_id in want]
+        c = self.trials
+        mine = self._on(self._rows.get(study, np.zeros(0, dtype=np.int64)), [workload])
+        mine = mine[np.isin(c.point[mine], c.codes("point_ids", want))]
         notes = []
-        got = {r.point_id for r in mine}
-        if mine and got != want:
+        got = {c.point_ids[p] for p in np.unique(c.point[mine]).tolist()}
+        if mine.size and got != want:
             notes.append(f"the rerun of {what} on {workload} (study {study!r}) lacks "
                          f"{len(want - got)} of its {len(want)} points; its best is over the "
                          "points that were rerun.")
@@ -427,16 +594,16 @@ class Analysis:
         workload, on that workload) where present; else from the single seed
         of the ``broad`` sample, with a note saying so.
         """
-        records, notes, fallback = [], [], []
+        parts, notes, fallback = [], [], []
         for fold in self.loo.folds:
             mine, more = self._rerun(fold.name, fold.built.indices,
                                      f"the list built without {fold.name}")
             notes += more
-            if mine:
-                records += mine
+            if mine.size:
+                parts.append(mine)
             else:
                 fallback.append(fold.name)
-        row = self._row("Leave-one-out lists (ours)", self.studies.reruns_study, records,
+        row = self._row("Leave-one-out lists (ours)", self.studies.reruns_study, _joined(parts),
                         self.base, "Leave-one-out lists", budget=self.k)
         fractions, best, seeds = dict(row.fractions), dict(row.best), dict(row.seeds)
         for w in fallback:
@@ -455,30 +622,32 @@ class Analysis:
 
         A :class:`Missing` when neither study holds any of it.
         """
-        records, notes = [], []
+        parts, notes = [], []
         final = self.get("final")
         if final is not None:
             for w in self.base:
                 mine, more = self._rerun(w, final.indices, "the final list")
-                records += mine
+                parts.append(mine)
                 notes += more
         variants = self.studies.variants_study
-        on_variants = [r for r in self.by_study.get(variants, []) if r.workload in self.specs
-                       and r.workload not in self.base]
-        if on_variants and final is not None:
+        c = self.trials
+        on_variants = self._rows.get(variants, np.zeros(0, dtype=np.int64))
+        on_variants = self._on(on_variants, [w for w in self._workloads(on_variants)
+                                             if w in self.specs and w not in self.base])
+        if on_variants.size and final is not None:
             want = {self.matrix.point_ids[i] for i in final.indices}
-            got = {r.point_id for r in on_variants}
+            got = {c.point_ids[p] for p in np.unique(c.point[on_variants]).tolist()}
             if got != want:
                 notes.append(f"study {variants!r} holds {len(got)} point(s) of which "
                              f"{len(got & want)} are in the final list built from study "
                              f"{self.studies.broad!r} ({len(want)} points).")
-        records += on_variants
-        if not records:
+        rows = _joined([*parts, on_variants])
+        if not rows.size:
             raise Missing(f"neither study {self.studies.reruns_study!r} nor study "
                           f"{variants!r} holds a rerun of the final list")
-        workloads = self.ordered({r.workload for r in records})
+        workloads = self.ordered(self._workloads(rows))
         return self._row("Final list (ours)", f"{self.studies.reruns_study}, {variants}",
-                         records, workloads, notes=notes)
+                         rows, workloads, notes=notes)
 
     @_part
     def variants(self) -> tuple[str, ...]:
@@ -505,10 +674,10 @@ class Analysis:
         return found
 
     def _baseline_row(self, baseline: Baseline) -> Row:
-        records = [r for r in self._study(baseline.study) if r.workload in self.base]
-        if not records:
+        rows = self._on(self._study(baseline.study), self.base)
+        if not rows.size:
             raise Missing(f"study {baseline.study!r} has no trials on the base workloads")
-        return self._row(baseline.label, baseline.study, records, self.base, baseline.paper_row,
+        return self._row(baseline.label, baseline.study, rows, self.base, baseline.paper_row,
                          budget=baseline.budget)
 
     @_part
@@ -573,21 +742,12 @@ def _resolve_specs(names: Sequence[str], given: Mapping[str, WorkloadSpec], regi
     return specs, notes
 
 
-def _best_metrics(records: Sequence[Any], specs: Mapping[str, WorkloadSpec],
-                  workloads: Sequence[str]) -> dict[str, float]:
-    """Median over seeds of the best trial's best metric, per workload."""
-    per_seed: dict[tuple[str, int], float] = {}
-    for r in records:
-        if r.workload not in workloads:
-            continue
-        spec = specs[r.workload]
-        score = score_trial(r, spec, errors="inf")
-        if score is None:
-            continue
-        key = (r.workload, int(r.seed))
-        old = per_seed.get(key)
-        per_seed[key] = score.best if old is None or better(score.best, old, spec.mode) else old
-    grouped: dict[str, list[float]] = defaultdict(list)
-    for (w, _), v in per_seed.items():
-        grouped[w].append(v)
-    return {w: _median(v) for w, v in grouped.items()}
+def _reduction(spec: WorkloadSpec | None) -> tuple[str | None, str, float]:
+    """``(metric, mode, target)`` a trial is reduced with: its spec's, or no metric."""
+    return (None, "min", 0.0) if spec is None else (spec.metric, spec.mode, spec.target)
+
+
+def _joined(parts: Sequence[np.ndarray]) -> np.ndarray:
+    """Row indices of ``parts``, one after the other."""
+    return np.concatenate([np.asarray(p, dtype=np.int64) for p in parts]) if parts else \
+        np.zeros(0, dtype=np.int64)

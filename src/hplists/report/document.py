@@ -28,7 +28,7 @@ from typing import Any
 from hplists._files import atomic_write
 from hplists._version import __version__
 from hplists.exceptions import InvalidParameterError
-from hplists.report.analysis import Analysis, load_records
+from hplists.report.analysis import Analysis
 from hplists.report.figures import Figure, all_figures, file_stem
 from hplists.report.studies import DEFAULT_STUDIES, StudyNames
 from hplists.report.tables import Table, all_tables
@@ -125,6 +125,10 @@ def write_report(
 ) -> Report:
     """Reads the stores and writes the whole report into ``out_dir``.
 
+    No curve is read: the stores reduce each trial to its time to target and
+    best value (:meth:`Analysis.from_stores`), which is all the tables and
+    figures need, so memory grows with the trials, not with their evaluations.
+
     Writes ``report.html`` (self-contained), ``report.md``, ``results.md`` (the
     README's "Results" section), ``tables/<key>.csv`` and
     ``figures/<key>.png`` (and ``.svg`` if ``svg``). With ``readme``, also
@@ -146,9 +150,8 @@ def write_report(
     from hplists.report import csv as csv_out
     from hplists.report import html, markdown
 
-    records, sources, duplicates = load_records(list(stores))
-    a = Analysis(records, specs, studies=studies, registry=registry, sources=sources,
-                 duplicates=duplicates, **analysis)
+    a = Analysis.from_stores(list(stores), specs, studies=studies, registry=registry,
+                             **analysis)
     report = build(a, svg=svg, command=command)
     out = Path(out_dir)
     for t in report.tables:
@@ -159,7 +162,8 @@ def write_report(
         if f.svg:
             _atomic_write(out / "figures" / f"{file_stem(f.key)}.svg", f.svg)
     _atomic_write(out / "report.md", markdown.report_markdown(report).encode())
-    results = markdown.results_section(report)
+    results = markdown.results_section(
+        report, *([] if readme is None else [Path(readme).as_posix()]))
     _atomic_write(out / "results.md", results.encode())
     _atomic_write(out / "report.html", html.report_html(report).encode())
     if readme is not None:

@@ -18,7 +18,8 @@ key                    what the study holds
                        (Tables 5, 6, 9); default ``<broad>/reruns``
 ``variants``           the final list rerun on every variant (Tables 7, 8);
                        default ``<broad>/variants``
-``baseline:<key>``     one row of Tables 5 and 6 (see :data:`BASELINES`)
+``baseline:<key>``     one row of Tables 5 and 6: a declared baseline
+                       (:data:`hplists.study.baselines.BASELINES`)
 =====================  ==========================================================
 
 Rows are picked out of ``reruns`` by point: the leave-one-out row on a
@@ -35,60 +36,39 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
 from hplists.exceptions import InvalidParameterError
+from hplists.study import baselines as study_baselines
+from hplists.study.baselines import Baseline
 
-__all__ = ["BASELINES", "DEFAULT_STUDIES", "Baseline", "StudyNames"]
+__all__ = ["BASELINES", "DEFAULT_STUDIES", "Baseline", "StudyNames", "write_study_report"]
 
-
-@dataclasses.dataclass(frozen=True)
-class Baseline:
-    """One row of Tables 5 and 6 that is not ours.
-
-    Attributes:
-        key: short name, used in ``--study-name baseline:<key>=...``.
-        label: the row's label in the report.
-        study: the study holding its trials.
-        paper_row: the matching row of the paper's Tables 5 and 6 (``None`` if
-            the paper has none).
-        budget: trials per workload and seed (the tuning budget).
-    """
-
-    key: str
-    label: str
-    study: str
-    paper_row: str | None
-    budget: int
-
-
-BASELINES: tuple[Baseline, ...] = (
-    Baseline("lr-wd0.5", "LR sweep (WD = 0.5)", "baseline/lr-sweep-wd0.5",
-             "LR sweep (WD = 0.5)", 5),
-    Baseline("lr-wd1e-4", "LR sweep (WD = 1e-4)", "baseline/lr-sweep-wd1e-4",
-             "LR sweep (WD = 1e-4)", 5),
-    Baseline("bo-5", "BO, Optuna GP (budget = 5)", "baseline/bo-gp-5",
-             "Vizier (budget = 5)", 5),
-    Baseline("bo-10", "BO, Optuna GP (budget = 10)", "baseline/bo-gp-10",
-             "Vizier (budget = 10)", 10),
-    Baseline("metz", "Metz et al. (first 5)", "baseline/metz", "Metz et al", 5),
-    Baseline("random-5", "Random search (budget = 5)", "baseline/random-5",
-             "Random Search (budget = 5)", 5),
-    Baseline("nadamw-paper", "List nadamw-paper (paper 001, Table 10)", "list/nadamw-paper",
-             None, 5),
-    Baseline("nadamw-algoperf-baseline", "List nadamw-algoperf-baseline",
-             "list/nadamw-algoperf-baseline", None, 5),
-)
+#: The baselines as declared (:data:`hplists.study.baselines.BASELINES`): one row each.
+BASELINES: tuple[Baseline, ...] = study_baselines.BASELINES
 
 
 @dataclasses.dataclass(frozen=True)
 class StudyNames:
-    """The study names the report reads (see the module docstring)."""
+    """The study names the report reads (see the module docstring).
+
+    The baselines are the declared ones (:func:`hplists.study.baselines.baselines`,
+    read when used), each in its own study unless ``baseline_studies`` names another.
+    """
 
     broad: str = "broad200"
     reruns: str | None = None
     variants: str | None = None
-    baselines: tuple[Baseline, ...] = BASELINES
+    baseline_studies: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def baselines(self) -> tuple[Baseline, ...]:
+        """Every declared baseline, with the study the report reads it from."""
+        names = dict(self.baseline_studies)
+        return tuple(dataclasses.replace(b, study=names[b.key]) if b.key in names else b
+                     for b in study_baselines.baselines())
 
     @property
     def reruns_study(self) -> str:
@@ -119,12 +99,58 @@ class StudyNames:
             elif key == "variants":
                 out = dataclasses.replace(out, variants=name)
             elif key.startswith("baseline:") and key[9:] in {b.key for b in out.baselines}:
-                out = dataclasses.replace(out, baselines=tuple(
-                    dataclasses.replace(b, study=name) if b.key == key[9:] else b
-                    for b in out.baselines))
+                names = {**dict(out.baseline_studies), key[9:]: name}
+                out = dataclasses.replace(out, baseline_studies=tuple(names.items()))
             else:
                 raise InvalidParameterError(f"unknown study key {key!r}; the keys are {self.keys}")
         return out
 
 
 DEFAULT_STUDIES = StudyNames()
+
+
+# ---------------------------------------------------------------------------- a study's report
+
+
+def write_study_report(study: Any, out_dir: str | Path, *, command: str,
+                       readme: str | Path | None = None) -> list[str]:
+    """The report of ``study`` (a :class:`~hplists.study.staged.Study`) from its store.
+
+    The report layer's side of a study (this layer is above the studies'): paper
+    001's report (:func:`hplists.report.document.write_report`, with the study
+    names of the study's manifest and its ``k`` and ``tau``) or paper 002's
+    (:mod:`hplists.report.lrfree`), by :attr:`~hplists.study.staged.Study.name`.
+    ``command`` is the command line the report records; with ``readme``, the
+    report's generated section of that Markdown file is regenerated too.
+    Returns the paths written.
+    """
+    writer = _WRITERS.get(study.name)
+    if writer is None:
+        raise InvalidParameterError(f"no report for study {study.name!r}; the reports are of "
+                                    f"{sorted(_WRITERS)}")
+    return writer(study, Path(out_dir), command, None if readme is None else str(readme))
+
+
+def _paper001(study: Any, out: Path, command: str, readme: str | None) -> list[str]:
+    from hplists.report.document import write_report
+    from hplists.report.figures import file_stem
+
+    names = DEFAULT_STUDIES.with_overrides(study.manifest()["studies"])
+    report = write_report([study.store.location()], out, specs=study.given_specs or None,
+                          studies=names, readme=readme, command=command, k=study.config.k,
+                          tau=study.config.tau)
+    written: Sequence[Path] = [
+        out / "report.html", out / "report.md", out / "results.md",
+        *(out / "tables" / f"{file_stem(t.key)}.csv" for t in report.tables),
+        *(out / "figures" / f"{file_stem(f.key)}.png" for f in report.figures if f.png)]
+    return [str(p) for p in written] + ([readme] if readme is not None else [])
+
+
+def _lrfree(study: Any, out: Path, command: str, readme: str | None) -> list[str]:
+    from hplists.report import lrfree
+
+    return lrfree.write(lrfree.LrFreeResults(study), str(out), command=command, readme=readme)
+
+
+_WRITERS: dict[str, Callable[[Any, Path, str, str | None], list[str]]] = {
+    "paper001": _paper001, "lrfree": _lrfree}

@@ -64,6 +64,17 @@ def _hparams(points: Sequence[Point]) -> list[HParams]:
     return out
 
 
+def _stand_in(point: Point) -> HParams:
+    """A baseline's point as NAdamW HParams (a point of another update rule: its shared fields)."""
+    if isinstance(point, HParams):
+        return point
+    p = dict(point)
+    wd = p.get("weight_decay", p.get("adamw_weight_decay", 0.0))
+    return HParams(float(p.get("learning_rate", 1e-3)), float(p.get("beta1", 0.9)),
+                   float(p.get("beta2", 0.999)), weight_decay=float(wd),
+                   warmup_fraction=float(p.get("warmup_fraction", 0.05)))
+
+
 def _unit(points: Sequence[HParams]) -> np.ndarray:
     """Points as coordinates in ``nadamw-broad``'s unit cube (outside it for other points)."""
     def log01(x: float, lo: float, hi: float) -> float:
@@ -173,10 +184,10 @@ def synthetic_study(
         workloads: how many of the 8 base workloads (in the paper's order).
         num_evals: evaluations per trial.
         seeds: seeds of each rerun and baseline.
-        baselines: include every baseline study of Tables 5 and 6.
+        baselines: include every declared baseline (:data:`hplists.study.baselines.BASELINES`).
         reruns: include the leave-one-out and final list reruns (and the variants).
         variants: include the variant workloads (with ``reruns``).
-        k: list length of the reruns.
+        k: list length of the reruns and of the baselines with points.
         seed: seed of everything random.
         studies: study names to write.
     """
@@ -218,26 +229,16 @@ def synthetic_study(
                 specs[v.name] = v.spec
                 records += _records(studies.variants_study, points, v, seed_list, tag=200,
                                     indices=final)
-    if baselines:
-        rng = np.random.default_rng([seed, 7])
-        lrs = np.logspace(-4, -2, 5)
-        fixed: dict[str, list[HParams]] = {
-            "lr-wd0.5": [HParams(lr, 0.9, 0.999, weight_decay=0.5, warmup_fraction=0.05)
-                         for lr in lrs],
-            "lr-wd1e-4": [HParams(lr, 0.9, 0.999, weight_decay=1e-4, warmup_fraction=0.05)
-                          for lr in lrs],
-            "random-5": _hparams(space.sample(5, seed=int(rng.integers(2**31)), method="random")),
-            "metz": [HParams(lr, 0.9, 0.999, weight_decay=wd) for lr, wd in
-                     ((1e-3, 1e-6), (1e-4, 1e-5), (3e-3, 0.0), (3e-4, 1e-6), (1e-2, 1e-5))],
-        }
-        from hplists.lists import get_list
+    if baselines:  # every declared baseline (hplists.study.baselines), as its record says
+        from hplists.study.baselines import BaselineSetup
 
-        for name in ("nadamw-paper", "nadamw-algoperf-baseline"):
-            fixed[name] = _hparams(get_list(name, k=5).points)
+        rng = np.random.default_rng([seed, 7])
+        setup = BaselineSetup(n=k, random_seed=int(rng.integers(2**31)))
         for b in studies.baselines:
+            fixed = None if b.points is None else [_stand_in(p) for p in b.points(setup)]
             for j, w in enumerate(base):
-                if b.key in fixed:
-                    records += _records(b.study, fixed[b.key], w, seed_list, tag=300 + j)
+                if fixed is not None:
+                    records += _records(b.study, fixed, w, seed_list, tag=300 + j)
                     continue
                 for s in seed_list:  # searches draw new points for every repetition
                     pts = _hparams(space.sample(b.budget, seed=int(rng.integers(2**31)),

@@ -37,11 +37,15 @@ from hplists.curves import Status
 from hplists.exceptions import DataError, InvalidParameterError
 from hplists.scoring.specs import WorkloadSpec
 from hplists.store.base import MetricSummary, TrialRecord, TrialStore, summarize
+from hplists.store.columns import STATUS_CODE, MetricColumns
 
 __all__ = [
+    "ColumnScores",
     "Submissions",
     "TrialMatrix",
     "TrialScore",
+    "grouped_median",
+    "score_columns",
     "score_summary",
     "score_trial",
     "submission_times",
@@ -150,6 +154,137 @@ def score_summary(
     return TrialScore(float(summary.hit_step) / spec.step_budget,
                       float(summary.hit_seconds) if summary.hit_seconds is not None else np.nan,
                       best, summary.hit_index)
+
+
+_RUNNING, _ERROR, _DIVERGED = (STATUS_CODE[s] for s in (Status.RUNNING, Status.ERROR,
+                                                          Status.DIVERGED))
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class ColumnScores:
+    """:func:`score_summary` of every row of a :class:`~hplists.store.columns.MetricColumns`.
+
+    Attributes:
+        columns: the trials scored.
+        fraction, seconds, best, index: each row's :class:`TrialScore`, as arrays.
+        running: rows still running (:func:`score_summary` gives ``None``).
+        problem: rows that :func:`score_summary` refuses (a trial in error under
+            ``errors="raise"``, a finished trial without curve or metric, beyond the
+            budget, or non-finite without having diverged); :meth:`check` raises its error.
+        unscored: rows of a workload without a spec (left alone).
+        specs, errors: what the rows were scored with.
+    """
+
+    columns: MetricColumns
+    fraction: np.ndarray
+    seconds: np.ndarray
+    best: np.ndarray
+    index: np.ndarray
+    running: np.ndarray
+    problem: np.ndarray
+    unscored: np.ndarray
+    specs: Mapping[str, WorkloadSpec]
+    errors: str
+
+    def check(self, rows: np.ndarray | None = None) -> None:
+        """Raises the error of the first refused row of ``rows`` (indices, in order; default all).
+
+        The error :func:`score_summary` raises for that trial, word for word.
+        """
+        rows = np.arange(len(self.columns)) if rows is None else np.asarray(rows, dtype=np.int64)
+        bad = rows[self.problem[rows]]
+        if bad.size:
+            i = int(bad[0])
+            summary = self.columns.summary(i)
+            score_summary(summary, self.specs[summary.record.workload],
+                          errors="raise" if self.errors == "raise" else "inf")
+            raise AssertionError(f"row {i} was refused but scores")  # pragma: no cover
+
+
+def score_columns(columns: MetricColumns, specs: Mapping[str, WorkloadSpec], *,
+                  errors: Literal["raise", "inf"] = "raise") -> ColumnScores:
+    """Every row of ``columns`` scored as :func:`score_summary` scores its summary, in arrays.
+
+    Rows are scored all at once with array operations; a row that
+    :func:`score_summary` would refuse is marked (``problem``) and
+    :meth:`ColumnScores.check` raises its error when a caller uses it.
+
+    Example:
+        >>> from hplists import Curve
+        >>> from hplists.store.base import TrialRecord, summarize
+        >>> c = Curve([50, 100], [5.0, 10.0], [1.0, 1.0], {"error_rate": [0.4, 0.2]})
+        >>> r = TrialRecord("s", "p", 0, {"lr": 1.0}, "w", "1", 0, Status.COMPLETE, "", c, {})
+        >>> spec = WorkloadSpec("w", "error_rate", "min", 0.25, 100)
+        >>> cols = MetricColumns.from_summaries([summarize(r, "error_rate", "min", 0.25)])
+        >>> s = score_columns(cols, {"w": spec})
+        >>> s.fraction.tolist(), s.seconds.tolist(), s.best.tolist(), s.index.tolist()
+        ([1.0], [10.0], [0.2], [1])
+    """
+    check_choice("errors", errors, ("raise", "inf"))
+    c = columns
+    n_w = len(c.workloads)
+    has = np.array([w in specs for w in c.workloads] or [False], dtype=bool)
+    budget = np.array([specs[w].step_budget if w in specs else 1 for w in c.workloads] or [1],
+                      dtype=np.int64)
+    worst = np.array([metric.worst(specs[w].mode) if w in specs else np.nan
+                      for w in c.workloads] or [np.nan], dtype=np.float64)
+    w = c.workload if n_w else np.zeros(len(c), dtype=np.int32)
+    scorable = has[w]
+    worst_row, budget_row = worst[w], budget[w]
+    running = scorable & (c.status == _RUNNING)
+    base = scorable & ~running
+    err = c.status == _ERROR
+    div = c.status == _DIVERGED
+    empty = ~c.has_curve | (c.evals == 0)
+    problem = base & err & (errors == "raise")
+    rest = base & ~err
+    problem |= rest & empty & ~div
+    rest &= ~empty
+    problem |= rest & (c.metric_evals == 0)
+    rest &= c.metric_evals != 0
+    beyond = rest & (c.last_step >= 0) & (c.last_step > budget_row)
+    problem |= beyond
+    rest &= ~beyond
+    nonfinite = rest & ~div & (c.first_nonfinite >= 0)
+    problem |= nonfinite
+    good = rest & ~nonfinite
+    hit = good & (c.hit_step >= 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fraction = np.where(hit, c.hit_step.astype(np.float64) / budget_row, np.inf)
+    return ColumnScores(
+        columns, fraction, np.where(hit, c.hit_seconds, np.inf),
+        np.where(good & ~np.isnan(c.best), c.best, worst_row),
+        np.where(hit, c.hit_index, -1), running, problem, ~scorable, specs, errors)
+
+
+def grouped_median(values: np.ndarray, groups: np.ndarray, num_groups: int) -> np.ndarray:
+    """``np.median`` of ``values`` within each group ``0..num_groups-1`` (NaN if empty).
+
+    The same numbers as ``np.median`` of each group: the middle value, or the
+    mean of the two middle ones, and NaN where a group holds a NaN.
+
+    Example:
+        >>> grouped_median(np.array([3.0, 1.0, np.inf, 2.0, 5.0]), np.array([0, 0, 0, 1, 1]),
+        ...                3).tolist()
+        [3.0, 3.5, nan]
+    """
+    values = np.asarray(values, dtype=np.float64)
+    groups = np.asarray(groups, dtype=np.int64)
+    counts = np.bincount(groups, minlength=num_groups)
+    out = np.full(num_groups, np.nan)
+    if not values.size:
+        return out
+    order = np.lexsort((values, groups))
+    v = values[order]
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    full = counts > 0
+    lo = (starts + (counts - 1) // 2)[full]
+    hi = (starts + counts // 2)[full]
+    with np.errstate(invalid="ignore", over="ignore"):
+        out[full] = np.where(lo == hi, v[lo], (v[lo] + v[hi]) / 2)
+    nan = np.bincount(groups, weights=np.isnan(values), minlength=num_groups) > 0
+    out[nan] = np.nan
+    return out
 
 
 @dataclasses.dataclass(frozen=True)
@@ -270,9 +405,11 @@ class TrialMatrix:
         if not names:
             raise InvalidParameterError("workloads must name at least one workload")
         _check_specs(names, specs)
-        scored = ((r, score_trial(r, specs[r.workload], errors=errors))
-                  for r in records if r.workload in names)
-        return cls._aggregate(scored, specs, study, names, missing)
+        columns = MetricColumns.from_summaries(
+            summarize(r, specs[r.workload].metric, specs[r.workload].mode,
+                      specs[r.workload].target) for r in records if r.workload in names)
+        return cls.from_scores(score_columns(columns, specs, errors=errors), study=study,
+                               workloads=names, missing=missing)
 
     @classmethod
     def from_store(
@@ -287,9 +424,11 @@ class TrialMatrix:
     ) -> TrialMatrix:
         """:meth:`from_records` of ``study`` in ``store``, without reading a curve.
 
-        The store answers each trial's first hit and best value itself
-        (:meth:`~hplists.store.TrialStore.metric_summaries`), so memory grows
-        with the trials, not their evaluations; the matrix is the same.
+        The store answers each trial's first hit and best value itself, as
+        columns (:meth:`~hplists.store.TrialStore.metric_columns`), and they are
+        scored and reduced with array operations, so memory grows with the
+        trials, not their evaluations, and no object is made per trial; the
+        matrix is the same.
         """
         check_choice("errors", errors, ("raise", "inf"))
         check_choice("missing", missing, ("raise", "drop"))
@@ -297,75 +436,84 @@ class TrialMatrix:
         if not names:
             raise InvalidParameterError("workloads must name at least one workload")
         _check_specs(names, specs)
-
-        def scored() -> Iterable[tuple[TrialRecord, TrialScore | None]]:
-            for w in names:
-                sp = specs[w]
-                for sm in store.metric_summaries(study, w, sp.metric, sp.mode, sp.target):
-                    yield sm.record, score_summary(sm, sp, errors=errors)
-
-        return cls._aggregate(scored(), specs, study, names, missing)
+        columns = MetricColumns.concat([
+            store.metric_columns(study, w, specs[w].metric, specs[w].mode, specs[w].target)
+            for w in names])
+        return cls.from_scores(score_columns(columns, specs, errors=errors), study=study,
+                               workloads=names, missing=missing)
 
     @classmethod
-    def _aggregate(cls, scored: Iterable[tuple[TrialRecord, TrialScore | None]],
-                   specs: Mapping[str, WorkloadSpec], study: str, names: Sequence[str],
-                   missing: str) -> TrialMatrix:
-        """The matrix from scored trials: medians over seeds, rows by point index."""
-        versions: dict[str, set[str]] = defaultdict(set)
-        cells: dict[tuple[str, str], list[TrialScore]] = defaultdict(list)
-        points: dict[str, Mapping[str, float]] = {}
-        index: dict[str, int | None] = {}
-        running = 0
-        for r, score in scored:
-            if score is None:
-                running += 1
-                continue
-            versions[r.workload].add(str(r.workload_version))
-            cells[(r.point_id, r.workload)].append(score)
-            points.setdefault(r.point_id, r.point)
-            if r.point_index is not None:
-                prev = index.get(r.point_id)
-                index[r.point_id] = r.point_index if prev is None else min(prev, r.point_index)
-            else:
-                index.setdefault(r.point_id, None)
-        mixed = {w: sorted(v) for w, v in versions.items() if len(v) > 1}
+    def from_scores(cls, scores: ColumnScores, *, study: str, workloads: Sequence[str],
+                    rows: np.ndarray | None = None,
+                    missing: Literal["raise", "drop"] = "raise") -> TrialMatrix:
+        """The matrix of scored trials (``rows`` of ``scores``, in order; default all).
+
+        Medians over seeds, rows by point index then id; the rows must be one
+        study's trials on ``workloads`` (what :meth:`from_records` and
+        :meth:`from_store` pass). A refused trial raises its error first.
+        """
+        check_choice("missing", missing, ("raise", "drop"))
+        names = list(workloads)
+        c = scores.columns
+        rows = np.arange(len(c)) if rows is None else np.asarray(rows, dtype=np.int64)
+        scores.check(rows)
+        running = int(scores.running[rows].sum())
+        done = rows[~scores.running[rows]]
+        wl, version = c.workload[done], c.version[done]
+        pairs, first = np.unique(wl.astype(np.int64) * max(1, len(c.versions)) + version,
+                                 return_index=True)
+        by_workload: dict[int, list[tuple[int, str]]] = defaultdict(list)
+        for pair, at in zip(pairs.tolist(), first.tolist(), strict=True):
+            by_workload[pair // max(1, len(c.versions))].append((at, c.versions[pair % max(
+                1, len(c.versions))]))
+        mixed = {c.workloads[w]: sorted(v for _, v in found) for w, found in
+                 sorted(by_workload.items(), key=lambda kv: min(a for a, _ in kv[1]))
+                 if len(found) > 1}
         if mixed:
             raise DataError(f"trials of one workload come from several workload versions "
-                             f"{mixed}; results of different versions cannot be mixed")
-        if not points:
+                            f"{mixed}; results of different versions cannot be mixed")
+        if not done.size:
             raise DataError(f"study {study!r} has no finished trials on {names} "
-                             f"({running} still running)")
-        ids = sorted(points, key=lambda p: (index[p] is None, index[p] or 0, p))
-        incomplete = [(p, w) for p in ids for w in names if (p, w) not in cells]
-        if incomplete and missing == "raise":
-            shown = ", ".join(f"{p} on {w!r}" for p, w in incomplete[:3])
+                            f"({running} still running)")
+        codes, prow = np.unique(c.point[done], return_inverse=True)
+        index = c.point_index[done]
+        lowest = np.full(codes.size, np.iinfo(np.int64).max)
+        np.minimum.at(lowest, prow[index >= 0], index[index >= 0])
+        unindexed = lowest == np.iinfo(np.int64).max
+        # rows: indexed points by lowest index, then unindexed ones; ties by id (= code order)
+        order = np.lexsort((codes, np.where(unindexed, 0, lowest), unindexed))
+        rank = np.empty(codes.size, dtype=np.int64)
+        rank[order] = np.arange(codes.size)
+        col_of = np.full(max(1, len(c.workloads)), -1, dtype=np.int64)
+        for j, w in enumerate(names):
+            if w in c.workloads:
+                col_of[c.workloads.index(w)] = j
+        n_w = len(names)
+        cell = rank[prow] * n_w + col_of[wl]
+        counts = np.bincount(cell, minlength=codes.size * n_w).reshape(codes.size, n_w)
+        incomplete = np.argwhere(counts == 0)
+        if incomplete.size and missing == "raise":
+            shown = ", ".join(f"{c.point_ids[codes[order[p]]]} on {names[w]!r}"
+                              for p, w in incomplete[:3].tolist())
             raise DataError(
                 f"the matrix is incomplete: {len(incomplete)} (point, workload) pair(s) have no "
                 f"finished trial (e.g. {shown}); finish the study, or leave those points out "
                 "(missing='drop', --drop-incomplete)"
             )
-        drop = {p for p, _ in incomplete}
-        ids = [p for p in ids if p not in drop]
-        if not ids:
+        keep = counts.min(axis=1) > 0
+        if not keep.any():
             raise DataError("no point has finished trials on every workload " + str(names))
-        shape = (len(ids), len(names))
-        fractions, best, seeds = np.empty(shape), np.empty(shape), np.zeros(shape, dtype=int)
-        for a, p in enumerate(ids):
-            for b, w in enumerate(names):
-                cell = cells[(p, w)]
-                if len(cell) == 1:  # the median of one value, without numpy's overhead
-                    fractions[a, b], best[a, b] = cell[0].fraction, cell[0].best
-                else:
-                    fractions[a, b] = np.median([c.fraction for c in cell])
-                    best[a, b] = np.median([c.best for c in cell])
-                seeds[a, b] = len(cell)
+        size = codes.size * n_w
+        fractions = grouped_median(scores.fraction[done], cell, size).reshape(-1, n_w)
+        best = grouped_median(scores.best[done], cell, size).reshape(-1, n_w)
+        kept = order[keep]  # point codes' positions, in row order
         return cls(
-            fractions=fractions,
-            best_metric=best,
-            seeds=seeds,
-            point_ids=tuple(ids),
-            points=tuple(points[p] for p in ids),
-            workloads=tuple(specs[w] for w in names),
+            fractions=fractions[keep],
+            best_metric=best[keep],
+            seeds=counts[keep].astype(int),
+            point_ids=tuple(c.point_ids[i] for i in codes[kept].tolist()),
+            points=tuple(c.points[i] for i in codes[kept].tolist()),
+            workloads=tuple(scores.specs[w] for w in names),
             study=study,
             running=running,
         )
@@ -471,9 +619,11 @@ def submission_times(
     records = [r for r in records if r.study in names]
     cols = list(sorted({r.workload for r in records}) if workloads is None else workloads)
     _check_specs(cols, specs)
-    scored = ((r, score_trial(r, specs[r.workload], errors=errors))
-              for r in records if r.workload in cols)
-    return _submissions(scored, names, cols, time, best_trial)
+    columns = MetricColumns.from_summaries(
+        summarize(r, specs[r.workload].metric, specs[r.workload].mode, specs[r.workload].target)
+        for r in records if r.workload in cols)
+    return submissions_of(score_columns(columns, specs, errors=errors), names, cols, time=time,
+                          best_trial=best_trial)
 
 
 def submission_times_from_store(
@@ -489,46 +639,95 @@ def submission_times_from_store(
 ) -> Submissions:
     """:func:`submission_times` of ``studies`` in ``store``, without reading a curve.
 
-    The store answers each trial's first hit (:meth:`TrialStore.metric_summaries`);
-    ``keep`` leaves trials out (e.g. other workload versions than the target's).
+    The store answers each trial's first hit as columns
+    (:meth:`TrialStore.metric_columns`), scored with array operations;
+    ``keep`` leaves trials out (e.g. other workload versions than the target's;
+    it is called with each trial's record, without its curve).
     """
     check_choice("time", time, ("fraction", "seconds"))
     check_choice("errors", errors, ("raise", "inf"))
     check_choice("best_trial", best_trial, ("algoperf", "min"))
     _check_specs(workloads, specs)
 
-    def scored() -> Iterable[tuple[TrialRecord, TrialScore | None]]:
-        for study in studies:
-            for w in workloads:
-                sp = specs[w]
-                for sm in store.metric_summaries(study, w, sp.metric, sp.mode, sp.target):
-                    if keep is None or keep(sm.record):
-                        yield sm.record, score_summary(sm, sp, errors=errors)
+    parts = []
+    points: dict[str, dict[str, float]] = {}  # the records given to keep share their points
+    for study in studies:
+        for w in workloads:
+            sp = specs[w]
+            part = store.metric_columns(study, w, sp.metric, sp.mode, sp.target)
+            if keep is not None and len(part):
+                part = part.take(np.array([bool(keep(r)) for r in part.records(points)],
+                                          dtype=bool))
+            parts.append(part)
+    scores = score_columns(MetricColumns.concat(parts), specs, errors=errors)
+    return submissions_of(scores, list(studies), list(workloads), time=time,
+                          best_trial=best_trial)
 
-    return _submissions(scored(), list(studies), list(workloads), time, best_trial)
+
+def submissions_of(scores: ColumnScores, studies: Sequence[str], workloads: Sequence[str], *,
+                   rows: np.ndarray | None = None,
+                   time: Literal["fraction", "seconds"] = "fraction",
+                   best_trial: Literal["algoperf", "min"] = "algoperf") -> Submissions:
+    """:func:`submission_times` of scored trials (``rows`` of ``scores``, in order; default all).
+
+    Each study's best trial per (workload, seed), then the median over seeds;
+    rows of other studies or workloads are left out. A refused trial among the
+    rows raises its error first.
+    """
+    check_choice("time", time, ("fraction", "seconds"))
+    check_choice("best_trial", best_trial, ("algoperf", "min"))
+    c = scores.columns
+    names, cols = list(studies), list(workloads)
+    rows = np.arange(len(c)) if rows is None else np.asarray(rows, dtype=np.int64)
+    s_of = _positions(c.studies, names)
+    w_of = _positions(c.workloads, cols)
+    rows = rows[(s_of[c.study[rows]] >= 0) & (w_of[c.workload[rows]] >= 0)]
+    scores.check(rows)
+    done = rows[~scores.running[rows]]
+    t = (scores.fraction if time == "fraction" else scores.seconds)[done]
+    a, b, seed = s_of[c.study[done]], w_of[c.workload[done]], c.seed[done]
+    if best_trial == "min" and np.isnan(t).any():
+        # NaN seconds make the smallest time depend on the trials' order: as the loop does
+        return _submissions_loop(scores, done, names, cols, time)
+    if best_trial == "min":
+        keys: tuple[np.ndarray, ...] = (t,)
+    else:  # a miss ranks last; ties go to the first trial in run order
+        index, pidx = scores.index[done], c.point_index[done]
+        keys = (index < 0, index, pidx < 0, np.where(pidx < 0, 0, pidx), c.point[done])
+    # stable: of equal ranks, the first row wins
+    order = np.lexsort((np.arange(done.size), *reversed(keys), seed, b, a))
+    a, b, seed, t = a[order], b[order], seed[order], t[order]
+    first = np.ones(done.size, dtype=bool)
+    first[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1]) | (seed[1:] != seed[:-1])
+    cell = a[first] * len(cols) + b[first]
+    size = len(names) * len(cols)
+    times = grouped_median(t[first], cell, size).reshape(len(names), len(cols))
+    seeds = np.bincount(cell, minlength=size).reshape(len(names), len(cols))
+    times[seeds == 0] = np.inf
+    return Submissions(tuple(names), tuple(cols), times, seeds.astype(int), time)
 
 
-def _submissions(scored: Iterable[tuple[TrialRecord, TrialScore | None]], names: list[str],
-                 cols: list[str], time: str, best_trial: str) -> Submissions:
-    """Each study's best trial per (workload, seed), then the median over seeds."""
-    # (study, workload, seed) -> (sort key, time) of the best trial so far
-    per_seed: dict[tuple[str, str, int], tuple[tuple, float]] = {}
-    for r, score in scored:
-        if score is None:
-            continue
-        t = score.fraction if time == "fraction" else score.seconds
-        key = (r.study, r.workload, int(r.seed))
-        if best_trial == "min":
-            rank: tuple = (t,)
-        else:  # a miss ranks last; ties go to the first trial in run order
-            first = r.point_index is None, r.point_index or 0, r.point_id
-            rank = (score.index < 0, score.index, *first)
-        if key not in per_seed or rank < per_seed[key][0]:
-            per_seed[key] = (rank, t)
+def _positions(table: Sequence[str], names: Sequence[str]) -> np.ndarray:
+    """For each entry of ``table``, its position in ``names`` (-1 if absent)."""
+    where = {n: i for i, n in enumerate(names)}
+    return np.array([where.get(v, -1) for v in table] or [-1], dtype=np.int64)
+
+
+def _submissions_loop(scores: ColumnScores, done: np.ndarray, names: list[str],
+                      cols: list[str], time: str) -> Submissions:
+    """The smallest time per (study, workload, seed), trial by trial, then the median."""
+    c = scores.columns
+    t_all = scores.fraction if time == "fraction" else scores.seconds
+    per_seed: dict[tuple[str, str, int], float] = {}
+    for i in done.tolist():
+        key = (c.studies[c.study[i]], c.workloads[c.workload[i]], int(c.seed[i]))
+        t = float(t_all[i])
+        if key not in per_seed or (t,) < (per_seed[key],):
+            per_seed[key] = t
     times = np.full((len(names), len(cols)), np.inf)
     seeds = np.zeros((len(names), len(cols)), dtype=int)
     grouped: dict[tuple[str, str], list[float]] = defaultdict(list)
-    for (s, w, _), (_, t) in per_seed.items():
+    for (s, w, _), t in per_seed.items():
         grouped[(s, w)].append(t)
     for a, s in enumerate(names):
         for b, w in enumerate(cols):

@@ -50,6 +50,9 @@ __all__ = [
 Statistic = Literal["mean", "median"]
 BAND_METHODS = ("ld_equal_tailed", "ld_highest_density", "ks", "dkw")
 
+# The most numbers (trials x sample) an expected-best curve is computed in at once.
+_CELLS = 1_000_000
+
 
 @dataclasses.dataclass(frozen=True)
 class TuningCurve:
@@ -126,14 +129,18 @@ def expected_best(
     y = np.sort(-y if minimize else y)
     num = y.size
     i = np.arange(1, num + 1)
-    if replacement:
-        w = (i / num) ** trials[:, None] - ((i - 1) / num) ** trials[:, None]
-    else:
-        n = trials[:, None]
-        log_w = _log_comb(i - 1, n - 1) - _log_comb(num, n)
-        w = np.where(i >= n, np.exp(log_w), 0.0)
-    with np.errstate(invalid="ignore"):
-        out = np.where(w > 0, w * y, 0.0).sum(axis=1)
+    rows = max(1, _CELLS // num)  # at most _CELLS weights at once; each n's sum is its own
+    out = np.empty(trials.size)
+    for lo in range(0, trials.size, rows):
+        part = trials[lo:lo + rows]
+        if replacement:
+            w = (i / num) ** part[:, None] - ((i - 1) / num) ** part[:, None]
+        else:
+            n = part[:, None]
+            log_w = _log_comb(i - 1, n - 1) - _log_comb(num, n)
+            w = np.where(i >= n, np.exp(log_w), 0.0)
+        with np.errstate(invalid="ignore"):
+            out[lo:lo + rows] = np.where(w > 0, w * y, 0.0).sum(axis=1)
     return -out if minimize else out
 
 
@@ -253,6 +260,12 @@ def equivalent_budget(
         within ``max_n`` trials (default: ``P`` without replacement, ``10 P``
         with).
 
+    The curve takes ``P`` numbers per ``n``. Up to :data:`_CELLS` numbers it is
+    computed whole; beyond (large samples), at ``n`` that double until one
+    matches, then by halving the interval down to a block that is computed
+    whole (the expected best only improves with ``n``): memory stays bounded
+    and time grows as ``P log P``, not ``P**2``.
+
     Example:
         >>> equivalent_budget([0.3, 0.25, 0.4, 0.2], 0.25, minimize=True)
         2
@@ -266,11 +279,32 @@ def equivalent_budget(
     num = y.size
     if max_n is None:
         max_n = num if not replacement else 10 * num
-    ns = np.arange(1, check_int("max_n", max_n, low=1, high=None if replacement else num) + 1)
-    curve = expected_best(y, ns, minimize=minimize, replacement=replacement)
+    max_n = check_int("max_n", max_n, low=1, high=None if replacement else num)
     slack = 1e-12 * abs(result) if np.isfinite(result) else 0.0
-    ok = curve <= result + slack if minimize else curve >= result - slack
-    return int(ns[np.argmax(ok)]) if ok.any() else None
+
+    def matches(ns: np.ndarray) -> np.ndarray:
+        curve = expected_best(y, ns, minimize=minimize, replacement=replacement)
+        return curve <= result + slack if minimize else curve >= result - slack
+
+    rows = max(1, _CELLS // num)  # values of n per block of the curve
+    if max_n <= rows:
+        ns = np.arange(1, max_n + 1)
+        ok = matches(ns)
+        return int(ns[np.argmax(ok)]) if ok.any() else None
+    lo, length = 1, rows
+    while lo <= max_n:
+        hi = min(max_n, lo + length - 1)
+        if matches(np.array([hi]))[0]:  # the first match is in lo..hi
+            while hi - lo >= rows:  # halve the interval down to one block
+                mid = (lo + hi) // 2
+                if matches(np.array([mid]))[0]:
+                    hi = mid
+                else:
+                    lo = mid + 1
+            ns = np.arange(lo, hi + 1)
+            return int(ns[np.argmax(matches(ns))])
+        lo, length = hi + 1, 2 * length
+    return None
 
 
 def _workload_values(matrix: Any, workload: str, quantity: str, tau: float

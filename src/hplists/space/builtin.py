@@ -73,7 +73,7 @@ def get_space(name: str) -> SearchSpace:
         >>> get_space("nadamw-narrow")
         Traceback (most recent call last):
         ...
-        hplists.exceptions.InvalidParameterError: unknown search space 'nadamw-narrow'; available spaces are ...
+        hplists.exceptions.InvalidParameterError: unknown search space 'nadamw-narrow' (did you mean 'nadamw-broad'?); available spaces are ...
     """
     if not isinstance(name, str):
         raise InvalidParameterError(f"search space name must be a string, got {name!r}")
@@ -86,7 +86,11 @@ def get_space(name: str) -> SearchSpace:
         return _CACHE[name]
     if name.lower().endswith((".json", ".toml")):
         return load_space(name)
+    import difflib
+
+    close = difflib.get_close_matches(name, available_spaces(), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
     raise InvalidParameterError(
-        f"unknown search space {name!r}; available spaces are {available_spaces()} "
+        f"unknown search space {name!r}{hint}; available spaces are {available_spaces()} "
         f"(or give a path to a .json or .toml file)"
     )

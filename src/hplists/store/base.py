@@ -4,7 +4,9 @@ A *trial* is one (study, point, workload, seed). The store records, for each
 trial, the point, its status (:class:`~hplists.Status`), the evaluation curve
 (:class:`~hplists.Curve`) and provenance (package and workload versions,
 machine, timestamps). Backends implement :class:`TrialStore`; the default is
-:class:`hplists.store.sqlite.SQLiteStore`.
+:class:`hplists.store.sqlite.SQLiteStore`, and :class:`hplists.store.postgres.PostgresStore`
+keeps the same tables in a PostgreSQL database (:mod:`hplists.store.registry`
+says which URL opens which).
 
 Points are identified by :func:`point_id`, the first 16 hex digits of the
 SHA-256 of the point's canonical JSON (keys sorted, floats in Python's
@@ -20,19 +22,22 @@ import dataclasses
 import datetime
 import hashlib
 import json
-import math
 import os
 import platform
 import socket
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from hplists._check import check_int, check_real
 from hplists._version import __version__
 from hplists.curves import Curve, Status
 from hplists.exceptions import DataError, InvalidParameterError
 from hplists.hparams import HParams
+
+if TYPE_CHECKING:
+    from hplists.store.columns import MetricColumns
+from hplists.json_numbers import decode_float, encode_float
 
 __all__ = [
     "CorruptStoreError",
@@ -120,29 +125,6 @@ def point_id(point: HParams | Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-# Strict JSON for floats: NaN -> null, +-inf -> "Infinity" / "-Infinity".
-def _enc(x: float) -> float | str | None:
-    if math.isnan(x):
-        return None
-    if math.isinf(x):
-        return "Infinity" if x > 0 else "-Infinity"
-    return x
-
-
-def _dec(x: Any) -> float:
-    if x is None:
-        return math.nan
-    if isinstance(x, str):
-        if x in ("Infinity", "inf", "+inf"):
-            return math.inf
-        if x in ("-Infinity", "-inf"):
-            return -math.inf
-        if x in ("NaN", "nan"):
-            return math.nan
-        raise InvalidParameterError(f"not a number: {x!r}")
-    return float(x)
-
-
 def curve_to_json(curve: Curve) -> dict[str, Any]:
     """A curve as strict JSON (NaN as null, infinities as strings), columnar.
 
@@ -155,9 +137,9 @@ def curve_to_json(curve: Curve) -> dict[str, Any]:
     """
     return {
         "steps": [int(s) for s in curve.steps],
-        "seconds": [_enc(float(x)) for x in curve.seconds],
-        "train_loss": [_enc(float(x)) for x in curve.train_loss],
-        "metrics": {k: [_enc(float(x)) for x in v] for k, v in curve.metrics.items()},
+        "seconds": [encode_float(float(x)) for x in curve.seconds],
+        "train_loss": [encode_float(float(x)) for x in curve.train_loss],
+        "metrics": {k: [encode_float(float(x)) for x in v] for k, v in curve.metrics.items()},
         "status": curve.status.value,
         "message": curve.message,
     }
@@ -178,7 +160,7 @@ def _decs(values: list[Any], where: str) -> list[float]:
         if isinstance(x, bool) or not isinstance(x, (int, float, str, type(None))):
             raise InvalidParameterError(f"{where}[{i}] must be a number, got {x!r}")
         try:
-            out.append(_dec(x))
+            out.append(decode_float(x))
         except OverflowError:
             raise InvalidParameterError(f"{where}[{i}] is too large for a float") from None
         except InvalidParameterError as e:
@@ -383,6 +365,41 @@ class TrialRecord:
         )
 
 
+_new = object.__new__
+
+
+def light_record(study: str, point_id: str, point_index: int | None, point: dict[str, float],
+                 workload: str, workload_version: str, seed: int, status: Status,
+                 message: str) -> TrialRecord:
+    """``TrialRecord(..., curve=None, provenance={})`` from values a store has already checked.
+
+    The same object, made without the frozen dataclass's ``__init__`` (one
+    ``object.__setattr__`` per field): half the time, which counts when a store
+    hands over a million trials' headers. The fields go into the instance's own
+    ``__dict__`` in their order, which keeps it a key-sharing dict (a new dict
+    assigned to ``__dict__`` would take twice the memory).
+
+    Example:
+        >>> r = light_record("s", "p", 0, {"lr": 1.0}, "w", "1", 0, Status.COMPLETE, "")
+        >>> r == TrialRecord("s", "p", 0, {"lr": 1.0}, "w", "1", 0, Status.COMPLETE, "", None, {})
+        True
+    """
+    r = _new(TrialRecord)
+    d = r.__dict__
+    d["study"] = study
+    d["point_id"] = point_id
+    d["point_index"] = point_index
+    d["point"] = point
+    d["workload"] = workload
+    d["workload_version"] = workload_version
+    d["seed"] = seed
+    d["status"] = status
+    d["message"] = message
+    d["curve"] = None
+    d["provenance"] = {}
+    return r
+
+
 @dataclasses.dataclass(frozen=True)
 class MetricSummary:
     """One trial reduced to what time-to-target needs for one metric and target, no curve.
@@ -419,11 +436,13 @@ class MetricSummary:
     metrics: tuple[str, ...] | None = dataclasses.field(default=None, compare=False)
 
 
-def summarize(record: TrialRecord, metric: str, mode: str, target: float) -> MetricSummary:
+def summarize(record: TrialRecord, metric: str | None, mode: str, target: float
+              ) -> MetricSummary:
     """A trial with its curve reduced to a :class:`MetricSummary`: the one reduction.
 
     Hits are :func:`hplists.metric.hits` on finite values (NaN and infinite
-    values never reach a target).
+    values never reach a target). ``metric=None`` reduces the curve to its
+    length only (as a curve without the metric).
 
     Example:
         >>> from hplists import Curve
@@ -438,8 +457,9 @@ def summarize(record: TrialRecord, metric: str, mode: str, target: float) -> Met
     from hplists import metric as direction
 
     c = record.curve
-    has = c is not None and metric in c.metrics
-    values = np.asarray(c.metrics[metric], dtype=np.float64) if has and c else np.zeros(0)
+    has = c is not None and metric is not None and metric in c.metrics
+    values = np.asarray(c.metrics[metric], dtype=np.float64) if has and c and metric is not None \
+        else np.zeros(0)
     finite = np.isfinite(values)
     reach = finite & np.asarray(direction.hits(values, target, mode), dtype=bool)
     j = int(np.argmax(reach)) if reach.any() else -1
@@ -468,8 +488,10 @@ class TrialStore(abc.ABC):
     :meth:`count`, :meth:`studies` and :meth:`workloads` are derived from
     :meth:`trials` here, and a backend may override them with faster
     equivalents. The default backend is :class:`hplists.store.sqlite.SQLiteStore`,
-    whose docstrings give the full semantics (stale-trial reclaiming,
-    idempotent writes, the events recorded).
+    whose docstrings give the full semantics (stale-trial reclaiming, stated in
+    :mod:`hplists.store.liveness`; idempotent writes; the events recorded).
+    :func:`hplists.store.open_store` opens a backend by URL through the class
+    methods :meth:`open_url` and :meth:`url_exists`.
 
     A store is a context manager that :meth:`close` s itself on exit.
     """
@@ -572,10 +594,32 @@ class TrialStore(abc.ABC):
     def close(self) -> None:
         """Releases the store's resources (it may reopen them on next use)."""
 
+    # ----- opening by URL (hplists.store.registry) -----------------------------------------------
+
+    @classmethod
+    def open_url(cls, url: str | os.PathLike[str], *, create: bool = True, timeout: float = 60.0,
+                 heartbeat_timeout: float = 3600.0) -> TrialStore:
+        """Opens the store that ``url`` names (a URL of this backend's scheme).
+
+        What :func:`hplists.store.open_store` calls; a backend registered with
+        :func:`hplists.store.registry.register_backend` implements it.
+        """
+        raise NotImplementedError(f"{cls.__name__} cannot be opened by URL")
+
+    @classmethod
+    def url_exists(cls, url: str | os.PathLike[str]) -> bool:
+        """Whether ``url`` names a store that is there (:func:`hplists.store.store_exists`)."""
+        raise NotImplementedError(f"{cls.__name__} cannot be looked up by URL")
+
     # ----- derived helpers -----------------------------------------------------------------------
 
     def location(self) -> str:
-        """Where the store lives, as error messages name it (a file's path)."""
+        """Where the store lives, as error messages name it and ``open_store`` takes it back.
+
+        An SQLite store's file path (as given); a server store's URL with its
+        password masked (``postgresql://me:***@host:5432/db``), so it can be
+        printed and logged. This default is the class name.
+        """
         return type(self).__name__
 
     def require_trials(
@@ -631,6 +675,24 @@ class TrialStore(abc.ABC):
         """
         return [summarize(r, metric, mode, target)
                 for r in self.trials(study=study, workload=workload)]
+
+    def metric_columns(self, study: str, workload: str, metric: str | None, mode: str = "min",
+                       target: float = 0.0) -> MetricColumns:
+        """:meth:`metric_summaries` as columns: numpy arrays, one row per trial, in that order.
+
+        What scoring a large study reads (:class:`~hplists.store.columns.MetricColumns`):
+        no Python object per trial. ``metric=None`` asks for the trials only (every row
+        then holds no metric: its workload has no target to reduce it against). This
+        default converts :meth:`metric_summaries`; the SQLite store answers in its query.
+        """
+        from hplists.store.columns import MetricColumns
+
+        if metric is None:
+            return MetricColumns.from_summaries(
+                summarize(r, None, mode, target) for r in self.trials(study=study,
+                                                                     workload=workload))
+        return MetricColumns.from_summaries(
+            self.metric_summaries(study, workload, metric, mode, target))
 
     def recorded_points(self, study: str) -> dict[int, list[dict[str, float]]]:
         """Point index -> the distinct points ``study`` recorded at that index, first recorded first.

@@ -48,7 +48,8 @@ from hplists.metric import sign as metric_sign
 from hplists.space.dimensions import Discrete, Fixed, Linear, Log
 from hplists.space.space import SearchSpace
 from hplists.store.base import TrialKey, TrialRecord, TrialStore, point_id
-from hplists.study.runner import TrainTask, claim_trial, record_copies
+from hplists.trials.loop import claim_trial, record_copies
+from hplists.trials.tasks import TrainTask
 
 __all__ = [
     "N_STARTUP_TRIALS",
@@ -214,7 +215,7 @@ class _Chain:
 
 
 class BayesOptSource:
-    """Sequential GP runs (one per workload and seed) as a :class:`~hplists.study.runner.Source`.
+    """Sequential GP runs (one per workload and seed) as a :class:`~hplists.trials.loop.Source`.
 
     Args:
         store: the trial store; it alone holds the runs' state.
@@ -312,13 +313,16 @@ class BayesOptSource:
                 return True
         return False
 
-    def record(self, task: TrainTask, curves: Sequence[Curve | None]) -> None:
+    def record(self, task: TrainTask, curves: Sequence[Curve | None], output: Any) -> None:
         for c in self._chains:
             if c.busy and c.workload.name == task.workload.name and c.seed == task.seed:
                 c.busy = False
                 c.history.append((task.points[0], objective(
                     curves[0], c.workload.metric.name, c.workload.metric.mode)))
                 return
+
+    def unwanted(self, task: TrainTask) -> str | None:
+        return None  # every trial of a run is part of it
 
 
 def copy_prefix(store: TrialStore, source: str, target: str, n: int) -> int:

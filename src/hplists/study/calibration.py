@@ -37,8 +37,8 @@ from hplists.exceptions import InvalidParameterError
 from hplists.hparams import HParams
 from hplists.progress import TrialProgress, TrialProgressFn
 from hplists.store.base import TrialRecord, TrialStore
-from hplists.study.runs import run_pending
 from hplists.study.samples import resolve_sample
+from hplists.trials.pending import run_pending
 
 __all__ = [
     "BAND",
@@ -89,7 +89,7 @@ def run_calibration(
 ) -> dict[str, list[TrialRecord]]:
     """Trains the calibration points on each workload for its full budget, into ``store``.
 
-    Resumable (:func:`hplists.study.runs.run_pending`): finished trials are
+    Resumable (:func:`hplists.trials.pending.run_pending`): finished trials are
     skipped, trials that ended in error (e.g. interrupted) run again.
 
     Args:

@@ -10,7 +10,7 @@ reaches the target. The list's result for that seed is
   one reaches the target (``None``: none of the ``k`` does);
 * ``best``: the best validation metric of the ``k`` trials, and which point.
 
-Trials go through the one trial runner (:func:`hplists.study.runner.train_into_store`)
+Trials go through the one trial loop (:func:`hplists.trials.loop.train_into_store`)
 into a store (a temporary one unless ``store=`` is given), in study
 ``run/<list>`` as ``hplists run --store`` records them, so a killed
 evaluation resumes and ``hplists run`` and ``hplists evaluate`` share trials.
@@ -33,14 +33,17 @@ from hplists._check import check_int
 from hplists.curves import Status
 from hplists.exceptions import InvalidParameterError
 from hplists.hparams import point_dict
+from hplists.json_numbers import encode_float
 from hplists.metric import Metric, argbest
 from hplists.store.base import TrialRecord, TrialStore, point_id
+from hplists.trials.loop import train_into_store
+from hplists.trials.tasks import resolve_rule
 
 __all__ = ["LIST_RULES", "ListEvaluation", "SeedResult", "evaluate", "list_rule",
            "list_study", "train_list"]
 
-# Update rules of the shipped lists whose points are not NAdamW HParams.
-LIST_RULES = {"metz-nadamw": "metz"}  # list optimizer -> registered update rule
+# Older list files name an update rule by another name: list optimizer -> registered rule.
+LIST_RULES = {"metz-nadamw": "metz"}
 
 
 def list_rule(named: Any, ref: str | None) -> Any:
@@ -51,14 +54,15 @@ def list_rule(named: Any, ref: str | None) -> Any:
         >>> list_rule(get_list("nadamw-paper"), None) is None  # the engine's NAdamW
         True
     """
-    from hplists.study.runner import resolve_rule
-
     if ref is None and named.optimizer != "nadamw":
-        ref = LIST_RULES.get(named.optimizer)
-        if ref is None:
+        from hplists.optim.rules import RULES
+
+        ref = LIST_RULES.get(named.optimizer, named.optimizer)
+        if ref not in RULES:
             raise InvalidParameterError(
-                f"list {named.name!r} is for update rule {named.optimizer!r}; give its rule "
-                "with update_rule= / --update-rule NAME (a registered rule) or MODULE:FUNCTION"
+                f"list {named.name!r} is for update rule {named.optimizer!r}, which is not "
+                "registered; give its rule with update_rule= / --update-rule NAME (a registered "
+                "rule) or MODULE:FUNCTION"
             )
     return resolve_rule(ref)
 
@@ -89,7 +93,7 @@ def _opened(store: TrialStore | str | Path | None) -> Iterator[TrialStore]:
         yield store
         return
     with contextlib.ExitStack() as stack:
-        if store is None:  # a throwaway store: the runner records into one either way
+        if store is None:  # a throwaway store: the trial loop records into one either way
             store = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "trials.db"
         opened = stack.enter_context(open_store(store))
         yield opened
@@ -104,20 +108,13 @@ def train_list(store: TrialStore, study: str, workload: Any, points: Sequence[An
     Returns the record of each ``(point_id, seed)`` that the store holds after
     training (a trial running in another live process is left out).
     """
-    runner = _runner()
     for seed in seeds:
-        runner.train_into_store(store, study, workload, points, seed, step_budget=step_budget,
-                                update_rule=update_rule, batching=batching, executor=executor,
-                                progress=progress)
+        train_into_store(store, study, workload, points, seed, step_budget=step_budget,
+                         update_rule=update_rule, batching=batching, executor=executor,
+                         progress=progress)
     wanted = set(seeds)
     return {(r.point_id, r.seed): r for r in store.trials(study, workload.name)
             if r.seed in wanted and r.status is not Status.RUNNING}
-
-
-def _runner() -> Any:
-    from hplists.study import runner  # local: the runner imports the engine (JAX)
-
-    return runner
 
 
 @dataclasses.dataclass(frozen=True)
@@ -152,7 +149,7 @@ class SeedResult:
         return math.nan if self.best_index is None else self.bests[self.best_index]
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (``inf`` as ``None``)."""
+        """A JSON-ready dict (``inf`` as ``"Infinity"``, :mod:`hplists.json_numbers`)."""
         return {"seed": self.seed, "fraction": _json(self.fraction),
                 "trials_to_hit": self.trials_to_hit, "first_hit": self.first_hit,
                 "best": _json(self.best), "best_index": self.best_index,
@@ -160,8 +157,8 @@ class SeedResult:
                 "bests": [_json(b) for b in self.bests], "statuses": list(self.statuses)}
 
 
-def _json(x: float) -> float | None:
-    return float(x) if math.isfinite(x) else None
+def _json(x: float) -> float | str | None:
+    return encode_float(float(x))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -203,7 +200,8 @@ class ListEvaluation:
                 f"T={self.step_budget}")
         rows = [f"seed {s.seed}: t/T {_fmt(s.fraction)}, trials to hit "
                 f"{s.trials_to_hit if s.trials_to_hit is not None else 'missed'}, best {m.name} "
-                f"{s.best:.4g} (point {s.best_index})" for s in self.seeds]
+                f"{s.best:.4g} (point #{'-' if s.best_index is None else s.best_index + 1})"
+                for s in self.seeds]
         tail = (f"hit on {self.hit_rate:.0%} of {len(self.seeds)} seeds; median t/T "
                 f"{_fmt(self.median_fraction)}")
         return "\n".join([head, *rows, tail])
@@ -264,7 +262,7 @@ def evaluate(
         target: the validation target (default: the workload's own target).
         update_rule: a registered rule name or ``"module:function"`` (default:
             the list's rule).
-        batching, executor: as for :func:`hplists.study.runner.train_into_store`.
+        batching, executor: as for :func:`hplists.trials.loop.train_into_store`.
         progress: ``True`` for a rich bar with ETA over the steps to train,
             or ``fn(workload, steps_done, steps_total)``
             (:class:`hplists.progress.StageBar`).
@@ -277,8 +275,7 @@ def evaluate(
         >>> 0 < r.seeds[0].fraction <= 1
         True
     """
-    from hplists.lists.registry import NamedList, get_list
-    from hplists.lists.tune import _list_name, _points
+    from hplists.lists.registry import NamedList, get_list, list_name, list_points
     from hplists.scoring.specs import WorkloadSpec
     from hplists.workloads.registry import get_workload
 
@@ -288,13 +285,13 @@ def evaluate(
     if steps is not None:
         check_int("steps", steps, low=1)
     named = get_list(points) if isinstance(points, str) else points
-    chosen = _points(named, None)
+    chosen = list_points(named)
     if k > len(chosen):
         raise InvalidParameterError(f"k must be at most the list's length {len(chosen)}, got {k}")
     chosen = chosen[:k]
-    name = _list_name(named)
+    name = list_name(named)
     rule = list_rule(named, update_rule) if isinstance(named, NamedList) else (
-        _runner().resolve_rule(update_rule))
+        resolve_rule(update_rule))
     if target is None:
         target = wl.target
         if target is None:

@@ -1,6 +1,6 @@
 """The learning-rate-free benchmark of paper 002 on the built-in library: one resumable study.
 
-Stages (``hplists study lrfree --stage ...``), each a set of studies in the store:
+Stages (``hplists study run lrfree --stage ...``), each a set of studies in the store:
 
 1. ``defaults`` (002 Sec. 4, Table 4): every method of
    :data:`hplists.optim.lrfree.METHODS` with its literature defaults, "out of
@@ -29,12 +29,14 @@ Nothing else trains: the selection of each (method, horizon)'s representative
 by the AlgoPerf benchmark score over all candidates together (Table 6) and the
 lists are computed from the store (:meth:`LrFreeStudy.candidates`).
 
-Every trial goes through :func:`hplists.study.runner.run` (claim, train,
+:class:`LrFreeStudy` is a :class:`~hplists.study.staged.Study`: every trial
+goes through the trial loop (:func:`hplists.trials.loop.run`: claim, train,
 record): killing the process at any moment and running the same command again
-loses nothing and trains nothing twice. Each workload's maximum is AlgoPerf's
-self-tuning budget ``M = 3 T`` (:data:`SELF_TUNING_FACTOR`): a trial with
-horizon ``h`` trains ``int(h M)`` steps, one without a horizon ``M``, and the
-plan counts them so; time to target is a fraction of ``M``.
+loses nothing and trains nothing twice. The study records its manifest
+(:meth:`LrFreeStudy.manifest`) in the store under ``lrfree``. Each workload's
+maximum is AlgoPerf's self-tuning budget ``M = 3 T`` (:data:`SELF_TUNING_FACTOR`):
+a trial with horizon ``h`` trains ``int(h M)`` steps, one without a horizon
+``M``, and the plan counts them so; time to target is a fraction of ``M``.
 
 Example:
     >>> import os, tempfile
@@ -49,18 +51,20 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from hplists._check import check_choice, check_int, check_real
 from hplists._files import atomic_write
 from hplists.exceptions import InvalidParameterError
 from hplists.hparams import HParams
-from hplists.progress import StageBar, StepProgressFn
+from hplists.json_numbers import encode_float
+from hplists.progress import StepProgressFn
 from hplists.store.base import TrialStore
-from hplists.study.runner import Executor, StaticSource, TrainTask, run
 from hplists.study.samples import resolve_sample
-from hplists.study.workflow import StageResult
+from hplists.study.staged import StagePlan, StageResult, StageWork, Study
+from hplists.trials import Executor, StaticSource, TrainTask
 
 __all__ = [
     "DEFAULT_STORE",
@@ -375,30 +379,7 @@ class SearchLists:
     matrix: Any
 
 
-@dataclasses.dataclass(frozen=True)
-class StagePlan:
-    """Trials a stage needs, how many are finished, and the estimated time left.
-
-    ``exact`` is ``False`` where the count is an upper bound (the candidates
-    before their searches are complete, the defaults' extra seeds).
-    """
-
-    stage: str
-    trials: int
-    done: int
-    steps_left: int
-    exact: bool
-    seconds_left: float | None
-
-
-def _total(stage: str, parts: Sequence[StageResult]) -> StageResult:
-    """One stage's result from the results of its parts."""
-    return StageResult(stage, sum(p.trained for p in parts), sum(p.diverged for p in parts),
-                       sum(p.failed for p in parts), sum(p.already_done for p in parts),
-                       tuple(sorted({st for p in parts for st in p.studies})))
-
-
-class LrFreeStudy:
+class LrFreeStudy(Study):
     """Paper 002's study over one trial store (see the module docstring).
 
     Args:
@@ -413,30 +394,23 @@ class LrFreeStudy:
             seconds per step (e.g. the paper-001 study's).
     """
 
+    name = "lrfree"
+    stages = STAGES
+    default_store = DEFAULT_STORE
+    config_class = LrFreeConfig
+    timing_store_paths = ("stores/study.db",)  # paper 001's study: the same workloads
+    plan_notes = ("a trial at horizon h costs int(h M) steps (M = 3 T, AlgoPerf's self-tuning "
+                  "budget)",)
+    nothing_to_export = ("no learning-rate-free method has a scored representative that "
+                         "reaches a target yet (the candidates stage writes them)")
+
     def __init__(self, store: TrialStore, config: LrFreeConfig | None = None, *,
                  specs: Mapping[str, Any] | None = None, executor: Executor | None = None,
                  progress: bool | StepProgressFn | None = None,
                  timing_stores: Sequence[Any] = ()) -> None:
-        self.store = store
-        self.config = config or LrFreeConfig()
-        self._specs = dict(specs or {})
-        self.executor = executor
-        self._bar = StageBar(progress)
-        self._timing = list(timing_stores)
-        self._workloads: list[Any] | None = None
-
-    @property
-    def workloads(self) -> list[Any]:
-        """The base workloads (instances)."""
-        if self._workloads is None:
-            from hplists.workloads.registry import get_workload, workload_names
-
-            names = self.config.workloads or tuple(workload_names(variants=False))
-            self._workloads = [get_workload(n) for n in names]
-            variants = [w.name for w in self._workloads if w.base is not None]
-            if variants:
-                raise InvalidParameterError(f"workloads must be base workloads; {variants} are variants")
-        return self._workloads
+        super().__init__(store, config, specs=specs, executor=executor, progress=progress,
+                         timing_stores=timing_stores)
+        self.config: LrFreeConfig
 
     def specs(self) -> dict[str, Any]:
         """Workload specs with the study's maximum ``M = budget_factor * T`` as step budget.
@@ -448,7 +422,7 @@ class LrFreeStudy:
 
         f = self.config.budget_factor
         return {n: dataclasses.replace(sp, step_budget=f * sp.step_budget) for n, sp in
-                resolve_specs([w.name for w in self.workloads], self._specs).items()}
+                resolve_specs([w.name for w in self.workloads], self.given_specs).items()}
 
     def max_steps(self, workload: Any) -> int:
         """The workload's maximum ``M = budget_factor * T`` (AlgoPerf's self-tuning budget).
@@ -596,9 +570,14 @@ class LrFreeStudy:
         return [(index[m.point_ids[i]], pts[index[m.point_ids[i]]])
                 for i in rows[: self.config.top]]
 
-    def _cells(self, records: Sequence[Any]) -> tuple[dict[str, float], dict[str, float],
-                                                     dict[str, int]]:
-        """Median step fraction and best metric per workload over the records' seeds."""
+    def medians(self, records: Sequence[Any]) -> tuple[dict[str, float], dict[str, float],
+                                                       dict[str, int]]:
+        """Per workload: median step fraction and best metric over the records' seeds, and
+        how many seeds (records of running trials or unknown workloads are left out).
+
+        The step fractions are of the study's maximum ``M`` (misses: ``inf``), as
+        :meth:`specs` scores them.
+        """
         import numpy as np
 
         from hplists.scoring.matrix import score_trial
@@ -628,7 +607,7 @@ class LrFreeStudy:
         for c in self.candidates():
             pid = point_id(c.point)
             records = [r for r in self.store.trials(study=c.study) if r.point_id == pid]
-            frac, best, seeds = self._cells(records)
+            frac, best, seeds = self.medians(records)
             if set(frac) != set(names) or min(seeds.values()) < self.config.seeds:
                 continue
             group = _label(SFADAMW_ALGOPERF_RULE) if c.index < 0 else c.search.label
@@ -706,35 +685,48 @@ class LrFreeStudy:
         return SearchLists(search, final, tuple(index[m.point_ids[i]] for i in final.indices),
                            curve, m)
 
-    def export_lists(self, out_dir: str, *, overwrite: bool = False) -> list[str]:
-        """Writes, per learning-rate-free method that reaches a target, two named list files.
+    def calibrated_defaults(self) -> tuple[list[ScoredCandidate], dict[str, ScoredCandidate]]:
+        """Each (method, horizon)'s representative in the extended pool (best score first),
+        and per learning-rate-free method the one :meth:`export_lists` writes.
 
-        ``<method>-calibrated-cpu`` holds the representative of its best (method,
-        horizon) by score (one point: the calibrated default), and
-        ``<method>-list-cpu`` the ``k``-point greedy list of that search; each
-        with its provenance (store, study, sample indices, workloads and their
-        versions, targets, date). AdamW and NAdamW are baselines and are not
-        exported. Files go to ``out_dir``; load them with
-        :func:`hplists.lists.load_list`, or copy them into the package's
-        ``lists/data`` to ship them. Returns the paths written.
+        A method's exported default is its best-scoring representative; AdamW and
+        NAdamW (baselines), representatives that reach no target, and the AlgoPerf
+        submission's point (not calibrated here) are not exported.
         """
-        import datetime
-        import json
-        from pathlib import Path
-
-        from hplists._version import __version__
-
         reps = self.representatives(self.scored_candidates("extended"))
         by_method: dict[str, ScoredCandidate] = {}
         for sc in reps.values():
             m = sc.candidate.search.method
-            # baselines, points that reach nothing, and the AlgoPerf submission's point (not
-            # calibrated here) ship nothing
             if m in ("adamw", "nadamw") or sc.targets == 0 or sc.candidate.index < 0:
                 continue
             if m not in by_method or sc.score > by_method[m].score:
                 by_method[m] = sc
-        out = Path(out_dir)
+        return sorted(reps.values(), key=lambda sc: -sc.score), by_method
+
+    def export_lists(self, output: str | Path | None = None, *,
+                     overwrite: bool = False) -> list[str]:
+        """Writes, per learning-rate-free method that reaches a target, two named list files.
+
+        ``<method>-calibrated-cpu`` holds the representative of its best (method,
+        horizon) by score (one point: the calibrated default,
+        :meth:`calibrated_defaults`), and ``<method>-list-cpu`` the ``k``-point
+        greedy list of that search; each with its provenance (store, study,
+        sample indices, workloads and their versions, targets, date). AdamW and
+        NAdamW are baselines and are not exported. Files go to the directory
+        ``output`` (required); load them with :func:`hplists.lists.load_list`,
+        or copy them into the package's ``lists/data`` to ship them. Returns the
+        paths written.
+        """
+        import datetime
+        import json
+
+        from hplists._version import __version__
+
+        if output is None:
+            raise InvalidParameterError("the learning-rate-free study writes several list files: "
+                                        "give the directory to write them into")
+        _, by_method = self.calibrated_defaults()
+        out = Path(output)
         out.mkdir(parents=True, exist_ok=True)
         specs = self.specs()
         written = []
@@ -759,8 +751,7 @@ class LrFreeStudy:
                 "selection": "AlgoPerf benchmark score over every candidate of the study "
                              "(paper 002 Sec. 3.2; the extended pool)", "score": sc.score,
                 "sample_index": c.index,
-                "step_fractions": {k: (v if math.isfinite(v) else "inf")
-                                   for k, v in sc.fractions.items()},
+                "step_fractions": {k: encode_float(v) for k, v in sc.fractions.items()},
                 "seeds": list(range(1, self.config.seeds + 1))}, "calibrated default")]
             if c.index >= 0:
                 lists = self.search_lists(c.search)
@@ -774,7 +765,7 @@ class LrFreeStudy:
                 payload = {"name": name, "optimizer": method, "points": points,
                            "description": f"{what} of {c.search.label} from hplists' "
                            "learning-rate-free study on its 8 built-in CPU workloads",
-                           "source": "hplists study lrfree (paper 002's procedure)",
+                           "source": "hplists study run lrfree (paper 002's procedure)",
                            "provenance": {**prov, **extra}}
                 if path.exists() and not overwrite:
                     old = json.loads(path.read_text())
@@ -816,39 +807,35 @@ class LrFreeStudy:
 
     # ---------------------------------------------------------------------------- stages
 
-    def _execute(self, stage: str, tasks: Sequence[TrainTask]) -> StageResult:
+    def executor_for(self, tasks: Sequence[TrainTask]) -> tuple[Any, Any]:
+        """Single-point tasks (defaults, candidates) train one per core in worker processes
+        (pinned to a core each with ``pin_workers``) unless an executor is given."""
         if self.config.pin_workers:  # inherited by the worker processes started from here
             import os
 
             from hplists.workloads.engine.workers import PIN_ENV
 
             os.environ[PIN_ENV] = "1"
-        source = StaticSource(self.store, tasks)
-        executor, own = self.executor, None
-        if executor is None and tasks and all(len(t.points) == 1 for t in tasks):
-            # Single-point tasks (defaults, candidates): one per core, in worker processes.
-            from hplists.study.runner import PoolExecutor
+        if self.executor is None and tasks and all(len(t.points) == 1 for t in tasks):
+            from hplists.trials.executors import PoolExecutor
 
-            executor = own = PoolExecutor()
-        tick = self._bar.start(stage, source.remaining_work())
-        try:
-            got = run(self.store, source, executor, progress=tick, retry_errors=True)
-        finally:
-            self._bar.stop()
-            if own is not None:
-                own.close()
-        studies = tuple(sorted({t.study for t in tasks}))
-        return StageResult(stage, already_done=source.skipped, studies=studies, **got)
+            own = PoolExecutor()
+            return own, own
+        return self.executor, None
+
+    def _execute(self, stage: str, tasks: Sequence[TrainTask]) -> StageResult:
+        return self.execute(StageWork(stage, tuple(tasks)))
 
     def run_stage(self, stage: str) -> StageResult:
         """Runs one stage; resumable at any point."""
         check_choice("stage", stage, STAGES)
         if stage == "defaults":
             first = self._execute(stage, self.defaults_tasks(extra_seeds=False))
-            return _total(stage, [first, self._execute(stage, self.defaults_tasks(True))])
+            return StageResult.total(stage, [first,
+                                             self._execute(stage, self.defaults_tasks(True))])
         if stage == "calibration":
-            return _total(stage, [self._execute(stage, self.search_tasks([search]))
-                                  for search in self._each_search()])
+            return StageResult.total(stage, [self._execute(stage, self.search_tasks([search]))
+                                             for search in self._each_search()])
         return self._execute(stage, self.candidate_tasks())
 
     def _each_search(self) -> Iterator[Search]:
@@ -858,9 +845,12 @@ class LrFreeStudy:
             seen.append(pending[0])
             yield pending[0]
 
-    def run(self, stages: Sequence[str] = STAGES, *,
-            callback: Callable[[StageResult], None] | None = None) -> list[StageResult]:
-        """Runs the stages in order; ``callback`` gets each stage's result when it is done.
+    def check_ready(self, stages: Sequence[str]) -> None:
+        """Every base workload needs its target before anything trains (:meth:`specs`)."""
+        self.specs()
+
+    def run_stages(self, stages: Sequence[str]) -> Iterator[StageResult]:
+        """Runs the stages in order, each result as soon as its stage is done.
 
         With both ``calibration`` and ``candidates``, each search's candidates
         are rerun as soon as the search is complete, before the next search
@@ -869,9 +859,6 @@ class LrFreeStudy:
         results, not only unranked searches. The ``candidates`` stage then
         trains what is left (the AlgoPerf Schedule-Free point).
         """
-        stages = [check_choice("stage", s, STAGES) for s in stages]
-        self.specs()  # every base workload needs its target before anything trains
-        out = []
         early: list[StageResult] = []  # candidates rerun between the searches
         for stage in STAGES:
             if stage not in stages:
@@ -883,78 +870,85 @@ class LrFreeStudy:
                     if self.is_complete(search):
                         cands = [c for c in self.candidates([search]) if c.search == search]
                         early.append(self._execute("candidates", self.candidate_tasks(cands)))
-                out.append(_total(stage, parts))
+                yield StageResult.total(stage, parts)
             elif stage == "candidates":
-                out.append(_total(stage, [*early, self.run_stage(stage)]))
+                yield StageResult.total(stage, [*early, self.run_stage(stage)])
             else:
-                out.append(self.run_stage(stage))
-            if callback is not None:
-                callback(out[-1])
-        return out
+                yield self.run_stage(stage)
+
+    def manifest(self) -> dict[str, Any]:
+        """What this study runs, as it records it in the store (under ``lrfree``).
+
+        Studies by key: ``defaults:<row>``, ``search:<method>/h<percent>`` and
+        ``candidates:<...>`` of every configured search, and the AlgoPerf
+        Schedule-Free submission's candidates; the adaptive searches' methods;
+        the settings.
+
+        Example:
+            >>> m = LrFreeStudy(None, LrFreeConfig(points=8)).manifest()
+            >>> m["studies"]["search:prodigy/h50"], m["points"], m["adaptive_methods"][0]
+            ('lrfree/prodigy/h50', 8, 'dog')
+        """
+        from hplists._version import __version__
+
+        cfg = self.config
+        studies = {f"defaults:{r.name}": r.study for r in defaults_rows()}
+        algoperf = Search(SFADAMW_ALGOPERF_RULE)
+        for s in (*cfg.searches, algoperf):
+            key = s.study.removeprefix("lrfree/")
+            if s != algoperf:
+                studies[f"search:{key}"] = s.study
+            studies[f"candidates:{key}"] = f"{s.study}/candidates"
+        return {"workflow": self.name, "studies": studies, "points": cfg.points,
+                "seeds": cfg.seeds, "top": cfg.top, "tau": cfg.tau, "k": cfg.k,
+                "sample_seed": cfg.sample_seed, "train_seed": cfg.train_seed,
+                "budget_factor": cfg.budget_factor,
+                "adaptive_methods": list(ADAPTIVE_METHODS) if cfg.adaptive else [],
+                "hplists": __version__}
 
     # ------------------------------------------------------------------------------ plan
 
-    def plan(self, stages: Sequence[str] = STAGES) -> list[StagePlan]:
+    def plan(self, stages: Sequence[str] | None = None) -> list[StagePlan]:
         """Trials per stage, how many are done, and the time left from measured timings.
 
         A trial's cost is the steps it trains (``int(h M)`` at horizon ``h``)
-        times its workload's measured seconds per step: the median over the
-        stores' recorded trials, else ``benchmarks/workloads.py``'s timings.
+        times its workload's measured seconds per step
+        (:meth:`~hplists.study.staged.Study.seconds_per_step`: the stores'
+        recorded trials, else ``benchmarks/workloads.py``'s timings).
         """
-        stages = [check_choice("stage", s, STAGES) for s in stages]
-        rates = self._seconds_per_step()
-        out = []
-        for stage in stages:
-            exact = True
-            if stage == "defaults":
-                tasks = self.defaults_tasks(extra_seeds=False)
-                extra = self.defaults_tasks(extra_seeds=True)
-                if not self._all_done(tasks):
-                    exact = False  # which rows get extra seeds is not known yet
-                    extra = [dataclasses.replace(t, seed=s) for t in tasks
-                             for s in range(self.config.seeds) if s != self.config.train_seed]
-                tasks = tasks + extra
-            elif stage == "calibration":
-                # A method whose 50% search is not complete may add its 33% and 66% ones.
-                maybe = [Search(m, h) for m in self.adaptive_pending() for h in (0.33, 0.66)]
-                exact = not maybe
-                tasks = self.search_tasks([*self.searches(), *maybe])
-            else:
-                maybe = [Search(m, h) for m in self.adaptive_pending() for h in (0.33, 0.66)]
-                searches = [*self.searches(), *maybe]
-                done = [s for s in searches if self.is_complete(s)]
-                exact = len(done) == len(searches)
-                cands = self.candidates(done)
-                # A search not complete yet contributes at most `top` candidates.
-                pending = [s for s in searches if s not in done]
-                cands += [Candidate(s.label, s, i, p) for s in pending for i, p in
-                          enumerate(s.points(self.config.top, self.config.sample_seed))]
-                tasks = self.candidate_tasks(cands)
-            out.append(self._plan(stage, tasks, exact, rates))
-        return out
+        return super().plan(stages)
+
+    def stage_work(self, stage: str) -> StageWork:
+        """What ``stage`` trains, as known now: an upper bound (``exact=False``) while the
+        defaults' extra seeds or the searches' candidates depend on trials not finished."""
+        check_choice("stage", stage, STAGES)
+        exact = True
+        if stage == "defaults":
+            tasks = self.defaults_tasks(extra_seeds=False)
+            extra = self.defaults_tasks(extra_seeds=True)
+            if not self._all_done(tasks):
+                exact = False  # which rows get extra seeds is not known yet
+                extra = [dataclasses.replace(t, seed=s) for t in tasks
+                         for s in range(self.config.seeds) if s != self.config.train_seed]
+            tasks = tasks + extra
+        elif stage == "calibration":
+            # A method whose 50% search is not complete may add its 33% and 66% ones.
+            maybe = [Search(m, h) for m in self.adaptive_pending() for h in (0.33, 0.66)]
+            exact = not maybe
+            tasks = self.search_tasks([*self.searches(), *maybe])
+        else:
+            maybe = [Search(m, h) for m in self.adaptive_pending() for h in (0.33, 0.66)]
+            searches = [*self.searches(), *maybe]
+            done = [s for s in searches if self.is_complete(s)]
+            exact = len(done) == len(searches)
+            cands = self.candidates(done)
+            # A search not complete yet contributes at most `top` candidates.
+            pending = [s for s in searches if s not in done]
+            cands += [Candidate(s.label, s, i, p) for s in pending for i, p in
+                      enumerate(s.points(self.config.top, self.config.sample_seed))]
+            tasks = self.candidate_tasks(cands)
+        return StageWork(stage, tuple(tasks), exact=exact)
 
     def _all_done(self, tasks: Sequence[TrainTask]) -> bool:
         source = StaticSource(self.store, tasks)
         return source.remaining_work() == 0
-
-    def _plan(self, stage: str, tasks: Sequence[TrainTask], exact: bool,
-              rates: Mapping[str, float]) -> StagePlan:
-
-        trials = sum(len(t.points) for t in tasks)
-        done, left, seconds = 0, 0, 0.0
-        missing = False
-        for t in tasks:
-            source = StaticSource(self.store, [t])
-            done += source.skipped
-            steps = source.remaining_work()
-            left += steps
-            rate = rates.get(t.workload.name)
-            missing |= rate is None and steps > 0
-            seconds += steps * (rate or 0.0)
-        return StagePlan(stage, trials, done, left, exact, None if missing else seconds)
-
-    def _seconds_per_step(self) -> dict[str, float]:
-        from hplists.study.workloads_table import estimated_seconds_per_step
-
-        return estimated_seconds_per_step([self.store, *self._timing], self.workloads)
-

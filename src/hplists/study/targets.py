@@ -55,12 +55,13 @@ from hplists._version import __version__
 from hplists.curves import Status
 from hplists.exceptions import DataError, InvalidParameterError
 from hplists.hparams import Point
+from hplists.json_numbers import encode_float
 from hplists.metric import better
 from hplists.metric import worst as metric_worst
 from hplists.progress import TrialProgress, TrialProgressFn
 from hplists.store.base import TrialRecord, TrialStore, point_id, utc_now
-from hplists.study.runs import TrialsRunningElsewhere, run_pending
 from hplists.study.samples import resolve_sample
+from hplists.trials.pending import TrialsRunningElsewhere, run_pending
 from hplists.workloads.spec import JaxWorkload, Workload, eval_schedule
 
 __all__ = [
@@ -155,7 +156,7 @@ class AlgorithmSearch:
 
     def to_json(self) -> dict[str, Any]:
         return {"space": self.space, "study": self.study, "points": self.points,
-                "best": _json_float(self.best), "best_point_index": self.best_index,
+                "best": encode_float(self.best), "best_point_index": self.best_index,
                 "best_point": self.best_point, "diverged": self.diverged}
 
 
@@ -182,10 +183,6 @@ class TargetResult:
         """The entry written to the targets file."""
         return {"target": self.target, "metric": self.metric, "mode": self.mode,
                 "workload_version": self.workload_version, "provenance": self.provenance}
-
-
-def _json_float(x: float) -> float | str:
-    return x if math.isfinite(x) else ("Infinity" if x > 0 else "-Infinity")
 
 
 def horizon(step_budget: int, fraction: float = 0.75) -> int:
@@ -435,7 +432,7 @@ def _set_target(workload: Workload, store: TrialStore, config: TargetConfig,
                  "point_id": point_id(best.best_point), "point_index": best.best_index,
                  "value": best.best},
         "seeds": {"study": study, "seeds": list(config.rerun_seeds),
-                  "best": [_json_float(v) for v in seed_best]},
+                  "best": [encode_float(v) for v in seed_best]},
         "target_rule": "median over seeds of each seed's best validation metric",
         "date": utc_now(),
         "hplists_version": __version__,
@@ -535,9 +532,9 @@ def set_targets(
         write: ``False`` computes the targets without writing them.
         progress: ``True`` for a rich progress bar with ETA over all trials,
             or a function called with ``(stage, trials_done, trials_total)``.
-        executor: where trials train (:mod:`hplists.study.runner`: this process by
-            default, a :class:`~hplists.study.runner.PoolExecutor`, or a
-            :class:`~hplists.study.ray_runner.RayExecutor`).
+        executor: where trials train (:mod:`hplists.trials.executors`: this process by
+            default, a :class:`~hplists.trials.executors.PoolExecutor`, or a
+            :class:`~hplists.trials.ray.RayExecutor`).
     """
     from hplists.workloads.targets import write_entries
 

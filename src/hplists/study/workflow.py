@@ -22,10 +22,13 @@ Stages (``hplists study --stage ...``), each a set of studies in the store:
    Bayesian optimization of :mod:`hplists.study.bayesopt`, same workloads,
    budget and seeds, each in its own study.
 
-Every trial goes through the claim/run/finish protocol of
-:mod:`hplists.study.runner`: killing the process at any point and running the
+:class:`StudyWorkflow` is a :class:`~hplists.study.staged.Study`: every trial
+goes through the claim/run/finish protocol of the trial loop
+(:mod:`hplists.trials`): killing the process at any point and running the
 same command again loses nothing and trains nothing twice. Trials that ended in
-error (a failed run is not a result) are trained again on the next run.
+error (a failed run is not a result) are trained again on the next run. The
+workflow records its manifest (:meth:`StudyWorkflow.manifest`) in the store
+under ``paper001``.
 
 The final list is written as a shipped named list (``nadamw-hplists-cpu``)
 with its provenance by :meth:`StudyWorkflow.export_list`
@@ -37,8 +40,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
-import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -47,9 +49,9 @@ from hplists._files import atomic_write
 from hplists._version import __version__
 from hplists.exceptions import InvalidParameterError
 from hplists.hparams import HParams
+from hplists.json_numbers import encode_float
 from hplists.lists.constructed import ConstructedList
 from hplists.lists.loo import LeaveOneOut
-from hplists.progress import StageBar as _Bar
 from hplists.progress import StepProgressFn
 from hplists.scoring.matrix import TrialMatrix
 from hplists.scoring.specs import WorkloadSpec
@@ -64,8 +66,9 @@ from hplists.study.calibration import (
     CALIBRATION_TRAIN_SEED,
     calibration_points,
 )
-from hplists.study.runner import Executor, Source, StaticSource, TrainTask, run
 from hplists.study.samples import resolve_sample
+from hplists.study.staged import SearchRuns, StagePlan, StageResult, StageWork, Study
+from hplists.trials import Executor, TrainTask
 
 __all__ = [
     "EXPORT_NAME",
@@ -79,8 +82,9 @@ __all__ = [
 ]
 
 STAGES = ("broad", "lists", "reruns", "variants", "baselines")
-MANIFEST = "paper001"  # the store's manifest name of this workflow
+MANIFEST = "paper001"  # the study's name, and its manifest's in the store
 EXPORT_NAME = "nadamw-hplists-cpu"
+DEFAULT_STORE = "stores/study.db"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -150,7 +154,8 @@ class StudyConfig:
         if self.workloads is not None and len(self.workloads) < 2:
             raise InvalidParameterError(f"workloads must name at least 2 base workloads (leave-one-out "
                              f"needs them), got {list(self.workloads)}")
-        known = [b.study for b in bl.fixed_baselines(n=self.k)] + list(self.bo_studies.values())
+        known = [b.study_at(self.k) for b in bl.baselines() if b.points is not None]
+        known += list(self.bo_studies.values())
         for b in self.baselines or ():
             check_choice("baselines", b, known)
 
@@ -177,7 +182,7 @@ class StudyConfig:
     @property
     def bo_studies(self) -> dict[int, str]:
         """Budget -> study of each Bayesian-optimization baseline."""
-        return {n: bl.BAYESOPT_STUDIES.get(n, f"baseline/bo-gp-{n}") for n in self.bo_budgets}
+        return {n: bl.bayesopt_study(n) for n in self.bo_budgets}
 
     def to_json(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -226,8 +231,7 @@ class StudyLists:
 
     def to_json(self) -> dict[str, Any]:
         """The lists as plain JSON (sample indices, points, costs, held-out fractions)."""
-        def frac(x: float) -> float | str:
-            return x if math.isfinite(x) else "inf"
+        frac = encode_float  # inf: "Infinity" (hplists.json_numbers)
 
         return {
             "workloads": list(self.matrix.names),
@@ -247,20 +251,8 @@ class StudyLists:
         }
 
 
-@dataclasses.dataclass(frozen=True)
-class StageResult:
-    """What one stage did: trials trained, diverged and failed, and those already done."""
-
-    stage: str
-    trained: int = 0
-    diverged: int = 0
-    failed: int = 0
-    already_done: int = 0
-    studies: tuple[str, ...] = ()
-
-
-class StudyWorkflow:
-    """The study over one trial store (see the module docstring for the stages).
+class StudyWorkflow(Study):
+    """The study over one trial store (see the module docstring).
 
     Args:
         store: the trial store (e.g. :func:`hplists.store.open_store`).
@@ -269,9 +261,11 @@ class StudyWorkflow:
             (metric, direction, target, budget) for workloads whose target is
             not in the package's targets file, or to override it.
         executor: where trials train (default: this process; see
-            :mod:`hplists.study.runner` and :mod:`hplists.study.ray_runner`).
+            :mod:`hplists.trials.executors` and :mod:`hplists.trials.ray`).
         progress: ``True`` for a rich progress bar with ETA per stage, or a
             function called with ``(stage, steps_done, steps_total)``.
+        timing_stores: further stores whose recorded trials give the plan's
+            seconds per step.
 
     Example:
         >>> import os, tempfile
@@ -282,35 +276,24 @@ class StudyWorkflow:
         (['broad'], 400)
     """
 
+    name = MANIFEST
+    stages = STAGES
+    default_store = DEFAULT_STORE
+    config_class = StudyConfig
+    min_workloads = 2
+
     def __init__(self, store: TrialStore, config: StudyConfig | None = None, *,
                  specs: Mapping[str, WorkloadSpec] | None = None,
                  executor: Executor | None = None,
-                 progress: bool | StepProgressFn | None = None) -> None:
-        self.store = store
-        self.config = config or StudyConfig()
-        self._specs = dict(specs or {})
-        self.executor = executor
-        self._bar = _Bar(progress)
-        self._workloads: list[Any] | None = None
+                 progress: bool | StepProgressFn | None = None,
+                 timing_stores: Sequence[Any] = ()) -> None:
+        super().__init__(store, config, specs=specs, executor=executor, progress=progress,
+                         timing_stores=timing_stores)
+        self.config: StudyConfig
         self._variants: list[Any] | None = None
+        self._planned_lists: dict[str, StudyLists | None] | None = None
 
     # ----------------------------------------------------------------------------- workloads
-
-    @property
-    def workloads(self) -> list[Any]:
-        """The base workloads (instances), in the configured order."""
-        if self._workloads is None:
-            from hplists.workloads.registry import get_workload, workload_names
-
-            names = self.config.workloads or tuple(workload_names(variants=False))
-            if len(names) < 2:
-                raise InvalidParameterError(f"the study needs at least 2 base workloads, found {list(names)}")
-            self._workloads = [get_workload(n) for n in names]
-            variants = [w.name for w in self._workloads if w.base is not None]
-            if variants:
-                raise InvalidParameterError(f"workloads must be base workloads; {variants} are variants "
-                                 "(pass them as variants)")
-        return self._workloads
 
     @property
     def variants(self) -> list[Any]:
@@ -330,11 +313,19 @@ class StudyWorkflow:
                                  "base workloads")
         return self._variants
 
+    def timed_workloads(self) -> list[Any]:
+        """The base workloads and the variants (the plan estimates each one's time)."""
+        return [*self.workloads, *self.variants]
+
     def specs(self, names: Sequence[str]) -> dict[str, WorkloadSpec]:
         """Metric, direction, target and budget of each workload (given specs first)."""
         from hplists.scoring.specs import resolve_specs
 
-        return resolve_specs(names, self._specs)
+        return resolve_specs(names, self.given_specs)
+
+    def check_ready(self, stages: Sequence[str]) -> None:
+        """:meth:`check_targets`: the lists need every base workload's target."""
+        self.check_targets(stages)
 
     def check_targets(self, stages: Sequence[str]) -> None:
         """A clear error, before anything trains, if a stage needs targets that are missing.
@@ -412,14 +403,23 @@ class StudyWorkflow:
                           tuple(i for i, _ in pts))
                 for v in self.variants for s in self.config.rerun_seeds]
 
-    def _fixed_baselines(self) -> list[bl.FixedBaseline]:
+    def baselines(self) -> list[bl.Baseline]:
+        """The baselines of known points this study runs, in order (their records)."""
         cfg = self.config
-        all_fixed = [dataclasses.replace(b, points=tuple(resolve_sample(self.store, b.study,
-                                                                        b.points)))
-                     for b in bl.fixed_baselines(random_seed=cfg.random_seed, n=cfg.k)]
-        if cfg.baselines is None:
-            return all_fixed
-        return [b for b in all_fixed if b.study in cfg.baselines]
+        return [b for b in bl.baselines() if b.points is not None
+                and (cfg.baselines is None or b.study_at(cfg.k) in cfg.baselines)]
+
+    def fixed_baselines(self) -> list[bl.FixedBaseline]:
+        """:meth:`baselines` with their points, as the store recorded them
+        (:mod:`hplists.study.samples`)."""
+        cfg = self.config
+        setup = bl.BaselineSetup(cfg.k, cfg.random_seed)
+        out = []
+        for b in self.baselines():
+            fixed = b.fixed(setup)
+            out.append(dataclasses.replace(fixed, points=tuple(
+                resolve_sample(self.store, fixed.study, fixed.points))))
+        return out
 
     def _bo_budgets(self) -> list[int]:
         cfg = self.config
@@ -431,32 +431,68 @@ class StudyWorkflow:
         # Workload-major: the engine keeps a workload's data and compiled programs cached.
         return [TrainTask(b.study, w, s, b.points, tuple(range(len(b.points))),
                           update_rule=b.update_rule)
-                for w in self.workloads for b in self._fixed_baselines()
+                for w in self.workloads for b in self.fixed_baselines()
                 for s in self.config.rerun_seeds]
 
-    def _bo_source(self) -> BayesOptSource | None:
+    def _bo_runs(self) -> SearchRuns | None:
+        """The Bayesian-optimization runs of the largest budget (smaller ones are its prefixes)."""
         budgets = self._bo_budgets()
         if not budgets:
             return None
         cfg = self.config
-        return BayesOptSource(self.store, cfg.bo_studies[max(budgets)], self.workloads,
-                              cfg.rerun_seeds, max(budgets), space=CALIBRATION_SPACE,
-                              n_startup_trials=cfg.bo_startup_trials,
-                              sampler_seed=cfg.bo_sampler_seed)
+        top = max(budgets)
 
-    def _execute(self, stage: str, sources: Sequence[Source], studies: Sequence[str],
-                 already: int) -> StageResult:
-        total = sum(s.remaining_work() for s in sources)
-        tick = self._bar.start(stage, total)
-        counts = {"trained": 0, "diverged": 0, "failed": 0}
+        def source(workloads: Sequence[Any]) -> BayesOptSource:
+            return BayesOptSource(self.store, cfg.bo_studies[top], workloads, cfg.rerun_seeds,
+                                  top, space=CALIBRATION_SPACE,
+                                  n_startup_trials=cfg.bo_startup_trials,
+                                  sampler_seed=cfg.bo_sampler_seed)
+
+        return SearchRuns(cfg.bo_studies[top], tuple(self.workloads), cfg.rerun_seeds, top,
+                          source)
+
+    # ------------------------------------------------------------------------- stage work
+
+    def stage_work(self, stage: str) -> StageWork | None:
+        """What ``stage`` trains: the reruns and variants from the lists when the broad study
+        is complete, else an upper bound (``exact=False``); ``lists`` trains nothing."""
+        check_choice("stage", stage, STAGES)
+        if stage == "lists":
+            return None
+        if stage == "broad":
+            return StageWork(stage, tuple(self._broad_tasks()),
+                             studies=(self.config.broad_study,))
+        if stage in ("reruns", "variants"):
+            lists = self._lists_if_built()
+            if lists is None:
+                return StageWork(stage, tuple(self._upper_bound_tasks(stage)), exact=False,
+                                 studies=(self._stage_study(stage),))
+            return self._lists_work(stage, lists)
+        tasks = tuple(self._baseline_tasks())
+        bo = self._bo_runs()
+        studies = (*sorted({t.study for t in tasks}),
+                   *(self.config.bo_studies[n] for n in self._bo_budgets()))
+        return StageWork(stage, tasks, () if bo is None else (bo,), studies=studies)
+
+    def _stage_study(self, stage: str) -> str:
+        return self.config.reruns_study if stage == "reruns" else self.config.variants_study
+
+    def _lists_work(self, stage: str, lists: StudyLists) -> StageWork:
+        tasks = self._rerun_tasks(lists) if stage == "reruns" else self._variant_tasks(lists)
+        return StageWork(stage, tuple(tasks), studies=(self._stage_study(stage),))
+
+    def _lists_if_built(self) -> StudyLists | None:
+        """The lists, or ``None`` while the broad study is not complete (once per plan)."""
+        cache = self._planned_lists
+        if cache is not None and "lists" in cache:
+            return cache["lists"]
         try:
-            for source in sources:
-                got = run(self.store, source, self.executor, progress=tick, retry_errors=True)
-                for k in counts:
-                    counts[k] += got[k]
-        finally:
-            self._bar.stop()
-        return StageResult(stage, already_done=already, studies=tuple(studies), **counts)
+            lists: StudyLists | None = self.lists()
+        except ValueError:
+            lists = None
+        if cache is not None:
+            cache["lists"] = lists
+        return lists
 
     def run_stage(self, stage: str, lists: StudyLists | None = None) -> StageResult:
         """Runs one stage (``lists`` trains nothing; it checks that the lists can be built)."""
@@ -464,54 +500,26 @@ class StudyWorkflow:
         if stage == "lists":
             self.lists()
             return StageResult("lists")
-        if stage == "broad":
-            source = StaticSource(self.store, self._broad_tasks())
-            return self._execute(stage, [source], [self.config.broad_study], source.skipped)
         if stage in ("reruns", "variants"):
-            lists = lists or self.lists()
-            if stage == "reruns":
-                tasks, study = self._rerun_tasks(lists), self.config.reruns_study
-            else:
-                tasks, study = self._variant_tasks(lists), self.config.variants_study
-            source = StaticSource(self.store, tasks)
-            return self._execute(stage, [source], [study], source.skipped)
-        fixed = StaticSource(self.store, self._baseline_tasks())
-        bo = self._bo_source()
-        sources: list[Source] = [fixed] + ([bo] if bo is not None else [])
-        studies = [b.study for b in self._fixed_baselines()]
-        studies += [self.config.bo_studies[n] for n in self._bo_budgets()]
-        already = fixed.skipped
-        if bo is not None:
-            already += bo.n_trials * len(self.workloads) * self.config.seeds \
-                - bo.remaining_trials()
-        result = self._execute(stage, sources, studies, already)
-        if bo is not None:
-            top = max(self._bo_budgets())
-            for n in self._bo_budgets():
-                if n < top:
-                    copy_prefix(self.store, self.config.bo_studies[top],
+            return self.execute(self._lists_work(stage, lists or self.lists()))
+        result = super().run_stage(stage)
+        if stage == "baselines":  # the smaller BO budgets: prefixes of the largest one's runs
+            budgets = self._bo_budgets()
+            for n in budgets:
+                if n < max(budgets):
+                    copy_prefix(self.store, self.config.bo_studies[max(budgets)],
                                 self.config.bo_studies[n], n)
         return result
 
-    def run(self, stages: Sequence[str] = STAGES, *,
-            callback: Callable[[StageResult], None] | None = None) -> list[StageResult]:
-        """Runs the stages in the workflow's order; resumable at any point.
-
-        ``callback`` is called with each stage's result as soon as it is done.
-        """
-        stages = [check_choice("stage", s, STAGES) for s in stages]
-        self.check_targets(stages)
-        self.store.record_manifest(MANIFEST, self.manifest())
-        out, lists = [], None
+    def run_stages(self, stages: Sequence[str]) -> Iterator[StageResult]:
+        """Runs ``stages`` in the workflow's order; the reruns and variants share the lists."""
+        lists = None
         for stage in STAGES:
             if stage not in stages:
                 continue
             if stage in ("reruns", "variants") and lists is None:
                 lists = self.lists()
-            out.append(self.run_stage(stage, lists))
-            if callback is not None:
-                callback(out[-1])
-        return out
+            yield self.run_stage(stage, lists)
 
     def manifest(self) -> dict[str, Any]:
         """What this study runs, as it records it in the store for the report to read.
@@ -531,62 +539,30 @@ class StudyWorkflow:
         cfg = self.config
         studies = {"broad": cfg.broad_study, "reruns": cfg.reruns_study,
                    "variants": cfg.variants_study}
-        for b in self._fixed_baselines():
-            key = "random-5" if b.study.startswith("baseline/random-") else {
-                "baseline/lr-sweep-wd0.5": "lr-wd0.5", "baseline/lr-sweep-wd1e-4": "lr-wd1e-4",
-                "baseline/metz": "metz", "list/nadamw-paper": "nadamw-paper",
-                "list/nadamw-algoperf-baseline": "nadamw-algoperf-baseline"}.get(b.study)
-            if key is not None:
-                studies[f"baseline:{key}"] = b.study
+        for b in self.baselines():
+            studies[f"baseline:{b.key}"] = b.study_at(cfg.k)
+        bo_keys = {b.bo_budget: b.key for b in bl.baselines() if b.bo_budget is not None}
         for n in self._bo_budgets():
-            if n in (5, 10):
-                studies[f"baseline:bo-{n}"] = cfg.bo_studies[n]
+            if n in bo_keys:
+                studies[f"baseline:{bo_keys[n]}"] = cfg.bo_studies[n]
         return {"workflow": "paper001", "studies": studies, "k": cfg.k, "tau": cfg.tau,
                 "points": cfg.points, "seeds": cfg.seeds, "bo_budgets": list(cfg.bo_budgets),
                 "hplists": __version__}
 
     # ----------------------------------------------------------------------------------- plan
 
-    def plan(self, stages: Sequence[str] = STAGES) -> list[StagePlan]:
+    def plan(self, stages: Sequence[str] | None = None) -> list[StagePlan]:
         """Trials each stage needs, how many are finished, and an estimate of the time left.
 
         Stages that depend on the lists are planned from the lists when the
         broad study is complete, else with an upper bound (``exact=False``).
-        Time estimates use the mean recorded seconds per step of each workload
-        in the store, times the recorded runs' wall-clock overhead
-        (:func:`hplists.study.workloads_table.estimated_seconds_per_step`);
-        ``None`` without any.
+        Time estimates: :meth:`~hplists.study.staged.Study.seconds_per_step`.
         """
-        stages = [check_choice("stage", s, STAGES) for s in stages]
-        seconds = self._seconds_per_step()
-        lists = None
-        if any(s in stages for s in ("reruns", "variants")):
-            try:
-                lists = self.lists()
-            except ValueError:
-                lists = None
-        out = []
-        for stage in stages:
-            if stage == "lists":
-                continue
-            exact = True
-            bo_trials = 0
-            if stage == "broad":
-                tasks = self._broad_tasks()
-            elif stage in ("reruns", "variants"):
-                if lists is not None:
-                    tasks = (self._rerun_tasks(lists) if stage == "reruns"
-                             else self._variant_tasks(lists))
-                else:
-                    exact = False
-                    tasks = self._upper_bound_tasks(stage)
-            else:
-                tasks = self._baseline_tasks()
-                budgets = self._bo_budgets()
-                if budgets:
-                    bo_trials = max(budgets) * len(self.workloads) * self.config.seeds
-            out.append(self._plan_tasks(stage, tasks, exact, bo_trials, seconds))
-        return out
+        self._planned_lists = {}  # the lists are built once for the whole plan
+        try:
+            return super().plan(stages)
+        finally:
+            self._planned_lists = None
 
     def _upper_bound_tasks(self, stage: str) -> list[TrainTask]:
         cfg = self.config
@@ -598,43 +574,6 @@ class StudyWorkflow:
         both = tuple(self.broad_points()[: 2 * cfg.k])
         return [TrainTask(cfg.reruns_study, w, s, both, tuple(range(len(both))))
                 for w in self.workloads for s in cfg.rerun_seeds]
-
-    def _plan_tasks(self, stage: str, tasks: Sequence[TrainTask], exact: bool, bo_trials: int,
-                    seconds: Mapping[str, float]) -> StagePlan:
-        trials = sum(len(t.points) for t in tasks) + bo_trials
-        done = 0
-        if exact:
-            done = StaticSource(self.store, tasks).skipped
-            if bo_trials:
-                bo = self._bo_source()
-                assert bo is not None
-                done += bo_trials - bo.remaining_trials()
-        left_work: dict[str, int] = {}
-        for t in tasks:
-            left_work[t.workload.name] = left_work.get(t.workload.name, 0) + t.work
-        if bo_trials:
-            for w in self.workloads:
-                left_work[w.name] = left_work.get(w.name, 0) + (
-                    max(self._bo_budgets()) * self.config.seeds * w.step_budget)
-        scale = (trials - done) / trials if trials else 0.0
-        est: float | None = 0.0
-        for name, steps in left_work.items():
-            if name not in seconds:
-                est = None
-                break
-            assert est is not None
-            est += steps * scale * seconds[name]
-        studies = sorted({t.study for t in tasks})
-        if stage == "baselines":
-            studies += [self.config.bo_studies[n] for n in self._bo_budgets()]
-        return StagePlan(stage, tuple(studies), trials, done, exact, est)
-
-    def _seconds_per_step(self) -> dict[str, float]:
-        """Wall seconds per step of each workload, for the plan's estimates
-        (:func:`hplists.study.workloads_table.estimated_seconds_per_step`)."""
-        from hplists.study.workloads_table import estimated_seconds_per_step
-
-        return estimated_seconds_per_step([self.store], [*self.workloads, *self.variants])
 
     # -------------------------------------------------------------------------------- export
 
@@ -675,7 +614,7 @@ class StudyWorkflow:
             "workloads": names,
             "workload_versions": {w.name: w.version for w in self.workloads},
             "targets": {n: specs[n].to_dict() for n in names},
-            "step_fractions": {n: (float(f) if math.isfinite(f) else "inf")
+            "step_fractions": {n: encode_float(float(f))
                                for n, f in zip(names, lists.final.fractions, strict=True)},
             "trained": int(lists.final.trained[-1]),
             "date": datetime.datetime.now(datetime.UTC).date().isoformat(),
@@ -704,6 +643,11 @@ class StudyWorkflow:
         atomic_write(path, json.dumps(payload, indent=2) + "\n")
         return named, path
 
+    def export_lists(self, output: str | Path | None = None, *, overwrite: bool = False,
+                     name: str = EXPORT_NAME) -> list[str]:
+        """:meth:`export_list`: the final list as one named list file; its path."""
+        return [str(self.export_list(output, name=name, overwrite=overwrite)[1])]
+
 
 def package_list_path(name: str) -> Path:
     """Where the package ships the named list ``name`` (``hplists/lists/data/<name>.json``).
@@ -715,25 +659,3 @@ def package_list_path(name: str) -> Path:
     from importlib import resources
 
     return Path(str(resources.files("hplists.lists.data").joinpath(f"{name}.json")))
-
-
-@dataclasses.dataclass(frozen=True)
-class StagePlan:
-    """Trials a stage needs.
-
-    Attributes:
-        stage: the stage.
-        studies: the studies its trials go to.
-        trials: trials it needs.
-        done: trials already finished.
-        exact: ``False`` when the counts are upper bounds (lists not built yet).
-        seconds_left: estimated wall seconds left (``None``: no recorded trials to
-            estimate from).
-    """
-
-    stage: str
-    studies: tuple[str, ...]
-    trials: int
-    done: int
-    exact: bool
-    seconds_left: float | None

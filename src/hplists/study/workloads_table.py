@@ -26,17 +26,14 @@ from __future__ import annotations
 import datetime
 import math
 import os
-import re
 from collections import defaultdict
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from hplists._files import atomic_write
 from hplists.curves import Status
-from hplists.exceptions import InvalidParameterError
+from hplists.markdown_sections import update_file
 
 __all__ = ["END", "START", "estimated_seconds_per_step", "seconds_per_step", "to_markdown",
            "update_markdown", "wall_clock_factor", "workloads_table"]
@@ -236,16 +233,4 @@ def update_markdown(path: str | os.PathLike[str], table: str, *, start: str = ST
         >>> update_markdown(p, "new"), open(p).read()
         (True, '# x\\n<!-- workloads-table:start -->\\nnew\\n<!-- workloads-table:end -->\\nrest\\n')
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InvalidParameterError(f"{str(path)!r} does not exist")
-    text = path.read_text()
-    pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.DOTALL)
-    if not pattern.search(text):
-        raise InvalidParameterError(f"{str(path)!r} has no {start} ... {end} markers; add them where the "
-                         "table belongs")
-    new = pattern.sub(lambda _: f"{start}\n{table}\n{end}", text, count=1)
-    if new == text:
-        return False
-    atomic_write(path, new)
-    return True
+    return update_file(path, table, start, end)

@@ -39,16 +39,66 @@ _loaded = False
 
 
 def register(cls: type[Workload]) -> type[Workload]:
-    """Class decorator: makes ``cls`` available as ``get_workload(cls.name)``."""
+    """Class decorator: makes ``cls`` available as ``get_workload(cls.name)``.
+
+    The class is checked here, once, against the contract of
+    :class:`~hplists.workloads.spec.Workload`: a missing method or attribute
+    is an error at registration, not a failure minutes into training.
+
+    Example:
+        >>> from hplists.workloads.spec import Workload
+        >>> class Half(Workload):
+        ...     name = "half-written"
+        >>> register(Half)
+        Traceback (most recent call last):
+        ...
+        hplists.exceptions.InvalidParameterError: workload 'half-written' (class Half) does not implement ['run']; ...
+    """
+    if not isinstance(cls, type) or not issubclass(cls, Workload):
+        raise InvalidParameterError(f"register takes a subclass of hplists.workloads.spec."
+                                    f"Workload (or JaxWorkload), got {cls!r}")
     name = getattr(cls, "name", None)
     if not isinstance(name, str) or not name:
         raise InvalidParameterError(f"workload class {cls.__name__} must set a non-empty `name`")
     if name in _REGISTRY and _REGISTRY[name] is not cls:
         raise InvalidParameterError(f"a different workload is already registered as {name!r}")
-    if getattr(cls, "num_evals", 20) < 20:
-        raise InvalidParameterError(f"workload {name!r}: num_evals must be >= 20, got {cls.num_evals}")
+    _check_class(name, cls)
     _REGISTRY[name] = cls
     return cls
+
+
+def _check_class(name: str, cls: type[Workload]) -> None:
+    import inspect
+
+    from hplists._check import check_int
+    from hplists.metric import Metric
+    from hplists.workloads.spec import REGULARIZERS, JaxWorkload
+
+    where = f"workload {name!r} (class {cls.__name__})"
+    if inspect.isabstract(cls):
+        kind = "JaxWorkload" if issubclass(cls, JaxWorkload) else "Workload"
+        raise InvalidParameterError(
+            f"{where} does not implement {sorted(cls.__abstractmethods__)}; a {kind} needs "
+            f"them (docs/workloads.md)")
+    missing = [a for a in ("metric", "step_budget", "batch_size") if not hasattr(cls, a)]
+    if missing:
+        raise InvalidParameterError(f"{where} must set class attribute(s) {missing}")
+    if not isinstance(cls.metric, Metric):
+        raise InvalidParameterError(f"{where}: metric must be an hplists.metric.Metric, e.g. "
+                                    f"Metric('error_rate', 'min'); got {cls.metric!r}")
+    step_budget = check_int(f"{where}: step_budget", cls.step_budget, low=1)
+    check_int(f"{where}: batch_size", cls.batch_size, low=1)
+    check_int(f"{where}: num_evals", cls.num_evals, low=20, high=max(step_budget, 20))
+    if not isinstance(cls.version, str) or not cls.version:
+        raise InvalidParameterError(f"{where}: version must be a non-empty string, got "
+                                    f"{cls.version!r}")
+    unknown = sorted(set(cls.regularizers) - set(REGULARIZERS))
+    if unknown:
+        raise InvalidParameterError(f"{where}: regularizers {unknown} are not known; allowed "
+                                    f"are {list(REGULARIZERS)}")
+    if cls.base is not None and (not isinstance(cls.base, str) or cls.base == name):
+        raise InvalidParameterError(f"{where}: base must be the name of another workload or "
+                                    f"None, got {cls.base!r}")
 
 
 def _load_builtins() -> None:
@@ -155,5 +205,10 @@ def get_workload(name: str) -> Workload:
     """
     _load_builtins()
     if name not in _REGISTRY:
-        raise InvalidParameterError(f"unknown workload {name!r}; registered workloads are {workload_names()}")
+        import difflib
+
+        close = difflib.get_close_matches(str(name), workload_names(), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise InvalidParameterError(f"unknown workload {name!r}{hint}; registered workloads are "
+                                    f"{workload_names()}")
     return _REGISTRY[name]()

@@ -13,7 +13,7 @@ import json
 from importlib import resources
 from typing import Any
 
-__all__ = ["current_timings", "load_timings", "measured_seconds_per_step", "trial_flops"]
+__all__ = ["current_timings", "load_timings", "measured_seconds_per_step"]
 
 
 def load_timings() -> dict[str, Any]:
@@ -69,45 +69,3 @@ def measured_seconds_per_step() -> dict[str, float]:
 
     return {name: float(t["seconds_per_trial"]) / get_workload(name).step_budget
             for name, t in current_timings().items() if t.get("seconds_per_trial")}
-
-
-def trial_flops(workload: Any, step_budget: int | None = None) -> dict[str, float]:
-    """FLOPs of one trial as XLA counts them: per training step, per evaluation, in total.
-
-    Counted on the single-point programs (``cost_analysis()`` of the compiled
-    step and prediction), so the total is what any batching strategy computes
-    per point: ``step * T + eval * num_evals``.
-    """
-    import jax
-    import numpy as np
-
-    from hplists.hparams import HParams
-    from hplists.workloads.engine.data import _batch_order, _data, _keys
-    from hplists.workloads.engine.points import hp_arrays
-    from hplists.workloads.engine.programs import _default_rule, _make_fns
-    from hplists.workloads.spec import eval_schedule
-
-    total = workload.step_budget if step_budget is None else step_budget
-    rule = _default_rule()
-    hp = {k: v[0] for k, v in hp_arrays(
-        [HParams(1e-3, 0.9, 0.99, warmup_fraction=0.05)], total, workload.regularizers).items()}
-    data = _data(workload)
-    order = _batch_order(0, data.num_train, total, workload.batch_size)
-    init_key, dropout_key = _keys(0)
-    init, step, _, predict = _make_fns(workload, total, rule)
-    state = jax.eval_shape(init, hp, init_key)
-    one_step = jax.jit(lambda s, h, t, o, k: step(np.int32(0), (s, np.float32(0)), h, t, o, k))
-    step_flops = _flops(one_step.lower(state, hp, data.train, order, dropout_key).compile())
-    eval_flops = _flops(jax.jit(predict).lower(state.params, data.valid).compile())
-    # lax.map's loop body is counted once: scale by the number of eval batches.
-    eval_flops *= int(jax.tree.leaves(data.valid)[0].shape[0])
-    n_evals = len(eval_schedule(total, min(workload.num_evals, total)))
-    return {"step": step_flops, "eval": eval_flops,
-            "trial": step_flops * total + eval_flops * n_evals}
-
-
-def _flops(compiled: Any) -> float:
-    cost = compiled.cost_analysis()
-    if isinstance(cost, list):
-        cost = cost[0] if cost else {}
-    return float((cost or {}).get("flops", 0.0))

@@ -74,41 +74,40 @@ What a curve records at each evaluation step ``s``:
 from __future__ import annotations
 
 # The engine, one concept per module: points, device data and randomness, compiled programs,
-# the training loop of a group, worker processes, and the entry points. Private names that
-# worker processes find by reference (pickled functions) and tests use are re-exported too.
-from hplists.workloads.engine.data import _batch_order, _data, _keys  # noqa: F401
-from hplists.workloads.engine.loop import _iter_local, _partition, _run_group  # noqa: F401
+# the training loop of a group, worker processes, FLOP counts, and the entry points. The
+# helpers the modules share are public in their modules; those that reproduce the engine's
+# randomness and default (data, batch order, keys, rule) are re-exported here too.
+from hplists.workloads.engine.data import batch_order, device_data, seed_keys
+from hplists.workloads.engine.flops import trial_flops
 from hplists.workloads.engine.points import hp_arrays, trial_steps
-from hplists.workloads.engine.programs import (  # noqa: F401
-    _PROGRAMS,
+from hplists.workloads.engine.programs import (
     COMPILATION_CACHE_ENV,
-    _default_rule,
-    _Programs,
-    _programs,
     clear_cache,
+    default_rule,
     enable_compilation_cache,
 )
 from hplists.workloads.engine.training import BATCHINGS, iter_train, train
-from hplists.workloads.engine.workers import (  # noqa: F401
+from hplists.workloads.engine.workers import (
     WORKER_XLA_FLAGS,
-    _init_worker,
-    _worker_task,
     init_worker_process,
     shutdown_workers,
     worker_count,
     worker_pids,
 )
-from hplists.workloads.timings import trial_flops
 
 __all__ = [
     "BATCHINGS",
     "COMPILATION_CACHE_ENV",
     "WORKER_XLA_FLAGS",
+    "batch_order",
     "clear_cache",
+    "default_rule",
+    "device_data",
     "enable_compilation_cache",
     "hp_arrays",
     "init_worker_process",
     "iter_train",
+    "seed_keys",
     "shutdown_workers",
     "train",
     "trial_flops",

@@ -13,7 +13,13 @@ from hplists.workloads.spec import JaxWorkload
 
 
 @dataclasses.dataclass
-class _Data:
+class DeviceData:
+    """A workload's datasets on the device, as the compiled programs read them.
+
+    The validation split is padded (with copies of its last example) to whole
+    evaluation batches; ``valid_host`` keeps it unpadded on the host for scoring.
+    """
+
     train: dict[str, Any]  # device arrays
     valid: Any  # device arrays shaped (num_eval_batches, eval_batch, ...)
     valid_host: Mapping[str, np.ndarray]
@@ -21,24 +27,31 @@ class _Data:
     num_valid: int
 
 
-_DATA: collections.OrderedDict[tuple, _Data] = collections.OrderedDict()
+# The device data of the last few workloads, by workload_key (least recently used first).
+DATA_CACHE: collections.OrderedDict[tuple, DeviceData] = collections.OrderedDict()
 _DATA_SLOTS = 3
 
 
-def _workload_key(workload: JaxWorkload) -> tuple:
+def workload_key(workload: JaxWorkload) -> tuple:
+    """What identifies a workload's data and programs in the engine's caches.
+
+    Its class, version, data seed, batch sizes and every instance attribute: two
+    workloads with the same key build the same data and compile the same programs.
+    """
     attrs = tuple(sorted((k, repr(v)) for k, v in vars(workload).items()))
     return (type(workload), workload.version, workload.data_seed, workload.batch_size,
             workload.eval_batch_size, attrs)
 
 
-def _data(workload: JaxWorkload) -> _Data:
+def device_data(workload: JaxWorkload) -> DeviceData:
+    """The workload's datasets on the device, built once and cached in :data:`DATA_CACHE`."""
     import jax
     import jax.numpy as jnp
 
-    key = _workload_key(workload)
-    if key in _DATA:
-        _DATA.move_to_end(key)
-        return _DATA[key]
+    key = workload_key(workload)
+    if key in DATA_CACHE:
+        DATA_CACHE.move_to_end(key)
+        return DATA_CACHE[key]
     ds = workload.make_data()
     n_valid = ds.num_valid
     eb = max(1, min(workload.eval_batch_size, n_valid))
@@ -51,20 +64,20 @@ def _data(workload: JaxWorkload) -> _Data:
             a = np.concatenate([a, np.repeat(a[-1:], pad, axis=0)])
         return a.reshape((nb, eb, *a.shape[1:]))
 
-    data = _Data(
+    data = DeviceData(
         train={k: jnp.asarray(v) for k, v in ds.train.items()},
         valid=jax.tree.map(jnp.asarray, {k: batched(v) for k, v in ds.valid.items()}),
         valid_host=ds.valid,
         num_train=ds.num_train,
         num_valid=n_valid,
     )
-    _DATA[key] = data
-    while len(_DATA) > _DATA_SLOTS:
-        _DATA.popitem(last=False)
+    DATA_CACHE[key] = data
+    while len(DATA_CACHE) > _DATA_SLOTS:
+        DATA_CACHE.popitem(last=False)
     return data
 
 
-def _batch_order(seed: int, num_train: int, steps: int, batch_size: int) -> np.ndarray:
+def batch_order(seed: int, num_train: int, steps: int, batch_size: int) -> np.ndarray:
     """Example indices of every step, shape ``(steps, batch_size)``: epochs of shuffles."""
     rng = np.random.default_rng([seed, 0x0BA7C4])
     need = steps * batch_size
@@ -73,7 +86,8 @@ def _batch_order(seed: int, num_train: int, steps: int, batch_size: int) -> np.n
     return order[:need].reshape(steps, batch_size).astype(np.int32)
 
 
-def _keys(seed: int) -> tuple[Any, Any]:
+def seed_keys(seed: int) -> tuple[Any, Any]:
+    """The JAX keys of a seed: ``(init_key, dropout_key)``, for initial parameters and dropout."""
     import jax
 
     root = jax.random.key(seed)

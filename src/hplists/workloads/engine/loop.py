@@ -15,9 +15,10 @@ from hplists.curves import Curve, Status
 from hplists.exceptions import HplistsError, InvalidParameterError, WorkloadBuildError
 from hplists.hparams import HParams, Point
 from hplists.optim.update_rule import UpdateRule, eval_params_of, static_of
-from hplists.workloads.engine.data import _batch_order, _data, _keys
+from hplists.progress import phase
+from hplists.workloads.engine.data import batch_order, device_data, seed_keys
 from hplists.workloads.engine.points import hp_arrays, trial_steps
-from hplists.workloads.engine.programs import _programs
+from hplists.workloads.engine.programs import compiled_programs
 from hplists.workloads.spec import JaxWorkload, eval_schedule
 
 
@@ -31,9 +32,9 @@ def _unpad(outputs: Any, i: int | np.integer | None, n_valid: int) -> Any:
     return jax.tree.map(cut, outputs)
 
 
-def _run_group(workload: JaxWorkload, points: Sequence[Point], seed: int, total_steps: int,
-               rule: UpdateRule, vmapped: bool, tick: Callable[[int], None],
-               budget: int | None = None) -> list[Curve]:
+def train_group(workload: JaxWorkload, points: Sequence[Point], seed: int, total_steps: int,
+                rule: UpdateRule, vmapped: bool, tick: Callable[[int], None],
+                budget: int | None = None) -> list[Curve]:
     """Trains ``points`` together (vmapped) or one point (not vmapped); returns their curves.
 
     ``total_steps`` is where training (and the rule's schedule) ends; the
@@ -57,10 +58,12 @@ def _run_group(workload: JaxWorkload, points: Sequence[Point], seed: int, total_
         raise InvalidParameterError(f"a sequential group holds one point, got {n}")
     steps = _eval_steps(workload, total_steps, budget)
     hp = hp_arrays(points, total_steps, workload.regularizers)
-    data = _build(workload, "data", lambda: _data(workload))
-    order = _batch_order(seed, data.num_train, total_steps, workload.batch_size)
-    keys = _keys(seed)
-    progs = _programs(workload, total_steps, rule, hp, data, order, keys, vmapped)
+    with phase("preparing data"):
+        data = _build(workload, "data", lambda: device_data(workload))
+    order = batch_order(seed, data.num_train, total_steps, workload.batch_size)
+    keys = seed_keys(seed)
+    with phase("compiling"):
+        progs = compiled_programs(workload, total_steps, rule, hp, data, order, keys, vmapped)
     if not vmapped:
         hp = {k: v[0] for k, v in hp.items()}
     order_dev = jax.device_put(order)
@@ -88,6 +91,8 @@ def _run_group(workload: JaxWorkload, points: Sequence[Point], seed: int, total_
                 continue
             metrics = workload.score(_unpad(outputs, i if vmapped else None, data.num_valid),
                                      data.valid_host)
+            if not rows[i]:
+                _check_metrics(workload, metrics)
             bad = sorted(k for k, v in metrics.items() if not math.isfinite(float(v)))
             if bad or not math.isfinite(float(loss[i])):
                 what = f"validation metric(s) {bad}" if bad else "training loss"
@@ -139,6 +144,16 @@ def _build(workload: JaxWorkload, what: str, fn: Callable[[], Any]) -> Any:
             f"({type(e).__name__}: {e}); no trial of it can train") from e
 
 
+def _check_metrics(workload: JaxWorkload, metrics: Any) -> None:
+    """``score()`` must return a mapping that holds the workload's metric: else nothing is scored."""
+    name = workload.metric.name
+    if not isinstance(metrics, Mapping) or name not in metrics:
+        got = sorted(map(str, metrics)) if isinstance(metrics, Mapping) else type(metrics).__name__
+        raise WorkloadBuildError(
+            f"workload {workload.name!r}: score() returned {got}, which lacks its metric "
+            f"{name!r} (Workload.metric.name); return {{{name!r}: value, ...}}")
+
+
 def _eval_steps(workload: JaxWorkload, total_steps: int, budget: int | None) -> tuple[int, ...]:
     budget = total_steps if budget is None else budget
     steps = [s for s in eval_schedule(budget, min(workload.num_evals, budget)) if s <= total_steps]
@@ -164,19 +179,26 @@ def _metric_names(rows: list[list[dict[str, Any]]]) -> list[str]:
 
 
 
-def _iter_local(workload: JaxWorkload, points: Sequence[Point], seed: int, total_steps: int,
-                rule: UpdateRule, batching: str, tick: Callable[[int], None],
-                budget: int | None = None) -> Iterator[tuple[int, Curve]]:
+def iter_in_process(workload: JaxWorkload, points: Sequence[Point], seed: int,
+                    total_steps: int, rule: UpdateRule, batching: str,
+                    tick: Callable[[int], None], budget: int | None = None
+                    ) -> Iterator[tuple[int, Curve]]:
+    """Trains one program group's points in this process; yields ``(index, curve)`` in order.
+
+    ``batching`` is ``"vmap"`` (groups of ``workload.vmap_size`` points, see
+    :func:`train_group`) or ``"sequential"`` (one point at a time). ``tick(k)``
+    counts ``k`` more steps done.
+    """
     if batching == "vmap":
         size = check_int("vmap_size", getattr(workload, "vmap_size", 16), low=1)
         for lo in range(0, len(points), size):
             chunk = list(points[lo:lo + size])
-            for j, c in enumerate(_run_group(workload, chunk, seed, total_steps, rule, True,
-                                             tick, budget)):
+            for j, c in enumerate(train_group(workload, chunk, seed, total_steps, rule, True,
+                                              tick, budget)):
                 yield lo + j, c
     else:
         for i, p in enumerate(points):
-            yield i, _run_group(workload, [p], seed, total_steps, rule, False, tick, budget)[0]
+            yield i, train_group(workload, [p], seed, total_steps, rule, False, tick, budget)[0]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -194,8 +216,8 @@ class _Bound:
         return eval_params_of(self.rule)
 
 
-def _partition(points: Sequence[Point], step_budget: int, rule: UpdateRule | None
-               ) -> list[tuple[list[int], list[Point], int, Any]]:
+def partition_points(points: Sequence[Point], step_budget: int, rule: UpdateRule | None
+                     ) -> list[tuple[list[int], list[Point], int, Any]]:
     """Groups points that train in one program: same names, trial length and static values.
 
     Returns ``(indices, points, steps, rule)`` per group, in order of first

@@ -9,6 +9,7 @@ import numpy as np
 from hplists._check import check_int, check_real
 from hplists.exceptions import InvalidParameterError
 from hplists.hparams import HParams, Point
+from hplists.method_point import steps_to_run
 from hplists.optim.schedule import warmup_steps
 from hplists.workloads.spec import REGULARIZER_KEYS
 
@@ -33,23 +34,14 @@ def _point_dict(point: Point, index: int) -> dict[str, float]:
 
 
 def trial_steps(point: Point, step_budget: int) -> int:
-    """Steps one trial of ``point`` trains: ``int(h * T)`` for a ``horizon`` ``h``, else ``T``.
+    """Steps one trial of ``point`` trains: :func:`hplists.steps_to_run` of the step budget.
 
     Example:
-        >>> trial_steps({"horizon": 0.33, "beta1": 0.9}, 1200), trial_steps({"beta1": 0.9}, 1200)
-        (396, 1200)
-        >>> trial_steps({"horizon": 1.5}, 100)
-        Traceback (most recent call last):
-        ...
-        hplists.exceptions.InvalidParameterError: horizon must be in (0, 1], got 1.5
+        >>> trial_steps({"horizon": 0.33}, 1200)
+        396
     """
     step_budget = check_int("step_budget", step_budget, low=1)
-    h = point.get("horizon") if isinstance(point, Mapping) else None
-    if h is None:
-        return step_budget
-    h = check_real("horizon", h, 0.0, 1.0, low_open=True)
-    # The epsilon keeps products such as 0.29 * 100 = 28.999999999999996 at 29.
-    return max(1, int(h * step_budget + 1e-9))
+    return steps_to_run(point, step_budget)
 
 
 def hp_arrays(

@@ -13,11 +13,14 @@ import numpy as np
 
 from hplists._check import check_real
 from hplists.optim.update_rule import UpdateRule, eval_params_of
-from hplists.workloads.engine.data import _DATA, _Data, _workload_key
+from hplists.workloads.engine.data import DATA_CACHE, DeviceData, workload_key
 from hplists.workloads.spec import JaxWorkload
 
 
-class _State(NamedTuple):
+class TrainState(NamedTuple):
+    """What the compiled programs carry from step to step: parameters, optimizer state and
+    the divergence bookkeeping (batched along a first axis in a vmapped program)."""
+
     params: Any
     opt_state: Any
     ok: Any  # bool: not diverged
@@ -27,19 +30,26 @@ class _State(NamedTuple):
 
 
 @dataclasses.dataclass
-class _Programs:
+class CompiledPrograms:
+    """The compiled programs of one group: ``init``, ``chunk`` (the steps between two
+    evaluations) and ``predict`` (over the validation split), as :func:`compiled_programs`
+    builds them."""
+
     init: Any
     chunk: Any
     predict: Any
     with_state: bool  # predict takes the optimizer state (the rule's eval_params hook)
 
-    def evaluate(self, state: _State, valid: Any) -> Any:
+    def evaluate(self, state: TrainState, valid: Any) -> Any:
+        """Predictions on ``valid`` at the evaluated parameters (the rule's eval_params)."""
         if self.with_state:
             return self.predict(state.params, valid, state.opt_state)
         return self.predict(state.params, valid)
 
 
-_PROGRAMS: collections.OrderedDict[tuple, _Programs] = collections.OrderedDict()
+# The compiled programs of the last few groups, by workload, budget, rule, hyperparameter
+# names, group size and batch order shape (least recently used first).
+PROGRAM_CACHE: collections.OrderedDict[tuple, CompiledPrograms] = collections.OrderedDict()
 _PROGRAM_SLOTS = 16
 
 # Where compiled programs persist across processes and runs (set to "off" to disable).
@@ -92,15 +102,18 @@ def enable_compilation_cache(path: str | os.PathLike[str] | None = None) -> str 
     return _CACHE_STATE["path"]
 
 
-def _default_rule() -> UpdateRule:
-    from hplists.optax import rule
+def default_rule() -> UpdateRule:
+    """The update rule points train with when none is given: :func:`hplists.optax.rule`
+    (NAdamW with warmup and cosine decay)."""
+    from hplists.optim.optax_nadamw import rule
 
     return rule
 
 
-def _make_fns(workload: JaxWorkload, total_steps: int, rule: UpdateRule,
-              early_exit: bool = False) -> tuple:
-    """Pure single-point functions: init, chunk of steps, predict over the validation split.
+def point_functions(workload: JaxWorkload, total_steps: int, rule: UpdateRule,
+                    early_exit: bool = False) -> tuple:
+    """Pure single-point functions ``(init, step, chunk, predict)``: initial state, one step,
+    the steps between two evaluations, predictions over the validation split.
 
     With ``early_exit`` the chunk stops at a diverged step (a while loop); under
     ``vmap`` a fixed-length loop is cheaper, as a batched while loop would
@@ -113,11 +126,11 @@ def _make_fns(workload: JaxWorkload, total_steps: int, rule: UpdateRule,
     factor = getattr(workload, "divergence_factor", None)
     factor = math.inf if factor is None else check_real("divergence_factor", factor, low=1.0)
 
-    def init(hp: Mapping[str, Any], init_key: Any) -> _State:
+    def init(hp: Mapping[str, Any], init_key: Any) -> TrainState:
         params = workload.init(init_key)
         opt_state = rule(hp, total_steps).init(params)
         nan = jnp.array(jnp.nan, jnp.float32)
-        return _State(params, opt_state, jnp.array(True), jnp.array(0, jnp.int32), nan, nan)
+        return TrainState(params, opt_state, jnp.array(True), jnp.array(0, jnp.int32), nan, nan)
 
     def step(i: Any, carry: tuple, hp: Mapping[str, Any], train: Any, order: Any,
              dropout_key: Any) -> tuple:
@@ -141,7 +154,7 @@ def _make_fns(workload: JaxWorkload, total_steps: int, rule: UpdateRule,
         def keep(new: Any, old: Any) -> Any:
             return jnp.where(ok, new, old)
 
-        new = _State(
+        new = TrainState(
             jax.tree.map(keep, params, state.params),
             jax.tree.map(keep, opt_state, state.opt_state),
             ok,
@@ -151,8 +164,8 @@ def _make_fns(workload: JaxWorkload, total_steps: int, rule: UpdateRule,
         )
         return new, loss_sum + jnp.where(ok, loss, 0.0)
 
-    def chunk(state: _State, hp: Mapping[str, Any], train: Any, order: Any, dropout_key: Any,
-              start: Any, stop: Any) -> tuple[_State, Any]:
+    def chunk(state: TrainState, hp: Mapping[str, Any], train: Any, order: Any, dropout_key: Any,
+              start: Any, stop: Any) -> tuple[TrainState, Any]:
         """Steps ``start+1 .. stop``; returns the state and the mean loss over them."""
         zero = jnp.zeros((), jnp.float32)
         if early_exit:
@@ -177,19 +190,25 @@ def _make_fns(workload: JaxWorkload, total_steps: int, rule: UpdateRule,
     return init, step, chunk, predict
 
 
-def _programs(workload: JaxWorkload, total_steps: int, rule: UpdateRule,
-              hp: Mapping[str, np.ndarray], data: _Data, order: np.ndarray, keys: tuple,
-              vmapped: bool) -> _Programs:
+def compiled_programs(workload: JaxWorkload, total_steps: int, rule: UpdateRule,
+                      hp: Mapping[str, np.ndarray], data: DeviceData, order: np.ndarray,
+                      keys: tuple, vmapped: bool) -> CompiledPrograms:
+    """The programs that train ``hp``'s points on ``workload``: compiled ahead of time once,
+    then taken from :data:`PROGRAM_CACHE`.
+
+    ``vmapped``: one program for all the points of ``hp`` (:func:`jax.vmap`), else a
+    single-point program (``hp``'s arrays hold one point, passed as scalars).
+    """
     import jax
 
     n = len(next(iter(hp.values())))
-    cache_key = (_workload_key(workload), total_steps, rule, tuple(sorted(hp)),
+    cache_key = (workload_key(workload), total_steps, rule, tuple(sorted(hp)),
                  n if vmapped else None, order.shape)
-    if cache_key in _PROGRAMS:
-        _PROGRAMS.move_to_end(cache_key)
-        return _PROGRAMS[cache_key]
+    if cache_key in PROGRAM_CACHE:
+        PROGRAM_CACHE.move_to_end(cache_key)
+        return PROGRAM_CACHE[cache_key]
     enable_compilation_cache()
-    init, _, chunk, predict = _make_fns(workload, total_steps, rule, early_exit=not vmapped)
+    init, _, chunk, predict = point_functions(workload, total_steps, rule, early_exit=not vmapped)
     with_state = eval_params_of(rule) is not None
     if vmapped:
         init = jax.vmap(init, in_axes=(0, None))
@@ -201,7 +220,7 @@ def _programs(workload: JaxWorkload, total_steps: int, rule: UpdateRule,
     init_key, dropout_key = keys
     i32 = jax.ShapeDtypeStruct((), np.int32)
     state_spec = jax.eval_shape(init, hp_spec, init_key)
-    progs = _Programs(
+    progs = CompiledPrograms(
         init=jax.jit(init).lower(hp_spec, init_key).compile(),
         chunk=jax.jit(chunk, donate_argnums=0)
         .lower(state_spec, hp_spec, data.train, order, dropout_key, i32, i32)
@@ -211,13 +230,13 @@ def _programs(workload: JaxWorkload, total_steps: int, rule: UpdateRule,
                  ).compile(),
         with_state=with_state,
     )
-    _PROGRAMS[cache_key] = progs
-    while len(_PROGRAMS) > _PROGRAM_SLOTS:
-        _PROGRAMS.popitem(last=False)
+    PROGRAM_CACHE[cache_key] = progs
+    while len(PROGRAM_CACHE) > _PROGRAM_SLOTS:
+        PROGRAM_CACHE.popitem(last=False)
     return progs
 
 
 def clear_cache() -> None:
     """Forgets cached datasets and compiled programs (e.g. after editing a workload)."""
-    _DATA.clear()
-    _PROGRAMS.clear()
+    DATA_CACHE.clear()
+    PROGRAM_CACHE.clear()

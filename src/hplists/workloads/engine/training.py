@@ -11,10 +11,10 @@ from hplists.exceptions import InvalidParameterError
 from hplists.hparams import Point
 from hplists.optim.update_rule import UpdateRule
 from hplists.progress import StageBar, StepProgressFn
-from hplists.workloads.engine.loop import _iter_local, _partition
+from hplists.workloads.engine.loop import iter_in_process, partition_points
 from hplists.workloads.engine.points import hp_arrays
-from hplists.workloads.engine.programs import _default_rule
-from hplists.workloads.engine.workers import _iter_processes
+from hplists.workloads.engine.programs import default_rule
+from hplists.workloads.engine.workers import iter_in_workers
 from hplists.workloads.spec import JaxWorkload
 
 BATCHINGS = ("vmap", "sequential", "processes", "processes/vmap", "processes/sequential")
@@ -47,7 +47,7 @@ def iter_train(
     points = list(points)
     if not points:
         hp_arrays(points, total, workload.regularizers)  # raises: no points
-    groups = _partition(points, total, update_rule)
+    groups = partition_points(points, total, update_rule)
     for _, pts, steps, _ in groups:  # validate before starting anything
         hp_arrays(pts, steps, workload.regularizers)
     total_work = sum(len(g[0]) * g[2] for g in groups)
@@ -61,10 +61,10 @@ def iter_train(
         for idx, pts, steps, rule in groups:
             budget = None if steps == total else total
             if batching.startswith("processes"):
-                it = _iter_processes(workload, pts, seed, steps, rule, inner, tick, budget)
+                it = iter_in_workers(workload, pts, seed, steps, rule, inner, tick, budget)
             else:
-                it = _iter_local(workload, pts, seed, steps, rule or _default_rule(), batching,
-                                 tick, budget)
+                it = iter_in_process(workload, pts, seed, steps, rule or default_rule(),
+                                     batching, tick, budget)
             for j, curve in it:
                 yield idx[j], curve
     finally:

@@ -15,8 +15,8 @@ from typing import Any
 from hplists.curves import Curve
 from hplists.hparams import Point
 from hplists.optim.update_rule import UpdateRule
-from hplists.workloads.engine.loop import _iter_local
-from hplists.workloads.engine.programs import _default_rule
+from hplists.workloads.engine.loop import iter_in_process
+from hplists.workloads.engine.programs import default_rule
 from hplists.workloads.spec import JaxWorkload
 
 # Flags that make a worker process's XLA:CPU single-threaded, so that one
@@ -62,7 +62,9 @@ def init_worker_process(slot: Any = None) -> None:
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
 
 
-def _init_worker(q: Any, slot: Any = None) -> None:
+def init_engine_worker(q: Any, slot: Any = None) -> None:
+    """The initializer of the engine's own worker processes: :func:`init_worker_process`,
+    and ``q``, the queue on which :func:`run_worker_task` reports its steps."""
     global _WORKER_QUEUE
     init_worker_process(slot)
     _WORKER_QUEUE = q
@@ -75,9 +77,12 @@ def _exit_with_parent(parent: int) -> None:
     os._exit(1)
 
 
-def _worker_task(task: int, workload: JaxWorkload, points: list[Point], seed: int,
-                 total_steps: int, rule: UpdateRule | None, inner: str,
-                 budget: int | None = None) -> list[Curve]:
+def run_worker_task(task: int, workload: JaxWorkload, points: list[Point], seed: int,
+                    total_steps: int, rule: UpdateRule | None, inner: str,
+                    budget: int | None = None) -> list[Curve]:
+    """Trains ``points`` in a worker process (``inner``: ``"vmap"`` or ``"sequential"``);
+    their curves, in order. Steps done are reported as ``(task, steps so far)`` on the
+    worker's queue."""
     done = 0
 
     def tick(k: int) -> None:
@@ -86,9 +91,9 @@ def _worker_task(task: int, workload: JaxWorkload, points: list[Point], seed: in
         if _WORKER_QUEUE is not None:
             _WORKER_QUEUE.put((task, done))
 
-    rule = rule or _default_rule()
-    return [c for _, c in _iter_local(workload, points, seed, total_steps, rule, inner, tick,
-                                      budget)]
+    rule = rule or default_rule()
+    return [c for _, c in iter_in_process(workload, points, seed, total_steps, rule, inner,
+                                          tick, budget)]
 
 
 def worker_count() -> int:
@@ -107,7 +112,7 @@ def _pool() -> tuple[concurrent.futures.ProcessPoolExecutor, Any]:
         ctx = multiprocessing.get_context("spawn")
         _QUEUE = ctx.Queue()
         _POOL = concurrent.futures.ProcessPoolExecutor(
-            worker_count(), mp_context=ctx, initializer=_init_worker,
+            worker_count(), mp_context=ctx, initializer=init_engine_worker,
             initargs=(_QUEUE, ctx.Value("i", 0))
         )
     return _POOL, _QUEUE
@@ -129,10 +134,13 @@ def shutdown_workers() -> None:
     _POOL, _QUEUE = None, None
 
 
-def _iter_processes(workload: JaxWorkload, points: Sequence[Point], seed: int,
+def iter_in_workers(workload: JaxWorkload, points: Sequence[Point], seed: int,
                     total_steps: int, rule: UpdateRule | None, inner: str,
                     tick: Callable[[int], None], budget: int | None = None
                     ) -> Iterator[tuple[int, Curve]]:
+    """Trains one program group's points on the worker processes (:func:`worker_count`), one
+    task per program (a point, or ``vmap_size`` points); yields ``(index, curve)`` as tasks
+    finish. ``tick(k)`` counts ``k`` more steps done."""
     pool, q = _pool()
     n = len(points)
     # One task per program: a point ("sequential") or a group of vmap_size points.
@@ -141,7 +149,7 @@ def _iter_processes(workload: JaxWorkload, points: Sequence[Point], seed: int,
     futures = {}
     try:
         for task, idx in enumerate(groups):
-            fut = pool.submit(_worker_task, task, workload, [points[i] for i in idx], seed,
+            fut = pool.submit(run_worker_task, task, workload, [points[i] for i in idx], seed,
                               total_steps, rule, inner, budget)
             futures[fut] = idx
     except concurrent.futures.process.BrokenProcessPool:

@@ -1,23 +1,30 @@
-"""The claim/run/finish runner: skips what is done, records failures, survives interruption."""
+"""The trial loop (claim/run/finish): skips what is done, records failures, survives interruption;
+runs any task, with or without a store, and stops what its source no longer needs."""
 
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
+import math
 import threading
+import types
+from typing import Any
 
 import numpy as np
 import optax
 import pytest
 
 from helpers.workloads import TinyBlobs
-from hplists.curves import Status
+from hplists.curves import Curve, Status
 from hplists.space import get_space
 from hplists.store import open_store
-from hplists.study.runner import (
+from hplists.store.base import TrialKey, point_id
+from hplists.trials import (
     LocalExecutor,
     PoolExecutor,
     StaticSource,
     TrainTask,
+    claim_trial,
     for_worker,
     resolve_rule,
     run,
@@ -65,7 +72,7 @@ def test_finished_trials_are_skipped_and_only_the_rest_train(store):
 
 def test_a_failing_task_records_errors_and_a_retry_trains_them(store):
     counts = run(store, StaticSource(store, [_task(POINTS[:2],
-                                                   update_rule="test_study_runner:broken_rule")]))
+                                                   update_rule="test_trials_loop:broken_rule")]))
     assert counts == {"trained": 0, "diverged": 0, "failed": 2}
     errors = store.trials(study="s", status="error")
     assert len(errors) == 2 and "broken on purpose" in errors[0].message
@@ -103,11 +110,11 @@ def test_interrupted_run_loses_nothing_and_the_rerun_trains_each_trial_once(stor
 
 
 def test_update_rules_travel_by_name():
-    task = _task(POINTS[:2], update_rule="test_study_runner:sgd_rule")
+    task = _task(POINTS[:2], update_rule="test_trials_loop:sgd_rule")
     curves = run_local(task)
     assert all(c.status is Status.COMPLETE for c in curves)
     with pytest.raises(ValueError, match="cannot be imported"):
-        resolve_rule("test_study_runner:no_such_rule")
+        resolve_rule("test_trials_loop:no_such_rule")
     with pytest.raises(ValueError, match=r"package\.module:function"):
         resolve_rule("sgd_rule")
 
@@ -198,3 +205,95 @@ def test_each_trial_records_the_regularizers_its_workload_applied(store):
         for k, v in applied.items():  # the engine's float32 copy of the same number
             assert np.float32(v) == hp[k][0]
     assert applied == {"dropout_rate": 0.0, "label_smoothing": 0.2}
+
+
+# ------------------------------------------------------------- any task, any source: the loop
+
+
+@dataclasses.dataclass(frozen=True)
+class _Echo:
+    """A task of one trial whose output is its value (a negative one raises); it may wait."""
+
+    study: str
+    value: float
+    gate: Any = None  # a threading.Event it waits for before it ends
+
+    @property
+    def work(self):
+        return 1
+
+    def run(self, tick=None):
+        if self.gate is not None:
+            self.gate.wait(30)
+        if self.value < 0:
+            raise RuntimeError("negative on purpose")
+        return self.value
+
+    def in_worker(self):
+        return self
+
+    def curves(self, output):
+        return [Curve([1], [0.0], [math.nan], {"value": [output]})]
+
+
+class _Listed:
+    """Hands the tasks out in order; after the first result, tasks with a larger value are
+    unwanted when ``stop`` says so."""
+
+    workload = types.SimpleNamespace(name="echo", version="1")
+
+    def __init__(self, store, tasks, stop=None):
+        self.store, self.todo, self.stop, self.seen = store, list(tasks), stop, []
+
+    def remaining_work(self):
+        return len(self.todo)
+
+    def next_task(self, retry_errors):
+        if not self.todo:
+            return None
+        task = self.todo.pop(0)
+        point = {"x": task.value}
+        if self.store is None:
+            return task, [TrialKey(task.study, point_id(point), "echo", 0, "")]
+        return task, [claim_trial(self.store, task.study, point, self.workload, 0, None)]
+
+    def done(self):
+        return not self.todo
+
+    def record(self, task, curves, output):
+        self.seen.append((task.value, output))
+
+    def unwanted(self, task):
+        return self.stop if self.seen and self.stop else None
+
+
+def test_without_a_store_the_loop_records_nothing_and_the_source_gets_every_output():
+    source = _Listed(None, [_Echo("e", 1.0), _Echo("e", -1.0), _Echo("e", 2.0)])
+    assert run(None, source) == {"trained": 2, "diverged": 0, "failed": 1}
+    assert [v for v, _ in source.seen] == [1.0, -1.0, 2.0]
+    assert isinstance(source.seen[1][1], RuntimeError) and source.seen[2][1] == 2.0
+
+
+def test_a_task_its_source_no_longer_needs_is_stopped_and_recorded_with_the_reason(store):
+    gate = threading.Event()
+    source = _Listed(store, [_Echo("u", 1.0), _Echo("u", 2.0, gate)], stop="not needed")
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        counts = run(store, source, PoolExecutor(2, pool=pool))
+        gate.set()
+    assert counts == {"trained": 1, "diverged": 0, "failed": 0}
+    assert source.seen == [(1.0, 1.0)]  # the stopped task's output is dropped
+    by_value = {r.point["x"]: r for r in store.trials(study="u")}
+    assert by_value[1.0].status is Status.COMPLETE
+    assert by_value[2.0].status is Status.ERROR and by_value[2.0].message == "not needed"
+
+
+def test_an_exception_outside_catch_stops_the_run_and_the_trials_in_flight(store):
+    gate = threading.Event()
+    source = _Listed(store, [_Echo("c", 1.0, gate), _Echo("c", -1.0)])
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        with pytest.raises(RuntimeError, match="negative on purpose"):
+            run(store, source, PoolExecutor(2, pool=pool), catch=())
+        gate.set()
+    by_value = {r.point["x"]: r for r in store.trials(study="c")}
+    assert by_value[-1.0].status is Status.ERROR and "negative on purpose" in by_value[-1.0].message
+    assert by_value[1.0].message == "not trained: the run stopped (negative on purpose)"

@@ -1,5 +1,4 @@
-"""The README's "## Use a list" examples run as written (one short, runnable example
-per integration).
+"""docs/use.md's examples run as written (one short, runnable example per integration).
 
 Each ```python block of that section starts with ``# NAME.py: ...``; it is saved as
 ``NAME.py`` in a fresh directory and run there as ``python NAME.py``, as a reader who
@@ -24,16 +23,14 @@ import pytest
 from hplists import get_list
 from hplists.integrations.algoperf import shim
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+USE = Path(__file__).resolve().parents[1] / "docs" / "use.md"
 K = 5  # every block tunes (or loops over) the first 5 points of nadamw-paper
 # Two classes in every block's task: chance is 0.5, and even these short runs learn it.
 LEARNED = 0.6
 
 
 def section() -> str:
-    text = README.read_text(encoding="utf-8")
-    start = text.index("\n## Use a list\n")
-    return text[start:text.index("\n## Build and test lists\n", start)]
+    return USE.read_text(encoding="utf-8")
 
 
 def blocks(language: str) -> list[str]:
@@ -102,7 +99,7 @@ def check_one_point(out: str) -> None:
     assert accuracy and float(accuracy[1]) > LEARNED, out
 
 
-# What each block prints; a block added to or dropped from the README fails
+# What each block prints; a block added to or dropped from docs/use.md fails
 # test_the_section_has_one_python_block_per_integration until it is listed here.
 CHECKS = {
     "torch_loop": check_loop,
@@ -143,7 +140,7 @@ def algoperf_commands() -> list[str]:
 
 
 def run_bash(script: str, cwd: Path) -> None:
-    # `hplists` and `python` as the README's reader has them: those of this environment.
+    # `hplists` and `python` as the page's reader has them: those of this environment.
     env = dict(os.environ, PATH=os.pathsep.join([str(Path(sys.executable).parent),
                                                  os.environ.get("PATH", "")]),
                HPLISTS_CACHE_DIR=str(cwd / "cache"))

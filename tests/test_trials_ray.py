@@ -11,8 +11,8 @@ from hplists.curves import Status
 from hplists.space import get_space
 from hplists.store import open_store
 from hplists.study.bayesopt import BayesOptSource
-from hplists.study.ray_runner import RayExecutor, ray_available
-from hplists.study.runner import StaticSource, TrainTask, run
+from hplists.trials import StaticSource, TrainTask, run
+from hplists.trials.ray import RayExecutor, ray_available
 
 ray = pytest.importorskip("ray")
 pytestmark = pytest.mark.xdist_group("ray")  # one local Ray at a time on 2 cores

@@ -5,7 +5,7 @@ from __future__ import annotations
 from helpers import workloads as sw
 from hplists.curves import Status
 from hplists.store import open_store
-from hplists.study.runner import PoolExecutor, StaticSource, TrainTask, run
+from hplists.trials import PoolExecutor, StaticSource, TrainTask, run
 
 
 def test_a_dead_worker_fails_its_task_and_the_pool_restarts_for_the_next(tmp_path):
@@ -30,7 +30,7 @@ def test_a_dead_worker_fails_its_task_and_the_pool_restarts_for_the_next(tmp_pat
 DRIVER = r"""
 import multiprocessing.resource_tracker as rt, sys, time
 from helpers import workloads as sw
-from hplists.study.runner import PoolExecutor, TrainTask
+from hplists.trials import PoolExecutor, TrainTask
 
 pool = PoolExecutor(2)
 task = TrainTask("s", sw.TinyLine(), 0, ({"die": 0.0},), (0,),

@@ -1,0 +1,94 @@
+"""The README's quick starts run as written, with every shipped list in both frameworks.
+
+Each quick start is saved as a file and run in a fresh process, as a reader who
+copies it would; only its ``LIST`` line changes, to each shipped list and to
+list files of the learning-rate-free kinds (Prodigy with a horizon, Mechanic,
+Schedule-Free), which are read the way ``hplists build -o`` output is. A list
+whose method has no PyTorch implementation that computes its rule is run in
+JAX only, and the test says which and why.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import hplists
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = sorted((ROOT / "tests" / "data" / "lists").glob("*.json"))
+LISTS = [*hplists.available_lists(), *(str(p) for p in EXAMPLES)]
+LIST_LINE = re.compile(r'^LIST, K, T = "nadamw-paper", (\d+), (\d+)', re.MULTILINE)
+
+
+def quick_starts() -> dict[str, str]:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"^```python\n(.*?)^```$", text, flags=re.MULTILINE | re.DOTALL)
+    named = {}
+    for code in blocks:
+        first = re.match(r"# (quickstart_\w+)\.py: ", code)
+        if first:
+            named[first.group(1)] = code
+    return named
+
+
+def test_the_readme_has_a_short_quick_start_per_framework():
+    blocks = quick_starts()
+    assert set(blocks) == {"quickstart_torch", "quickstart_jax"}
+    for name, code in blocks.items():
+        assert len(code.splitlines()) <= 35, name
+        assert LIST_LINE.search(code), f"{name} names its list on one LIST line"
+
+
+def _no_torch_path(method: str) -> str | None:
+    from hplists import torch_lrfree
+
+    if method in ("nadamw", *torch_lrfree.METHODS):
+        return None
+    if method in torch_lrfree.UNSUPPORTED:
+        return torch_lrfree.UNSUPPORTED[method]
+    return f"hplists has no PyTorch implementation of update rule {method!r}"
+
+
+def _run(name: str, list_name: str, tmp_path: Path) -> str:
+    code = LIST_LINE.sub(lambda m: f"LIST, K, T = {list_name!r}, {m.group(1)}, {m.group(2)}",
+                         quick_starts()[name], count=1)
+    (tmp_path / f"{name}.py").write_text(code, encoding="utf-8")
+    env = dict(os.environ, HPLISTS_CACHE_DIR=str(tmp_path / "cache"), OMP_NUM_THREADS="1",
+               PYTHONDONTWRITEBYTECODE="1")
+    proc = subprocess.run([sys.executable, f"{name}.py"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+def _check(out: str, list_name: str) -> None:
+    k = min(5, len(hplists.get_list(list_name)))
+    best = re.search(rf"^{k} of {k} trials; best \(accuracy, max\): point (\d+) with ([0-9.]+)$",
+                     out, flags=re.MULTILINE)
+    assert best, out
+    assert float(best.group(2)) > 0.6, out  # chance is 0.5 on the quick starts' task
+
+
+@pytest.mark.parametrize("list_name", LISTS, ids=lambda n: Path(n).stem)
+def test_jax_quick_start_runs_every_list(list_name, tmp_path):
+    _check(_run("quickstart_jax", list_name, tmp_path), list_name)
+
+
+@pytest.mark.parametrize("list_name", LISTS, ids=lambda n: Path(n).stem)
+def test_torch_quick_start_runs_every_list_with_a_pytorch_rule(list_name, tmp_path):
+    method = hplists.get_list(list_name).optimizer
+    why = _no_torch_path(method)
+    if why is not None:
+        pytest.skip(f"{method}: {why}")
+    from hplists import torch_lrfree
+
+    package = torch_lrfree.PACKAGES.get(method)
+    if package and not package.startswith("hplists"):
+        pytest.importorskip(package.replace("-optimizer", "").replace("-", "_"))
+    _check(_run("quickstart_torch", list_name, tmp_path), list_name)

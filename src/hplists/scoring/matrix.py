@@ -649,19 +649,22 @@ def submission_times_from_store(
     check_choice("best_trial", best_trial, ("algoperf", "min"))
     _check_specs(workloads, specs)
 
-    parts = []
+    names, cols = list(studies), list(workloads)
+    times = np.full((len(names), len(cols)), np.inf)
+    seeds = np.zeros((len(names), len(cols)), dtype=int)
     points: dict[str, dict[str, float]] = {}  # the records given to keep share their points
-    for study in studies:
-        for w in workloads:
+    # A (study, workload) cell needs only its own trials: one at a time, in memory too.
+    for a, study in enumerate(names):
+        for b, w in enumerate(cols):
             sp = specs[w]
             part = store.metric_columns(study, w, sp.metric, sp.mode, sp.target)
             if keep is not None and len(part):
                 part = part.take(np.array([bool(keep(r)) for r in part.records(points)],
                                           dtype=bool))
-            parts.append(part)
-    scores = score_columns(MetricColumns.concat(parts), specs, errors=errors)
-    return submissions_of(scores, list(studies), list(workloads), time=time,
-                          best_trial=best_trial)
+            cell = submissions_of(score_columns(part, specs, errors=errors), [study], [w],
+                                  time=time, best_trial=best_trial)
+            times[a, b], seeds[a, b] = cell.times[0, 0], cell.seeds[0, 0]
+    return Submissions(tuple(names), tuple(cols), times, seeds, time)
 
 
 def submissions_of(scores: ColumnScores, studies: Sequence[str], workloads: Sequence[str], *,

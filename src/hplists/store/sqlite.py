@@ -1017,7 +1017,8 @@ class SQLiteStore(TrialStore):
         parsed = {pid: json.loads(text) for pid, text in texts}
         statuses = {s.value: s for s in Status}
         return [light_record(st, pid, index, parsed[pid], wl, wv, seed, statuses[status], message)
-                for st, pid, index, wl, wv, seed, status, message in rows]
+                for st, pid, index, wl, wv, seed, status, message in rows
+                if pid in parsed]  # as trials(): a trial without its point is left out
 
     def metric_summaries(self, study: str, workload: str, metric: str, mode: str,
                          target: float) -> list[MetricSummary]:
@@ -1095,6 +1096,11 @@ class SQLiteStore(TrialStore):
                     "SELECT p.point_id, p.point FROM points p WHERE p.point_id IN (SELECT "
                     "t.point_id FROM trials t WHERE t.study = ? AND t.workload = ?)",
                     (study, workload)).fetchall())
+        if any(i not in texts for i in ids.tolist()):  # as trials(): a trial without its point
+            table = table[np.isin(table["point_id"], list(texts))]  # (a damaged store) is left out
+            if not table.size:
+                return MetricColumns.empty()
+            ids, point = np.unique(table["point_id"], return_inverse=True)
         versions, version = np.unique(table["version"], return_inverse=True)
         n = table.shape[0]
         columns = {name: table[name] for name in _SUMMARY_ROW.fields or ()}

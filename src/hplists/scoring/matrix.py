@@ -633,6 +633,7 @@ def submission_times_from_store(
     studies: Sequence[str],
     workloads: Sequence[str],
     keep: Callable[[TrialRecord], bool] | None = None,
+    versions: Mapping[str, str] | None = None,
     time: Literal["fraction", "seconds"] = "fraction",
     errors: Literal["raise", "inf"] = "raise",
     best_trial: Literal["algoperf", "min"] = "algoperf",
@@ -642,7 +643,9 @@ def submission_times_from_store(
     The store answers each trial's first hit as columns
     (:meth:`TrialStore.metric_columns`), scored with array operations;
     ``keep`` leaves trials out (e.g. other workload versions than the target's;
-    it is called with each trial's record, without its curve).
+    it is called with each trial's record, without its curve: a Python object
+    per trial). ``versions`` (workload -> version) leaves out the trials of a
+    workload recorded at another version, with array operations only.
     """
     check_choice("time", time, ("fraction", "seconds"))
     check_choice("errors", errors, ("raise", "inf"))
@@ -658,6 +661,8 @@ def submission_times_from_store(
         for b, w in enumerate(cols):
             sp = specs[w]
             part = store.metric_columns(study, w, sp.metric, sp.mode, sp.target)
+            if versions is not None and w in versions and len(part):
+                part = part.take(np.isin(part.version, part.codes("versions", [versions[w]])))
             if keep is not None and len(part):
                 part = part.take(np.array([bool(keep(r)) for r in part.records(points)],
                                           dtype=bool))

@@ -694,6 +694,19 @@ class TrialStore(abc.ABC):
         return MetricColumns.from_summaries(
             self.metric_summaries(study, workload, metric, mode, target))
 
+    def version_counts(self, study: str | None = None) -> dict[tuple[str, str, str], int]:
+        """``(study, workload, workload version) -> trials``, sorted; no record is made.
+
+        What choosing the trials of one workload version needs (``hplists score``
+        leaves out other versions than a target's). This default counts
+        :meth:`headers`; the SQLite store counts in its query.
+        """
+        counts: dict[tuple[str, str, str], int] = {}
+        for r in self.headers(study):
+            key = (r.study, r.workload, str(r.workload_version))
+            counts[key] = counts.get(key, 0) + 1
+        return dict(sorted(counts.items()))
+
     def recorded_points(self, study: str) -> dict[int, list[dict[str, float]]]:
         """Point index -> the distinct points ``study`` recorded at that index, first recorded first.
 

@@ -1112,6 +1112,16 @@ class SQLiteStore(TrialStore):
         return cols.take(np.lexsort((cols.seed, cols.point, cols.point_index,
                                      cols.point_index < 0)))
 
+    def version_counts(self, study: str | None = None) -> dict[tuple[str, str, str], int]:
+        """``(study, workload, workload version) -> trials``, sorted, counted by SQLite."""
+        where, params = self._filter(study, None, None)
+        with self._read_txn() as c:
+            rows = c.execute(
+                "SELECT t.study, t.workload, t.workload_version, COUNT(*) FROM trials t "
+                f"WHERE {where} GROUP BY t.study, t.workload, t.workload_version", params
+            ).fetchall()
+        return {(st, wl, wv): int(n) for st, wl, wv, n in sorted(rows)}
+
     def recorded_points(self, study: str) -> dict[int, list[dict[str, float]]]:
         """Point index -> the distinct points ``study`` recorded there (no curves are read)."""
         with self._read_txn() as c:
@@ -1231,6 +1241,6 @@ class SQLiteStore(TrialStore):
 for _name in ("__init__", "claim", "heartbeat", "finish", "fail", "put", "put_many", "trials",
               "require_trials", "retire", "count", "studies", "workloads", "summary", "events",
               "check", "recorded_points", "manifest", "record_manifest", "metric_summaries",
-              "metric_columns", "headers"):
+              "metric_columns", "headers", "version_counts"):
     setattr(SQLiteStore, _name, _guarded(getattr(SQLiteStore, _name)))
 del _name

@@ -571,8 +571,10 @@ def test_a_failing_compile_falls_back_with_one_warning(broken_compiler, monkeypa
         warnings.simplefilter("always")
         auto, _ = _train(init, grads, state_bits=bits)
         again, _ = _train(init, grads, state_bits=bits)
-    assert [w.category for w in caught] == [RuntimeWarning]
-    assert "compiled='auto'" in str(caught[0].message)
+    # torch's own DeprecationWarnings (its jit, on the first compile of a process) aside
+    ours = [w for w in caught if not issubclass(w.category, DeprecationWarning)]
+    assert [w.category for w in ours] == [RuntimeWarning]
+    assert "compiled='auto'" in str(ours[0].message)
     plain, _ = _train(init, grads, state_bits=bits, compiled=False)
     for a, b, c in zip(auto, again, plain, strict=True):
         assert torch.equal(a, c) and torch.equal(b, c)

@@ -282,3 +282,46 @@ def test_nan_seconds_pick_the_trial_the_rule_picks(edge_store, rule):
         edge_store, specs, studies=["s"], workloads=["w"], time="seconds", errors="inf",
         best_trial=rule, keep=lambda r: r.point_index not in (4, 8, 9))
     np.testing.assert_array_equal(got.times, want)
+
+
+def test_a_trial_whose_point_is_gone_is_left_out_as_trials_leaves_it(tmp_path):
+    """A damaged store: headers and columns hold the trials that trials() gives."""
+    import sqlite3
+
+    path = tmp_path / "s.db"
+    with open_store(path) as store:
+        for i in range(3):
+            store.put("s", HParams(1e-3 * (i + 1), 0.9, 0.99), "w", 0, _curve([0.9, 0.4, 0.2]),
+                      point_index=i)
+        gone = store.trials()[1].point_id
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA foreign_keys=OFF")
+    conn.execute("DELETE FROM points WHERE point_id = ?", (gone,))
+    conn.commit()
+    conn.close()
+    with open_store(path, create=False) as store:
+        want = [r.point_id for r in store.trials()]
+        assert gone not in want and len(want) == 2
+        assert [h.point_id for h in store.headers()] == want
+        assert [r.point_id for r in store.metric_columns("s", "w", "err", "min", 0.5).records()
+                ] == want
+
+
+def test_versions_leave_out_other_versions_as_keep_does(edge_store):
+    specs = {"v": WorkloadSpec("v", "err", "min", 0.5, 30),
+             "w": WorkloadSpec("w", "err", "min", 0.5, 30)}
+    edge_store.put("s", HParams(7e-3, 0.9, 0.99), "v", 1, _curve([0.2, 0.2, 0.2]),
+                   point_index=3, workload_version="3")
+    counts = edge_store.version_counts()
+    assert counts == TrialStore.version_counts(edge_store) == {
+        ("s", "v", "2"): 1, ("s", "v", "3"): 1, ("s", "w", "1"): 26}
+    assert edge_store.version_counts("other") == {}
+    for version, seeds in (("2", [0]), ("3", [1])):
+        by_keep = submission_times_from_store(
+            edge_store, specs, studies=["s"], workloads=["v"], errors="inf",
+            keep=lambda r, version=version: r.workload_version == version)
+        by_versions = submission_times_from_store(
+            edge_store, specs, studies=["s"], workloads=["v"], errors="inf",
+            versions={"v": version})
+        np.testing.assert_array_equal(by_keep.times, by_versions.times)
+        assert by_keep.seeds.tolist() == by_versions.seeds.tolist() == [[len(seeds)]]

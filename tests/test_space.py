@@ -321,7 +321,7 @@ def test_bad_sampling_arguments_are_clear_errors():
     with pytest.raises(ValueError, match="method must be one of 'halton', 'algoperf-halton', "
                        "'random'; got 'sobol'"):
         sample(space, 3, method="sobol")
-    with pytest.raises(ValueError, match="unknown search space 'nadamw'; available spaces"):
+    with pytest.raises(ValueError, match=r"unknown search space 'nadamw' \(did you mean 'nadamw-broad'\?\); available spaces"):
         get_space("nadamw")
 
 

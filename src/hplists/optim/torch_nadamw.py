@@ -1038,7 +1038,7 @@ class WarmupCosineFactor:
                 f"the optimizer has stepped past the end of its schedule ({self.total_steps} "
                 "steps): the learning rate is 0 from there, so these steps train nothing. Stop "
                 f"after {self.total_steps} steps (for a point with a horizon h, "
-                "hplists.torch_lrfree.schedule_steps(point, total_steps) = int(h * "
+                "hplists.steps_to_run(point, total_steps) = int(h * "
                 "total_steps))", stacklevel=2)
         return warmup_cosine_factor(step, self.warmup, self.total_steps)
 

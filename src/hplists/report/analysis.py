@@ -164,7 +164,7 @@ def _median(values: Sequence[float] | np.ndarray) -> float:
 
 
 def _open(path: str | os.PathLike[str]) -> Any:
-    """The store at ``path`` (read only), or the report's error when there is none."""
+    """The existing store at ``path``, or the report's error when there is none."""
     from hplists.store import open_store, store_exists
     from hplists.store.registry import mask_url
 

@@ -633,6 +633,7 @@ def submission_times_from_store(
     studies: Sequence[str],
     workloads: Sequence[str],
     keep: Callable[[TrialRecord], bool] | None = None,
+    versions: Mapping[str, str] | None = None,
     time: Literal["fraction", "seconds"] = "fraction",
     errors: Literal["raise", "inf"] = "raise",
     best_trial: Literal["algoperf", "min"] = "algoperf",
@@ -642,26 +643,33 @@ def submission_times_from_store(
     The store answers each trial's first hit as columns
     (:meth:`TrialStore.metric_columns`), scored with array operations;
     ``keep`` leaves trials out (e.g. other workload versions than the target's;
-    it is called with each trial's record, without its curve).
+    it is called with each trial's record, without its curve: a Python object
+    per trial). ``versions`` (workload -> version) leaves out the trials of a
+    workload recorded at another version, with array operations only.
     """
     check_choice("time", time, ("fraction", "seconds"))
     check_choice("errors", errors, ("raise", "inf"))
     check_choice("best_trial", best_trial, ("algoperf", "min"))
     _check_specs(workloads, specs)
 
-    parts = []
+    names, cols = list(studies), list(workloads)
+    times = np.full((len(names), len(cols)), np.inf)
+    seeds = np.zeros((len(names), len(cols)), dtype=int)
     points: dict[str, dict[str, float]] = {}  # the records given to keep share their points
-    for study in studies:
-        for w in workloads:
+    # A (study, workload) cell needs only its own trials: one at a time, in memory too.
+    for a, study in enumerate(names):
+        for b, w in enumerate(cols):
             sp = specs[w]
             part = store.metric_columns(study, w, sp.metric, sp.mode, sp.target)
+            if versions is not None and w in versions and len(part):
+                part = part.take(np.isin(part.version, part.codes("versions", [versions[w]])))
             if keep is not None and len(part):
                 part = part.take(np.array([bool(keep(r)) for r in part.records(points)],
                                           dtype=bool))
-            parts.append(part)
-    scores = score_columns(MetricColumns.concat(parts), specs, errors=errors)
-    return submissions_of(scores, list(studies), list(workloads), time=time,
-                          best_trial=best_trial)
+            cell = submissions_of(score_columns(part, specs, errors=errors), [study], [w],
+                                  time=time, best_trial=best_trial)
+            times[a, b], seeds[a, b] = cell.times[0, 0], cell.seeds[0, 0]
+    return Submissions(tuple(names), tuple(cols), times, seeds, time)
 
 
 def submissions_of(scores: ColumnScores, studies: Sequence[str], workloads: Sequence[str], *,

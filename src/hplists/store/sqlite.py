@@ -1017,7 +1017,8 @@ class SQLiteStore(TrialStore):
         parsed = {pid: json.loads(text) for pid, text in texts}
         statuses = {s.value: s for s in Status}
         return [light_record(st, pid, index, parsed[pid], wl, wv, seed, statuses[status], message)
-                for st, pid, index, wl, wv, seed, status, message in rows]
+                for st, pid, index, wl, wv, seed, status, message in rows
+                if pid in parsed]  # as trials(): a trial without its point is left out
 
     def metric_summaries(self, study: str, workload: str, metric: str, mode: str,
                          target: float) -> list[MetricSummary]:
@@ -1095,6 +1096,11 @@ class SQLiteStore(TrialStore):
                     "SELECT p.point_id, p.point FROM points p WHERE p.point_id IN (SELECT "
                     "t.point_id FROM trials t WHERE t.study = ? AND t.workload = ?)",
                     (study, workload)).fetchall())
+        if any(i not in texts for i in ids.tolist()):  # as trials(): a trial without its point
+            table = table[np.isin(table["point_id"], list(texts))]  # (a damaged store) is left out
+            if not table.size:
+                return MetricColumns.empty()
+            ids, point = np.unique(table["point_id"], return_inverse=True)
         versions, version = np.unique(table["version"], return_inverse=True)
         n = table.shape[0]
         columns = {name: table[name] for name in _SUMMARY_ROW.fields or ()}
@@ -1105,6 +1111,16 @@ class SQLiteStore(TrialStore):
         # trials' order: point index (unindexed last), point id (codes are in id order), seed
         return cols.take(np.lexsort((cols.seed, cols.point, cols.point_index,
                                      cols.point_index < 0)))
+
+    def version_counts(self, study: str | None = None) -> dict[tuple[str, str, str], int]:
+        """``(study, workload, workload version) -> trials``, sorted, counted by SQLite."""
+        where, params = self._filter(study, None, None)
+        with self._read_txn() as c:
+            rows = c.execute(
+                "SELECT t.study, t.workload, t.workload_version, COUNT(*) FROM trials t "
+                f"WHERE {where} GROUP BY t.study, t.workload, t.workload_version", params
+            ).fetchall()
+        return {(st, wl, wv): int(n) for st, wl, wv, n in sorted(rows)}
 
     def recorded_points(self, study: str) -> dict[int, list[dict[str, float]]]:
         """Point index -> the distinct points ``study`` recorded there (no curves are read)."""
@@ -1225,6 +1241,6 @@ class SQLiteStore(TrialStore):
 for _name in ("__init__", "claim", "heartbeat", "finish", "fail", "put", "put_many", "trials",
               "require_trials", "retire", "count", "studies", "workloads", "summary", "events",
               "check", "recorded_points", "manifest", "record_manifest", "metric_summaries",
-              "metric_columns", "headers"):
+              "metric_columns", "headers", "version_counts"):
     setattr(SQLiteStore, _name, _guarded(getattr(SQLiteStore, _name)))
 del _name

@@ -76,6 +76,7 @@ them with a zero gradient.
 
 from __future__ import annotations
 
+import abc
 import math
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -146,7 +147,7 @@ def _validate(group: dict[str, Any], algoperf: bool) -> None:
         check_real("r", group["r"], 0.0)
 
 
-class _ScheduleFreeBase(torch.optim.Optimizer):
+class _ScheduleFreeBase(torch.optim.Optimizer, abc.ABC):
     """What the two classes share: validation, groups, the train/eval switch."""
 
     _algoperf = False
@@ -181,11 +182,13 @@ class _ScheduleFreeBase(torch.optim.Optimizer):
                                "evaluation average x; call optimizer.train() before training "
                                "and optimizer.eval() before evaluating")
 
+    @abc.abstractmethod
     def _to_eval(self, group: dict[str, Any], p: torch.Tensor) -> None:
-        raise NotImplementedError
+        """Swaps ``p`` from the trained sequence y to the average x (each variant keeps its own)."""
 
+    @abc.abstractmethod
     def _to_train(self, group: dict[str, Any], p: torch.Tensor) -> None:
-        raise NotImplementedError
+        """Swaps ``p`` back from x to y."""
 
     @torch.no_grad()
     def eval(self) -> None:

@@ -478,7 +478,7 @@ def test_schedule_free_steps_only_in_train_mode():
 def test_the_pytorch_paths_are_derived_from_the_method_records():
     """Each method says once what computes it in PyTorch, or why nothing does: the facade's
     packages and refusals are those records, so the docs' table and the facade cannot differ."""
-    from hplists.optim.lrfree_methods import METHODS, VARIANTS
+    from hplists.optim.lrfree import METHODS, VARIANTS
 
     for m in METHODS.values():
         if m.torch:
@@ -489,3 +489,16 @@ def test_the_pytorch_paths_are_derived_from_the_method_records():
     for variant, method in VARIANTS.items():
         assert torch_lrfree.PACKAGES[variant] == METHODS[method].torch
     assert set(torch_lrfree.METHODS) == set(torch_lrfree.PACKAGES)
+
+
+def test_the_pytorch_facade_and_the_method_records_import_no_jax():
+    """A PyTorch user needs neither JAX nor optax: the method records live beside the optax
+    rules, which import optax only when a rule is built."""
+    import subprocess
+    import sys
+
+    code = ("import sys, hplists.torch_lrfree, hplists.optim.lrfree as m; "
+            "assert m.METHODS and m.TAKES; "
+            "print(sorted(k for k in ('jax', 'optax', 'flax') if k in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -66,7 +66,7 @@ from torch.optim.lr_scheduler import LambdaLR
 from hplists._check import check_choice, check_int, check_real
 from hplists.exceptions import InvalidParameterError
 from hplists.method_point import steps_to_run
-from hplists.optim import lrfree_methods as lrfree
+from hplists.optim import lrfree
 from hplists.optim.torch_nadamw import WarmupCosineFactor
 
 __all__ = ["METHODS", "PACKAGES", "UNSUPPORTED", "ConstantFactor", "build", "schedule_steps"]

@@ -264,7 +264,7 @@ class PostgresStore(SQLTrialStore):
     """
 
     FOR_UPDATE = " FOR UPDATE"
-    FINITE = "m.value > '-Infinity'::float8 AND m.value < 'Infinity'::float8"
+    DIALECT = "postgresql"
 
     def __init__(
         self,

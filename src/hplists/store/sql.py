@@ -39,6 +39,7 @@ from hplists._check import check_choice, check_real
 from hplists.curves import Curve, Status
 from hplists.exceptions import DataError, InvalidParameterError
 from hplists.hparams import HParams
+from hplists.metric import first_hit_sql
 from hplists.store._common import (
     check_version,
     curves_from_rows,
@@ -119,8 +120,8 @@ class SQLTrialStore(TrialStore):
     #: Appended to a ``SELECT`` in a write transaction to lock the rows it reads
     #: (``""`` where a write transaction already holds the whole database).
     FOR_UPDATE = ""
-    #: An SQL condition true when ``m.value`` is a finite number (NaN is stored as NULL).
-    FINITE = "m.value > -9e999 AND m.value < 9e999"
+    #: The SQL dialect of :func:`hplists.metric.first_hit_sql` (how a finite value is tested).
+    DIALECT = "sqlite"
 
     heartbeat_timeout: float
     _host: str
@@ -643,10 +644,9 @@ class SQLTrialStore(TrialStore):
         """
         check_choice("mode", mode, ("min", "max"))
         target = check_real("target", target)
-        # NaN is stored as NULL. A comparison with NULL is NULL, so FINITE is false for NaN.
-        reach, best = ("m.value <= :target", "MIN") if mode == "min" else \
-            ("m.value >= :target", "MAX")
-        finite = self.FINITE
+        # The first hit's definition in SQL (NaN is stored as NULL: never finite, never a hit).
+        hit = first_hit_sql(mode, self.DIALECT)
+        finite = hit.finite
         status = " ".join(f"WHEN '{s.value}' THEN {STATUS_CODE[s]}" for s in Status)
         sql = f"""
             SELECT t.point_id, COALESCE(t.point_index, -1), t.seed, t.workload_version,
@@ -668,8 +668,8 @@ class SQLTrialStore(TrialStore):
             FROM trials t
             LEFT JOIN (SELECT m.trial_id, COUNT(*) AS n,
                               MIN(CASE WHEN {finite} THEN NULL ELSE m.step END) AS nonfinite,
-                              MIN(CASE WHEN {reach} AND {finite} THEN m.step END) AS hit,
-                              {best}(CASE WHEN {finite} THEN m.value END) AS best
+                              {hit.first_step} AS hit,
+                              {hit.best} AS best
                        FROM eval_metrics m
                        WHERE m.trial_id IN (SELECT t2.trial_id FROM trials t2
                                             WHERE t2.study = :study AND t2.workload = :workload)

@@ -24,7 +24,7 @@ from hplists.scoring.matrix import (
     submission_times,
     submission_times_from_store,
 )
-from hplists.scoring.specs import WorkloadSpec
+from hplists.scoring.workload_specs import WorkloadSpec
 from hplists.store import open_store
 from hplists.store.base import TrialStore, summarize
 from hplists.store.columns import MetricColumns

@@ -29,7 +29,6 @@ from hplists.scoring.matrix import (
     submission_times,
     submission_times_from_store,
 )
-from hplists.scoring.specs import WorkloadSpec
 from hplists.scoring.time_to_target import (
     Hit,
     best_value,
@@ -39,6 +38,7 @@ from hplists.scoring.time_to_target import (
     step_fraction,
     time_to_target,
 )
+from hplists.scoring.workload_specs import WorkloadSpec
 from hplists.store import open_store, point_id
 from hplists.store.base import TrialRecord, TrialStore
 from hplists.store.columns import MetricColumns

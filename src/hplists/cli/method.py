@@ -1,7 +1,7 @@
 """``hplists build``, ``hplists loo``, ``hplists score``: lists and scores from a trial store.
 
 Each workload needs a metric, a direction, a target and a step budget: from
-``--specs FILE`` (JSON or TOML, see :mod:`hplists.scoring.specs`) for imported
+``--specs FILE`` (JSON or TOML, see :mod:`hplists.scoring.workload_specs`) for imported
 results, else from the workload registry.
 """
 
@@ -131,7 +131,7 @@ def _version_counts(args: argparse.Namespace) -> dict[tuple[str, str, str], int]
 
 
 def _specs(args: argparse.Namespace, names: Sequence[str]) -> dict[str, Any]:
-    from hplists.scoring.specs import load_specs, resolve_specs
+    from hplists.scoring.workload_specs import load_specs, resolve_specs
 
     given = load_specs(args.specs) if args.specs else {}
     return resolve_specs(names, given)
@@ -447,7 +447,7 @@ def _score_selection(args: argparse.Namespace, counts: Mapping[tuple[str, str, s
         names, kind = base, "base"
     given = set()
     if args.specs:
-        from hplists.scoring.specs import load_specs
+        from hplists.scoring.workload_specs import load_specs
 
         given = set(load_specs(args.specs))
     expected = {w: str(registered[w].version) for w in names

@@ -391,7 +391,7 @@ def _open(args: argparse.Namespace, cls: Any, *, create: bool = False,
     store (nothing recorded yet); else a missing store is an error. ``timing``: the plan's
     timings also come from the study's :attr:`~hplists.study.staged.Study.timing_store_paths`.
     """
-    from hplists.scoring.specs import load_specs
+    from hplists.scoring.workload_specs import load_specs
     from hplists.store import open_store
 
     path = _store_path(args, cls)

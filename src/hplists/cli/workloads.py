@@ -24,7 +24,7 @@ from hplists.metric import argbest
 from hplists.workloads.timings import current_timings, load_timings
 
 if TYPE_CHECKING:
-    from hplists.workloads.spec import JaxWorkload
+    from hplists.workloads.contract import JaxWorkload
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -166,7 +166,7 @@ def summarize(curve: Any, metric: Any, target: float | None) -> dict[str, Any]:
 
     Example:
         >>> from hplists import Curve
-        >>> from hplists.workloads.spec import Metric
+        >>> from hplists.workloads.contract import Metric
         >>> c = Curve([10, 20], [1.0, 2.0], [0.5, 0.4], {"error_rate": [0.3, 0.2]})
         >>> s = summarize(c, Metric("error_rate", "min"), target=0.25)
         >>> s["best"], s["best_step"], s["target_step"], s["target_seconds"]

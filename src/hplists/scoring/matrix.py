@@ -3,7 +3,7 @@
 The method (cost, lists, leave-one-out) works on a matrix of step fractions
 ``F[p, i] = t_pi / T_i`` of ``P`` points on ``N`` workloads. This module builds
 it from trial records (:class:`hplists.store.TrialRecord`, or anything with
-the same attributes) and a :class:`~hplists.scoring.specs.WorkloadSpec` per
+the same attributes) and a :class:`~hplists.scoring.workload_specs.WorkloadSpec` per
 workload, and checks that the records make a complete, consistent matrix.
 
 Rules, per trial (one point, workload and seed):
@@ -40,8 +40,8 @@ from hplists import metric
 from hplists._check import check_choice
 from hplists.curves import Status
 from hplists.exceptions import DataError, InvalidParameterError
-from hplists.scoring.specs import WorkloadSpec
 from hplists.scoring.time_to_target import fraction_of
+from hplists.scoring.workload_specs import WorkloadSpec
 from hplists.store.base import MetricSummary, TrialRecord, TrialStore, summarize
 from hplists.store.columns import STATUS_CODE, MetricColumns
 

@@ -284,7 +284,7 @@ def evaluate(
         True
     """
     from hplists.lists.registry import NamedList, get_list, list_name, list_points
-    from hplists.scoring.specs import WorkloadSpec
+    from hplists.scoring.workload_specs import WorkloadSpec
     from hplists.workloads.registry import get_workload
 
     wl = get_workload(workload) if isinstance(workload, str) else workload

@@ -14,7 +14,7 @@ from hplists.cli.main import main
 from hplists.exceptions import InvalidParameterError
 from hplists.report import state_bits as report
 from hplists.scoring.matrix import submission_times_from_store
-from hplists.scoring.specs import WorkloadSpec
+from hplists.scoring.workload_specs import WorkloadSpec
 from hplists.store import open_store
 from hplists.store.base import point_id
 from hplists.study.evaluate import list_study

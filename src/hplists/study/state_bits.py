@@ -166,7 +166,7 @@ def parameter_counts(workload: Any) -> tuple[int, int] | None:
     import jax
 
     from hplists.optim.blockwise_quant import MIN_8BIT_SIZE
-    from hplists.workloads.spec import JaxWorkload
+    from hplists.workloads.contract import JaxWorkload
 
     if not isinstance(workload, JaxWorkload):
         return None
@@ -181,7 +181,7 @@ class StateBitsStudy(Study):
     Args:
         store: the trial store (default on the command line: ``stores/state8.db``).
         config: what to run (:class:`StateBitsConfig`).
-        specs: workload name -> :class:`~hplists.scoring.specs.WorkloadSpec`,
+        specs: workload name -> :class:`~hplists.scoring.workload_specs.WorkloadSpec`,
             overriding the workloads' targets.
         executor: where trials train (default: this process, the engine's batching).
         progress: ``True`` for a progress bar with ETA per stage, or a function
@@ -252,7 +252,7 @@ class StateBitsStudy(Study):
 
     def specs(self) -> dict[str, Any]:
         """Each workload's spec (metric, target), with :meth:`step_budget` as its budget."""
-        from hplists.scoring.specs import resolve_specs
+        from hplists.scoring.workload_specs import resolve_specs
 
         found = resolve_specs([w.name for w in self.workloads], self.given_specs)
         return {w.name: dataclasses.replace(found[w.name], step_budget=self.step_budget(w))
@@ -536,6 +536,7 @@ def measure_quantization(workload: Any, point: Any, seed: int = 1, *,
     from hplists.optim.blockwise_quant import BLOCK_SIZE, dequantize_blockwise, quantize_blockwise
     from hplists.optim.optax_nadamw8 import Blockwise8, ScaleByNadam8State
     from hplists.trials.tasks import resolve_rule
+    from hplists.workloads.contract import JaxWorkload, eval_schedule
     from hplists.workloads.engine import (
         batch_order,
         default_rule,
@@ -545,7 +546,6 @@ def measure_quantization(workload: Any, point: Any, seed: int = 1, *,
         seed_keys,
     )
     from hplists.workloads.registry import get_workload
-    from hplists.workloads.spec import JaxWorkload, eval_schedule
 
     wl: Any = get_workload(workload) if isinstance(workload, str) else workload
     if not isinstance(wl, JaxWorkload):

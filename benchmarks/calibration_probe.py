@@ -93,7 +93,7 @@ def _base_best(name: str, path: str, version: str | None, metric: str, mode: str
                ) -> tuple[str, list[Any]]:
     """The 3 best points of the newest (or ``version``'s) NAdamW target search of ``name``."""
     from hplists.store import open_store
-    from hplists.study.targets import trial_best
+    from hplists.study.target_setting import trial_best
 
     store = open_store(path, create=False)
     prefix = f"targets/{name}/v"
@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     sign = 1.0 if mode == "max" else -1.0
 
     if args.search > 0:
-        from hplists.study.targets import search_points
+        from hplists.study.target_setting import search_points
 
         study, top = f"the first {args.search} targets-nadamw points", search_points(
             "nadamw", args.search)

@@ -37,7 +37,7 @@ from hplists.lists.greedy import greedy_list
 from hplists.lists.loo import leave_one_out
 from hplists.scoring.cost import cost
 from hplists.scoring.matrix import TrialMatrix
-from hplists.scoring.specs import WorkloadSpec
+from hplists.scoring.workload_specs import WorkloadSpec
 from hplists.store import TrialRecord, open_store
 
 INF = math.inf

@@ -41,7 +41,7 @@ def _breakdown(store: Path, specs_path: Path, out: Path) -> dict[str, float]:
     from hplists.report.analysis import Analysis, load_records
     from hplists.report.figures import all_figures
     from hplists.report.tables import all_tables
-    from hplists.scoring.specs import load_specs
+    from hplists.scoring.workload_specs import load_specs
 
     times = {}
     t = time.perf_counter()

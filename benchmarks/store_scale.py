@@ -1,4 +1,4 @@
-"""Analysis commands on large studies: `hplists score`, `build` and `report`, in time and peak
+"""Analysis commands on large studies: `hplists score`, `build`, `loo` and `report`, in time and peak
 memory, per study size, against another version of the code side by side.
 
 A synthetic store of ``N`` finished trials (points x 8 workloads, ``--evals`` evaluations
@@ -11,7 +11,7 @@ medians over the repeats, with the ratios before / after. The load average is pr
 too: numbers taken while other work runs are slower than on a quiet machine.
 
     .venv/bin/python benchmarks/store_scale.py [--trials 2000,20000,100000,1000000]
-        [--commands score,build,report] [--baseline /tmp/before/src] [--current SRC]
+        [--commands score,build,loo,report] [--baseline /tmp/before/src] [--current SRC]
         [--keep /tmp/stores]
         [--evals 20] [--repeats 2]
 
@@ -19,6 +19,7 @@ The commands as a user runs them:
 
     hplists score --store S --specs SPECS
     hplists build --store S --specs SPECS --k 5
+    hplists loo --store S --specs SPECS --k 5
     hplists report --store S -o OUT --specs SPECS --study-name broad=s
 
 A run that takes more than ``--timeout`` seconds is stopped and shown as ``>T``; the
@@ -89,6 +90,8 @@ def _argv(command: str, store: Path, specs: Path, out: Path) -> list[str]:
         return ["score", "--store", str(store), "--specs", str(specs)]
     if command == "build":
         return ["build", "--store", str(store), "--specs", str(specs), "--k", "5"]
+    if command == "loo":
+        return ["loo", "--store", str(store), "--specs", str(specs), "--k", "5"]
     return ["report", "--store", str(store), "-o", str(out), "--specs", str(specs),
             "--study-name", "broad=s"]
 
@@ -119,7 +122,7 @@ def _cell(runs: list[dict | None], key: str, timeout: float, fmt: str) -> tuple[
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--trials", default="2000,20000")
-    ap.add_argument("--commands", default="score,build,report")
+    ap.add_argument("--commands", default="score,build,loo,report")
     ap.add_argument("--baseline", metavar="SRC", help="the src folder of the code to compare")
     ap.add_argument("--current", metavar="SRC", default="-",
                     help="the src folder of the code measured (default: this checkout's)")

@@ -134,13 +134,14 @@ class _NoReport:
 
 
 def test_every_store_option_is_store_path(capsys):
-    for argv in (["table4"], ["build"], ["run"], ["targets", "calibrate"], ["store", "info"],
+    for argv in (["targets", "calibration-table"], ["build"], ["run"], ["targets", "calibrate"],
+                 ["store", "info"],
                  ["report"], ["study", "run"], ["study", "report"]):
         with pytest.raises(SystemExit):
             main([*argv, "--help"])
         assert "--store PATH" in capsys.readouterr().out, argv
     with pytest.raises(SystemExit):
-        main(["table4", "--help"])
+        main(["targets", "calibration-table", "--help"])
     assert "(default: stores/study.db)" in " ".join(capsys.readouterr().out.split())
 
 
@@ -388,8 +389,9 @@ def test_help_lists_user_and_maintainer_commands_in_two_groups(capsys):
     assert "maintainer flags:" in out and "--into-package" in out
     parser = cli_main.build_parser()
     registered = set(parser._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
-    assert registered == set(cli_main.USER_COMMANDS) | set(cli_main.MAINTAINER_COMMANDS)
-    for command in registered:  # every command's one-line help is in the listing
+    listed = set(cli_main.USER_COMMANDS) | set(cli_main.MAINTAINER_COMMANDS)
+    assert registered == listed | set(cli_main.DEPRECATED_COMMANDS)
+    for command in listed:  # every command's one-line help is in the listing
         assert f"  {command} " in out
     for argv in (["run", "--help"], ["study", "--help"], ["study", "plan", "--help"],
                  ["store", "info", "--help"]):
@@ -466,7 +468,7 @@ def test_json_flags_stay_aliases_of_format_json(db, capsys):
                                                                      "timings_machine"}
 
 
-def test_table4_formats(tmp_path, capsys):
+def test_calibration_table_formats_and_its_former_name(tmp_path, capsys):
     from hplists.study.calibration import CALIBRATION_STUDY
 
     store = open_store(tmp_path / "c.db")
@@ -476,13 +478,20 @@ def test_table4_formats(tmp_path, capsys):
         store.put(CALIBRATION_STUDY, HParams(1e-3 * (i + 1), 0.9, 0.99), "ctr_dlrm", 0,
                   Curve(steps, steps / 10, err, {"log_loss": err}), point_index=i)
     store.close()
-    argv = ["table4", "--store", tmp_path / "c.db", "--workload", "ctr_dlrm", "--points", "3"]
+    args = ["--store", tmp_path / "c.db", "--workload", "ctr_dlrm", "--points", "3"]
+    argv = ["targets", "calibration-table", *args]
     for fmt in FORMATS:
         code, out, _ = run(capsys, *argv, "--format", fmt)
         assert code == 0
         _parses(out, fmt)
     assert run(capsys, *argv, "--markdown")[1] == run(capsys, *argv, "--format", "md")[1]
     assert run(capsys, *argv, "--json")[1] == run(capsys, *argv, "--format", "json")[1]
+    # `hplists table4`, the former name: the same table, one line of warning, not in the help
+    code, out, err = run(capsys, "table4", *args, "--format", "csv")
+    assert code == 0 and out == run(capsys, *argv, "--format", "csv")[1]
+    assert err.strip() == ("hplists table4: warning: `hplists table4` is deprecated; use "
+                           "`hplists targets calibration-table`")
+    assert "table4" not in run(capsys, "--help")[1]
 
 
 def test_tables_escape_markdown_and_keep_values_in_csv():

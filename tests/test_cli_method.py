@@ -15,7 +15,7 @@ from hplists.lists.loo import leave_one_out
 from hplists.lists.registry import load_list
 from hplists.scoring.matrix import TrialMatrix, submission_times
 from hplists.scoring.profiles import benchmark_score
-from hplists.scoring.specs import load_specs
+from hplists.scoring.workload_specs import load_specs
 from hplists.store import open_store
 
 WORKLOADS = ("w0", "w1", "w2")

@@ -17,7 +17,7 @@ import pytest
 from hplists import Curve, HParams
 from hplists.cli.main import main
 from hplists.scoring.matrix import submission_times
-from hplists.scoring.specs import resolve_specs
+from hplists.scoring.workload_specs import resolve_specs
 from hplists.store import open_store
 from hplists.workloads.registry import get_workload
 

@@ -35,7 +35,7 @@ from hplists.space.sampling import METHODS, sample
 from hplists.study import baselines
 from hplists.study.calibration import calibration_points
 from hplists.study.lrfree import SEARCHES
-from hplists.study.targets import search_points
+from hplists.study.target_setting import search_points
 from hplists.store import canonical_point
 
 def hexed(points):

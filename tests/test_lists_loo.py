@@ -15,7 +15,7 @@ from hplists.lists.exhaustive import exhaustive_set
 from hplists.lists.greedy import greedy_list
 from hplists.lists.loo import leave_one_out, list_size_curve, tau_sweep
 from hplists.scoring.matrix import TrialMatrix
-from hplists.scoring.specs import WorkloadSpec
+from hplists.scoring.workload_specs import WorkloadSpec
 
 INF = math.inf
 F = np.array([[0.5, 0.6, INF],

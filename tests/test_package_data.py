@@ -9,28 +9,28 @@ import json
 import pytest
 
 from hplists.exceptions import InvalidParameterError
-from hplists.workloads import targets
+from hplists.workloads import targets_file
 from hplists.workloads.registry import get_workload
 
 
 def test_writing_targets_needs_a_path_the_package_file_is_never_the_default(tmp_path):
-    before = targets.default_path().read_bytes()
+    before = targets_file.default_path().read_bytes()
     with pytest.raises(InvalidParameterError, match="read-only data"):
-        targets.write_entries({"x": {"target": 0.1, "metric": "m", "mode": "min"}}, None)
+        targets_file.write_entries({"x": {"target": 0.1, "metric": "m", "mode": "min"}}, None)
     out = tmp_path / "mine.json"
-    targets.write_entries({"x": {"target": 0.1, "metric": "m", "mode": "min"}}, out)
+    targets_file.write_entries({"x": {"target": 0.1, "metric": "m", "mode": "min"}}, out)
     assert json.loads(out.read_text())["targets"]["x"]["target"] == 0.1
-    assert targets.default_path().read_bytes() == before
+    assert targets_file.default_path().read_bytes() == before
 
 
 def test_targets_set_writes_to_stores_by_default_and_into_the_package_only_when_asked():
     from hplists.cli.targets import _output
-    from hplists.study.targets import DEFAULT_TARGETS_FILE
+    from hplists.study.target_setting import DEFAULT_TARGETS_FILE
 
     assert str(DEFAULT_TARGETS_FILE) == "stores/targets.json"
     ns = argparse.Namespace
     assert _output(ns(into_package=False, targets_file=None)) is None  # -> DEFAULT_TARGETS_FILE
-    assert _output(ns(into_package=True, targets_file=None)) == targets.default_path()
+    assert _output(ns(into_package=True, targets_file=None)) == targets_file.default_path()
     with pytest.raises(InvalidParameterError, match="two files"):
         _output(ns(into_package=True, targets_file="t.json"))
 
@@ -44,7 +44,7 @@ def test_a_workload_owns_its_target_its_own_file_or_the_librarys_for_its_version
         target_value = 0.42
 
     own_file = tmp_path / "targets.json"
-    targets.write_entries({"author_task": {"target": 0.3, "metric": "log_loss",
+    targets_file.write_entries({"author_task": {"target": 0.3, "metric": "log_loss",
                                            "mode": "min", "workload_version": "1"}}, own_file)
 
     class Author(base):

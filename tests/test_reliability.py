@@ -138,7 +138,7 @@ def test_a_trial_diverged_before_its_first_evaluation_is_a_miss_everywhere(tmp_p
     from hplists.cli.main import main
     from hplists.lists.greedy import greedy_list
     from hplists.scoring.matrix import TrialMatrix
-    from hplists.scoring.specs import WorkloadSpec
+    from hplists.scoring.workload_specs import WorkloadSpec
 
     db = tmp_path / "s.db"
     specs = {w: WorkloadSpec(w, "error_rate", "min", 0.3, 100) for w in ("a", "b")}

@@ -34,8 +34,8 @@ from hplists.report.tables import (
     table12,
     table13,
 )
-from hplists.scoring.specs import WorkloadSpec
 from hplists.scoring.tuning_curve import equivalent_budget
+from hplists.scoring.workload_specs import WorkloadSpec
 from hplists.store import open_store
 
 INF = math.inf
@@ -369,7 +369,7 @@ def test_report_command_writes_html_markdown_csv_and_png(synthetic, tmp_path, ca
 
 def test_csv_reads_back_the_table_values(synthetic, tmp_path):
     db, specs_path = synthetic
-    from hplists.scoring.specs import load_specs
+    from hplists.scoring.workload_specs import load_specs
 
     specs = load_specs(specs_path)
     report = write_report([db], tmp_path, specs=specs, registry=False)
@@ -410,7 +410,7 @@ def test_report_command_errors_are_one_clear_line(tmp_path, capsys):
 
 def test_all_tables_have_data_on_a_complete_synthetic_study(synthetic):
     db, specs_path = synthetic
-    from hplists.scoring.specs import load_specs
+    from hplists.scoring.workload_specs import load_specs
 
     records, sources, _dup = load_records([db])
     a = Analysis(records, load_specs(specs_path), registry=False, sources=sources)

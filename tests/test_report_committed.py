@@ -3,7 +3,8 @@
 Both reports (paper 001's, ``report/``; paper 002's, ``report/lrfree/``) and the
 results page's sections (``docs/results.md``) are regenerated here from copies of
 the committed stores, with the command each section names, and compared with what is
-committed (``HEAD``'s files where this is a git checkout, so a study that
+committed; so are the 8-bit state study's section and its table in the README, once
+``stores/state8.db`` is committed (``HEAD``'s files where this is a git checkout, so a study that
 fills its store in the working tree meanwhile does not count). Numbers
 computed from the stores with numpy's ``log``/``exp`` or
 BLAS (costs, expected-best curves, opda bands) can differ in their last bits
@@ -31,6 +32,10 @@ SECTIONS = {  # marker -> the report folder its command writes
     "hplists-results": "report",
     "lrfree-results": "report/lrfree",
 }
+README = "README.md"
+# The 8-bit state study: its section of the results page, its table in the README, its store.
+STATE8 = {"state8-results": RESULTS, "state8-summary": README}
+STATE8_STORE = "stores/state8.db"
 
 
 def _committed(path: str) -> bytes:
@@ -47,10 +52,21 @@ def _section(text: str, marker: str) -> str:
     return text[start:text.index(f"<!-- {marker}:end -->", start)]
 
 
+def _state8_committed() -> bool:
+    """Whether ``HEAD`` (outside a git checkout: the working tree) has the study's store."""
+    try:
+        subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True,
+                       check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return (ROOT / STATE8_STORE).is_file()
+    return subprocess.run(["git", "-C", str(ROOT), "cat-file", "-e", f"HEAD:{STATE8_STORE}"],
+                          capture_output=True).returncode == 0
+
+
 def _command(section: str) -> list[str]:
     """The ``hplists ...`` command a section says it was generated with."""
-    found = re.search(r"`hplists ((?:report|study report lrfree|study lrfree) [^`]*stores/[^`]+)`",
-                      section)
+    found = re.search(r"`hplists ((?:report|study report lrfree|study report state8|study lrfree) "
+                      r"[^`]*stores/[^`]+)`", section)
     assert found, "the section does not name the command that generates it"
     return shlex.split(found.group(1))
 
@@ -76,8 +92,10 @@ def regenerated(tmp_path_factory):
     readme = _committed(RESULTS).decode()
     (tmp / RESULTS).parent.mkdir(parents=True, exist_ok=True)
     (tmp / RESULTS).write_text(readme)
+    (tmp / README).write_bytes(_committed(README))
+    markers = [*SECTIONS, *(["state8-results"] if _state8_committed() else [])]
     # A fresh process: other test modules register tiny workloads in this one.
-    for marker in SECTIONS:
+    for marker in markers:
         subprocess.run([sys.executable, "-c", "import sys; from hplists.cli.main import main; "
                         "sys.exit(main(sys.argv[1:]))", *_command(_section(readme, marker))],
                        cwd=tmp, check=True, capture_output=True)
@@ -105,3 +123,23 @@ def test_report_tables_are_the_committed_ones_to_rtol(regenerated, marker):
         bad = [(i, j, x, y) for i, (ra, rb) in enumerate(zip(a, b, strict=True))
                for j, (x, y) in enumerate(zip(ra, rb, strict=True)) if not _cell_equal(x, y)]
         assert bad == [], f"{path.name}: (row, column, committed, regenerated) {bad[:5]}"
+
+
+def test_the_state8_sections_are_in_place():
+    """The README and the results page hold the 8-bit state study's markers, so its report
+    command has somewhere to write (before the study has run too)."""
+    for marker, page in STATE8.items():
+        text = _committed(page).decode()
+        assert text.count(f"<!-- {marker}:begin") == 1 and text.count(f"<!-- {marker}:end -->") == 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("marker", sorted(STATE8))
+def test_state8_sections_are_what_their_command_gives(regenerated, marker):
+    """Both are written by the command the results page's section names (it names the README
+    with --summary); skipped until the study's store is committed."""
+    if not _state8_committed():
+        pytest.skip(f"{STATE8_STORE} is not committed yet (`hplists study run state8`)")
+    page = STATE8[marker]
+    assert _section((regenerated / page).read_text(), marker) == \
+        _section(_committed(page).decode(), marker)

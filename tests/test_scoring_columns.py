@@ -24,7 +24,7 @@ from hplists.scoring.matrix import (
     submission_times,
     submission_times_from_store,
 )
-from hplists.scoring.specs import WorkloadSpec
+from hplists.scoring.workload_specs import WorkloadSpec
 from hplists.store import open_store
 from hplists.store.base import TrialStore, summarize
 from hplists.store.columns import MetricColumns
@@ -38,9 +38,10 @@ def _curve(values, status=Status.COMPLETE, seconds=(1.0, 2.0, 3.0), steps=STEPS)
 
 
 @pytest.fixture
-def edge_store(tmp_path):
-    """Every case a reduction must get right, on one workload and a second one."""
-    store = open_store(tmp_path / "edge.db")
+def edge_store(store_url):
+    """Every case a reduction must get right, on one workload and a second one, in each backend
+    (the database computes the columns: SQLite and PostgreSQL must agree with the curves)."""
+    store = open_store(store_url)
     runs = [
         ([0.9, 0.5, 0.2], Status.COMPLETE, 0, None),      # reaches 0.5 at step 20
         ([0.9, NAN, 0.1], Status.DIVERGED, 1, None),      # NaN, then a hit

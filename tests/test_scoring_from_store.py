@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from hplists.scoring.matrix import TrialMatrix, score_summary, score_trial
-from hplists.scoring.specs import WorkloadSpec
+from hplists.scoring.workload_specs import WorkloadSpec
 from hplists.store import open_store
 from hplists.store.base import TrialStore
 
@@ -31,7 +31,7 @@ def study_db(tmp_path_factory):
 
 
 def _specs(store, study):
-    from hplists.scoring.specs import resolve_specs
+    from hplists.scoring.workload_specs import resolve_specs
 
     return resolve_specs(store.workloads(study))
 
@@ -87,7 +87,7 @@ def test_edge_cases_of_a_summary_score_as_the_curve(tmp_path):
 def test_submission_times_from_the_store_are_those_from_the_records(study_db, time):
     """`hplists score`'s AlgoPerf submission times, for every study of the committed store."""
     from hplists.scoring.matrix import submission_times, submission_times_from_store
-    from hplists.scoring.specs import resolve_specs
+    from hplists.scoring.workload_specs import resolve_specs
 
     names = ["ctr_dlrm", "graph_gnn", "image_resnet", "mri_unet"]
     specs = resolve_specs(names)

@@ -10,7 +10,7 @@ import pytest
 
 from hplists import Curve, HParams, Status
 from hplists.scoring.matrix import TrialMatrix, score_trial, submission_times
-from hplists.scoring.specs import WorkloadSpec, load_specs, resolve_specs
+from hplists.scoring.workload_specs import WorkloadSpec, load_specs, resolve_specs
 from hplists.store import TrialRecord, open_store, point_id
 
 INF = math.inf
@@ -104,7 +104,7 @@ def test_a_workload_without_a_target_is_a_clear_error(tmp_path):
 def test_a_registered_workload_without_a_target_is_a_clear_error():
     import types
 
-    from hplists.scoring.specs import spec_from_workload
+    from hplists.scoring.workload_specs import spec_from_workload
     from hplists.workloads import Metric
 
     w = types.SimpleNamespace(name="toy", metric=Metric("error_rate", "min"), target=None,

@@ -10,7 +10,7 @@ import pytest
 from hplists.exceptions import InvalidParameterError
 from hplists.scoring.cost import cost
 from hplists.scoring.ranking import log_cost_exact, log_target_gap, rank_points
-from hplists.scoring.specs import WorkloadSpec
+from hplists.scoring.workload_specs import WorkloadSpec
 
 INF = math.inf
 SPECS = [WorkloadSpec("err", "error_rate", "min", 0.2, 100),

@@ -107,7 +107,7 @@ def test_bad_input_names_the_field(call, match):
 
 def _matrix():
     from hplists.scoring.matrix import TrialMatrix
-    from hplists.scoring.specs import WorkloadSpec
+    from hplists.scoring.workload_specs import WorkloadSpec
 
     fractions = np.array([[0.5, INF], [INF, 0.4], [0.9, 0.8], [INF, INF]])
     best = np.array([[0.10, 31.0], [0.30, 32.0], [0.15, 30.5], [0.50, 20.0]])

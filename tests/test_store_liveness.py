@@ -55,13 +55,10 @@ def test_host_identity_carries_the_pid_namespace_and_can_be_named(monkeypatch):
 
 
 def test_the_liveness_names_stay_importable_from_the_sqlite_store():
-    """Code that imported the process-identity names from the SQLite module keeps working, and
-    gets the very same objects (one run token per process)."""
+    """Code that imported the public process-identity names from the SQLite module keeps
+    working, and gets the very same objects (one run token per process)."""
     assert sqlite.run_token is liveness.run_token and sqlite.HOST_ENV == HOST_ENV
     assert sqlite.host_identity is host_identity
-    assert sqlite._thread_token is liveness.thread_token
-    assert sqlite._process_gone is liveness.process_gone
-    assert sqlite._proc_identity is liveness.proc_identity
 
 
 def test_the_stale_rule_judges_this_host_by_its_processes_and_others_by_heartbeats():

@@ -22,7 +22,7 @@ from hplists.space import get_space
 from hplists.store import open_store
 from hplists.study import calibration as cal
 from hplists.workloads import registry
-from hplists.workloads import targets as tfile
+from hplists.workloads import targets_file as tfile
 
 T = 100
 
@@ -83,8 +83,8 @@ def test_the_200_points_are_the_seed_0_halton_sample_of_nadamw_broad_in_study_br
     assert cal.BAND == (0.01, 0.15)
 
 
-def test_table4_counts_successes_and_successes_on_one_or_two_other_workloads(store):
-    t = cal.table4(store, workloads=["a", "b", "c"], targets=TARGETS, expected_points=6)
+def test_calibration_table_counts_successes_and_successes_on_one_or_two_other_workloads(store):
+    t = cal.calibration_table(store, workloads=["a", "b", "c"], targets=TARGETS, expected_points=6)
     rows = {r.workload: r for r in t.rows}
     a, b, c = rows["a"], rows["b"], rows["c"]
     # a: p0, p1, p2 succeed. p0: also b and c (2 others); p1: also b; p2: also b.
@@ -98,21 +98,21 @@ def test_table4_counts_successes_and_successes_on_one_or_two_other_workloads(sto
     assert t.study == "broad200"
 
 
-def test_table4_flags_fractions_outside_the_band_and_incomplete_rows(store):
-    t = cal.table4(store, workloads=["a", "b", "c"], targets=TARGETS, expected_points=6,
+def test_calibration_table_flags_fractions_outside_the_band_and_incomplete_rows(store):
+    t = cal.calibration_table(store, workloads=["a", "b", "c"], targets=TARGETS, expected_points=6,
                    band=(0.01, 0.6))
     flags = {r.workload: t.flag(r) for r in t.rows}
     assert flags == {"a": "ok", "b": "ok", "c": "incomplete (3/6)"}
     assert not t.ok
-    strict = cal.table4(store, workloads=["a"], targets=TARGETS, expected_points=6)
+    strict = cal.calibration_table(store, workloads=["a"], targets=TARGETS, expected_points=6)
     assert strict.flag(strict.rows[0]) == "OUTSIDE [1%, 15%]" and not strict.ok
-    only_a = cal.table4(store, workloads=["a"], targets=TARGETS, expected_points=6,
+    only_a = cal.calibration_table(store, workloads=["a"], targets=TARGETS, expected_points=6,
                         band=(0.01, 0.6))
     assert only_a.ok and only_a.rows[0].also_one == 0  # no other workload in the table
 
 
-def test_table4_as_markdown_and_json(store):
-    t = cal.table4(store, workloads=["a", "b"], targets=TARGETS, expected_points=6)
+def test_calibration_table_as_markdown_and_json(store):
+    t = cal.calibration_table(store, workloads=["a", "b"], targets=TARGETS, expected_points=6)
     md = t.to_markdown()
     assert md.splitlines()[0].startswith("| workload | target | points | train successfully")
     assert "| a | 0.25 (error_rate, min) | 6 | 3 | 50.0 | 3 | 0 |" in md
@@ -121,17 +121,17 @@ def test_table4_as_markdown_and_json(store):
     json.dumps(js)
 
 
-def test_table4_needs_a_target_for_every_workload_and_known_workloads(store):
+def test_calibration_table_needs_a_target_for_every_workload_and_known_workloads(store):
     with pytest.raises(ValueError, match="workload 'c' has no target; set it first"):
-        cal.table4(store, workloads=["a", "c"], targets={"a": spec(0.25)})
+        cal.calibration_table(store, workloads=["a", "c"], targets={"a": spec(0.25)})
     with pytest.raises(ValueError, match=r"has no trials on \['zzz'\]"):
-        cal.table4(store, workloads=["zzz"], targets=TARGETS)
+        cal.calibration_table(store, workloads=["zzz"], targets=TARGETS)
     with pytest.raises(ValueError, match="has no trials with study='nope'"):
-        cal.table4(store, study="nope", targets=TARGETS)
+        cal.calibration_table(store, study="nope", targets=TARGETS)
 
 
-def test_table4_defaults_to_every_workload_of_the_study_when_none_is_registered(store):
-    t = cal.table4(store, targets=TARGETS, expected_points=6)
+def test_calibration_table_defaults_to_every_workload_of_the_study_when_none_is_registered(store):
+    t = cal.calibration_table(store, targets=TARGETS, expected_points=6)
     assert [r.workload for r in t.rows] == ["a", "b", "c"]
 
 
@@ -158,12 +158,12 @@ def test_calibration_runs_the_first_points_for_the_full_budget_and_resumes(tmp_p
     best = sorted(min(r.curve.metric("error_rate")) for r in recs)
     target = {"target": best[1], "metric": "error_rate", "mode": "min",
               "provenance": {"step_budget": 40}}  # not registered: the entry's budget
-    t = cal.table4(store, targets={"tiny_calibration": target}, expected_points=3)
+    t = cal.calibration_table(store, targets={"tiny_calibration": target}, expected_points=3)
     assert t.rows[0].successes == sum(b <= best[1] for b in best)
     assert t.rows[0].step_budget == 40
 
 
-def test_cli_calibrate_and_table4(tmp_path, monkeypatch, capsys):
+def test_cli_calibrate_and_calibration_table(tmp_path, monkeypatch, capsys):
     registry._load_builtins()
     monkeypatch.setitem(registry._REGISTRY, Tiny.name, Tiny)
     db = str(tmp_path / "s" / "c.db")
@@ -175,7 +175,7 @@ def test_cli_calibrate_and_table4(tmp_path, monkeypatch, capsys):
     tf = tmp_path / "targets.json"
     tfile.write_entries({"tiny_calibration": {"target": worst, "metric": "error_rate",
                                               "mode": "min"}}, tf)
-    args = ["table4", "--store", db, "--targets-file", str(tf), "--points", "2"]
+    args = ["targets", "calibration-table", "--store", db, "--targets-file", str(tf), "--points", "2"]
     assert main([*args, "--json"]) == 0
     row = json.loads(capsys.readouterr().out)["rows"][0]
     assert (row["workload"], row["points"], row["successes"], row["flag"]) == (
@@ -184,23 +184,23 @@ def test_cli_calibrate_and_table4(tmp_path, monkeypatch, capsys):
     assert "tiny_calibration" in capsys.readouterr().out
     assert main([*args, "--markdown"]) == 0
     assert "| tiny_calibration |" in capsys.readouterr().out
-    assert main(["table4", "--store", db, "--targets-file", str(tmp_path / "none.json")]) == 2
+    assert main(["targets", "calibration-table", "--store", db, "--targets-file", str(tmp_path / "none.json")]) == 2
     assert "has no target" in capsys.readouterr().err
 
 
-def test_table4_and_the_workloads_table_rewrite_their_readme_sections(store, tmp_path, capsys):
+def test_calibration_table_and_the_workloads_table_rewrite_their_readme_sections(store, tmp_path, capsys):
     """--update replaces only the text between each table's markers, naming the command."""
     tf = tmp_path / "targets.json"
     tfile.write_entries(TARGETS, tf)
     readme = tmp_path / "README.md"
-    readme.write_text("# x\n<!-- table4:start -->\nold\n<!-- table4:end -->\n"
+    readme.write_text("# x\n<!-- calibration-table:start -->\nold\n<!-- calibration-table:end -->\n"
                       "<!-- workloads-table:start -->\nold\n<!-- workloads-table:end -->\nend\n")
-    args = ["table4", "--store", str(store.path), "--targets-file", str(tf), "--points", "6",
+    args = ["targets", "calibration-table", "--store", str(store.path), "--targets-file", str(tf), "--points", "6",
             "--update", str(readme)]
     assert main(args) == 0
     text = readme.read_text()
-    section = text.split("<!-- table4:start -->\n")[1].split("<!-- table4:end -->")[0]
-    assert section.startswith(f"Generated by `hplists table4 --store {store.path} --study "
+    section = text.split("<!-- calibration-table:start -->\n")[1].split("<!-- calibration-table:end -->")[0]
+    assert section.startswith(f"Generated by `hplists targets calibration-table --store {store.path} --study "
                               f"broad200 --targets-file {tf} --update {readme}`")
     assert "| a | 0.25 (error_rate, min) | 6 | 3 |" in section
     assert text.endswith("<!-- workloads-table:start -->\nold\n<!-- workloads-table:end -->\nend\n")
@@ -214,4 +214,4 @@ def test_table4_and_the_workloads_table_rewrite_their_readme_sections(store, tmp
                               f"--targets-file {tf} --update {readme}`")
     assert "| workload | variant of |" in section and "| a | 0.25" in text
     readme.write_text("no markers\n")
-    assert main(args) == 2 and "has no <!-- table4:start -->" in capsys.readouterr().err
+    assert main(args) == 2 and "has no <!-- calibration-table:start -->" in capsys.readouterr().err

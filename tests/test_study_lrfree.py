@@ -8,7 +8,7 @@ import pytest
 
 from hplists.cli.main import main
 from hplists.optim.lrfree import METHODS
-from hplists.scoring.specs import WorkloadSpec, resolve_specs
+from hplists.scoring.workload_specs import WorkloadSpec, resolve_specs
 from hplists.store import open_store
 from hplists.study.lrfree import (
     SEARCHES,

@@ -90,7 +90,7 @@ def test_stages_that_need_targets_fail_before_training(tiny, tmp_path):
     with pytest.raises(ValueError, match=r"have no target.*hplists targets set"):
         wf.run()
     assert store.count() == 0
-    from hplists.scoring.specs import WorkloadSpec
+    from hplists.scoring.workload_specs import WorkloadSpec
 
     specs = {n: WorkloadSpec(n, "m", "min", 0.1, 40) for n in sw.BASE}
     with pytest.raises(ValueError, match="run --stage broad first"):
@@ -111,7 +111,7 @@ def test_whole_pipeline_end_to_end_through_the_cli(tiny, tmp_path, capsys):
 
     store = open_store(db)
     cfg = StudyConfig(workloads=sw.BASE, points=12, seeds=2, k=3, bo_budgets=(2, 3))
-    from hplists.scoring.specs import load_specs
+    from hplists.scoring.workload_specs import load_specs
     wf = StudyWorkflow(store, cfg, specs=load_specs(specs))
     lists = wf.lists()
     assert len(lists.final.indices) == 3 and len(lists.loo.folds) == 3

@@ -293,7 +293,7 @@ def test_registry_is_split_between_supported_and_unsupported():
 
 
 @pytest.mark.parametrize(("method", "point", "params", "match"), [
-    ("adam", {}, None, r"method must be one of 'prodigy', 'dadapt_adamw', 'dog', 'sfadamw'"),
+    ("adam", {}, None, r"method must be one of 'dog', 'dadapt_adamw', 'prodigy', 'mechanic'"),
     ("prodigy", {"learning_rate": 1.0}, None, r"does not take hyperparameter\(s\) \['learning_rate'\]"),
     ("sfadamw", {"relative_schedule": 1.0}, None, r"does not take .*relative_schedule"),
     ("prodigy", {"beta1": 1.0}, None, r"beta1 must be in \[0, 1\), got 1.0"),
@@ -473,3 +473,32 @@ def test_schedule_free_steps_only_in_train_mode():
         opt.step()
     opt.train()
     opt.step()
+
+
+def test_the_pytorch_paths_are_derived_from_the_method_records():
+    """Each method says once what computes it in PyTorch, or why nothing does: the facade's
+    packages and refusals are those records, so the docs' table and the facade cannot differ."""
+    from hplists.optim.lrfree import METHODS, VARIANTS
+
+    for m in METHODS.values():
+        if m.torch:
+            assert torch_lrfree.PACKAGES[m.name] == m.torch and m.name not in torch_lrfree.UNSUPPORTED
+        else:
+            assert torch_lrfree.UNSUPPORTED[m.name] == m.torch_missing
+            assert m.name not in torch_lrfree.PACKAGES
+    for variant, method in VARIANTS.items():
+        assert torch_lrfree.PACKAGES[variant] == METHODS[method].torch
+    assert set(torch_lrfree.METHODS) == set(torch_lrfree.PACKAGES)
+
+
+def test_the_pytorch_facade_and_the_method_records_import_no_jax():
+    """A PyTorch user needs neither JAX nor optax: the method records live beside the optax
+    rules, which import optax only when a rule is built."""
+    import subprocess
+    import sys
+
+    code = ("import sys, hplists.torch_lrfree, hplists.optim.lrfree as m; "
+            "assert m.METHODS and m.TAKES; "
+            "print(sorted(k for k in ('jax', 'optax', 'flax') if k in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -47,7 +47,7 @@ time.sleep(600)
 
 
 def test_kill_9_of_the_driver_leaves_no_worker_or_resource_tracker_behind(tmp_path):
-    """Issue 14, defect 7: the pool's workers and its resource tracker end with the driver."""
+    """The pool's workers and its resource tracker end with the driver (kill -9 of the driver)."""
     import os
     import signal
     import subprocess

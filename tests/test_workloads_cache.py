@@ -7,8 +7,8 @@ import pytest
 
 from hplists.exceptions import InvalidParameterError
 from hplists.workloads import cache, phantoms
+from hplists.workloads.contract import Dataset
 from hplists.workloads.phantoms import kspace_dataset
-from hplists.workloads.spec import Dataset
 
 
 @pytest.fixture(autouse=True)

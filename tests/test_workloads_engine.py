@@ -13,7 +13,7 @@ from helpers.workloads import TinyBlobs, TinyLeastSquares
 from hplists import HParams
 from hplists.curves import Status
 from hplists.workloads import engine
-from hplists.workloads.spec import eval_schedule
+from hplists.workloads.contract import eval_schedule
 
 
 class Blobs(TinyBlobs):

@@ -9,7 +9,7 @@ committed stores stay valid without a workload version bump. Two pins:
 * a full budget against a trial of the committed paper-001 study
   (``stores/study.db``, study ``broad200``) on ctr_dlrm. (graph_gnn's committed
   trials differ in the fifth digit of the training loss on this machine, at
-  the previous session's commit too: its segment sums compile to other
+  earlier commits too: its segment sums compile to other
   kernels on other CPUs, so they pin nothing across machines.)
 
 XLA:CPU emits kernels for the instruction set it runs on, so both compare only

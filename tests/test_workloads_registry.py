@@ -91,7 +91,7 @@ def test_register_checks_the_contract_at_registration(attrs, message, clean_regi
 
 def test_register_names_the_methods_a_workload_lacks(clean_registry):
     from hplists.exceptions import InvalidParameterError
-    from hplists.workloads.spec import JaxWorkload, Metric
+    from hplists.workloads.contract import JaxWorkload, Metric
 
     class NoScore(JaxWorkload):
         name = "no_score"

@@ -66,60 +66,24 @@ from torch.optim.lr_scheduler import LambdaLR
 from hplists._check import check_choice, check_int, check_real
 from hplists.exceptions import InvalidParameterError
 from hplists.method_point import steps_to_run
+from hplists.optim import lrfree
 from hplists.optim.torch_nadamw import WarmupCosineFactor
 
 __all__ = ["METHODS", "PACKAGES", "UNSUPPORTED", "ConstantFactor", "build", "schedule_steps"]
 
 # Method -> the package (the pip name) whose optimizer build() uses for it; "hplists" for
 # hplists' own implementations (hplists.optim.torch_schedule_free, .torch_mechanic), which
-# need only torch.
+# need only torch. A variant rule is computed by its method's package.
 PACKAGES: dict[str, str] = {
-    "prodigy": "prodigyopt",
-    "dadapt_adamw": "dadaptation",
-    "dog": "dog-optimizer",
-    "sfadamw": "hplists",
-    "sfadamw_algoperf": "hplists",
-    "mechanic": "hplists",
-    "mechanic_adam": "hplists",
-    "mechanic_nadam": "hplists",
+    **{m.name: m.torch for m in lrfree.METHODS.values() if m.torch},
+    **{v: lrfree.METHODS[m].torch for v, m in lrfree.VARIANTS.items()
+       if lrfree.METHODS[m].torch},
 }
 METHODS: tuple[str, ...] = tuple(PACKAGES)
 
 # Methods of hplists.optim.lrfree without a faithful PyTorch path, and why.
-UNSUPPORTED: dict[str, str] = {
-    "dowg": "no PyTorch package of DoWG is in the 'lrfree-torch' extra",
-    "cocob": "no well-kept PyTorch package of COCOB is in the 'lrfree-torch' extra (and the "
-             "optax rule multiplies COCOB's output by the relative schedule, which a learning "
-             "rate cannot do: COCOB is invariant to it)",
-    "momo": "momo-opt divides the whole step by 1 + lr wd (x <- (x - tau d) / (1 + lr wd)), "
-            "optax.contrib.momo only x (x / (1 + lr wd) - tau d), and its equivalence "
-            "without weight decay is not verified; it is not in the extra",
-    "momo_adam": "momo-opt's MoMo-Adam decays weights as (x - tau d/D) / (1 + lr wd) or "
-                 "x (1 - lr wd) - tau d/D, optax.contrib.momo_adam as x / (1 + lr wd) - "
-                 "tau d/D, and its equivalence without weight decay is not verified; it is not "
-                 "in the extra",
-}
-
-# The schedule's keys, as hplists.optim.lrfree.SCHEDULE_KEYS (dropout and label smoothing
-# belong to the model and the loss, and are accepted and ignored here).
-_SCHEDULE = ("warmup_fraction", "warmup_steps", "relative_schedule", "horizon",
-             "dropout_rate", "label_smoothing")
-# What each method's optax rule accepts besides the schedule's keys (hplists.optim.lrfree).
-_TAKES: dict[str, tuple[str, ...]] = {
-    "prodigy": ("beta1", "beta2", "weight_decay", "eps", "estim_lr0", "safeguard_warmup"),
-    "dadapt_adamw": ("beta1", "beta2", "weight_decay", "eps", "estim_lr0"),
-    "dog": ("weight_decay", "init_step"),
-    "sfadamw": ("learning_rate", "beta1", "beta2", "weight_decay", "eps", "weight_lr_power"),
-    "sfadamw_algoperf": ("learning_rate", "beta1", "beta2", "weight_decay", "eps",
-                         "weight_lr_power", "r"),
-    "mechanic": ("weight_decay", "mechanic_weight_decay", "s_init"),
-    "mechanic_adam": ("beta1", "beta2", "weight_decay", "eps", "mechanic_weight_decay",
-                      "s_init"),
-    "mechanic_nadam": ("beta1", "beta2", "weight_decay", "eps", "mechanic_weight_decay",
-                       "s_init"),
-}
-_SCHEDULE_FREE = ("sfadamw", "sfadamw_algoperf")
-_SF_SCHEDULE = ("warmup_fraction", "warmup_steps", "dropout_rate", "label_smoothing")
+UNSUPPORTED: dict[str, str] = {m.name: m.torch_missing for m in lrfree.METHODS.values()
+                               if not m.torch}
 
 
 class ConstantFactor:
@@ -163,12 +127,12 @@ def _check_point(method: str, point: Any) -> dict[str, float]:
     if not isinstance(point, Mapping):
         raise InvalidParameterError(f"point must be a mapping of hyperparameter names to values, got "
                          f"{type(point).__name__}")
-    extra = _SF_SCHEDULE if method in _SCHEDULE_FREE else _SCHEDULE
-    allowed = _TAKES[method] + extra
+    extra = lrfree.schedule_keys(method)
+    allowed = lrfree.TAKES[method] + extra
     unknown = sorted(set(point) - set(allowed))
     if unknown:
         raise InvalidParameterError(f"method {method!r} does not take hyperparameter(s) {unknown}; it "
-                         f"takes {sorted(_TAKES[method])} and the schedule's {sorted(extra)}")
+                         f"takes {sorted(lrfree.TAKES[method])} and the schedule's {sorted(extra)}")
     out: dict[str, float] = {}
     for name, value in point.items():
         if name in ("beta1", "beta2"):
@@ -276,7 +240,7 @@ def build(method: str, point: Mapping[str, float], params: Any, *,
     wd, eps = hp.get("weight_decay", 0.0), hp.get("eps", 1e-8)
     quiet = contextlib.redirect_stdout(io.StringIO())  # the packages print on construction
     optimizer: torch.optim.Optimizer
-    if method in _SCHEDULE_FREE:
+    if method in lrfree.SCHEDULE_FREE:
         from hplists.optim.torch_schedule_free import (
             ScheduleFreeAdamW,
             ScheduleFreeAdamWAlgoPerf,

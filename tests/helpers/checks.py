@@ -2,7 +2,7 @@
 
 Not a test module: ``tests/test_workload_*.py`` import it (``from helpers import checks as wc``)
 and keep what is specific to their workload (data, metric, model details, what counts as
-learning). Each check pins down one part of the contract in :mod:`hplists.workloads.spec`:
+learning). Each check pins down one part of the contract in :mod:`hplists.workloads.contract`:
 the registered contract, the model's shapes, how the regularizers reach the loss, learning
 with divergence confined to the point that diverges, determinism in the seed, what an
 architectural variant may change, and (for the two CTC speech workloads) frame-level outputs.
@@ -23,8 +23,8 @@ import pytest
 from hplists import HParams
 from hplists.curves import Curve, Status
 from hplists.workloads import engine
+from hplists.workloads.contract import JaxWorkload, eval_schedule
 from hplists.workloads.registry import get_workload
-from hplists.workloads.spec import JaxWorkload, eval_schedule
 
 # Settings every variant shares with its base; each test adds its architecture's own.
 COMMON_SETTINGS = (

@@ -20,7 +20,7 @@ import numpy as np
 
 from hplists.optim.update_rule import hooks
 from hplists.workloads import layers, registry
-from hplists.workloads.spec import Dataset, JaxWorkload, Metric
+from hplists.workloads.contract import Dataset, JaxWorkload, Metric
 
 
 class TinyBlobs(JaxWorkload):
@@ -237,7 +237,7 @@ def specs_from_broad(store, study: str, quantile: float = 0.3) -> dict:
     Tests need targets that some but not all points reach; these come from the
     data, the way a real target comes from a procedure, never from a guess.
     """
-    from hplists.scoring.specs import WorkloadSpec
+    from hplists.scoring.workload_specs import WorkloadSpec
     from hplists.study.bayesopt import objective
     from hplists.workloads.registry import get_workload
 

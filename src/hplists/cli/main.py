@@ -44,7 +44,9 @@ DESCRIPTION = "Pre-computed NAdamW hyperparameter lists: use, build and test the
 USER_COMMANDS = ("lists", "show", "export", "spaces", "sample", "run", "evaluate", "workloads",
                  "build", "loo", "score", "report", "store")
 #: The commands that rerun the package's own studies and ship their results.
-MAINTAINER_COMMANDS = ("targets", "table4", "study")
+MAINTAINER_COMMANDS = ("targets", "study")
+#: Former names that still work, with a warning, and are left out of the help.
+DEPRECATED_COMMANDS = ("table4",)
 MAINTAINER_FLAGS = (
     ("--into-package", "targets set, study export-list: write into the package's own data "
      "files (shipping targets or a list in a release)"),

@@ -1,7 +1,7 @@
 """``hplists build``, ``hplists loo``, ``hplists score``: lists and scores from a trial store.
 
 Each workload needs a metric, a direction, a target and a step budget: from
-``--specs FILE`` (JSON or TOML, see :mod:`hplists.scoring.specs`) for imported
+``--specs FILE`` (JSON or TOML, see :mod:`hplists.scoring.workload_specs`) for imported
 results, else from the workload registry.
 """
 
@@ -12,7 +12,7 @@ import json
 import math
 import sys
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -115,23 +115,23 @@ def _split(text: str | None) -> list[str] | None:
     return items
 
 
-def _headers(args: argparse.Namespace) -> list[Any]:
-    """Every trial of the store without its curve (:meth:`TrialStore.headers`)."""
+def _version_counts(args: argparse.Namespace) -> dict[tuple[str, str, str], int]:
+    """``(study, workload, version) -> trials`` of the store, counted by the database."""
     from hplists.store import EmptyStoreError, open_store
 
     require_store(args.store)
     store = open_store(args.store, create=False)
     try:
-        found = store.headers()
+        counts = store.version_counts()
     finally:
         store.close()
-    if not found:
+    if not counts:
         raise EmptyStoreError(f"trial store {args.store!r} has no trials")
-    return found
+    return counts
 
 
 def _specs(args: argparse.Namespace, names: Sequence[str]) -> dict[str, Any]:
-    from hplists.scoring.specs import load_specs, resolve_specs
+    from hplists.scoring.workload_specs import load_specs, resolve_specs
 
     given = load_specs(args.specs) if args.specs else {}
     return resolve_specs(names, given)
@@ -403,19 +403,20 @@ def _registered(names: Sequence[str]) -> dict[str, Any]:
     return {n: get_workload(n) for n in names if n in known}
 
 
-def _score_selection(args: argparse.Namespace, records: Sequence[Any]
-                     ) -> tuple[list[Any], list[str], str, list[dict[str, Any]]]:
-    """The records and workloads ``hplists score`` scores, "base" or "variants", and the
-    trials it excluded.
+def _score_selection(args: argparse.Namespace, counts: Mapping[tuple[str, str, str], int]
+                     ) -> tuple[list[str], str, dict[str, str], list[dict[str, Any]]]:
+    """The workloads ``hplists score`` scores, "base" or "variants", the version each must
+    have (workload -> version) and the trials that leaves out.
 
-    Base workloads and variants are never mixed: the default is every base
-    workload of the trials (``--variants``: every variant), and a
-    ``--workloads`` list naming both is an error. A registered workload's
-    target is for its registered version, so trials of other versions are
-    excluded (and returned, to be named in a warning); for a workload known
-    only from ``--specs``, trials of several versions are an error.
+    ``counts`` is ``(study, workload, version) -> trials``. Base workloads and
+    variants are never mixed: the default is every base workload of the
+    trials (``--variants``: every variant), and a ``--workloads`` list naming
+    both is an error. A registered workload's target is for its registered
+    version, so trials of other versions are left out (and returned, to be
+    named in a warning); for a workload known only from ``--specs``, trials
+    of several versions are an error.
     """
-    present = sorted({r.workload for r in records})
+    present = sorted({w for _, w, _ in counts})
     registered = _registered(present)
     variants = [w for w in present if w in registered and registered[w].base is not None]
     base = [w for w in present if w not in variants]
@@ -446,32 +447,25 @@ def _score_selection(args: argparse.Namespace, records: Sequence[Any]
         names, kind = base, "base"
     given = set()
     if args.specs:
-        from hplists.scoring.specs import load_specs
+        from hplists.scoring.workload_specs import load_specs
 
         given = set(load_specs(args.specs))
     expected = {w: str(registered[w].version) for w in names
                 if w in registered and w not in given}
-    kept = []
-    excluded: defaultdict[tuple[str, str, str], int] = defaultdict(int)
-    for r in records:
-        if r.workload not in names:
-            continue
-        version = str(r.workload_version)
-        if r.workload in expected and version != expected[r.workload]:
-            excluded[(r.study, r.workload, version)] += 1
-            continue
-        kept.append(r)
+    excluded = [{"study": st, "workload": w, "version": v, "trials": n,
+                 "target_version": expected[w]}
+                for (st, w, v), n in sorted(counts.items())
+                if w in expected and v != expected[w]]
     by_workload: dict[str, set[str]] = defaultdict(set)
-    for r in kept:
-        by_workload[r.workload].add(str(r.workload_version))
+    for _, w, v in counts:
+        if w in names and w not in expected:
+            by_workload[w].add(v)
     mixed = {w: sorted(v) for w, v in by_workload.items() if len(v) > 1}
     if mixed:
         raise InvalidParameterError(f"the trials of workload(s) {sorted(mixed)} come from several workload "
                          f"versions {mixed}, and the specs file does not say which version its "
                          "target is for; choose the studies of one version (--studies)")
-    out = [{"study": s_, "workload": w, "version": v, "trials": n,
-            "target_version": expected[w]} for (s_, w, v), n in sorted(excluded.items())]
-    return kept, names, kind, out
+    return names, kind, expected, excluded
 
 
 def _score(args: argparse.Namespace) -> int:
@@ -480,20 +474,19 @@ def _score(args: argparse.Namespace) -> int:
     from hplists.store import open_store
 
     studies = _split(args.studies)
-    records = _headers(args)  # no curves: the store scores the trials in its own query
+    counts = _version_counts(args)  # no trial is read: the store scores them in its own query
     if studies:
-        known = sorted({r.study for r in records})
-        _known("study(ies)", studies, known)
-        records = [r for r in records if r.study in studies]
-    all_studies = sorted({r.study for r in records})
-    records, names, kind, excluded = _score_selection(args, records)
+        _known("study(ies)", studies, sorted({st for st, _, _ in counts}))
+        counts = {k: n for k, n in counts.items() if k[0] in studies}
+    all_studies = sorted({st for st, _, _ in counts})
+    names, kind, versions, excluded = _score_selection(args, counts)
     if excluded:
         print("warning: left out trials of other workload versions than the one the target is "
               "for: " + "; ".join(
                   f"study {e['study']!r} on {e['workload']} version {e['version']} "
                   f"({e['trials']} trials; the target is for version {e['target_version']})"
                   for e in excluded), file=sys.stderr)
-    left = sorted({r.study for r in records})
+    left = sorted({st for st, w, v in counts if w in names and versions.get(w, v) == v})
     if studies:
         empty = [s for s in studies if s not in left]
         if empty:
@@ -502,13 +495,11 @@ def _score(args: argparse.Namespace) -> int:
     elif not left:
         raise InvalidParameterError(f"no trials to score on {names} (after leaving out other workload "
                          "versions)")
-    kept = {(r.study, r.point_id, r.workload, r.seed) for r in records}
     store = open_store(args.store, create=False)
     try:
         subs = submission_times_from_store(
             store, _specs(args, names), studies=studies or left, workloads=names,
-            keep=lambda r: (r.study, r.point_id, r.workload, r.seed) in kept, time=args.time,
-            errors=args.errors, best_trial=args.best_trial)
+            versions=versions, time=args.time, errors=args.errors, best_trial=args.best_trial)
     finally:
         store.close()
     prof = performance_profiles(subs.times)

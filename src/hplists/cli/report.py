@@ -84,7 +84,7 @@ def report_command(args: argparse.Namespace) -> int:
     """Writes the report of ``args.stores`` (what ``hplists report`` does once parsed)."""
     from hplists.report.document import write_report
     from hplists.report.studies import DEFAULT_STUDIES
-    from hplists.scoring.specs import load_specs
+    from hplists.scoring.workload_specs import load_specs
 
     start = time.perf_counter()
     # The study names the workflow recorded in its store, then the user's overrides.

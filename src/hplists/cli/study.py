@@ -1,15 +1,19 @@
 """``hplists study ACTION [STUDY]``: the studies of papers 001 and 002, resumable.
 
 STUDY is ``paper001`` (the default: paper 001's study, :mod:`hplists.study.workflow`,
-in ``stores/study.db``) or ``lrfree`` (paper 002's learning-rate-free benchmark,
-:mod:`hplists.study.lrfree`, in ``stores/lrfree.db``). Both take the same
+in ``stores/study.db``), ``lrfree`` (paper 002's learning-rate-free benchmark,
+:mod:`hplists.study.lrfree`, in ``stores/lrfree.db``) or ``state8`` (the list
+``nadamw-hplists-cpu`` with 32-bit and 8-bit NAdamW state,
+:mod:`hplists.study.state_bits`, in ``stores/state8.db``). They take the same
 actions and options:
 
 * ``run`` (the default action): the stages (all, or ``--stage``), trials into
   ``--store``; kill it and run it again at will.
 * ``plan``: the trials each stage needs, how many are finished, time left.
 * ``report -o DIR``: the study's report from its store (paper 001's is what
-  ``hplists report`` writes from ``stores/study.db`` and ``stores/targets.db``).
+  ``hplists report`` writes from ``stores/study.db`` and ``stores/targets.db``);
+  state8's writes its sections of ``--readme`` (``docs/results.md``) and
+  ``--summary`` (the README), and ``-o DIR`` only when given.
 * ``lists``: paper 001's final and leave-one-out lists; for lrfree, each
   method's calibrated default.
 * ``export-list``: paper 001's final list as the shipped list ``nadamw-hplists-cpu``;
@@ -44,7 +48,7 @@ DEFAULT_STORE = "stores/study.db"
 #: Paper 001's report reads the targets' store too (`hplists report`, README's Results).
 TARGETS_STORE = "stores/targets.db"
 ACTIONS = ("run", "plan", "report", "lists", "export-list")
-STUDIES = ("paper001", "lrfree")
+STUDIES = ("paper001", "lrfree", "state8")
 # `hplists study lrfree [...]`: the form before ACTION STUDY (deprecated).
 OLD_LRFREE = "lrfree"
 # Options that not every study reads: flag -> argparse dest. A study reads one when its
@@ -52,14 +56,16 @@ OLD_LRFREE = "lrfree"
 # the package's file of that name).
 STUDY_OPTIONS = {"--variants": "variants", "--baselines": "baselines",
                  "--bo-budgets": "bo_budgets", "--errors": "errors",
-                 "--into-package": "into_package", "--name": "name"}
+                 "--into-package": "into_package", "--name": "name", "--points": "points",
+                 "--tau": "tau", "--steps": "steps"}
 
 
 _ACTION_HELP = {
     "run": "run or resume the stages (the default action)",
     "plan": "trials per stage, how many are finished, time left",
     "report": "write the report from the store into -o DIR",
-    "lists": "paper001: final and leave-one-out lists; lrfree: calibrated defaults",
+    "lists": "paper001: final and leave-one-out lists; lrfree: calibrated defaults; state8: "
+             "the points it trains",
     "export-list": "write the lists as list files (lrfree: into -o DIR)",
 }
 _STUDY_HELP = """\
@@ -71,6 +77,9 @@ STUDY:
                nadamw-broad points on the base workloads, the final and
                leave-one-out lists, reruns, variants and baselines
   lrfree       paper 002's learning-rate-free benchmark (stores/lrfree.db)
+  state8       nadamw-hplists-cpu (5 points, seeds 1-3) on all 16 workloads
+               with 32-bit and 8-bit NAdamW state, and the 8-bit moments'
+               quantization error (stores/state8.db)
 
 ACTION:
 """ + "".join(f"  {a:<12} {h}\n" for a, h in _ACTION_HELP.items()) + """
@@ -80,8 +89,8 @@ ACTION:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "study", help="rerun paper 001's study or paper 002's learning-rate-free benchmark "
-        "(resumable): run, plan, report, lists, export-list",
+        "study", help="rerun paper 001's study or paper 002's learning-rate-free benchmark, "
+        "or the 8-bit state study (resumable): run, plan, report, lists, export-list",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         usage="hplists study ACTION [STUDY] [OPTIONS]",
         description=_STUDY_HELP)
@@ -91,7 +100,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         q = actions.add_parser(action, help=text, description=_description(action),
                                usage=f"hplists study {action} [STUDY] [OPTIONS]")
         q.add_argument("study", nargs="?", default="paper001", choices=STUDIES, metavar="STUDY",
-                       help="paper001 (default) or lrfree")
+                       help="paper001 (default), lrfree or state8")
         _add_options(q, action)
         q.set_defaults(func=_main)
     # The form before `study ACTION STUDY`, for one release: every option it took.
@@ -115,17 +124,19 @@ def _description(action: str) -> str:
         "report": "Writes the report of STUDY into -o DIR and trains nothing. paper001: what "
                   "`hplists report` writes (HTML, Markdown, CSV, figures) from --store "
                   f"(default {DEFAULT_STORE} and {TARGETS_STORE}, the README's Results "
-                  "section); lrfree: paper 002's tables from stores/lrfree.db.",
+                  "section); lrfree: paper 002's tables from stores/lrfree.db; state8: its "
+                  "section of --readme and its table in --summary (-o DIR optional: state8.md "
+                  "and the tables as CSV).",
         "lists": "paper001: the final list and the leave-one-out lists from the store. lrfree: "
                  "the calibrated default of each (method, horizon) (its best point by the "
                  "AlgoPerf benchmark score over every rerun candidate), and the one per method "
-                 "that export-list writes.",
+                 "that export-list writes. state8: the list points it trains.",
         "export-list": "paper001: writes the final list as a list file (default "
                        "stores/lists/nadamw-hplists-cpu.json; --into-package: into the "
                        "package). lrfree: writes each learning-rate-free method's calibrated "
                        "default and its k-point list as list files into -o DIR.",
     }[action]
-    return text + " STUDY is paper001 (default) or lrfree."
+    return text + " STUDY is paper001 (default), lrfree or state8."
 
 
 def _add_options(q: argparse.ArgumentParser, action: str) -> None:
@@ -138,16 +149,23 @@ def _add_options(q: argparse.ArgumentParser, action: str) -> None:
     else:
         q.add_argument("--store", default=None, metavar="PATH",
                        help=f"the trial store (default: {DEFAULT_STORE}; lrfree: "
-                       "stores/lrfree.db)" + ("; created if missing" if action == "run" else ""))
+                       "stores/lrfree.db; state8: stores/state8.db)"
+                       + ("; created if missing" if action == "run" else ""))
     q.add_argument("--workloads", metavar="A,B,...",
-                   help="base workloads (default: every registered base workload)")
-    q.add_argument("--points", type=int, default=200, metavar="N",
+                   help="base workloads (default: every registered base workload; state8: "
+                   "the 16 built-in workloads, variants too)")
+    q.add_argument("--points", type=int, default=None, metavar="N",
                    help="paper001: the broad sample's size; lrfree: points per search "
                    "(default 200)")
-    q.add_argument("--seeds", type=int, default=5, metavar="S",
-                   help="rerun seeds 1..S of the reruns, variants and baselines (default 5)")
+    q.add_argument("--seeds", type=int, default=None, metavar="S",
+                   help="rerun seeds 1..S of the reruns, variants and baselines (default 5; "
+                   "state8: training seeds 1..S, default 3)")
     q.add_argument("--k", type=int, default=5, help="list length (default 5)")
-    q.add_argument("--tau", type=float, default=2.0, help="penalty factor tau (default 2)")
+    q.add_argument("--tau", type=float, default=None,
+                   help="penalty factor tau (default 2; not state8)")
+    q.add_argument("--steps", type=int, default=None, metavar="N",
+                   help="state8: steps of every trial (default: each workload's budget; for a "
+                   "quick run, into studies of their own)")
     q.add_argument("--specs", metavar="FILE",
                    help="workload specs with targets (.json/.toml; see hplists build); default: "
                    "the package's targets file")
@@ -166,19 +184,22 @@ def _add_options(q: argparse.ArgumentParser, action: str) -> None:
     if action in ("run", "plan"):
         q.add_argument("--stage", default="all", metavar="|".join(("all", *STAGES)),
                        help="stages, comma-separated (default: all, in order; lrfree's are "
-                       "defaults, calibration, candidates)")
+                       "defaults, calibration, candidates; state8's quantization, train)")
     if action == "run":
         add_executor_args(q)
     q.add_argument("--no-progress", action="store_true", help="no progress bars")
     if action in ("plan", "lists"):
         add_format(q)
     if action == "report":
-        q.add_argument("-o", "--output", required=True, metavar="DIR",
+        q.add_argument("-o", "--output", metavar="DIR",
                        help="the output directory (created if needed; report files are "
-                       "replaced)")
+                       "replaced); required but for state8")
         q.add_argument("--readme", metavar="FILE",
                        help="also regenerate the study's part of the Results in this Markdown "
-                       "file (the README)")
+                       "file (docs/results.md)")
+        q.add_argument("--summary", metavar="FILE",
+                       help="state8: also regenerate its compact table in this Markdown file "
+                       "(README.md)")
     if action == "export-list":
         q.add_argument("-o", "--output", metavar="PATH",
                        help=f"paper001: the list file (default: stores/lists/{EXPORT_NAME}.json); "
@@ -224,10 +245,10 @@ def normalize(argv: list[str]) -> list[str]:
 
 # Options that take a value (the word after them is never an action).
 _VALUE_OPTIONS = frozenset({
-    "--store", "--workloads", "--points", "--seeds", "--k", "--tau", "--specs", "--variants",
-    "--baselines", "--bo-budgets", "--errors", "--stage", "--executor", "--workers",
+    "--store", "--workloads", "--points", "--seeds", "--k", "--tau", "--steps", "--specs",
+    "--variants", "--baselines", "--bo-budgets", "--errors", "--stage", "--executor", "--workers",
     "--ray-address", "--format", "-o", "--output", "--name", "--report", "--export-lists",
-    "--readme"})
+    "--readme", "--summary"})
 
 
 def _split(text: str | None) -> tuple[str, ...] | None:
@@ -242,9 +263,10 @@ def _split(text: str | None) -> tuple[str, ...] | None:
 def study_class(name: str) -> Any:
     """The :class:`~hplists.study.staged.Study` subclass of ``hplists study ACTION NAME``."""
     from hplists.study.lrfree import LrFreeStudy
+    from hplists.study.state_bits import StateBitsStudy
     from hplists.study.workflow import StudyWorkflow
 
-    classes = {c.name: c for c in (StudyWorkflow, LrFreeStudy)}
+    classes = {c.name: c for c in (StudyWorkflow, LrFreeStudy, StateBitsStudy)}
     if name not in classes:
         raise InvalidParameterError(f"unknown study {name!r}; the studies are "
                                     f"{list(classes)}{did_you_mean(name, list(classes))}")
@@ -262,8 +284,11 @@ def _reads(cls: Any, dest: str) -> bool:
 def _config(args: argparse.Namespace, cls: Any) -> Any:
     """The study's configuration from the options (those its configuration has)."""
     fields = {f.name for f in dataclasses.fields(cls.config_class)}
-    options: dict[str, Any] = {"workloads": _split(args.workloads), "points": args.points,
-                               "seeds": args.seeds, "k": args.k, "tau": args.tau}
+    options: dict[str, Any] = {"workloads": _split(args.workloads), "k": args.k}
+    for name in ("points", "seeds", "tau", "steps"):  # not given: the configuration's default
+        value = getattr(args, name, None)
+        if name in fields and value is not None:
+            options[name] = value
     if "variants" in fields:
         variants = _split(getattr(args, "variants", None))
         options["variants"] = () if variants == ("none",) else variants
@@ -391,11 +416,16 @@ def _open(args: argparse.Namespace, cls: Any, *, create: bool = False,
     store (nothing recorded yet); else a missing store is an error. ``timing``: the plan's
     timings also come from the study's :attr:`~hplists.study.staged.Study.timing_store_paths`.
     """
-    from hplists.scoring.specs import load_specs
+    from hplists.scoring.workload_specs import load_specs
     from hplists.store import open_store
 
     path = _store_path(args, cls)
     config = _config(args, cls)
+    if cls.name == "state8" and config.quantization_file is None and "://" not in path:
+        from hplists.study.state_bits import quantization_file
+
+        # next to the store named, also when a missing store is planned against an empty one
+        config = dataclasses.replace(config, quantization_file=quantization_file(path))
     specs = load_specs(args.specs) if args.specs else None
     timing_stores = [open_store(p, create=False) for p in cls.timing_store_paths
                      if timing and not store_missing(p)]
@@ -488,20 +518,58 @@ def _plan(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     cls = study_class(args.study)
+    if cls.name == "state8":
+        return _report_state8(args)
+    if args.output is None:
+        raise InvalidParameterError(f"the report of study {cls.name} is a folder: give -o DIR")
     if cls.name == "paper001":
         return _report_paper001(args)
+    if getattr(args, "summary", None):
+        raise InvalidParameterError(f"--summary applies to study state8 only; study {cls.name} "
+                                    "does not read it")
     import time
 
     t0 = time.perf_counter()
     path = _store_path(args, cls)
     study = _open(args, cls)
     command = f"hplists study report {cls.name} --store {path} -o {args.output}" + (
-        f" --points {args.points}" if args.points != 200 else "") + (
+        f" --points {args.points}" if args.points not in (None, 200) else "") + (
         f" --readme {args.readme}" if args.readme else "")
     from hplists.report.studies import write_study_report
 
     written = write_study_report(study, args.output, command=command, readme=args.readme)
     print(f"wrote {len(written)} files to {args.output} in "
+          f"{time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    return 0
+
+
+def _report_state8(args: argparse.Namespace) -> int:
+    """The 8-bit state study's sections of --readme and --summary, and -o DIR if given."""
+    import time
+
+    from hplists.report import state_bits
+
+    cls = study_class("state8")
+    t0 = time.perf_counter()
+    path = _store_path(args, cls)
+    options = [(flag, value) for flag, value in (
+        ("--workloads", args.workloads), ("--seeds", args.seeds),
+        ("--k", args.k if args.k != 5 else None), ("--steps", args.steps),
+        ("--specs", args.specs), ("-o", args.output), ("--readme", args.readme),
+        ("--summary", args.summary)) if value is not None]
+    command = " ".join(["hplists study report state8 --store", path,
+                        *(f"{flag} {value}" for flag, value in options)])
+    study = _open(args, cls)
+    try:
+        results = state_bits.StateBitsResults(study)
+        written = state_bits.write(results, args.output, command=command, readme=args.readme,
+                                   summary=args.summary)
+    finally:
+        study.store.close()
+    if not written:
+        print("nothing written: give --readme FILE, --summary FILE or -o DIR", file=sys.stderr)
+        return 2
+    print(f"wrote {', '.join(written) if len(written) <= 3 else f'{len(written)} files'} in "
           f"{time.perf_counter() - t0:.1f} s", file=sys.stderr)
     return 0
 
@@ -516,8 +584,9 @@ def _report_paper001(args: argparse.Namespace) -> int:
                                        ("--baselines", args.baselines),
                                        ("--bo-budgets", args.bo_budgets),
                                        ("--errors", args.errors),
-                                       ("--points", args.points != 200),
-                                       ("--seeds", args.seeds != 5)) if given]
+                                       ("--points", args.points not in (None, 200)),
+                                       ("--seeds", args.seeds not in (None, 5)),
+                                       ("--summary", getattr(args, "summary", None))) if given]
     if unused:
         raise InvalidParameterError(f"{', '.join(unused)}: the report of study paper001 reads "
                                     "every trial of its stores; it takes --store, --specs, --k, "
@@ -526,7 +595,7 @@ def _report_paper001(args: argparse.Namespace) -> int:
                                               else [])
     return report_command(argparse.Namespace(
         stores=stores, output=args.output, specs=args.specs, study_name=[], k=args.k,
-        tau=args.tau, max_k=10, bands="dkw", svg=False,
+        tau=2.0 if args.tau is None else args.tau, max_k=10, bands="dkw", svg=False,
         readme=args.readme))
 
 
@@ -559,7 +628,7 @@ def _export(args: argparse.Namespace) -> int:
 
 def _lists(args: argparse.Namespace) -> int:
     cls = study_class(args.study)
-    study = _open(args, cls)
+    study = _open(args, cls, empty_if_missing=cls.name == "state8")  # state8: the list's points
     try:
         _LISTS[cls.name](study, args.format)
     finally:
@@ -632,8 +701,25 @@ def _print_lrfree_defaults(study: Any, fmt: str) -> None:
     emit(table, fmt, after=notes)
 
 
+def _print_state8_points(study: Any, fmt: str) -> None:
+    """The points the 8-bit state study trains, with each state."""
+    from hplists.hparams import point_dict
+    from hplists.store.base import point_id
+
+    points = study.points()
+    names = list(point_dict(points[0]))
+    table = Table(
+        [Column("#", key="point", right=True), Column("point id", key="point_id"),
+         *(Column(n, right=True, text=lambda x: f"{x:.4g}") for n in names)],
+        [[i, point_id(p), *point_dict(p).values()] for i, p in enumerate(points, start=1)],
+        title=f"state8: the first {len(points)} points of {study.config.list_name}, trained "
+        f"with 32-bit and 8-bit state, seeds {', '.join(map(str, study.seeds))}", name="points")
+    emit(table, fmt)
+
+
 # What `hplists study lists STUDY` prints (each study's lists have their own shape).
-_LISTS = {"paper001": _print_paper001_lists, "lrfree": _print_lrfree_defaults}
+_LISTS = {"paper001": _print_paper001_lists, "lrfree": _print_lrfree_defaults,
+          "state8": _print_state8_points}
 
 _ACTIONS = {"run": _run, "plan": _plan, "report": _report, "lists": _lists,
             "export-list": _export}

@@ -1,13 +1,14 @@
-"""``hplists targets set|plan|show|calibrate|table`` and ``hplists table4``.
+"""``hplists targets set|plan|show|calibrate|calibration-table|table``.
 
-* ``targets set``: AlgoPerf's target-setting procedure (:mod:`hplists.study.targets`),
+* ``targets set``: AlgoPerf's target-setting procedure (:mod:`hplists.study.target_setting`),
   resumable, trials into a store, targets into the targets file.
 * ``targets plan``: the trials the procedure needs and how many are finished.
 * ``targets show``: the targets file with its provenance, one line per workload.
 * ``targets calibrate``: the 200 ``nadamw-broad`` points on the base workloads
   (:mod:`hplists.study.calibration`), resumable.
 * ``targets table``: the README's "Workloads" table from committed data.
-* ``table4``: the calibration table (analog of Table 4 of paper 001).
+* ``targets calibration-table``: the calibration table (analog of Table 4 of paper 001);
+  ``hplists table4``, its former name, still works with a warning.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ CALIBRATION_STORE = "stores/study.db"
 
 def register(sub: argparse._SubParsersAction) -> None:
     from hplists.study.calibration import CALIBRATION_POINTS, CALIBRATION_STUDY
-    from hplists.study.targets import MIN_POINTS, MIN_SEEDS
+    from hplists.study.target_setting import MIN_POINTS, MIN_SEEDS
 
     p = sub.add_parser("targets", help="set validation targets (AlgoPerf procedure), calibrate "
                        "them, show them")
@@ -90,7 +91,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=f"Trains the first {CALIBRATION_POINTS} scrambled-Halton points (seed 0) of "
         f"nadamw-broad with seed 0 for the full budget T on each base workload, into study "
         f"{CALIBRATION_STUDY!r} of --store (the 200-point study of the method reuses them). "
-        "Rerunning skips finished trials. `hplists table4 --store DB` then prints the table.",
+        "Rerunning skips finished trials. `hplists targets calibration-table --store DB` then "
+        "prints the table.",
     )
     q.add_argument("--store", default=CALIBRATION_STORE, metavar="PATH",
                    help=f"the trial store (default: {CALIBRATION_STORE}, the store of "
@@ -115,31 +117,42 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--json", action="store_true", help="print the rows as JSON")
     q.set_defaults(func=_table)
 
-    q = sub.add_parser(
-        "table4", help="calibration table: points reaching each target within T (paper Table 4)",
-        description="For each base workload: how many points of the calibration study reach the "
-        "target within the budget T, how many of those also do on at least one / two other "
-        "workloads, and the fraction, flagged outside [1%, 15%].",
-    )
-    q.add_argument("--store", default=CALIBRATION_STORE, metavar="PATH",
-                   help=f"the store with the calibration study (default: {CALIBRATION_STORE})")
-    q.add_argument("--study", default=CALIBRATION_STUDY,
-                   help=f"the study (default {CALIBRATION_STUDY!r})")
-    q.add_argument("--workload", action="append", default=None, metavar="W",
-                   help="a workload (repeatable; default: the study's base workloads)")
-    q.add_argument("--targets-file", default=None, help="the targets file (default: the package's)")
-    q.add_argument("--points", type=int, default=CALIBRATION_POINTS,
-                   help=f"points a complete row has (default {CALIBRATION_POINTS})")
-    add_format(q, markdown_flag=True, what="the table (md: the README's table)")
-    q.add_argument("--check", action="store_true",
-                   help="exit with status 1 unless every row is complete and inside the band")
-    q.add_argument("--update", metavar="FILE", default=None,
-                   help="rewrite the Markdown table between the table4 markers of FILE")
-    q.set_defaults(func=_table4)
+    def calibration_table_args(q: argparse.ArgumentParser) -> None:
+        q.add_argument("--store", default=CALIBRATION_STORE, metavar="PATH",
+                       help=f"the store with the calibration study (default: {CALIBRATION_STORE})")
+        q.add_argument("--study", default=CALIBRATION_STUDY,
+                       help=f"the study (default {CALIBRATION_STUDY!r})")
+        q.add_argument("--workload", action="append", default=None, metavar="W",
+                       help="a workload (repeatable; default: the study's base workloads)")
+        q.add_argument("--targets-file", default=None,
+                       help="the targets file (default: the package's)")
+        q.add_argument("--points", type=int, default=CALIBRATION_POINTS,
+                       help=f"points a complete row has (default {CALIBRATION_POINTS})")
+        add_format(q, markdown_flag=True, what="the table (md: a Markdown table)")
+        q.add_argument("--check", action="store_true",
+                       help="exit with status 1 unless every row is complete and inside the band")
+        q.add_argument("--update", metavar="FILE", default=None,
+                       help="rewrite the Markdown table between the calibration-table markers "
+                       "of FILE")
+
+    description = ("For each base workload: how many points of the calibration study reach the "
+                   "target within the budget T, how many of those also do on at least one / two "
+                   "other workloads, and the fraction, flagged outside [1%, 15%] (the "
+                   "calibration band; the analog of paper 001's Table 4, which the study's "
+                   "report shows for the whole sample).")
+    q = tsub.add_parser(
+        "calibration-table", help="points of the calibration sample that reach each target "
+        "within T, against the 1%%-15%% band", description=description)
+    calibration_table_args(q)
+    q.set_defaults(func=_calibration_table)
+    # The name this table had before (`hplists table4`): kept, out of the help, with a warning.
+    q = sub.add_parser("table4", description=description)
+    calibration_table_args(q)
+    q.set_defaults(func=_table4_deprecated)
 
 
-TABLE4_START = "<!-- table4:start -->"
-TABLE4_END = "<!-- table4:end -->"
+CALIBRATION_TABLE_START = "<!-- calibration-table:start -->"
+CALIBRATION_TABLE_END = "<!-- calibration-table:end -->"
 
 
 def _generated_by(command: list[str]) -> str:
@@ -157,7 +170,7 @@ def _open(path: str, create: bool = True) -> Any:
 
 
 def _config(args: argparse.Namespace) -> Any:
-    from hplists.study.targets import TargetConfig
+    from hplists.study.target_setting import TargetConfig
 
     return TargetConfig(points=args.points, seeds=args.seeds,
                         batching=getattr(args, "batching", None))
@@ -167,7 +180,7 @@ _WORKLOAD = Column("workload", options={"no_wrap": True})  # names never wrap
 
 
 def _set(args: argparse.Namespace) -> int:
-    from hplists.study.targets import MIN_POINTS, MIN_SEEDS, set_targets
+    from hplists.study.target_setting import MIN_POINTS, MIN_SEEDS, set_targets
     from hplists.trials.pending import TrialsRunningElsewhere
 
     config = _config(args)
@@ -208,7 +221,7 @@ def _set(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from hplists.study.targets import plan
+    from hplists.study.target_setting import plan
 
     store = None if store_missing(args.store) else _open(args.store, create=False)
     rows = plan(args.workload, store, _config(args), targets_path=args.targets_file)
@@ -228,7 +241,7 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from hplists.workloads.targets import default_path, read_targets
+    from hplists.workloads.targets_file import default_path, read_targets
 
     data = read_targets(args.targets_file)
     if args.format == "json":
@@ -237,7 +250,7 @@ def _show(args: argparse.Namespace) -> int:
     path = args.targets_file or default_path()
     before = []
     if args.targets_file is None:
-        from hplists.study.targets import DEFAULT_TARGETS_FILE
+        from hplists.study.target_setting import DEFAULT_TARGETS_FILE
 
         if DEFAULT_TARGETS_FILE.is_file():  # what `targets set` wrote here: say where it is
             before.append(f"(this directory has {DEFAULT_TARGETS_FILE}, written by `hplists "
@@ -311,21 +324,30 @@ def _table(args: argparse.Namespace) -> int:
     return 0
 
 
-def _table4(args: argparse.Namespace) -> int:
-    from hplists.study.calibration import table4
+def _table4_deprecated(args: argparse.Namespace) -> int:
+    from hplists.cli.grammar import deprecated
 
-    table = table4(_open(args.store, create=False), workloads=args.workload, study=args.study,
+    deprecated("table4", "`hplists table4`", "`hplists targets calibration-table`")
+    return _calibration_table(args)
+
+
+def _calibration_table(args: argparse.Namespace) -> int:
+    from hplists.study.calibration import calibration_table
+
+    table = calibration_table(_open(args.store, create=False), workloads=args.workload,
+                              study=args.study,
                    targets=args.targets_file, expected_points=args.points)
     if args.update:
         from hplists.markdown_sections import update_file
 
-        command = ["hplists", "table4", "--store", args.store, "--study", args.study]
+        command = ["hplists", "targets", "calibration-table", "--store", args.store,
+                   "--study", args.study]
         command += [a for w in args.workload or () for a in ("--workload", w)]
         if args.targets_file:
             command += ["--targets-file", args.targets_file]
         changed = update_file(
             args.update, _generated_by([*command, "--update", args.update]) + table.to_markdown(),
-            TABLE4_START, TABLE4_END)
+            CALIBRATION_TABLE_START, CALIBRATION_TABLE_END)
         print(f"{args.update}: {'updated' if changed else 'already up to date'}")
     elif args.format == "json":
         print(json.dumps(table.to_json(), indent=2))
@@ -350,14 +372,15 @@ def _table4(args: argparse.Namespace) -> int:
             [[r.workload, Cell(f"{r.target:.6g} ({r.metric}, {r.mode})", r.target), r.metric, r.mode,
               r.points, r.successes, r.fraction, r.also_one, r.also_two, table.flag(r)]
              for r in table.rows],
-            title=f"Table 4 analog: study {table.study!r}, success = target reached within T",
+            title=f"Calibration table (analog of paper 001's Table 4): study {table.study!r}, "
+                  "success = target reached within T",
             caption="; ".join(notes) or None, name="rows"), args.format)
     return 0 if (table.ok or not args.check) else 1
 
 
 def _output(args: argparse.Namespace) -> Any:
     """The targets file `targets set` writes: --targets-file, the package's, or the default."""
-    from hplists.workloads.targets import default_path
+    from hplists.workloads.targets_file import default_path
 
     if args.into_package:
         if args.targets_file:

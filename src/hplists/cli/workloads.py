@@ -24,7 +24,7 @@ from hplists.metric import argbest
 from hplists.workloads.timings import current_timings, load_timings
 
 if TYPE_CHECKING:
-    from hplists.workloads.spec import JaxWorkload
+    from hplists.workloads.contract import JaxWorkload
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -159,9 +159,14 @@ def _workloads(args: argparse.Namespace) -> int:
 def summarize(curve: Any, metric: Any, target: float | None) -> dict[str, Any]:
     """Best metric (and its step) and time to target of one curve.
 
+    The time to target is the curve's first hit
+    (:func:`hplists.scoring.time_to_target.first_hit_of`): its step and seconds.
+    Non-finite values never reach the target; they are shown, not judged (scoring
+    refuses one in a run not marked diverged, this table does not).
+
     Example:
         >>> from hplists import Curve
-        >>> from hplists.workloads.spec import Metric
+        >>> from hplists.workloads.contract import Metric
         >>> c = Curve([10, 20], [1.0, 2.0], [0.5, 0.4], {"error_rate": [0.3, 0.2]})
         >>> s = summarize(c, Metric("error_rate", "min"), target=0.25)
         >>> s["best"], s["best_step"], s["target_step"], s["target_seconds"]
@@ -179,10 +184,11 @@ def summarize(curve: Any, metric: Any, target: float | None) -> dict[str, Any]:
         i = argbest(np.where(finite, values, np.nan), metric.mode)
         out["best"], out["best_step"] = float(values[i]), int(curve.steps[i])
     if target is not None:
-        hits = [j for j, v in enumerate(values) if metric.reached(float(v), target)]
-        if hits:
-            out["target_step"] = int(curve.steps[hits[0]])
-            out["target_seconds"] = float(curve.seconds[hits[0]])
+        from hplists.scoring.time_to_target import first_hit_of
+
+        hit = first_hit_of(curve, metric.name, target, metric.mode, diverged=True)
+        if hit.reached:
+            out["target_step"], out["target_seconds"] = hit.step, hit.seconds
     return out
 
 

@@ -9,6 +9,12 @@ time to the first successful trial).
 A trial whose value is NaN or infinite (a diverged run) ranks below every
 finite one; ties go to the earlier point, the one the list ranks higher.
 
+The trials, in list order, are the list's curve: the first that reaches the
+target is its first hit, by the definition of time to target
+(:func:`hplists.scoring.time_to_target.first_hit_of`, with one evaluation per
+trial, the trial budget ``k`` as the budget, and a failed trial's NaN that
+never reaches the target): :attr:`TuneResult.first_hit`.
+
 The points can train concurrently (``executor=``): in worker processes on this
 machine, on a Ray cluster, or on any ``concurrent.futures`` executor. The
 result is the same as in order: with a ``target``, the first point *in list
@@ -27,6 +33,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import itertools
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -37,8 +44,8 @@ from hplists.curves import Curve, Status
 from hplists.exceptions import InvalidParameterError
 from hplists.hparams import HParams, point_dict
 from hplists.lists.registry import list_name, list_points
-from hplists.metric import hits
 from hplists.metric import sign as metric_sign
+from hplists.scoring.time_to_target import Hit, first_hit_of, reaches
 from hplists.store.base import TrialKey, point_id
 
 if TYPE_CHECKING:  # the trial loop is imported when tune runs: `import hplists` stays light
@@ -109,11 +116,39 @@ class TuneResult:
         return max(self.trials, key=lambda t: (t.ok, sign * t.value if t.ok else 0.0, -t.index))
 
     @property
+    def first_hit(self) -> Hit | None:
+        """The first trial, in list order, that reached ``target`` (``None`` without a target).
+
+        The list's time to target with the trials as its curve
+        (:func:`hplists.scoring.time_to_target.first_hit_of`): ``index`` is the
+        trial's 0-based position in :attr:`trials` (``-1``: none reached it),
+        ``step`` its point's 1-based position in the list, ``fraction`` that
+        position over the trial budget ``k`` (``inf``: missed), ``seconds`` the
+        training seconds of the trials up to it, and ``best`` the best finite value.
+
+        Example:
+            >>> import hplists
+            >>> losses = iter([0.5, 0.3, 0.2])  # what three trainings return, in list order
+            >>> result = hplists.tune(lambda point: next(losses), "nadamw-paper", k=3,
+            ...                       metric="loss", mode="min", target=0.35)
+            >>> hit = result.first_hit
+            >>> len(result.trials), hit.index, hit.step, round(hit.fraction, 4), hit.best
+            (2, 1, 2, 0.6667, 0.3)
+        """
+        if self.target is None or not self.trials:
+            return None
+        return first_hit_of([t.index for t in self.trials], [t.value for t in self.trials],
+                            self.target, self.mode, self.budget or None,
+                            seconds=list(itertools.accumulate(t.seconds for t in self.trials)),
+                            diverged=True)
+
+    @property
     def reached(self) -> bool | None:
         """Whether a trial reached ``target`` (``None`` without a target)."""
         if self.target is None:
             return None
-        return any(_reaches(t.value, self.target, self.mode) for t in self.trials)
+        hit = self.first_hit
+        return hit is not None and hit.reached
 
     def _rows(self) -> tuple[list[str], list[list[str]]]:
         names = list(dict.fromkeys(k for t in self.trials for k in t.metrics))
@@ -160,9 +195,8 @@ class TuneResult:
 
 
 def _reaches(value: float, target: float, mode: str) -> bool:
-    if not math.isfinite(value):
-        return False
-    return bool(hits(value, target, mode))
+    """Whether one trial's value reaches ``target``: the rule of a first hit, for one trial."""
+    return bool(reaches(value, target, mode))
 
 
 def _value(result: Any, metric: str | None) -> tuple[float, dict[str, float]]:

@@ -41,26 +41,30 @@ PyTorch packages (``dadaptation``, ``prodigyopt``) skip such steps. Here too:
 a step with ``s_t = 0`` changes neither the parameters nor the method's state
 (:func:`skip_idle_steps`).
 
-Importing this module imports optax.
+Importing this module imports neither JAX nor optax (a rule imports them when it is built),
+so the method records below serve the PyTorch side (:mod:`hplists.torch_lrfree`) too.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple
-
-import optax
-from optax import contrib
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from hplists.exceptions import InvalidParameterError
 from hplists.optim._traced import warmup
 from hplists.optim.schedule import warmup_cosine_factor
 from hplists.optim.update_rule import hooks
 
+if TYPE_CHECKING:
+    import optax
+
 __all__ = [
     "METHODS",
+    "SCHEDULE_FREE",
     "SCHEDULE_KEYS",
+    "TAKES",
+    "VARIANTS",
     "Method",
     "cocob",
     "dadapt_adamw",
@@ -70,25 +74,64 @@ __all__ = [
     "mechanic",
     "mechanic_adam",
     "mechanic_nadam",
+    "methods_markdown",
     "momo",
     "momo_adam",
     "prodigy",
     "relative_schedule",
+    "schedule_keys",
     "sfadamw",
     "sfadamw_algoperf",
     "skip_idle_steps",
 ]
 
+
 # Keys every rule accepts: the relative schedule's and those the engine consumes.
 SCHEDULE_KEYS = ("warmup_fraction", "warmup_steps", "relative_schedule", "horizon",
                  "dropout_rate", "label_smoothing")
+# A Schedule-Free rule has a warmup and no schedule to scale or cut at a horizon.
+_SF_SCHEDULE_KEYS = ("warmup_fraction", "warmup_steps", "dropout_rate", "label_smoothing")
+SCHEDULE_FREE = ("sfadamw", "sfadamw_algoperf")
+_MECHANIC = ("beta1", "beta2", "weight_decay", "eps", "mechanic_weight_decay", "s_init")
+_SF = ("learning_rate", "beta1", "beta2", "weight_decay", "eps", "weight_lr_power")
+
+#: Rule -> the hyperparameters it takes besides its schedule's keys (:func:`schedule_keys`):
+#: what each rule checks, and what :mod:`hplists.torch_lrfree` accepts for it.
+TAKES: dict[str, tuple[str, ...]] = {
+    "dog": ("weight_decay", "init_step"),
+    "dowg": ("weight_decay", "eps"),
+    "dadapt_adamw": ("beta1", "beta2", "weight_decay", "eps", "estim_lr0"),
+    "prodigy": ("beta1", "beta2", "weight_decay", "eps", "estim_lr0", "safeguard_warmup"),
+    "mechanic": ("weight_decay", "mechanic_weight_decay", "s_init"),
+    "mechanic_adam": _MECHANIC,
+    "mechanic_nadam": _MECHANIC,
+    "cocob": ("weight_decay", "alpha"),
+    "momo": ("beta1", "weight_decay", "learning_rate"),
+    "momo_adam": ("beta1", "beta2", "weight_decay", "eps", "learning_rate"),
+    "sfadamw": _SF,
+    "sfadamw_algoperf": (*_SF, "r"),
+}
+
+#: Rules that are a variant of a method of :data:`METHODS` (the same algorithm, set up as a
+#: published submission ran it) -> that method.
+VARIANTS: dict[str, str] = {"sfadamw_algoperf": "sfadamw"}
 
 
-def _check(hp: Mapping[str, Any], rule: str, allowed: tuple[str, ...],
-           extra: tuple[str, ...] = SCHEDULE_KEYS) -> None:
+def schedule_keys(rule: str) -> tuple[str, ...]:
+    """The schedule's keys that ``rule`` accepts besides :data:`TAKES` (horizon, warmup, ...).
+
+    Example:
+        >>> "horizon" in schedule_keys("prodigy"), "horizon" in schedule_keys("sfadamw")
+        (True, False)
+    """
+    return _SF_SCHEDULE_KEYS if rule in SCHEDULE_FREE else SCHEDULE_KEYS
+
+
+def _check(hp: Mapping[str, Any], rule: str) -> None:
     if not isinstance(hp, Mapping):
         raise InvalidParameterError(f"update rule {rule!r} takes a mapping of hyperparameter names to "
                          f"values, got {type(hp).__name__}")
+    allowed, extra = TAKES[rule], schedule_keys(rule)
     unknown = sorted(set(hp) - set(allowed) - set(extra))
     if unknown:
         raise InvalidParameterError(f"update rule {rule!r} does not take hyperparameter(s) {unknown}; it "
@@ -141,6 +184,7 @@ def skip_idle_steps(make: Callable[[Any], optax.GradientTransformation],
 
     Example:
         >>> import jax.numpy as jnp
+        >>> from optax import contrib
         >>> tx = skip_idle_steps(lambda lr: contrib.prodigy(learning_rate=lr),
         ...                      lambda t: jnp.minimum(t / 2.0, 1.0))
         >>> state = tx.init(jnp.ones(2))
@@ -150,6 +194,7 @@ def skip_idle_steps(make: Callable[[Any], optax.GradientTransformation],
     """
     import jax
     import jax.numpy as jnp
+    import optax
 
     def init(params: Any) -> IdleSkipState:
         return IdleSkipState(make(1.0).init(params), jnp.zeros([], jnp.int32))
@@ -184,7 +229,8 @@ def dog(hp: Mapping[str, Any], total_steps: int) -> optax.GradientTransformation
         >>> u.shape
         (2,)
     """
-    _check(hp, "dog", ("weight_decay", "init_step"))
+    from optax import contrib
+    _check(hp, "dog")
     return contrib.dog(learning_rate=relative_schedule(hp, total_steps),
                        init_step=("heuristic", hp.get("init_step", 1e-6)),
                        weight_decay=hp.get("weight_decay", 0.0))
@@ -198,7 +244,8 @@ def dowg(hp: Mapping[str, Any], total_steps: int) -> optax.GradientTransformatio
     Example:
         >>> tx = dowg({"weight_decay": 0.0}, 10)
     """
-    _check(hp, "dowg", ("weight_decay", "eps"))
+    from optax import contrib
+    _check(hp, "dowg")
     return contrib.dowg(learning_rate=relative_schedule(hp, total_steps),
                         eps=hp.get("eps", 1e-4), weight_decay=hp.get("weight_decay", 0.0))
 
@@ -213,7 +260,8 @@ def dadapt_adamw(hp: Mapping[str, Any], total_steps: int) -> optax.GradientTrans
     Example:
         >>> tx = dadapt_adamw({"beta1": 0.9, "beta2": 0.999, "warmup_fraction": 0.1}, 10)
     """
-    _check(hp, "dadapt_adamw", ("beta1", "beta2", "weight_decay", "eps", "estim_lr0"))
+    from optax import contrib
+    _check(hp, "dadapt_adamw")
     b1, b2 = hp.get("beta1", 0.9), hp.get("beta2", 0.999)
     return skip_idle_steps(
         lambda lr: contrib.dadapt_adamw(learning_rate=lr, betas=(b1, b2),
@@ -236,8 +284,8 @@ def prodigy(hp: Mapping[str, Any], total_steps: int) -> optax.GradientTransforma
         >>> tx = prodigy({"beta1": 0.9, "beta2": 0.999, "safeguard_warmup": 1,
         ...               "warmup_fraction": 0.1}, 10)
     """
-    _check(hp, "prodigy", ("beta1", "beta2", "weight_decay", "eps", "estim_lr0",
-                           "safeguard_warmup"))
+    from optax import contrib
+    _check(hp, "prodigy")
     b1, b2 = hp.get("beta1", 0.9), hp.get("beta2", 0.999)
     safeguard = hp.get("safeguard_warmup", 0)
     if not isinstance(safeguard, (bool, int, float)) or safeguard not in (0, 1):
@@ -251,18 +299,16 @@ def prodigy(hp: Mapping[str, Any], total_steps: int) -> optax.GradientTransforma
         relative_schedule(hp, total_steps))
 
 
-_MECHANIC = ("beta1", "beta2", "weight_decay", "eps", "mechanic_weight_decay", "s_init")
-
-
 def _mechanize(hp: Mapping[str, Any], base: optax.GradientTransformation
                ) -> optax.GradientTransformation:
+    from optax import contrib
     return contrib.mechanize(base, weight_decay=hp.get("mechanic_weight_decay", 1e-2),
                              eps=1e-8, s_init=hp.get("s_init", 1e-6), num_betas=6)
 
 
 def _mechanic(hp: Mapping[str, Any], total_steps: int, rule: str,
               base: Callable[..., optax.GradientTransformation]) -> optax.GradientTransformation:
-    _check(hp, rule, _MECHANIC)
+    _check(hp, rule)
     return _mechanize(hp, base(relative_schedule(hp, total_steps), b1=hp.get("beta1", 0.9),
                                b2=hp.get("beta2", 0.999), eps=hp.get("eps", 1e-8),
                                weight_decay=hp.get("weight_decay", 0.0)))
@@ -278,7 +324,8 @@ def mechanic(hp: Mapping[str, Any], total_steps: int) -> optax.GradientTransform
     Example:
         >>> tx = mechanic({"weight_decay": 0.0, "warmup_fraction": 0.1}, 10)
     """
-    _check(hp, "mechanic", ("weight_decay", "mechanic_weight_decay", "s_init"))
+    import optax
+    _check(hp, "mechanic")
     return _mechanize(hp, optax.chain(optax.add_decayed_weights(hp.get("weight_decay", 0.0)),
                                       optax.sgd(relative_schedule(hp, total_steps))))
 
@@ -294,6 +341,7 @@ def mechanic_adam(hp: Mapping[str, Any], total_steps: int) -> optax.GradientTran
     Example:
         >>> tx = mechanic_adam({"beta1": 0.9, "beta2": 0.999, "warmup_fraction": 0.1}, 10)
     """
+    import optax
     return _mechanic(hp, total_steps, "mechanic_adam", optax.adamw)
 
 
@@ -303,6 +351,7 @@ def mechanic_nadam(hp: Mapping[str, Any], total_steps: int) -> optax.GradientTra
     Example:
         >>> tx = mechanic_nadam({"beta1": 0.9, "beta2": 0.999}, 10)
     """
+    import optax
     return _mechanic(hp, total_steps, "mechanic_nadam", optax.nadamw)
 
 
@@ -317,7 +366,9 @@ def cocob(hp: Mapping[str, Any], total_steps: int) -> optax.GradientTransformati
     Example:
         >>> tx = cocob({"weight_decay": 0.0}, 10)
     """
-    _check(hp, "cocob", ("weight_decay", "alpha"))
+    import optax
+    from optax import contrib
+    _check(hp, "cocob")
     return optax.chain(
         contrib.cocob(learning_rate=1.0, alpha=hp.get("alpha", 100.0), eps=1e-8,
                       weight_decay=hp.get("weight_decay", 0.0)),
@@ -339,7 +390,8 @@ def momo(hp: Mapping[str, Any], total_steps: int) -> optax.GradientTransformatio
     Example:
         >>> tx = momo({"beta1": 0.9}, 10)
     """
-    _check(hp, "momo", ("beta1", "weight_decay", "learning_rate"))
+    from optax import contrib
+    _check(hp, "momo")
     return contrib.momo(learning_rate=_capped(hp, total_steps, 1.0), beta=hp.get("beta1", 0.9),
                         weight_decay=hp.get("weight_decay", 0.0))
 
@@ -352,13 +404,15 @@ def momo_adam(hp: Mapping[str, Any], total_steps: int) -> optax.GradientTransfor
     Example:
         >>> tx = momo_adam({"beta1": 0.9, "beta2": 0.999}, 10)
     """
-    _check(hp, "momo_adam", ("beta1", "beta2", "weight_decay", "eps", "learning_rate"))
+    from optax import contrib
+    _check(hp, "momo_adam")
     return contrib.momo_adam(learning_rate=_capped(hp, total_steps, 1e-2),
                              b1=hp.get("beta1", 0.9), b2=hp.get("beta2", 0.999),
                              eps=hp.get("eps", 1e-8), weight_decay=hp.get("weight_decay", 0.0))
 
 
 def _sf_eval_params(opt_state: Any, params: Any) -> Any:
+    from optax import contrib
     return contrib.schedule_free_eval_params(opt_state, params)
 
 
@@ -377,9 +431,9 @@ def sfadamw(hp: Mapping[str, Any], total_steps: int) -> optax.GradientTransforma
         >>> tx = sfadamw({"learning_rate": 0.0025, "beta1": 0.9, "beta2": 0.999,
         ...               "warmup_fraction": 0.02}, 100)
     """
-    _check(hp, "sfadamw", ("learning_rate", "beta1", "beta2", "weight_decay", "eps",
-                           "weight_lr_power", "warmup_fraction", "warmup_steps"),
-           extra=("dropout_rate", "label_smoothing"))
+    import optax
+    from optax import contrib
+    _check(hp, "sfadamw")
     import jax.numpy as jnp
 
     lr = hp.get("learning_rate", 0.0025)
@@ -467,9 +521,8 @@ def sfadamw_algoperf(hp: Mapping[str, Any], total_steps: int
         >>> int(state.count), bool((state.z["w"] < 1).all())  # the first step moves z
         (1, True)
     """
-    _check(hp, "sfadamw_algoperf", ("learning_rate", "beta1", "beta2", "weight_decay", "eps",
-                                    "weight_lr_power", "r", "warmup_fraction", "warmup_steps"),
-           extra=("dropout_rate", "label_smoothing"))
+    import optax
+    _check(hp, "sfadamw_algoperf")
     import jax
     import jax.numpy as jnp
 
@@ -542,6 +595,8 @@ class Method:
             ``"hplists"`` for hplists' own implementation
             (:mod:`hplists.optim.torch_schedule_free`,
             :mod:`hplists.optim.torch_mechanic`).
+        torch_missing: why there is no PyTorch path (exactly one of ``torch``
+            and ``torch_missing`` is set).
     """
 
     name: str
@@ -554,6 +609,12 @@ class Method:
     horizon: bool = True
     learning_rate_free: bool = True
     torch: str = ""
+    torch_missing: str = ""
+
+    def __post_init__(self) -> None:
+        if bool(self.torch) == bool(self.torch_missing):
+            raise ValueError(f"method {self.name!r}: give exactly one of torch (what computes it in "
+                             "PyTorch) and torch_missing (why nothing does)")
 
 
 _OFF = {"relative_schedule": 0.0, "weight_decay": 0.0, "dropout_rate": 0.0,
@@ -569,7 +630,8 @@ METHODS: dict[str, Method] = {m.name: m for m in (
     Method("dowg", "DoWG", ("weight_decay",), {**_OFF, "eps": 1e-4},
            {"eps": "initial squared distance = eps = 1e-4: optax's default (Khaled et al., "
                    "2023)", "learning rate": "1 (paper 002 Table 1)"},
-           "coupled (L2 added to the gradient)", "1 (x_0)"),
+           "coupled (L2 added to the gradient)", "1 (x_0)",
+           torch_missing="no PyTorch package of DoWG is in the 'lrfree-torch' extra"),
     Method("dadapt_adamw", "D-Adapt (w. Adam)", ("beta1", "beta2", "weight_decay"),
            {**_OFF, **_ADAM, "estim_lr0": 1e-6},
            {"estim_lr0": "d_0 = 1e-6: Defazio & Mishchenko (2023), optax and `dadaptation`",
@@ -605,17 +667,28 @@ METHODS: dict[str, Method] = {m.name: m for m in (
            "as Mechanic (w. Adam), over NAdamW", "3 (m, v of NAdam; x_0)", torch="hplists"),
     Method("cocob", "COCOB", ("weight_decay",), {**_OFF, "alpha": 100.0},
            {"alpha": "100: Orabona & Tommasi (2017), optax"},
-           "coupled (L2 added to the gradient)", "5 (x_0, sum g, L, sum |g|, reward)"),
+           "coupled (L2 added to the gradient)", "5 (x_0, sum g, L, sum |g|, reward)",
+           torch_missing="no well-kept PyTorch package of COCOB is in the 'lrfree-torch' extra "
+                         "(and the optax rule multiplies COCOB's output by the relative schedule, "
+                         "which a learning rate cannot do: COCOB is invariant to it)"),
     Method("momo", "MoMo", ("beta1", "weight_decay"), {**_OFF, "beta1": 0.9,
                                                        "learning_rate": 1.0},
            {"learning_rate": "cap 1: Schaipp et al. (2023), optax; lower bound 0",
             "beta1": "0.9: optax"},
-           "proximal (x / (1 + lr s_t wd))", "1 (momentum)", torch="momo-opt"),
+           "proximal (x / (1 + lr s_t wd))", "1 (momentum)",
+           torch_missing="momo-opt divides the whole step by 1 + lr wd (x <- (x - tau d) / "
+                         "(1 + lr wd)), optax.contrib.momo only x (x / (1 + lr wd) - tau d), and "
+                         "its equivalence without weight decay is not verified; it is not in the "
+                         "extra"),
     Method("momo_adam", "MoMo (w. Adam)", ("beta1", "beta2", "weight_decay"),
            {**_OFF, **_ADAM, "learning_rate": 1e-2},
            {"learning_rate": "cap 1e-2: Schaipp et al. (2023), optax; lower bound 0",
             "beta1, beta2": _ADAM_SRC},
-           "proximal (x / (1 + lr s_t wd))", "2 (m, v)", torch="momo-opt"),
+           "proximal (x / (1 + lr s_t wd))", "2 (m, v)",
+           torch_missing="momo-opt's MoMo-Adam decays weights as (x - tau d/D) / (1 + lr wd) "
+                         "or x (1 - lr wd) - tau d/D, optax.contrib.momo_adam as x / (1 + lr wd) "
+                         "- tau d/D, and its equivalence without weight decay is not verified; "
+                         "it is not in the extra"),
     Method("sfadamw", "Schedule-Free AdamW",
            ("learning_rate", "beta1", "beta2", "weight_decay"),
            {"learning_rate": 0.0025, **_ADAM, "weight_decay": 0.0, "weight_lr_power": 2.0,
@@ -662,7 +735,7 @@ def methods_markdown() -> str:
         defaults = ", ".join(f"{k}={fmt(v)}" for k, v in m.defaults.items()
                              if k not in ("dropout_rate", "label_smoothing"))
         sources = "; ".join(f"{k}: {v}" for k, v in m.sources.items())
-        torch = f"`{m.torch}`" if m.torch else ""
+        torch = f"`{m.torch}`" if m.torch else "none"
         rows.append(f"| `{m.name}` | {m.label} | {defaults} | {sources} | {m.weight_decay} "
                     f"| {m.state} | {torch} |")
     return "\n".join(rows) + "\n"

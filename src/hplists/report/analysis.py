@@ -50,8 +50,8 @@ from hplists.report import paper001
 from hplists.report.studies import DEFAULT_STUDIES, Baseline, StudyNames
 from hplists.scoring.cost import DEFAULT_TAU, cost
 from hplists.scoring.matrix import ColumnScores, TrialMatrix, score_columns, submissions_of
-from hplists.scoring.specs import WorkloadSpec
 from hplists.scoring.tuning_curve import TuningCurve, workload_tuning_curve
+from hplists.scoring.workload_specs import WorkloadSpec
 from hplists.store.base import summarize
 from hplists.store.columns import STATUS_CODE, MetricColumns
 
@@ -724,7 +724,7 @@ class Analysis:
 
 def _resolve_specs(names: Sequence[str], given: Mapping[str, WorkloadSpec], registry: bool
                    ) -> tuple[dict[str, WorkloadSpec], list[str]]:
-    from hplists.scoring.specs import resolve_specs
+    from hplists.scoring.workload_specs import resolve_specs
 
     specs: dict[str, WorkloadSpec] = {}
     notes = []

@@ -32,7 +32,7 @@ from hplists.report.analysis import Analysis
 from hplists.report.figures import Figure, all_figures, file_stem
 from hplists.report.studies import DEFAULT_STUDIES, StudyNames
 from hplists.report.tables import Table, all_tables
-from hplists.scoring.specs import WorkloadSpec
+from hplists.scoring.workload_specs import WorkloadSpec
 
 __all__ = ["Report", "build", "write_report"]
 

@@ -33,7 +33,7 @@ from hplists.exceptions import InvalidParameterError
 from hplists.hparams import HParams, Point
 from hplists.metric import best_of, sign
 from hplists.report.studies import DEFAULT_STUDIES, StudyNames
-from hplists.scoring.specs import WorkloadSpec
+from hplists.scoring.workload_specs import WorkloadSpec
 from hplists.store.base import TrialRecord, canonical_point, point_id
 
 __all__ = ["synthetic_study", "write_synthetic_store"]

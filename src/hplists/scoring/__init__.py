@@ -3,7 +3,7 @@
 Modules, one concept each:
 
 * :mod:`~hplists.scoring.time_to_target`: first evaluated step reaching a target;
-* :mod:`~hplists.scoring.specs`: a workload's metric, direction, target and budget;
+* :mod:`~hplists.scoring.workload_specs`: a workload's metric, direction, target and budget;
 * :mod:`~hplists.scoring.matrix`: trial records to a ``[P, N]`` matrix of step
   fractions, and to per-submission times;
 * :mod:`~hplists.scoring.cost`: the cost ``C_tau`` of a list (paper 001, Sec. 2.5);

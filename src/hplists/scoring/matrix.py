@@ -3,14 +3,19 @@
 The method (cost, lists, leave-one-out) works on a matrix of step fractions
 ``F[p, i] = t_pi / T_i`` of ``P`` points on ``N`` workloads. This module builds
 it from trial records (:class:`hplists.store.TrialRecord`, or anything with
-the same attributes) and a :class:`~hplists.scoring.specs.WorkloadSpec` per
+the same attributes) and a :class:`~hplists.scoring.workload_specs.WorkloadSpec` per
 workload, and checks that the records make a complete, consistent matrix.
 
 Rules, per trial (one point, workload and seed):
 
 * ``complete`` and ``diverged`` trials are scored from their curve with
   :mod:`hplists.scoring.time_to_target` (a diverged run keeps the evaluations
-  made before it diverged; a complete run with a non-finite metric is an error);
+  made before it diverged; a complete run with a non-finite metric is an error):
+  each trial's first hit is :func:`~hplists.scoring.time_to_target.first_hit_of`'s,
+  reduced by :func:`hplists.store.base.summarize` or by a store's own query (the
+  same definition in SQL,
+  :func:`~hplists.scoring.time_to_target.first_hit_sql`), and ``t / T`` is
+  :func:`~hplists.scoring.time_to_target.fraction_of` it;
 * ``running`` trials are in flight and are left out (counted in ``running``);
 * ``error`` trials (the run failed, e.g. out of memory) are an error unless
   ``errors="inf"``, which counts them as misses, as AlgoPerf counts failed runs;
@@ -35,7 +40,8 @@ from hplists import metric
 from hplists._check import check_choice
 from hplists.curves import Status
 from hplists.exceptions import DataError, InvalidParameterError
-from hplists.scoring.specs import WorkloadSpec
+from hplists.scoring.time_to_target import fraction_of
+from hplists.scoring.workload_specs import WorkloadSpec
 from hplists.store.base import MetricSummary, TrialRecord, TrialStore, summarize
 from hplists.store.columns import STATUS_CODE, MetricColumns
 
@@ -151,7 +157,7 @@ def score_summary(
     best = worst if summary.best is None else summary.best
     if summary.hit_step is None:
         return TrialScore(np.inf, np.inf, best, -1)
-    return TrialScore(float(summary.hit_step) / spec.step_budget,
+    return TrialScore(float(fraction_of(summary.hit_step, spec.step_budget)),
                       float(summary.hit_seconds) if summary.hit_seconds is not None else np.nan,
                       best, summary.hit_index)
 
@@ -249,8 +255,7 @@ def score_columns(columns: MetricColumns, specs: Mapping[str, WorkloadSpec], *,
     problem |= nonfinite
     good = rest & ~nonfinite
     hit = good & (c.hit_step >= 0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        fraction = np.where(hit, c.hit_step.astype(np.float64) / budget_row, np.inf)
+    fraction = fraction_of(np.where(hit, c.hit_step, -1), budget_row)
     return ColumnScores(
         columns, fraction, np.where(hit, c.hit_seconds, np.inf),
         np.where(good & ~np.isnan(c.best), c.best, worst_row),

@@ -31,7 +31,7 @@ import numpy as np
 from hplists import exact
 from hplists.exceptions import InvalidParameterError
 from hplists.scoring.cost import check_fractions
-from hplists.scoring.specs import WorkloadSpec
+from hplists.scoring.workload_specs import WorkloadSpec
 
 __all__ = ["GAP_CLIP", "log_cost_exact", "log_target_gap", "rank_points"]
 

@@ -15,10 +15,24 @@ target. Such values are only legitimate in a run that *diverged* (its training
 loss or metrics became non-finite, and training stopped): evaluations made
 before the divergence still count, as in AlgoPerf's
 ``scoring/performance_profile.py`` (read from ``get_best_trial_index``: it
-compares ``NaN <= target`` as false and keeps earlier hits). A diverged run that never reached the target is ``inf``. A run
-that is *not* marked diverged and has a non-finite value is an error: the
-recording is inconsistent, and scoring it either way could silently change a
-list.
+compares ``NaN <= target`` as false and keeps earlier hits). A diverged run
+that never reached the target is ``inf``. A run that is *not* marked diverged
+and has a non-finite value is an error: the recording is inconsistent, and
+scoring it either way could silently change a list.
+
+One definition, computed once. :func:`first_hit_of` turns one curve and a
+target into its :class:`Hit` (the evaluation's index, its step ``t``, ``t / T``,
+its wall-clock seconds, and the curve's best value); :func:`first_hit` finds
+the first hits of many curves at once, with array operations; and
+:func:`first_hit_sql` is the same definition in SQL, which a trial store uses to
+answer the first hits of millions of trials in its own query. Every figure of
+hplists that reports a first hit or ``t / T`` comes from these: the scoring
+matrix and submission times (:mod:`hplists.scoring.matrix`, through the
+store's :func:`hplists.store.base.summarize` and its query), ``hplists run``,
+:func:`hplists.tune` and :func:`hplists.study.evaluate.evaluate`
+(``tests/test_time_to_target_agreement.py`` holds them equal). The code lives
+in :mod:`hplists.metric`, because the trial store, a layer below scoring, uses
+it; this module re-exports it.
 """
 
 from __future__ import annotations
@@ -29,70 +43,24 @@ import numpy as np
 
 from hplists._check import check_choice, check_real
 from hplists.exceptions import InvalidParameterError
-from hplists.metric import best_of, hits, worst
+from hplists.metric import (
+    Hit,
+    HitSQL,
+    best_finite,
+    check_budget,
+    check_curve,
+    check_nonfinite,
+    first_hit,
+    first_hit_of,
+    first_hit_sql,
+    fraction_of,
+    reaches,
+)
 
-__all__ = ["best_value", "first_hit", "step_fraction", "time_to_target"]
+__all__ = ["Hit", "HitSQL", "best_value", "first_hit", "first_hit_of", "first_hit_sql",
+           "fraction_of", "reaches", "step_fraction", "time_to_target"]
 
 Mode = Literal["min", "max"]
-
-
-def _as_curves(steps: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    steps = np.asarray(steps)
-    values = np.asarray(values, dtype=np.float64)
-    if steps.ndim != 1 or steps.shape[0] == 0:
-        raise InvalidParameterError(f"steps must be a non-empty 1-D array, got shape {steps.shape}")
-    if steps.shape[0] > 1 and np.any(np.diff(steps) <= 0):
-        raise InvalidParameterError("steps must be strictly increasing")
-    if values.ndim == 0 or values.shape[-1] != steps.shape[0]:
-        raise InvalidParameterError(
-            f"values must have one value per step on their last axis ({steps.shape[0]}), "
-            f"got shape {values.shape}"
-        )
-    return steps, values
-
-
-def _check_finite(values: np.ndarray, diverged: np.ndarray | bool) -> None:
-    bad = ~np.isfinite(values) & ~np.asarray(diverged, dtype=bool)[..., None]
-    if np.any(bad):
-        where = np.argwhere(bad)[0]
-        run = tuple(int(i) for i in where[:-1])
-        raise InvalidParameterError(
-            f"values contain a non-finite value ({values[tuple(where)]}) at evaluation "
-            f"{int(where[-1])}"
-            + (f" of run {run}" if run else "")
-            + " that is not marked diverged; mark the run diverged or fix the recording"
-        )
-
-
-def first_hit(
-    values: np.ndarray,
-    target: float,
-    mode: Mode,
-    *,
-    diverged: np.ndarray | bool = False,
-) -> np.ndarray:
-    """Index of the first evaluation of each curve that reaches ``target``; ``-1`` if none.
-
-    Args:
-        values: validation metric ``[..., E]``, one curve per leading index.
-        target: the validation target.
-        mode: ``"min"`` (reached when ``value <= target``) or ``"max"``
-            (``value >= target``).
-        diverged: whether each run (``[...]``, or one bool for all) diverged;
-            non-finite values are allowed only in diverged runs.
-
-    Example:
-        >>> first_hit([[0.5, 0.3, 0.2], [0.9, 0.8, 0.7]], target=0.3, mode="min")
-        array([ 1, -1])
-    """
-    check_choice("mode", mode, ("min", "max"))
-    target = check_real("target", target)
-    values = np.asarray(values, dtype=np.float64)
-    if values.ndim == 0 or values.shape[-1] == 0:
-        raise InvalidParameterError(f"values must have at least one evaluation, got shape {values.shape}")
-    _check_finite(values, diverged)
-    hit = hits(values, target, mode) & np.isfinite(values)
-    return np.where(hit.any(axis=-1), np.argmax(hit, axis=-1), -1)
 
 
 def time_to_target(
@@ -125,7 +93,7 @@ def time_to_target(
         >>> time_to_target([10, 20, 30], [0.2, float("nan"), 0.1], 0.25, "min", diverged=True)
         array(10.)
     """
-    steps, values = _as_curves(steps, values)
+    steps, values = check_curve(steps, values)
     idx = first_hit(values, target, mode, diverged=diverged)
     return np.where(idx >= 0, steps[np.maximum(idx, 0)].astype(np.float64), np.inf)
 
@@ -148,14 +116,11 @@ def step_fraction(
         >>> step_fraction([25, 50, 75, 100], [0.6, 0.4, 0.25, 0.2], 0.3, "min", 100)
         array(0.75)
     """
-    budget = check_real("step_budget", step_budget, low=0.0, low_open=True)
-    steps, values = _as_curves(steps, values)
-    if steps[-1] > budget:
-        raise InvalidParameterError(
-            f"the curve is evaluated at step {int(steps[-1])}, beyond the step budget "
-            f"{budget:g}; step_budget must be the budget the run was trained with"
-        )
-    return np.asarray(time_to_target(steps, values, target, mode, diverged=diverged) / budget)
+    check_real("step_budget", step_budget, low=0.0, low_open=True)
+    steps, values = check_curve(steps, values)
+    budget = check_budget(steps, step_budget)
+    idx = first_hit(values, target, mode, diverged=diverged)
+    return fraction_of(np.where(idx >= 0, steps[np.maximum(idx, 0)], -1), budget)
 
 
 def best_value(
@@ -176,6 +141,5 @@ def best_value(
     values = np.asarray(values, dtype=np.float64)
     if values.ndim == 0 or values.shape[-1] == 0:
         raise InvalidParameterError(f"values must have at least one evaluation, got shape {values.shape}")
-    _check_finite(values, diverged)
-    clean = np.where(np.isfinite(values), values, worst(mode))
-    return best_of(clean, mode, axis=-1)
+    check_nonfinite(values, diverged)
+    return best_finite(values, mode)

@@ -22,6 +22,7 @@ import dataclasses
 import datetime
 import hashlib
 import json
+import math
 import os
 import platform
 import socket
@@ -440,9 +441,12 @@ def summarize(record: TrialRecord, metric: str | None, mode: str, target: float
               ) -> MetricSummary:
     """A trial with its curve reduced to a :class:`MetricSummary`: the one reduction.
 
-    Hits are :func:`hplists.metric.hits` on finite values (NaN and infinite
-    values never reach a target). ``metric=None`` reduces the curve to its
-    length only (as a curve without the metric).
+    The hit and the best value are :func:`hplists.metric.first_hit_of`'s, the
+    definition of :mod:`hplists.scoring.time_to_target` (NaN and infinite
+    values never reach a target). Non-finite values are reduced, not judged:
+    ``first_nonfinite`` records the first, and scoring refuses it in a run not
+    marked diverged. ``metric=None`` reduces the curve to its length only (as a
+    curve without the metric).
 
     Example:
         >>> from hplists import Curve
@@ -460,11 +464,10 @@ def summarize(record: TrialRecord, metric: str | None, mode: str, target: float
     has = c is not None and metric is not None and metric in c.metrics
     values = np.asarray(c.metrics[metric], dtype=np.float64) if has and c and metric is not None \
         else np.zeros(0)
-    finite = np.isfinite(values)
-    reach = finite & np.asarray(direction.hits(values, target, mode), dtype=bool)
-    j = int(np.argmax(reach)) if reach.any() else -1
-    bad = np.flatnonzero(~finite)
-    best = float(direction.best_of(values[finite], mode)) if finite.any() else None
+    hit = direction.first_hit_of(  # a Curve's steps were checked when it was made
+        c if isinstance(c, Curve) else c.steps, values, target, mode, seconds=c.seconds,
+        diverged=True) if c is not None and values.size else None
+    bad = np.flatnonzero(~np.isfinite(values))
     light = (dataclasses.replace(record, curve=None, provenance={})
              if dataclasses.is_dataclass(record) else record)  # duck-typed records pass as is
     return MetricSummary(
@@ -474,9 +477,11 @@ def summarize(record: TrialRecord, metric: str | None, mode: str, target: float
         len(values) if has else 0,
         int(c.steps[bad[0]]) if c is not None and bad.size else None,
         float(values[bad[0]]) if c is not None and bad.size else None,
-        int(c.steps[j]) if j >= 0 and c is not None else None,
-        float(c.seconds[j]) if j >= 0 and c is not None else None,
-        j, best, tuple(sorted(c.metrics)) if c is not None else None)
+        hit.step if hit is not None else None,
+        hit.seconds if hit is not None and hit.reached else None,
+        hit.index if hit is not None else -1,
+        hit.best if hit is not None and math.isfinite(hit.best) else None,
+        tuple(sorted(c.metrics)) if c is not None else None)
 
 
 class TrialStore(abc.ABC):

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 import math
 import os
 import random
@@ -46,37 +45,17 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from hplists._check import check_choice, check_real
+from hplists._check import check_real
 from hplists._version import __version__
-from hplists.curves import Curve, Status
 from hplists.exceptions import DataError, HplistsError, InvalidParameterError
-from hplists.hparams import HParams
-from hplists.store._common import (
-    check_version,
-    curves_from_rows,
-    eval_rows,
-    point_text,
-    prepare_puts,
-    terminal_curve,
-    trial_args,
-)
 from hplists.store.base import (
-    TERMINAL,
     CorruptStoreError,
-    MetricSummary,
     StoreDiskError,
-    TrialKey,
-    TrialRecord,
-    TrialStore,
-    canonical_point,
-    check_status,
-    curve_to_json,
-    machine_provenance,
-    point_id,
     utc_now,
 )
-from hplists.store.liveness import Owner, host_identity, owner, stale_reason
+from hplists.store.liveness import host_identity
 from hplists.store.registry import mask_url
+from hplists.store.sql import SQLTrialStore, format_paramstyle, guard
 from hplists.store.sqlite import FORMAT, SCHEMA_VERSION
 
 if TYPE_CHECKING:
@@ -251,7 +230,23 @@ def _guarded(method: Any) -> Any:
     return guarded
 
 
-class PostgresStore(TrialStore):
+class _Cursor:
+    """A psycopg cursor that takes the ``?`` and ``:name`` placeholders of the shared SQL."""
+
+    def __init__(self, cur: Any) -> None:
+        self._cur = cur
+
+    def execute(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> Any:
+        return self._cur.execute(format_paramstyle(sql), params)
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        self._cur.executemany(format_paramstyle(sql), rows)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cur, name)
+
+
+class PostgresStore(SQLTrialStore):
     """Trial store in a PostgreSQL database; see the module docstring for its guarantees.
 
     Args:
@@ -267,6 +262,9 @@ class PostgresStore(TrialStore):
     missing database) is a one-line :class:`~hplists.exceptions.DataError`
     naming the URL with its password masked.
     """
+
+    FOR_UPDATE = " FOR UPDATE"
+    DIALECT = "postgresql"
 
     def __init__(
         self,
@@ -300,6 +298,7 @@ class PostgresStore(TrialStore):
         self._conn: Any = None
         self._conn_pid = -1
         self._host = host_identity()
+        self._point_texts: dict[str, str] = {}
 
     # ----- connection and schema -----------------------------------------------------------------
 
@@ -434,7 +433,7 @@ class PostgresStore(TrialStore):
             with conn.transaction(), conn.cursor() as cur:
                 if read:
                     cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                yield cur
+                yield _Cursor(cur)
 
     def _write(self, work: Callable[[Any], T]) -> T:
         """``work(cursor)`` in one write transaction, run again on a deadlock or a
@@ -464,585 +463,26 @@ class PostgresStore(TrialStore):
     def __repr__(self) -> str:
         return f"PostgresStore({self._where!r})"
 
-    # ----- helpers -------------------------------------------------------------------------------
+    # ----- what SQLTrialStore needs of a backend ------------------------------------------------
 
-    def _owner(self) -> Owner:
-        return owner(self._host)
+    def _read_txn(self) -> contextlib.AbstractContextManager[Any]:
+        return self._txn(read=True)
 
-    @staticmethod
-    def _now(cur: Any) -> float:
-        cur.execute(f"SELECT {_NOW}")
-        return float(cur.fetchone()[0])
+    def _now(self, c: Any) -> float:
+        return float(c.execute(f"SELECT {_NOW}").fetchone()[0])
 
-    def _event(self, cur: Any, trial_id: int, event: str, detail: Any = "") -> None:
-        who = self._owner()
-        if not isinstance(detail, str):
-            detail = json.dumps(detail, allow_nan=False)
-        cur.execute(
-            "INSERT INTO events(trial_id, time, event, run_token, host, pid, detail) "
-            f"VALUES (%s, {_NOW}, %s, %s, %s, %s, %s)",
-            (trial_id, event, who.run_token, who.host, who.pid, detail))
-
-    @staticmethod
-    def _insert_point(cur: Any, pid: str, point: Mapping[str, float]) -> None:
-        cur.execute("INSERT INTO points(point_id, point) VALUES (%s, %s) "
-                    "ON CONFLICT (point_id) DO NOTHING", (pid, point_text(point)))
-
-    @staticmethod
-    def _lookup(cur: Any, study: str, pid: str, workload: str, seed: int
-                ) -> dict[str, Any] | None:
-        """The trial's row, locked until the transaction ends, or None."""
-        cur.execute("SELECT * FROM trials WHERE study=%s AND point_id=%s AND workload=%s AND "
-                    "seed=%s FOR UPDATE", (study, pid, workload, seed))
-        row = cur.fetchone()
-        if row is None:
-            return None
-        return dict(zip([d.name for d in cur.description], row, strict=True))
-
-    @staticmethod
-    def _insert_trial(cur: Any, values: Mapping[str, Any]) -> int | None:
-        """Inserts a trial; its id, or None if another process inserted it first."""
-        names = list(values)
-        cur.execute(
-            f"INSERT INTO trials({', '.join(names)}) VALUES ({', '.join(['%s'] * len(names))}) "
+    def _insert_trial(self, c: Any, values: Mapping[str, Any]) -> int | None:
+        # Two claimers may insert one trial at once: the loser gets None and locks the winner's.
+        got = c.execute(
+            f"INSERT INTO trials({', '.join(values)}) VALUES ({', '.join('?' * len(values))}) "
             "ON CONFLICT (study, point_id, workload, seed) DO NOTHING RETURNING trial_id",
-            list(values.values()))
-        got = cur.fetchone()
+            list(values.values())).fetchone()
         return None if got is None else int(got[0])
 
-    def _stale_reason(self, row: Mapping[str, Any], now: float) -> str | None:
-        return stale_reason(row["host"], int(row["pid"]), row["proc_identity"],
-                            float(row["heartbeat"]), my_host=self._host, now=now,
-                            heartbeat_timeout=self.heartbeat_timeout)
-
-    @staticmethod
-    def _write_curve(cur: Any, trial_id: int, curve: Curve | None) -> None:
-        cur.execute("DELETE FROM evals WHERE trial_id=%s", (trial_id,))
-        cur.execute("DELETE FROM eval_metrics WHERE trial_id=%s", (trial_id,))
-        if curve is None:
-            return
-        evals, metrics = eval_rows(trial_id, curve)
-        if evals:
-            cur.executemany("INSERT INTO evals(trial_id, step, seconds, train_loss) "
-                            "VALUES (%s, %s, %s, %s)", evals)
-        if metrics:
-            cur.executemany("INSERT INTO eval_metrics(trial_id, metric, step, value) "
-                            "VALUES (%s, %s, %s, %s)", metrics)
-
-    # ----- writing -------------------------------------------------------------------------------
-
-    def claim(
-        self,
-        study: str,
-        point: HParams | Mapping[str, float],
-        workload: str,
-        seed: int,
-        *,
-        point_index: int | None = None,
-        workload_version: str = "1",
-        retry_errors: bool = False,
-        provenance: Mapping[str, Any] | None = None,
-    ) -> TrialKey | None:
-        """Marks a trial ``running`` for this process if it must run; ``None`` if it must not.
-
-        As :meth:`hplists.store.sqlite.SQLiteStore.claim`, atomically among
-        concurrent claimers on any host.
-        """
-        study, workload, seed, wv, index = trial_args(study, workload, seed, workload_version,
-                                                      point_index)
-        canon = canonical_point(point)
-        pid = point_id(canon)
-        who = self._owner()
-        prov = {**machine_provenance(), "workload_version": wv, "run_token": who.run_token,
-                "claimed_at": utc_now(), **dict(provenance or {})}
-        prov_text = json.dumps(prov, allow_nan=False)
-
-        def work(cur: Any) -> TrialKey | None:
-            now = self._now(cur)
-            row = self._lookup(cur, study, pid, workload, seed)
-            if row is None:
-                self._insert_point(cur, pid, canon)
-                trial_id = self._insert_trial(cur, {
-                    "study": study, "point_id": pid, "point_index": index, "workload": workload,
-                    "workload_version": wv, "seed": seed, "status": "running",
-                    "run_token": who.run_token, "host": who.host, "pid": who.pid,
-                    "proc_identity": who.proc_identity, "heartbeat": now,
-                    "provenance": prov_text, "created_at": now, "updated_at": now})
-                if trial_id is not None:
-                    self._event(cur, trial_id, "claim")
-                    return TrialKey(study, pid, workload, seed, who.run_token, trial_id)
-                row = self._lookup(cur, study, pid, workload, seed)  # another claimer's
-                if row is None:  # pragma: no cover - a conflicting row is never deleted
-                    raise DataError(f"trial store {self._where!r}: a trial vanished mid-claim")
-            trial_id = int(row["trial_id"])
-            check_version(row, wv)
-            if row["point_index"] is None and index is not None:
-                cur.execute("UPDATE trials SET point_index=%s WHERE trial_id=%s",
-                            (index, trial_id))
-            status = Status(row["status"])
-            detail: dict[str, Any]
-            if status is Status.RUNNING:
-                if row["run_token"] == who.run_token:
-                    return TrialKey(study, pid, workload, seed, who.run_token, trial_id)
-                reason = self._stale_reason(row, now)
-                if reason is None:
-                    return None
-                detail = {"previous_run_token": row["run_token"], "previous_host": row["host"],
-                          "previous_pid": row["pid"], "reason": reason}
-                event = "reclaim"
-            elif status is Status.ERROR and retry_errors:
-                previous = self._read_curves(cur, [trial_id]).get(trial_id)
-                detail = {"previous_run_token": row["run_token"], "previous_message":
-                          row["message"], "previous_curve":
-                          None if not row["has_curve"] or previous is None
-                          else curve_to_json(previous)}
-                event = "retry"
-                self._write_curve(cur, trial_id, None)
-            else:
-                return None
-            cur.execute(
-                "UPDATE trials SET status='running', message='', has_curve=0, run_token=%s, "
-                "host=%s, pid=%s, proc_identity=%s, heartbeat=%s, attempts=attempts+1, "
-                "provenance=%s, updated_at=%s WHERE trial_id=%s",
-                (who.run_token, who.host, who.pid, who.proc_identity, now, prov_text, now,
-                 trial_id))
-            self._event(cur, trial_id, event, detail)
-            return TrialKey(study, pid, workload, seed, who.run_token, trial_id)
-
-        return self._write(work)
-
-    def heartbeat(self, key: TrialKey) -> None:
-        """Records that the trial of ``key`` is still being worked on (while ``key`` owns it)."""
-
-        def work(cur: Any) -> None:
-            cur.execute(
-                f"UPDATE trials SET heartbeat={_NOW} WHERE study=%s AND point_id=%s AND "
-                "workload=%s AND seed=%s AND status='running' AND run_token=%s",
-                (key.study, key.point_id, key.workload, key.seed, key.run_token))
-
-        self._write(work)
-
-    def _record(self, key: TrialKey, status: Status, message: str, curve: Curve | None,
-                event: str) -> bool:
-        if not isinstance(key, TrialKey):
-            raise InvalidParameterError(f"key must be a TrialKey from claim(), got {type(key).__name__}")
-
-        def work(cur: Any) -> bool:
-            row = self._lookup(cur, key.study, key.point_id, key.workload, key.seed)
-            if row is None:
-                raise DataError(
-                    f"no trial (study={key.study!r}, point_id={key.point_id!r}, "
-                    f"workload={key.workload!r}, seed={key.seed}) in {self._where!r}; "
-                    f"claim() it first")
-            trial_id = int(row["trial_id"])
-            if Status(row["status"]) in TERMINAL:
-                # Someone recorded it first: keep theirs, log ours.
-                self._event(cur, trial_id, "discard", {"status": status.value,
-                                                       "message": message,
-                                                       "run_token": key.run_token})
-                return False
-            prov = json.loads(row["provenance"])
-            if row["run_token"] != key.run_token:
-                prov.update(machine_provenance())
-            prov.update({"run_token": key.run_token, "finished_at": utc_now()})
-            self._write_curve(cur, trial_id, curve)
-            cur.execute(
-                f"UPDATE trials SET status=%s, message=%s, has_curve=%s, run_token=%s, "
-                f"heartbeat={_NOW}, provenance=%s, updated_at={_NOW} WHERE trial_id=%s",
-                (status.value, message, int(curve is not None), key.run_token,
-                 json.dumps(prov, allow_nan=False), trial_id))
-            self._event(cur, trial_id, event)
-            return True
-
-        return self._write(work)
-
-    def finish(self, key: TrialKey, curve: Curve) -> bool:
-        """Records the curve of a claimed trial; ``False`` if another process finished it first."""
-        curve = terminal_curve(curve, "curve")
-        return self._record(key, curve.status, curve.message, curve, "finish")
-
-    def fail(self, key: TrialKey, message: str, curve: Curve | None = None) -> bool:
-        """Records a claimed trial as ``error`` with ``message`` (and a partial curve if given)."""
-        if not isinstance(message, str):
-            raise InvalidParameterError(f"message must be a string, got {type(message).__name__}")
-        if curve is not None and not isinstance(curve, Curve):
-            raise InvalidParameterError(f"curve must be a hplists.Curve or None, got {type(curve).__name__}")
-        return self._record(key, Status.ERROR, message, curve, "fail")
-
-    def put(
-        self,
-        study: str,
-        point: HParams | Mapping[str, float],
-        workload: str,
-        seed: int,
-        curve: Curve,
-        *,
-        point_index: int | None = None,
-        workload_version: str = "1",
-        provenance: Mapping[str, Any] | None = None,
-    ) -> bool:
-        """Records a finished trial in one step; ``False`` (a no-op) if it is already finished."""
-        curve = terminal_curve(curve, "curve")
-        rec = TrialRecord(study, "", point_index, {}, workload, workload_version, seed,
-                          curve.status, curve.message, curve, dict(provenance or {}))
-        return self._put_many([(rec, point)], event="put") == 1
-
-    def put_many(self, records: Iterable[TrialRecord]) -> int:
-        """Records finished trials, skipping those finished here; returns the number written.
-
-        Each record's ``status`` and ``message`` win over its curve's; its
-        ``provenance`` is kept under ``"source_provenance"``.
-        """
-        items = []
-        for r in records:
-            if not isinstance(r, TrialRecord):
-                raise InvalidParameterError(f"put_many takes TrialRecords, got {type(r).__name__}")
-            items.append((r, r.point))
-        return self._put_many(items, event="import")
-
-    def _put_many(self, items: Sequence[tuple[TrialRecord, Any]], event: str) -> int:
-        who = self._owner()
-        prepared = prepare_puts(items, event, who)
-        written = 0
-        chunk = 256
-        for start in range(0, len(prepared), chunk):
-            batch = prepared[start:start + chunk]
-
-            def work(cur: Any, batch: Sequence[Any] = batch) -> int:
-                n = 0
-                now = self._now(cur)
-                for p in batch:
-                    row = self._lookup(cur, p.study, p.point_id, p.workload, p.seed)
-                    if row is None:
-                        self._insert_point(cur, p.point_id, p.point)
-                        trial_id = self._insert_trial(cur, {
-                            "study": p.study, "point_id": p.point_id,
-                            "point_index": p.point_index, "workload": p.workload,
-                            "workload_version": p.workload_version, "seed": p.seed,
-                            "status": p.status.value, "message": p.message,
-                            "has_curve": int(p.curve is not None), "run_token": who.run_token,
-                            "host": who.host, "pid": who.pid,
-                            "proc_identity": who.proc_identity, "heartbeat": now,
-                            "provenance": p.provenance, "created_at": now, "updated_at": now})
-                        if trial_id is None:
-                            row = self._lookup(cur, p.study, p.point_id, p.workload, p.seed)
-                    if row is not None:
-                        check_version(row, p.workload_version)
-                        if Status(row["status"]) in TERMINAL:
-                            continue
-                        trial_id = int(row["trial_id"])
-                        cur.execute(
-                            "UPDATE trials SET status=%s, message=%s, has_curve=%s, "
-                            "run_token=%s, host=%s, pid=%s, proc_identity=%s, heartbeat=%s, "
-                            "provenance=%s, point_index=COALESCE(point_index, %s), "
-                            "updated_at=%s WHERE trial_id=%s",
-                            (p.status.value, p.message, int(p.curve is not None),
-                             who.run_token, who.host, who.pid, who.proc_identity, now,
-                             p.provenance, p.point_index, now, trial_id))
-                    assert trial_id is not None
-                    self._write_curve(cur, trial_id, p.curve)
-                    self._event(cur, trial_id, event)
-                    n += 1
-                return n
-
-            written += self._write(work)
-        return written
-
-    # ----- reading -------------------------------------------------------------------------------
-
-    @staticmethod
-    def _filter(study: str | None, workload: str | None,
-                status: Status | str | Sequence[Status | str] | None) -> tuple[str, list[Any]]:
-        clauses: list[str] = []
-        params: list[Any] = []
-        if study is not None:
-            clauses.append("t.study = %s")
-            params.append(study)
-        if workload is not None:
-            clauses.append("t.workload = %s")
-            params.append(workload)
-        if status is not None:
-            statuses = [status] if isinstance(status, (str, Status)) else list(status)
-            values = [check_status(s).value for s in statuses]
-            clauses.append("t.status = ANY(%s)")
-            params.append(values)
-        return (" AND ".join(clauses) or "TRUE"), params
-
-    @staticmethod
-    def _read_curves(cur: Any, trial_ids: Sequence[int] | None, where: str = "TRUE",
-                     params: Sequence[Any] = (),
-                     status: Mapping[int, tuple[Status, str]] | None = None) -> dict[int, Curve]:
-        """Curves of the selected trials, with ``status[trial_id]`` (default complete)."""
-        if trial_ids is not None:
-            where, params = "t.trial_id = ANY(%s)", [list(trial_ids)]
-        cur.execute(
-            "SELECT e.trial_id, e.step, e.seconds, e.train_loss FROM evals e "
-            f"JOIN trials t ON t.trial_id = e.trial_id WHERE {where} ORDER BY e.trial_id, e.step",
-            params)
-        ev = cur.fetchall()
-        cur.execute(
-            "SELECT m.trial_id, m.metric, m.step, m.value FROM eval_metrics m "
-            f"JOIN trials t ON t.trial_id = m.trial_id WHERE {where} "
-            "ORDER BY m.trial_id, m.metric, m.step", params)
-        mt = cur.fetchall()
-        return curves_from_rows(ev, mt, status)
-
-    def trials(
-        self,
-        study: str | None = None,
-        workload: str | None = None,
-        status: Status | str | Sequence[Status | str] | None = None,
-    ) -> list[TrialRecord]:
-        """Recorded trials, optionally filtered, in the order of :meth:`TrialStore.trials`."""
-        where, params = self._filter(study, workload, status)
-        with self._txn(read=True) as cur:
-            cur.execute(
-                "SELECT t.trial_id, t.study, t.point_id, t.point_index, p.point, t.workload, "
-                "t.workload_version, t.seed, t.status, t.message, t.has_curve, t.provenance "
-                "FROM trials t JOIN points p ON p.point_id = t.point_id "
-                f"WHERE {where} ORDER BY t.study, t.workload, t.point_index IS NULL, "
-                "t.point_index, t.point_id, t.seed", params)
-            rows = cur.fetchall()
-            finished = {r[0]: (Status(r[8]), r[9]) for r in rows if r[8] != "running"}
-            curves = self._read_curves(cur, None, where, params, finished) if rows else {}
-        out = []
-        for (tid, st, pid, index, point, wl, wv, seed, status_, message, has_curve,
-             prov) in rows:
-            status_ = Status(status_)
-            curve = None
-            if has_curve and status_ in TERMINAL:
-                curve = curves.get(tid) or Curve([], [], [], {}, status_, message)
-            out.append(TrialRecord(st, pid, None if index is None else int(index),
-                                   json.loads(point), wl, wv, int(seed), status_, message, curve,
-                                   json.loads(prov)))
-        return out
-
-    def retire(self, study: str, workload: str, current_version: str) -> dict[str, int]:
-        """Moves ``workload``'s trials of other versions out of ``study``; nothing is deleted.
-
-        As :meth:`hplists.store.sqlite.SQLiteStore.retire`.
-        """
-        study, workload, _, current_version, _ = trial_args(study, workload, 0,
-                                                            current_version, None)
-
-        def work(cur: Any) -> dict[str, int]:
-            moved: dict[str, int] = {}
-            cur.execute(
-                "SELECT trial_id, workload_version, status FROM trials "
-                "WHERE study=%s AND workload=%s AND workload_version<>%s ORDER BY trial_id "
-                "FOR UPDATE", (study, workload, current_version))
-            rows = cur.fetchall()
-            running = sum(1 for r in rows if r[2] == "running")
-            if running:
-                raise DataError(
-                    f"study {study!r} has {running} running trial(s) of workload {workload!r} "
-                    f"at another version; finish or stop them before retiring that version")
-            for trial_id, version, _ in rows:
-                to = f"{study}/retired/{workload}/v{version}"
-                cur.execute(
-                    "SELECT 1 FROM trials t JOIN trials o ON o.point_id=t.point_id AND "
-                    "o.workload=t.workload AND o.seed=t.seed WHERE t.trial_id=%s AND o.study=%s",
-                    (trial_id, to))
-                if cur.fetchone():
-                    raise DataError(f"study {to!r} already holds trial {trial_id}'s point, "
-                                    f"workload and seed; nothing was moved")
-                cur.execute("UPDATE trials SET study=%s WHERE trial_id=%s", (to, trial_id))
-                self._event(cur, trial_id, "retire", {"from": study, "to": to})
-                moved[to] = moved.get(to, 0) + 1
-            return moved
-
-        return self._write(work)
-
-    def count(self, study: str | None = None, workload: str | None = None,
-              status: Status | str | Sequence[Status | str] | None = None) -> int:
-        """Number of trials matching the filters."""
-        where, params = self._filter(study, workload, status)
-        with self._txn(read=True) as cur:
-            cur.execute(f"SELECT COUNT(*) FROM trials t WHERE {where}", params)
-            return int(cur.fetchone()[0])
-
-    def headers(self, study: str | None = None) -> list[TrialRecord]:
-        """:meth:`trials` without curves and provenance, read without touching the curves."""
-        where, params = self._filter(study, None, None)
-        with self._txn(read=True) as cur:
-            cur.execute(
-                "SELECT t.study, t.point_id, t.point_index, p.point, t.workload, "
-                "t.workload_version, t.seed, t.status, t.message "
-                "FROM trials t JOIN points p ON p.point_id = t.point_id "
-                f"WHERE {where} ORDER BY t.study, t.workload, t.point_index IS NULL, "
-                "t.point_index, t.point_id, t.seed", params)
-            rows = cur.fetchall()
-        parsed: dict[str, dict[str, float]] = {}
-        out = []
-        for st, pid, index, point, wl, wv, seed, status, message in rows:
-            if pid not in parsed:
-                parsed[pid] = json.loads(point)
-            out.append(TrialRecord(st, pid, None if index is None else int(index), parsed[pid],
-                                   wl, wv, int(seed), Status(status), message, None, {}))
-        return out
-
-    def metric_summaries(self, study: str, workload: str, metric: str, mode: str,
-                         target: float) -> list[MetricSummary]:
-        """Each trial's time to ``target``, answered by the server without reading any curve.
-
-        The same answer as :meth:`TrialStore.metric_summaries` and the SQLite
-        store's query.
-        """
-        check_choice("mode", mode, ("min", "max"))
-        target = check_real("target", target)
-        reach, best = ("m.value <= %(target)s", "MIN") if mode == "min" else \
-            ("m.value >= %(target)s", "MAX")
-        # NaN is stored as NULL; infinities as float8's.
-        finite = ("m.value IS NOT NULL AND m.value < 'Infinity'::float8 "
-                  "AND m.value > '-Infinity'::float8")
-        sql = f"""
-            SELECT t.trial_id, t.point_id, t.point_index, p.point, t.workload_version, t.seed,
-                   t.status, t.message, t.has_curve, NULL,
-                   (SELECT COUNT(*) FROM evals e WHERE e.trial_id = t.trial_id),
-                   (SELECT MAX(e.step) FROM evals e WHERE e.trial_id = t.trial_id),
-                   (SELECT COUNT(*) FROM eval_metrics m
-                    WHERE m.trial_id = t.trial_id AND m.metric = %(metric)s),
-                   (SELECT MIN(m.step) FROM eval_metrics m
-                    WHERE m.trial_id = t.trial_id AND m.metric = %(metric)s AND NOT ({finite})),
-                   (SELECT m.value FROM eval_metrics m
-                    WHERE m.trial_id = t.trial_id AND m.metric = %(metric)s AND NOT ({finite})
-                    ORDER BY m.step LIMIT 1),
-                   h.step,
-                   (SELECT e.seconds FROM evals e WHERE e.trial_id = t.trial_id
-                    AND e.step = h.step),
-                   (SELECT COUNT(*) FROM evals e WHERE e.trial_id = t.trial_id
-                    AND e.step < h.step),
-                   (SELECT {best}(m.value) FROM eval_metrics m
-                    WHERE m.trial_id = t.trial_id AND m.metric = %(metric)s AND {finite})
-            FROM trials t JOIN points p ON p.point_id = t.point_id
-            LEFT JOIN (SELECT m.trial_id, MIN(m.step) AS step FROM eval_metrics m
-                       JOIN trials t2 ON t2.trial_id = m.trial_id
-                       WHERE t2.study = %(study)s AND t2.workload = %(workload)s
-                       AND m.metric = %(metric)s AND {finite} AND {reach}
-                       GROUP BY m.trial_id) h ON h.trial_id = t.trial_id
-            WHERE t.study = %(study)s AND t.workload = %(workload)s
-            ORDER BY t.point_index IS NULL, t.point_index, t.point_id, t.seed"""
-        params = {"study": study, "workload": workload, "metric": metric, "target": target}
-        with self._txn(read=True) as cur:
-            cur.execute(sql, params)
-            rows = cur.fetchall()
-        out = []
-        parsed: dict[str, dict[str, float]] = {}  # a point's JSON, parsed once for its trials
-        for (_tid, pid, index, point, wv, seed, status, message, has_curve, _, n, last,
-             n_metric, nonfinite, bad_value, hit, hit_seconds, hit_index, best_value) in rows:
-            if pid not in parsed:
-                parsed[pid] = json.loads(point)
-            record = TrialRecord(study, pid, None if index is None else int(index), parsed[pid],
-                                 workload, wv, int(seed), Status(status), message, None, {})
-            out.append(MetricSummary(
-                record, bool(has_curve), int(n), None if last is None else int(last),
-                int(n_metric), None if nonfinite is None else int(nonfinite),
-                None if nonfinite is None else (math.nan if bad_value is None
-                                                else float(bad_value)),
-                None if hit is None else int(hit),
-                None if hit is None else (math.nan if hit_seconds is None else float(hit_seconds)),
-                -1 if hit is None else int(hit_index),
-                None if best_value is None else float(best_value)))
-        return out
-
-    def recorded_points(self, study: str) -> dict[int, list[dict[str, float]]]:
-        """Point index -> the distinct points ``study`` recorded there (no curves are read)."""
-        with self._txn(read=True) as cur:
-            cur.execute(
-                "SELECT t.point_index, p.point, MIN(t.trial_id) AS first FROM trials t "
-                "JOIN points p ON p.point_id = t.point_id "
-                "WHERE t.study = %s AND t.point_index IS NOT NULL "
-                "GROUP BY t.point_index, p.point_id ORDER BY t.point_index, first", (study,))
-            rows = cur.fetchall()
-        out: dict[int, list[dict[str, float]]] = {}
-        for index, point, _ in rows:
-            out.setdefault(int(index), []).append(json.loads(point))
-        return out
-
-    def studies(self) -> list[str]:
-        """Names of the studies with at least one trial, sorted."""
-        with self._txn(read=True) as cur:
-            cur.execute("SELECT DISTINCT study FROM trials ORDER BY study")
-            return [r[0] for r in cur.fetchall()]
-
-    def workloads(self, study: str | None = None) -> list[str]:
-        """Names of the workloads with at least one trial (in ``study`` if given), sorted."""
-        where, params = self._filter(study, None, None)
-        with self._txn(read=True) as cur:
-            cur.execute(f"SELECT DISTINCT workload FROM trials t WHERE {where} ORDER BY workload",
-                        params)
-            return [r[0] for r in cur.fetchall()]
-
-    def summary(self) -> dict[str, Any]:
-        """Format, schema version, and trial counts per study, workload and status.
-
-        The keys of :meth:`hplists.store.sqlite.SQLiteStore.summary` (``path``
-        is the masked URL; ``journal_mode`` is ``"wal"``: PostgreSQL always
-        logs ahead), and ``backend`` and ``server_version``.
-        """
-        with self._txn(read=True) as cur:
-            cur.execute("SELECT key, value FROM meta ORDER BY key")
-            meta = dict(cur.fetchall())
-            cur.execute(
-                "SELECT study, workload, status, COUNT(*) FROM trials "
-                "GROUP BY study, workload, status ORDER BY study, workload, status")
-            counts = cur.fetchall()
-            cur.execute("SELECT COUNT(*) FROM evals")
-            n_evals = int(cur.fetchone()[0])
-            cur.execute("SELECT COUNT(*) FROM points")
-            n_points = int(cur.fetchone()[0])
-            cur.execute("SHOW server_version")
-            version = str(cur.fetchone()[0])
-        table: dict[str, dict[str, dict[str, int]]] = {}
-        for st, wl, status, n in counts:
-            table.setdefault(st, {}).setdefault(wl, {})[status] = int(n)
-        return {"path": self._where, "meta": meta, "journal_mode": "wal",
-                "points": n_points, "evaluations": n_evals,
-                "trials": sum(int(r[3]) for r in counts), "counts": table,
-                "backend": "postgresql", "server_version": version}
-
-    def events(self, study: str | None = None, workload: str | None = None) -> list[dict[str, Any]]:
-        """The audit log: one dict per claim, reclaim, retry, finish, fail, put, import, discard."""
-        where, params = self._filter(study, workload, None)
-        with self._txn(read=True) as cur:
-            cur.execute(
-                "SELECT e.event_id, e.time, e.event, e.run_token, e.host, e.pid, e.detail, "
-                "t.study, t.point_id, t.workload, t.seed FROM events e "
-                f"JOIN trials t ON t.trial_id = e.trial_id WHERE {where} ORDER BY e.event_id",
-                params)
-            rows = cur.fetchall()
-        keys = ("event_id", "time", "event", "run_token", "host", "pid", "detail", "study",
-                "point_id", "workload", "seed")
-        out = []
-        for r in rows:
-            d = dict(zip(keys, r, strict=True))
-            d["detail"] = json.loads(d["detail"]) if d["detail"] else {}
-            out.append(d)
-        return out
-
-    def manifest(self, name: str) -> dict[str, Any] | None:
-        """The manifest recorded under ``name`` (``meta`` key ``manifest:<name>``), or ``None``."""
-        if not isinstance(name, str) or not name:
-            raise InvalidParameterError(f"manifest name must be a non-empty string, got {name!r}")
-        with self._txn(read=True) as cur:
-            cur.execute("SELECT value FROM meta WHERE key = %s", (f"manifest:{name}",))
-            row = cur.fetchone()
-        if row is None:
-            return None
-        value = json.loads(row[0])
-        return value if isinstance(value, dict) else None
-
-    def record_manifest(self, name: str, manifest: Mapping[str, Any]) -> None:
-        """Records (replaces) the manifest of the study workflow ``name``; see :meth:`manifest`."""
-        if not isinstance(name, str) or not name:
-            raise InvalidParameterError(f"manifest name must be a non-empty string, got {name!r}")
-        text = json.dumps(dict(manifest), sort_keys=True, allow_nan=False)
-
-        def work(cur: Any) -> None:
-            cur.execute("INSERT INTO meta(key, value) VALUES (%s, %s) ON CONFLICT (key) "
-                        "DO UPDATE SET value = EXCLUDED.value", (f"manifest:{name}", text))
-
-        self._write(work)
+    def _summary_extra(self, c: Any) -> dict[str, Any]:
+        # PostgreSQL always logs ahead.
+        return {"journal_mode": "wal", "backend": "postgresql",
+                "server_version": str(c.execute("SHOW server_version").fetchone()[0])}
 
     def check(self) -> None:
         """Raises a :class:`CorruptStoreError` unless the store's tables are all there and sound.
@@ -1068,9 +508,4 @@ class PostgresStore(TrialStore):
 
 
 # Every public operation reports psycopg's errors as hplists errors (see _guarded).
-for _name in ("__init__", "claim", "heartbeat", "finish", "fail", "put", "put_many", "trials",
-              "require_trials", "retire", "count", "studies", "workloads", "summary", "events",
-              "check", "recorded_points", "manifest", "record_manifest", "metric_summaries",
-              "headers"):
-    setattr(PostgresStore, _name, _guarded(getattr(PostgresStore, _name)))
-del _name
+guard(PostgresStore, _guarded)

@@ -38,51 +38,24 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 import os
 import re
 import sqlite3
 import threading
 import time
 import urllib.parse
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-import numpy as np
-
-from hplists._check import check_choice, check_real
+from hplists._check import check_real
 from hplists._version import __version__
-from hplists.curves import Curve, Status
 from hplists.exceptions import DataError, InvalidParameterError
-from hplists.hparams import HParams
-from hplists.store._common import (
-    check_version,
-    curves_from_rows,
-    eval_rows,
-    point_text,
-    prepare_puts,
-    terminal_curve,
-    trial_args,
-)
-from hplists.store._common import runs as _runs  # noqa: F401
 from hplists.store.base import (
-    TERMINAL,
     CorruptStoreError,
-    MetricSummary,
     StoreDiskError,
-    TrialKey,
-    TrialRecord,
-    TrialStore,
-    canonical_point,
-    check_status,
-    curve_to_json,
-    light_record,
-    machine_provenance,
-    point_id,
     utc_now,
 )
-from hplists.store.columns import STATUS_CODE, MetricColumns
 from hplists.store.liveness import (  # noqa: F401  (the names this module has always offered)
     HOST_ENV,
     Owner,
@@ -90,11 +63,11 @@ from hplists.store.liveness import (  # noqa: F401  (the names this module has a
     run_token,
     stale_reason,
 )
-from hplists.store.liveness import proc_identity as _proc_identity
-from hplists.store.liveness import process_gone as _process_gone  # noqa: F401
-from hplists.store.liveness import thread_token as _thread_token
+from hplists.store.sql import SQLTrialStore, guard
 
 __all__ = ["FORMAT", "SCHEMA_VERSION", "SQLiteStore", "run_token", "sqlite_path"]
+
+T = TypeVar("T")
 
 FORMAT = "hplists-trial-store"
 SCHEMA_VERSION = 1
@@ -166,16 +139,6 @@ CREATE INDEX IF NOT EXISTS events_by_trial ON events (trial_id);
 """
 
 _RETRIES = 8
-
-# metric_columns: rows converted to arrays this many at a time, and the row's fields.
-_BLOCK_ROWS = 65_536
-_SUMMARY_ROW = np.dtype([
-    ("point_id", object), ("point_index", np.int64), ("seed", np.int64), ("version", object),
-    ("status", np.int8), ("message", object), ("has_curve", np.bool_), ("evals", np.int64),
-    ("last_step", np.int64), ("metric_evals", np.int64), ("first_nonfinite", np.int64),
-    ("nonfinite_value", np.float64), ("hit_step", np.int64), ("hit_seconds", np.float64),
-    ("hit_index", np.int64), ("best", np.float64)])
-
 
 _SQLITE_URL = re.compile(r"^sqlite(\+(?P<driver>[^:/]*))?://(?P<rest>.*)$", re.IGNORECASE | re.DOTALL)
 
@@ -323,7 +286,7 @@ def _inserted_id(cur: sqlite3.Cursor) -> int:
     return int(rowid)
 
 
-class SQLiteStore(TrialStore):
+class SQLiteStore(SQLTrialStore):
     """Trial store in one SQLite file; see the module docstring for its guarantees.
 
     Args:
@@ -568,654 +531,23 @@ class SQLiteStore(TrialStore):
     def __repr__(self) -> str:
         return f"SQLiteStore({str(self.path)!r})"
 
-    # ----- helpers -------------------------------------------------------------------------------
+    # ----- what SQLTrialStore needs of a backend ------------------------------------------------
 
-    _trial_args = staticmethod(trial_args)
-
-    def _owner(self) -> tuple[str, str, int, str | None]:
-        pid = os.getpid()
-        return _thread_token(), self._host, pid, _proc_identity(pid)
-
-    def _event(self, c: sqlite3.Connection, trial_id: int, event: str, detail: Any = "") -> None:
-        token, host, pid, _ = self._owner()
-        if not isinstance(detail, str):
-            detail = json.dumps(detail, allow_nan=False)
-        c.execute(
-            "INSERT INTO events(trial_id, time, event, run_token, host, pid, detail) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (trial_id, time.time(), event, token, host, pid, detail),
-        )
-
-    @staticmethod
-    def _insert_point(c: sqlite3.Connection, pid: str, point: Mapping[str, float]) -> None:
-        c.execute("INSERT OR IGNORE INTO points(point_id, point) VALUES (?, ?)",
-                  (pid, point_text(point)))
-
-    @staticmethod
-    def _lookup(c: sqlite3.Connection, study: str, pid: str, workload: str, seed: int
-                ) -> sqlite3.Row | None:
-        c.row_factory = sqlite3.Row
-        try:
-            return c.execute(
-                "SELECT * FROM trials WHERE study=? AND point_id=? AND workload=? AND seed=?",
-                (study, pid, workload, seed),
-            ).fetchone()
-        finally:
-            c.row_factory = None
-
-    _check_version = staticmethod(check_version)
-
-    def _stale_reason(self, row: sqlite3.Row, now: float) -> str | None:
-        return stale_reason(row["host"], int(row["pid"]), row["proc_identity"],
-                            float(row["heartbeat"]), my_host=self._host, now=now,
-                            heartbeat_timeout=self.heartbeat_timeout)
-
-    @staticmethod
-    def _write_curve(c: sqlite3.Connection, trial_id: int, curve: Curve | None) -> None:
-        c.execute("DELETE FROM evals WHERE trial_id=?", (trial_id,))
-        c.execute("DELETE FROM eval_metrics WHERE trial_id=?", (trial_id,))
-        if curve is None:
-            return
-        evals, metrics = eval_rows(trial_id, curve)
-        c.executemany(
-            "INSERT INTO evals(trial_id, step, seconds, train_loss) VALUES (?, ?, ?, ?)", evals)
-        c.executemany(
-            "INSERT INTO eval_metrics(trial_id, metric, step, value) VALUES (?, ?, ?, ?)",
-            metrics)
-
-    _terminal_curve = staticmethod(terminal_curve)
-
-    # ----- writing -------------------------------------------------------------------------------
-
-    def claim(
-        self,
-        study: str,
-        point: HParams | Mapping[str, float],
-        workload: str,
-        seed: int,
-        *,
-        point_index: int | None = None,
-        workload_version: str = "1",
-        retry_errors: bool = False,
-        provenance: Mapping[str, Any] | None = None,
-    ) -> TrialKey | None:
-        """Marks a trial ``running`` for this process if it must run; ``None`` if it must not.
-
-        Returns a :class:`TrialKey` when the trial is absent, already owned by
-        this process, or ``running`` but stale (its process died; see the module
-        docstring), and ``None`` when it is complete, diverged or error
-        (unless ``retry_errors``) or running in another live process.
-
-        Args:
-            study: the study's name.
-            point: an :class:`~hplists.HParams` (recorded with all its fields) or
-                a mapping of names to finite floats.
-            workload: the workload's name.
-            seed: the training seed.
-            point_index: position of the point in the study's sample.
-            workload_version: version of the workload's definition; a trial
-                recorded under another version is an error.
-            retry_errors: also hand out trials that ended in ``error``; the
-                previous message and curve are kept in the event log.
-            provenance: extra JSON-able provenance merged into the record.
-        """
-        study, workload, seed, wv, index = self._trial_args(study, workload, seed,
-                                                            workload_version, point_index)
-        canon = canonical_point(point)
-        pid = point_id(canon)
-        token, host, os_pid, ident = self._owner()
-        now = time.time()
-        prov = {**machine_provenance(), "workload_version": wv, "run_token": token,
-                "claimed_at": utc_now(), **dict(provenance or {})}
-        prov_text = json.dumps(prov, allow_nan=False)
+    def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
         with self._write_txn() as c:
-            row = self._lookup(c, study, pid, workload, seed)
-            if row is None:
-                self._insert_point(c, pid, canon)
-                cur = c.execute(
-                    "INSERT INTO trials(study, point_id, point_index, workload, workload_version, "
-                    "seed, status, run_token, host, pid, proc_identity, heartbeat, provenance, "
-                    "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, "
-                    "?, ?)",
-                    (study, pid, index, workload, wv, seed, token, host, os_pid, ident, now,
-                     prov_text, now, now),
-                )
-                trial_id = _inserted_id(cur)
-                self._event(c, trial_id, "claim")
-                return TrialKey(study, pid, workload, seed, token, trial_id)
-            trial_id = int(row["trial_id"])
-            self._check_version(row, wv)
-            if row["point_index"] is None and index is not None:
-                c.execute("UPDATE trials SET point_index=? WHERE trial_id=?", (index, trial_id))
-            status = Status(row["status"])
-            if status is Status.RUNNING:
-                if row["run_token"] == token:
-                    return TrialKey(study, pid, workload, seed, token, trial_id)
-                reason = self._stale_reason(row, now)
-                if reason is None:
-                    return None
-                detail = {"previous_run_token": row["run_token"], "previous_host": row["host"],
-                          "previous_pid": row["pid"], "reason": reason}
-                event = "reclaim"
-            elif status is Status.ERROR and retry_errors:
-                previous = self._read_curves(c, [trial_id]).get(trial_id)
-                detail = {"previous_run_token": row["run_token"], "previous_message":
-                          row["message"], "previous_curve":
-                          None if not row["has_curve"] or previous is None
-                          else curve_to_json(previous)}
-                event = "retry"
-                self._write_curve(c, trial_id, None)
-            else:
-                return None
-            c.execute(
-                "UPDATE trials SET status='running', message='', has_curve=0, run_token=?, host=?, "
-                "pid=?, proc_identity=?, heartbeat=?, attempts=attempts+1, provenance=?, "
-                "updated_at=? WHERE trial_id=?",
-                (token, host, os_pid, ident, now, prov_text, now, trial_id),
-            )
-            self._event(c, trial_id, event, detail)
-            return TrialKey(study, pid, workload, seed, token, trial_id)
+            return work(c)
 
-    def heartbeat(self, key: TrialKey) -> None:
-        """Records that the trial of ``key`` is still being worked on (for other hosts' claims).
+    def _now(self, c: Any) -> float:
+        return time.time()
 
-        Only while ``key`` still owns it: a trial reclaimed by another process
-        keeps that owner's heartbeat.
-        """
-        with self._write_txn() as c:
-            c.execute(
-                "UPDATE trials SET heartbeat=? WHERE study=? AND point_id=? AND workload=? AND "
-                "seed=? AND status='running' AND run_token=?",
-                (time.time(), key.study, key.point_id, key.workload, key.seed, key.run_token),
-            )
+    def _insert_trial(self, c: Any, values: Mapping[str, Any]) -> int:
+        # BEGIN IMMEDIATE holds the database: nobody inserted the row since the lookup.
+        cur = c.execute(f"INSERT INTO trials({', '.join(values)}) "
+                        f"VALUES ({', '.join('?' * len(values))})", list(values.values()))
+        return _inserted_id(cur)
 
-    def _record(self, key: TrialKey, status: Status, message: str, curve: Curve | None,
-                event: str) -> bool:
-        if not isinstance(key, TrialKey):
-            raise InvalidParameterError(f"key must be a TrialKey from claim(), got {type(key).__name__}")
-        now = time.time()
-        with self._write_txn() as c:
-            row = self._lookup(c, key.study, key.point_id, key.workload, key.seed)
-            if row is None:
-                raise DataError(
-                    f"no trial (study={key.study!r}, point_id={key.point_id!r}, "
-                    f"workload={key.workload!r}, seed={key.seed}) in {str(self.path)!r}; "
-                    f"claim() it first"
-                )
-            trial_id = int(row["trial_id"])
-            if Status(row["status"]) in TERMINAL:
-                # Someone recorded it first: keep theirs, log ours.
-                self._event(c, trial_id, "discard", {"status": status.value, "message": message,
-                                                     "run_token": key.run_token})
-                return False
-            prov = json.loads(row["provenance"])
-            if row["run_token"] != key.run_token:
-                prov.update(machine_provenance())
-            prov.update({"run_token": key.run_token, "finished_at": utc_now()})
-            self._write_curve(c, trial_id, curve)
-            c.execute(
-                "UPDATE trials SET status=?, message=?, has_curve=?, run_token=?, heartbeat=?, "
-                "provenance=?, updated_at=? WHERE trial_id=?",
-                (status.value, message, int(curve is not None), key.run_token, now,
-                 json.dumps(prov, allow_nan=False), now, trial_id),
-            )
-            self._event(c, trial_id, event)
-            return True
-
-    def finish(self, key: TrialKey, curve: Curve) -> bool:
-        """Records the curve of a claimed trial; its status is ``curve.status``.
-
-        Returns ``False`` (and records nothing but an event) if the trial was
-        already finished by another process.
-        """
-        curve = self._terminal_curve(curve, "curve")
-        return self._record(key, curve.status, curve.message, curve, "finish")
-
-    def fail(self, key: TrialKey, message: str, curve: Curve | None = None) -> bool:
-        """Records a claimed trial as ``error`` with ``message`` (and a partial curve if given)."""
-        if not isinstance(message, str):
-            raise InvalidParameterError(f"message must be a string, got {type(message).__name__}")
-        if curve is not None and not isinstance(curve, Curve):
-            raise InvalidParameterError(f"curve must be a hplists.Curve or None, got {type(curve).__name__}")
-        return self._record(key, Status.ERROR, message, curve, "fail")
-
-    def put(
-        self,
-        study: str,
-        point: HParams | Mapping[str, float],
-        workload: str,
-        seed: int,
-        curve: Curve,
-        *,
-        point_index: int | None = None,
-        workload_version: str = "1",
-        provenance: Mapping[str, Any] | None = None,
-    ) -> bool:
-        """Records a finished trial in one step; a no-op if it is already finished.
-
-        Returns ``True`` if written, ``False`` if a complete, diverged or error
-        result was already recorded (it is kept; results are never overwritten).
-
-        Example:
-            >>> import tempfile, os
-            >>> from hplists import Curve
-            >>> s = SQLiteStore(os.path.join(tempfile.mkdtemp(), "s.db"))
-            >>> c = Curve([1], [0.1], [2.0], {"loss": [1.5]})
-            >>> s.put("st", {"lr": 0.1}, "w", 0, c), s.put("st", {"lr": 0.1}, "w", 0, c)
-            (True, False)
-        """
-        curve = self._terminal_curve(curve, "curve")
-        rec = TrialRecord(study, "", point_index, {}, workload, workload_version, seed,
-                          curve.status, curve.message, curve, dict(provenance or {}))
-        return self._put_many([(rec, point)], event="put") == 1
-
-    def put_many(self, records: Iterable[TrialRecord]) -> int:
-        """Records finished trials (e.g. another store's, or imported ones) in few transactions.
-
-        Each record's ``status`` and ``message`` win over its curve's; its
-        ``provenance`` is kept under ``"source_provenance"``. Trials already
-        finished here are skipped. Returns the number written.
-        """
-        items = []
-        for r in records:
-            if not isinstance(r, TrialRecord):
-                raise InvalidParameterError(f"put_many takes TrialRecords, got {type(r).__name__}")
-            items.append((r, r.point))
-        return self._put_many(items, event="import")
-
-    def _put_many(self, items: Sequence[tuple[TrialRecord, Any]], event: str) -> int:
-        token, host, os_pid, ident = self._owner()
-        prepared = [(p.study, p.workload, p.seed, p.workload_version, p.point_index, p.status,
-                     p.message, p.curve, p.point, p.point_id, p.provenance)
-                    for p in prepare_puts(items, event, Owner(token, host, os_pid, ident))]
-        written = 0
-        chunk = 256
-        for start in range(0, len(prepared), chunk):
-            with self._write_txn() as c:
-                for (study, workload, seed, wv, index, status, message, curve, canon, pid,
-                     prov_text) in prepared[start:start + chunk]:
-                    now = time.time()
-                    row = self._lookup(c, study, pid, workload, seed)
-                    if row is not None:
-                        self._check_version(row, wv)
-                        if Status(row["status"]) in TERMINAL:
-                            continue
-                        trial_id = int(row["trial_id"])
-                        c.execute(
-                            "UPDATE trials SET status=?, message=?, has_curve=?, run_token=?, "
-                            "host=?, pid=?, proc_identity=?, heartbeat=?, provenance=?, "
-                            "point_index=COALESCE(point_index, ?), updated_at=? WHERE trial_id=?",
-                            (status.value, message, int(curve is not None), token, host, os_pid,
-                             ident, now, prov_text, index, now, trial_id),
-                        )
-                    else:
-                        self._insert_point(c, pid, canon)
-                        cur = c.execute(
-                            "INSERT INTO trials(study, point_id, point_index, workload, "
-                            "workload_version, seed, status, message, has_curve, run_token, host, "
-                            "pid, proc_identity, heartbeat, provenance, created_at, updated_at) "
-                            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                            (study, pid, index, workload, wv, seed, status.value, message,
-                             int(curve is not None), token, host, os_pid, ident, now, prov_text,
-                             now, now),
-                        )
-                        trial_id = _inserted_id(cur)
-                    self._write_curve(c, trial_id, curve)
-                    self._event(c, trial_id, event)
-                    written += 1
-        return written
-
-    # ----- reading -------------------------------------------------------------------------------
-
-    @staticmethod
-    def _filter(study: str | None, workload: str | None,
-                status: Status | str | Sequence[Status | str] | None) -> tuple[str, list[Any]]:
-        clauses, params = [], []
-        if study is not None:
-            clauses.append("t.study = ?")
-            params.append(study)
-        if workload is not None:
-            clauses.append("t.workload = ?")
-            params.append(workload)
-        if status is not None:
-            statuses = [status] if isinstance(status, (str, Status)) else list(status)
-            values = [check_status(s).value for s in statuses]
-            clauses.append(f"t.status IN ({', '.join('?' * len(values))})")
-            params += values
-        return (" AND ".join(clauses) or "1"), params
-
-    @staticmethod
-    def _read_curves(c: sqlite3.Connection, trial_ids: Sequence[int] | None,
-                     where: str = "1", params: Sequence[Any] = (),
-                     status: Mapping[int, tuple[Status, str]] | None = None) -> dict[int, Curve]:
-        """Curves of the selected trials, with ``status[trial_id]`` (default complete)."""
-        if trial_ids is not None:
-            where = f"t.trial_id IN ({', '.join('?' * len(trial_ids))})"
-            params = list(trial_ids)
-        ev = c.execute(
-            "SELECT e.trial_id, e.step, e.seconds, e.train_loss FROM evals e "
-            f"JOIN trials t ON t.trial_id = e.trial_id WHERE {where} ORDER BY e.trial_id, e.step",
-            params,
-        ).fetchall()
-        mt = c.execute(
-            "SELECT m.trial_id, m.metric, m.step, m.value FROM eval_metrics m "
-            f"JOIN trials t ON t.trial_id = m.trial_id WHERE {where} "
-            "ORDER BY m.trial_id, m.metric, m.step",
-            params,
-        ).fetchall()
-        return curves_from_rows(ev, mt, status)
-
-    def trials(
-        self,
-        study: str | None = None,
-        workload: str | None = None,
-        status: Status | str | Sequence[Status | str] | None = None,
-    ) -> list[TrialRecord]:
-        """Recorded trials, optionally filtered; ``[]`` if none match.
-
-        Ordered by study, workload, point index (unindexed points last), point
-        id and seed, so the order does not depend on which process wrote first.
-        """
-        where, params = self._filter(study, workload, status)
-        with self._read_txn() as c:
-            rows = c.execute(
-                "SELECT t.trial_id, t.study, t.point_id, t.point_index, p.point, t.workload, "
-                "t.workload_version, t.seed, t.status, t.message, t.has_curve, t.provenance "
-                "FROM trials t JOIN points p ON p.point_id = t.point_id "
-                f"WHERE {where} ORDER BY t.study, t.workload, t.point_index IS NULL, "
-                "t.point_index, t.point_id, t.seed",
-                params,
-            ).fetchall()
-            finished = {r[0]: (Status(r[8]), r[9]) for r in rows if r[8] != "running"}
-            curves = self._read_curves(c, None, where, params, finished) if rows else {}
-        out = []
-        for (tid, st, pid, index, point, wl, wv, seed, status_, message, has_curve,
-             prov) in rows:
-            status_ = Status(status_)
-            curve = None
-            if has_curve and status_ in TERMINAL:
-                curve = curves.get(tid) or Curve([], [], [], {}, status_, message)
-            out.append(TrialRecord(st, pid, index, json.loads(point), wl, wv, int(seed),
-                                   status_, message, curve, json.loads(prov)))
-        return out
-
-    def retire(self, study: str, workload: str, current_version: str) -> dict[str, int]:
-        """Moves ``workload``'s trials of other versions out of ``study``; nothing is deleted.
-
-        A study holds one version of each workload (:meth:`claim` refuses to mix
-        them). When a workload's definition changes and its ``version`` is
-        bumped, its old trials move to the study
-        ``"<study>/retired/<workload>/v<old version>"``, each with a ``retire``
-        event in the audit log, so ``study`` can be run again on the new version
-        while the old curves stay in the store. Trials still running refuse the
-        move (finish or stop them first). Returns ``{to_study: trials moved}``.
-
-        Example:
-            >>> import os, tempfile
-            >>> from hplists import Curve, HParams
-            >>> store = SQLiteStore(os.path.join(tempfile.mkdtemp(), "s.db"))
-            >>> key = store.claim("s", HParams(1e-3, 0.9, 0.99), "w", 0, workload_version="1")
-            >>> store.finish(key, Curve([10], [1.0], [0.5], {"error_rate": [0.3]}))
-            True
-            >>> store.retire("s", "w", current_version="2")
-            {'s/retired/w/v1': 1}
-            >>> store.studies(), store.retire("s/retired/w/v1", "w", current_version="1")
-            (['s/retired/w/v1'], {})
-        """
-        study, workload, _, current_version, _ = self._trial_args(
-            study, workload, 0, current_version, None)
-        moved: dict[str, int] = {}
-        with self._write_txn() as c:
-            rows = c.execute(
-                "SELECT trial_id, workload_version, status FROM trials "
-                "WHERE study=? AND workload=? AND workload_version<>?",
-                (study, workload, current_version),
-            ).fetchall()
-            running = sum(1 for r in rows if r[2] == "running")
-            if running:
-                raise DataError(
-                    f"study {study!r} has {running} running trial(s) of workload {workload!r} "
-                    f"at another version; finish or stop them before retiring that version")
-            for trial_id, version, _ in rows:
-                to = f"{study}/retired/{workload}/v{version}"
-                clash = c.execute(
-                    "SELECT 1 FROM trials t JOIN trials o ON o.point_id=t.point_id AND "
-                    "o.workload=t.workload AND o.seed=t.seed WHERE t.trial_id=? AND o.study=?",
-                    (trial_id, to),
-                ).fetchone()
-                if clash:
-                    raise DataError(f"study {to!r} already holds trial {trial_id}'s point, "
-                                     f"workload and seed; nothing was moved")
-                c.execute("UPDATE trials SET study=? WHERE trial_id=?", (to, trial_id))
-                self._event(c, trial_id, "retire", {"from": study, "to": to})
-                moved[to] = moved.get(to, 0) + 1
-        return moved
-
-    def count(self, study: str | None = None, workload: str | None = None,
-              status: Status | str | Sequence[Status | str] | None = None) -> int:
-        """Number of trials matching the filters."""
-        where, params = self._filter(study, workload, status)
-        with self._read_txn() as c:
-            return int(c.execute(f"SELECT COUNT(*) FROM trials t WHERE {where}", params)
-                       .fetchone()[0])
-
-    def headers(self, study: str | None = None) -> list[TrialRecord]:
-        """:meth:`trials` without curves and provenance, read without touching the curves.
-
-        Each point's JSON is read and parsed once (its trials share the dict).
-        """
-        where, params = self._filter(study, None, None)
-        with self._read_txn() as c:
-            rows = c.execute(
-                "SELECT t.study, t.point_id, t.point_index, t.workload, t.workload_version, "
-                f"t.seed, t.status, t.message FROM trials t WHERE {where} "
-                "ORDER BY t.study, t.workload, t.point_index IS NULL, t.point_index, "
-                "t.point_id, t.seed", params).fetchall()
-            texts = c.execute(
-                "SELECT p.point_id, p.point FROM points p WHERE p.point_id IN "
-                f"(SELECT t.point_id FROM trials t WHERE {where})", params).fetchall()
-        parsed = {pid: json.loads(text) for pid, text in texts}
-        statuses = {s.value: s for s in Status}
-        return [light_record(st, pid, index, parsed[pid], wl, wv, seed, statuses[status], message)
-                for st, pid, index, wl, wv, seed, status, message in rows
-                if pid in parsed]  # as trials(): a trial without its point is left out
-
-    def metric_summaries(self, study: str, workload: str, metric: str, mode: str,
-                         target: float) -> list[MetricSummary]:
-        """Each trial's time to ``target``, answered by SQLite without reading any curve.
-
-        The same answer as :meth:`TrialStore.metric_summaries` (a test holds
-        them equal on the committed stores): per trial, the first finite value
-        that reaches the target, its seconds and position, the best finite
-        value, and what validation needs. Memory grows with the trials, not
-        with their evaluations. The rows of :meth:`metric_columns`, as objects.
-        """
-        check_choice("mode", mode, ("min", "max"))
-        return self.metric_columns(study, workload, metric, mode, target).summaries()
-
-    def metric_columns(self, study: str, workload: str, metric: str | None, mode: str = "min",
-                       target: float = 0.0) -> MetricColumns:
-        """:meth:`metric_summaries` as columns, from one pass of SQLite over each trial's rows.
-
-        Per trial, one grouped scan of its metric's values (count, first non-finite
-        step, first step that reaches the target, best finite value), the count and
-        last step of its evaluations, and index lookups for the seconds and position
-        of the hit; no Python object is made per trial but the row SQLite hands over,
-        converted to arrays a block at a time.
-        """
-        check_choice("mode", mode, ("min", "max"))
-        target = check_real("target", target)
-        # NaN is stored as NULL; +-inf as SQLite's infinite REAL (9e999 reads as +inf). A
-        # comparison with NULL is NULL, so `finite` is false for NaN without testing for it.
-        reach, best = ("m.value <= :target", "MIN") if mode == "min" else \
-            ("m.value >= :target", "MAX")
-        finite = "m.value > -9e999 AND m.value < 9e999"
-        status = " ".join(f"WHEN '{s.value}' THEN {STATUS_CODE[s]}" for s in Status)
-        sql = f"""
-            SELECT t.point_id, COALESCE(t.point_index, -1), t.seed, t.workload_version,
-                   CASE t.status {status} END, t.message, t.has_curve,
-                   (SELECT COUNT(*) FROM evals e WHERE e.trial_id = t.trial_id),
-                   COALESCE((SELECT MAX(e.step) FROM evals e WHERE e.trial_id = t.trial_id), -1),
-                   COALESCE(m.n, 0), COALESCE(m.nonfinite, -1),
-                   CASE WHEN m.nonfinite IS NULL THEN NULL ELSE
-                       (SELECT v.value FROM eval_metrics v WHERE v.trial_id = t.trial_id
-                        AND v.metric = :metric AND v.step = m.nonfinite) END,
-                   COALESCE(m.hit, -1),
-                   CASE WHEN m.hit IS NULL THEN NULL ELSE
-                       (SELECT e.seconds FROM evals e WHERE e.trial_id = t.trial_id
-                        AND e.step = m.hit) END,
-                   CASE WHEN m.hit IS NULL THEN -1 ELSE
-                       (SELECT COUNT(*) FROM evals e WHERE e.trial_id = t.trial_id
-                        AND e.step < m.hit) END,
-                   m.best
-            FROM trials t
-            LEFT JOIN (SELECT m.trial_id, COUNT(*) AS n,
-                              MIN(CASE WHEN {finite} THEN NULL ELSE m.step END) AS nonfinite,
-                              MIN(CASE WHEN {reach} AND {finite} THEN m.step END) AS hit,
-                              {best}(CASE WHEN {finite} THEN m.value END) AS best
-                       FROM eval_metrics m
-                       WHERE m.trial_id IN (SELECT t2.trial_id FROM trials t2
-                                            WHERE t2.study = :study AND t2.workload = :workload)
-                       AND m.metric = :metric
-                       GROUP BY m.trial_id) m ON m.trial_id = t.trial_id
-            WHERE t.study = :study AND t.workload = :workload"""
-        params = {"study": study, "workload": workload, "metric": metric, "target": target}
-        blocks = []
-        with self._read_txn() as c:
-            cur = c.execute(sql, params)
-            while rows := cur.fetchmany(_BLOCK_ROWS):
-                blocks.append(np.array(rows, dtype=_SUMMARY_ROW))
-            if not blocks:
-                return MetricColumns.empty()
-            table = np.concatenate(blocks)
-            del blocks
-            ids, point = np.unique(table["point_id"], return_inverse=True)
-            texts = self._point_texts
-            if any(i not in texts for i in ids.tolist()):  # read each point once per store
-                texts.update(c.execute(
-                    "SELECT p.point_id, p.point FROM points p WHERE p.point_id IN (SELECT "
-                    "t.point_id FROM trials t WHERE t.study = ? AND t.workload = ?)",
-                    (study, workload)).fetchall())
-        if any(i not in texts for i in ids.tolist()):  # as trials(): a trial without its point
-            table = table[np.isin(table["point_id"], list(texts))]  # (a damaged store) is left out
-            if not table.size:
-                return MetricColumns.empty()
-            ids, point = np.unique(table["point_id"], return_inverse=True)
-        versions, version = np.unique(table["version"], return_inverse=True)
-        n = table.shape[0]
-        columns = {name: table[name] for name in _SUMMARY_ROW.fields or ()}
-        columns.update(study=np.zeros(n, np.int32), workload=np.zeros(n, np.int32),
-                       point=point, version=version)
-        cols = MetricColumns.build((study,), (workload,), {i: texts[i] for i in ids.tolist()},
-                                   versions.tolist(), columns, table["message"])
-        # trials' order: point index (unindexed last), point id (codes are in id order), seed
-        return cols.take(np.lexsort((cols.seed, cols.point, cols.point_index,
-                                     cols.point_index < 0)))
-
-    def version_counts(self, study: str | None = None) -> dict[tuple[str, str, str], int]:
-        """``(study, workload, workload version) -> trials``, sorted, counted by SQLite."""
-        where, params = self._filter(study, None, None)
-        with self._read_txn() as c:
-            rows = c.execute(
-                "SELECT t.study, t.workload, t.workload_version, COUNT(*) FROM trials t "
-                f"WHERE {where} GROUP BY t.study, t.workload, t.workload_version", params
-            ).fetchall()
-        return {(st, wl, wv): int(n) for st, wl, wv, n in sorted(rows)}
-
-    def recorded_points(self, study: str) -> dict[int, list[dict[str, float]]]:
-        """Point index -> the distinct points ``study`` recorded there (no curves are read)."""
-        with self._read_txn() as c:
-            rows = c.execute(
-                "SELECT t.point_index, p.point, MIN(t.trial_id) AS first FROM trials t "
-                "JOIN points p ON p.point_id = t.point_id "
-                "WHERE t.study = ? AND t.point_index IS NOT NULL "
-                "GROUP BY t.point_index, t.point_id ORDER BY t.point_index, first",
-                (study,)).fetchall()
-        out: dict[int, list[dict[str, float]]] = {}
-        for index, point, _ in rows:
-            out.setdefault(int(index), []).append(json.loads(point))
-        return out
-
-    def studies(self) -> list[str]:
-        """Names of the studies with at least one trial, sorted."""
-        with self._read_txn() as c:
-            return [r[0] for r in c.execute("SELECT DISTINCT study FROM trials ORDER BY study")]
-
-    def workloads(self, study: str | None = None) -> list[str]:
-        """Names of the workloads with at least one trial (in ``study`` if given), sorted."""
-        where, params = self._filter(study, None, None)
-        with self._read_txn() as c:
-            return [r[0] for r in c.execute(
-                f"SELECT DISTINCT workload FROM trials t WHERE {where} ORDER BY workload", params)]
-
-    def summary(self) -> dict[str, Any]:
-        """Format, schema version, and trial counts per study, workload and status."""
-        with self._read_txn() as c:
-            meta = dict(c.execute("SELECT key, value FROM meta").fetchall())
-            counts = c.execute(
-                "SELECT study, workload, status, COUNT(*) FROM trials "
-                "GROUP BY study, workload, status ORDER BY study, workload, status"
-            ).fetchall()
-            n_evals = int(c.execute("SELECT COUNT(*) FROM evals").fetchone()[0])
-            n_points = int(c.execute("SELECT COUNT(*) FROM points").fetchone()[0])
-            journal = c.execute("PRAGMA journal_mode").fetchone()[0]
-        table: dict[str, dict[str, dict[str, int]]] = {}
-        for st, wl, status, n in counts:
-            table.setdefault(st, {}).setdefault(wl, {})[status] = int(n)
-        return {"path": str(self.path), "meta": meta, "journal_mode": journal,
-                "points": n_points, "evaluations": n_evals,
-                "trials": sum(int(r[3]) for r in counts), "counts": table}
-
-    def events(self, study: str | None = None, workload: str | None = None) -> list[dict[str, Any]]:
-        """The audit log: one dict per claim, reclaim, retry, finish, fail, put, import, discard."""
-        where, params = self._filter(study, workload, None)
-        with self._read_txn() as c:
-            rows = c.execute(
-                "SELECT e.event_id, e.time, e.event, e.run_token, e.host, e.pid, e.detail, "
-                "t.study, t.point_id, t.workload, t.seed FROM events e "
-                f"JOIN trials t ON t.trial_id = e.trial_id WHERE {where} ORDER BY e.event_id",
-                params,
-            ).fetchall()
-        keys = ("event_id", "time", "event", "run_token", "host", "pid", "detail", "study",
-                "point_id", "workload", "seed")
-        out = []
-        for r in rows:
-            d = dict(zip(keys, r, strict=True))
-            d["detail"] = json.loads(d["detail"]) if d["detail"] else {}
-            out.append(d)
-        return out
-
-    def manifest(self, name: str) -> dict[str, Any] | None:
-        """The manifest recorded under ``name`` (``meta`` key ``manifest:<name>``), or ``None``.
-
-        Example:
-            >>> import tempfile, os
-            >>> from hplists.store import open_store
-            >>> s = open_store(os.path.join(tempfile.mkdtemp(), "m.db"))
-            >>> s.manifest("paper001") is None
-            True
-            >>> s.record_manifest("paper001", {"broad": "broad12", "k": 5})
-            >>> s.manifest("paper001")
-            {'broad': 'broad12', 'k': 5}
-        """
-        if not isinstance(name, str) or not name:
-            raise InvalidParameterError(f"manifest name must be a non-empty string, got {name!r}")
-        with self._read_txn() as c:
-            row = c.execute("SELECT value FROM meta WHERE key = ?",
-                            (f"manifest:{name}",)).fetchone()
-        if row is None:
-            return None
-        value = json.loads(row[0])
-        return value if isinstance(value, dict) else None
-
-    def record_manifest(self, name: str, manifest: Mapping[str, Any]) -> None:
-        """Records (replaces) the manifest of the study workflow ``name``; see :meth:`manifest`."""
-        if not isinstance(name, str) or not name:
-            raise InvalidParameterError(f"manifest name must be a non-empty string, got {name!r}")
-        text = json.dumps(dict(manifest), sort_keys=True, allow_nan=False)
-        with self._write_txn() as c:
-            c.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
-                      (f"manifest:{name}", text))
+    def _summary_extra(self, c: Any) -> dict[str, Any]:
+        return {"journal_mode": c.execute("PRAGMA journal_mode").fetchone()[0]}
 
     def check(self) -> None:
         """Raises a :class:`CorruptStoreError` unless SQLite's ``quick_check`` finds the file sound.
@@ -1238,9 +570,4 @@ class SQLiteStore(TrialStore):
 
 
 # Every public operation reports SQLite's errors as hplists errors (see _guarded).
-for _name in ("__init__", "claim", "heartbeat", "finish", "fail", "put", "put_many", "trials",
-              "require_trials", "retire", "count", "studies", "workloads", "summary", "events",
-              "check", "recorded_points", "manifest", "record_manifest", "metric_summaries",
-              "metric_columns", "headers", "version_counts"):
-    setattr(SQLiteStore, _name, _guarded(getattr(SQLiteStore, _name)))
-del _name
+guard(SQLiteStore, _guarded)

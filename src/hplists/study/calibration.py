@@ -51,9 +51,9 @@ __all__ = [
     "Table4",
     "Table4Row",
     "calibration_points",
+    "calibration_table",
     "run_calibration",
     "success_counts",
-    "table4",
 ]
 
 CALIBRATION_STUDY = "broad200"
@@ -207,9 +207,9 @@ class Table4:
 
 def _targets(names: Sequence[str], targets: Mapping[str, Any] | str | os.PathLike[str] | None
              ) -> dict[str, Any]:
-    from hplists.scoring.specs import WorkloadSpec
+    from hplists.scoring.workload_specs import WorkloadSpec
     from hplists.workloads.registry import get_workload
-    from hplists.workloads.targets import read_targets
+    from hplists.workloads.targets_file import read_targets
 
     if targets is None or isinstance(targets, (str, os.PathLike)):
         entries = read_targets(targets)["targets"]
@@ -271,7 +271,7 @@ def success_counts(success: Mapping[str, Mapping[Any, bool]], names: Sequence[st
     return out
 
 
-def table4(
+def calibration_table(
     store: TrialStore,
     *,
     workloads: Sequence[str] | None = None,

@@ -212,22 +212,30 @@ def _fmt(x: float) -> str:
 
 
 def _seed_result(seed: int, records: Sequence[TrialRecord | None], spec: Any) -> SeedResult:
+    """One seed's trials, in list order, scored as the matrix scores a trial.
+
+    Each trial's ``t / T`` and best value are :func:`hplists.scoring.matrix.score_trial`'s
+    (its first hit by :func:`hplists.scoring.time_to_target.first_hit_of`; a failed trial
+    is a miss); ``first_hit`` is the first trial in list order that reached the target.
+    """
     from hplists.scoring.matrix import score_trial
 
     metric = Metric(spec.metric, spec.mode)
-    fractions, bests, statuses = [], [], []
+    fractions, bests, statuses, reached = [], [], [], []
     for r in records:
         if r is None:  # running in another live process: no result yet
             fractions.append(math.inf)
             bests.append(metric.worst)
             statuses.append("running")
+            reached.append(False)
             continue
         score = score_trial(r, spec, errors="inf")
         assert score is not None  # running trials were filtered out
         fractions.append(float(score.fraction))
         bests.append(float(score.best))
         statuses.append(Status(r.status).value)
-    hit = [i for i, f in enumerate(fractions) if math.isfinite(f)]
+        reached.append(score.index >= 0)
+    hit = [i for i, ok in enumerate(reached) if ok]
     values = np.array(bests)
     finite = np.isfinite(values)
     best_index = argbest(np.where(finite, values, np.nan), spec.mode) if finite.any() else None
@@ -276,7 +284,7 @@ def evaluate(
         True
     """
     from hplists.lists.registry import NamedList, get_list, list_name, list_points
-    from hplists.scoring.specs import WorkloadSpec
+    from hplists.scoring.workload_specs import WorkloadSpec
     from hplists.workloads.registry import get_workload
 
     wl = get_workload(workload) if isinstance(workload, str) else workload

@@ -385,7 +385,7 @@ class LrFreeStudy(Study):
     Args:
         store: the trial store.
         config: what to run.
-        specs: workload name -> :class:`~hplists.scoring.specs.WorkloadSpec`,
+        specs: workload name -> :class:`~hplists.scoring.workload_specs.WorkloadSpec`,
             overriding the package's targets.
         executor: where trials train (default: this process).
         progress: ``True`` for a progress bar with ETA per stage, or a function
@@ -418,7 +418,7 @@ class LrFreeStudy(Study):
         The targets are the workloads' own: AlgoPerf uses the same targets in
         both tuning rulesets.
         """
-        from hplists.scoring.specs import resolve_specs
+        from hplists.scoring.workload_specs import resolve_specs
 
         f = self.config.budget_factor
         return {n: dataclasses.replace(sp, step_budget=f * sp.step_budget) for n, sp in

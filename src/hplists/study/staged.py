@@ -177,7 +177,7 @@ class Study(abc.ABC):
     Args:
         store: the trial store (e.g. :func:`hplists.store.open_store`).
         config: what to run (the subclass's :attr:`config_class`; default: its defaults).
-        specs: workload name -> :class:`~hplists.scoring.specs.WorkloadSpec`
+        specs: workload name -> :class:`~hplists.scoring.workload_specs.WorkloadSpec`
             (metric, direction, target, budget) for workloads whose target is
             not in the package's targets file, or to override it.
         executor: where trials train (default: this process; see

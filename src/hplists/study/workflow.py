@@ -54,7 +54,7 @@ from hplists.lists.constructed import ConstructedList
 from hplists.lists.loo import LeaveOneOut
 from hplists.progress import StepProgressFn
 from hplists.scoring.matrix import TrialMatrix
-from hplists.scoring.specs import WorkloadSpec
+from hplists.scoring.workload_specs import WorkloadSpec
 from hplists.store.base import TrialStore, point_id
 from hplists.study import baselines as bl
 from hplists.study.bayesopt import N_STARTUP_TRIALS, BayesOptSource, copy_prefix
@@ -257,7 +257,7 @@ class StudyWorkflow(Study):
     Args:
         store: the trial store (e.g. :func:`hplists.store.open_store`).
         config: what to run.
-        specs: workload name -> :class:`~hplists.scoring.specs.WorkloadSpec`
+        specs: workload name -> :class:`~hplists.scoring.workload_specs.WorkloadSpec`
             (metric, direction, target, budget) for workloads whose target is
             not in the package's targets file, or to override it.
         executor: where trials train (default: this process; see
@@ -319,7 +319,7 @@ class StudyWorkflow(Study):
 
     def specs(self, names: Sequence[str]) -> dict[str, WorkloadSpec]:
         """Metric, direction, target and budget of each workload (given specs first)."""
-        from hplists.scoring.specs import resolve_specs
+        from hplists.scoring.workload_specs import resolve_specs
 
         return resolve_specs(names, self.given_specs)
 

@@ -159,7 +159,7 @@ def workloads_table(
     a workload without complete trials in ``stores``.
     """
     from hplists.workloads.registry import get_workload, workload_names
-    from hplists.workloads.targets import read_targets
+    from hplists.workloads.targets_file import read_targets
     from hplists.workloads.timings import current_timings
 
     entries = read_targets(targets_path)["targets"]

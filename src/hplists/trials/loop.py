@@ -110,7 +110,7 @@ def claim_trial(store: TrialStore, study: str, point: Any, workload: Any, seed: 
     prov = dict(provenance or {})
     regularizers = getattr(workload, "regularizers", None)
     if regularizers is not None:
-        from hplists.workloads.spec import applied_regularizers
+        from hplists.workloads.contract import applied_regularizers
 
         prov.setdefault("applied_regularizers", applied_regularizers(point, regularizers))
     return store.claim(study, point, workload.name, seed, point_index=index,

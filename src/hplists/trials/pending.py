@@ -24,7 +24,7 @@ from hplists.curves import Status
 from hplists.hparams import Point
 from hplists.progress import TrialProgress
 from hplists.store.base import TrialRecord, TrialStore, point_id
-from hplists.workloads.spec import UpdateRule, Workload
+from hplists.workloads.contract import UpdateRule, Workload
 
 __all__ = ["TrialsRunningElsewhere", "finished_trials", "run_pending"]
 _DONE = (Status.COMPLETE, Status.DIVERGED)
@@ -58,7 +58,7 @@ def run_pending(
 
     Args:
         workload: the workload (the engine trains a
-            :class:`~hplists.workloads.spec.JaxWorkload`).
+            :class:`~hplists.workloads.contract.JaxWorkload`).
         store: the trial store (``retry_errors`` claims: :class:`~hplists.store.SQLiteStore`).
         study: the study name.
         points: the points, in the study's order.

@@ -96,7 +96,7 @@ class TrainTask:
 
     Attributes:
         study: the study the trials belong to.
-        workload: the workload (a :class:`~hplists.workloads.spec.JaxWorkload`
+        workload: the workload (a :class:`~hplists.workloads.contract.JaxWorkload`
             instance; it travels to workers by pickling, so its class must be
             importable there).
         seed: the training seed.

@@ -27,7 +27,7 @@ import numpy as np
 
 from hplists._files import atomic_open
 from hplists.exceptions import InvalidParameterError
-from hplists.workloads.spec import Dataset
+from hplists.workloads.contract import Dataset
 
 __all__ = ["cache_dir", "cache_key", "cached_dataset"]
 

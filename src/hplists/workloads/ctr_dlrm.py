@@ -45,8 +45,8 @@ import numpy as np
 
 from hplists.workloads import layers
 from hplists.workloads.cache import cached_dataset
+from hplists.workloads.contract import Batch, Dataset, JaxWorkload, Metric
 from hplists.workloads.registry import register
-from hplists.workloads.spec import Batch, Dataset, JaxWorkload, Metric
 
 __all__ = ["CtrDlrm", "CtrDlrmLayerNorm", "log_loss", "make_click_logs"]
 

@@ -45,8 +45,8 @@ import numpy as np
 
 from hplists.workloads import layers
 from hplists.workloads.cache import cached_dataset
+from hplists.workloads.contract import Batch, Dataset, JaxWorkload, Metric
 from hplists.workloads.registry import register
-from hplists.workloads.spec import Batch, Dataset, JaxWorkload, Metric
 
 __all__ = ["GraphGnn", "GraphGnnGelu", "make_molecules", "mean_average_precision"]
 

@@ -31,10 +31,10 @@ import numpy as np
 
 from hplists._check import check_choice
 from hplists.workloads import images
+from hplists.workloads.contract import Batch, Dataset, JaxWorkload, Metric
 from hplists.workloads.convolution import Conv
 from hplists.workloads.layers import softmax_cross_entropy
 from hplists.workloads.registry import register
-from hplists.workloads.spec import Batch, Dataset, JaxWorkload, Metric
 
 __all__ = ["ACTIVATIONS", "ImageResNet", "ImageResNetSiLU", "ResNet"]
 

@@ -35,9 +35,9 @@ import numpy as np
 from hplists._check import check_int
 from hplists.exceptions import InvalidParameterError
 from hplists.workloads import images
+from hplists.workloads.contract import Batch, Dataset, JaxWorkload, Metric
 from hplists.workloads.layers import dropout, softmax_cross_entropy
 from hplists.workloads.registry import register
-from hplists.workloads.spec import Batch, Dataset, JaxWorkload, Metric
 
 __all__ = ["ImageViT", "ImageViTPostLN", "ViT", "posemb_sincos_2d"]
 

@@ -33,7 +33,7 @@ from scipy import ndimage
 
 from hplists._check import check_int
 from hplists.workloads.cache import cached_dataset
-from hplists.workloads.spec import Dataset
+from hplists.workloads.contract import Dataset
 
 __all__ = [
     "GENERATOR_VERSION",
@@ -193,7 +193,7 @@ def digit_images(
             validation (stratified, a multiple of 10 is exact).
 
     Returns:
-        A :class:`~hplists.workloads.spec.Dataset` with ``image`` (n, size, size, 3)
+        A :class:`~hplists.workloads.contract.Dataset` with ``image`` (n, size, size, 3)
         float32, standardized per channel, ``label`` (n,) int32 in [0, 10), and
         ``source`` (n,) int32, the index of the scikit-learn digit each image was
         drawn from (no index occurs in both splits).

@@ -36,10 +36,10 @@ import numpy as np
 
 from hplists._check import check_choice
 from hplists.workloads import phantoms
+from hplists.workloads.contract import Batch, Dataset, JaxWorkload, Metric
 from hplists.workloads.convolution import Conv, ConvTranspose2x2
 from hplists.workloads.layers import dropout
 from hplists.workloads.registry import register
-from hplists.workloads.spec import Batch, Dataset, JaxWorkload, Metric
 from hplists.workloads.ssim import structural_similarity
 
 __all__ = ["NORMS", "MriUNet", "MriUNetLayerNorm", "UNet", "instance_norm", "reconstruction_scores"]

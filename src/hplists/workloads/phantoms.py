@@ -27,7 +27,7 @@ from scipy import ndimage
 
 from hplists._check import check_int, check_real
 from hplists.workloads.cache import cached_dataset
-from hplists.workloads.spec import Dataset
+from hplists.workloads.contract import Dataset
 
 __all__ = [
     "GENERATOR_VERSION",
@@ -194,7 +194,7 @@ def kspace_dataset(
     """Phantom reconstruction data (built once per argument set, cached on disk).
 
     Returns:
-        A :class:`~hplists.workloads.spec.Dataset` whose splits hold ``input``
+        A :class:`~hplists.workloads.contract.Dataset` whose splits hold ``input``
         and ``target`` (n, size, size) float32 (normalized as fastMRI does), and
         ``mean``, ``std``, ``max`` (n,) to undo the normalization and give SSIM
         its data range.

@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib
 
 from hplists.exceptions import InvalidParameterError
-from hplists.workloads.spec import Workload
+from hplists.workloads.contract import Workload
 
 __all__ = ["ENTRY_POINT_GROUP", "get_workload", "import_modules", "register", "workload_names"]
 
@@ -42,11 +42,11 @@ def register(cls: type[Workload]) -> type[Workload]:
     """Class decorator: makes ``cls`` available as ``get_workload(cls.name)``.
 
     The class is checked here, once, against the contract of
-    :class:`~hplists.workloads.spec.Workload`: a missing method or attribute
+    :class:`~hplists.workloads.contract.Workload`: a missing method or attribute
     is an error at registration, not a failure minutes into training.
 
     Example:
-        >>> from hplists.workloads.spec import Workload
+        >>> from hplists.workloads.contract import Workload
         >>> class Half(Workload):
         ...     name = "half-written"
         >>> register(Half)
@@ -55,7 +55,7 @@ def register(cls: type[Workload]) -> type[Workload]:
         hplists.exceptions.InvalidParameterError: workload 'half-written' (class Half) does not implement ['run']; ...
     """
     if not isinstance(cls, type) or not issubclass(cls, Workload):
-        raise InvalidParameterError(f"register takes a subclass of hplists.workloads.spec."
+        raise InvalidParameterError(f"register takes a subclass of hplists.workloads.contract."
                                     f"Workload (or JaxWorkload), got {cls!r}")
     name = getattr(cls, "name", None)
     if not isinstance(name, str) or not name:
@@ -72,7 +72,7 @@ def _check_class(name: str, cls: type[Workload]) -> None:
 
     from hplists._check import check_int
     from hplists.metric import Metric
-    from hplists.workloads.spec import REGULARIZERS, JaxWorkload
+    from hplists.workloads.contract import REGULARIZERS, JaxWorkload
 
     where = f"workload {name!r} (class {cls.__name__})"
     if inspect.isabstract(cls):

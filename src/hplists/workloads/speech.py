@@ -37,9 +37,9 @@ import optax
 from hplists._check import check_int, check_real
 from hplists.exceptions import InvalidParameterError
 from hplists.workloads.cache import cached_dataset
+from hplists.workloads.contract import Dataset, JaxWorkload, Metric
 from hplists.workloads.ctc import greedy_decode
 from hplists.workloads.edit_distance import word_error_rate
-from hplists.workloads.spec import Dataset, JaxWorkload, Metric
 
 __all__ = ["BLANK", "SpeechWorkload", "generate", "split_words"]
 
@@ -89,7 +89,7 @@ def generate(
 ) -> Dataset:
     """Generates the speech-like corpus (deterministic in ``seed``).
 
-    Returns a :class:`~hplists.workloads.spec.Dataset` whose splits hold
+    Returns a :class:`~hplists.workloads.contract.Dataset` whose splits hold
     ``inputs`` (float32, ``[n, num_frames, num_features]``), ``input_paddings``
     (1.0 on padded frames), ``labels`` (int32, units ``1..num_units``, word
     separator ``num_units + 1``, padded with 0) and ``label_paddings``.

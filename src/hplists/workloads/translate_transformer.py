@@ -27,10 +27,10 @@ import numpy as np
 import sacrebleu
 
 from hplists.workloads.cache import cached_dataset
+from hplists.workloads.contract import Dataset, JaxWorkload, Metric
 from hplists.workloads.layers import dropout, softmax_cross_entropy
 from hplists.workloads.registry import register
 from hplists.workloads.sequence import Dense, sinusoidal_positions
-from hplists.workloads.spec import Dataset, JaxWorkload, Metric
 from hplists.workloads.translation import (
     BOS,
     GENERATOR_VERSION,

@@ -29,7 +29,7 @@ import functools
 import numpy as np
 
 from hplists._check import check_int
-from hplists.workloads.spec import Dataset
+from hplists.workloads.contract import Dataset
 
 __all__ = ["BOS", "EOS", "PAD", "Grammar", "generate", "make_grammar"]
 

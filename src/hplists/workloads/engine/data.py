@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from hplists.workloads.spec import JaxWorkload
+from hplists.workloads.contract import JaxWorkload
 
 
 @dataclasses.dataclass

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from hplists.hparams import HParams
+from hplists.workloads.contract import JaxWorkload, eval_schedule
 from hplists.workloads.engine.data import batch_order, device_data, seed_keys
 from hplists.workloads.engine.points import hp_arrays
 from hplists.workloads.engine.programs import default_rule, point_functions
-from hplists.workloads.spec import JaxWorkload, eval_schedule
 
 __all__ = ["trial_flops"]
 

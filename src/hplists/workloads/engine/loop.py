@@ -16,10 +16,10 @@ from hplists.exceptions import HplistsError, InvalidParameterError, WorkloadBuil
 from hplists.hparams import HParams, Point
 from hplists.optim.update_rule import UpdateRule, eval_params_of, static_of
 from hplists.progress import phase
+from hplists.workloads.contract import JaxWorkload, eval_schedule
 from hplists.workloads.engine.data import batch_order, device_data, seed_keys
 from hplists.workloads.engine.points import hp_arrays, trial_steps
 from hplists.workloads.engine.programs import compiled_programs
-from hplists.workloads.spec import JaxWorkload, eval_schedule
 
 
 def _unpad(outputs: Any, i: int | np.integer | None, n_valid: int) -> Any:

@@ -11,7 +11,7 @@ from hplists.exceptions import InvalidParameterError
 from hplists.hparams import HParams, Point
 from hplists.method_point import steps_to_run
 from hplists.optim.schedule import warmup_steps
-from hplists.workloads.spec import REGULARIZER_KEYS
+from hplists.workloads.contract import REGULARIZER_KEYS
 
 
 def _point_dict(point: Point, index: int) -> dict[str, float]:

@@ -13,8 +13,8 @@ import numpy as np
 
 from hplists._check import check_real
 from hplists.optim.update_rule import UpdateRule, eval_params_of
+from hplists.workloads.contract import JaxWorkload
 from hplists.workloads.engine.data import DATA_CACHE, DeviceData, workload_key
-from hplists.workloads.spec import JaxWorkload
 
 
 class TrainState(NamedTuple):

@@ -11,11 +11,11 @@ from hplists.exceptions import InvalidParameterError
 from hplists.hparams import Point
 from hplists.optim.update_rule import UpdateRule
 from hplists.progress import StageBar, StepProgressFn
+from hplists.workloads.contract import JaxWorkload
 from hplists.workloads.engine.loop import iter_in_process, partition_points
 from hplists.workloads.engine.points import hp_arrays
 from hplists.workloads.engine.programs import default_rule
 from hplists.workloads.engine.workers import iter_in_workers
-from hplists.workloads.spec import JaxWorkload
 
 BATCHINGS = ("vmap", "sequential", "processes", "processes/vmap", "processes/sequential")
 
@@ -84,7 +84,7 @@ def train(
     """Trains every point on ``workload`` for ``step_budget`` steps; one curve per point, in order.
 
     Args:
-        workload: a :class:`~hplists.workloads.spec.JaxWorkload`.
+        workload: a :class:`~hplists.workloads.contract.JaxWorkload`.
         points: :class:`~hplists.hparams.HParams`, or mappings of hyperparameter
             names to numbers for other update rules (all with the same names).
         seed: controls initialization, the order of training examples and

@@ -15,9 +15,9 @@ from typing import Any
 from hplists.curves import Curve
 from hplists.hparams import Point
 from hplists.optim.update_rule import UpdateRule
+from hplists.workloads.contract import JaxWorkload
 from hplists.workloads.engine.loop import iter_in_process
 from hplists.workloads.engine.programs import default_rule
-from hplists.workloads.spec import JaxWorkload
 
 # Flags that make a worker process's XLA:CPU single-threaded, so that one
 # worker per core do not fight over the cores.

@@ -34,7 +34,7 @@ workload version is part of the name because the store keeps results of
 different versions apart). Rerunning skips finished trials and retries
 trials that ended in error (an interrupted run), so killing the command and
 starting it again loses nothing. Each finished workload is merged into the
-targets file at once (:func:`hplists.workloads.targets.write_entries`) with
+targets file at once (:func:`hplists.workloads.targets_file.write_entries`) with
 its provenance.
 """
 
@@ -62,7 +62,7 @@ from hplists.progress import TrialProgress, TrialProgressFn
 from hplists.store.base import TrialRecord, TrialStore, point_id, utc_now
 from hplists.study.samples import resolve_sample
 from hplists.trials.pending import TrialsRunningElsewhere, run_pending
-from hplists.workloads.spec import JaxWorkload, Workload, eval_schedule
+from hplists.workloads.contract import JaxWorkload, Workload, eval_schedule
 
 __all__ = [
     "ALGORITHMS",
@@ -96,7 +96,7 @@ SEARCH_SEED = 0
 MIN_POINTS = 64
 MIN_SEEDS = 5
 PROCEDURE = (
-    "AlgoPerf target setting scaled to a 2-core CPU (hplists.study.targets, docs/targets.md): "
+    "AlgoPerf target setting scaled to a 2-core CPU (hplists.study.target_setting, docs/targets.md): "
     "quasi-random search (scrambled Halton) of each algorithm's targets-<algorithm> space at "
     "horizon round(0.75 T); the best configuration over all algorithms (best validation metric "
     "at any evaluation) rerun with fresh seeds 1..S at the same horizon; target = median over "
@@ -272,7 +272,7 @@ def _algorithms_for(workload: Workload, done: Mapping[str, TargetResult],
 
 def _base_best(workload: Workload, done: Mapping[str, TargetResult],
                targets_path: str | os.PathLike[str] | None) -> str:
-    from hplists.workloads.targets import read_targets
+    from hplists.workloads.targets_file import read_targets
 
     base = workload.base
     assert base is not None  # _algorithms_for asks only for a variant's base
@@ -325,7 +325,7 @@ def set_target(
     """Runs (or resumes) the procedure on one workload and returns its target.
 
     Args:
-        workload: a :class:`~hplists.workloads.spec.JaxWorkload`.
+        workload: a :class:`~hplists.workloads.contract.JaxWorkload`.
         store: the trial store (:func:`hplists.store.open_store`).
         config: points, seeds, horizon, Halton seed and batching.
         algorithms: the algorithms to search (default: all four for a base
@@ -536,7 +536,7 @@ def set_targets(
             default, a :class:`~hplists.trials.executors.PoolExecutor`, or a
             :class:`~hplists.trials.ray.RayExecutor`).
     """
-    from hplists.workloads.targets import write_entries
+    from hplists.workloads.targets_file import write_entries
 
     if targets_path is None:
         targets_path = DEFAULT_TARGETS_FILE

@@ -2,7 +2,7 @@
 
 ``workloads/data/targets.json`` maps workload names to their target and the
 provenance of how it was set (``hplists targets set``, see
-:mod:`hplists.study.targets` and ``docs/targets.md``). A workload with no
+:mod:`hplists.study.target_setting` and ``docs/targets.md``). A workload with no
 entry has no target yet. The file::
 
     {"format": "hplists-targets", "format_version": 1,

@@ -26,11 +26,11 @@ from helpers.workloads import TinyLogistic
 from hplists.cli.main import main
 from hplists.curves import Status
 from hplists.store import open_store, point_id
-from hplists.study import targets as ts
+from hplists.study import target_setting as ts
 from hplists.study.workloads_table import seconds_per_step, to_markdown
 from hplists.workloads import registry
-from hplists.workloads import targets as tfile
-from hplists.workloads.spec import Metric
+from hplists.workloads import targets_file as tfile
+from hplists.workloads.contract import Metric
 
 # One xdist worker runs the module, so the procedure fixture runs once.
 pytestmark = pytest.mark.xdist_group("targets_procedure")
@@ -278,9 +278,9 @@ def test_kill_9_during_the_procedure_then_rerun_loses_nothing(tmp_path):
     script.write_text(
         "import sys, time\n"
         f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
-        "import test_study_targets as m\n"
+        "import test_study_target_setting as m\n"
         "from hplists.store import open_store\n"
-        "from hplists.study.targets import TargetConfig, set_targets\n"
+        "from hplists.study.target_setting import TargetConfig, set_targets\n"
         "def hang(stage, done, total):\n"
         "    if done > 5.5:\n"
         "        print('mid-run', flush=True)\n"

@@ -163,9 +163,9 @@ class Workload(abc.ABC):
         """
         if self.target_value is not None:
             return float(self.target_value)
-        from hplists.workloads import targets  # local: targets reads a data file
+        from hplists.workloads import targets_file  # local: it reads a data file
 
-        entry = targets.entry_for(self.name, self.targets_path)
+        entry = targets_file.entry_for(self.name, self.targets_path)
         if entry is None or str(entry.get("workload_version", self.version)) != str(self.version):
             return None
         return float(entry["target"])

@@ -254,3 +254,19 @@ def test_the_command_line_plans_and_refuses_what_state8_does_not_read(tmp_path, 
     assert main(["study", "report", "state8", "--store", "s.db"]) == 2  # nothing to write
     assert main(["study", "report", "lrfree", "--store", "s.db"]) == 2
     assert "give -o DIR" in capsys.readouterr().err
+
+
+def test_every_study_report_goes_through_one_entry_point_which_names_what_is_missing():
+    """`write_study_report` dispatches the three studies' reports; a folder is required but for
+    state8, whose summary table is its alone."""
+    import types
+
+    from hplists.report.studies import write_study_report
+
+    with pytest.raises(InvalidParameterError, match="out_dir is required for study 'lrfree'"):
+        write_study_report(types.SimpleNamespace(name="lrfree"), None, command="c")
+    with pytest.raises(InvalidParameterError, match="summary applies to study 'state8' only"):
+        write_study_report(types.SimpleNamespace(name="paper001"), "out", command="c",
+                           summary="README.md")
+    with pytest.raises(InvalidParameterError, match="no report for study 'nope'"):
+        write_study_report(types.SimpleNamespace(name="nope"), "out", command="c")

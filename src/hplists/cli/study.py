@@ -547,7 +547,7 @@ def _report_state8(args: argparse.Namespace) -> int:
     """The 8-bit state study's sections of --readme and --summary, and -o DIR if given."""
     import time
 
-    from hplists.report import state_bits
+    from hplists.report.studies import write_study_report
 
     cls = study_class("state8")
     t0 = time.perf_counter()
@@ -561,9 +561,8 @@ def _report_state8(args: argparse.Namespace) -> int:
                         *(f"{flag} {value}" for flag, value in options)])
     study = _open(args, cls)
     try:
-        results = state_bits.StateBitsResults(study)
-        written = state_bits.write(results, args.output, command=command, readme=args.readme,
-                                   summary=args.summary)
+        written = write_study_report(study, args.output, command=command, readme=args.readme,
+                                     summary=args.summary)
     finally:
         study.store.close()
     if not written:

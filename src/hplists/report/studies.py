@@ -112,26 +112,39 @@ DEFAULT_STUDIES = StudyNames()
 # ---------------------------------------------------------------------------- a study's report
 
 
-def write_study_report(study: Any, out_dir: str | Path, *, command: str,
-                       readme: str | Path | None = None) -> list[str]:
+def write_study_report(study: Any, out_dir: str | Path | None, *, command: str,
+                       readme: str | Path | None = None,
+                       summary: str | Path | None = None) -> list[str]:
     """The report of ``study`` (a :class:`~hplists.study.staged.Study`) from its store.
 
-    The report layer's side of a study (this layer is above the studies'): paper
-    001's report (:func:`hplists.report.document.write_report`, with the study
-    names of the study's manifest and its ``k`` and ``tau``) or paper 002's
-    (:mod:`hplists.report.lrfree`), by :attr:`~hplists.study.staged.Study.name`.
-    ``command`` is the command line the report records; with ``readme``, the
-    report's generated section of that Markdown file is regenerated too.
-    Returns the paths written.
+    The report layer's side of a study (this layer is above the studies'), by
+    :attr:`~hplists.study.staged.Study.name`: paper 001's report
+    (:func:`hplists.report.document.write_report`, with the study names of the
+    study's manifest and its ``k`` and ``tau``), paper 002's
+    (:mod:`hplists.report.lrfree`) or the 8-bit state study's
+    (:mod:`hplists.report.state_bits`). ``command`` is the command line the
+    report records; with ``readme``, the report's generated section of that
+    Markdown file is regenerated too, and with ``summary`` (``state8`` only) its
+    compact table in that file (the README). ``out_dir`` is the report's folder
+    (``state8``: optional). Returns the paths written.
     """
     writer = _WRITERS.get(study.name)
     if writer is None:
         raise InvalidParameterError(f"no report for study {study.name!r}; the reports are of "
                                     f"{sorted(_WRITERS)}")
-    return writer(study, Path(out_dir), command, None if readme is None else str(readme))
+    if summary is not None and study.name != "state8":
+        raise InvalidParameterError(f"summary applies to study 'state8' only; study "
+                                    f"{study.name!r} has no summary table")
+    if out_dir is None and study.name != "state8":
+        raise InvalidParameterError(f"out_dir is required for study {study.name!r}: its report "
+                                    "is a folder")
+    return writer(study, None if out_dir is None else Path(out_dir), command,
+                  None if readme is None else str(readme),
+                  None if summary is None else str(summary))
 
 
-def _paper001(study: Any, out: Path, command: str, readme: str | None) -> list[str]:
+def _paper001(study: Any, out: Path, command: str, readme: str | None,
+              summary: str | None) -> list[str]:
     from hplists.report.document import write_report
     from hplists.report.figures import file_stem
 
@@ -146,11 +159,20 @@ def _paper001(study: Any, out: Path, command: str, readme: str | None) -> list[s
     return [str(p) for p in written] + ([readme] if readme is not None else [])
 
 
-def _lrfree(study: Any, out: Path, command: str, readme: str | None) -> list[str]:
+def _lrfree(study: Any, out: Path, command: str, readme: str | None,
+            summary: str | None) -> list[str]:
     from hplists.report import lrfree
 
     return lrfree.write(lrfree.LrFreeResults(study), str(out), command=command, readme=readme)
 
 
-_WRITERS: dict[str, Callable[[Any, Path, str, str | None], list[str]]] = {
-    "paper001": _paper001, "lrfree": _lrfree}
+def _state8(study: Any, out: Path | None, command: str, readme: str | None,
+            summary: str | None) -> list[str]:
+    from hplists.report import state_bits
+
+    return state_bits.write(state_bits.StateBitsResults(study), out, command=command,
+                            readme=readme, summary=summary)
+
+
+_WRITERS: dict[str, Callable[[Any, Any, str, str | None, str | None], list[str]]] = {
+    "paper001": _paper001, "lrfree": _lrfree, "state8": _state8}

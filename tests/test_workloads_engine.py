@@ -303,6 +303,25 @@ def test_train_into_store_records_a_failing_chunk_and_goes_on(tmp_path):
     assert again["failed"] == 1 and again["skipped"] == 1
 
 
+def test_a_worker_that_starts_after_its_driver_died_exits_at_once():
+    """Pools start workers on demand, and a slow start (importing JAX under load) can outlast a
+    killed driver: the worker is then already another's child when its initializer runs. It
+    knows its driver's pid from the pool, sees that it is gone, and exits instead of waiting
+    for a parent that will never come back."""
+    import os
+    import subprocess
+    import sys
+
+    not_my_parent = 1 if os.getpid() != 1 else 2  # the child's parent is this process
+    code = ("import time\n"
+            "from hplists.workloads.engine import init_worker_process\n"
+            f"init_worker_process(parent={not_my_parent})\n"
+            "time.sleep(60)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=50)
+    assert (out.returncode, out.stderr) == (1, "")  # os._exit(1) from the watcher, no error
+
+
 @pytest.mark.slow
 def test_worker_processes_exit_when_their_parent_is_killed(tmp_path):
     """kill -9 of a study must not leave orphaned workers burning the cores."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 import concurrent.futures
 import concurrent.futures.process
 import multiprocessing
+import os
 import traceback
 from collections.abc import Sequence
 from typing import Any, Protocol
@@ -92,10 +93,10 @@ class LocalExecutor:
         self._pending.clear()
 
 
-def _init_worker(slot: Any = None) -> None:
+def _init_worker(slot: Any = None, parent: int | None = None) -> None:
     from hplists.workloads.engine import init_worker_process
 
-    init_worker_process(slot)
+    init_worker_process(slot, parent)
 
 
 class PoolExecutor:
@@ -134,7 +135,8 @@ class PoolExecutor:
         ctx = multiprocessing.get_context("spawn")
         return concurrent.futures.ProcessPoolExecutor(self.slots, mp_context=ctx,
                                                       initializer=_init_worker,
-                                                      initargs=(ctx.Value("i", 0),))
+                                                      initargs=(ctx.Value("i", 0),
+                                                                os.getpid()))
 
     def submit(self, task: Task, tick: Tick) -> concurrent.futures.Future:
         try:

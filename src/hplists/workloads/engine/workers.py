@@ -41,14 +41,18 @@ _QUEUE: Any = None
 _WORKER_QUEUE: Any = None
 
 
-def init_worker_process(slot: Any = None) -> None:
+def init_worker_process(slot: Any = None, parent: int | None = None) -> None:
     """Prepares a worker process: single-threaded XLA:CPU, and an exit when its parent dies.
 
     Every pool of training processes (the engine's own, the trial runner's)
     starts its workers with this, so one worker per core do not fight over the
     cores and no worker outlives a killed driver. ``slot`` is the pool's shared
     counter (a ``multiprocessing.Value``): with :data:`PIN_ENV` set to 1, the
-    worker takes the next slot and pins itself to that core.
+    worker takes the next slot and pins itself to that core. ``parent`` is the
+    pid of the process that made the pool (pools start workers on demand, and a
+    slow start can outlast a killed driver: the worker's parent pid is then
+    already another's, and it exits at once); ``None`` takes this process's
+    parent as it is now.
     """
     if slot is not None and os.environ.get(PIN_ENV) == "1" and hasattr(os, "sched_setaffinity"):
         with slot.get_lock():
@@ -59,14 +63,15 @@ def init_worker_process(slot: Any = None) -> None:
     flags = os.environ.get("XLA_FLAGS", "")
     if WORKER_XLA_FLAGS not in flags:
         os.environ["XLA_FLAGS"] = f"{flags} {WORKER_XLA_FLAGS}".strip()
-    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+    parent = os.getppid() if parent is None else parent
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
 
 
-def init_engine_worker(q: Any, slot: Any = None) -> None:
+def init_engine_worker(q: Any, slot: Any = None, parent: int | None = None) -> None:
     """The initializer of the engine's own worker processes: :func:`init_worker_process`,
     and ``q``, the queue on which :func:`run_worker_task` reports its steps."""
     global _WORKER_QUEUE
-    init_worker_process(slot)
+    init_worker_process(slot, parent)
     _WORKER_QUEUE = q
 
 
@@ -113,7 +118,7 @@ def _pool() -> tuple[concurrent.futures.ProcessPoolExecutor, Any]:
         _QUEUE = ctx.Queue()
         _POOL = concurrent.futures.ProcessPoolExecutor(
             worker_count(), mp_context=ctx, initializer=init_engine_worker,
-            initargs=(_QUEUE, ctx.Value("i", 0))
+            initargs=(_QUEUE, ctx.Value("i", 0), os.getpid())
         )
     return _POOL, _QUEUE
 

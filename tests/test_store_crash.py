@@ -68,7 +68,8 @@ print(written, flush=True)
 
 def _start(tmp_path, code, *args):
     script = tmp_path / f"script_{abs(hash(code))}.py"
-    script.write_text(code)
+    if not script.exists():  # rewriting it could truncate it under a starting interpreter
+        script.write_text(code)
     return subprocess.Popen([sys.executable, str(script), *map(str, args)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 

@@ -13,7 +13,10 @@ fused AdamW, on one tensor:
 * ``no sqrt and division``: the update's denominator replaced by a product.
 
 Each row: the median step time over ``--rounds`` and its ratio to fused AdamW's
-median. Run it on a quiet machine (the load average is printed).
+median. Then the same number of parameters split into 8, 200 and 1,000 tensors,
+stepped by the shipped kernel in one call (as the optimizer does) and in one
+call per tensor, in alternating rounds. Run it on a quiet machine (the load
+average is printed).
 
     .venv/bin/python benchmarks/nadamw8_kernel_parts.py [--size 1e7] [--threads 2] [--rounds 15]
 """
@@ -95,9 +98,33 @@ def main() -> None:
     print(f"{'fused AdamW':<28} {base:>10.2f} {1.0:>15.2f}")
     for name, text in variants.items():
         compiled = _compile(text)
-        ms = _median_ms(lambda k=compiled: kernel_module.run(k, param.data, g, state, c),
+        ms = _median_ms(lambda k=compiled: kernel_module.run(k, [param.data], [g], [state], c),
                         args.rounds)
         print(f"{name:<28} {ms:>10.2f} {ms / base:>15.2f}")
+
+    print(f"\n{'tensors':<18} {'one call ms':>12} {'per tensor ms':>14} {'ratio':>6}")
+    kernel = kernel_module.load(torch.float32)
+    for count in (8, 200, 1000):
+        size = n // count
+        params = [torch.nn.Parameter(torch.randn(size)) for _ in range(count)]
+        for x in params:
+            x.grad = torch.randn(size) * 1e-3
+        many = NAdamW(params, lr=1e-3, state_bits=8)
+        many.step()
+        P, G = [x.data for x in params], [x.grad for x in params]
+        S = [many.state[x] for x in params]
+        one: list[float] = []
+        each: list[float] = []
+        for _ in range(args.rounds):
+            t = time.perf_counter()
+            kernel_module.run(kernel, P, G, S, c)
+            one.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            for x, gx, sx in zip(P, G, S, strict=True):
+                kernel_module.run(kernel, [x], [gx], [sx], c)
+            each.append(time.perf_counter() - t)
+        a, b = statistics.median(one) * 1e3, statistics.median(each) * 1e3
+        print(f"{count:>5} x {size:<10,} {a:>12.2f} {b:>14.2f} {b / a:>6.2f}")
 
 
 if __name__ == "__main__":

@@ -365,12 +365,19 @@ def _train(init, grads, **options):
 
 
 @pytest.mark.skipif(not COMPILER, reason="needs a working C++ compiler")
+@pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
-def test_compiled_kernel_and_plain_pytorch_path_agree(dtype):
+def test_compiled_kernel_and_plain_pytorch_path_agree(dtype, threads):
     """Codes and scales bit for bit (the moments do not depend on the parameters), the
-    parameters within rounding, on tensors of whole and partial blocks."""
+    parameters within rounding, on tensors of whole and partial blocks, all of which the
+    kernel takes in one call (its threads share the blocks of every tensor)."""
     init, grads = _stream([(64, 100), (5000,), (4096,)], 6, dtype=dtype)
-    compiled, c_opt = _train(init, grads, state_bits=8, compiled=True)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        compiled, c_opt = _train(init, grads, state_bits=8, compiled=True)
+    finally:
+        torch.set_num_threads(before)
     plain, p_opt = _train(init, grads, state_bits=8, compiled=False)
     assert dtype in cpu8._KERNELS  # the kernel ran
     for a, b in zip(compiled, plain, strict=True):

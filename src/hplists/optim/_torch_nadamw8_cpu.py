@@ -23,8 +23,11 @@ flags inductor uses for its CPU kernels, plus ``-ftree-loop-vectorize`` and
 ``-fno-math-errno`` so that GCC vectorizes the loops and ``-funroll-loops``
 (about 6% faster); the library is cached on
 disk by the hash of its source and flags, so it compiles once per machine (a
-few seconds) and loads in milliseconds after that. Blocks run in parallel
-(OpenMP, ``torch.get_num_threads()`` threads).
+few seconds) and loads in milliseconds after that. One call takes every tensor of
+a step, as PyTorch's multi-tensor kernels do: the blocks of all of them run in
+one parallel loop (OpenMP, ``torch.get_num_threads()`` threads), so a model of
+many tensors pays one call and keeps every thread busy
+(``benchmarks/nadamw8_kernel_parts.py`` times one call against one per tensor).
 
 Results equal the plain PyTorch path (``tests/test_optim_nadamw8bit.py``
 compares parameters and codes after several steps).
@@ -33,7 +36,7 @@ compares parameters and codes after several steps).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -52,9 +55,11 @@ __all__ = ["DTYPES", "load", "run"]
 DTYPES = (torch.float32, torch.bfloat16)
 
 _SOURCE = r"""
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #define BLOCK @BLOCK@
 #define BUCKETS @BUCKETS@
@@ -85,68 +90,85 @@ static inline int32_t magnitude_index(float mag, const int32_t* __restrict table
     return (e >> 17) + (int32_t)((bits & 0xFFFF) >= (e & 0x1FFFF));
 }
 
-extern "C" void kernel(@PARAM@* __restrict p, const @PARAM@* __restrict g,
-                       uint8_t* __restrict mc, float* __restrict ma,
-                       uint8_t* __restrict vc, float* __restrict va, const double* __restrict c,
-                       const float* __restrict qs, const float* __restrict qu,
-                       const int32_t* __restrict ts, const int32_t* __restrict tu,
-                       int64_t n, int64_t threads) {
+struct Hyper { float omb1, b2, omb2, c1, c2, bc2, eps_root, eps, lr, wd, b1; };
+
+// One block: update, new absmax, new codes.
+static inline void step_block(@PARAM@* __restrict pb, const @PARAM@* __restrict gb,
+                              uint8_t* __restrict mcb, float* __restrict mab,
+                              uint8_t* __restrict vcb, float* __restrict vab, int64_t len,
+                              const Hyper& h, const float* __restrict qs,
+                              const float* __restrict qu, const int32_t* __restrict ts,
+                              const int32_t* __restrict tu) {
+    const float omb1 = h.omb1, b2 = h.b2, omb2 = h.omb2, c1 = h.c1, c2 = h.c2, bc2 = h.bc2,
+                eps_root = h.eps_root, eps = h.eps, lr = h.lr, wd = h.wd, b1 = h.b1;
+    float mbuf[BLOCK], vbuf[BLOCK];
+    const float sm = *mab, sv = *vab;
+    float am = 0.0f, av = 0.0f;
+    int bad = 0;
+    #pragma omp simd reduction(max:am, av) reduction(|:bad)
+    for (int64_t i = 0; i < len; ++i) {
+        const float gi = load(gb, i);
+        float m = qs[mcb[i]] * sm;
+        float v = qu[vcb[i]] * sv;
+        m = m * b1 + gi * omb1;
+        v = v * b2 + gi * gi * omb2;
+        const float pi = load(pb, i);
+        const float u = (c1 * m + c2 * gi) / (std::sqrt(v * bc2 + eps_root) + eps) + wd * pi;
+        store(pb, i, pi - lr * u);
+        mbuf[i] = m;
+        vbuf[i] = v;
+        const float fm = std::fabs(m), fv = std::fabs(v);
+        am = am > fm ? am : fm;
+        av = av > fv ? av : fv;
+        bad |= (m != m) | (v != v);
+    }
+    if (bad) {  // torch's amax propagates NaN
+        am = NAN;
+        av = NAN;
+    }
+    *mab = am;
+    *vab = av;
+    const float inv_m = 1.0f / (am > 0.0f ? am : 1.0f), inv_v = 1.0f / (av > 0.0f ? av : 1.0f);
+    #pragma omp simd
+    for (int64_t i = 0; i < len; ++i) {
+        const float a = mbuf[i] * inv_m;
+        const int32_t j = magnitude_index(std::fabs(a), ts);
+        mcb[i] = (uint8_t)(a >= 0.0f ? 127 + j : 127 - (j < 127 ? j : 127));
+        const float b = vbuf[i] * inv_v;
+        const int32_t k = magnitude_index(std::fabs(b), tu);
+        vcb[i] = (uint8_t)(k + (int32_t)((k == 0) & (b > 0.0f)));  // never 0 for b > 0
+    }
+}
+
+// Every block of every tensor in one parallel loop, as a multi-tensor kernel: one call per
+// step, the threads balanced over all blocks. ptrs: per tensor the addresses of p, g, the
+// m codes, the m absmax, the v codes, the v absmax; sizes: per tensor its elements.
+extern "C" void kernel(const int64_t* __restrict ptrs, const int64_t* __restrict sizes,
+                       const double* __restrict c, const float* __restrict qs,
+                       const float* __restrict qu, const int32_t* __restrict ts,
+                       const int32_t* __restrict tu, int64_t tensors, int64_t threads) {
     // c: (1-b1, b2, 1-b2, c1, c2, 1/(1-b2^t), eps_root, eps, lr, wd, b1), rounded to float.
-    const float omb1 = (float)c[0], b2 = (float)c[1], omb2 = (float)c[2], c1 = (float)c[3],
-                c2 = (float)c[4], bc2 = (float)c[5], eps_root = (float)c[6], eps = (float)c[7],
-                lr = (float)c[8], wd = (float)c[9], b1 = (float)c[10];
-    const int64_t blocks = (n + BLOCK - 1) / BLOCK;
+    const Hyper h{(float)c[0], (float)c[1], (float)c[2], (float)c[3], (float)c[4], (float)c[5],
+                  (float)c[6], (float)c[7], (float)c[8], (float)c[9], (float)c[10]};
+    std::vector<int64_t> first(tensors + 1, 0);  // first[t]: the global index of t's block 0
+    for (int64_t t = 0; t < tensors; ++t) first[t + 1] = first[t] + (sizes[t] + BLOCK - 1) / BLOCK;
+    const int64_t blocks = first[tensors];
     #pragma omp parallel for num_threads(threads) schedule(static) if(threads > 1 && blocks > 1)
     for (int64_t b = 0; b < blocks; ++b) {
-        float mbuf[BLOCK], vbuf[BLOCK];
-        const int64_t start = b * BLOCK;
-        const int64_t len = (n - start) < BLOCK ? (n - start) : BLOCK;
-        @PARAM@* pb = p + start;
-        const @PARAM@* gb = g + start;
-        uint8_t* mcb = mc + start;
-        uint8_t* vcb = vc + start;
-        const float sm = ma[b], sv = va[b];
-        float am = 0.0f, av = 0.0f;
-        int bad = 0;
-        #pragma omp simd reduction(max:am, av) reduction(|:bad)
-        for (int64_t i = 0; i < len; ++i) {
-            const float gi = load(gb, i);
-            float m = qs[mcb[i]] * sm;
-            float v = qu[vcb[i]] * sv;
-            m = m * b1 + gi * omb1;
-            v = v * b2 + gi * gi * omb2;
-            const float pi = load(pb, i);
-            const float u = (c1 * m + c2 * gi) / (std::sqrt(v * bc2 + eps_root) + eps) + wd * pi;
-            store(pb, i, pi - lr * u);
-            mbuf[i] = m;
-            vbuf[i] = v;
-            const float fm = std::fabs(m), fv = std::fabs(v);
-            am = am > fm ? am : fm;
-            av = av > fv ? av : fv;
-            bad |= (m != m) | (v != v);
-        }
-        if (bad) {  // torch's amax propagates NaN
-            am = NAN;
-            av = NAN;
-        }
-        ma[b] = am;
-        va[b] = av;
-        const float inv_m = 1.0f / (am > 0.0f ? am : 1.0f), inv_v = 1.0f / (av > 0.0f ? av : 1.0f);
-        #pragma omp simd
-        for (int64_t i = 0; i < len; ++i) {
-            const float a = mbuf[i] * inv_m;
-            const int32_t j = magnitude_index(std::fabs(a), ts);
-            mcb[i] = (uint8_t)(a >= 0.0f ? 127 + j : 127 - (j < 127 ? j : 127));
-            const float b = vbuf[i] * inv_v;
-            const int32_t k = magnitude_index(std::fabs(b), tu);
-            vcb[i] = (uint8_t)(k + (int32_t)((k == 0) & (b > 0.0f)));  // never 0 for b > 0
-        }
+        const int64_t t = std::upper_bound(first.begin(), first.end(), b) - first.begin() - 1;
+        const int64_t* a = ptrs + 6 * t;
+        const int64_t k = b - first[t], start = k * BLOCK;
+        const int64_t len = (sizes[t] - start) < BLOCK ? (sizes[t] - start) : BLOCK;
+        step_block(reinterpret_cast<@PARAM@*>(a[0]) + start,
+                   reinterpret_cast<const @PARAM@*>(a[1]) + start,
+                   reinterpret_cast<uint8_t*>(a[2]) + start, reinterpret_cast<float*>(a[3]) + k,
+                   reinterpret_cast<uint8_t*>(a[4]) + start, reinterpret_cast<float*>(a[5]) + k,
+                   len, h, qs, qu, ts, tu);
     }
 }
 """
-_ARGTYPES = ["@PARAM@*", "const @PARAM@*", "uint8_t*", "float*", "uint8_t*", "float*",
-             "const double*", "const float*", "const float*", "const int32_t*", "const int32_t*",
-             "int64_t", "int64_t"]
+_ARGTYPES = ["const int64_t*", "const int64_t*", "const double*", "const float*", "const float*",
+             "const int32_t*", "const int32_t*", "int64_t", "int64_t"]
 _C_TYPES = {torch.float32: "float", torch.bfloat16: "uint16_t"}
 _EXTRA_FLAGS = ("-ftree-loop-vectorize", "-fno-math-errno", "-funroll-loops")
 
@@ -194,8 +216,11 @@ def _tables() -> list[torch.Tensor]:
     return _TABLES
 
 
-def run(kernel: Callable[..., None], p: torch.Tensor, g: torch.Tensor, state: dict[str, Any],
-        c: torch.Tensor) -> None:
-    """One step of one tensor (contiguous CPU ``p`` and ``g`` of the kernel's dtype)."""
-    kernel(p, g, state["exp_avg"], state["exp_avg_absmax"], state["exp_avg_sq"],
-           state["exp_avg_sq_absmax"], c, *_tables(), p.numel(), torch.get_num_threads())
+def run(kernel: Callable[..., None], P: Sequence[torch.Tensor], G: Sequence[torch.Tensor],
+        S: Sequence[dict[str, Any]], c: torch.Tensor) -> None:
+    """One step of the tensors ``P`` (contiguous, on CPU, of the kernel's dtype), in one call."""
+    ptrs = torch.tensor([x.data_ptr() for p, g, st in zip(P, G, S, strict=True)
+                         for x in (p, g, st["exp_avg"], st["exp_avg_absmax"], st["exp_avg_sq"],
+                                   st["exp_avg_sq_absmax"])], dtype=torch.int64)
+    sizes = torch.tensor([p.numel() for p in P], dtype=torch.int64)
+    kernel(ptrs, sizes, c, *_tables(), len(P), torch.get_num_threads())

@@ -904,10 +904,8 @@ def _compilable8(p: torch.Tensor, g: torch.Tensor) -> bool:
 
 def _compiled8(kernel: Callable[..., None], P: Tensors, G: Tensors,
                S: list[dict[str, Any]], t: int, hp: _Hyper) -> None:
-    """8-bit tensors on CPU through the C++ kernel, one call per tensor."""
-    c = _constants(hp, t, torch.device("cpu"))
-    for p, g, state in zip(P, G, S, strict=True):
-        _cpu8.run(kernel, p, g, state, c)
+    """8-bit tensors on CPU through the C++ kernel, all of them in one call."""
+    _cpu8.run(kernel, P, G, S, _constants(hp, t, torch.device("cpu")))
 
 
 def _plain8(P: Tensors, G: Tensors, S: list[dict[str, Any]], t: int, hp: _Hyper) -> None:

@@ -10,6 +10,7 @@ fused AdamW, on one tensor:
 * ``no dequantization gathers``: the codes read as numbers, not looked up in the
   256-value maps;
 * ``no quantization gathers``: the bucket table of the quantizer not read;
+* ``no look-ups at all``: both of the above;
 * ``no sqrt and division``: the update's denominator replaced by a product.
 
 Each row: the median step time over ``--rounds`` and its ratio to fused AdamW's
@@ -38,6 +39,10 @@ PARTS = {
         ("float m = qs[mcb[i]] * sm;", "float m = (float)mcb[i] * sm;"),
         ("float v = qu[vcb[i]] * sv;", "float v = (float)vcb[i] * sv;")],
     "no quantization gathers": [("int32_t e = table[b];", "int32_t e = b << 17;")],
+    "no look-ups at all": [
+        ("float m = qs[mcb[i]] * sm;", "float m = (float)mcb[i] * sm;"),
+        ("float v = qu[vcb[i]] * sv;", "float v = (float)vcb[i] * sv;"),
+        ("int32_t e = table[b];", "int32_t e = b << 17;")],
     "no sqrt and division": [("/ (std::sqrt(v * bc2 + eps_root) + eps)",
                               "* (v * bc2 + eps_root + eps)")],
 }

@@ -370,8 +370,9 @@ def _train(init, grads, **options):
 def test_compiled_kernel_and_plain_pytorch_path_agree(dtype, threads):
     """Codes and scales bit for bit (the moments do not depend on the parameters), the
     parameters within rounding, on tensors of whole and partial blocks, all of which the
-    kernel takes in one call (its threads share the blocks of every tensor)."""
-    init, grads = _stream([(64, 100), (5000,), (4096,)], 6, dtype=dtype)
+    kernel takes in one call (its threads share the blocks of every tensor); the small
+    tensors' 32-bit moments too, within rounding of the 32-bit paths."""
+    init, grads = _stream([(64, 100), (5000,), (100,), (4096,), (7, 3)], 6, dtype=dtype)
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
@@ -384,6 +385,12 @@ def test_compiled_kernel_and_plain_pytorch_path_agree(dtype, threads):
         assert a.dtype == dtype
         tol = 1e-6 if dtype == torch.float32 else 1e-2
         torch.testing.assert_close(a.detach(), b.detach(), rtol=tol, atol=tol)
+        if a.numel() < bq.MIN_8BIT_SIZE:
+            for key in ("exp_avg", "exp_avg_sq"):
+                assert c_opt.state[a][key].dtype == torch.float32
+                torch.testing.assert_close(c_opt.state[a][key], p_opt.state[b][key],
+                                           rtol=1e-5, atol=0.0)
+            continue
         for key in ("exp_avg", "exp_avg_sq", "exp_avg_absmax", "exp_avg_sq_absmax"):
             assert torch.equal(c_opt.state[a][key], p_opt.state[b][key]), key
 
@@ -573,7 +580,7 @@ def broken_compiler(monkeypatch):
 def test_a_failing_compile_falls_back_with_one_warning(broken_compiler, monkeypatch, bits):
     if bits == 32:  # a small model takes the compiled path only above the threshold
         monkeypatch.setitem(AUTO_COMPILED_MIN_PARAMS, 32, 10)
-    init, grads = _stream([(64, 100)], 3, seed=5)
+    init, grads = _stream([(64, 100), (100,)], 3, seed=5)  # an 8-bit and a 32-bit tensor
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         auto, _ = _train(init, grads, state_bits=bits)

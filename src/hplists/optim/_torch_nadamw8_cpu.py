@@ -36,7 +36,7 @@ compares parameters and codes after several steps).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -49,7 +49,7 @@ from hplists.optim.blockwise_quant import (
     dynamic_map,
 )
 
-__all__ = ["DTYPES", "load", "run"]
+__all__ = ["DTYPES", "load", "run", "takes"]
 
 # Parameter dtypes the kernel takes (float32 arithmetic in both).
 DTYPES = (torch.float32, torch.bfloat16)
@@ -140,11 +140,31 @@ static inline void step_block(@PARAM@* __restrict pb, const @PARAM@* __restrict 
     }
 }
 
+// One block of a tensor with 32-bit moments (smaller than MIN_8BIT_SIZE): the same update.
+static inline void step_block32(@PARAM@* __restrict pb, const @PARAM@* __restrict gb,
+                                float* __restrict mb, float* __restrict vb, int64_t len,
+                                const Hyper& h) {
+    const float omb1 = h.omb1, b2 = h.b2, omb2 = h.omb2, c1 = h.c1, c2 = h.c2, bc2 = h.bc2,
+                eps_root = h.eps_root, eps = h.eps, lr = h.lr, wd = h.wd, b1 = h.b1;
+    #pragma omp simd
+    for (int64_t i = 0; i < len; ++i) {
+        const float gi = load(gb, i);
+        const float m = mb[i] * b1 + gi * omb1;
+        const float v = vb[i] * b2 + gi * gi * omb2;
+        const float pi = load(pb, i);
+        const float u = (c1 * m + c2 * gi) / (std::sqrt(v * bc2 + eps_root) + eps) + wd * pi;
+        store(pb, i, pi - lr * u);
+        mb[i] = m;
+        vb[i] = v;
+    }
+}
+
 // Every block of every tensor in one parallel loop, as a multi-tensor kernel: one call per
 // step, the threads balanced over all blocks. ptrs: per tensor the addresses of p, g, the
-// m codes, the m absmax, the v codes, the v absmax; sizes: per tensor its elements.
+// m codes, the m absmax, the v codes, the v absmax (32-bit moments: p, g, m, 0, v, 0);
+// sizes: per tensor its elements; bits: per tensor 8 or 32, its moments' width.
 extern "C" void kernel(const int64_t* __restrict ptrs, const int64_t* __restrict sizes,
-                       const double* __restrict c, const float* __restrict qs,
+                       const int64_t* __restrict bits, const double* __restrict c, const float* __restrict qs,
                        const float* __restrict qu, const int32_t* __restrict ts,
                        const int32_t* __restrict tu, int64_t tensors, int64_t threads) {
     // c: (1-b1, b2, 1-b2, c1, c2, 1/(1-b2^t), eps_root, eps, lr, wd, b1), rounded to float.
@@ -159,6 +179,13 @@ extern "C" void kernel(const int64_t* __restrict ptrs, const int64_t* __restrict
         const int64_t* a = ptrs + 6 * t;
         const int64_t k = b - first[t], start = k * BLOCK;
         const int64_t len = (sizes[t] - start) < BLOCK ? (sizes[t] - start) : BLOCK;
+        if (bits[t] == 32) {
+            step_block32(reinterpret_cast<@PARAM@*>(a[0]) + start,
+                         reinterpret_cast<const @PARAM@*>(a[1]) + start,
+                         reinterpret_cast<float*>(a[2]) + start,
+                         reinterpret_cast<float*>(a[4]) + start, len, h);
+            continue;
+        }
         step_block(reinterpret_cast<@PARAM@*>(a[0]) + start,
                    reinterpret_cast<const @PARAM@*>(a[1]) + start,
                    reinterpret_cast<uint8_t*>(a[2]) + start, reinterpret_cast<float*>(a[3]) + k,
@@ -167,7 +194,7 @@ extern "C" void kernel(const int64_t* __restrict ptrs, const int64_t* __restrict
     }
 }
 """
-_ARGTYPES = ["const int64_t*", "const int64_t*", "const double*", "const float*", "const float*",
+_ARGTYPES = ["const int64_t*", "const int64_t*", "const int64_t*", "const double*", "const float*", "const float*",
              "const int32_t*", "const int32_t*", "int64_t", "int64_t"]
 _C_TYPES = {torch.float32: "float", torch.bfloat16: "uint16_t"}
 _EXTRA_FLAGS = ("-ftree-loop-vectorize", "-fno-math-errno", "-funroll-loops")
@@ -216,11 +243,31 @@ def _tables() -> list[torch.Tensor]:
     return _TABLES
 
 
+def takes(p: torch.Tensor, g: torch.Tensor, state: Mapping[str, Any]) -> bool:
+    """Whether the kernel steps ``p``: contiguous CPU ``p`` and ``g`` of one of :data:`DTYPES`,
+    with 8-bit moments or contiguous float32 ones."""
+    if not (p.device.type == "cpu" and p.dtype in DTYPES and g.dtype == p.dtype
+            and p.is_contiguous() and g.is_contiguous()):
+        return False
+    m, v = state["exp_avg"], state["exp_avg_sq"]
+    return m.dtype == torch.uint8 or (m.dtype == v.dtype == torch.float32
+                                      and m.is_contiguous() and v.is_contiguous())
+
+
 def run(kernel: Callable[..., None], P: Sequence[torch.Tensor], G: Sequence[torch.Tensor],
-        S: Sequence[dict[str, Any]], c: torch.Tensor) -> None:
-    """One step of the tensors ``P`` (contiguous, on CPU, of the kernel's dtype), in one call."""
-    ptrs = torch.tensor([x.data_ptr() for p, g, st in zip(P, G, S, strict=True)
-                         for x in (p, g, st["exp_avg"], st["exp_avg_absmax"], st["exp_avg_sq"],
-                                   st["exp_avg_sq_absmax"])], dtype=torch.int64)
-    sizes = torch.tensor([p.numel() for p in P], dtype=torch.int64)
-    kernel(ptrs, sizes, c, *_tables(), len(P), torch.get_num_threads())
+        S: Sequence[Mapping[str, Any]], c: torch.Tensor) -> None:
+    """One step of the tensors ``P`` (each one the kernel :func:`takes`, of the kernel's
+    dtype), in one call."""
+    ptrs, bits = [], []
+    for p, g, st in zip(P, G, S, strict=True):
+        m, v = st["exp_avg"], st["exp_avg_sq"]
+        if m.dtype == torch.uint8:
+            ptrs += [p.data_ptr(), g.data_ptr(), m.data_ptr(), st["exp_avg_absmax"].data_ptr(),
+                     v.data_ptr(), st["exp_avg_sq_absmax"].data_ptr()]
+            bits.append(8)
+        else:
+            ptrs += [p.data_ptr(), g.data_ptr(), m.data_ptr(), 0, v.data_ptr(), 0]
+            bits.append(32)
+    kernel(torch.tensor(ptrs, dtype=torch.int64),
+           torch.tensor([p.numel() for p in P], dtype=torch.int64),
+           torch.tensor(bits, dtype=torch.int64), c, *_tables(), len(P), torch.get_num_threads())

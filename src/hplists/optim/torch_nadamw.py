@@ -77,13 +77,14 @@ unquantized moments, and quantizes them again with each block's new absmax.
 Smaller tensors (biases, normalization scales) keep 32-bit moments and take
 the paths above. On CPU, float32 and bfloat16 tensors run through one
 compiled C++ kernel (:mod:`hplists.optim._torch_nadamw8_cpu`: one pass per
-block) when ``compiled`` is True, or ``"auto"`` with a working C++ compiler
+block, one call per group, the small tensors' 32-bit moments in the same
+call) when ``compiled`` is True, or ``"auto"`` with a working C++ compiler
 (at any size: the kernel compiles once per machine, in seconds, and its
 library is cached on disk); other tensors and devices take plain PyTorch
 operations, which give the same codes and scales and parameters within
-rounding. The step at 10M parameters took 1.24x PyTorch's fused AdamW's time
-(1 thread, ``benchmarks/optimizer_step.py``, a loaded 2-core machine: 1.24 to
-1.47 from run to run); the plain path takes about 100x.
+rounding. The step at 10M parameters took 1.27-1.30x PyTorch's fused AdamW's
+time (2 threads, ``benchmarks/optimizer_step.py``, a quiet 2-core machine;
+docs/8bit.md); the plain path takes about 100x.
 
 Measured agreement of 8-bit state with ``optax.nadamw``
 (``tests/test_optim_nadamw8bit.py``, 200 steps, the first 5 points of the
@@ -467,7 +468,10 @@ class NAdamW(torch.optim.Optimizer):
             m, v = state["exp_avg"], state["exp_avg_sq"]
             if m.dtype == torch.uint8:
                 compiled = self._use_compiled(group, p.device.type, 8)
-                path = "compiled8" if compiled and _compilable8(p, g) else "plain8"
+                path = "compiled8" if compiled and _cpu8.takes(p, g, state) else "plain8"
+            elif (group.get("state_bits") == 8 and self._use_compiled(group, p.device.type, 8)
+                  and _cpu8.takes(p, g, state)):
+                path = "compiled8"  # a small tensor's 32-bit moments, in the same call
             elif self._use_compiled(group, p.device.type, 32) and _compilable(p, g, m, v):
                 path = "compiled"
             else:
@@ -501,7 +505,14 @@ class NAdamW(torch.optim.Optimizer):
                     else:
                         _compiled8(kernel, P, G, S, t, hp)
                         continue
-                _plain8(P, G, S, t, hp)
+                    for p, g, m, v in items:  # the small tensors' 32-bit moments
+                        if m.dtype != torch.uint8:
+                            _run(_plain_path(group, fused_group, p, g, m, v), [p], [g], [m], [v],
+                                 t, hp)
+                    keep = [i for i, (_, _, m, _) in enumerate(items) if m.dtype == torch.uint8]
+                    P, G, S = [P[i] for i in keep], [G[i] for i in keep], [S[i] for i in keep]
+                if P:
+                    _plain8(P, G, S, t, hp)
             else:
                 _run(path, P, G, M, V, t, hp)
 
@@ -892,19 +903,10 @@ def _compiled(P: Tensors, G: Tensors, M: Tensors, V: Tensors, t: int, hp: _Hyper
         kernel(*P[i:j], *G[i:j], *M[i:j], *V[i:j], c)
 
 
-def _compilable8(p: torch.Tensor, g: torch.Tensor) -> bool:
-    return (
-        p.device.type == "cpu"
-        and p.dtype in _cpu8.DTYPES
-        and g.dtype == p.dtype
-        and p.is_contiguous()
-        and g.is_contiguous()
-    )
-
-
 def _compiled8(kernel: Callable[..., None], P: Tensors, G: Tensors,
                S: list[dict[str, Any]], t: int, hp: _Hyper) -> None:
-    """8-bit tensors on CPU through the C++ kernel, all of them in one call."""
+    """A group's CPU tensors with 8-bit state, and its small ones with 32-bit moments,
+    through the C++ kernel, all of them in one call."""
     _cpu8.run(kernel, P, G, S, _constants(hp, t, torch.device("cpu")))
 
 

@@ -488,9 +488,7 @@ class NAdamW(torch.optim.Optimizer):
                     if group["compiled"] != "auto":
                         raise
                     _auto_fallback(device.type, 32, e)
-                    for p, g, m, v in items:  # per tensor: the path each one would take
-                        _run(_plain_path(group, fused_group, p, g, m, v), [p], [g], [m], [v],
-                             t, hp)
+                    _run_uncompiled(group, fused_group, items, t, hp)
             elif path in ("compiled8", "plain8"):
                 S = [self.state[p] for p in P]
                 if path == "compiled8":
@@ -505,12 +503,11 @@ class NAdamW(torch.optim.Optimizer):
                     else:
                         _compiled8(kernel, P, G, S, t, hp)
                         continue
-                    for p, g, m, v in items:  # the small tensors' 32-bit moments
-                        if m.dtype != torch.uint8:
-                            _run(_plain_path(group, fused_group, p, g, m, v), [p], [g], [m], [v],
-                                 t, hp)
-                    keep = [i for i, (_, _, m, _) in enumerate(items) if m.dtype == torch.uint8]
-                    P, G, S = [P[i] for i in keep], [G[i] for i in keep], [S[i] for i in keep]
+                    # The small tensors' 32-bit moments take their own paths.
+                    _run_uncompiled(group, fused_group,
+                                    [x for x in items if x[2].dtype != torch.uint8], t, hp)
+                    eight = [i for i, x in enumerate(items) if x[2].dtype == torch.uint8]
+                    P, G, S = [P[i] for i in eight], [G[i] for i in eight], [S[i] for i in eight]
                 if P:
                     _plain8(P, G, S, t, hp)
             else:
@@ -526,6 +523,13 @@ def _run(path: str, P: Tensors, G: Tensors, M: Tensors, V: Tensors, t: int, hp: 
     else:
         for p, g, m, v in zip(P, G, M, V, strict=True):
             _single(p, g, m, v, t, hp)
+
+
+def _run_uncompiled(group: Mapping[str, Any], fused_group: bool, items: Sequence[tuple],
+                    t: int, hp: _Hyper) -> None:
+    """Tensors with 32-bit moments, each through the uncompiled path it would take."""
+    for p, g, m, v in items:
+        _run(_plain_path(group, fused_group, p, g, m, v), [p], [g], [m], [v], t, hp)
 
 
 def _plain_path(group: Mapping[str, Any], fused_group: bool, p: torch.Tensor, g: torch.Tensor,

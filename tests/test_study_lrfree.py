@@ -167,6 +167,27 @@ def test_cli_plan_prints_json_without_a_store_and_refuses_unknown_stages(tmp_pat
         capsys.readouterr().err
 
 
+def test_cli_takes_points_seeds_and_tau_not_given_from_the_stores_last_run(tmp_path, capsys):
+    db = tmp_path / "lrfree.db"
+    LrFreeStudy(open_store(db), LrFreeConfig(points=12, seeds=3, tau=3.0)).record_manifest()
+
+    def plan(*extra):
+        assert main(["study", "plan", "lrfree", "--store", str(db), "--json", "--stage",
+                     "calibration", "--workloads", "ctr_dlrm,image_resnet", *extra]) == 0
+        out = capsys.readouterr()
+        return json.loads(out.out)[0]["trials"], out.err
+
+    trials, err = plan()
+    assert trials == (16 + 6) * 12 * 2  # the store's 12 points, not the default 200
+    assert "--points 12, --seeds 3, --tau 3, as the last run on" in err
+    trials, err = plan("--points", "20", "--tau", "2")
+    assert trials == (16 + 6) * 20 * 2 and "--seeds 3, as the last run" in err
+    assert "--points" not in err and "--tau" not in err
+    # a store no run has written: the configuration's defaults, said nowhere
+    trials, err = plan("--store", str(tmp_path / "new.db"))
+    assert trials == (16 + 6) * 200 * 2 and "last run" not in err
+
+
 def test_report_tables_from_a_run_study_and_the_readme_section(tiny, tmp_path):
     from hplists.report import lrfree as rep
 

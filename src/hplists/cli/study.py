@@ -156,13 +156,15 @@ def _add_options(q: argparse.ArgumentParser, action: str) -> None:
                    "the 16 built-in workloads, variants too)")
     q.add_argument("--points", type=int, default=None, metavar="N",
                    help="paper001: the broad sample's size; lrfree: points per search "
-                   "(default 200)")
+                   "(default: the last run's on the store, else 200)")
     q.add_argument("--seeds", type=int, default=None, metavar="S",
-                   help="rerun seeds 1..S of the reruns, variants and baselines (default 5; "
+                   help="rerun seeds 1..S of the reruns, variants and baselines (default: the last "
+                   "run's on the store, else 5; "
                    "state8: training seeds 1..S, default 3)")
     q.add_argument("--k", type=int, default=5, help="list length (default 5)")
     q.add_argument("--tau", type=float, default=None,
-                   help="penalty factor tau (default 2; not state8)")
+                   help="penalty factor tau (default: the last run's on the store, else 2; "
+                   "not state8)")
     q.add_argument("--steps", type=int, default=None, metavar="N",
                    help="state8: steps of every trial (default: each workload's budget; for a "
                    "quick run, into studies of their own)")
@@ -440,9 +442,26 @@ def _open(args: argparse.Namespace, cls: Any, *, create: bool = False,
         store = open_store(Path(tempfile.mkdtemp()) / "empty.db")
     else:
         require_store(path)
+    config = _recorded_config(args, cls, config, store, path)
     progress = not getattr(args, "no_progress", True)
     return cls(store, config, specs=specs, executor=executor, progress=progress,
                timing_stores=timing_stores)
+
+
+def _recorded_config(args: argparse.Namespace, cls: Any, config: Any, store: Any,
+                     path: str) -> Any:
+    """``config`` with the options not given taken from the store's last run (its manifest)."""
+    recorded = {k: v for k, v in cls.recorded_settings(store).items()
+                if getattr(args, k, None) is None}
+    changed = {k: v for k, v in recorded.items() if getattr(config, k) != v}
+    if not changed:
+        return config
+    config = dataclasses.replace(config, **changed)
+    said = ", ".join(f"--{k} {v:g}" if isinstance(v, float) else f"--{k} {v}"
+                     for k, v in changed.items())
+    print(f"hplists study: {said}, as the last run on {path} recorded (give the option to "
+          "change it)", file=sys.stderr)
+    return config
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -532,8 +551,9 @@ def _report(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     path = _store_path(args, cls)
     study = _open(args, cls)
+    points = study.config.points
     command = f"hplists study report {cls.name} --store {path} -o {args.output}" + (
-        f" --points {args.points}" if args.points not in (None, 200) else "") + (
+        f" --points {points}" if points != cls.config_class().points else "") + (
         f" --readme {args.readme}" if args.readme else "")
     from hplists.report.studies import write_study_report
 

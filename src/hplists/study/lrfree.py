@@ -399,6 +399,7 @@ class LrFreeStudy(Study):
     default_store = DEFAULT_STORE
     config_class = LrFreeConfig
     timing_store_paths = ("stores/study.db",)  # paper 001's study: the same workloads
+    recorded_options = ("points", "seeds", "tau")
     plan_notes = ("a trial at horizon h costs int(h M) steps (M = 3 T, AlgoPerf's self-tuning "
                   "budget)",)
     nothing_to_export = ("no learning-rate-free method has a scored representative that "

@@ -204,6 +204,9 @@ class Study(abc.ABC):
     plan_notes: ClassVar[tuple[str, ...]] = ()
     #: What ``hplists study export-list`` says when :meth:`export_lists` wrote nothing.
     nothing_to_export: ClassVar[str] = "nothing to export yet"
+    #: Configuration fields that a command not given them takes from the store's manifest
+    #: (:meth:`recorded_settings`): the settings of the run that filled the store.
+    recorded_options: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, store: TrialStore, config: Any = None, *,
                  specs: Mapping[str, Any] | None = None, executor: Executor | None = None,
@@ -387,6 +390,29 @@ class Study(abc.ABC):
     def record_manifest(self) -> None:
         """Records :meth:`manifest` in the store under :attr:`name` (replacing an older one)."""
         self.store.record_manifest(self.name, self.manifest())
+
+    @classmethod
+    def recorded_settings(cls, store: TrialStore) -> dict[str, Any]:
+        """The :attr:`recorded_options` that the last run on ``store`` recorded in its manifest.
+
+        A store filled at 64 points per search is planned, reported and
+        exported at 64 unless told otherwise, rather than against the
+        configuration's default: the command then describes the experiment the
+        store holds. Empty for a store no run of this study has written.
+
+        Example:
+            >>> import os, tempfile
+            >>> from hplists.store import open_store
+            >>> from hplists.study.lrfree import LrFreeConfig, LrFreeStudy
+            >>> store = open_store(os.path.join(tempfile.mkdtemp(), "s.db"))
+            >>> LrFreeStudy.recorded_settings(store)
+            {}
+            >>> LrFreeStudy(store, LrFreeConfig(points=64)).record_manifest()
+            >>> LrFreeStudy.recorded_settings(store)
+            {'points': 64, 'seeds': 5, 'tau': 2.0}
+        """
+        manifest = store.manifest(cls.name) or {}
+        return {k: manifest[k] for k in cls.recorded_options if k in manifest}
 
     # ----------------------------------------------------------------------------- lists
 

@@ -281,6 +281,7 @@ class StudyWorkflow(Study):
     default_store = DEFAULT_STORE
     config_class = StudyConfig
     min_workloads = 2
+    recorded_options = ("points", "seeds", "tau")
 
     def __init__(self, store: TrialStore, config: StudyConfig | None = None, *,
                  specs: Mapping[str, WorkloadSpec] | None = None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -188,6 +189,37 @@ def test_cli_takes_points_seeds_and_tau_not_given_from_the_stores_last_run(tmp_p
     assert trials == (16 + 6) * 200 * 2 and "last run" not in err
 
 
+def test_costs_count_every_stage_trial_once_and_time_within_the_run(tiny, tmp_path):
+    import time
+
+    from hplists.report import lrfree as rep
+
+    st = _study(tmp_path, searches=(Search("adamw", 0.5),))
+    start = time.time()
+    st.run(["calibration", "candidates"])
+    elapsed = time.time() - start
+    st.store.put_many([dataclasses.replace(next(iter(st.store.trials(study="lrfree/adamw/h50"))),
+                                           study="broad")])  # another study's: in no stage
+    costs = {c.stage: c for c in st.costs()}
+    assert list(costs) == ["defaults", "calibration", "candidates", "all"]
+    finished = {stage: sum(1 for r in st.store.trials() if st.stage_of(r.study) == stage
+                           and r.status.value in ("complete", "diverged"))
+                for stage in ("calibration", "candidates")}
+    assert costs["defaults"].trials == 0 and costs["defaults"].wall_seconds == 0
+    assert costs["calibration"].trials == finished["calibration"] == 3 * 2
+    # the search's top 1 and the AlgoPerf Schedule-Free submission, seeds 1-2, 2 workloads
+    assert costs["candidates"].trials == finished["candidates"] == 2 * 2 * 2
+    assert costs["all"].trials == sum(finished.values())
+    # timestamps have whole seconds: the busy time is within the run, give or take one each
+    for c in (costs["calibration"], costs["candidates"]):
+        assert 0 < c.training_seconds and 0 <= c.wall_seconds <= elapsed + 2
+    assert costs["all"].wall_seconds <= costs["calibration"].wall_seconds + \
+        costs["candidates"].wall_seconds
+    table = {t.key: t for t in rep.tables(rep.LrFreeResults(st))}["lrfree_compute"]
+    assert table.column("stage") == ["defaults", "calibration", "candidates", "all"]
+    assert table.column("finished trials") == [0, 6, 8, 14]
+
+
 def test_report_tables_from_a_run_study_and_the_readme_section(tiny, tmp_path):
     from hplists.report import lrfree as rep
 
@@ -225,7 +257,7 @@ def test_report_tables_from_a_run_study_and_the_readme_section(tiny, tmp_path):
     readme.write_text("# x\n\nkept\n")
     written = rep.write(res, str(tmp_path / "out"), command="cmd", readme=str(readme))
     # 12 tables, the Markdown, the HTML, the README and Figure 1
-    assert (tmp_path / "out" / "lrfree.html").is_file() and len(written) == 12 + 2 + 1 + 1
+    assert (tmp_path / "out" / "lrfree.html").is_file() and len(written) == 13 + 2 + 1 + 1
     figure = tmp_path / "out" / "figures" / "lrfree_figure1.png"  # the profiles, Figure 1
     assert figure.read_bytes().startswith(b"\x89PNG")
     assert "figures/lrfree_figure1.png" in (tmp_path / "out" / "lrfree.md").read_text()

@@ -21,7 +21,9 @@ Tables, each beside the paper's numbers where the paper has them:
 * ``lrfree_table7``: the top 3 points of the AdamW and NadamW searches at each
   horizon, with their hyperparameters (paper 002's Table 7);
 * ``lrfree_claims``: the paper's conclusions, each computed from the quantity
-  it is about, ours beside them, and a verdict.
+  it is about, ours beside them, and a verdict;
+* ``lrfree_compute``: what each stage's recorded trials cost: trials, and
+  hours of training and of wall clock (:meth:`~hplists.study.staged.Study.costs`).
 
 Stages still running show as what they are: a table of a stage with no data
 says so (``missing``), and Appendix D names how many points each search has.
@@ -61,6 +63,7 @@ class LrFreeResults:
         extended_scores: candidate label -> score in the extended pool (every candidate).
         appendix_f: the paper pool's representatives and the AlgoPerf Schedule-Free
             submission, scored together (App. F).
+        costs: each stage's :class:`~hplists.study.staged.StageCost`, then all stages'.
     """
 
     def __init__(self, study: Any) -> None:
@@ -81,6 +84,7 @@ class LrFreeResults:
                            for sc in self.extended}
         self.scores = {sc.candidate.label: sc.score for sc in self.scored}
         self.extended_scores = {sc.candidate.label: sc.score for sc in self.extended}
+        self.costs = study.costs()
         self._lists: dict[str, Any] | None = None
 
     # ---------------------------------------------------------------------------- data
@@ -137,7 +141,7 @@ def tables(results: LrFreeResults) -> list[Table]:
     return [_table4(results), _paper_table4(results), _appendix_d(results),
             _appendix_e(results), _table5(results), _paper_table5(results), _table6(results),
             _appendix_f(results), _extended(results), _table7(results), _lists_table(results),
-            _claims(results)]
+            _claims(results), _compute(results)]
 
 
 def figure1(results: LrFreeResults, *, svg: bool = False) -> Any:
@@ -462,6 +466,24 @@ def _claims(r: LrFreeResults) -> Table:
                  ("text", "text", "text", "text"), tuple(rows))
 
 
+def _compute(r: LrFreeResults) -> Table:
+    rows = tuple((c.stage, c.trials, c.diverged, c.errors, c.training_seconds / 3600,
+                  c.wall_seconds / 3600, c.trials_per_hour) for c in r.costs)
+    return Table("lrfree_compute", "What the study cost: trials and hours per stage",
+                 "Every trial the store holds, per stage (also trials of a larger or earlier "
+                 "run than this report's points). Finished trials are complete or diverged; "
+                 "errors are not results (a run trains them again). Training hours: the "
+                 "finished trials' recorded seconds, summed (each trial's share of its vmapped "
+                 "program's training and evaluation, without compilation). Wall-clock hours: "
+                 "the time during which at least one of the stage's trials was in flight (last "
+                 "claim to finish); pauses of a run count, "
+                 "the time between runs does not.",
+                 ("stage", "finished trials", "diverged", "errors", "training hours",
+                  "wall-clock hours", "trials per wall-clock hour"),
+                 ("text", "int", "int", "int", "real", "real", "real"), rows,
+                 missing=None if any(c.trials for c in r.costs) else "no trial has finished yet")
+
+
 def results_section(results: LrFreeResults, command: str) -> str:
     """The results page's learning-rate-free section (between :data:`BEGIN` and :data:`END`)."""
     from hplists.report.markdown import table_markdown
@@ -482,7 +504,7 @@ def results_section(results: LrFreeResults, command: str) -> str:
                 "`--points` adds the other points and keeps these.", ""]
     for key in ("lrfree_claims", "lrfree_table4", "lrfree_appendix_d", "lrfree_table5",
                 "lrfree_table6", "lrfree_appendix_f", "lrfree_extended", "lrfree_table7",
-                "lrfree_lists"):
+                "lrfree_lists", "lrfree_compute"):
         out += [table_markdown(ts[key], level=3), ""]
     out.append(END)
     return "\n".join(out) + "\n"

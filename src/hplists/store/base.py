@@ -305,6 +305,26 @@ class TrialRecord:
         """The point as an :class:`~hplists.HParams` (an error for non-NAdamW points)."""
         return HParams.from_dict(self.point)
 
+    def provenance_time(self, key: str) -> float | None:
+        """The unix time of the provenance's ISO 8601 timestamp ``key`` (``claimed_at``,
+        ``finished_at``); ``None`` where it is missing or unreadable (a running trial
+        has no ``finished_at``, an imported one no ``claimed_at``).
+
+        Example:
+            >>> from hplists.curves import Status
+            >>> r = TrialRecord("s", "p", 0, {}, "w", "1", 0, Status.COMPLETE, "", None,
+            ...                 {"claimed_at": "2026-01-01T00:00:00+00:00",
+            ...                  "finished_at": "2026-01-01T00:01:30+00:00"})
+            >>> r.provenance_time("finished_at") - r.provenance_time("claimed_at")
+            90.0
+            >>> r.provenance_time("heartbeat") is None
+            True
+        """
+        try:
+            return datetime.datetime.fromisoformat(str(self.provenance[key])).timestamp()
+        except (KeyError, ValueError):
+            return None
+
     def to_json(self) -> dict[str, Any]:
         """Strict-JSON representation (see :func:`curve_to_json`)."""
         return {

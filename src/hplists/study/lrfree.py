@@ -907,6 +907,22 @@ class LrFreeStudy(Study):
                 "adaptive_methods": list(ADAPTIVE_METHODS) if cfg.adaptive else [],
                 "hplists": __version__}
 
+    def stage_of(self, study: str) -> str | None:
+        """The stage of a study of this one's in the store: the defaults rows' studies,
+        the searches' (``lrfree/<method>[/h<percent>]``), their candidates' (``.../candidates``).
+
+        Example:
+            >>> st = LrFreeStudy(None)
+            >>> [st.stage_of(s) for s in ("lrfree/defaults/prodigy", "lrfree/prodigy/h50",
+            ...                           "lrfree/sfadamw_algoperf/candidates", "broad")]
+            ['defaults', 'calibration', 'candidates', None]
+        """
+        if study in {r.study for r in defaults_rows()}:
+            return "defaults"
+        if not study.startswith("lrfree/"):
+            return None
+        return "candidates" if study.endswith("/candidates") else "calibration"
+
     # ------------------------------------------------------------------------------ plan
 
     def plan(self, stages: Sequence[str] | None = None) -> list[StagePlan]:

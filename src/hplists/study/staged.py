@@ -36,17 +36,20 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
 from hplists._check import check_choice
+from hplists.curves import Status
 from hplists.exceptions import InvalidParameterError
 from hplists.progress import StageBar, StepProgressFn
-from hplists.store.base import TrialStore
+from hplists.store.base import TrialRecord, TrialStore
 from hplists.trials import Executor, StaticSource, TrainTask, run
 
-__all__ = ["SearchRuns", "StagePlan", "StageResult", "StageWork", "Study", "estimate_seconds"]
+__all__ = ["SearchRuns", "StageCost", "StagePlan", "StageResult", "StageWork", "Study",
+           "busy_seconds", "estimate_seconds", "stage_cost"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,6 +152,84 @@ class StageWork:
         if self.studies is not None:
             return self.studies
         return (*sorted({t.study for t in self.tasks}), *(s.study for s in self.searches))
+
+
+@dataclasses.dataclass(frozen=True)
+class StageCost:
+    """What a stage's recorded trials cost (:func:`stage_cost`).
+
+    Attributes:
+        stage: the stage.
+        trials: finished trials (complete or diverged).
+        diverged: of those, diverged.
+        errors: trials that ended in an error (not results; a rerun trains them again).
+        training_seconds: the finished trials' recorded seconds at their last
+            evaluation, summed: each trial's share of its program's training and
+            evaluation time, without compilation.
+        wall_seconds: wall-clock seconds during which at least one of the stage's
+            trials was in flight (:func:`busy_seconds` of their last claim to
+            their finish): pauses of a run count, the time between runs does not.
+    """
+
+    stage: str
+    trials: int
+    diverged: int
+    errors: int
+    training_seconds: float
+    wall_seconds: float
+
+    @property
+    def trials_per_hour(self) -> float:
+        """Finished trials per wall-clock hour (NaN with no wall-clock time)."""
+        return self.trials / (self.wall_seconds / 3600) if self.wall_seconds > 0 else math.nan
+
+
+def busy_seconds(intervals: Sequence[tuple[float, float]]) -> float:
+    """The length of the union of ``(start, end)`` intervals: time during which any was open.
+
+    Example:
+        >>> busy_seconds([(0, 10), (5, 20), (30, 35)])  # 0-20 and 30-35
+        25.0
+        >>> busy_seconds([])
+        0.0
+    """
+    total, end = 0.0, -math.inf
+    for a, b in sorted(intervals):
+        if b <= end:
+            continue
+        total += b - max(a, end)
+        end = b
+    return float(total)
+
+
+def stage_cost(stage: str, records: Sequence[TrialRecord]) -> StageCost:
+    """The :class:`StageCost` of ``records``, the trials of ``stage`` recorded in a store.
+
+    Example:
+        >>> import numpy as np
+        >>> from hplists.curves import Curve, Status
+        >>> from hplists.store.base import TrialRecord
+        >>> def trial(status, start, end, seconds):
+        ...     curve = Curve(np.array([10]), [seconds], [1.0], {"loss": [1.0]}, status)
+        ...     times = {"claimed_at": f"2026-01-01T00:{start:02d}:00+00:00",
+        ...              "finished_at": f"2026-01-01T00:{end:02d}:00+00:00"}
+        ...     return TrialRecord("s", "p", 0, {}, "w", "1", 0, status, "", curve, times)
+        >>> c = stage_cost("search", [trial(Status.COMPLETE, 0, 2, 50.0),
+        ...                           trial(Status.DIVERGED, 1, 3, 40.0)])
+        >>> c.trials, c.diverged, c.training_seconds, c.wall_seconds, c.trials_per_hour
+        (2, 1, 90.0, 180.0, 40.0)
+    """
+    finished = [r for r in records if r.status in (Status.COMPLETE, Status.DIVERGED)]
+    seconds = [float(r.curve.seconds[-1]) for r in finished
+               if r.curve is not None and len(r.curve) and math.isfinite(r.curve.seconds[-1])]
+    spans = []
+    for r in finished:
+        start, end = r.provenance_time("claimed_at"), r.provenance_time("finished_at")
+        if start is not None and end is not None and end >= start:
+            spans.append((start, end))
+    return StageCost(stage, len(finished), sum(r.status is Status.DIVERGED for r in finished),
+                     sum(r.status is Status.ERROR for r in records), float(sum(seconds)),
+                     busy_seconds(spans))
 
 
 def estimate_seconds(steps: Sequence[tuple[str, int]], rates: Mapping[str, float]
@@ -413,6 +494,33 @@ class Study(abc.ABC):
         """
         manifest = store.manifest(cls.name) or {}
         return {k: manifest[k] for k in cls.recorded_options if k in manifest}
+
+    # ----------------------------------------------------------------------------- costs
+
+    def stage_of(self, study: str) -> str | None:
+        """The stage whose trials go to the store's ``study`` (``None``: none of this study's).
+
+        The default knows none; a study that reports :meth:`costs` says which.
+        """
+        return None
+
+    def costs(self) -> list[StageCost]:
+        """What each stage's trials in the store cost (:func:`stage_cost`), in stage order,
+        then all of them together (stage ``"all"``: its wall clock counts once the time
+        during which trials of two stages were in flight).
+
+        Every trial the store holds for a stage counts, also those of a larger
+        or earlier configuration than this one (what was spent, not what the
+        configuration needs).
+        """
+        by_stage: dict[str, list[TrialRecord]] = {s: [] for s in self.stages}
+        for r in self.store.trials():
+            stage = self.stage_of(r.study)
+            if stage is not None:
+                by_stage[stage].append(r)
+        every = [r for records in by_stage.values() for r in records]
+        return [*(stage_cost(s, records) for s, records in by_stage.items()),
+                stage_cost("all", every)]
 
     # ----------------------------------------------------------------------------- lists
 

@@ -23,7 +23,6 @@ or rewrites the part of a Markdown file between the markers
 
 from __future__ import annotations
 
-import datetime
 import math
 import os
 from collections import defaultdict
@@ -51,10 +50,8 @@ def _finished(stores: Sequence[Any]) -> list[list[tuple[float, str, float, float
             c = r.curve
             if c is None or len(c) == 0 or not math.isfinite(c.seconds[-1]) or c.steps[-1] <= 0:
                 continue
-            finished = r.provenance.get("finished_at")
-            try:
-                t = datetime.datetime.fromisoformat(str(finished)).timestamp()
-            except ValueError:  # imported or older trials: no finish time
+            t = r.provenance_time("finished_at")
+            if t is None:  # imported or older trials: no finish time
                 t = math.nan
             rows.append((t, r.workload, float(c.seconds[-1]), float(c.steps[-1])))
         out.append(rows)

@@ -25,6 +25,7 @@ from hplists.trials import (
     StaticSource,
     TrainTask,
     claim_trial,
+    default_chunk,
     for_worker,
     resolve_rule,
     run,
@@ -180,6 +181,29 @@ def test_workers_never_nest_worker_processes():
     assert for_worker(task).batching == "vmap"
     assert for_worker(_task(POINTS[:1], batching="processes")).batching == "sequential"
     assert for_worker(_task(POINTS[:1], batching="processes/vmap")).batching == "vmap"
+
+
+def test_processes_vmap_claims_a_full_program_per_worker_and_chunks_change_no_curve(tmp_path):
+    """Two points per worker would make one padded program on one worker, the other idle; the
+    default chunk is vmap_size points per worker, and any chunking trains the same bits."""
+    from helpers.workloads import TinyBlobsProcessesVmap
+    from hplists.workloads.engine import worker_count
+
+    task = TrainTask("s", TinyBlobsProcessesVmap(), 0, tuple(POINTS), tuple(range(6)))
+    assert default_chunk(task) == 3 * worker_count()  # two per worker: 4 on 2 cores
+    first, keys = StaticSource(open_store(tmp_path / "a.db"), [task]).next_task(False)
+    assert len(first.points) == len(keys) == min(6, 3 * worker_count())
+    curves = {}
+    for chunk in (None, 1, 2):
+        store = open_store(tmp_path / f"chunk{chunk}.db")
+        assert run(store, StaticSource(store, [task], chunk_size=chunk))["trained"] == 6
+        curves[chunk] = {r.point_id: r.curve for r in store.trials()}
+        store.close()
+    for chunk in (1, 2):
+        for pid, c in curves[None].items():
+            np.testing.assert_array_equal(c.train_loss, curves[chunk][pid].train_loss)
+            np.testing.assert_array_equal(c.metric("error_rate"),
+                                          curves[chunk][pid].metric("error_rate"))
 
 
 def test_task_rejects_mismatched_indices():

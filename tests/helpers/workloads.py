@@ -75,6 +75,14 @@ class TinyBlobsWide(TinyBlobs):
     hidden = 48
 
 
+class TinyBlobsProcessesVmap(TinyBlobs):
+    """TinyBlobs in vmapped programs of 3 points on the worker processes (not registered)."""
+
+    name = "study_blobs_processes_vmap"
+    batching = "processes/vmap"
+    vmap_size = 3
+
+
 class TinyLine(JaxWorkload):
     """Noisy linear regression scored by R^2 (a metric that goes up)."""
 

@@ -56,6 +56,7 @@ __all__ = [
     "Source",
     "StaticSource",
     "claim_trial",
+    "default_chunk",
     "record_copies",
     "run",
     "train_into_store",
@@ -141,8 +142,8 @@ class StaticSource:
     Args:
         store: the trial store.
         tasks: the tasks, in order.
-        chunk_size: points claimed and trained together (default: the
-            workload's ``vmap_size`` for vmap batching, 4 otherwise).
+        chunk_size: points claimed and trained together (default:
+            :func:`default_chunk`).
     """
 
     def __init__(self, store: TrialStore, tasks: Iterable[TrainTask], *,
@@ -165,7 +166,7 @@ class StaticSource:
                     self.skipped += 1
             if not keep:
                 continue
-            size = chunk_size or _default_chunk(task)
+            size = chunk_size or default_chunk(task)
             self._queue.extend(chunked(task.subset(keep), size))
         self._queue.reverse()  # pop() from the end keeps the given order
 
@@ -198,15 +199,38 @@ class StaticSource:
         return None
 
 
-def _default_chunk(task: TrainTask) -> int:
-    """Points claimed together: a vmapped program's worth, one per worker twice, or one."""
+def default_chunk(task: TrainTask) -> int:
+    """Points claimed and trained together by default: what keeps the batching busy.
+
+    ``"vmap"``: one vmapped program's worth (``vmap_size``); ``"sequential"``:
+    one; ``"processes"``: two per worker; ``"processes/vmap"``: one full program
+    per worker (``vmap_size`` times the workers). A chunk smaller than that
+    leaves workers idle, and a vmapped program pads a partial group with
+    copies: with ``"processes/vmap"``, two points per worker would make one
+    half-padded program on one worker while the others wait. Chunks never
+    change a curve: a vmapped program is padded to ``vmap_size`` whatever it
+    holds.
+
+    Example:
+        >>> from hplists.trials.tasks import TrainTask
+        >>> from hplists.workloads.engine import worker_count
+        >>> from hplists.workloads.registry import get_workload
+        >>> vit = get_workload("image_vit")  # processes/vmap, vmap_size 8
+        >>> default_chunk(TrainTask("s", vit, 0, (), ())) == 8 * worker_count()
+        True
+        >>> default_chunk(TrainTask("s", vit, 0, (), (), batching="vmap"))
+        8
+    """
     from hplists.workloads.engine import worker_count
 
     batching = task.batching or getattr(task.workload, "batching", "vmap")
+    size = int(getattr(task.workload, "vmap_size", 16))
     if batching == "vmap":
-        return int(getattr(task.workload, "vmap_size", 16))
+        return size
     if batching == "sequential":
         return 1
+    if batching == "processes/vmap":
+        return size * worker_count()
     return 2 * worker_count()
 
 
@@ -418,8 +442,7 @@ def train_into_store(
 
     Args:
         indices: each point's index in its study (default ``0..n-1``).
-        chunk_size: points claimed at a time (default: ``vmap_size`` for
-            ``"vmap"``, 1 for ``"sequential"``, 2 per worker for ``"processes"``).
+        chunk_size: points claimed at a time (default: :func:`default_chunk`).
         progress: called with the steps just done.
 
     Returns:

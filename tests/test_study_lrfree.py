@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 
+import numpy as np
 import pytest
 
 from hplists.cli.main import main
@@ -114,7 +115,12 @@ def test_adaptive_searches_follow_the_50_percent_searches(tmp_path, monkeypatch)
     monkeypatch.setattr(st, "max_hits", lambda s: {"dog": 3, "cocob": 2}[s.method])
     assert [s.study for s in st.searches()] == [
         "lrfree/dog/h50", "lrfree/cocob/h50", "lrfree/dog/h33", "lrfree/dog/h66"]
+    assert st.adaptive_pending() == []  # both decided: DoG in, COCOB complete and out
+    # Unfinished 50% searches: a DoG point already trains 3, and more points cannot undo
+    # that; COCOB's may still reach 3.
     monkeypatch.setattr(st, "is_complete", lambda s: False)
+    assert len(st.searches()) == 4 and st.adaptive_pending() == ["cocob"]
+    monkeypatch.setattr(st, "max_hits", lambda s: 2)
     assert len(st.searches()) == 2 and st.adaptive_pending() == ["dog", "cocob"]
 
 
@@ -127,6 +133,10 @@ def test_calibration_then_candidates_resume_and_count_horizons_as_their_steps(ti
     assert not plan["candidates"].exact
     first = st.run(["calibration", "candidates"])
     assert [r.trained for r in first] == [12, 3 * 2 * 2]  # 2 tops + the AlgoPerf point
+    # the most targets one point reached, from the finished trials: the matrix's count
+    fractions = st.search_matrix(Search("adamw", 0.5)).fractions
+    assert st.max_hits(Search("adamw", 0.5)) == int(np.isfinite(fractions).sum(axis=1).max())
+    assert len(st.hits_by_point(Search("adamw", 0.5))) == 3
     again = st.run(["calibration", "candidates"])
     assert [r.trained for r in again] == [0, 0] and again[0].already_done == 12
     plan = {p.stage: p for p in st.plan(["calibration", "candidates"])}

@@ -103,20 +103,9 @@ class LrFreeResults:
         return out
 
     def _searches(self) -> dict[str, tuple[str, int, int]]:
-        from hplists.scoring.matrix import score_trial
-
         out = {}
         for s in self.study.searches():
-            hits: dict[str, set[str]] = {}
-            ids = self.study.sample_ids(s)
-            for r in self.study.store.trials(study=s.study):
-                spec = self.specs.get(r.workload)
-                if spec is None or r.status.value == "running" or r.point_id not in ids:
-                    continue
-                score = score_trial(r, spec, errors="inf")
-                hits.setdefault(r.point_id, set())
-                if score is not None and math.isfinite(score.fraction):
-                    hits[r.point_id].add(r.workload)
+            hits = self.study.hits_by_point(s)
             if hits:
                 out[s.label] = (s.method, len(hits), max(len(v) for v in hits.values()))
         return out

@@ -484,26 +484,46 @@ class LrFreeStudy(Study):
     def searches(self) -> list[Search]:
         """The configured searches, then the adaptive ones the store's 50% searches call for.
 
-        With ``adaptive``, each method of :data:`ADAPTIVE_METHODS` whose complete
-        50% search has a point that reaches the target on more than 2 base
+        With ``adaptive``, each method of :data:`ADAPTIVE_METHODS` whose 50%
+        search has a point that reaches the target on more than 2 base
         workloads (seed 0) gets its 33% and 66% searches (paper 002 Sec. 5.1).
+        The most targets one point reached can only grow as the search's trials
+        finish, so a method is in as soon as one point has: in a second pass
+        with more points, a method that was in after the first stays in from
+        the start.
         """
         out = list(self.config.searches)
         if not self.config.adaptive:
             return out
         for m in ADAPTIVE_METHODS:
             half = Search(m, 0.5)
-            if half in out and self.is_complete(half) and \
-                    self.max_hits(half) >= ADAPTIVE_MIN_HITS:
+            if half in out and self.max_hits(half) >= ADAPTIVE_MIN_HITS:
                 out += [x for x in (Search(m, 0.33), Search(m, 0.66)) if x not in out]
         return out
 
-    def max_hits(self, search: Search) -> int:
-        """The most base workloads whose target one point of ``search`` reached (seed 0)."""
-        import numpy as np
+    def hits_by_point(self, search: Search) -> dict[str, set[str]]:
+        """Point id -> the base workloads whose target the point reached (seed 0), for each
+        point of the search's sample with a finished or failed trial so far."""
+        from hplists.scoring.matrix import score_trial
 
-        f = self.search_matrix(search).fractions
-        return int(np.isfinite(f).sum(axis=1).max()) if f.size else 0
+        specs = self.specs()
+        ids = self.sample_ids(search)
+        out: dict[str, set[str]] = {}
+        for r in self.store.trials(study=search.study):
+            spec = specs.get(r.workload)
+            if spec is None or r.seed != self.config.train_seed or r.point_id not in ids \
+                    or r.status.value == "running":
+                continue
+            score = score_trial(r, spec, errors="inf")
+            hit = out.setdefault(r.point_id, set())
+            if score is not None and math.isfinite(score.fraction):
+                hit.add(r.workload)
+        return out
+
+    def max_hits(self, search: Search) -> int:
+        """The most base workloads whose target one point of ``search`` reached (seed 0), over
+        the trials finished so far (final once the search is complete)."""
+        return max(map(len, self.hits_by_point(search).values()), default=0)
 
     def hit_rate(self, search: Search) -> float:
         """Share of the search's points that reach the target on at least one workload (seed 0)."""
@@ -513,11 +533,13 @@ class LrFreeStudy(Study):
         return float(np.isfinite(f).any(axis=1).mean()) if f.size else 0.0
 
     def adaptive_pending(self) -> list[str]:
-        """Methods of :data:`ADAPTIVE_METHODS` whose 50% search is not complete yet."""
+        """Methods of :data:`ADAPTIVE_METHODS` not in :meth:`searches` yet whose 50% search
+        is not complete: they may still call for their 33% and 66% searches."""
         if not self.config.adaptive:
             return []
+        chosen = self.searches()
         return [m for m in ADAPTIVE_METHODS if Search(m, 0.5) in self.config.searches
-                and not self.is_complete(Search(m, 0.5))]
+                and Search(m, 0.33) not in chosen and not self.is_complete(Search(m, 0.5))]
 
     def search_tasks(self, searches: Sequence[Search] | None = None) -> list[TrainTask]:
         """Seed-0 tasks of every point of ``searches`` (default: :meth:`searches`)."""

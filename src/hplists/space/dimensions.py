@@ -83,25 +83,18 @@ class Dimension(abc.ABC):
 
 
 @dataclasses.dataclass(frozen=True)
-class Log(Dimension):
-    """Base-10 log-uniform on ``[low, high]``.
-
-    Example:
-        >>> Log("learning_rate", 1e-4, 1e-2).from_unit(np.array([0.0, 0.5])).tolist()
-        [0.0001, 0.001]
-    """
+class _Interval(Dimension):
+    """A continuous dimension on ``[low, high]``: what Log and Linear share."""
 
     name: str
     low: float
     high: float
-    scale: ClassVar[str] = "log"
 
     def __post_init__(self) -> None:
         _check_name(self.name)
         low = _real(self.name, "low", self.low)
         high = _real(self.name, "high", self.high)
-        if low <= 0:
-            raise InvalidParameterError(f"dimension {self.name!r}: log scale needs low > 0, got {self.low!r}")
+        self._check_low(low)
         if not low < high:
             raise InvalidParameterError(
                 f"dimension {self.name!r}: low must be < high, got low={self.low!r}, "
@@ -110,13 +103,11 @@ class Log(Dimension):
         object.__setattr__(self, "low", low)
         object.__setattr__(self, "high", high)
 
-    def from_unit(self, u: np.ndarray) -> np.ndarray:
-        lo, hi = float(exact.log10(self.low)), float(exact.log10(self.high))
-        x = exact.pow10(lo + np.asarray(u, dtype=np.float64) * (hi - lo))
-        return np.clip(x, self.low, self.high)
+    def _check_low(self, low: float) -> None:
+        """Raises if the scale cannot start at ``low`` (before the bounds are compared)."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"scale": "log", "low": self.low, "high": self.high}
+        return {"scale": self.scale, "low": self.low, "high": self.high}
 
     def contains(self, x: float) -> bool:
         return self.low <= x <= self.high
@@ -126,7 +117,28 @@ class Log(Dimension):
 
 
 @dataclasses.dataclass(frozen=True)
-class Linear(Dimension):
+class Log(_Interval):
+    """Base-10 log-uniform on ``[low, high]``.
+
+    Example:
+        >>> Log("learning_rate", 1e-4, 1e-2).from_unit(np.array([0.0, 0.5])).tolist()
+        [0.0001, 0.001]
+    """
+
+    scale: ClassVar[str] = "log"
+
+    def _check_low(self, low: float) -> None:
+        if low <= 0:
+            raise InvalidParameterError(f"dimension {self.name!r}: log scale needs low > 0, got {self.low!r}")
+
+    def from_unit(self, u: np.ndarray) -> np.ndarray:
+        lo, hi = float(exact.log10(self.low)), float(exact.log10(self.high))
+        x = exact.pow10(lo + np.asarray(u, dtype=np.float64) * (hi - lo))
+        return np.clip(x, self.low, self.high)
+
+
+@dataclasses.dataclass(frozen=True)
+class Linear(_Interval):
     """Uniform on ``[low, high]``.
 
     Example:
@@ -134,22 +146,7 @@ class Linear(Dimension):
         [0.05]
     """
 
-    name: str
-    low: float
-    high: float
     scale: ClassVar[str] = "linear"
-
-    def __post_init__(self) -> None:
-        _check_name(self.name)
-        low = _real(self.name, "low", self.low)
-        high = _real(self.name, "high", self.high)
-        if not low < high:
-            raise InvalidParameterError(
-                f"dimension {self.name!r}: low must be < high, got low={self.low!r}, "
-                f"high={self.high!r}"
-            )
-        object.__setattr__(self, "low", low)
-        object.__setattr__(self, "high", high)
 
     def from_unit(self, u: np.ndarray) -> np.ndarray:
         u = np.asarray(u, dtype=np.float64)
@@ -158,15 +155,6 @@ class Linear(Dimension):
             return np.clip(self.low + u * width, self.low, self.high)
         # high - low overflows (e.g. [-1e308, 1e308]): the same map without the difference
         return np.clip((1.0 - u) * self.low + u * self.high, self.low, self.high)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"scale": "linear", "low": self.low, "high": self.high}
-
-    def contains(self, x: float) -> bool:
-        return self.low <= x <= self.high
-
-    def extremes(self) -> tuple[float, float]:
-        return self.low, self.high
 
 
 @dataclasses.dataclass(frozen=True)

@@ -514,8 +514,11 @@ class Study(abc.ABC):
         configuration needs).
         """
         by_stage: dict[str, list[TrialRecord]] = {s: [] for s in self.stages}
+        stage_of: dict[str, str | None] = {}  # once per study, not once per trial
         for r in self.store.trials():
-            stage = self.stage_of(r.study)
+            if r.study not in stage_of:
+                stage_of[r.study] = self.stage_of(r.study)
+            stage = stage_of[r.study]
             if stage is not None:
                 by_stage[stage].append(r)
         every = [r for records in by_stage.values() for r in records]

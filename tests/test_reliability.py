@@ -190,3 +190,76 @@ def test_threads_of_one_process_never_claim_the_same_trial(store_url):
     everything = [p for c in claimed for p in c]
     assert len(everything) == len(set(everything)) == 150
     assert store.count(study="s", status="complete") == 150
+
+
+# A workload whose trials train for minutes, in the engine's worker processes.
+SLOW = r"""
+from helpers.workloads import TinyLine
+from hplists.workloads import registry
+
+
+class SlowLine(TinyLine):
+    name = "slow_line"
+    batching = "processes"
+
+
+registry.register(SlowLine)
+"""
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(p) for p in text.split()]
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+def test_sigterm_stops_a_run_at_once_and_hands_its_trials_back(tmp_path):
+    """SIGTERM (what kill and schedulers send) stops `hplists run` as Ctrl-C would: exit
+    status 143 with one line, its worker processes ended mid-trial rather than waited for,
+    and the trials in flight handed back to the store for any process to take at once."""
+    (tmp_path / "slowmod.py").write_text(SLOW)
+    db = tmp_path / "s.db"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(tmp_path), str(TESTS), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hplists.cli.main", "--import", "slowmod", "run",
+         "--workload", "slow_line", "--store", str(db), "--k", "2", "--steps", str(10**9),
+         "--no-progress"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        workers: list[int] = []
+        while time.monotonic() < deadline and len(workers) < 2:  # training has started
+            time.sleep(0.5)
+            assert proc.poll() is None, proc.communicate()[1]
+            workers = [w for w in _children(proc.pid)
+                       if "spawn_main" in Path(f"/proc/{w}/cmdline").read_text(errors="replace")]
+        assert len(workers) == 2, "the run's worker processes never started"
+        time.sleep(2.0)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 143, err
+    assert "hplists run: interrupted (SIGTERM)" in err and "Traceback" not in err, err
+    assert not [w for w in workers if _alive(w)], "worker processes outlived the interrupted run"
+    store = open_store(db, create=False)
+    running = store.trials(status="running")
+    assert len(running) == 2 and store.count() == 2  # not errors: interrupted is not failed
+    released = [e for e in store.events() if e["event"] == "release"]
+    assert len(released) == 2
+    assert store.claim(running[0].study, running[0].point, "slow_line", 0,
+                       workload_version=running[0].workload_version) is not None
+    store.close()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")

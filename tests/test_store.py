@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import socket
 import sqlite3
 import subprocess
@@ -352,6 +353,44 @@ def test_running_trial_claimed_on_another_host_is_stale_after_heartbeat_timeout(
     store.heartbeat(key)
     assert store.finish(key, curve())
     store.close()
+
+
+def test_a_released_trial_is_taken_at_once_by_a_live_process_or_another_host(store, store_url):
+    """An interrupted run hands its trials back: no wait for its exit or for heartbeat_timeout."""
+    key = store.claim("s", P, "w", 0)
+    # Another live process of this host, and a fresh heartbeat: not stale, not to be taken.
+    execute(store_url, "UPDATE trials SET run_token='other', pid=?, proc_identity=NULL",
+            (os.getppid(),))
+    assert store.claim("s", P, "w", 0) is None
+    assert not store.release(key)  # no longer its owner: nothing written
+    execute(store_url, "UPDATE trials SET run_token=?, pid=?", (key.run_token, os.getpid()))
+    assert store.release(key)
+    assert store.count(status="running") == 1  # still not a result, nor an error
+    release = next(e for e in store.events() if e["event"] == "release")
+    assert release["detail"] == {"reason": "interrupted"}
+    # Pretend the run was on another host, heartbeating a second ago.
+    execute(store_url, "UPDATE trials SET host='elsewhere', run_token='other', heartbeat=?",
+            (time.time() - 1,))
+    taken = store.claim("s", P, "w", 0)
+    assert taken is not None and taken.run_token != "other"
+    reclaim = next(e for e in store.events() if e["event"] == "reclaim")
+    assert reclaim["detail"]["reason"] == "handed back by its interrupted run"
+    ((pid, host),) = execute(store_url, "SELECT pid, host FROM trials")
+    assert pid == os.getpid() and host != "elsewhere"  # the claimer owns it again
+    assert store.finish(taken, curve())
+    assert not store.release(taken)  # finished: nothing to hand back
+
+
+def test_a_run_claiming_again_what_it_handed_back_owns_it_again(store, store_url):
+    """Released by this process, then claimed by it: the row names it again, so no other
+    process takes the trial while it trains."""
+    key = store.claim("s", P, "w", 0)
+    assert store.release(key)
+    again = store.claim("s", P, "w", 0)
+    assert again is not None
+    ((pid,),) = execute(store_url, "SELECT pid FROM trials")
+    assert pid == os.getpid()
+    assert store.claim("s", P, "w", 0) == again  # its own: still handed to it
 
 
 def test_a_heartbeat_renews_only_the_owners_claim(store, store_url):

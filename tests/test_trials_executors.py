@@ -85,3 +85,45 @@ def _alive(pid: int) -> bool:
             return f.read().split(")")[-1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def test_an_interrupted_run_ends_the_pools_workers_mid_task_and_hands_the_trials_back(tmp_path):
+    """Ctrl-C during a pool's tasks: the loop aborts them (the workers end at once instead of
+    finishing trials nobody waits for) and releases their claims; the pool serves again."""
+    import os
+    import signal
+    import threading
+    import time
+
+    import pytest
+
+    store = open_store(tmp_path / "s.db")
+    tasks = [TrainTask("s", sw.TinyLine(), 0, ({"die": 0.0, "i": float(i)},), (i,),
+                       update_rule="helpers.workloads:dying_rule", batching="sequential",
+                       step_budget=10**9) for i in range(2)]
+    pool = PoolExecutor(2)
+    workers: list[int] = []
+
+    def interrupt_once_training() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and store.count(status="running") < 2:
+            time.sleep(0.2)
+        time.sleep(3.0)  # both workers inside their trial
+        workers.extend(pool._pool._processes)
+        os.kill(os.getpid(), signal.SIGINT)  # a real signal wakes the waiting driver
+
+    threading.Thread(target=interrupt_once_training, daemon=True).start()
+    start = time.monotonic()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run(store, StaticSource(store, tasks, chunk_size=1), pool)
+        stopped = time.monotonic() - start
+        assert len(workers) == 2 and not [w for w in workers if _alive(w)]
+        assert stopped < 60, f"the interrupted run took {stopped:.0f} s to stop"
+        assert store.count(status="running") == 2
+        assert len([e for e in store.events() if e["event"] == "release"]) == 2
+        short = TrainTask("s2", sw.TinyLine(), 0, ({"die": 0.0},), (0,),
+                          update_rule="helpers.workloads:dying_rule", batching="sequential")
+        assert run(store, StaticSource(store, [short]), pool)["trained"] == 1
+    finally:
+        pool.close()

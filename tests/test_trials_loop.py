@@ -86,7 +86,8 @@ def test_a_failing_task_records_errors_and_a_retry_trains_them(store):
 
 
 def test_interrupted_run_loses_nothing_and_the_rerun_trains_each_trial_once(store):
-    """KeyboardInterrupt mid-task: finished chunks are kept, the in-flight chunk is redone."""
+    """KeyboardInterrupt mid-task: finished chunks are kept, the in-flight chunk is handed
+    back (still running, not an error) and redone."""
     tasks = [_task(POINTS[:3]), _task(POINTS[3:], range(3, 6))]
     seen = []
 
@@ -99,6 +100,8 @@ def test_interrupted_run_loses_nothing_and_the_rerun_trains_each_trial_once(stor
         run(store, StaticSource(store, tasks), progress=interrupt)
     assert store.count(study="s", status="complete") == 3
     assert store.count(study="s", status="running") == 3
+    released = [e for e in store.events(study="s") if e["event"] == "release"]
+    assert len(released) == 3 and {e["detail"]["reason"] for e in released} == {"interrupted"}
     first = {r.point_id: r.provenance for r in store.trials(study="s", status="complete")}
     assert run(store, StaticSource(store, tasks))["trained"] == 3
     records = store.trials(study="s")

@@ -12,6 +12,10 @@
 * :class:`WorkloadBuildError` is a workload whose data or model cannot be
   built: no trial of it can train, so a study stops at the first one instead
   of recording the same error for every trial.
+* :class:`Terminated` is the ``KeyboardInterrupt`` that the command line
+  raises when the process gets SIGTERM (what ``kill``, job schedulers and
+  container runtimes send), so that a run stops as after Ctrl-C: its trials
+  in flight handed back, every finished one kept.
 
 Example:
     >>> from hplists._check import check_int
@@ -24,7 +28,10 @@ Example:
 
 from __future__ import annotations
 
-__all__ = ["DataError", "HplistsError", "InvalidParameterError", "WorkloadBuildError"]
+import signal
+
+__all__ = ["DataError", "HplistsError", "InvalidParameterError", "Terminated",
+           "WorkloadBuildError", "interrupt_status"]
 
 
 class HplistsError(Exception):
@@ -41,3 +48,26 @@ class DataError(HplistsError, ValueError):
 
 class WorkloadBuildError(HplistsError, RuntimeError):
     """A workload's data or model could not be built (the message says which, and why)."""
+
+
+class Terminated(KeyboardInterrupt):
+    """The process was asked to stop by signal ``signum`` (SIGTERM): an interrupt, as Ctrl-C.
+
+    Example:
+        >>> Terminated().signum == signal.SIGTERM, isinstance(Terminated(), KeyboardInterrupt)
+        (True, True)
+    """
+
+    def __init__(self, signum: int = signal.SIGTERM) -> None:
+        super().__init__(f"stopped by {signal.Signals(signum).name}")
+        self.signum = int(signum)
+
+
+def interrupt_status(e: KeyboardInterrupt) -> int:
+    """The exit status of a command that ``e`` stopped: 128 plus its signal, as shells report it.
+
+    Example:
+        >>> interrupt_status(KeyboardInterrupt()), interrupt_status(Terminated())
+        (130, 143)
+    """
+    return 128 + int(getattr(e, "signum", signal.SIGINT))

@@ -9,7 +9,11 @@ Errors hplists raises on purpose (:class:`~hplists.exceptions.HplistsError`:
 bad input, missing or damaged data), errors of the command line and errors
 opening a file the user named print as one line and exit with status 2; any
 other exception, a plain ``ValueError`` included, is a bug and surfaces with its
-traceback.
+traceback. SIGTERM stops a command as Ctrl-C does
+(:class:`~hplists.exceptions.Terminated`): a run hands its trials in flight
+back and keeps every finished one; the exit status is 128 plus the signal
+(130 after Ctrl-C, 143 after SIGTERM), and a second SIGTERM ends the process
+at once.
 
 ``hplists --help`` lists the commands in two groups: :data:`USER_COMMANDS`, for
 using and testing lists, and :data:`MAINTAINER_COMMANDS`, for rerunning the
@@ -19,13 +23,16 @@ package's own studies and shipping their results.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 
 from hplists._version import __version__
 from hplists.cli.grammar import Parser
-from hplists.exceptions import HplistsError
+from hplists.exceptions import HplistsError, Terminated, interrupt_status
 
 # Modules that contribute subcommands, in the order `hplists --help` lists them.
 COMMAND_MODULES = (
@@ -139,7 +146,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             from hplists.workloads.registry import import_modules
 
             import_modules(modules)
-        return int(args.func(args) or 0)
+        with _sigterm_as_interrupt():
+            return int(args.func(args) or 0)
+    except KeyboardInterrupt as e:
+        print(f"hplists {_command(args)}: interrupted ({signal.Signals(interrupt_status(e) - 128).name})",
+              file=sys.stderr)
+        return interrupt_status(e)
     except HplistsError as e:  # bad input or data: one clear line, no traceback
         print(f"hplists {_command(args)}: error: {e}", file=sys.stderr)
         return 2
@@ -148,6 +160,28 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"hplists {_command(args)}: error: {_file_error(e)}", file=sys.stderr)
         return 2
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM raises :class:`~hplists.exceptions.Terminated` in the main thread meanwhile.
+
+    The first one only: the handler puts the default back, so a second SIGTERM
+    ends the process even while the first one's clean-up runs.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        raise Terminated(signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _command(args: argparse.Namespace) -> str:

@@ -42,7 +42,7 @@ from hplists.cli.grammar import (
     store_missing,
 )
 from hplists.cli.terminal import Column, Table, add_format, emit
-from hplists.exceptions import InvalidParameterError
+from hplists.exceptions import InvalidParameterError, interrupt_status
 
 DEFAULT_STORE = "stores/study.db"
 #: Paper 001's report reads the targets' store too (`hplists report`, README's Results).
@@ -483,6 +483,11 @@ def _run(args: argparse.Namespace) -> int:
 
     try:
         study.run(stages, callback=report)
+    except KeyboardInterrupt as e:
+        print(f"hplists study run: interrupted: every finished trial is in {study.store.location()}"
+              " and the trials in flight were handed back; run the same command again to "
+              "resume", file=sys.stderr)
+        return interrupt_status(e)
     finally:
         if executor is not None:
             executor.close()

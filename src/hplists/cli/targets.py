@@ -20,7 +20,7 @@ from typing import Any
 
 from hplists.cli.grammar import prepare_store, store_missing
 from hplists.cli.terminal import Cell, Column, Table, add_format, emit
-from hplists.exceptions import InvalidParameterError
+from hplists.exceptions import InvalidParameterError, interrupt_status
 
 DEFAULT_STORE = "stores/targets.db"
 # The calibration runs are the broad200 study of `hplists study`: same store by default.
@@ -199,10 +199,10 @@ def _set(args: argparse.Namespace) -> int:
         finally:
             if executor is not None:
                 executor.close()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         print(f"interrupted: every finished trial is in {args.store} and every finished target "
               "in the targets file; run the same command again to resume", file=sys.stderr)
-        return 130
+        return interrupt_status(e)
     except TrialsRunningElsewhere as e:
         print(f"hplists targets set: {e}", file=sys.stderr)
         return 3
@@ -290,10 +290,10 @@ def _calibrate(args: argparse.Namespace) -> int:
     try:
         out = run_calibration(args.workload, store, points=args.points, study=args.study,
                               batching=args.batching, progress=not args.no_progress)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         print(f"interrupted: every finished trial is in {args.store}; run the same command "
               "again to resume", file=sys.stderr)
-        return 130
+        return interrupt_status(e)
     except TrialsRunningElsewhere as e:
         print(f"hplists targets calibrate: {e}", file=sys.stderr)
         return 3

@@ -547,6 +547,17 @@ class TrialStore(abc.ABC):
     def heartbeat(self, key: TrialKey) -> None:
         """Records that the trial of ``key`` is still being worked on."""
 
+    def release(self, key: TrialKey, reason: str = "interrupted") -> bool:
+        """Hands a claimed, unfinished trial back so that any claimer may take it at once.
+
+        The trial loop calls it for its trials in flight when a run is
+        interrupted. ``True`` if the trial was handed back. A backend that
+        cannot hand trials back keeps this default, ``False``: the trial stays
+        ``running`` until the stale rule (:mod:`hplists.store.liveness`) frees
+        it, when its process is gone or its heartbeat too old.
+        """
+        return False
+
     @abc.abstractmethod
     def finish(self, key: TrialKey, curve: Curve) -> bool:
         """Records the curve of a claimed trial (status ``curve.status``).
@@ -597,7 +608,8 @@ class TrialStore(abc.ABC):
 
     @abc.abstractmethod
     def events(self, study: str | None = None, workload: str | None = None) -> list[dict[str, Any]]:
-        """The audit log: one dict per claim, reclaim, retry, finish, fail, put, import, discard."""
+        """The audit log: one dict per claim, reclaim, release, retry, finish, fail, put, import,
+        discard."""
 
     @abc.abstractmethod
     def summary(self) -> dict[str, Any]:

@@ -17,7 +17,9 @@ such a trial out again (*reclaims* it) when
    there). The trial runner heartbeats every trial in flight from a
    background thread, so a live trial is never taken.
 
-Rules 2 and 3 are :func:`stale_reason`; rule 1 is the backend's (it compares
+A trial its own run handed back (:data:`RELEASED_PID`: the run was
+interrupted and said so, see ``TrialStore.release``) is taken at once, on any
+host. Rules 2 and 3 and that one are :func:`stale_reason`; rule 1 is the backend's (it compares
 tokens). The backends (:mod:`hplists.store.sqlite`, :mod:`hplists.store.postgres`)
 record :class:`Owner` with every claim and ask :func:`stale_reason` about
 every running trial they find.
@@ -34,6 +36,7 @@ from pathlib import Path
 
 __all__ = [
     "HOST_ENV",
+    "RELEASED_PID",
     "Owner",
     "host_identity",
     "owner",
@@ -45,6 +48,8 @@ __all__ = [
 ]
 
 HOST_ENV = "HPLISTS_HOST_ID"
+# The pid recorded for a running trial that its run handed back: no process has pid 0.
+RELEASED_PID = 0
 
 _TOKEN: list[str] = []
 
@@ -201,9 +206,13 @@ def stale_reason(host: str, pid: int, identity: str | None, heartbeat: float, *,
     ``heartbeat`` are seconds on one clock (a backend with a server clock
     uses it for both). A trial claimed on this host and in this PID namespace
     is judged by its process (:func:`process_gone`), any other by the age of
-    its heartbeat.
+    its heartbeat. One its run handed back (``pid`` :data:`RELEASED_PID`) may
+    be taken at once.
 
     Example:
+        >>> stale_reason("node-2", 0, None, 7000.0, my_host="node-1", now=7200.0,
+        ...              heartbeat_timeout=3600.0)
+        'handed back by its interrupted run'
         >>> stale_reason("node-2", 1, None, 0.0, my_host="node-1", now=7200.0,
         ...              heartbeat_timeout=3600.0)
         "claimed on host 'node-2', no heartbeat for 7200 s (> heartbeat_timeout 3600 s)"
@@ -211,6 +220,8 @@ def stale_reason(host: str, pid: int, identity: str | None, heartbeat: float, *,
         ...              heartbeat_timeout=3600.0) is None
         True
     """
+    if int(pid) == RELEASED_PID:
+        return "handed back by its interrupted run"
     # Rows written before hosts carried their PID namespace hold the plain hostname.
     legacy = "/" not in str(host) and my_host.split("/")[0] == host
     if host == my_host or legacy:

@@ -64,7 +64,7 @@ from hplists.store.base import (
     utc_now,
 )
 from hplists.store.columns import STATUS_CODE, MetricColumns
-from hplists.store.liveness import Owner, owner, stale_reason
+from hplists.store.liveness import RELEASED_PID, Owner, owner, stale_reason
 
 __all__ = ["SQLTrialStore", "format_paramstyle"]
 
@@ -268,7 +268,7 @@ class SQLTrialStore(TrialStore):
             status = Status(row["status"])
             detail: dict[str, Any]
             if status is Status.RUNNING:
-                if row["run_token"] == who.run_token:
+                if row["run_token"] == who.run_token and int(row["pid"]) != RELEASED_PID:
                     return TrialKey(study, pid, workload, seed, who.run_token, trial_id)
                 reason = self._stale_reason(row, now)
                 if reason is None:
@@ -311,6 +311,33 @@ class SQLTrialStore(TrialStore):
                 (self._now(c), key.study, key.point_id, key.workload, key.seed, key.run_token))
 
         self._write(work)
+
+    def release(self, key: TrialKey, reason: str = "interrupted") -> bool:
+        """Hands a claimed trial back: still ``running``, but any claimer may take it at once.
+
+        What an interrupted run does with its trials in flight, so that another
+        host need not wait ``heartbeat_timeout`` for them, nor a process of this
+        host for the interrupted one to exit. The row keeps its status and
+        provenance; its owner's pid becomes :data:`~hplists.store.liveness.RELEASED_PID`,
+        and a ``release`` event records ``reason``. Returns ``False`` (and
+        writes nothing) where ``key`` no longer owns the trial: it finished, or
+        another process took it.
+        """
+        if not isinstance(key, TrialKey):
+            raise InvalidParameterError(f"key must be a TrialKey from claim(), got {type(key).__name__}")
+
+        def work(c: Any) -> bool:
+            now = self._now(c)
+            row = self._lookup(c, key.study, key.point_id, key.workload, key.seed)
+            if (row is None or row["status"] != Status.RUNNING.value
+                    or row["run_token"] != key.run_token):
+                return False
+            c.execute("UPDATE trials SET pid=?, proc_identity=NULL, updated_at=? "
+                      "WHERE trial_id=?", (RELEASED_PID, now, int(row["trial_id"])))
+            self._event(c, int(row["trial_id"]), "release", {"reason": str(reason)}, now=now)
+            return True
+
+        return self._write(work)
 
     def _record(self, key: TrialKey, status: Status, message: str, curve: Curve | None,
                 event: str) -> bool:
@@ -771,7 +798,8 @@ class SQLTrialStore(TrialStore):
                 "counts": table, **extra}
 
     def events(self, study: str | None = None, workload: str | None = None) -> list[dict[str, Any]]:
-        """The audit log: one dict per claim, reclaim, retry, finish, fail, put, import, discard."""
+        """The audit log: one dict per claim, reclaim, release, retry, finish, fail, put, import,
+        discard."""
         where, params = self._filter(study, workload, None)
         with self._read_txn() as c:
             rows = c.execute(

@@ -18,7 +18,7 @@ Safety properties, and how they are obtained:
   ``timeout`` seconds on a busy database and retries on ``SQLITE_BUSY``.
   Several processes can run one study side by side: a trial claimed by a
   live process is not handed out again.
-* **Audit trail.** Every claim, reclaim, finish, failure, import and discarded
+* **Audit trail.** Every claim, reclaim, release, finish, failure, import and discarded
   duplicate is appended to the ``events`` table (:meth:`SQLiteStore.events`).
 
 Stale trials. A ``running`` row records the claiming process (run token,
@@ -26,7 +26,8 @@ host and PID namespace, pid, process identity, heartbeat time), and
 :meth:`SQLiteStore.claim` hands it out again when its owner is gone: this
 process's own trial, one whose process on this host no longer exists, or one
 claimed on another host (or PID namespace) without a heartbeat for
-``heartbeat_timeout`` seconds (3600 by default). :mod:`hplists.store.liveness`
+``heartbeat_timeout`` seconds (3600 by default), or one its interrupted run
+handed back (:meth:`SQLiteStore.release`). :mod:`hplists.store.liveness`
 states the rule; every backend applies it.
 
 A reclaimed trial gets the new owner and ``attempts + 1``; if the old owner

@@ -33,7 +33,10 @@ class Executor(Protocol):
 
     An executor may also have ``cancel(handle)``, which stops a task still
     running (the loop calls it for a task its source no longer needs); one
-    without it lets such a task finish and the loop drops its output.
+    without it lets such a task finish and the loop drops its output. And it
+    may have ``abort()``, which stops every task at once without waiting for
+    any (the loop calls it when the run is interrupted; :meth:`close` may
+    wait for tasks already running).
     """
 
     slots: int
@@ -161,6 +164,16 @@ class PoolExecutor:
     def cancel(self, handle: Any) -> None:
         handle.cancel()  # a task already running finishes; the loop drops its output
 
+    def abort(self) -> None:
+        """Ends this executor's own worker processes now, tasks and all (an interrupted run);
+        the next task starts a new pool. A pool handed in is left alone."""
+        if not self._own:
+            return
+        from hplists.workloads.engine import terminate_pool
+
+        terminate_pool(self._pool)
+        self._pool = self._start()
+
     def close(self) -> None:
         if self._own:
             self._pool.shutdown(wait=True, cancel_futures=True)
@@ -214,6 +227,10 @@ class FreshProcessExecutor:
         for proc in list((getattr(pool, "_processes", None) or {}).values()):
             proc.terminate()
         pool.shutdown(wait=False, cancel_futures=True)
+
+    def abort(self) -> None:
+        """Ends every task's process now (an interrupted run)."""
+        self.close()
 
     def close(self) -> None:
         for fut in list(self._pools):

@@ -20,7 +20,9 @@ The protocol every trial of hplists goes through, the studies' and
 Only the driver writes to the store. A driver killed at any point (even with
 ``kill -9``) leaves its in-flight trials ``running`` under its pid; the store
 hands them out again once that process is gone, and every finished trial is
-kept. Trials that *failed* (the training raised) are recorded as ``error`` and
+kept. An interrupted driver (Ctrl-C, or SIGTERM under the command line) stops
+its tasks and hands their trials back first (``store.release``), so that any
+process may take them at once. Trials that *failed* (the training raised) are recorded as ``error`` and
 are not retried unless ``retry_errors=True``.
 
 Example:
@@ -284,10 +286,12 @@ def run(
     (:class:`~hplists.exceptions.WorkloadBuildError`: then every trial would
     fail the same way): the run records that task's trials, stops the others
     in flight (recorded as not trained), and raises it once. An interrupt
-    (``KeyboardInterrupt``) propagates and leaves the trials in flight
-    ``running`` under this process: a rerun in this process claims them again,
-    and so does any process once this one is gone. They are not errors: an
-    interrupted trial is not a failed one.
+    (``KeyboardInterrupt``, or SIGTERM under the command line) propagates
+    once the loop has stopped the tasks in flight (the executor's ``cancel``
+    and ``abort``, where it has them) and handed their trials back
+    (``store.release``): still ``running``, not errors (an interrupted trial
+    is not a failed one), and any process on any host may claim them at once.
+    Any other exception that ends the run hands back the trials in flight too.
     """
     own = executor is None
     executor = executor or LocalExecutor()
@@ -358,10 +362,37 @@ def run(
                 reason = source.unwanted(task)
                 if reason is not None:
                     drop(handle, reason)
+    except BaseException:
+        _stop_in_flight(store, executor, {h: keys for h, (_, keys, _) in in_flight.items()})
+        raise
     finally:
         beats.stop()
         if own:
             executor.close()
+
+
+def _stop_in_flight(store: TrialStore | None, executor: Executor,
+                    in_flight: Mapping[Any, Sequence[TrialKey]]) -> None:
+    """Stops the tasks of a run that is ending early and hands their trials back.
+
+    Best effort: a second interrupt or a store that cannot be written leaves
+    the trials ``running``, where the stale rule frees them.
+    """
+    cancel = getattr(executor, "cancel", None)
+    for handle in in_flight:
+        if cancel is not None:
+            cancel(handle)
+    abort = getattr(executor, "abort", None)
+    if abort is not None:
+        abort()
+    if store is None:
+        return
+    for keys in in_flight.values():
+        for key in keys:
+            try:
+                store.release(key)
+            except Exception:  # the trial stays running; the stale rule frees it
+                pass
 
 
 class _Heartbeats:

@@ -6,9 +6,10 @@ trial is not finished, hands trials that ended in error (a failed or
 interrupted run is not a result) out again, and returns the records of every
 point. A process killed with ``kill -9`` leaves its in-flight trials
 ``running``; the store reclaims them on the next run because their process is
-gone. A ``KeyboardInterrupt`` leaves them ``running`` under this process too,
-and the next run (in this process or another) claims them again. Either way
-nothing finished is redone and nothing is lost.
+gone. A ``KeyboardInterrupt`` (or SIGTERM under the command line) hands them
+back (``store.release``), and the next run, in this process or another,
+claims them again at once. Either way nothing finished is redone and nothing
+is lost.
 
 :class:`hplists.progress.TrialProgress` shows one rich progress bar with an ETA over all the
 trials of a command (trials found finished are counted as done without

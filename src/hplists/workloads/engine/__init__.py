@@ -91,6 +91,8 @@ from hplists.workloads.engine.workers import (
     WORKER_XLA_FLAGS,
     init_worker_process,
     shutdown_workers,
+    stop_workers,
+    terminate_pool,
     worker_count,
     worker_pids,
 )
@@ -109,6 +111,8 @@ __all__ = [
     "iter_train",
     "seed_keys",
     "shutdown_workers",
+    "stop_workers",
+    "terminate_pool",
     "train",
     "trial_flops",
     "trial_steps",

@@ -7,6 +7,7 @@ import concurrent.futures
 import multiprocessing
 import os
 import queue as queue_mod
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -54,6 +55,9 @@ def init_worker_process(slot: Any = None, parent: int | None = None) -> None:
     already another's, and it exits at once); ``None`` takes this process's
     parent as it is now.
     """
+    # Ctrl-C in a terminal reaches the whole process group; the driver alone handles it
+    # (and ends its workers), so a worker does not die mid-task with a traceback of its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if slot is not None and os.environ.get(PIN_ENV) == "1" and hasattr(os, "sched_setaffinity"):
         with slot.get_lock():
             mine = slot.value
@@ -130,6 +134,30 @@ def worker_pids() -> list[int]:
     return [p.pid for p in getattr(_POOL, "_processes", {}).values() if p.is_alive()]
 
 
+def terminate_pool(pool: concurrent.futures.Executor) -> None:
+    """Ends a process pool's workers now, without waiting for the tasks they run.
+
+    What an interrupted run does with work whose results it no longer wants;
+    :meth:`~concurrent.futures.Executor.shutdown` would wait for them.
+    """
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in procs:
+        if p.is_alive():
+            p.terminate()
+    for p in procs:
+        p.join(timeout=10.0)
+
+
+def stop_workers() -> None:
+    """Ends the worker processes of ``batching="processes"`` now, mid-task (they restart on
+    demand); :func:`shutdown_workers` lets their tasks finish first."""
+    global _POOL, _QUEUE
+    if _POOL is not None:
+        terminate_pool(_POOL)
+    _POOL, _QUEUE = None, None
+
+
 @atexit.register
 def shutdown_workers() -> None:
     """Stops the worker processes of ``batching="processes"`` (they restart on demand)."""
@@ -182,6 +210,9 @@ def iter_in_workers(workload: JaxWorkload, points: Sequence[Point], seed: int,
                     ) from e
                 yield from zip(futures[fut], curves, strict=True)
         _drain(q, seen, tick)
+    except KeyboardInterrupt:
+        stop_workers()  # nobody waits for these programs any more: free the cores now
+        raise
     finally:
         for fut in pending:
             fut.cancel()

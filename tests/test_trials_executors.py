@@ -127,3 +127,41 @@ def test_an_interrupted_run_ends_the_pools_workers_mid_task_and_hands_the_trials
         assert run(store, StaticSource(store, [short]), pool)["trained"] == 1
     finally:
         pool.close()
+
+
+def test_aborting_the_local_executor_ends_the_engines_workers_mid_program():
+    """LocalExecutor.abort (the loop's call when a run is interrupted) ends the worker
+    processes of the engine's "processes" batching even while they train a program nobody
+    waits for, instead of letting the exit wait for it."""
+    import threading
+    import time
+
+    from hplists import HParams
+    from hplists.trials import LocalExecutor
+    from hplists.workloads.engine import train, worker_pids
+
+    outcome: list[BaseException | None] = []
+
+    def training() -> None:
+        try:
+            train(sw.TinyLine(), [HParams(1e-3, 0.9, 0.99)] * 2, step_budget=10**9,
+                  batching="processes")
+            outcome.append(None)
+        except BaseException as e:  # the pool breaks under it
+            outcome.append(e)
+
+    thread = threading.Thread(target=training, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(worker_pids()) < 2:
+        time.sleep(0.2)
+    workers = worker_pids()
+    assert len(workers) == 2
+    time.sleep(3.0)  # inside their programs
+    start = time.monotonic()
+    LocalExecutor().abort()
+    assert time.monotonic() - start < 30
+    assert not [w for w in workers if _alive(w)]
+    thread.join(timeout=60)
+    assert outcome and outcome[0] is not None  # the training did not finish
+    assert worker_pids() == []

@@ -92,6 +92,14 @@ class LocalExecutor:
     def cancel(self, handle: Any) -> None:
         self._pending.pop(handle, None)
 
+    def abort(self) -> None:
+        """Drops the tasks not started and ends the engine's worker processes (``"processes"``
+        batching), which may still train a task this process stopped waiting for."""
+        from hplists.workloads.engine import stop_workers
+
+        self._pending.clear()
+        stop_workers()
+
     def close(self) -> None:
         self._pending.clear()
 

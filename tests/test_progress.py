@@ -55,3 +55,14 @@ def test_progress_other_than_a_bool_or_a_callable_is_refused(bad):
         StageBar(bad)
     with pytest.raises(ValueError, match=re.escape("progress must be True")):
         TrialProgress(bad, total=1)
+
+
+def test_a_stage_with_nothing_to_do_prints_nothing_in_a_log(capsys):
+    """A resumed study walks through its finished searches: no line for each."""
+    bar = StageBar(True)
+    bar.start("calibration", 0)
+    bar.stop()
+    p = TrialProgress(True, total=3)
+    p.start("w adamw", trials=3, already_done=3)
+    p.close()
+    assert capsys.readouterr().err == ""

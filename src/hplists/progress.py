@@ -13,7 +13,7 @@ named by its type:
 Where stderr is not a terminal (a log file of a run in the background, a
 pipe), a bar would show nothing until it ends; there both print a plain line
 every :data:`LOG_EVERY_S` seconds instead (:class:`LogLines`: done, total,
-share, elapsed time and ETA), and one when they stop.
+share, elapsed time and ETA), and one when they stop after any progress.
 """
 
 from __future__ import annotations
@@ -107,6 +107,7 @@ class LogLines:
         self._start, self._t0 = start, time.monotonic()
         self._last = self._t0
         self._done = start
+        self._printed = False
 
     def update(self, done: float, *, final: bool = False) -> None:
         """``done`` so far; prints a line if ``every`` seconds passed since the last (or ``final``)."""
@@ -114,7 +115,7 @@ class LogLines:
         now = time.monotonic()
         if not final and now - self._last < self.every:
             return
-        self._last = now
+        self._last, self._printed = now, True
         elapsed = now - self._t0
         made, left = done - self._start, max(self.total - done, 0.0)
         eta = _clock(left * elapsed / made) if made > 0 else "?"
@@ -128,8 +129,10 @@ class LogLines:
         self._done += n
 
     def close(self) -> None:
-        """The last line: where it stopped."""
-        self.update(self._done, final=True)
+        """The last line, where it stopped; none for a stage that made no progress and printed
+        nothing (a study's searches already done)."""
+        if self._done > self._start or self._printed:
+            self.update(self._done, final=True)
 
 
 def _console_is_live(console: Any) -> bool:

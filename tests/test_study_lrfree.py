@@ -380,3 +380,29 @@ def test_a_new_method_is_one_record_of_the_methods_registry(monkeypatch, tmp_pat
     assert "lrfree/defaults/dog_again" in plans["defaults"].studies
     assert plans["calibration"].studies == ("lrfree/dog_again/h50",)
     assert plans["calibration"].trials == 4 * 2
+
+
+def test_a_second_pass_with_more_points_reselects_and_scores_only_the_new_top(tiny, tmp_path):
+    """64 points, then 100: the second pass adds points to each search, picks its top points
+    anew from all of them, reruns those, and scores only them; a first-pass candidate that
+    fell out of the top keeps its reruns in the store but is no longer scored."""
+    search = Search("adamw", 0.5)
+    first = _study(tmp_path, searches=(search,), points=2)
+    first.run(["calibration", "candidates"])
+    old_top = [p for _, p in first.top_points(search)]
+    second = LrFreeStudy(first.store, dataclasses.replace(first.config, points=6), specs=SPECS,
+                         executor=LocalExecutor(), progress=False)
+    assert not second.is_complete(search)
+    assert [p.left for p in second.plan(["calibration"])] == [4 * 2]  # the 4 new points
+    second.run(["calibration", "candidates"])
+    new_top = [p for _, p in second.top_points(search)]
+    assert new_top != old_top, "the premise: the new points hold a better one"
+    assert second.search_matrix(search).fractions.shape == (6, 2)
+    scored = [sc for sc in second.scored_candidates("extended") if sc.candidate.index >= 0]
+    assert [sc.candidate.point for sc in scored] == new_top  # the old candidate is not scored
+    reruns = second.store.trials(study=f"{search.study}/candidates")
+    from hplists.store.base import point_id
+
+    # Nothing discarded: the old candidate's reruns stay in the store.
+    assert {r.point_id for r in reruns} == {point_id(p) for p in old_top + new_top}
+    assert len(reruns) == 2 * 2 * 2  # (old, new) x seeds 1..2 x workloads

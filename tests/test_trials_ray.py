@@ -73,3 +73,35 @@ def test_sequential_bayesopt_runs_spread_over_ray_slots(executor, tmp_path):
     assert run(store, source, executor)["trained"] == 4
     assert sorted((r.seed, r.point_index) for r in store.trials(study="bo")) == [
         (1, 0), (1, 1), (2, 0), (2, 1)]
+
+
+@pytest.mark.slow
+def test_an_interrupted_run_cancels_its_ray_tasks_and_hands_the_trials_back(executor, tmp_path):
+    """Ctrl-C in the driver: the loop cancels the Ray tasks in flight (ray.cancel) and
+    releases their trials, so that another driver takes them at once."""
+    import os
+    import signal
+    import threading
+    import time
+
+    store = open_store(tmp_path / "int.db")
+    tasks = [TrainTask("i", TinyLine(), 0, (POINTS[i],), (i,), batching="sequential",
+                       step_budget=10**9) for i in range(2)]
+
+    def interrupt_once_training() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and store.count(status="running") < 2:
+            time.sleep(0.2)
+        time.sleep(3.0)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt_once_training, daemon=True).start()
+    start = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        run(store, StaticSource(store, tasks, chunk_size=1), executor)
+    assert time.monotonic() - start < 90
+    assert store.count(status="running") == 2
+    assert len([e for e in store.events() if e["event"] == "release"]) == 2
+    # The cluster is free again: a short task runs on it now.
+    short = TrainTask("i2", TinyLine(), 0, POINTS[:1], (0,), batching="sequential")
+    assert run(store, StaticSource(store, [short]), executor)["trained"] == 1

@@ -322,6 +322,16 @@ class SQLTrialStore(TrialStore):
         and a ``release`` event records ``reason``. Returns ``False`` (and
         writes nothing) where ``key`` no longer owns the trial: it finished, or
         another process took it.
+
+        Example:
+            >>> import os, tempfile
+            >>> from hplists.store import open_store
+            >>> s = open_store(os.path.join(tempfile.mkdtemp(), "s.db"))
+            >>> key = s.claim("st", {"lr": 0.1}, "w", 0)
+            >>> s.release(key), s.count(status="running")
+            (True, 1)
+            >>> [e["event"] for e in s.events()]
+            ['claim', 'release']
         """
         if not isinstance(key, TrialKey):
             raise InvalidParameterError(f"key must be a TrialKey from claim(), got {type(key).__name__}")

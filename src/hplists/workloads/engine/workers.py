@@ -139,6 +139,14 @@ def terminate_pool(pool: concurrent.futures.Executor) -> None:
 
     What an interrupted run does with work whose results it no longer wants;
     :meth:`~concurrent.futures.Executor.shutdown` would wait for them.
+
+    Example:
+        >>> pool = concurrent.futures.ThreadPoolExecutor(1)  # no processes: only shut down
+        >>> terminate_pool(pool)
+        >>> pool.submit(print)
+        Traceback (most recent call last):
+        ...
+        RuntimeError: cannot schedule new futures after shutdown
     """
     procs = list((getattr(pool, "_processes", None) or {}).values())
     pool.shutdown(wait=False, cancel_futures=True)
@@ -151,7 +159,12 @@ def terminate_pool(pool: concurrent.futures.Executor) -> None:
 
 def stop_workers() -> None:
     """Ends the worker processes of ``batching="processes"`` now, mid-task (they restart on
-    demand); :func:`shutdown_workers` lets their tasks finish first."""
+    demand); :func:`shutdown_workers` lets their tasks finish first.
+
+    Example:
+        >>> stop_workers(); worker_pids()
+        []
+    """
     global _POOL, _QUEUE
     if _POOL is not None:
         terminate_pool(_POOL)

@@ -16,7 +16,10 @@ the signed map for ``mu`` and the unsigned one for ``nu``, and a float32
 absmax per block of 2048 elements: Dettmers et al. 2021,
 :mod:`hplists.optim.blockwise_quant`); smaller leaves keep optax's own
 moments. The codes are the ones :class:`hplists.optim.torch_nadamw.NAdamW`
-(``state_bits=8``) computes for the same values.
+(``state_bits=8``) computes for the same values, but for values below float32's
+smallest normal number (1.2e-38) times their block's absmax: XLA:CPU flushes
+those to 0 (code 0, where PyTorch stores a positive second moment as the
+unsigned map's smallest value).
 
 The rule is registered as ``nadamw8`` (:mod:`hplists.optim.rules`), so the
 training engine trains with it; it works under ``jax.vmap`` with traced

@@ -406,3 +406,26 @@ def test_a_second_pass_with_more_points_reselects_and_scores_only_the_new_top(ti
     # Nothing discarded: the old candidate's reruns stay in the store.
     assert {r.point_id for r in reruns} == {point_id(p) for p in old_top + new_top}
     assert len(reruns) == 2 * 2 * 2  # (old, new) x seeds 1..2 x workloads
+
+
+def test_every_committed_trial_trains_its_horizon_of_the_self_tuning_budget(tmp_path):
+    """The committed store holds paper 002's budget: each complete trial's last evaluation is
+    at int(h M) steps, M = 3 T its workload's self-tuning maximum (image_resnet, T = 400: 396
+    steps at 33%, 1,200 for Schedule-Free, which has no horizon)."""
+    import shutil
+    from pathlib import Path
+
+    from hplists.workloads.engine import trial_steps
+    from hplists.workloads.registry import get_workload
+
+    committed = Path(__file__).parent.parent / "stores" / "lrfree.db"
+    shutil.copy(committed, tmp_path / "lrfree.db")  # read a copy: opening writes WAL files
+    store = open_store(tmp_path / "lrfree.db", create=False)
+    last: dict[tuple[str, str], set[int]] = {}
+    for r in store.trials(status="complete"):
+        m = SELF_TUNING_FACTOR * get_workload(r.workload).step_budget
+        assert int(r.curve.steps[-1]) == trial_steps(r.point, m), (r.study, r.workload)
+        last.setdefault((r.study, r.workload), set()).add(int(r.curve.steps[-1]))
+    assert last[("lrfree/adamw/h33", "image_resnet")] == {396}
+    assert last[("lrfree/sfadamw", "image_resnet")] == {1200}
+    assert last[("lrfree/defaults/sfadamw-algoperf", "image_resnet")] == {1200}

@@ -45,11 +45,10 @@ from hplists.optim import blockwise_quant as bq
 
 variant, what, workload, steps = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 
-def searchsorted_index(u, signed, xp):
-    # The binary search it replaced: the thresholds counted up to |a|, from the bits of |a|.
-    a = jax.lax.bitcast_convert_type(u, jnp.float32)
+def searchsorted_index(m, signed, xp):
+    # The binary search it replaced: the thresholds counted up to the magnitudes m.
     t = jnp.asarray(bq.thresholds(signed))
-    return jnp.searchsorted(t, a, side="right").astype(jnp.int32)
+    return jnp.searchsorted(t, m, side="right").astype(jnp.int32)
 
 if variant == "searchsorted":
     bq._magnitude_index = searchsorted_index

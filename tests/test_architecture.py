@@ -60,7 +60,6 @@ LAYERS: tuple[tuple[str, ...], ...] = (
 ALLOWED: set[tuple[str, str]] = {
     # optim: blockwise_quant's private helpers, shared by its PyTorch and CPU kernels
     ("hplists.optim._torch_nadamw8_cpu", "hplists.optim.blockwise_quant._BUCKET_FIRST"),
-    ("hplists.optim.torch_blockwise_quant", "hplists.optim.blockwise_quant._thresholds32"),
 }
 
 

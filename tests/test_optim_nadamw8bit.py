@@ -160,8 +160,8 @@ def test_the_compiled_kernels_table_look_up_equals_the_binary_search(signed):
 
 
 @pytest.mark.parametrize("signed", [True, False])
-def test_numpy_and_jax_codes_are_the_binary_searchs_on_a_fine_grid(signed):
-    """quantize_normalized's table look-up (NumPy, and JAX under jit) gives the codes of the
+def test_numpy_jax_and_torch_codes_are_the_binary_searchs_on_a_fine_grid(signed):
+    """quantize_normalized's table look-up (NumPy, JAX under jit, and PyTorch) gives the codes of the
     definition, searchsorted over the thresholds, for every 127th normal float32 of [0, 1]
     (8.3M values) with both signs, each threshold and its neighbours, and the special values.
     (Subnormals are left out: XLA:CPU reads them as 0.)"""
@@ -179,6 +179,7 @@ def test_numpy_and_jax_codes_are_the_binary_searchs_on_a_fine_grid(signed):
     assert np.array_equal(bq.quantize_normalized(a, signed), want)
     codes = jax.jit(lambda x: bq.quantize_normalized(x, signed, xp=jnp))(a)
     assert np.array_equal(np.asarray(codes), want)
+    assert np.array_equal(tq.quantize_normalized(torch.from_numpy(a), signed).numpy(), want)
 
 
 def test_blockwise_quantize_dequantize_round_trip_and_blocks():

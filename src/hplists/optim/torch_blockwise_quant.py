@@ -18,20 +18,20 @@ from typing import Any
 import torch
 
 from hplists._check import check_int
-from hplists.optim.blockwise_quant import BLOCK_SIZE, _thresholds32, dynamic_map, num_blocks
+from hplists.optim import blockwise_quant
+from hplists.optim.blockwise_quant import BLOCK_SIZE, dynamic_map, num_blocks
 
 __all__ = ["dequantize_blockwise", "quantize_blockwise", "quantize_normalized"]
 
-# (name, signed, device) -> a constant tensor of one map
-_CONSTANTS: dict[tuple[str, bool, str], torch.Tensor] = {}
+# (signed, device) -> the map as a tensor
+_MAPS: dict[tuple[bool, str], torch.Tensor] = {}
 
 
-def _constant(name: str, signed: bool, device: torch.device) -> torch.Tensor:
-    key = (name, bool(signed), str(device))
-    t = _CONSTANTS.get(key)
+def _map(signed: bool, device: torch.device) -> torch.Tensor:
+    key = (bool(signed), str(device))
+    t = _MAPS.get(key)
     if t is None:
-        values = dynamic_map(signed) if name == "map" else _thresholds32(bool(signed))
-        t = _CONSTANTS[key] = torch.from_numpy(values.copy()).to(device)
+        t = _MAPS[key] = torch.from_numpy(dynamic_map(signed)).to(device)
     return t
 
 
@@ -45,13 +45,7 @@ def quantize_normalized(a: torch.Tensor, signed: bool) -> torch.Tensor:
         >>> quantize_normalized(a, signed=True).tolist()
         [127, 127, 219, 35, 255, 0]
     """
-    a = a.float()
-    j = torch.searchsorted(_constant("thresholds", signed, a.device), a.abs(), right=True)
-    if signed:
-        j = torch.where(a >= 0, 127 + j, 127 - j.clamp(max=127))
-    else:
-        j = torch.where(a > 0, j.clamp(min=1), j)
-    return j.to(torch.uint8)
+    return blockwise_quant.quantize_normalized(a.float(), signed, xp=torch)
 
 
 def _pieces(flat: torch.Tensor, block_size: int) -> list[torch.Tensor]:
@@ -85,7 +79,7 @@ def dequantize_into(codes: torch.Tensor, absmax: torch.Tensor, out: torch.Tensor
                     block_size: int = BLOCK_SIZE) -> torch.Tensor:
     """Writes ``q[codes] * absmax`` (computed in float32) into ``out`` (contiguous, any
     floating dtype) and returns it."""
-    q = _constant("map", signed, codes.device)
+    q = _map(signed, codes.device)
     start = 0
     for cs, os in zip(_pieces(codes.reshape(-1), block_size), _pieces(out.view(-1), block_size),
                       strict=True):

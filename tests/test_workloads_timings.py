@@ -64,7 +64,7 @@ def test_timings_of_an_older_workload_version_are_not_used(monkeypatch):
 def test_recorded_rates_are_scaled_by_the_runs_wall_clock_overhead():
     """Plans count wall time: two runs whose finishes are spaced twice as far apart as their
     trials' own seconds (two workers) need twice the recorded time; a long pause splits runs."""
-    from hplists.study.workloads_table import RUN_GAP_SECONDS, wall_clock_factor
+    from hplists.study.step_rates import RUN_GAP_SECONDS, wall_clock_factor
 
     def run(start, n, spacing, seconds=1.0):
         return [(start + i * spacing, "w", seconds, 10.0) for i in range(n)]
@@ -81,3 +81,26 @@ def test_recorded_rates_are_scaled_by_the_runs_wall_clock_overhead():
     assert wall_clock_factor([run(0.0, 12, 0.1)], workers=2) == 1.0
     # Finishes without a time (imported trials) are left out.
     assert wall_clock_factor([[(float("nan"), "w", 1.0, 10.0)] * 20], workers=2) is None
+
+
+def test_a_few_trials_of_a_paused_run_do_not_move_the_plans_rate():
+    """A trial of a run paused with SIGSTOP records the pause as its own seconds: the rate
+    stays the one of the others (the median), where the mean would triple it. A variant
+    without recorded trials takes its base's recorded rate, scaled alike."""
+    from hplists.study.step_rates import FinishedTrial, estimated_seconds_per_step
+    from hplists.workloads.engine import worker_count
+
+    base = get_workload("ctr_dlrm")
+    normal = [FinishedTrial(float(i), base.name, 1.0, 100.0) for i in range(30)]  # 0.01 s/step
+    paused = [FinishedTrial(30.0 + i, base.name, 60.0, 100.0) for i in range(2)]  # 0.6 s/step
+    variant = get_workload("ctr_dlrm_layernorm")
+    rates = estimated_seconds_per_step([], [base, variant], finished=[normal + paused])
+
+    def parallel(w):
+        return worker_count() if w.batching.startswith("processes") else 1
+
+    assert rates[base.name] == pytest.approx(0.01 / parallel(base))  # a finish a second: factor 1
+    assert rates[variant.name] == pytest.approx(0.01 / parallel(variant))
+    mean = estimated_seconds_per_step([], [base], finished=[normal + paused],
+                                      statistic=lambda r: r.mean())
+    assert mean[base.name] > 2.5 * rates[base.name]

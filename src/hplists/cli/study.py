@@ -534,7 +534,7 @@ def _plan(args: argparse.Namespace) -> int:
     timed = ", ".join(["this store", *cls.timing_store_paths])
     emit(table, args.format, payload=payload,
          after=[f"total: {_hours(None if None in total else sum(t or 0.0 for t in total))}; "
-                f"time from the mean recorded seconds per step of each workload ({timed}) "
+                f"time from the median recorded seconds per step of each workload ({timed}) "
                 "times the recorded runs' wall-clock overhead (? = no timing yet)"
                 + "".join(f"; {note}" for note in cls.plan_notes)])
     return 0

@@ -14,9 +14,9 @@ same way:
   trains nothing twice;
 * :meth:`Study.plan` counts each stage's trials, how many are finished, the
   steps left, and the time left, with one estimator: the steps each workload
-  has left times its mean recorded seconds per step, times the recorded runs'
+  has left times its median recorded seconds per step, times the recorded runs'
   wall-clock overhead
-  (:func:`hplists.study.workloads_table.estimated_seconds_per_step`);
+  (:func:`hplists.study.step_rates.estimated_seconds_per_step`);
 * :meth:`Study.export_lists` writes each study's lists as named list files
   (``hplists study export-list``); the report of a study is the report layer's,
   above this one (:func:`hplists.report.studies.write_study_report`, keyed by
@@ -448,12 +448,12 @@ class Study(abc.ABC):
     def seconds_per_step(self) -> dict[str, float]:
         """Wall seconds per step of each workload the study trains on, for the plan.
 
-        The mean recorded seconds per step of each workload in this store and
+        The median recorded seconds per step of each workload in this store and
         :attr:`timing_stores`, times the recorded runs' wall-clock overhead; else
         the timings ``benchmarks/workloads.py`` measured
-        (:func:`hplists.study.workloads_table.estimated_seconds_per_step`).
+        (:func:`hplists.study.step_rates.estimated_seconds_per_step`).
         """
-        from hplists.study.workloads_table import estimated_seconds_per_step
+        from hplists.study.step_rates import estimated_seconds_per_step
 
         return estimated_seconds_per_step([self.store, *self.timing_stores],
                                           self.timed_workloads())

@@ -354,7 +354,7 @@ class StateBitsStudy(Study):
     def seconds_per_step(self) -> dict[str, float]:
         """Wall seconds per 32-bit step of each workload: from the timing stores (32-bit
         NAdamW only), else this store, else ``benchmarks/workloads.py``'s timings."""
-        from hplists.study.workloads_table import estimated_seconds_per_step
+        from hplists.study.step_rates import estimated_seconds_per_step
 
         stores = self.timing_stores or [self.store]
         return estimated_seconds_per_step(stores, self.timed_workloads())
@@ -362,7 +362,7 @@ class StateBitsStudy(Study):
     def slowdown(self, workload: Any) -> float:
         """An 8-bit step over a 32-bit one on ``workload``, for the plan.
 
-        The ratio of the mean recorded seconds per step of this store's finished
+        The ratio of the median recorded seconds per step of this store's finished
         trials of the two sides, once both have some; else
         :data:`EIGHT_BIT_SLOWDOWN`, or 1 for a workload without an 8-bit tensor.
         """
@@ -372,7 +372,7 @@ class StateBitsStudy(Study):
                         for r in self.store.trials(self.study(side, workload), workload.name,
                                                    status=Status.COMPLETE)
                         if r.curve is not None and len(r.curve.steps)]
-            rates.append(float(np.mean(per_step)) if per_step else math.nan)
+            rates.append(float(np.median(per_step)) if per_step else math.nan)
         if all(math.isfinite(x) and x > 0 for x in rates):
             return rates[1] / rates[0]
         counts = parameter_counts(workload)

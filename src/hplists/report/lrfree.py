@@ -463,7 +463,9 @@ def _compute(r: LrFreeResults) -> Table:
                  "run than this report's points). Finished trials are complete or diverged; "
                  "errors are not results (a run trains them again). Training hours: the "
                  "finished trials' recorded seconds, summed (each trial's share of its vmapped "
-                 "program's training and evaluation, without compilation). Wall-clock hours: "
+                 "program's training and evaluation, without compilation; wall-clock seconds, "
+                 "so a trial in flight while its run was paused counts the pause). "
+                 "Wall-clock hours: "
                  "the time during which at least one of the stage's trials was in flight (last "
                  "claim to finish); pauses of a run count, "
                  "the time between runs does not.",

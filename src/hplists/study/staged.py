@@ -165,7 +165,8 @@ class StageCost:
         errors: trials that ended in an error (not results; a rerun trains them again).
         training_seconds: the finished trials' recorded seconds at their last
             evaluation, summed: each trial's share of its program's training and
-            evaluation time, without compilation.
+            evaluation time, without compilation. These are wall-clock seconds: a
+            trial in flight while its run was paused (SIGSTOP) counts the pause.
         wall_seconds: wall-clock seconds during which at least one of the stage's
             trials was in flight (:func:`busy_seconds` of their last claim to
             their finish): pauses of a run count, the time between runs does not.

@@ -130,9 +130,6 @@ def test_optax_horizon_point_has_a_zero_learning_rate_from_its_horizon():
     assert np.array_equal(history[20], history[24])  # steps 21.. have s_t = 0
 
 
-# Methods whose lists cannot train in PyTorch, and why (hplists.torch_lrfree.UNSUPPORTED
-# says it for the learning-rate-free ones).
-NO_TORCH = {"metz": "Metz et al.'s rule is implemented for JAX only (hplists.optim.metz)"}
 
 
 @pytest.mark.parametrize("name", ALL_LISTS)
@@ -141,7 +138,7 @@ def test_torch_build_trains_every_lists_first_point(name):
     from hplists import torch_lrfree
 
     point = hplists.get_list(name)[0]
-    reason = NO_TORCH.get(point.method) or torch_lrfree.UNSUPPORTED.get(point.method)
+    reason = torch_lrfree.UNSUPPORTED.get(point.method)
     net = torch.nn.Linear(3, 2)
     if reason is not None:
         with pytest.raises(InvalidParameterError, match=point.method):

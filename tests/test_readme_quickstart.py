@@ -48,7 +48,7 @@ def test_the_readme_has_a_short_quick_start_per_framework():
 def _no_torch_path(method: str) -> str | None:
     from hplists import torch_lrfree
 
-    if method in ("nadamw", *torch_lrfree.METHODS):
+    if method in ("nadamw", "metz", *torch_lrfree.METHODS):
         return None
     if method in torch_lrfree.UNSUPPORTED:
         return torch_lrfree.UNSUPPORTED[method]

@@ -50,7 +50,9 @@ def build(point: HParams | Mapping[str, float], params: Any, total_steps: int, *
     (``options``: ``exact``) so that it computes its optax rule: hplists' own
     Schedule-Free AdamW and Mechanic, or the method's package where that
     computes the same rule (Prodigy, D-Adapt, DoG); a method without such a
-    path (:data:`hplists.torch_lrfree.UNSUPPORTED`) is an error that says why.
+    path (:data:`hplists.torch_lrfree.UNSUPPORTED`) is an error that says why. Metz et al.'s
+    ``nadamw`` rule (the ``metz-nadamw`` list) is
+    :func:`hplists.optim.torch_metz.build` (no options).
 
     A point with a ``horizon`` ``h`` has its schedule end, and its training
     stop, at ``hplists.steps_to_run(point, total_steps) = int(h * total_steps)``
@@ -77,6 +79,13 @@ def build(point: HParams | Mapping[str, float], params: Any, total_steps: int, *
         if not isinstance(point, HParams):
             point = HParams.from_dict(point)
         return torch_nadamw.build(point, params, total_steps, **options)
+    if name == "metz":
+        if options:
+            raise InvalidParameterError(f"options {sorted(options)} are NAdamW's; method 'metz' "
+                                        "takes none")
+        from hplists.optim import torch_metz
+
+        return torch_metz.build(point_dict(point), params, total_steps)
     extra = sorted(set(options) - {"exact"})
     if extra:
         raise InvalidParameterError(f"options {extra} are NAdamW's; method {name!r} takes only "

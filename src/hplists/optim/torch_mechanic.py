@@ -74,6 +74,7 @@ import torch
 
 from hplists._check import check_int, check_real
 from hplists.exceptions import InvalidParameterError
+from hplists.optim.torch_closure import closure_loss
 
 __all__ = ["Mechanic"]
 
@@ -221,10 +222,7 @@ class Mechanic(torch.optim.Optimizer):
     @torch.no_grad()
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """One update: the base optimizer's step, rescaled (``closure`` returns the loss)."""
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = closure_loss(closure)
         params = self._params()
         dtype, eps = self.r.dtype, self.eps
         for p in params:

@@ -56,6 +56,7 @@ from hplists._check import check_int, check_real
 from hplists.exceptions import InvalidParameterError
 from hplists.hparams import point_dict
 from hplists.optim import metz
+from hplists.optim.torch_closure import closure_loss
 
 __all__ = ["MetzNAdamW", "MetzSchedule", "build"]
 
@@ -122,10 +123,7 @@ class MetzNAdamW(torch.optim.Optimizer):
     @torch.no_grad()
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """One update of every parameter with a gradient; returns ``closure()``'s loss."""
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = closure_loss(closure)
         for group in self.param_groups:
             b1, b2 = group["betas"]
             eps, wd, l2 = group["eps"], group["weight_decay"], group["l2_weight_decay"]

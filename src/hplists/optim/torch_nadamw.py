@@ -146,6 +146,7 @@ from hplists.optim import _torch_nadamw8_cpu as _cpu8
 from hplists.optim.blockwise_quant import MIN_8BIT_SIZE, num_blocks
 from hplists.optim.schedule import warmup_cosine_factor, warmup_steps
 from hplists.optim.torch_blockwise_quant import dequantize_into, quantize_into
+from hplists.optim.torch_closure import closure_loss
 
 __all__ = [
     "AUTO_COMPILED_MIN_PARAMS",
@@ -426,10 +427,7 @@ class NAdamW(torch.optim.Optimizer):
     @torch.no_grad()
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Performs one update; ``closure`` re-evaluates the model and returns the loss."""
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = closure_loss(closure)
         for group in self.param_groups:
             self._update_group(group)
         return loss

@@ -86,6 +86,7 @@ import torch
 
 from hplists._check import check_int, check_real
 from hplists.exceptions import InvalidParameterError
+from hplists.optim.torch_closure import closure_loss
 
 __all__ = ["ScheduleFreeAdamW", "ScheduleFreeAdamWAlgoPerf", "warmup_lr"]
 
@@ -285,10 +286,7 @@ class ScheduleFreeAdamW(_ScheduleFreeBase):
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """One update (``closure`` re-evaluates the model and returns the loss)."""
         self._check_train_mode()
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = closure_loss(closure)
         for group in self.param_groups:
             self._update_group(group)
         return loss
@@ -417,10 +415,7 @@ class ScheduleFreeAdamWAlgoPerf(_ScheduleFreeBase):
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """One update (``closure`` re-evaluates the model and returns the loss)."""
         self._check_train_mode()
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = closure_loss(closure)
         for group in self.param_groups:
             self._update_group(group)
         return loss

@@ -251,6 +251,16 @@ def test_report_tables_from_a_run_study_and_the_readme_section(tiny, tmp_path):
     # App. F: the pool's representatives and the AlgoPerf submission, scored after selection
     assert {sc.group for sc in res.appendix_f} == {*reps, "Schedule-Free AdamW (AlgoPerf)"}
     assert set(res.representatives("extended")) == {*reps, "Schedule-Free AdamW (AlgoPerf)"}
+    tables = {t.key: t for t in rep.tables(res)}
+    assert not tables["lrfree_appendix_f"].notes and not tables["lrfree_extended"].notes
+    # Before the submission's reruns are complete, the tables that should hold it say so.
+    res.appendix_f = [sc for sc in res.appendix_f if sc.candidate.index >= 0]
+    res.extended = [sc for sc in res.extended if sc.candidate.index >= 0]
+    tables = {t.key: t for t in rep.tables(res)}
+    for key in ("lrfree_appendix_f", "lrfree_extended"):
+        assert "submission is not in this table yet" in " ".join(tables[key].notes), key
+    assert not tables["lrfree_table6"].notes
+    res = rep.LrFreeResults(st)
     table6 = {t.key: t for t in rep.tables(res)}["lrfree_table6"]
     row6 = table6.column("representative").index("AdamW 50%")
     assert table6.column("paper 002 score")[row6] == 0.242

@@ -34,7 +34,7 @@ STEPS = 30
 RTOL = 1e-10
 PACKAGE_MODULE = {"prodigy": "prodigyopt", "dadapt_adamw": "dadaptation", "dog": "dog",
                   "sfadamw": "hplists", "sfadamw_algoperf": "hplists", "mechanic": "hplists",
-                  "mechanic_adam": "hplists", "mechanic_nadam": "hplists"}
+                  "mechanic_adam": "hplists", "mechanic_nadam": "hplists", "cocob": "hplists"}
 
 _RNG = np.random.default_rng(13)
 X0 = [_RNG.normal(size=(3, 4)), _RNG.normal(size=(5,)), _RNG.normal(size=(2, 2))]
@@ -156,6 +156,11 @@ CASES = {
         {"beta1": 0.9, "beta2": 0.999, "relative_schedule": 0.0},
         {"beta1": 0.85, "beta2": 0.99, "weight_decay": 0.1, "warmup_fraction": 0.2,
          "s_init": 1e-3, "mechanic_weight_decay": 0.05},
+    ],
+    "cocob": [
+        {"relative_schedule": 0.0},
+        {"weight_decay": 0.1, "warmup_fraction": 0.2},
+        {"warmup_fraction": 0.1, "horizon": 0.5, "alpha": 20.0},
     ],
 }
 PARAMS = [(m, i) for m, cases in CASES.items() for i in range(len(cases))]
@@ -415,6 +420,7 @@ ROUND_TRIP = {
                       "warmup_fraction": 0.2, "s_init": 1e-3},
     "mechanic_nadam": {"beta1": 0.85, "beta2": 0.99, "weight_decay": 0.1,
                        "warmup_fraction": 0.2, "s_init": 1e-3},
+    "cocob": {"weight_decay": 0.1, "warmup_fraction": 0.2},
 }
 
 

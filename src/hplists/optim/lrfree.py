@@ -668,9 +668,7 @@ METHODS: dict[str, Method] = {m.name: m for m in (
     Method("cocob", "COCOB", ("weight_decay",), {**_OFF, "alpha": 100.0},
            {"alpha": "100: Orabona & Tommasi (2017), optax"},
            "coupled (L2 added to the gradient)", "5 (x_0, sum g, L, sum |g|, reward)",
-           torch_missing="no well-kept PyTorch package of COCOB is in the 'lrfree-torch' extra "
-                         "(and the optax rule multiplies COCOB's output by the relative schedule, "
-                         "which a learning rate cannot do: COCOB is invariant to it)"),
+           torch="hplists"),
     Method("momo", "MoMo", ("beta1", "weight_decay"), {**_OFF, "beta1": 0.9,
                                                        "learning_rate": 1.0},
            {"learning_rate": "cap 1: Schaipp et al. (2023), optax; lower bound 0",

@@ -29,6 +29,10 @@ match, or hplists' own implementation where no package computes the rule.
   the gradient, as the rule's ``add_decayed_weights`` before ``sgd``),
   ``torch.optim.AdamW(lr=1, betas, eps, weight_decay)`` (``optax.adamw``) and
   :class:`hplists.optim.torch_nadamw.NAdamW` (``optax.nadamw``).
+* ``momo``, ``momo_adam``: :class:`hplists.optim.torch_momo.MoMo` and
+  :class:`~hplists.optim.torch_momo.MoMoAdam` (``optax.contrib.momo`` and
+  ``momo_adam``, lower bound 0), the step-size cap ``learning_rate`` times
+  ``s_t``; they need the batch loss, ``optimizer.step(loss=loss)``;
 * ``cocob``: :class:`hplists.optim.torch_cocob.COCOB` (``optax.contrib.cocob``
   with ``alpha`` and ``weight_decay``), its update times ``s_t``, as the
   rule's ``scale_by_schedule`` after ``cocob``.
@@ -46,9 +50,7 @@ whole state kept), as the optax rules do through
 constant 1).
 
 Methods that raise an ``InvalidParameterError`` (a ``ValueError``) instead,
-see :data:`UNSUPPORTED`: DoWG (no package in the extra), MoMo and
-MoMo-Adam (``momo-opt``'s weight decay differs, and its equivalence was not
-verified). ``docs/lrfree-torch.md`` says what was verified and how
+see :data:`UNSUPPORTED`: DoWG (no package in the extra). ``docs/lrfree-torch.md`` says what was verified and how
 (``tests/test_torch_lrfree.py``: float64 trajectories against the optax rules).
 
 Importing this module needs ``torch``; each package is imported only by
@@ -76,7 +78,7 @@ __all__ = ["METHODS", "PACKAGES", "UNSUPPORTED", "ConstantFactor", "build", "sch
 
 # Method -> the package (the pip name) whose optimizer build() uses for it; "hplists" for
 # hplists' own implementations (hplists.optim.torch_schedule_free, .torch_mechanic,
-# .torch_cocob), which
+# .torch_cocob, .torch_momo), which
 # need only torch. A variant rule is computed by its method's package.
 PACKAGES: dict[str, str] = {
     **{m.name: m.torch for m in lrfree.METHODS.values() if m.torch},
@@ -188,7 +190,8 @@ def build(method: str, point: Mapping[str, float], params: Any, *,
     Args:
         method: one of :data:`METHODS` (``'prodigy'``, ``'dadapt_adamw'``,
             ``'dog'``, ``'sfadamw'``, ``'sfadamw_algoperf'``, ``'mechanic'``,
-            ``'mechanic_adam'``, ``'mechanic_nadam'``, ``'cocob'``); the other methods of
+            ``'mechanic_adam'``, ``'mechanic_nadam'``, ``'cocob'``, ``'momo'``,
+            ``'momo_adam'``); the other methods of
             :mod:`hplists.optim.lrfree` raise an ``InvalidParameterError``
             saying why (:data:`UNSUPPORTED`).
         point: the hyperparameters the optax rule takes (missing ones get the
@@ -289,6 +292,15 @@ def build(method: str, point: Mapping[str, float], params: Any, *,
                 tensors, lr=1.0, betas=(b1, b2), eps=eps, weight_decay=wd,
                 decouple=True, use_bias_correction=True, d0=hp.get("estim_lr0", 1e-6),
                 growth_rate=math.inf)
+    elif method in ("momo", "momo_adam"):
+        from hplists.optim.torch_momo import MoMo, MoMoAdam
+
+        # The rule's step-size cap is learning_rate * s_t: LambdaLR on a base lr of the cap.
+        if method == "momo":
+            optimizer = MoMo(tensors, lr=hp.get("learning_rate", 1.0), beta=b1, weight_decay=wd)
+        else:
+            optimizer = MoMoAdam(tensors, lr=hp.get("learning_rate", 1e-2), betas=(b1, b2),
+                                 eps=eps, weight_decay=wd)
     elif method == "cocob":
         from hplists.optim.torch_cocob import COCOB
 

@@ -13,6 +13,7 @@ import hplists
 from hplists import HParams, MethodPoint, steps_to_run
 from hplists.exceptions import InvalidParameterError
 from hplists.method_point import method_of
+from hplists.optim import lrfree
 
 EXAMPLES = sorted((Path(__file__).parent / "data" / "lists").glob("*.json"))
 # Shipped lists, and list files of the learning-rate-free kind (Prodigy with horizons,
@@ -70,6 +71,7 @@ def test_steps_to_run_is_the_engines_trial_length():
 
 
 def _train_optax(tx, steps):
+    import jax
     import jax.numpy as jnp
     import optax
 
@@ -77,8 +79,11 @@ def _train_optax(tx, steps):
     state = tx.init(params)
     rng = np.random.default_rng(0)
     for _ in range(steps):
-        grads = {k: jnp.asarray(rng.normal(size=v.shape), v.dtype) for k, v in params.items()}
-        updates, state = tx.update(grads, state, params)
+        noise = {k: jnp.asarray(rng.normal(size=v.shape), v.dtype) for k, v in params.items()}
+        # A noisy quadratic; the loss goes to every rule (MoMo's need it, the others ignore it).
+        loss, grads = jax.value_and_grad(lambda p, n=noise: sum(
+            jnp.sum(p[k] ** 2 + n[k] * p[k]) for k in p))(params)
+        updates, state = tx.update(grads, state, params, value=loss)
         params = optax.apply_updates(params, updates)
     return params
 
@@ -148,9 +153,14 @@ def test_torch_build_trains_every_lists_first_point(name):
         pytest.importorskip(torch_lrfree.PACKAGES[point.method].replace("-optimizer", ""))
     opt, sched = hplists.torch.build(point, net, total_steps=20)
     before = net.weight.detach().clone()
+    needs_loss = point.method in lrfree.METHODS and lrfree.get_method(point.method).needs_loss
     for _ in range(5):
-        net(torch.ones(4, 3)).square().mean().backward()
-        opt.step()
+        loss = net(torch.ones(4, 3)).square().mean()
+        loss.backward()
+        if needs_loss:
+            opt.step(loss=loss)
+        else:
+            opt.step()
         sched.step()
         opt.zero_grad()
     assert torch.isfinite(net.weight).all() and not torch.equal(before, net.weight)

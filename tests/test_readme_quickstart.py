@@ -45,6 +45,16 @@ def test_the_readme_has_a_short_quick_start_per_framework():
         assert LIST_LINE.search(code), f"{name} names its list on one LIST line"
 
 
+def _needs_loss(method: str) -> str | None:
+    """Why the quick starts cannot train ``method``'s lists, if they cannot: their loops do
+    not hand the optimizer the batch loss, which MoMo's rules need (docs/use.md shows how)."""
+    from hplists.optim import lrfree
+
+    if method in lrfree.METHODS and lrfree.get_method(method).needs_loss:
+        return "its rule needs the batch loss, which the quick starts' loops do not pass"
+    return None
+
+
 def _no_torch_path(method: str) -> str | None:
     from hplists import torch_lrfree
 
@@ -55,9 +65,9 @@ def _no_torch_path(method: str) -> str | None:
     return f"hplists has no PyTorch implementation of update rule {method!r}"
 
 
-def _run(name: str, list_name: str, tmp_path: Path) -> str:
+def _run(name: str, list_name: str, tmp_path: Path, code: str | None = None) -> str:
     code = LIST_LINE.sub(lambda m: f"LIST, K, T = {list_name!r}, {m.group(1)}, {m.group(2)}",
-                         quick_starts()[name], count=1)
+                         quick_starts()[name] if code is None else code, count=1)
     (tmp_path / f"{name}.py").write_text(code, encoding="utf-8")
     env = dict(os.environ, HPLISTS_CACHE_DIR=str(tmp_path / "cache"), OMP_NUM_THREADS="1",
                PYTHONDONTWRITEBYTECODE="1")
@@ -77,13 +87,16 @@ def _check(out: str, list_name: str) -> None:
 
 @pytest.mark.parametrize("list_name", LISTS, ids=lambda n: Path(n).stem)
 def test_jax_quick_start_runs_every_list(list_name, tmp_path):
+    why = _needs_loss(hplists.get_list(list_name).optimizer)
+    if why is not None:
+        pytest.skip(why)
     _check(_run("quickstart_jax", list_name, tmp_path), list_name)
 
 
 @pytest.mark.parametrize("list_name", LISTS, ids=lambda n: Path(n).stem)
 def test_torch_quick_start_runs_every_list_with_a_pytorch_rule(list_name, tmp_path):
     method = hplists.get_list(list_name).optimizer
-    why = _no_torch_path(method)
+    why = _no_torch_path(method) or _needs_loss(method)
     if why is not None:
         pytest.skip(f"{method}: {why}")
     from hplists import torch_lrfree
@@ -92,3 +105,35 @@ def test_torch_quick_start_runs_every_list_with_a_pytorch_rule(list_name, tmp_pa
     if package and not package.startswith("hplists"):
         pytest.importorskip(package.replace("-optimizer", "").replace("-", "_"))
     _check(_run("quickstart_torch", list_name, tmp_path), list_name)
+
+
+# The quick starts' lines that docs/use.md's loss-passing lines replace.
+LOSS_LINES = {
+    "quickstart_torch": ("loss_torch", "        loss_fn(model(x[batch]), y[batch]).backward()\n"
+                                       "        optimizer.step(); scheduler.step(); "
+                                       "optimizer.zero_grad()\n"),
+    "quickstart_jax": ("loss_jax", "        updates, state = tx.update(jax.grad(loss_fn)(params, "
+                                   "xb, yb), state, params)\n"),
+}
+
+
+def _use_snippets() -> dict[str, str]:
+    text = (ROOT / "docs" / "use.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"^```python\n# (loss_\w+): [^\n]*\n(.*?)^```$", text,
+                        flags=re.MULTILINE | re.DOTALL)
+    return dict(blocks)
+
+
+@pytest.mark.parametrize("name", sorted(LOSS_LINES))
+def test_the_loop_docs_use_shows_trains_a_list_whose_rule_needs_the_loss(name, tmp_path):
+    """docs/use.md's lines that hand the optimizer the batch loss, put into a quick start
+    in place of the lines they replace, train a MoMo-Adam list; the quick start as written
+    stops at the first point with the error that says what is missing."""
+    momo = str(ROOT / "tests" / "data" / "lists" / "momo_adam-example.json")
+    assert _needs_loss(hplists.get_list(momo).optimizer)
+    snippet_name, old = LOSS_LINES[name]
+    code = quick_starts()[name]
+    assert code.count(old) == 1, f"{name} no longer has the lines docs/use.md replaces"
+    _check(_run(name, momo, tmp_path, code.replace(old, _use_snippets()[snippet_name])), momo)
+    with pytest.raises(AssertionError, match="needs the batch loss"):
+        _run(name, momo, tmp_path)

@@ -34,7 +34,9 @@ STEPS = 30
 RTOL = 1e-10
 PACKAGE_MODULE = {"prodigy": "prodigyopt", "dadapt_adamw": "dadaptation", "dog": "dog",
                   "sfadamw": "hplists", "sfadamw_algoperf": "hplists", "mechanic": "hplists",
-                  "mechanic_adam": "hplists", "mechanic_nadam": "hplists"}
+                  "mechanic_adam": "hplists", "mechanic_nadam": "hplists", "cocob": "hplists",
+                  "momo": "hplists", "momo_adam": "hplists"}
+NEEDS_LOSS = {"momo", "momo_adam"}
 
 _RNG = np.random.default_rng(13)
 X0 = [_RNG.normal(size=(3, 4)), _RNG.normal(size=(5,)), _RNG.normal(size=(2, 2))]
@@ -69,8 +71,12 @@ def _torch_path(method, point, total_steps, steps=STEPS, eval_params=False, exac
     out, evals = [], []
     for _ in range(steps):
         opt.zero_grad()
-        _loss(params, _TorchNS).backward()
-        opt.step()
+        loss = _loss(params, _TorchNS)
+        loss.backward()
+        if method in NEEDS_LOSS:
+            opt.step(loss=loss)
+        else:
+            opt.step()
         sched.step()
         out.append(np.concatenate([p.detach().numpy().ravel() for p in params]))
         if eval_params:
@@ -85,10 +91,11 @@ def _optax_path(method, hp, total_steps, steps=STEPS, tx=None, eval_params=False
         tx = optax.with_extra_args_support(tx or get_rule(method)(hp, total_steps))
         xs = [jnp.asarray(x, dtype=jnp.float64) for x in X0]
         state = tx.init(xs)
-        grad = jax.grad(lambda p: _loss(p, jnp))
+        value_and_grad = jax.value_and_grad(lambda p: _loss(p, jnp))
         out, evals = [], []
         for _ in range(steps):
-            updates, state = tx.update(grad(xs), state, xs)
+            value, grad = value_and_grad(xs)
+            updates, state = tx.update(grad, state, xs, value=value)
             xs = optax.apply_updates(xs, updates)
             out.append(np.concatenate([np.asarray(x).ravel() for x in xs]))
             if eval_params:
@@ -156,6 +163,23 @@ CASES = {
         {"beta1": 0.9, "beta2": 0.999, "relative_schedule": 0.0},
         {"beta1": 0.85, "beta2": 0.99, "weight_decay": 0.1, "warmup_fraction": 0.2,
          "s_init": 1e-3, "mechanic_weight_decay": 0.05},
+    ],
+    "momo": [
+        {"beta1": 0.9, "learning_rate": 1.0, "relative_schedule": 0.0},
+        {"beta1": 0.8, "learning_rate": 0.5, "weight_decay": 0.1, "warmup_fraction": 0.2},
+        {"beta1": 0.9, "learning_rate": 0.05, "warmup_fraction": 0.1, "horizon": 0.5},
+    ],
+    "momo_adam": [
+        {"beta1": 0.9, "beta2": 0.999, "learning_rate": 1e-2, "relative_schedule": 0.0},
+        {"beta1": 0.85, "beta2": 0.99, "learning_rate": 0.1, "weight_decay": 0.1,
+         "warmup_fraction": 0.2},
+        {"beta1": 0.9, "beta2": 0.999, "learning_rate": 0.05, "warmup_fraction": 0.1,
+         "horizon": 0.5, "eps": 1e-6},
+    ],
+    "cocob": [
+        {"relative_schedule": 0.0},
+        {"weight_decay": 0.1, "warmup_fraction": 0.2},
+        {"warmup_fraction": 0.1, "horizon": 0.5, "alpha": 20.0},
     ],
 }
 PARAMS = [(m, i) for m, cases in CASES.items() for i in range(len(cases))]
@@ -415,6 +439,7 @@ ROUND_TRIP = {
                       "warmup_fraction": 0.2, "s_init": 1e-3},
     "mechanic_nadam": {"beta1": 0.85, "beta2": 0.99, "weight_decay": 0.1,
                        "warmup_fraction": 0.2, "s_init": 1e-3},
+    "cocob": {"weight_decay": 0.1, "warmup_fraction": 0.2},
 }
 
 

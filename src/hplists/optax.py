@@ -34,7 +34,7 @@ from hplists.method_point import method_of, steps_to_run
 from hplists.optim import optax_nadamw
 from hplists.optim.optax_nadamw import rule
 
-__all__ = ["build", "eval_params", "rule", "warn_past_schedule_end"]
+__all__ = ["build", "eval_params", "needs_loss", "rule", "warn_past_schedule_end"]
 
 
 class _CountState(NamedTuple):
@@ -91,6 +91,33 @@ def warn_past_schedule_end(total_steps: int) -> optax.GradientTransformation:
     return optax.GradientTransformation(init_fn, update_fn)
 
 
+def needs_loss(tx: Any, name: str) -> optax.GradientTransformationExtraArgs:
+    """``tx``, whose ``update`` says clearly that it needs ``value=loss`` when not given it.
+
+    MoMo's rules read the batch loss from ``update(grads, state, params,
+    value=loss)``; without it optax fails with a ``TypeError`` about a missing
+    keyword argument deep inside the rule.
+
+    Example:
+        >>> import jax.numpy as jnp, optax
+        >>> tx = needs_loss(optax.with_extra_args_support(optax.sgd(0.1)), "momo")
+        >>> state = tx.init(jnp.zeros(2))
+        >>> _ = tx.update(jnp.ones(2), state, jnp.zeros(2), value=1.0)
+        >>> tx.update(jnp.ones(2), state, jnp.zeros(2))
+        Traceback (most recent call last):
+        ...
+        hplists.exceptions.InvalidParameterError: method 'momo' needs the batch loss: tx.update(grads, state, params, value=loss), with loss, grads = jax.value_and_grad(loss_fn)(params, ...)
+    """
+    def update_fn(updates: Any, state: Any, params: Any = None, **extra: Any) -> Any:
+        if extra.get("value") is None:
+            raise InvalidParameterError(
+                f"method {name!r} needs the batch loss: tx.update(grads, state, params, "
+                "value=loss), with loss, grads = jax.value_and_grad(loss_fn)(params, ...)")
+        return tx.update(updates, state, params, **extra)
+
+    return optax.GradientTransformationExtraArgs(tx.init, update_fn)
+
+
 def build(point: HParams | Mapping[str, float], total_steps: int, *,
           method: str | None = None, **options: Any) -> optax.GradientTransformation:
     """The ``optax.GradientTransformation`` that trains with ``point`` for ``total_steps`` steps.
@@ -107,8 +134,10 @@ def build(point: HParams | Mapping[str, float], total_steps: int, *,
             ``nadamw8``); other methods take none.
 
     The rules of other methods are the training engine's: e.g. Metz et al.'s
-    needs ``params`` in ``update``, and Schedule-Free AdamW's parameters for
-    evaluation are ``optax.contrib.schedule_free_eval_params(state, params)``.
+    needs ``params`` in ``update``, MoMo's the batch loss
+    (``update(grads, state, params, value=loss)``, which every result of
+    ``build`` accepts), and Schedule-Free AdamW's parameters for evaluation
+    are ``optax.contrib.schedule_free_eval_params(state, params)``.
 
     Example:
         >>> import jax.numpy as jnp
@@ -137,12 +166,15 @@ def build(point: HParams | Mapping[str, float], total_steps: int, *,
 
     hp = point_dict(point)
     tx = get_rule(name)(hp, steps)
+    if name in lrfree.METHODS and lrfree.get_method(name).needs_loss:
+        tx = needs_loss(tx, name)
     # Only a schedule that decays to 0 at the horizon has an end to warn about; Schedule-Free
     # keeps its own state type (for schedule_free_eval_params), so it is returned as is.
     decays = name in lrfree.METHODS and lrfree.get_method(name).horizon
     if decays and hp.get("relative_schedule", 1.0) != 0:
         return optax.chain(tx, warn_past_schedule_end(steps))
-    return tx
+    # update(..., value=loss) works for every list, so one loop serves MoMo's lists too.
+    return optax.with_extra_args_support(tx)
 
 
 def eval_params(opt_state: Any, params: Any) -> Any:

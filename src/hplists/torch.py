@@ -48,7 +48,7 @@ def build(point: HParams | Mapping[str, float], params: Any, total_steps: int, *
     ``compiled``, ``state_bits``: 8 for 8-bit moments, docs/8bit.md). A
     method of paper 002 is built by :func:`hplists.torch_lrfree.build`
     (``options``: ``exact``) so that it computes its optax rule: hplists' own
-    Schedule-Free AdamW and Mechanic, or the method's package where that
+    Schedule-Free AdamW, Mechanic and COCOB, or the method's package where that
     computes the same rule (Prodigy, D-Adapt, DoG); a method without such a
     path (:data:`hplists.torch_lrfree.UNSUPPORTED`) is an error that says why. Metz et al.'s
     ``nadamw`` rule (the ``metz-nadamw`` list) is

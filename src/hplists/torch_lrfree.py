@@ -29,6 +29,13 @@ match, or hplists' own implementation where no package computes the rule.
   the gradient, as the rule's ``add_decayed_weights`` before ``sgd``),
   ``torch.optim.AdamW(lr=1, betas, eps, weight_decay)`` (``optax.adamw``) and
   :class:`hplists.optim.torch_nadamw.NAdamW` (``optax.nadamw``).
+* ``momo``, ``momo_adam``: :class:`hplists.optim.torch_momo.MoMo` and
+  :class:`~hplists.optim.torch_momo.MoMoAdam` (``optax.contrib.momo`` and
+  ``momo_adam``, lower bound 0), the step-size cap ``learning_rate`` times
+  ``s_t``; they need the batch loss, ``optimizer.step(loss=loss)``;
+* ``cocob``: :class:`hplists.optim.torch_cocob.COCOB` (``optax.contrib.cocob``
+  with ``alpha`` and ``weight_decay``), its update times ``s_t``, as the
+  rule's ``scale_by_schedule`` after ``cocob``.
 
 The scheduler is a ``LambdaLR`` with the relative schedule ``s_t`` (linear
 warmup from 0 over ``W = int(warmup_fraction * T)`` steps, cosine decay to 0 at
@@ -36,16 +43,14 @@ warmup from 0 over ``W = int(warmup_fraction * T)`` steps, cosine decay to 0 at
 in the point, ``T = int(h * total_steps)`` as the training engine computes it:
 train that many steps and stop. Prodigy, D-Adapt, DoG and Mechanic's base
 have the learning rate 1 scaled by ``s_t``, as their optax rules pass
-``learning_rate = s_t``; Prodigy and D-Adapt skip a step with ``s_t = 0`` (the
+``learning_rate = s_t``; COCOB's update is scaled by it; Prodigy and D-Adapt skip a step with ``s_t = 0`` (the
 whole state kept), as the optax rules do through
 :func:`hplists.optim.lrfree.skip_idle_steps`. Schedule-Free has its constant
 ``learning_rate`` and its warmup inside the optimizer (the scheduler is the
 constant 1).
 
 Methods that raise an ``InvalidParameterError`` (a ``ValueError``) instead,
-see :data:`UNSUPPORTED`: DoWG and COCOB (no package in the extra), MoMo and
-MoMo-Adam (``momo-opt``'s weight decay differs, and its equivalence was not
-verified). ``docs/lrfree-torch.md`` says what was verified and how
+see :data:`UNSUPPORTED`: DoWG (no package in the extra). ``docs/lrfree-torch.md`` says what was verified and how
 (``tests/test_torch_lrfree.py``: float64 trajectories against the optax rules).
 
 Importing this module needs ``torch``; each package is imported only by
@@ -72,7 +77,8 @@ from hplists.optim.torch_nadamw import WarmupCosineFactor
 __all__ = ["METHODS", "PACKAGES", "UNSUPPORTED", "ConstantFactor", "build", "schedule_steps"]
 
 # Method -> the package (the pip name) whose optimizer build() uses for it; "hplists" for
-# hplists' own implementations (hplists.optim.torch_schedule_free, .torch_mechanic), which
+# hplists' own implementations (hplists.optim.torch_schedule_free, .torch_mechanic,
+# .torch_cocob, .torch_momo), which
 # need only torch. A variant rule is computed by its method's package.
 PACKAGES: dict[str, str] = {
     **{m.name: m.torch for m in lrfree.METHODS.values() if m.torch},
@@ -184,7 +190,8 @@ def build(method: str, point: Mapping[str, float], params: Any, *,
     Args:
         method: one of :data:`METHODS` (``'prodigy'``, ``'dadapt_adamw'``,
             ``'dog'``, ``'sfadamw'``, ``'sfadamw_algoperf'``, ``'mechanic'``,
-            ``'mechanic_adam'``, ``'mechanic_nadam'``); the other methods of
+            ``'mechanic_adam'``, ``'mechanic_nadam'``, ``'cocob'``, ``'momo'``,
+            ``'momo_adam'``); the other methods of
             :mod:`hplists.optim.lrfree` raise an ``InvalidParameterError``
             saying why (:data:`UNSUPPORTED`).
         point: the hyperparameters the optax rule takes (missing ones get the
@@ -226,10 +233,10 @@ def build(method: str, point: Mapping[str, float], params: Any, *,
         >>> opt, _ = build("mechanic_adam", {"beta1": 0.9, "beta2": 0.999}, net, total_steps=100)
         >>> type(opt).__name__, type(opt.base).__name__
         ('Mechanic', 'AdamW')
-        >>> build("cocob", {}, net, total_steps=100)
+        >>> build("dowg", {}, net, total_steps=100)
         Traceback (most recent call last):
         ...
-        hplists.exceptions.InvalidParameterError: method 'cocob' has no PyTorch path in hplists.torch_lrfree: ...
+        hplists.exceptions.InvalidParameterError: method 'dowg' has no PyTorch path in hplists.torch_lrfree: ...
     """
     method = _check_method(method)
     check_choice("exact", exact, (True, False))
@@ -285,6 +292,20 @@ def build(method: str, point: Mapping[str, float], params: Any, *,
                 tensors, lr=1.0, betas=(b1, b2), eps=eps, weight_decay=wd,
                 decouple=True, use_bias_correction=True, d0=hp.get("estim_lr0", 1e-6),
                 growth_rate=math.inf)
+    elif method in ("momo", "momo_adam"):
+        from hplists.optim.torch_momo import MoMo, MoMoAdam
+
+        # The rule's step-size cap is learning_rate * s_t: LambdaLR on a base lr of the cap.
+        if method == "momo":
+            optimizer = MoMo(tensors, lr=hp.get("learning_rate", 1.0), beta=b1, weight_decay=wd)
+        else:
+            optimizer = MoMoAdam(tensors, lr=hp.get("learning_rate", 1e-2), betas=(b1, b2),
+                                 eps=eps, weight_decay=wd)
+    elif method == "cocob":
+        from hplists.optim.torch_cocob import COCOB
+
+        optimizer = COCOB(tensors, lr=1.0, alpha=hp.get("alpha", 100.0), eps=1e-8,
+                          weight_decay=wd)
     else:  # dog
         import dog
 

@@ -377,6 +377,11 @@ def cocob(hp: Mapping[str, Any], total_steps: int) -> optax.GradientTransformati
 
 def _capped(hp: Mapping[str, Any], total_steps: int, peak: float) -> Callable[[Any], Any]:
     lr, s = hp.get("learning_rate", peak), relative_schedule(hp, total_steps)
+    on = hp.get("relative_schedule", 1.0)
+    if isinstance(on, (int, float)) and on == 0:
+        # s_t = 1: the cap itself, not times the schedule's float32 one, which would round a
+        # float64 cap to float32 under jax_enable_x64 (in float32 both are the same bits).
+        return lambda count: lr
     return lambda count: lr * s(count)
 
 
@@ -594,9 +599,12 @@ class Method:
             (:mod:`hplists.torch_lrfree`): a package's pip name, or
             ``"hplists"`` for hplists' own implementation
             (:mod:`hplists.optim.torch_schedule_free`,
-            :mod:`hplists.optim.torch_mechanic`).
+            :mod:`hplists.optim.torch_mechanic`, :mod:`hplists.optim.torch_cocob`,
+            :mod:`hplists.optim.torch_momo`).
         torch_missing: why there is no PyTorch path (exactly one of ``torch``
             and ``torch_missing`` is set).
+        needs_loss: whether an update needs the batch loss (optax:
+            ``update(..., value=loss)``; PyTorch: ``optimizer.step(loss=loss)``).
     """
 
     name: str
@@ -610,6 +618,7 @@ class Method:
     learning_rate_free: bool = True
     torch: str = ""
     torch_missing: str = ""
+    needs_loss: bool = False
 
     def __post_init__(self) -> None:
         if bool(self.torch) == bool(self.torch_missing):
@@ -668,27 +677,19 @@ METHODS: dict[str, Method] = {m.name: m for m in (
     Method("cocob", "COCOB", ("weight_decay",), {**_OFF, "alpha": 100.0},
            {"alpha": "100: Orabona & Tommasi (2017), optax"},
            "coupled (L2 added to the gradient)", "5 (x_0, sum g, L, sum |g|, reward)",
-           torch_missing="no well-kept PyTorch package of COCOB is in the 'lrfree-torch' extra "
-                         "(and the optax rule multiplies COCOB's output by the relative schedule, "
-                         "which a learning rate cannot do: COCOB is invariant to it)"),
+           torch="hplists"),
     Method("momo", "MoMo", ("beta1", "weight_decay"), {**_OFF, "beta1": 0.9,
                                                        "learning_rate": 1.0},
            {"learning_rate": "cap 1: Schaipp et al. (2023), optax; lower bound 0",
             "beta1": "0.9: optax"},
-           "proximal (x / (1 + lr s_t wd))", "1 (momentum)",
-           torch_missing="momo-opt divides the whole step by 1 + lr wd (x <- (x - tau d) / "
-                         "(1 + lr wd)), optax.contrib.momo only x (x / (1 + lr wd) - tau d), and "
-                         "its equivalence without weight decay is not verified; it is not in the "
-                         "extra"),
+           "proximal (x / (1 + lr s_t wd))", "1 (momentum)", torch="hplists",
+           needs_loss=True),
     Method("momo_adam", "MoMo (w. Adam)", ("beta1", "beta2", "weight_decay"),
            {**_OFF, **_ADAM, "learning_rate": 1e-2},
            {"learning_rate": "cap 1e-2: Schaipp et al. (2023), optax; lower bound 0",
             "beta1, beta2": _ADAM_SRC},
-           "proximal (x / (1 + lr s_t wd))", "2 (m, v)",
-           torch_missing="momo-opt's MoMo-Adam decays weights as (x - tau d/D) / (1 + lr wd) "
-                         "or x (1 - lr wd) - tau d/D, optax.contrib.momo_adam as x / (1 + lr wd) "
-                         "- tau d/D, and its equivalence without weight decay is not verified; "
-                         "it is not in the extra"),
+           "proximal (x / (1 + lr s_t wd))", "2 (m, v)", torch="hplists",
+           needs_loss=True),
     Method("sfadamw", "Schedule-Free AdamW",
            ("learning_rate", "beta1", "beta2", "weight_decay"),
            {"learning_rate": 0.0025, **_ADAM, "weight_decay": 0.0, "weight_lr_power": 2.0,

@@ -96,6 +96,23 @@ class _MoMoBase(torch.optim.Optimizer):
             raise InvalidParameterError(f"{self._name}: the loss must be finite, got {number}")
         return value, number
 
+    def _begin(self, closure: Callable[[], Any] | None, loss: Any
+               ) -> tuple[Any, float, dict[str, Any], list[torch.Tensor], list[torch.Tensor]]:
+        """The loss to return and its value, the group, its parameters and their gradients."""
+        returned, f = self._loss(closure, loss)
+        group = self.param_groups[0]
+        params = list(group["params"])
+        return returned, f, group, params, self._gradients(params)
+
+    def _step_size(self, group: dict[str, Any], params: list[torch.Tensor], norm: float,
+                   iprod: float, cap: float) -> tuple[float, float]:
+        """``tau = min(cap, t)`` (the Polyak-type ``t`` of the module docstring, 0 when the
+        denominator ``norm`` vanishes) and the weight-decay factor ``-lr wd / (1 + lr wd)``."""
+        lr, wd = group["lr"], group["weight_decay"]
+        t = max((1 + lr * wd) * (group["loss_average"] - group["gamma"]) + iprod, 0.0)
+        t = 0.0 if norm <= self._tiny(params) else t / norm
+        return min(cap, t), -(lr * wd) / (1 + lr * wd)
+
     @staticmethod
     def _dot(a: list[torch.Tensor], b: list[torch.Tensor]) -> float:
         return float(sum(torch.dot(x.reshape(-1), y.reshape(-1)) for x, y in zip(a, b,
@@ -146,11 +163,7 @@ class MoMo(_MoMoBase):
     @torch.no_grad()
     def step(self, closure: Callable[[], Any] | None = None, *, loss: Any = None) -> Any:
         """One MoMo step with the batch ``loss`` (or ``closure()``'s); returns the loss."""
-        returned, f = self._loss(closure, loss)
-        group = self.param_groups[0]
-        params = list(group["params"])
-        grads = self._gradients(params)
-        lr, wd = group["lr"], group["weight_decay"]
+        returned, f, group, params, grads = self._begin(closure, loss)
         b = 0.0 if group["step"] == 0 else group["beta"]
         group["loss_average"] = b * group["loss_average"] + (1 - b) * f
         momenta = []
@@ -162,12 +175,8 @@ class MoMo(_MoMoBase):
             m.copy_(m * b + g * (1 - b))
             momenta.append(m)
         group["gamma"] = b * group["gamma"] + (1 - b) * self._dot(grads, params)
-        norm = self._dot(momenta, momenta)
-        iprod = self._dot(momenta, params)
-        t = max((1 + lr * wd) * (group["loss_average"] - group["gamma"]) + iprod, 0.0)
-        t = 0.0 if norm <= self._tiny(params) else t / norm
-        tau = min(lr, t)
-        decay = -(lr * wd) / (1 + lr * wd)
+        tau, decay = self._step_size(group, params, self._dot(momenta, momenta),
+                                     self._dot(momenta, params), group["lr"])
         for p, m in zip(params, momenta, strict=True):
             p.copy_(p + (p * decay - m * tau))
         group["step"] += 1
@@ -210,12 +219,8 @@ class MoMoAdam(_MoMoBase):
     @torch.no_grad()
     def step(self, closure: Callable[[], Any] | None = None, *, loss: Any = None) -> Any:
         """One MoMo-Adam step with the batch ``loss`` (or ``closure()``'s); returns the loss."""
-        returned, f = self._loss(closure, loss)
-        group = self.param_groups[0]
-        params = list(group["params"])
-        grads = self._gradients(params)
+        returned, f, group, params, grads = self._begin(closure, loss)
         (b1, b2), eps = group["betas"], group["eps"]
-        lr, wd = group["lr"], group["weight_decay"]
         k = group["step"] + 1
         group["loss_average"] = b1 * group["loss_average"] + (1 - b1) * f
         bc2 = 1 - b2**k
@@ -232,12 +237,8 @@ class MoMoAdam(_MoMoBase):
             denominators.append((v / bc2).sqrt() + eps)
         norm = self._dot(momenta, [m / d for m, d in zip(momenta, denominators, strict=True)])
         group["gamma"] = b1 * group["gamma"] + (1 - b1) * self._dot(grads, params)
-        iprod = self._dot(momenta, params)
-        bc1 = 1 - b1**k
-        t = max((1 + lr * wd) * (group["loss_average"] - group["gamma"]) + iprod, 0.0)
-        t = 0.0 if norm <= self._tiny(params) else t / norm
-        tau = min(lr / bc1, t)
-        decay = -(lr * wd) / (1 + lr * wd)
+        tau, decay = self._step_size(group, params, norm, self._dot(momenta, params),
+                                     group["lr"] / (1 - b1**k))
         for p, m, d in zip(params, momenta, denominators, strict=True):
             p.copy_(p + (p * decay - (m * tau) / d))
         group["step"] = k

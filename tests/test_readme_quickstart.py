@@ -107,33 +107,35 @@ def test_torch_quick_start_runs_every_list_with_a_pytorch_rule(list_name, tmp_pa
     _check(_run("quickstart_torch", list_name, tmp_path), list_name)
 
 
-# The quick starts' lines that docs/use.md's loss-passing lines replace.
+# Per quick start: its lines that hand the optimizer no loss, and the lines docs/use.md says
+# to write instead (each statement quoted there verbatim).
 LOSS_LINES = {
-    "quickstart_torch": ("loss_torch", "        loss_fn(model(x[batch]), y[batch]).backward()\n"
-                                       "        optimizer.step(); scheduler.step(); "
-                                       "optimizer.zero_grad()\n"),
-    "quickstart_jax": ("loss_jax", "        updates, state = tx.update(jax.grad(loss_fn)(params, "
-                                   "xb, yb), state, params)\n"),
+    "quickstart_torch": (
+        "        loss_fn(model(x[batch]), y[batch]).backward()\n"
+        "        optimizer.step(); scheduler.step(); optimizer.zero_grad()\n",
+        ["loss = loss_fn(model(x[batch]), y[batch])", "loss.backward()",
+         "optimizer.step(loss=loss)", "scheduler.step()", "optimizer.zero_grad()"]),
+    "quickstart_jax": (
+        "        updates, state = tx.update(jax.grad(loss_fn)(params, xb, yb), state, params)\n",
+        ["loss, grads = jax.value_and_grad(loss_fn)(params, xb, yb)",
+         "updates, state = tx.update(grads, state, params, value=loss)"]),
 }
 
 
-def _use_snippets() -> dict[str, str]:
-    text = (ROOT / "docs" / "use.md").read_text(encoding="utf-8")
-    blocks = re.findall(r"^```python\n# (loss_\w+): [^\n]*\n(.*?)^```$", text,
-                        flags=re.MULTILINE | re.DOTALL)
-    return dict(blocks)
-
-
 @pytest.mark.parametrize("name", sorted(LOSS_LINES))
-def test_the_loop_docs_use_shows_trains_a_list_whose_rule_needs_the_loss(name, tmp_path):
-    """docs/use.md's lines that hand the optimizer the batch loss, put into a quick start
-    in place of the lines they replace, train a MoMo-Adam list; the quick start as written
-    stops at the first point with the error that says what is missing."""
+def test_the_loop_docs_use_describes_trains_a_list_whose_rule_needs_the_loss(name, tmp_path):
+    """docs/use.md's statements that hand the optimizer the batch loss, put into a quick
+    start in place of the lines they replace, train a MoMo-Adam list; the quick start as
+    written stops at the first point with the error that says what is missing."""
     momo = str(ROOT / "tests" / "data" / "lists" / "momo_adam-example.json")
     assert _needs_loss(hplists.get_list(momo).optimizer)
-    snippet_name, old = LOSS_LINES[name]
+    old, statements = LOSS_LINES[name]
+    use = " ".join((ROOT / "docs" / "use.md").read_text(encoding="utf-8").split())
+    for statement in statements[:3]:
+        assert f"`{statement}`" in use, f"docs/use.md no longer says {statement!r}"
     code = quick_starts()[name]
     assert code.count(old) == 1, f"{name} no longer has the lines docs/use.md replaces"
-    _check(_run(name, momo, tmp_path, code.replace(old, _use_snippets()[snippet_name])), momo)
+    new = "".join(f"        {statement}\n" for statement in statements)
+    _check(_run(name, momo, tmp_path, code.replace(old, new)), momo)
     with pytest.raises(AssertionError, match="needs the batch loss"):
         _run(name, momo, tmp_path)

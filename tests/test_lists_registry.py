@@ -249,10 +249,12 @@ def test_shipped_learning_rate_free_lists_are_what_the_committed_store_exports(t
 
 @pytest.mark.parametrize("name", LRFREE_LISTS)
 def test_learning_rate_free_lists_run_from_pytorch_or_say_why_not(name):
-    """Each point builds on its method's PyTorch package (Schedule-Free's warmup only with
-    exact=False), or the build names the reason (Mechanic: no faithful package)."""
+    """Each point builds and steps on what computes its rule in PyTorch (hplists' own
+    optimizer or the method's package; MoMo's steps with the batch loss), or the build
+    names the reason there is none."""
     torch = pytest.importorskip("torch")
     from hplists import torch_lrfree
+    from hplists.optim import lrfree
 
     named = get_list(name)
     net = torch.nn.Linear(3, 1)
@@ -263,7 +265,11 @@ def test_learning_rate_free_lists_run_from_pytorch_or_say_why_not(name):
             continue
         pytest.importorskip({"dog-optimizer": "dog"}.get(p := torch_lrfree.PACKAGES[named.optimizer], p))
         opt, sched = hplists.torch.build(point, net, 100, method=named.optimizer, exact=False)
-        net(torch.ones(4, 3)).square().mean().backward()
-        opt.step()
+        loss = net(torch.ones(4, 3)).square().mean()
+        loss.backward()
+        if lrfree.get_method(named.optimizer).needs_loss:
+            opt.step(loss=loss)
+        else:
+            opt.step()
         sched.step()
         assert all(torch.isfinite(p).all() for p in net.parameters())

@@ -527,3 +527,40 @@ def test_the_pytorch_facade_and_the_method_records_import_no_jax():
             "print(sorted(k for k in ('jax', 'optax', 'flax') if k in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("method", ["momo", "momo_adam"])
+def test_momo_leaves_parameters_without_a_gradient_alone(method):
+    """As torch.optim optimizers do: a frozen parameter is neither decayed nor counted, so
+    the others move exactly as they would without it; MoMo refuses a step without the loss
+    or with both a loss and a closure, and a step with no gradient at all changes nothing."""
+    from hplists.exceptions import InvalidParameterError
+
+    point = {"beta1": 0.9, "weight_decay": 0.1, "learning_rate": 0.1, "relative_schedule": 0.0}
+    if method == "momo_adam":
+        point["beta2"] = 0.99
+
+    def run(with_frozen):
+        w = torch.tensor(X0[0], requires_grad=True)
+        frozen = torch.ones(3, dtype=torch.float64, requires_grad=False)
+        params = [w, frozen] if with_frozen else [w]
+        opt, sched = torch_lrfree.build(method, point, params, total_steps=STEPS)
+        for _ in range(5):
+            opt.zero_grad()
+            loss = (torch.as_tensor(A[0]) * (w - torch.as_tensor(C[0])) ** 2).sum()
+            loss.backward()
+            opt.step(loss=loss)
+            sched.step()
+        return w.detach().clone(), frozen, opt, loss
+
+    alone, _, _, _ = run(False)
+    moved, frozen, opt, loss = run(True)
+    assert torch.equal(moved, alone) and torch.equal(frozen, torch.ones(3, dtype=torch.float64))
+    with pytest.raises(InvalidParameterError, match="needs the batch loss"):
+        opt.step()
+    with pytest.raises(InvalidParameterError, match="not both"):
+        opt.step(lambda: loss, loss=loss)
+    opt.zero_grad(set_to_none=True)
+    state = opt.state_dict()
+    assert opt.step(loss=loss) is loss
+    assert str(opt.state_dict()) == str(state)

@@ -37,9 +37,11 @@ the step, not after it as the ``momo-opt`` package divides
 Both need the batch loss: ``optimizer.step(loss=loss)`` (the loss of the
 gradients in ``.grad``), or ``optimizer.step(closure)`` with a closure that
 computes the loss and the gradients, as in ``torch.optim``. The sums run over
-every parameter of the (single) parameter group; a parameter without a
-gradient counts as a zero gradient, as in optax, where every parameter has
-one. The scalars (``f_bar``, ``gamma``, the inner products) are Python floats
+the parameters of the (single) parameter group that have a gradient: as in
+``torch.optim``, a parameter without one (frozen, or unused by the loss) is
+left alone, neither decayed nor counted, which is optax's rule on the tree of
+the others. A step in which no parameter has a gradient changes nothing. The
+scalars (``f_bar``, ``gamma``, the inner products) are Python floats
 (float64), kept in the parameter group, so ``state_dict()`` saves them.
 
 Measured agreement: ``tests/test_torch_lrfree.py``,
@@ -101,7 +103,7 @@ class _MoMoBase(torch.optim.Optimizer):
         """The loss to return and its value, the group, its parameters and their gradients."""
         returned, f = self._loss(closure, loss)
         group = self.param_groups[0]
-        params = list(group["params"])
+        params = [p for p in group["params"] if p.grad is not None]
         return returned, f, group, params, self._gradients(params)
 
     def _step_size(self, group: dict[str, Any], params: list[torch.Tensor], norm: float,
@@ -120,11 +122,9 @@ class _MoMoBase(torch.optim.Optimizer):
 
     @staticmethod
     def _gradients(params: list[torch.Tensor]) -> list[torch.Tensor]:
-        grads = []
-        for p in params:
-            if p.grad is not None and p.grad.is_sparse:
-                raise RuntimeError("MoMo does not support sparse gradients")
-            grads.append(torch.zeros_like(p) if p.grad is None else p.grad)
+        grads = [p.grad for p in params if p.grad is not None]
+        if any(g.is_sparse for g in grads):
+            raise RuntimeError("MoMo does not support sparse gradients")
         return grads
 
     @staticmethod
@@ -164,6 +164,8 @@ class MoMo(_MoMoBase):
     def step(self, closure: Callable[[], Any] | None = None, *, loss: Any = None) -> Any:
         """One MoMo step with the batch ``loss`` (or ``closure()``'s); returns the loss."""
         returned, f, group, params, grads = self._begin(closure, loss)
+        if not params:
+            return returned
         b = 0.0 if group["step"] == 0 else group["beta"]
         group["loss_average"] = b * group["loss_average"] + (1 - b) * f
         momenta = []
@@ -220,6 +222,8 @@ class MoMoAdam(_MoMoBase):
     def step(self, closure: Callable[[], Any] | None = None, *, loss: Any = None) -> Any:
         """One MoMo-Adam step with the batch ``loss`` (or ``closure()``'s); returns the loss."""
         returned, f, group, params, grads = self._begin(closure, loss)
+        if not params:
+            return returned
         (b1, b2), eps = group["betas"], group["eps"]
         k = group["step"] + 1
         group["loss_average"] = b1 * group["loss_average"] + (1 - b1) * f

@@ -440,6 +440,9 @@ ROUND_TRIP = {
     "mechanic_nadam": {"beta1": 0.85, "beta2": 0.99, "weight_decay": 0.1,
                        "warmup_fraction": 0.2, "s_init": 1e-3},
     "cocob": {"weight_decay": 0.1, "warmup_fraction": 0.2},
+    "momo": {"beta1": 0.8, "learning_rate": 0.5, "weight_decay": 0.1, "warmup_fraction": 0.2},
+    "momo_adam": {"beta1": 0.85, "beta2": 0.99, "learning_rate": 0.1, "weight_decay": 0.1,
+                  "warmup_fraction": 0.2},
 }
 
 
@@ -460,8 +463,12 @@ def test_state_dict_round_trip_resumes_bit_for_bit(method):
         out = []
         for _ in range(steps):
             opt.zero_grad()
-            _loss(params, _TorchNS).backward()
-            opt.step()
+            loss = _loss(params, _TorchNS)
+            loss.backward()
+            if method in NEEDS_LOSS:
+                opt.step(loss=loss)
+            else:
+                opt.step()
             sched.step()
             out.append(np.concatenate([p.detach().numpy().ravel() for p in params]))
         return out

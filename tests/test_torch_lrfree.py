@@ -64,20 +64,25 @@ class _TorchNS:
         return torch.as_tensor(a, dtype=torch.float64)
 
 
+def _train_step(method, params, opt, sched):
+    """One step on the fixed loss; MoMo's optimizers get the loss, as they need it."""
+    opt.zero_grad()
+    loss = _loss(params, _TorchNS)
+    loss.backward()
+    if method in NEEDS_LOSS:
+        opt.step(loss=loss)
+    else:
+        opt.step()
+    sched.step()
+
+
 def _torch_path(method, point, total_steps, steps=STEPS, eval_params=False, exact=True):
     pytest.importorskip(PACKAGE_MODULE[method])
     params = [torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in X0]
     opt, sched = torch_lrfree.build(method, point, params, total_steps=total_steps, exact=exact)
     out, evals = [], []
     for _ in range(steps):
-        opt.zero_grad()
-        loss = _loss(params, _TorchNS)
-        loss.backward()
-        if method in NEEDS_LOSS:
-            opt.step(loss=loss)
-        else:
-            opt.step()
-        sched.step()
+        _train_step(method, params, opt, sched)
         out.append(np.concatenate([p.detach().numpy().ravel() for p in params]))
         if eval_params:
             opt.eval()
@@ -462,14 +467,7 @@ def test_state_dict_round_trip_resumes_bit_for_bit(method):
     def run(params, opt, sched, steps):
         out = []
         for _ in range(steps):
-            opt.zero_grad()
-            loss = _loss(params, _TorchNS)
-            loss.backward()
-            if method in NEEDS_LOSS:
-                opt.step(loss=loss)
-            else:
-                opt.step()
-            sched.step()
+            _train_step(method, params, opt, sched)
             out.append(np.concatenate([p.detach().numpy().ravel() for p in params]))
         return out
 

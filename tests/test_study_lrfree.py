@@ -133,12 +133,14 @@ def test_calibration_then_candidates_resume_and_count_horizons_as_their_steps(ti
     assert not plan["candidates"].exact
     first = st.run(["calibration", "candidates"])
     assert [r.trained for r in first] == [12, 3 * 2 * 2]  # 2 tops + the AlgoPerf point
+    assert [r.already_done for r in first] == [0, 0]  # early reruns are not counted twice
     # the most targets one point reached, from the finished trials: the matrix's count
     fractions = st.search_matrix(Search("adamw", 0.5)).fractions
     assert st.max_hits(Search("adamw", 0.5)) == int(np.isfinite(fractions).sum(axis=1).max())
     assert len(st.hits_by_point(Search("adamw", 0.5))) == 3
     again = st.run(["calibration", "candidates"])
-    assert [r.trained for r in again] == [0, 0] and again[0].already_done == 12
+    assert [r.trained for r in again] == [0, 0]
+    assert [r.already_done for r in again] == [12, 12]  # each trial once
     plan = {p.stage: p for p in st.plan(["calibration", "candidates"])}
     assert plan["candidates"].exact and plan["candidates"].steps_left == 0
     cands = st.candidates()

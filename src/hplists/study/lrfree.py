@@ -895,7 +895,13 @@ class LrFreeStudy(Study):
                         early.append(self._execute("candidates", self.candidate_tasks(cands)))
                 yield StageResult.total(stage, parts)
             elif stage == "candidates":
-                yield StageResult.total(stage, [*early, self.run_stage(stage)])
+                # The last pass sees every candidate trial: those finished before this
+                # run, and those the early reruns trained. Count each trial once.
+                rest = self.run_stage(stage)
+                rest = dataclasses.replace(
+                    rest, already_done=rest.already_done - sum(r.trained for r in early))
+                early = [dataclasses.replace(r, already_done=0) for r in early]
+                yield StageResult.total(stage, [*early, rest])
             else:
                 yield self.run_stage(stage)
 

@@ -203,7 +203,7 @@ def test_the_background_command_line_still_runs_lrfree(monkeypatch, capsys):
     assert run(capsys, "study", "run", "lrfree", "--points", "64", "--no-progress")[2] == ""
     (_, old), (_, new) = seen
     old.pop("plan"), old.pop("report"), old.pop("export_lists"), old.pop("readme")
-    old.pop("format"), old.pop("force")
+    old.pop("format"), old.pop("force"), old.pop("partial")
     assert old == new
 
 

@@ -241,6 +241,9 @@ def test_shipped_learning_rate_free_lists_are_what_the_committed_store_exports(t
     if LRFREE_DB.with_name("lrfree.db-wal").exists():
         shutil.copyfile(LRFREE_DB.with_name("lrfree.db-wal"), tmp_path / "lrfree.db-wal")
     study = LrFreeStudy(open_store(copy, create=False), config)
+    if study.unfinished(["calibration", "candidates"]):  # its lists may still change
+        assert LRFREE_LISTS == [], "lists ship only from a finished pass"
+        return
     written = study.export_lists(str(tmp_path / "lists"))
     assert sorted(Path(w).stem for w in written) == LRFREE_LISTS
     for w in written:

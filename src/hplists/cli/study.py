@@ -57,7 +57,7 @@ OLD_LRFREE = "lrfree"
 STUDY_OPTIONS = {"--variants": "variants", "--baselines": "baselines",
                  "--bo-budgets": "bo_budgets", "--errors": "errors",
                  "--into-package": "into_package", "--name": "name", "--points": "points",
-                 "--tau": "tau", "--steps": "steps"}
+                 "--tau": "tau", "--steps": "steps", "--partial": "partial"}
 
 
 _ACTION_HELP = {
@@ -112,6 +112,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--readme", metavar="FILE", **hidden())
     add_format(q)
     q.add_argument("--force", action="store_true", **hidden())
+    q.add_argument("--partial", action="store_true", **hidden())
     q.set_defaults(func=_main)
 
 
@@ -213,6 +214,9 @@ def _add_options(q: argparse.ArgumentParser, action: str) -> None:
                        help=f"paper001: the list's name (default {EXPORT_NAME})")
         q.add_argument("--force", action="store_true",
                        help="replace a list file that holds other points")
+        q.add_argument("--partial", action="store_true",
+                       help="lrfree: write the lists of an unfinished study (they may still "
+                       "change; without it, export-list refuses)")
 
 
 def normalize(argv: list[str]) -> list[str]:
@@ -279,8 +283,10 @@ def _reads(cls: Any, dest: str) -> bool:
     """Whether study class ``cls`` reads the option stored in ``dest``."""
     if dest in {f.name for f in dataclasses.fields(cls.config_class)}:
         return True
-    return dest in ("name", "into_package") and "name" in inspect.signature(
-        cls.export_lists).parameters
+    takes = inspect.signature(cls.export_lists).parameters
+    if dest in ("name", "into_package"):
+        return "name" in takes
+    return dest == "partial" and "partial" in takes
 
 
 def _config(args: argparse.Namespace, cls: Any) -> Any:
@@ -638,6 +644,8 @@ def _export(args: argparse.Namespace) -> int:
     elif not output:
         raise InvalidParameterError(f"export-list {cls.name} writes several list files: give "
                                     "the directory with -o DIR")
+    if _reads(cls, "partial"):
+        options["partial"] = getattr(args, "partial", False)
     study = _open(args, cls)
     try:
         written = study.export_lists(output, overwrite=args.force, **options)

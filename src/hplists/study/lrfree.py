@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -727,7 +728,7 @@ class LrFreeStudy(Study):
         return sorted(reps.values(), key=lambda sc: -sc.score), by_method
 
     def export_lists(self, output: str | Path | None = None, *,
-                     overwrite: bool = False) -> list[str]:
+                     overwrite: bool = False, partial: bool = False) -> list[str]:
         """Writes, per learning-rate-free method that reaches a target, two named list files.
 
         ``<method>-calibrated-cpu`` holds the representative of its best (method,
@@ -739,6 +740,12 @@ class LrFreeStudy(Study):
         ``output`` (required); load them with :func:`hplists.lists.load_list`,
         or copy them into the package's ``lists/data`` to ship them. Returns the
         paths written.
+
+        The calibrated defaults are chosen by a score relative to the best of
+        every candidate, so they may change until the last search and its
+        candidates are done: with trials of the ``calibration`` or
+        ``candidates`` stages left, this raises, unless ``partial`` (then it
+        warns and writes what the finished searches give now).
         """
         import datetime
         import json
@@ -748,6 +755,17 @@ class LrFreeStudy(Study):
         if output is None:
             raise InvalidParameterError("the learning-rate-free study writes several list files: "
                                         "give the directory to write them into")
+        left = self.unfinished(["calibration", "candidates"])
+        if left:
+            what = "; ".join(f"{p.stage}: {'at most ' if not p.exact else ''}{p.left} trials"
+                             for p in left)
+            msg = (f"the study at {self.config.points} points per search is not finished "
+                   f"({what} left), so its lists may still change")
+            if not partial:
+                raise InvalidParameterError(
+                    f"{msg}: finish it with `hplists study run lrfree`, or pass partial=True "
+                    "(--partial) to write what the finished searches give now")
+            warnings.warn(msg, UserWarning, stacklevel=2)
         _, by_method = self.calibrated_defaults()
         out = Path(output)
         out.mkdir(parents=True, exist_ok=True)

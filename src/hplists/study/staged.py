@@ -427,6 +427,16 @@ class Study(abc.ABC):
                 out.append(self.plan_work(work, rates))
         return out
 
+    def unfinished(self, stages: Sequence[str] | None = None) -> list[StagePlan]:
+        """The stages of ``stages`` (default: all) with trials left, or whose work the
+        trials not finished yet may still change (``exact=False``); counts only.
+
+        Empty when those stages have trained everything they ever will.
+        """
+        works = (self.stage_work(s) for s in self.check_stages(stages))
+        plans = (self.plan_work(w, {}) for w in works if w is not None)
+        return [p for p in plans if p.left or not p.exact]
+
     def plan_work(self, work: StageWork, rates: Mapping[str, float]) -> StagePlan:
         """The plan of ``work`` with ``rates`` (wall seconds per step of each workload)."""
         trials = sum(len(t.points) for t in work.tasks)

@@ -2,9 +2,10 @@
 
 Trains a small MLP (with the point's dropout and label smoothing) on
 scikit-learn's bundled digits images (8x8, 10 classes; 80/20 stratified
-train/validation split) once per point, with ``optax.nadamw`` and the
-warmup-cosine schedule from ``hplists.optax.build``, and reports each point's
-validation accuracy.
+train/validation split) once per point, with the transformation
+``hplists.optax.build`` makes for it (``optax.nadamw`` and the warmup-cosine
+schedule for ``nadamw-paper``; any list works: ``--list``), and reports each
+point's validation accuracy.
 
     python examples/jax_quickstart.py --k 5
 """
@@ -72,8 +73,10 @@ def train_and_evaluate(
     x_train, y_train, x_val, y_val = data
     key = jax.random.PRNGKey(seed)
     params = init_params(key)
+    # NAdamW's option: decay the weight matrices only (other rules decay every parameter)
     decay_matrices = lambda p: jax.tree.map(lambda x: x.ndim > 1, p)  # noqa: E731
-    tx = hplists.optax.build(point, total_steps=steps, mask=decay_matrices)
+    options = {"mask": decay_matrices} if isinstance(point, hplists.HParams) else {}
+    tx = hplists.optax.build(point, total_steps=steps, **options)
     opt_state = tx.init(params)
 
     def loss_fn(params: Any, x: jax.Array, y: jax.Array, key: jax.Array) -> jax.Array:
@@ -83,14 +86,15 @@ def train_and_evaluate(
 
     @jax.jit
     def train_step(params: Any, opt_state: Any, x: jax.Array, y: jax.Array, step: jax.Array):
-        grads = jax.grad(loss_fn)(params, x, y, jax.random.fold_in(key, step))
-        updates, opt_state = tx.update(grads, opt_state, params)
+        loss, grads = jax.value_and_grad(loss_fn)(params, x, y, jax.random.fold_in(key, step))
+        updates, opt_state = tx.update(grads, opt_state, params, value=loss)  # MoMo reads it
         return optax.apply_updates(params, updates), opt_state
 
     rng = np.random.default_rng(seed)
-    for step in range(steps):
+    for step in range(hplists.steps_to_run(point, steps)):  # a horizon stops early
         idx = rng.integers(len(x_train), size=batch_size)
         params, opt_state = train_step(params, opt_state, x_train[idx], y_train[idx], step)
+    params = hplists.optax.eval_params(opt_state, params)  # Schedule-Free: its average
     logits = apply(params, jnp.asarray(x_val), point.dropout_rate, None)
     accuracy = float((logits.argmax(-1) == y_val).mean())
     val_loss = float(optax.softmax_cross_entropy_with_integer_labels(logits, y_val).mean())

@@ -2,8 +2,10 @@
 
 Trains a small MLP (with the point's dropout and label smoothing) on
 scikit-learn's bundled digits images (8x8, 10 classes; 80/20 stratified
-train/validation split) once per point, with hplists' NAdamW and the
-warmup-cosine schedule, and reports each point's validation accuracy.
+train/validation split) once per point, with the optimizer and schedule
+``hplists.torch.build`` makes for it (hplists' NAdamW and the warmup-cosine
+schedule for ``nadamw-paper``; any list with a PyTorch rule works: ``--list``),
+and reports each point's validation accuracy.
 
     python examples/torch_quickstart.py --k 5
 """
@@ -50,21 +52,21 @@ def train_and_evaluate(
     x_train, y_train, x_val, y_val = data
     torch.manual_seed(seed)
     model = make_model(point.dropout_rate)
-    optimizer, scheduler = hplists.torch.build(
-        point, model, total_steps=steps, mask=hplists.torch.decay_matrices
-    )
+    # NAdamW's option: decay the weight matrices only (other rules decay every parameter)
+    options = {"mask": hplists.torch.decay_matrices} if isinstance(point, hplists.HParams) else {}
+    optimizer, scheduler = hplists.torch.build(point, model, total_steps=steps, **options)
     loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=point.label_smoothing)
     order = torch.Generator().manual_seed(seed)
     model.train()
-    for _ in range(steps):
+    for _ in range(hplists.steps_to_run(point, steps)):  # a point with a horizon stops early
         idx = torch.randint(len(x_train), (batch_size,), generator=order)
         loss = loss_fn(model(x_train[idx]), y_train[idx])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        optimizer.step()
+        optimizer.step(lambda: loss)  # noqa: B023 (called at once) MoMo's step reads the loss
         scheduler.step()
     model.eval()
-    with torch.no_grad():
+    with torch.no_grad(), hplists.torch.evaluating(optimizer):  # Schedule-Free: its average
         logits = model(x_val)
         accuracy = (logits.argmax(-1) == y_val).float().mean().item()
         val_loss = torch.nn.functional.cross_entropy(logits, y_val).item()

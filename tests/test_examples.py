@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+LISTS = Path(__file__).resolve().parent / "data" / "lists"
 
 
 @pytest.mark.parametrize(
@@ -19,6 +20,10 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
         ("torch_quickstart.py", ["--k", "2", "--steps", "150"]),
         ("jax_quickstart.py", ["--k", "2", "--steps", "150"]),
         ("torch_quickstart.py", ["--list", "nadamw-algoperf-baseline", "--k", "1", "--steps", "60"]),
+        # Rules that stop at a horizon, evaluate an average (Schedule-Free) or read the loss (MoMo)
+        *((script, ["--list", str(LISTS / name), "--k", "1", "--steps", "150"])
+          for script in ("torch_quickstart.py", "jax_quickstart.py")
+          for name in ("prodigy-example.json", "sfadamw-example.json", "momo_adam-example.json")),
         ("transformers_quickstart.py", ["--k", "2", "--steps", "60"]),
         ("lightning_quickstart.py", ["--k", "2", "--steps", "60"]),
     ],
@@ -30,11 +35,15 @@ def test_example_trains_k_points_and_reports_the_best(script, args):
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
     k = int(args[args.index("--k") + 1])
-    # hplists.tune's table: point (best marked *), 7 hyperparameters, accuracy, loss, seconds.
+    # hplists.tune's table: point (best marked *), the rule's hyperparameters, accuracy,
+    # loss, seconds.
+    (header,) = [[c.strip() for c in line.split("┃")[1:-1]]
+                 for line in proc.stdout.splitlines() if line.startswith("┃")]  # fmt: skip
     rows = [[c.strip() for c in line.split("│")[1:-1]]
             for line in proc.stdout.splitlines() if line.startswith("│")]  # fmt: skip
     assert [int(r[0].rstrip(" *")) for r in rows] == list(range(1, k + 1)), proc.stdout
-    accuracies = [float(r[8]) for r in rows]
+    (column,) = [i for i, name in enumerate(header) if name.endswith("accuracy")]
+    accuracies = [float(r[column]) for r in rows]
     best = re.search(r"best: point (\d+) with validation accuracy ([0-9.]+)", proc.stdout)
     assert best, proc.stdout
     assert float(best.group(2)) == max(accuracies)

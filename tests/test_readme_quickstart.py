@@ -45,16 +45,6 @@ def test_the_readme_has_a_short_quick_start_per_framework():
         assert LIST_LINE.search(code), f"{name} names its list on one LIST line"
 
 
-def _needs_loss(method: str) -> str | None:
-    """Why the quick starts cannot train ``method``'s lists, if they cannot: their loops do
-    not hand the optimizer the batch loss, which MoMo's rules need (docs/use.md shows how)."""
-    from hplists.optim import lrfree
-
-    if method in lrfree.METHODS and lrfree.get_method(method).needs_loss:
-        return "its rule needs the batch loss, which the quick starts' loops do not pass"
-    return None
-
-
 def _no_torch_path(method: str) -> str | None:
     from hplists import torch_lrfree
 
@@ -87,16 +77,13 @@ def _check(out: str, list_name: str) -> None:
 
 @pytest.mark.parametrize("list_name", LISTS, ids=lambda n: Path(n).stem)
 def test_jax_quick_start_runs_every_list(list_name, tmp_path):
-    why = _needs_loss(hplists.get_list(list_name).optimizer)
-    if why is not None:
-        pytest.skip(why)
     _check(_run("quickstart_jax", list_name, tmp_path), list_name)
 
 
 @pytest.mark.parametrize("list_name", LISTS, ids=lambda n: Path(n).stem)
 def test_torch_quick_start_runs_every_list_with_a_pytorch_rule(list_name, tmp_path):
     method = hplists.get_list(list_name).optimizer
-    why = _no_torch_path(method) or _needs_loss(method)
+    why = _no_torch_path(method)
     if why is not None:
         pytest.skip(f"{method}: {why}")
     from hplists import torch_lrfree
@@ -107,35 +94,28 @@ def test_torch_quick_start_runs_every_list_with_a_pytorch_rule(list_name, tmp_pa
     _check(_run("quickstart_torch", list_name, tmp_path), list_name)
 
 
-# Per quick start: its lines that hand the optimizer no loss, and the lines docs/use.md says
-# to write instead (each statement quoted there verbatim).
-LOSS_LINES = {
-    "quickstart_torch": (
-        "        loss_fn(model(x[batch]), y[batch]).backward()\n"
-        "        optimizer.step(); scheduler.step(); optimizer.zero_grad()\n",
-        ["loss = loss_fn(model(x[batch]), y[batch])", "loss.backward()",
-         "optimizer.step(loss=loss)", "scheduler.step()", "optimizer.zero_grad()"]),
-    "quickstart_jax": (
-        "        updates, state = tx.update(jax.grad(loss_fn)(params, xb, yb), state, params)\n",
-        ["loss, grads = jax.value_and_grad(loss_fn)(params, xb, yb)",
-         "updates, state = tx.update(grads, state, params, value=loss)"]),
+# Per quick start: the call that hands the optimizer the batch loss, and the same without it.
+WITHOUT_LOSS = {
+    "quickstart_torch": ("optimizer.step(lambda: loss)", "optimizer.step()"),
+    "quickstart_jax": ("tx.update(grads, state, params, value=loss)",
+                       "tx.update(grads, state, params)"),
 }
 
 
-@pytest.mark.parametrize("name", sorted(LOSS_LINES))
-def test_the_loop_docs_use_describes_trains_a_list_whose_rule_needs_the_loss(name, tmp_path):
-    """docs/use.md's statements that hand the optimizer the batch loss, put into a quick
-    start in place of the lines they replace, train a MoMo-Adam list; the quick start as
-    written stops at the first point with the error that says what is missing."""
+@pytest.mark.parametrize("name", sorted(WITHOUT_LOSS))
+def test_a_loop_that_does_not_hand_over_the_loss_stops_at_a_momo_list_and_says_why(
+        name, tmp_path):
+    """The quick starts run MoMo's lists (the tests above) because they pass the batch
+    loss, as docs/use.md says in their words; the same loop without it stops at the first
+    point with the error that names what is missing, not with a wrong answer."""
+    from hplists.optim import lrfree
+
     momo = str(ROOT / "tests" / "data" / "lists" / "momo_adam-example.json")
-    assert _needs_loss(hplists.get_list(momo).optimizer)
-    old, statements = LOSS_LINES[name]
+    assert lrfree.get_method(hplists.get_list(momo).optimizer).needs_loss
+    with_loss, without = WITHOUT_LOSS[name]
     use = " ".join((ROOT / "docs" / "use.md").read_text(encoding="utf-8").split())
-    for statement in statements[:3]:
-        assert f"`{statement}`" in use, f"docs/use.md no longer says {statement!r}"
+    assert with_loss in use, f"docs/use.md no longer says {with_loss!r}"
     code = quick_starts()[name]
-    assert code.count(old) == 1, f"{name} no longer has the lines docs/use.md replaces"
-    new = "".join(f"        {statement}\n" for statement in statements)
-    _check(_run(name, momo, tmp_path, code.replace(old, new)), momo)
+    assert code.count(with_loss) == 1, f"{name} no longer hands over the loss as docs/use.md says"
     with pytest.raises(AssertionError, match="needs the batch loss"):
-        _run(name, momo, tmp_path)
+        _run(name, momo, tmp_path, code.replace(with_loss, without))

@@ -1,10 +1,12 @@
 """Tune a Lightning module with a budget of k trials: run the first k points of a list, keep the best.
 
 Fits a small MLP ``LightningModule`` (with the point's dropout and label
-smoothing; its ``configure_optimizers`` from ``hplists.integrations.lightning``:
-hplists' NAdamW and the warmup-cosine schedule, stepped per step) on synthetic
-data (4 Gaussian classes in 8 dimensions) once per point with
-``lightning.Trainer(max_steps=...)``, and reports each point's validation accuracy.
+smoothing; its ``configure_optimizers`` and hooks from the mixin
+``hplists.integrations.lightning.PointOptimizers``: the point's optimizer and
+schedule, stepped per step, the stop at its horizon, Schedule-Free's average
+to evaluate) on synthetic data (4 Gaussian classes in 8 dimensions) once per
+point with ``lightning.Trainer(max_steps=...)``, and reports each point's
+validation accuracy. Any list with a PyTorch rule works (``--list``).
 
     python examples/lightning_quickstart.py --k 5
 """
@@ -25,7 +27,7 @@ from hplists.integrations.lightning import PointOptimizers
 class Classifier(PointOptimizers, lightning.LightningModule):
     """An MLP trained with ``self.point``: its optimizer, schedule, dropout and label smoothing."""
 
-    def __init__(self, point: hplists.HParams) -> None:
+    def __init__(self, point: hplists.HParams | hplists.MethodPoint) -> None:
         super().__init__()
         self.point = point  # PointOptimizers.configure_optimizers reads it
         self.net = torch.nn.Sequential(
@@ -46,7 +48,7 @@ def make_data(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     return centers[y] + torch.randn(n, 8, generator=g), y
 
 
-def train_and_evaluate(point: hplists.HParams, steps: int, batch_size: int,
+def train_and_evaluate(point: hplists.HParams | hplists.MethodPoint, steps: int, batch_size: int,
                        seed: int) -> dict[str, float]:
     """Fits with ``point`` for ``steps`` steps; returns validation accuracy and loss."""
     lightning.seed_everything(seed, verbose=False)
@@ -77,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)  # tiny model: threads cost more than they give
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)  # no per-fit banner
 
-    def train(point: hplists.HParams) -> dict[str, float]:
+    def train(point: hplists.HParams | hplists.MethodPoint) -> dict[str, float]:
         return train_and_evaluate(point, args.steps, args.batch_size, args.seed)
 
     result = hplists.tune(train, args.list, k=args.k, metric="accuracy")

@@ -24,6 +24,8 @@ LISTS = Path(__file__).resolve().parent / "data" / "lists"
         *((script, ["--list", str(LISTS / name), "--k", "1", "--steps", "150"])
           for script in ("torch_quickstart.py", "jax_quickstart.py")
           for name in ("prodigy-example.json", "sfadamw-example.json", "momo_adam-example.json")),
+        *(("lightning_quickstart.py", ["--list", str(LISTS / name), "--k", "1", "--steps", "150"])
+          for name in ("sfadamw-example.json", "momo_adam-example.json")),
         ("transformers_quickstart.py", ["--k", "2", "--steps", "60"]),
         ("lightning_quickstart.py", ["--k", "2", "--steps", "60"]),
     ],

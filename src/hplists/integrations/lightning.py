@@ -1,11 +1,12 @@
-"""Lightning's ``configure_optimizers`` from a list's point: hplists' NAdamW and schedule.
+"""Lightning's ``configure_optimizers`` from any list's point.
 
 :func:`configure_optimizers` returns the dictionary a ``LightningModule``'s
-``configure_optimizers`` hook returns: hplists' NAdamW (``optax.nadamw``) with
-the point's hyperparameters, weight decay on tensors of 2 or more dimensions
-(:func:`hplists.torch.param_groups`), and the warmup-cosine schedule stepped
-after every optimizer step (``"interval": "step"``), reaching 0 at the
-horizon. Inside the hook the horizon defaults to
+``configure_optimizers`` hook returns: the optimizer and schedule
+:func:`hplists.torch.build` makes for the point's update rule (for a NAdamW
+point: hplists' NAdamW, ``optax.nadamw``, with weight decay on tensors of 2 or
+more dimensions, :func:`hplists.torch.param_groups`, and the warmup-cosine
+schedule), the scheduler stepped after every optimizer step (``"interval":
+"step"``). Inside the hook the budget defaults to
 ``self.trainer.estimated_stepping_batches`` (``max_steps``, or the epochs'
 batches over ``accumulate_grad_batches``)::
 
@@ -14,7 +15,13 @@ batches over ``accumulate_grad_batches``)::
             return hplists.integrations.lightning.configure_optimizers(self.point, self)
 
 or, with the mixin, ``class Model(PointOptimizers, lightning.LightningModule)``
-and ``self.point`` set. The point's ``dropout_rate`` and ``label_smoothing``
+and ``self.point`` set. The mixin also does what some rules need beyond the
+optimizer: it stops the fit at a point's ``horizon``
+(:func:`hplists.steps_to_run`: paper 002's 33/50/66% points train that share
+of the budget, their schedule ending there), and it evaluates Schedule-Free at
+its average (validation, test, prediction, and after the fit). MoMo's rules
+read the batch loss from the closure Lightning's automatic optimization hands
+``optimizer.step``. The point's ``dropout_rate`` and ``label_smoothing``
 belong to the model and its loss (``torch.nn.CrossEntropyLoss(label_smoothing=...)``).
 
 This module does not import Lightning: it reads the module's parameters and
@@ -39,7 +46,9 @@ import torch
 from hplists._check import check_int
 from hplists.exceptions import InvalidParameterError
 from hplists.hparams import HParams
+from hplists.method_point import MethodPoint, method_of, steps_to_run
 from hplists.optim import torch_nadamw
+from hplists.torch import build
 
 __all__ = ["PointOptimizers", "configure_optimizers", "stepping_batches"]
 
@@ -73,16 +82,47 @@ def stepping_batches(module: Any) -> int:
     return int(steps)
 
 
-def configure_optimizers(point: HParams, module: torch.nn.Module, total_steps: int | None = None,
-                         *, mask: Mask | None = torch_nadamw.decay_matrices,
-                         **options: Any) -> dict[str, Any]:
-    """``{"optimizer": NAdamW, "lr_scheduler": {...}}`` for ``LightningModule.configure_optimizers``.
 
-    ``total_steps`` defaults to :func:`stepping_batches` (the Trainer's
-    estimate, available inside the hook). ``mask`` selects the decayed
-    parameters (default :func:`hplists.torch.decay_matrices`, the rule of
-    :func:`hplists.torch.param_groups`; ``None`` decays all); ``options`` go
-    to :func:`hplists.torch.build` (``fused``, ``compiled``, ...).
+class _NAdamWMask:
+    """The default ``mask``: :func:`hplists.torch.decay_matrices` for NAdamW points."""
+
+    def __repr__(self) -> str:
+        return "decay_matrices (NAdamW points)"
+
+
+#: ``mask``'s default: NAdamW points decay their matrices only; other rules take no mask.
+NADAMW_DEFAULT_MASK: Any = _NAdamWMask()
+
+
+def _check_point(point: Any, where: str = "point") -> HParams | MethodPoint:
+    if not isinstance(point, HParams | MethodPoint):
+        raise InvalidParameterError(
+            f"{where} must be a list's point (an hplists.HParams or a MethodPoint, e.g. "
+            f"hplists.get_list(name)[i]), got {type(point).__name__}")
+    return point
+
+
+def configure_optimizers(point: HParams | MethodPoint, module: torch.nn.Module,
+                         total_steps: int | None = None, *,
+                         mask: Mask | None = NADAMW_DEFAULT_MASK,
+                         **options: Any) -> dict[str, Any]:
+    """``{"optimizer": ..., "lr_scheduler": {...}}`` for ``LightningModule.configure_optimizers``.
+
+    The optimizer and schedule are :func:`hplists.torch.build`'s for the
+    point's rule. ``total_steps`` defaults to :func:`stepping_batches` (the
+    Trainer's estimate, available inside the hook). ``mask`` selects the
+    parameters NAdamW decays (default :func:`hplists.torch.decay_matrices`,
+    the rule of :func:`hplists.torch.param_groups`; ``None`` decays all);
+    other rules decay every parameter, as their lists were measured, and take
+    no mask. ``options`` go to :func:`hplists.torch.build` (NAdamW: ``fused``,
+    ``compiled``, ...).
+
+    A point with a ``horizon`` trains ``hplists.steps_to_run(point,
+    total_steps)`` steps, its schedule ending there: :class:`PointOptimizers`
+    stops the fit at that step; with this function alone, stop it yourself
+    (pass ``total_steps`` and set ``Trainer(max_steps=steps_to_run(point,
+    total_steps))``). Schedule-Free evaluates its average: the mixin swaps it
+    in, or see :func:`hplists.torch.evaluating`.
 
     Example:
         >>> import torch, hplists
@@ -92,16 +132,25 @@ def configure_optimizers(point: HParams, module: torch.nn.Module, total_steps: i
         [0.020932289532959312, 0.0]
         >>> conf["lr_scheduler"]["scheduler"].lr_lambdas[0], conf["lr_scheduler"]["frequency"]
         (WarmupCosineFactor(warmup=1, total_steps=10), 1)
+        >>> from hplists.method_point import MethodPoint
+        >>> sf = MethodPoint("sfadamw", {"learning_rate": 1e-3, "warmup_fraction": 0.1})
+        >>> type(configure_optimizers(sf, net, 10)["optimizer"]).__name__
+        'ScheduleFreeAdamW'
     """
-    if not isinstance(point, HParams):
-        raise InvalidParameterError(
-            f"point must be an hplists.HParams (a NAdamW point), got {type(point).__name__}")
+    point = _check_point(point)
     if not isinstance(module, torch.nn.Module):
         raise InvalidParameterError(
             f"module must be a torch.nn.Module (a LightningModule), got {type(module).__name__}")
     steps = stepping_batches(module) if total_steps is None else total_steps
     steps = check_int("total_steps", steps, low=1)
-    optimizer, scheduler = torch_nadamw.build(point, module, steps, mask=mask, **options)
+    name = method_of(point)
+    if name == "nadamw":
+        options["mask"] = torch_nadamw.decay_matrices if mask is NADAMW_DEFAULT_MASK else mask
+    elif mask is not NADAMW_DEFAULT_MASK:
+        raise InvalidParameterError(
+            f"mask is NAdamW's option; the point's rule {name!r} decays every parameter, as "
+            "its list was measured: pass no mask")
+    optimizer, scheduler = build(point, module, steps, **options)
     # "step": Lightning steps the scheduler after every optimizer step, as the schedule's
     # count is defined (the default, "epoch", would step it once per epoch).
     return {"optimizer": optimizer,
@@ -109,9 +158,19 @@ def configure_optimizers(point: HParams, module: torch.nn.Module, total_steps: i
 
 
 class PointOptimizers:
-    """Mixin: ``configure_optimizers`` from ``self.point`` (:func:`configure_optimizers`).
+    """Mixin: ``configure_optimizers`` from ``self.point``, and the hooks its rule needs.
 
-    Put it before ``LightningModule`` in the bases and set ``self.point``.
+    Put it before ``LightningModule`` in the bases and set ``self.point`` (a
+    point of any list). Besides :func:`configure_optimizers`, it
+
+    * stops the fit at the point's horizon (``hplists.steps_to_run`` of the
+      Trainer's steps: ``trainer.should_stop`` after that optimizer step);
+    * swaps Schedule-Free's average into the parameters to validate, test
+      and predict, and back to train (``optimizer.eval()`` / ``train()``,
+      which other rules do not have), and leaves the average in after the fit,
+      so the fitted module evaluates what the rule evaluates.
+
+    A module that overrides these hooks calls ``super()`` in them to keep this.
 
     Example:
         >>> import lightning, hplists
@@ -130,13 +189,52 @@ class PointOptimizers:
         ('NAdamW', 0.0)
     """
 
-    point: HParams
+    point: HParams | MethodPoint
+    trainer: Any
+    #: The optimizer step at which the fit stops (the point's horizon), once configured.
+    stop_step: int | None = None
 
     def configure_optimizers(self) -> dict[str, Any]:
         """The optimizer and per-step scheduler of ``self.point`` over the Trainer's steps."""
-        if not isinstance(getattr(self, "point", None), HParams):
-            raise InvalidParameterError(
-                f"{type(self).__name__}.point must be an hplists.HParams to configure the "
-                f"optimizers, got {type(getattr(self, 'point', None)).__name__}")
+        point = _check_point(getattr(self, "point", None), f"{type(self).__name__}.point")
         assert isinstance(self, torch.nn.Module)
-        return configure_optimizers(self.point, self)
+        steps = stepping_batches(self)
+        self.stop_step = steps_to_run(point, steps)
+        return configure_optimizers(point, self, steps)
+
+    def _swap(self, to_eval: bool) -> None:
+        """Schedule-Free's average in (``to_eval``) or out; other rules have nothing to swap."""
+        for optimizer in getattr(getattr(self, "trainer", None), "optimizers", None) or ():
+            swap = getattr(optimizer, "eval" if to_eval else "train", None)
+            if callable(swap):
+                swap()
+
+    def on_train_start(self) -> None:
+        super().on_train_start()  # type: ignore[misc]
+        self._swap(False)
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        super().on_train_batch_end(outputs, batch, batch_idx)  # type: ignore[misc]
+        if self.stop_step is not None and self.trainer.global_step >= self.stop_step:
+            self.trainer.should_stop = True
+
+    def on_validation_model_eval(self) -> None:
+        super().on_validation_model_eval()  # type: ignore[misc]
+        self._swap(True)
+
+    def on_validation_model_train(self) -> None:
+        super().on_validation_model_train()  # type: ignore[misc]
+        if getattr(self.trainer.state, "fn", None) == "fit":  # else validate() after a fit
+            self._swap(False)
+
+    def on_test_model_eval(self) -> None:
+        super().on_test_model_eval()  # type: ignore[misc]
+        self._swap(True)
+
+    def on_predict_model_eval(self) -> None:
+        super().on_predict_model_eval()  # type: ignore[misc]
+        self._swap(True)
+
+    def on_fit_end(self) -> None:
+        super().on_fit_end()  # type: ignore[misc]
+        self._swap(True)

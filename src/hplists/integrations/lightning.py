@@ -38,7 +38,6 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -46,13 +45,16 @@ import torch
 from hplists._check import check_int
 from hplists.exceptions import InvalidParameterError
 from hplists.hparams import HParams
-from hplists.method_point import MethodPoint, method_of, steps_to_run
-from hplists.optim import torch_nadamw
+from hplists.integrations.point_options import (
+    NADAMW_DEFAULT_MASK,
+    Mask,
+    build_options,
+    check_point,
+)
+from hplists.method_point import MethodPoint, steps_to_run
 from hplists.torch import build
 
 __all__ = ["PointOptimizers", "configure_optimizers", "stepping_batches"]
-
-Mask = Callable[[str, torch.Tensor], bool]
 
 
 def stepping_batches(module: Any) -> int:
@@ -81,25 +83,6 @@ def stepping_batches(module: Any) -> int:
             "steps >= 1; set Trainer(max_steps=N), or max_epochs with a sized train dataloader")
     return int(steps)
 
-
-
-class _NAdamWMask:
-    """The default ``mask``: :func:`hplists.torch.decay_matrices` for NAdamW points."""
-
-    def __repr__(self) -> str:
-        return "decay_matrices (NAdamW points)"
-
-
-#: ``mask``'s default: NAdamW points decay their matrices only; other rules take no mask.
-NADAMW_DEFAULT_MASK: Any = _NAdamWMask()
-
-
-def _check_point(point: Any, where: str = "point") -> HParams | MethodPoint:
-    if not isinstance(point, HParams | MethodPoint):
-        raise InvalidParameterError(
-            f"{where} must be a list's point (an hplists.HParams or a MethodPoint, e.g. "
-            f"hplists.get_list(name)[i]), got {type(point).__name__}")
-    return point
 
 
 def configure_optimizers(point: HParams | MethodPoint, module: torch.nn.Module,
@@ -137,20 +120,13 @@ def configure_optimizers(point: HParams | MethodPoint, module: torch.nn.Module,
         >>> type(configure_optimizers(sf, net, 10)["optimizer"]).__name__
         'ScheduleFreeAdamW'
     """
-    point = _check_point(point)
+    point = check_point(point)
     if not isinstance(module, torch.nn.Module):
         raise InvalidParameterError(
             f"module must be a torch.nn.Module (a LightningModule), got {type(module).__name__}")
     steps = stepping_batches(module) if total_steps is None else total_steps
     steps = check_int("total_steps", steps, low=1)
-    name = method_of(point)
-    if name == "nadamw":
-        options["mask"] = torch_nadamw.decay_matrices if mask is NADAMW_DEFAULT_MASK else mask
-    elif mask is not NADAMW_DEFAULT_MASK:
-        raise InvalidParameterError(
-            f"mask is NAdamW's option; the point's rule {name!r} decays every parameter, as "
-            "its list was measured: pass no mask")
-    optimizer, scheduler = build(point, module, steps, **options)
+    optimizer, scheduler = build(point, module, steps, **build_options(point, mask, options))
     # "step": Lightning steps the scheduler after every optimizer step, as the schedule's
     # count is defined (the default, "epoch", would step it once per epoch).
     return {"optimizer": optimizer,
@@ -196,7 +172,7 @@ class PointOptimizers:
 
     def configure_optimizers(self) -> dict[str, Any]:
         """The optimizer and per-step scheduler of ``self.point`` over the Trainer's steps."""
-        point = _check_point(getattr(self, "point", None), f"{type(self).__name__}.point")
+        point = check_point(getattr(self, "point", None), f"{type(self).__name__}.point")
         assert isinstance(self, torch.nn.Module)
         steps = stepping_batches(self)
         self.stop_step = steps_to_run(point, steps)

@@ -4,6 +4,7 @@ nothing downloaded) on random token sequences, with hplists' NAdamW and schedule
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -24,6 +25,7 @@ from hplists.optim.schedule import warmup_cosine_factor, warmup_steps
 from hplists.torch import NAdamW
 
 VOCAB, LENGTH = 16, 6
+LISTS = Path(__file__).resolve().parent / "data" / "lists"
 POINT = hplists.HParams(learning_rate=3e-3, beta1=0.85, beta2=0.98, eps=1e-7, weight_decay=0.05,
                         warmup_fraction=0.25, dropout_rate=0.1, label_smoothing=0.2)
 
@@ -81,6 +83,11 @@ class Record(TrainerCallback):
 
     def on_evaluate(self, args, state, control, metrics=None, model=None, **kwargs):
         self.runs[-1]["evaluations"].append((dict(metrics), model))
+
+
+def point_of(method: str):
+    """The first point of the example list of ``method`` (``tests/data/lists``)."""
+    return hplists.get_list(str(LISTS / f"{method}-example.json"))[0]
 
 
 def nadamw(optimizer) -> NAdamW:
@@ -265,11 +272,52 @@ def test_bad_input_gets_a_clear_error(tmp_path):
     with pytest.raises(InvalidParameterError, match="auto_find_batch_size must be False"):
         hf.point_trainer(POINT, bert, arguments(tmp_path, auto_find_batch_size=True),
                          data["train_dataset"])
-    with pytest.raises(InvalidParameterError, match=r"point must be an hplists\.HParams"):
+    with pytest.raises(InvalidParameterError, match=r"point must be a list's point \(an "
+                                                    r"hplists\.HParams or a MethodPoint"):
         hf.optimizers(POINT.to_dict(), bert(POINT), 10)
+    with pytest.raises(InvalidParameterError, match=r"rule 'momo_adam' sizes each step from "
+                                                    r"the batch loss, which transformers\.Trainer"):
+        hf.optimizers(point_of("momo_adam"), bert(POINT), 10)
+    with pytest.raises(InvalidParameterError, match="mask is NAdamW's option; the point's rule "
+                                                    "'cocob' decays every parameter"):
+        hf.optimizers(point_of("cocob"), bert(POINT), 10, mask=None)
     with pytest.raises(InvalidParameterError, match=r"max_steps is -1 and train_dataset has no "
                                                     r"length \(Stream\)"):
         hf.total_steps(arguments(tmp_path), Stream())
     assert hf.total_steps(arguments(tmp_path, max_steps=3), Stream()) == 3
     with pytest.raises(InvalidParameterError, match=r"0 examples for 3\.0 epochs"):
         hf.total_steps(arguments(tmp_path), Tokens(0, 0))
+
+
+def test_a_point_of_another_rule_trains_its_rule_and_stops_at_its_horizon(tmp_path):
+    """A COCOB point with horizon 0.5 of 12 steps: COCOB, 6 updates, the schedule at 0 there."""
+    from hplists.optim.torch_cocob import COCOB
+
+    point = point_of("cocob")
+    rec = Record()
+    trainer = hf.point_trainer(point, bert, arguments(tmp_path, max_steps=12), Tokens(64, 0),
+                               callbacks=[rec])
+    trainer.train()
+    opt = getattr(trainer.optimizer, "optimizer", trainer.optimizer)
+    assert isinstance(opt, COCOB)
+    assert hplists.steps_to_run(point, 12) == 6 == trainer.state.global_step
+    # COCOB's update times the relative schedule, over the 6 steps to the horizon
+    warm = warmup_steps(point.warmup_fraction, 6)
+    assert rec.runs[0]["lrs"] == pytest.approx([warmup_cosine_factor(t, warm, 6)
+                                               for t in range(6)], rel=1e-12)
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-12)  # 0 at the horizon
+    assert trainer.args.label_smoothing_factor == point.label_smoothing == 0.2
+
+
+def test_schedule_free_trains_its_sequence_and_evaluates_its_average(tmp_path):
+    """The Trainer calls train() before each step and eval() before evaluating."""
+    from hplists.optim.torch_schedule_free import ScheduleFreeAdamW
+
+    trainer = hf.point_trainer(point_of("sfadamw"), bert, arguments(tmp_path, max_steps=6),
+                               Tokens(64, 0), Tokens(32, 1))
+    trainer.train()
+    opt = getattr(trainer.optimizer, "optimizer", trainer.optimizer)
+    assert isinstance(opt, ScheduleFreeAdamW) and trainer.state.global_step == 6
+    assert all(g["train_mode"] for g in opt.param_groups)
+    trainer.evaluate()
+    assert not any(g["train_mode"] for g in opt.param_groups)

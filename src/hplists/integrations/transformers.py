@@ -1,7 +1,9 @@
-"""Hugging Face ``transformers.Trainer`` with a list's points: hplists' NAdamW and schedule.
+"""Hugging Face ``transformers.Trainer`` with a list's points: the point's optimizer and schedule.
 
-A point fixes the optimizer (NAdamW as ``optax.nadamw``), the schedule (linear
-warmup from 0, cosine decay to 0 at the horizon), label smoothing and dropout.
+A point fixes the optimizer (for ``nadamw-paper``: NAdamW as ``optax.nadamw``;
+a point of another list: its rule, :func:`hplists.torch.build`), the schedule
+(linear warmup from 0, cosine decay to 0 at the end of the budget or at the
+point's horizon), label smoothing and dropout.
 The Trainer's own optimizer and scheduler (``args.learning_rate``,
 ``args.lr_scheduler_type``, ``args.weight_decay``, ``args.warmup_steps``) are
 not used:
@@ -13,7 +15,9 @@ not used:
   dataset as the Trainer computes its number of optimizer steps.
 * :func:`point_trainer` builds the Trainer of one point: a fresh model from
   ``model_init(point)``, ``label_smoothing_factor=point.label_smoothing``,
-  its own ``output_dir``, and the two above.
+  its own ``output_dir``, the two above, and a callback that stops training at
+  the point's horizon (:func:`hplists.steps_to_run`: paper 002's 33/50/66%
+  points train that share of the budget).
 * :func:`tune_trainer` runs the first ``k`` points of a list as ``k`` Trainer
   runs through :func:`hplists.tune` and keeps the best by ``trainer.evaluate()``.
 
@@ -23,6 +27,11 @@ Dropout lives in the model's config, whose names differ between models
 not guess them: ``model_init(point)`` builds the model with
 ``point.dropout_rate``, and :func:`point_trainer` checks that every
 ``torch.nn.Dropout`` layer of the model has that rate (:func:`dropout_mismatches`).
+
+Schedule-Free evaluates its average: the Trainer itself calls the optimizer's
+``eval()`` before evaluating and ``train()`` before each training step. MoMo's
+rules size each step from the batch loss, which the Trainer does not hand
+``optimizer.step``: their points are refused with an error that says so.
 
 Two settings of ``TrainingArguments`` change the algorithm the points were
 chosen for; hplists leaves them as given: ``max_grad_norm`` (the Trainer clips
@@ -56,8 +65,15 @@ from torch.optim.lr_scheduler import LambdaLR
 from hplists._check import check_int
 from hplists.exceptions import HplistsError, InvalidParameterError
 from hplists.hparams import HParams
+from hplists.integrations.point_options import (
+    NADAMW_DEFAULT_MASK,
+    Mask,
+    build_options,
+    check_point,
+)
 from hplists.lists.tune import TunedTrial, TuneResult, tune
-from hplists.optim import torch_nadamw
+from hplists.method_point import MethodPoint, method_of, steps_to_run
+from hplists.torch import build
 
 __all__ = [
     "dropout_mismatches",
@@ -69,31 +85,41 @@ __all__ = [
     "tune_trainer",
 ]
 
-Mask = Callable[[str, torch.Tensor], bool]
+Point = HParams | MethodPoint
 # Trainer arguments that point_trainer sets itself (besides its own parameters).
 _OWN = ("model", "optimizers", "optimizer_cls_and_kwargs")
 # evaluate()'s timings: they say nothing about the point and would crowd the table.
 _TIMINGS = ("_runtime", "_samples_per_second", "_steps_per_second")
 
 
-def _check_point(point: Any) -> HParams:
-    if not isinstance(point, HParams):
+def _check_point(point: Any) -> Point:
+    point = check_point(point)
+    name = method_of(point)
+    from hplists.optim import lrfree
+
+    if name in lrfree.METHODS and lrfree.get_method(name).needs_loss:
         raise InvalidParameterError(
-            f"point must be an hplists.HParams (a NAdamW point), got {type(point).__name__}")
+            f"the point's rule {name!r} sizes each step from the batch loss, which "
+            "transformers.Trainer does not hand optimizer.step; train its points in a loop "
+            "of your own (docs/use.md) or with Lightning (hplists.integrations.lightning)")
     return point
 
 
-def optimizers(point: HParams, model: torch.nn.Module | Any, total_steps: int, *,
-               mask: Mask | None = torch_nadamw.decay_matrices,
-               **options: Any) -> tuple[torch_nadamw.NAdamW, LambdaLR]:
+def optimizers(point: Point, model: torch.nn.Module | Any, total_steps: int, *,
+               mask: Mask | None = NADAMW_DEFAULT_MASK,
+               **options: Any) -> tuple[torch.optim.Optimizer, LambdaLR]:
     """``(optimizer, scheduler)`` for ``transformers.Trainer(optimizers=...)``.
 
-    hplists' NAdamW with the point's learning rate, betas, eps and weight decay,
-    and the ``LambdaLR`` of the warmup-cosine schedule over ``total_steps``
-    optimizer steps (:func:`total_steps`), which the Trainer steps after every
-    optimizer step. ``mask`` selects the decayed parameters (default: tensors
-    of 2 or more dimensions, :func:`hplists.torch.decay_matrices`; ``None``
-    decays all); ``options`` go to :func:`hplists.torch.build`. The Trainer
+    :func:`hplists.torch.build`'s pair for the point's rule (for a NAdamW
+    point: hplists' NAdamW with the point's learning rate, betas, eps and
+    weight decay), the ``LambdaLR`` schedule over ``total_steps`` optimizer
+    steps (:func:`total_steps`), which the Trainer steps after every optimizer
+    step; a point with a horizon has its schedule end at
+    ``hplists.steps_to_run(point, total_steps)``, where :func:`point_trainer`
+    stops. ``mask`` selects the parameters NAdamW decays (default: tensors of 2
+    or more dimensions, :func:`hplists.torch.decay_matrices`; ``None`` decays
+    all); other rules decay every parameter and take no mask. ``options`` go
+    to :func:`hplists.torch.build`. The Trainer
     moves the model to its device in place (the parameters stay the objects
     the optimizer holds), so the pair may be built first; on XLA devices the
     Trainer wants the model moved before.
@@ -111,7 +137,8 @@ def optimizers(point: HParams, model: torch.nn.Module | Any, total_steps: int, *
     """
     point = _check_point(point)
     steps = check_int("total_steps", total_steps, low=1)
-    return torch_nadamw.build(point, model, steps, mask=mask, **options)
+    optimizer, scheduler = build(point, model, steps, **build_options(point, mask, options))
+    return optimizer, scheduler
 
 
 def total_steps(args: transformers.TrainingArguments, train_dataset: Any) -> int:
@@ -173,7 +200,7 @@ def _batches_per_process(args: transformers.TrainingArguments, n: int) -> int:
     return length + int(args.process_index < extra)
 
 
-def training_args(args: transformers.TrainingArguments, point: HParams,
+def training_args(args: transformers.TrainingArguments, point: Point,
                   index: int) -> transformers.TrainingArguments:
     """``args`` for the ``index``-th point (1-based): its label smoothing and output directory.
 
@@ -217,7 +244,7 @@ def dropout_mismatches(model: torch.nn.Module, rate: float) -> list[str]:
             if isinstance(m, torch.nn.modules.dropout._DropoutNd) and m.p != rate]
 
 
-def _check_dropout(model: torch.nn.Module, point: HParams) -> None:
+def _check_dropout(model: torch.nn.Module, point: Point) -> None:
     has_layers = any(isinstance(m, torch.nn.modules.dropout._DropoutNd) for m in model.modules())
     bad = dropout_mismatches(model, point.dropout_rate)
     if bad or (not has_layers and point.dropout_rate > 0):
@@ -232,10 +259,15 @@ def _check_dropout(model: torch.nn.Module, point: HParams) -> None:
 
 
 class _Horizon(transformers.TrainerCallback):
-    """Stops a run before its first step if the Trainer's step count is not the schedule's."""
+    """Stops a run before its first step if the Trainer's step count is not the schedule's,
+    and after step ``stop`` (the point's horizon, where its schedule ends)."""
 
-    def __init__(self, total: int) -> None:
-        self.total = total
+    def __init__(self, total: int, stop: int | None = None) -> None:
+        self.total, self.stop = total, total if stop is None else stop
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if state.global_step >= self.stop:
+            control.should_training_stop = True
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if state.max_steps != self.total:
@@ -246,14 +278,14 @@ class _Horizon(transformers.TrainerCallback):
 
 
 def point_trainer(
-    point: HParams,
-    model_init: Callable[[HParams], torch.nn.Module],
+    point: Point,
+    model_init: Callable[[Point], torch.nn.Module],
     args: transformers.TrainingArguments,
     train_dataset: Any,
     eval_dataset: Any = None,
     *,
     index: int = 1,
-    mask: Mask | None = torch_nadamw.decay_matrices,
+    mask: Mask | None = NADAMW_DEFAULT_MASK,
     check_dropout: bool = True,
     **trainer_kwargs: Any,
 ) -> transformers.Trainer:
@@ -263,7 +295,8 @@ def point_trainer(
     every point starts from the same weights), builds ``model_init(point)``,
     checks its dropout (:func:`dropout_mismatches`; ``check_dropout=False``
     skips it), and returns a Trainer with :func:`training_args` and
-    :func:`optimizers` over :func:`total_steps`. ``trainer_kwargs`` go to
+    :func:`optimizers` over :func:`total_steps`, stopping at the point's
+    horizon if it has one (``hplists.steps_to_run``). ``trainer_kwargs`` go to
     ``transformers.Trainer`` (``data_collator``, ``compute_metrics``,
     ``callbacks``, ...); ``model``, ``optimizers`` and
     ``optimizer_cls_and_kwargs`` are set here.
@@ -292,7 +325,8 @@ def point_trainer(
     if check_dropout:
         _check_dropout(model, point)
     steps = total_steps(targs, train_dataset)
-    callbacks = [*(trainer_kwargs.pop("callbacks", None) or []), _Horizon(steps)]
+    callbacks = [*(trainer_kwargs.pop("callbacks", None) or []),
+                 _Horizon(steps, steps_to_run(point, steps))]
     return transformers.Trainer(
         model=model, args=targs, train_dataset=train_dataset, eval_dataset=eval_dataset,
         optimizers=optimizers(point, model, steps, mask=mask), callbacks=callbacks,
@@ -355,16 +389,16 @@ def _evaluate(trainer: transformers.Trainer, metric: str) -> dict[str, Any]:
 
 
 def tune_trainer(
-    model_init: Callable[[HParams], torch.nn.Module],
+    model_init: Callable[[Point], torch.nn.Module],
     args: transformers.TrainingArguments,
-    points: str | Any | Sequence[HParams] = "nadamw-paper",
+    points: str | Any | Sequence[Point] = "nadamw-paper",
     k: int | None = None,
     *,
     train_dataset: Any,
     eval_dataset: Any,
     metric: str | None = None,
     greater_is_better: bool | None = None,
-    mask: Mask | None = torch_nadamw.decay_matrices,
+    mask: Mask | None = NADAMW_DEFAULT_MASK,
     check_dropout: bool = True,
     callback: Callable[[TunedTrial], None] | None = None,
     **trainer_kwargs: Any,
@@ -372,8 +406,8 @@ def tune_trainer(
     """Trains with the first ``k`` points of a list as ``k`` Trainer runs, and keeps the best.
 
     Each point gets a fresh model, ``model_init(point)`` (which sets the
-    point's dropout), and its own Trainer (:func:`point_trainer`: hplists'
-    NAdamW and schedule, the point's label smoothing,
+    point's dropout), and its own Trainer (:func:`point_trainer`: the point's
+    optimizer and schedule, the point's label smoothing,
     ``<args.output_dir>/point-<i>``), trains, and is evaluated with
     ``trainer.evaluate()`` on ``eval_dataset``, without label smoothing (so
     that losses compare across points). :func:`hplists.tune` runs the points in
@@ -384,7 +418,8 @@ def tune_trainer(
             ``point`` (``point.dropout_rate`` in its config).
         args: the runs' ``TrainingArguments``; ``max_steps`` or
             ``num_train_epochs`` set the horizon (:func:`total_steps`).
-        points: a list name, a list, or a sequence of :class:`~hplists.HParams`.
+        points: a list name, a list, or a sequence of its points
+            (:class:`~hplists.HParams`, :class:`~hplists.MethodPoint`).
         k: the trial budget (default: every point).
         metric: the key of ``trainer.evaluate()`` that ranks the points
             (:func:`metric_and_mode`; default ``args.metric_for_best_model``,
@@ -409,7 +444,7 @@ def tune_trainer(
     key, mode = metric_and_mode(args, metric, greater_is_better)
     index = itertools.count(1)  # tune calls train once per point, in list order
 
-    def train(point: HParams) -> Mapping[str, Any]:
+    def train(point: Point) -> Mapping[str, Any]:
         trainer = point_trainer(point, model_init, args, train_dataset, eval_dataset,
                                 index=next(index), mask=mask, check_dropout=check_dropout,
                                 **trainer_kwargs)

@@ -35,7 +35,7 @@ RTOL = 1e-10
 PACKAGE_MODULE = {"prodigy": "prodigyopt", "dadapt_adamw": "dadaptation", "dog": "dog",
                   "sfadamw": "hplists", "sfadamw_algoperf": "hplists", "mechanic": "hplists",
                   "mechanic_adam": "hplists", "mechanic_nadam": "hplists", "cocob": "hplists",
-                  "momo": "hplists", "momo_adam": "hplists"}
+                  "dowg": "hplists", "momo": "hplists", "momo_adam": "hplists"}
 NEEDS_LOSS = {"momo", "momo_adam"}
 
 _RNG = np.random.default_rng(13)
@@ -186,6 +186,11 @@ CASES = {
         {"weight_decay": 0.1, "warmup_fraction": 0.2},
         {"warmup_fraction": 0.1, "horizon": 0.5, "alpha": 20.0},
     ],
+    "dowg": [
+        {"relative_schedule": 0.0},
+        {"weight_decay": 0.1, "warmup_fraction": 0.2},
+        {"warmup_fraction": 0.1, "horizon": 0.5, "eps": 1e-2},
+    ],
 }
 PARAMS = [(m, i) for m, cases in CASES.items() for i in range(len(cases))]
 
@@ -301,10 +306,14 @@ def test_sfadamw_rule_keeps_a_float64_learning_rate_under_x64():
     assert _max_rel_diff(got, want) <= RTOL
 
 
-@pytest.mark.parametrize("method", sorted(torch_lrfree.UNSUPPORTED))
-def test_methods_without_a_faithful_package_raise(method):
-    with pytest.raises(ValueError, match=rf"method '{method}' has no PyTorch path.*'prodigy'"):
-        torch_lrfree.build(method, {}, [torch.zeros(2)], total_steps=10)
+def test_a_method_without_a_pytorch_path_raises_with_its_reason(monkeypatch):
+    """Every method has a path today; one recorded without (its ``torch_missing``) is refused
+    with the reason and the methods that have one, not trained by something else."""
+    monkeypatch.setitem(torch_lrfree.UNSUPPORTED, "dowg", "no faithful package")
+    with pytest.raises(ValueError, match=r"method 'dowg' has no PyTorch path in "
+                                         r"hplists.torch_lrfree: no faithful package; method "
+                                         r"must be one of 'dog', .*'prodigy'"):
+        torch_lrfree.build("dowg", {}, [torch.zeros(2)], total_steps=10)
 
 
 def test_registry_is_split_between_supported_and_unsupported():
@@ -322,7 +331,7 @@ def test_registry_is_split_between_supported_and_unsupported():
 
 
 @pytest.mark.parametrize(("method", "point", "params", "match"), [
-    ("adam", {}, None, r"method must be one of 'dog', 'dadapt_adamw', 'prodigy', 'mechanic'"),
+    ("adam", {}, None, r"method must be one of 'dog', 'dowg', 'dadapt_adamw', 'prodigy', 'mechanic'"),
     ("prodigy", {"learning_rate": 1.0}, None, r"does not take hyperparameter\(s\) \['learning_rate'\]"),
     ("sfadamw", {"relative_schedule": 1.0}, None, r"does not take .*relative_schedule"),
     ("prodigy", {"beta1": 1.0}, None, r"beta1 must be in \[0, 1\), got 1.0"),
@@ -445,6 +454,7 @@ ROUND_TRIP = {
     "mechanic_nadam": {"beta1": 0.85, "beta2": 0.99, "weight_decay": 0.1,
                        "warmup_fraction": 0.2, "s_init": 1e-3},
     "cocob": {"weight_decay": 0.1, "warmup_fraction": 0.2},
+    "dowg": {"weight_decay": 0.1, "warmup_fraction": 0.2},
     "momo": {"beta1": 0.8, "learning_rate": 0.5, "weight_decay": 0.1, "warmup_fraction": 0.2},
     "momo_adam": {"beta1": 0.85, "beta2": 0.99, "learning_rate": 0.1, "weight_decay": 0.1,
                   "warmup_fraction": 0.2},

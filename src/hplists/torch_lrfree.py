@@ -35,22 +35,27 @@ match, or hplists' own implementation where no package computes the rule.
   ``s_t``; they need the batch loss, ``optimizer.step(loss=loss)``;
 * ``cocob``: :class:`hplists.optim.torch_cocob.COCOB` (``optax.contrib.cocob``
   with ``alpha`` and ``weight_decay``), its update times ``s_t``, as the
-  rule's ``scale_by_schedule`` after ``cocob``.
+  rule's ``scale_by_schedule`` after ``cocob``;
+* ``dowg``: :class:`hplists.optim.torch_dowg.DoWG` (``optax.contrib.dowg``
+  with ``eps`` and ``weight_decay``), its step times ``s_t``, the rule's
+  learning rate.
 
 The scheduler is a ``LambdaLR`` with the relative schedule ``s_t`` (linear
 warmup from 0 over ``W = int(warmup_fraction * T)`` steps, cosine decay to 0 at
 ``T``; the constant 1 when ``relative_schedule == 0``). With a ``horizon`` ``h``
 in the point, ``T = int(h * total_steps)`` as the training engine computes it:
 train that many steps and stop. Prodigy, D-Adapt, DoG and Mechanic's base
-have the learning rate 1 scaled by ``s_t``, as their optax rules pass
+have the learning rate 1 scaled by ``s_t`` (DoWG too), as their optax rules pass
 ``learning_rate = s_t``; COCOB's update is scaled by it; Prodigy and D-Adapt skip a step with ``s_t = 0`` (the
 whole state kept), as the optax rules do through
 :func:`hplists.optim.lrfree.skip_idle_steps`. Schedule-Free has its constant
 ``learning_rate`` and its warmup inside the optimizer (the scheduler is the
 constant 1).
 
-Methods that raise an ``InvalidParameterError`` (a ``ValueError``) instead,
-see :data:`UNSUPPORTED`: DoWG (no package in the extra). ``docs/lrfree-torch.md`` says what was verified and how
+Every method of :mod:`hplists.optim.lrfree` has a path here; a method
+without one would be in :data:`UNSUPPORTED` (from its record's
+``torch_missing``), and ``build`` would raise an ``InvalidParameterError``
+(a ``ValueError``) that says why. ``docs/lrfree-torch.md`` says what was verified and how
 (``tests/test_torch_lrfree.py``: float64 trajectories against the optax rules).
 
 Importing this module needs ``torch``; each package is imported only by
@@ -190,8 +195,8 @@ def build(method: str, point: Mapping[str, float], params: Any, *,
     Args:
         method: one of :data:`METHODS` (``'prodigy'``, ``'dadapt_adamw'``,
             ``'dog'``, ``'sfadamw'``, ``'sfadamw_algoperf'``, ``'mechanic'``,
-            ``'mechanic_adam'``, ``'mechanic_nadam'``, ``'cocob'``, ``'momo'``,
-            ``'momo_adam'``); the other methods of
+            ``'mechanic_adam'``, ``'mechanic_nadam'``, ``'cocob'``, ``'dowg'``,
+            ``'momo'``, ``'momo_adam'``); the other methods of
             :mod:`hplists.optim.lrfree` raise an ``InvalidParameterError``
             saying why (:data:`UNSUPPORTED`).
         point: the hyperparameters the optax rule takes (missing ones get the
@@ -233,10 +238,8 @@ def build(method: str, point: Mapping[str, float], params: Any, *,
         >>> opt, _ = build("mechanic_adam", {"beta1": 0.9, "beta2": 0.999}, net, total_steps=100)
         >>> type(opt).__name__, type(opt.base).__name__
         ('Mechanic', 'AdamW')
-        >>> build("dowg", {}, net, total_steps=100)
-        Traceback (most recent call last):
-        ...
-        hplists.exceptions.InvalidParameterError: method 'dowg' has no PyTorch path in hplists.torch_lrfree: ...
+        >>> build("dowg", {"weight_decay": 0.01}, net, total_steps=100)[0].param_groups[0]["eps"]
+        0.0001
     """
     method = _check_method(method)
     check_choice("exact", exact, (True, False))
@@ -306,6 +309,10 @@ def build(method: str, point: Mapping[str, float], params: Any, *,
 
         optimizer = COCOB(tensors, lr=1.0, alpha=hp.get("alpha", 100.0), eps=1e-8,
                           weight_decay=wd)
+    elif method == "dowg":
+        from hplists.optim.torch_dowg import DoWG
+
+        optimizer = DoWG(tensors, lr=1.0, eps=hp.get("eps", 1e-4), weight_decay=wd)
     else:  # dog
         import dog
 

@@ -639,8 +639,7 @@ METHODS: dict[str, Method] = {m.name: m for m in (
     Method("dowg", "DoWG", ("weight_decay",), {**_OFF, "eps": 1e-4},
            {"eps": "initial squared distance = eps = 1e-4: optax's default (Khaled et al., "
                    "2023)", "learning rate": "1 (paper 002 Table 1)"},
-           "coupled (L2 added to the gradient)", "1 (x_0)",
-           torch_missing="no PyTorch package of DoWG is in the 'lrfree-torch' extra"),
+           "coupled (L2 added to the gradient)", "1 (x_0)", torch="hplists"),
     Method("dadapt_adamw", "D-Adapt (w. Adam)", ("beta1", "beta2", "weight_decay"),
            {**_OFF, **_ADAM, "estim_lr0": 1e-6},
            {"estim_lr0": "d_0 = 1e-6: Defazio & Mishchenko (2023), optax and `dadaptation`",

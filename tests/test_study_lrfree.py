@@ -225,6 +225,9 @@ def test_costs_count_every_stage_trial_once_and_time_within_the_run(tiny, tmp_pa
     # timestamps have whole seconds: the busy time is within the run, give or take one each
     for c in (costs["calibration"], costs["candidates"]):
         assert 0 < c.training_seconds and 0 <= c.wall_seconds <= elapsed + 2
+        assert 0 < c.median_rate_seconds
+    assert costs["all"].median_rate_seconds == pytest.approx(
+        costs["calibration"].median_rate_seconds + costs["candidates"].median_rate_seconds)
     assert costs["all"].wall_seconds <= costs["calibration"].wall_seconds + \
         costs["candidates"].wall_seconds
     table = {t.key: t for t in rep.tables(rep.LrFreeResults(st))}["lrfree_compute"]

@@ -467,7 +467,8 @@ def _claims(r: LrFreeResults) -> Table:
 
 def _compute(r: LrFreeResults) -> Table:
     rows = tuple((c.stage, c.trials, c.diverged, c.errors, c.training_seconds / 3600,
-                  c.wall_seconds / 3600, c.trials_per_hour) for c in r.costs)
+                  c.median_rate_seconds / 3600, c.wall_seconds / 3600, c.trials_per_hour)
+                 for c in r.costs)
     return Table("lrfree_compute", "What the study cost: trials and hours per stage",
                  "Every trial the store holds, per stage (also trials of a larger or earlier "
                  "run than this report's points). Finished trials are complete or diverged; "
@@ -475,13 +476,17 @@ def _compute(r: LrFreeResults) -> Table:
                  "finished trials' recorded seconds, summed (each trial's share of its vmapped "
                  "program's training and evaluation, without compilation; wall-clock seconds, "
                  "so a trial in flight while its run was paused counts the pause). "
-                 "Wall-clock hours: "
+                 "At the median rate: each finished trial's steps times the median seconds "
+                 "per step of its workload's finished trials in the stage, summed (the "
+                 "training hours without the outliers a paused run, or one sharing the cores, "
+                 "records; 'all' sums the stages). Wall-clock hours: "
                  "the time during which at least one of the stage's trials was in flight (last "
                  "claim to finish); pauses of a run count, "
                  "the time between runs does not.",
                  ("stage", "finished trials", "diverged", "errors", "training hours",
-                  "wall-clock hours", "trials per wall-clock hour"),
-                 ("text", "int", "int", "int", "real", "real", "real"), rows,
+                  "training hours at the median rate", "wall-clock hours",
+                  "trials per wall-clock hour"),
+                 ("text", "int", "int", "int", "real", "real", "real", "real"), rows,
                  missing=None if any(c.trials for c in r.costs) else "no trial has finished yet")
 
 

@@ -170,6 +170,11 @@ class StageCost:
         wall_seconds: wall-clock seconds during which at least one of the stage's
             trials was in flight (:func:`busy_seconds` of their last claim to
             their finish): pauses of a run count, the time between runs does not.
+        median_rate_seconds: the finished trials' steps, each times the median
+            seconds per step of its workload's finished trials in the stage
+            (:func:`hplists.study.step_rates.seconds_per_step_of`), summed: the
+            training seconds without the outliers that a paused run, or one
+            sharing the cores, records (NaN with no timed trial).
     """
 
     stage: str
@@ -178,6 +183,7 @@ class StageCost:
     errors: int
     training_seconds: float
     wall_seconds: float
+    median_rate_seconds: float = math.nan
 
     @property
     def trials_per_hour(self) -> float:
@@ -219,10 +225,23 @@ def stage_cost(stage: str, records: Sequence[TrialRecord]) -> StageCost:
         ...                           trial(Status.DIVERGED, 1, 3, 40.0)])
         >>> c.trials, c.diverged, c.training_seconds, c.wall_seconds, c.trials_per_hour
         (2, 1, 90.0, 180.0, 40.0)
+        >>> paused = stage_cost("search", [trial(Status.COMPLETE, 0, 2, 50.0),
+        ...                                trial(Status.COMPLETE, 1, 3, 40.0),
+        ...                                trial(Status.COMPLETE, 2, 9, 400.0)])  # paused
+        >>> paused.training_seconds, paused.median_rate_seconds  # 3 trials of 10 steps at 5 s/step
+        (490.0, 150.0)
     """
+    from hplists.study.step_rates import FinishedTrial, seconds_per_step_of
+
     finished = [r for r in records if r.status in (Status.COMPLETE, Status.DIVERGED)]
+    timed = [FinishedTrial(math.nan, r.workload, float(r.curve.seconds[-1]),
+                           float(r.curve.steps[-1])) for r in finished
+             if r.curve is not None and len(r.curve) and math.isfinite(r.curve.seconds[-1])
+             and r.curve.steps[-1] > 0]
     seconds = [float(r.curve.seconds[-1]) for r in finished
                if r.curve is not None and len(r.curve) and math.isfinite(r.curve.seconds[-1])]
+    rates = seconds_per_step_of([timed])
+    median_rate = float(sum(t.steps * rates[t.workload] for t in timed)) if timed else math.nan
     spans = []
     for r in finished:
         start, end = r.provenance_time("claimed_at"), r.provenance_time("finished_at")
@@ -230,7 +249,7 @@ def stage_cost(stage: str, records: Sequence[TrialRecord]) -> StageCost:
             spans.append((start, end))
     return StageCost(stage, len(finished), sum(r.status is Status.DIVERGED for r in finished),
                      sum(r.status is Status.ERROR for r in records), float(sum(seconds)),
-                     busy_seconds(spans))
+                     busy_seconds(spans), median_rate)
 
 
 def estimate_seconds(steps: Sequence[tuple[str, int]], rates: Mapping[str, float]
@@ -518,7 +537,8 @@ class Study(abc.ABC):
     def costs(self) -> list[StageCost]:
         """What each stage's trials in the store cost (:func:`stage_cost`), in stage order,
         then all of them together (stage ``"all"``: its wall clock counts once the time
-        during which trials of two stages were in flight).
+        during which trials of two stages were in flight; its hours at the median rate are
+        the stages' summed, each stage at its own rates).
 
         Every trial the store holds for a stage counts, also those of a larger
         or earlier configuration than this one (what was spent, not what the
@@ -533,8 +553,12 @@ class Study(abc.ABC):
             if stage is not None:
                 by_stage[stage].append(r)
         every = [r for records in by_stage.values() for r in records]
-        return [*(stage_cost(s, records) for s, records in by_stage.items()),
-                stage_cost("all", every)]
+        stages = [stage_cost(s, records) for s, records in by_stage.items()]
+        # Each stage at its own rates: its programs differ (vmapped searches, single points).
+        timed = [c.median_rate_seconds for c in stages if math.isfinite(c.median_rate_seconds)]
+        total = dataclasses.replace(stage_cost("all", every),
+                                    median_rate_seconds=float(sum(timed)) if timed else math.nan)
+        return [*stages, total]
 
     # ----------------------------------------------------------------------------- lists
 

@@ -46,7 +46,7 @@ COMMAND_MODULES = (
     "hplists.cli.workloads",
 )
 
-DESCRIPTION = "Pre-computed NAdamW hyperparameter lists: use, build and test them."
+DESCRIPTION = "Pre-computed, ordered hyperparameter lists: use, build and test them."
 #: The commands for using, building and testing lists, in the order `hplists --help` lists them.
 USER_COMMANDS = ("lists", "show", "export", "spaces", "sample", "run", "evaluate", "workloads",
                  "build", "loo", "score", "report", "store")

@@ -6,6 +6,8 @@
   (and a mixin); needs ``hplists[lightning]``.
 * :mod:`hplists.integrations.algoperf`: AlgoPerf submissions (external-tuning
   ruleset) that run hplists' NAdamW and schedule exactly.
+* :mod:`hplists.integrations.point_options`: what the first two hand
+  :func:`hplists.torch.build` for a point of any list (NAdamW's default mask).
 
 Importing this package imports none of the frameworks, so it is as cheap as ``import hplists``.
 """

@@ -22,7 +22,9 @@ the state accumulates on a step with ``lr = 0`` (only the update is 0).
 The two scalars ``r^2`` and ``v`` live in the parameter group (one group: the
 norms are over all parameters), as Python floats (float64), so
 ``state_dict()`` / ``load_state_dict()`` resume exactly; optax keeps them in
-the parameters' dtype, so a float32 run rounds them differently. Parameters
+the parameters' dtype, so a float32 run rounds them differently (measured: a
+float32 problem of 54 parameters, 200 steps with warmup and weight decay, both
+end 3.4e-8 of the distance travelled from the float64 trajectory). Parameters
 without a gradient are left alone (optax decays them too).
 
 Measured agreement: ``tests/test_torch_lrfree.py``,

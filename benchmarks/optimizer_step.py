@@ -41,12 +41,22 @@ for hplists 8-bit is at most 1.3 at 10M parameters on CPU), and the bytes of
 state per parameter, summed over the optimizer's state tensors (bitsandbytes
 also keeps its two 256-value maps per tensor).
 
+The learning-rate-free optimizers of ``hplists.torch_lrfree.build`` (rows
+``lrfree ...``, run with ``--only lrfree``): each paper-002 method as the
+study's rule computes it, with its package where one computes the rule and
+hplists' own optimizer where none does, built at a point with weight decay
+and no warmup (the schedule's factor 1 at every timed step). MoMo-Adam gets a
+loss through a closure. Their ratio says what dropping the learning rate costs per step
+against AdamW, besides the state (Prodigy and D-Adapt keep more tensors than
+Adam's two).
+
 Usage::
 
     python benchmarks/optimizer_step.py                 # 1M, 10M, 50M; 30 rounds
     python benchmarks/optimizer_step.py --sizes 1e6 --rounds 5 --devices cpu
     python benchmarks/optimizer_step.py --sizes 1e7 --only compiled --threads 1
     python benchmarks/optimizer_step.py --only 8-bit "(default" bitsandbytes  # the 8-bit table
+    python benchmarks/optimizer_step.py --only lrfree --sizes 1e7  # learning-rate-free methods
 """
 
 from __future__ import annotations
@@ -60,9 +70,46 @@ from collections.abc import Callable
 
 import torch
 
+from hplists import torch_lrfree
 from hplists.torch import NAdamW
 
 LR, BETAS, WEIGHT_DECAY = 1e-3, (0.95, 0.99), 0.1
+# A learning-rate-free point without warmup: its schedule's factor is 1 at step 0, where it
+# stays (the benchmark does not step the scheduler), so no step is idle (s_t = 0 would let
+# Prodigy and D-Adapt skip their work).
+LRFREE_POINT = {"beta1": BETAS[0], "beta2": BETAS[1], "weight_decay": WEIGHT_DECAY,
+                "warmup_fraction": 0.0}
+# Row name -> (method, the point's keys the method takes).
+LRFREE = {
+    "lrfree Prodigy (prodigyopt)": ("prodigy", ("beta1", "beta2", "weight_decay")),
+    "lrfree D-Adapt AdamW (dadaptation)": ("dadapt_adamw", ("beta1", "beta2", "weight_decay")),
+    "lrfree DoG (dog-optimizer)": ("dog", ("weight_decay",)),
+    "lrfree DoWG (hplists)": ("dowg", ("weight_decay",)),
+    "lrfree Mechanic AdamW (hplists)": ("mechanic_adam", ("beta1", "beta2", "weight_decay")),
+    "lrfree COCOB (hplists)": ("cocob", ("weight_decay",)),
+    "lrfree MoMo-Adam (hplists)": ("momo_adam", ("beta1", "beta2", "weight_decay")),
+    "lrfree Schedule-Free AdamW (hplists)": ("sfadamw", ("beta1", "beta2", "weight_decay")),
+}
+
+
+def _lrfree(name: str) -> Callable[[list[torch.nn.Parameter]], torch.optim.Optimizer]:
+    method, keys = LRFREE[name]
+    point = {k: LRFREE_POINT[k] for k in (*keys, "warmup_fraction")}
+    return lambda ps: torch_lrfree.build(method, point, ps, total_steps=1000)[0]
+
+
+def _loss() -> torch.Tensor:
+    """The closure MoMo's step reads the loss from."""
+    return torch.tensor(1.0)
+
+
+def _stepper(name: str, opt: torch.optim.Optimizer) -> Callable[[], object]:
+    """``opt.step``, with the loss for a method whose step needs it (MoMo's)."""
+    from hplists.optim import lrfree
+
+    if name in LRFREE and lrfree.get_method(LRFREE[name][0]).needs_loss:
+        return lambda: opt.step(_loss)
+    return opt.step
 
 OPTIMIZERS: dict[str, Callable[[list[torch.nn.Parameter]], torch.optim.Optimizer]] = {
     "AdamW fused": lambda ps: torch.optim.AdamW(
@@ -100,6 +147,7 @@ OPTIMIZERS: dict[str, Callable[[list[torch.nn.Parameter]], torch.optim.Optimizer
     "hplists NAdamW per-tensor": lambda ps: NAdamW(
         ps, lr=LR, betas=BETAS, weight_decay=WEIGHT_DECAY, fused=False, foreach=False
     ),
+    **{name: _lrfree(name) for name in LRFREE},
 }
 ADAMW = ("AdamW fused", "AdamW foreach")
 
@@ -112,6 +160,16 @@ def _bitsandbytes_adamw8bit(params: list[torch.nn.Parameter]) -> torch.optim.Opt
 
 def unavailable(name: str, device: str) -> str | None:
     """Why optimizer ``name`` cannot step on ``device`` here (None: it can)."""
+    if name in LRFREE:
+        package = torch_lrfree.PACKAGES[LRFREE[name][0]]
+        module = {"prodigyopt": "prodigyopt", "dadaptation": "dadaptation",
+                  "dog-optimizer": "dog"}.get(package)
+        if module is not None:
+            try:
+                __import__(module)
+            except ImportError:
+                return f"{package} is not installed (pip install \"hplists[lrfree-torch]\")"
+        return None
     if name != "bitsandbytes AdamW8bit":
         return None
     try:
@@ -143,13 +201,15 @@ def sync(device: str) -> None:
 
 
 def state_bytes_per_param(opt: torch.optim.Optimizer, n: int) -> float:
-    total = sum(
-        v.numel() * v.element_size()
-        for st in opt.state.values()
-        for v in st.values()
-        if isinstance(v, torch.Tensor)
-    )
-    return total / n
+    states = [opt.state, *([opt.base.state] if hasattr(opt, "base") else [])]  # Mechanic's
+    tensors = [v for state in states for st in state.values() for v in st.values()]
+    # Tensors some keep in their groups (DoG: its x_0 per parameter), the parameters aside.
+    for group in opt.param_groups:
+        for key, v in group.items():
+            if key != "params":
+                tensors += v if isinstance(v, list) else [v]
+    return sum(v.numel() * v.element_size() for v in tensors
+               if isinstance(v, torch.Tensor)) / n
 
 
 def bench(n: int, device: str, rounds: int, warmup: int, names: list[str], flush_mb: int = 64
@@ -165,14 +225,16 @@ def bench(n: int, device: str, rounds: int, warmup: int, names: list[str], flush
             p.grad = g
         opts[name] = make(params)
     times: dict[str, list[float]] = {name: [] for name in opts}
+    steps: dict[str, Callable[[], object]] = {}
     for name, opt in opts.items():
         start = time.perf_counter()
-        opt.step()  # the compiled path compiles its kernel here (once per process)
+        steps[name] = _stepper(name, opt)
+        steps[name]()  # the compiled path compiles its kernel here (once per process)
         first = time.perf_counter() - start
         if first > 1.0:
             print(f"  {name}: first step {first:.1f} s")
         for _ in range(warmup):
-            opt.step()
+            steps[name]()
     order = list(opts)
     rng = random.Random(0)
     scratch = torch.ones(flush_mb << 18, device=device) if flush_mb else None
@@ -184,7 +246,7 @@ def bench(n: int, device: str, rounds: int, warmup: int, names: list[str], flush
                 scratch.sum()  # read-only: evicts the last step's dirty lines, writes none
             sync(device)
             start = time.perf_counter()
-            opt.step()
+            steps[name]()
             sync(device)
             times[name].append(time.perf_counter() - start)
     fastest = min(ADAMW, key=lambda k: statistics.median(times[k]))
@@ -236,10 +298,10 @@ def main() -> None:
             rows = bench(n, device, args.rounds, args.warmup, run, args.flush_mb)
             print(f"\n{device}, {n / 1e6:g}M float32 parameters (ratio: median over rounds of "
                   "time / fastest AdamW's time in the same round; vs fused: / AdamW fused's)")
-            print(f"{'optimizer':31s} {'median ms':>10s} {'ratio':>7s} {'vs fused':>9s} "
+            print(f"{'optimizer':38s} {'median ms':>10s} {'ratio':>7s} {'vs fused':>9s} "
                   f"{'state B/param':>14s}")
             for name, ms, ratio, fused, bpp in rows:
-                print(f"{name:31s} {ms:10.2f} {ratio:7.2f} {fused:9.2f} {bpp:14.3f}")
+                print(f"{name:38s} {ms:10.2f} {ratio:7.2f} {fused:9.2f} {bpp:14.3f}")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ Trains a tiny BERT classifier, built from a config (nothing is downloaded),
 on synthetic token sequences (the label says whether the first token's id is
 below the second's) once per point, with the point's optimizer and schedule
 (hplists' NAdamW and the warmup-cosine schedule for ``nadamw-paper``; any list
-with a PyTorch rule but MoMo's works: ``--list``), its label smoothing and
+with a PyTorch rule works: ``--list``), its label smoothing and
 dropout, and reports each point's validation accuracy (``trainer.evaluate()``
 with an accuracy ``compute_metrics``).
 

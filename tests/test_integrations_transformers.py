@@ -276,7 +276,8 @@ def test_bad_input_gets_a_clear_error(tmp_path):
                                                     r"hplists\.HParams or a MethodPoint"):
         hf.optimizers(POINT.to_dict(), bert(POINT), 10)
     with pytest.raises(InvalidParameterError, match=r"rule 'momo_adam' sizes each step from "
-                                                    r"the batch loss, which transformers\.Trainer"):
+                                                    r"the batch loss, which transformers\.Trainer "
+                                                    r"does not hand optimizer\.step; point_trainer"):
         hf.optimizers(point_of("momo_adam"), bert(POINT), 10)
     with pytest.raises(InvalidParameterError, match="mask is NAdamW's option; the point's rule "
                                                     "'cocob' decays every parameter"):
@@ -321,3 +322,22 @@ def test_schedule_free_trains_its_sequence_and_evaluates_its_average(tmp_path):
     assert all(g["train_mode"] for g in opt.param_groups)
     trainer.evaluate()
     assert not any(g["train_mode"] for g in opt.param_groups)
+
+
+def test_momo_gets_the_loss_of_each_optimizer_step_from_point_trainer(tmp_path):
+    """MoMo-Adam's step reads the sum of training_step's losses since its last step: with 2
+    batches accumulated per step, the mean loss of the step's 2 batches, as logged."""
+    from hplists.optim.torch_momo import MoMoAdam
+
+    point = point_of("momo_adam")  # horizon 0.33: 2 of 9 steps
+    trainer = hf.point_trainer(point, bert, arguments(
+        tmp_path, max_steps=9, gradient_accumulation_steps=2, logging_strategy="steps",
+        logging_steps=1), Tokens(64, 0))
+    trainer.train()
+    opt = getattr(trainer.optimizer, "optimizer", trainer.optimizer)
+    assert isinstance(opt, MoMoAdam) and trainer.state.global_step == 2 == opt.param_groups[0][
+        "step"]
+    f1, f2 = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+    b1 = point["beta1"]
+    assert opt.param_groups[0]["loss_average"] == pytest.approx(
+        b1 * (1 - b1) * f1 + (1 - b1) * f2, rel=1e-3)

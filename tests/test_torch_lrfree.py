@@ -579,3 +579,30 @@ def test_momo_leaves_parameters_without_a_gradient_alone(method):
     state = opt.state_dict()
     assert opt.step(loss=loss) is loss
     assert str(opt.state_dict()) == str(state)
+
+
+def test_momo_takes_the_loss_from_its_loss_source_when_step_gets_none():
+    """A framework that calls step() without arguments sets loss_source; a loss or a closure
+    given to step() still comes first."""
+    from hplists.optim.torch_momo import MoMo
+
+    def trained(how):
+        w = torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64, requires_grad=True)
+        opt = MoMo([w])
+        loss = (w ** 2).sum()
+        loss.backward()
+        how(opt, loss)
+        return w.detach().tolist()
+
+    def from_source(opt, loss):
+        opt.loss_source = lambda: loss
+        opt.step()
+
+    want = trained(lambda opt, loss: opt.step(loss=loss))
+    assert trained(from_source) == want == [0.5, 1.0, 1.5]
+
+    def source_second(opt, loss):
+        opt.loss_source = lambda: loss * 100
+        opt.step(loss=loss)
+
+    assert trained(source_second) == want

@@ -31,7 +31,10 @@ not guess them: ``model_init(point)`` builds the model with
 Schedule-Free evaluates its average: the Trainer itself calls the optimizer's
 ``eval()`` before evaluating and ``train()`` before each training step. MoMo's
 rules size each step from the batch loss, which the Trainer does not hand
-``optimizer.step``: their points are refused with an error that says so.
+``optimizer.step``: :func:`point_trainer` gives their points a Trainer that
+does (the sum of ``training_step``'s losses since the last optimizer step, the
+loss whose gradients are accumulated), on one process; :func:`optimizers`
+alone refuses them, since a Trainer of your own would not.
 
 Two settings of ``TrainingArguments`` change the algorithm the points were
 chosen for; hplists leaves them as given: ``max_grad_norm`` (the Trainer clips
@@ -93,16 +96,38 @@ _TIMINGS = ("_runtime", "_samples_per_second", "_steps_per_second")
 
 
 def _check_point(point: Any) -> Point:
-    point = check_point(point)
-    name = method_of(point)
+    return check_point(point)
+
+
+def _needs_loss(point: Point) -> bool:
     from hplists.optim import lrfree
 
-    if name in lrfree.METHODS and lrfree.get_method(name).needs_loss:
-        raise InvalidParameterError(
-            f"the point's rule {name!r} sizes each step from the batch loss, which "
-            "transformers.Trainer does not hand optimizer.step; train its points in a loop "
-            "of your own (docs/use.md) or with Lightning (hplists.integrations.lightning)")
-    return point
+    name = method_of(point)
+    return name in lrfree.METHODS and lrfree.get_method(name).needs_loss
+
+
+class _StepLossTrainer(transformers.Trainer):
+    """A Trainer whose optimizer can take the loss of each optimizer step (MoMo's rules).
+
+    ``training_step`` returns the loss it backpropagated (divided for gradient
+    accumulation where the Trainer divides it), so their sum since the last
+    optimizer step is the loss whose gradients ``.grad`` holds.
+    """
+
+    _step_loss: Any = None
+
+    def training_step(self, *args: Any, **kwargs: Any) -> Any:
+        loss = super().training_step(*args, **kwargs)
+        self._step_loss = loss if self._step_loss is None else self._step_loss + loss
+        return loss
+
+    def take_step_loss(self) -> Any:
+        """The loss of the optimizer step now taken; the sum starts again."""
+        loss, self._step_loss = self._step_loss, None
+        if loss is None:
+            raise HplistsError("the optimizer stepped without a training_step since its last "
+                               "step: there is no loss to hand it")
+        return loss
 
 
 def optimizers(point: Point, model: torch.nn.Module | Any, total_steps: int, *,
@@ -136,6 +161,16 @@ def optimizers(point: Point, model: torch.nn.Module | Any, total_steps: int, *,
         hplists.exceptions.InvalidParameterError: total_steps must be an integer in [1, inf], got 0
     """
     point = _check_point(point)
+    if _needs_loss(point):
+        raise InvalidParameterError(
+            f"the point's rule {method_of(point)!r} sizes each step from the batch loss, which "
+            "transformers.Trainer does not hand optimizer.step; point_trainer and tune_trainer "
+            "build a Trainer that does")
+    return _optimizers(point, model, total_steps, mask, options)
+
+
+def _optimizers(point: Point, model: Any, total_steps: int, mask: Mask | None,
+                options: dict[str, Any]) -> tuple[torch.optim.Optimizer, LambdaLR]:
     steps = check_int("total_steps", total_steps, low=1)
     optimizer, scheduler = build(point, model, steps, **build_options(point, mask, options))
     return optimizer, scheduler
@@ -301,6 +336,10 @@ def point_trainer(
     ``callbacks``, ...); ``model``, ``optimizers`` and
     ``optimizer_cls_and_kwargs`` are set here.
 
+    A point of MoMo's rules gets a Trainer that hands its optimizer the loss of
+    each optimizer step (the sum of ``training_step``'s losses since the last
+    step); on one process only.
+
     The label smoothing is the Trainer's ``LabelSmoother``, which smooths the
     loss of batches with a ``labels`` entry; a ``compute_loss_func`` of your
     own replaces it, and must then apply ``point.label_smoothing`` itself.
@@ -327,10 +366,21 @@ def point_trainer(
     steps = total_steps(targs, train_dataset)
     callbacks = [*(trainer_kwargs.pop("callbacks", None) or []),
                  _Horizon(steps, steps_to_run(point, steps))]
-    return transformers.Trainer(
-        model=model, args=targs, train_dataset=train_dataset, eval_dataset=eval_dataset,
-        optimizers=optimizers(point, model, steps, mask=mask), callbacks=callbacks,
-        **trainer_kwargs)
+    needs_loss = _needs_loss(point)
+    if needs_loss and targs.world_size > 1:
+        raise InvalidParameterError(
+            f"the point's rule {method_of(point)!r} sizes each step from the batch loss; in a "
+            f"Trainer of {targs.world_size} processes each would step from its own loss while "
+            "the gradients are averaged, and the replicas would drift apart: train it on one")
+    pair = _optimizers(point, model, steps, mask, {})
+    cls = _StepLossTrainer if needs_loss else transformers.Trainer
+    trainer = cls(model=model, args=targs, train_dataset=train_dataset,
+                  eval_dataset=eval_dataset, optimizers=pair, callbacks=callbacks,
+                  **trainer_kwargs)
+    if needs_loss:
+        assert isinstance(trainer, _StepLossTrainer)
+        pair[0].loss_source = trainer.take_step_loss  # type: ignore[attr-defined]
+    return trainer
 
 
 def metric_and_mode(args: transformers.TrainingArguments, metric: str | None = None,

@@ -70,6 +70,10 @@ class _MoMoBase(torch.optim.Optimizer):
     """What MoMo and MoMo-Adam share: one parameter group, the loss, the update of ``x``."""
 
     _name = "MoMo"
+    #: Where ``step()`` takes the loss when given neither a loss nor a closure: set by a
+    #: framework whose loop calls ``optimizer.step()`` without arguments
+    #: (``hplists.integrations.transformers`` sets it to the Trainer's step loss).
+    loss_source: Callable[[], Any] | None = None
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         """Adds the (only) group after checking its hyperparameters."""
@@ -89,6 +93,8 @@ class _MoMoBase(torch.optim.Optimizer):
         if closure is not None and loss is not None:
             raise InvalidParameterError(f"{self._name}.step takes the loss or a closure, not both")
         value = closure_loss(closure) if closure is not None else loss
+        if value is None and self.loss_source is not None:
+            value = self.loss_source()
         if value is None:
             raise InvalidParameterError(
                 f"{self._name} needs the batch loss: optimizer.step(loss=loss), with the loss "

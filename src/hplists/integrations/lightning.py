@@ -84,7 +84,6 @@ def stepping_batches(module: Any) -> int:
     return int(steps)
 
 
-
 def configure_optimizers(point: HParams | MethodPoint, module: torch.nn.Module,
                          total_steps: int | None = None, *,
                          mask: Mask | None = NADAMW_DEFAULT_MASK,

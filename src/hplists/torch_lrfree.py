@@ -188,6 +188,17 @@ def _warmup(hp: Mapping[str, float], total: int) -> int:
     return int(hp.get("warmup_fraction", 0.0) * total)
 
 
+def _fused_if_possible(cls: Any, tensors: list[torch.Tensor], **options: Any
+                       ) -> torch.optim.Optimizer:
+    """``cls(tensors, fused=True, **options)`` where torch has a fused kernel for the
+    tensors' devices and dtypes (the same update in one pass per tensor: Mechanic's base
+    AdamW steps 1.9x faster, ``benchmarks/optimizer_step.py``), else the default path."""
+    try:
+        return cls(tensors, fused=True, **options)
+    except (RuntimeError, ValueError):  # no fused kernel for this device or dtype
+        return cls(tensors, **options)
+
+
 def build(method: str, point: Mapping[str, float], params: Any, *,
           total_steps: int, exact: bool = True) -> tuple[torch.optim.Optimizer, LambdaLR]:
     """The PyTorch optimizer and scheduler of ``method`` at ``point``, as its optax rule.
@@ -271,7 +282,8 @@ def build(method: str, point: Mapping[str, float], params: Any, *,
         if method == "mechanic":
             base = torch.optim.SGD(tensors, lr=1.0, weight_decay=wd)
         elif method == "mechanic_adam":
-            base = torch.optim.AdamW(tensors, lr=1.0, betas=(b1, b2), eps=eps, weight_decay=wd)
+            base = _fused_if_possible(torch.optim.AdamW, tensors, lr=1.0, betas=(b1, b2),
+                                      eps=eps, weight_decay=wd)
         else:
             from hplists.optim.torch_nadamw import NAdamW
 

@@ -57,8 +57,9 @@ scale, with ``mechanic-pytorch``'s ``m`` (from 1e-6, no ``+ eps``) by 0.044.
 ``state_dict()`` / ``load_state_dict()`` resume bit for bit
 (``test_state_dict_round_trip_resumes_bit_for_bit``).
 
-Memory: ``x_0`` per parameter (as optax) and, during ``step()``, one copy
-of the parameters (``x_k``, to read ``u_k`` off the base step).
+Memory: ``x_0`` per parameter (as optax) and, during ``step()``, one tensor
+per parameter (``x_0 - x_k``, from which the new parameters follow after the
+base step).
 
 Parameters whose ``.grad`` is ``None`` count as a zero gradient in
 Mechanic's sums and still move with ``S`` (optax updates every parameter);
@@ -240,18 +241,20 @@ class Mechanic(torch.optim.Optimizer):
             return out
 
         s_sum = self.s.sum()
-        grad_norm = torch.sqrt(total([g.square().sum() for g in grads if g is not None]))
-        param_norm = torch.sqrt(total([p.square().sum() for p in params]))
+        # diff = x0 - x_k, kept through the base step: the previous direction is diff / denom,
+        # and the new parameters follow from it without a copy of x_k (below).
+        diffs = [self.state[p]["x0"] - p for p in params]
+        grad_norm = torch.sqrt(total([torch.linalg.vector_norm(g).square()
+                                      for g in grads if g is not None]))
+        param_norm = torch.sqrt(total([torch.linalg.vector_norm(p).square() for p in params]))
         coef = self.mechanic_weight_decay * s_sum * grad_norm / (param_norm + eps)
         denom = s_sum + eps
-        h_parts = []
-        for p, g in zip(params, grads, strict=True):
-            delta_prev = (self.state[p]["x0"] - p) / denom.to(p.dtype)
-            decay = coef.to(p.dtype) * p
-            g_wd = decay if g is None else g + decay
-            h_parts.append(torch.sum(g_wd * delta_prev))
-        h = total(h_parts)
-        before = [p.detach().clone(memory_format=torch.preserve_format) for p in params]
+        # h = <g + coef x_k, diff / denom>, as two dot products per tensor (no temporaries).
+        h_grad = total([torch.dot(g.reshape(-1), d.reshape(-1))
+                        for g, d in zip(grads, diffs, strict=True) if g is not None])
+        h_decay = total([torch.dot(p.reshape(-1), d.reshape(-1))
+                         for p, d in zip(params, diffs, strict=True)])
+        h = (h_grad + coef * h_decay) / denom
         self.base.step()
 
         betas = torch.tensor([1.0 - 0.1**j for j in range(1, self.num_betas + 1)],
@@ -262,12 +265,12 @@ class Mechanic(torch.optim.Optimizer):
         r = betas * self.r + clipped_h * self.s
         wealth = (self.s_init / self.num_betas) * m + torch.clamp(r, min=0.0)
         s = wealth / (torch.sqrt(v) + eps)
-        new_sum = s.sum()
-        for p, x_k in zip(params, before, strict=True):
-            x0 = self.state[p]["x0"]
-            delta_prev = (x0 - x_k) / denom.to(p.dtype)
-            delta = delta_prev - (p - x_k)  # minus the base's update u_k
-            p.copy_(x0 - new_sum.to(p.dtype) * delta)
+        # x_{k+1} = x0 - S (diff / denom - (p - x_k)) with x_k = x0 - diff and p the base's
+        # result: S p + (S - S / denom) diff + (1 - S) x0, three in-place passes.
+        new_sum = float(s.sum())
+        shrink = new_sum - float(s.sum() / denom)
+        for p, d in zip(params, diffs, strict=True):
+            p.mul_(new_sum).add_(d, alpha=shrink).add_(self.state[p]["x0"], alpha=1.0 - new_sum)
         self.m, self.v, self.r, self.s = m, v, r, s
         self.count += 1
         return loss

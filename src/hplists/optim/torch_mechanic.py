@@ -57,9 +57,8 @@ scale, with ``mechanic-pytorch``'s ``m`` (from 1e-6, no ``+ eps``) by 0.044.
 ``state_dict()`` / ``load_state_dict()`` resume bit for bit
 (``test_state_dict_round_trip_resumes_bit_for_bit``).
 
-Memory: ``x_0`` per parameter (as optax) and, during ``step()``, one tensor
-per parameter (``x_0 - x_k``, from which the new parameters follow after the
-base step).
+Memory: ``x_0`` per parameter (as optax) and, during ``step()``, two tensors
+per parameter (``x_k`` and ``x_0 - x_k``, to read ``u_k`` off the base step).
 
 Parameters whose ``.grad`` is ``None`` count as a zero gradient in
 Mechanic's sums and still move with ``S`` (optax updates every parameter);
@@ -241,9 +240,7 @@ class Mechanic(torch.optim.Optimizer):
             return out
 
         s_sum = self.s.sum()
-        # diff = x0 - x_k, kept through the base step: the previous direction is diff / denom,
-        # and the new parameters follow from it without a copy of x_k (below).
-        diffs = [self.state[p]["x0"] - p for p in params]
+        diffs = [self.state[p]["x0"] - p for p in params]  # x0 - x_k
         grad_norm = torch.sqrt(total([torch.linalg.vector_norm(g).square()
                                       for g in grads if g is not None]))
         param_norm = torch.sqrt(total([torch.linalg.vector_norm(p).square() for p in params]))
@@ -255,6 +252,7 @@ class Mechanic(torch.optim.Optimizer):
         h_decay = total([torch.dot(p.reshape(-1), d.reshape(-1))
                          for p, d in zip(params, diffs, strict=True)])
         h = (h_grad + coef * h_decay) / denom
+        before = [p.detach().clone(memory_format=torch.preserve_format) for p in params]
         self.base.step()
 
         betas = torch.tensor([1.0 - 0.1**j for j in range(1, self.num_betas + 1)],
@@ -265,12 +263,12 @@ class Mechanic(torch.optim.Optimizer):
         r = betas * self.r + clipped_h * self.s
         wealth = (self.s_init / self.num_betas) * m + torch.clamp(r, min=0.0)
         s = wealth / (torch.sqrt(v) + eps)
-        # x_{k+1} = x0 - S (diff / denom - (p - x_k)) with x_k = x0 - diff and p the base's
-        # result: S p + (S - S / denom) diff + (1 - S) x0, three in-place passes.
+        # x_{k+1} = x0 - S delta, delta = (x0 - x_k) / denom - (p - x_k), p the base's result:
+        # in place, rounded as optax rounds it.
         new_sum = float(s.sum())
-        shrink = new_sum - float(s.sum() / denom)
-        for p, d in zip(params, diffs, strict=True):
-            p.mul_(new_sum).add_(d, alpha=shrink).add_(self.state[p]["x0"], alpha=1.0 - new_sum)
+        for p, d, x_k in zip(params, diffs, before, strict=True):
+            p.sub_(x_k).sub_(d.div_(denom.to(p.dtype)))  # -delta
+            torch.add(self.state[p]["x0"], p, alpha=new_sum, out=p)
         self.m, self.v, self.r, self.s = m, v, r, s
         self.count += 1
         return loss

@@ -312,15 +312,18 @@ class ScheduleFreeAdamW(_ScheduleFreeBase):
                 state["z"] = p.detach().clone(memory_format=torch.preserve_format)
                 state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
             z, v = state["z"], state["exp_avg_sq"]
-            # scale_by_rms: (1 - b2) g^2 + b2 v, then g * 1 / (sqrt(v / (1 - b2^t)) + eps).
-            v.mul_(b2).add_(g.square().mul_(1.0 - b2))
-            u = torch.reciprocal((v / bias_correction).sqrt_().add_(eps)).mul_(g)
+            # In-place passes, one temporary per tensor besides x (the same arithmetic,
+            # rounded in another order: within 1e-15 of the rule's float64 trajectories).
+            # scale_by_rms: (1 - b2) g^2 + b2 v, then g / (sqrt(v / (1 - b2^t)) + eps).
+            v.mul_(b2).addcmul_(g, g, value=1.0 - b2)
+            u = (v / bias_correction).sqrt_().add_(eps)
+            torch.div(g, u, out=u)
             if wd != 0.0:
-                u.add_(p * wd)  # add_decayed_weights at y
-            x = (p - z * (1.0 - b1)).div_(b1)  # x_k from y_k and z_k
-            z.add_(u.mul_(-lr_z))  # scale_by_learning_rate: -lr_k u
-            x.mul_(1.0 - ck).add_(z * ck)
-            p.copy_(x.mul_(b1).add_(z * (1.0 - b1)))
+                u.add_(p, alpha=wd)  # add_decayed_weights at y
+            x = torch.add(p, z, alpha=-(1.0 - b1)).div_(b1)  # x_k from y_k and z_k
+            z.add_(u, alpha=-lr_z)  # scale_by_learning_rate: -lr_k u
+            x.lerp_(z, ck)  # x_{k+1} = (1 - c) x_k + c z_{k+1}
+            torch.lerp(x, z, 1.0 - b1, out=p)  # y_{k+1} = b1 x_{k+1} + (1 - b1) z_{k+1}
         group["step"] = k + 1
         group["max_lr"] = max_lr
         group["weight_sum"] = total

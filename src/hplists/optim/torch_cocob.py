@@ -102,12 +102,17 @@ class COCOB(torch.optim.Optimizer):
                     state["reward"] = torch.zeros_like(p)
                 x0, cumulative = state["x0"], state["cumulative_gradients"]
                 scale, subgradients, reward = state["scale"], state["subgradients"], state["reward"]
-                c = p.grad + p * wd
-                torch.maximum(scale, c.abs(), out=scale)
-                subgradients.add_(c.abs())
-                reward.copy_(torch.clamp_min(reward - c * (p - x0), 0.0))
+                # In place, two temporaries per tensor (a and b), rounded as above.
+                c = p.grad if wd == 0.0 else torch.add(p.grad, p, alpha=wd)
+                a = c.abs()
+                torch.maximum(scale, a, out=scale)
+                subgradients.add_(a)
+                torch.sub(p, x0, out=a)
+                reward.addcmul_(c, a, value=-1.0).clamp_min_(0.0)
                 cumulative.sub_(c)
-                bet = cumulative / (scale * torch.maximum(subgradients + scale, scale * alpha))
-                update = (x0 + bet * (scale + reward)) - p
-                p.copy_(p + update * lr)
+                b = scale * alpha
+                torch.maximum(torch.add(subgradients, scale, out=a), b, out=a).mul_(scale)
+                torch.div(cumulative, a, out=a)  # the bet
+                a.mul_(torch.add(scale, reward, out=b)).add_(x0).sub_(p)  # the update
+                p.add_(a, alpha=lr)
         return loss

@@ -111,13 +111,13 @@ class DoWG(torch.optim.Optimizer):
         for p in params:
             if not self.state[p]:
                 self.state[p]["x0"] = p.detach().clone(memory_format=torch.preserve_format)
-        updates = [p.grad + p * wd for p in params]
-        sq_dist = float(sum((self.state[p]["x0"] - p).square().sum() for p in params))
+        updates = [p.grad if wd == 0.0 else torch.add(p.grad, p, alpha=wd) for p in params]
+        sq_dist = float(sum(torch.dist(p, self.state[p]["x0"]).square() for p in params))
         estim = max(group["estim_sq_dist"], sq_dist)
-        weighted = estim * float(sum(u.square().sum() for u in updates)) \
+        weighted = estim * float(sum(torch.linalg.vector_norm(u).square() for u in updates)) \
             + group["weighted_sq_norm_grads"]
         size = group["lr"] * estim / (math.sqrt(weighted) + eps)
         for p, u in zip(params, updates, strict=True):
-            p.sub_(u * size)
+            p.add_(u, alpha=-size)
         group["estim_sq_dist"], group["weighted_sq_norm_grads"] = estim, weighted
         return loss

@@ -180,13 +180,13 @@ class MoMo(_MoMoBase):
             if "exp_avg" not in state:
                 state["exp_avg"] = torch.zeros_like(p)
             m = state["exp_avg"]
-            m.copy_(m * b + g * (1 - b))
+            m.mul_(b).add_(g, alpha=1 - b)
             momenta.append(m)
         group["gamma"] = b * group["gamma"] + (1 - b) * self._dot(grads, params)
         tau, decay = self._step_size(group, params, self._dot(momenta, momenta),
                                      self._dot(momenta, params), group["lr"])
         for p, m in zip(params, momenta, strict=True):
-            p.copy_(p + (p * decay - m * tau))
+            p.mul_(1 + decay).add_(m, alpha=-tau)  # x + (x decay - tau m)
         group["step"] += 1
         return returned
 
@@ -234,22 +234,23 @@ class MoMoAdam(_MoMoBase):
         k = group["step"] + 1
         group["loss_average"] = b1 * group["loss_average"] + (1 - b1) * f
         bc2 = 1 - b2**k
-        momenta, denominators = [], []
+        momenta, directions = [], []  # m and m / D, D = sqrt(v / (1 - b2^k)) + eps
         for p, g in zip(params, grads, strict=True):
             state = self.state[p]
             if "exp_avg" not in state:
                 state["exp_avg"] = torch.zeros_like(p)
                 state["exp_avg_sq"] = torch.zeros_like(p)
             m, v = state["exp_avg"], state["exp_avg_sq"]
-            m.copy_(m * b1 + g * (1 - b1))
-            v.copy_(v * b2 + g * (1 - b2) * g)
+            m.mul_(b1).add_(g, alpha=1 - b1)
+            v.mul_(b2).addcmul_(g, g, value=1 - b2)
+            d = (v / bc2).sqrt_().add_(eps)
             momenta.append(m)
-            denominators.append((v / bc2).sqrt() + eps)
-        norm = self._dot(momenta, [m / d for m, d in zip(momenta, denominators, strict=True)])
+            directions.append(torch.div(m, d, out=d))
+        norm = self._dot(momenta, directions)
         group["gamma"] = b1 * group["gamma"] + (1 - b1) * self._dot(grads, params)
         tau, decay = self._step_size(group, params, norm, self._dot(momenta, params),
                                      group["lr"] / (1 - b1**k))
-        for p, m, d in zip(params, momenta, denominators, strict=True):
-            p.copy_(p + (p * decay - (m * tau) / d))
+        for p, q in zip(params, directions, strict=True):
+            p.mul_(1 + decay).add_(q, alpha=-tau)  # x + (x decay - tau m / D)
         group["step"] = k
         return returned

@@ -27,7 +27,8 @@ match, or hplists' own implementation where no package computes the rule.
   ``h`` clipped to ``[-m, m]``, ``m`` from 0; ``mechanic_weight_decay``,
   ``s_init``, 6 betas) around ``torch.optim.SGD(lr=1, weight_decay)`` (L2 on
   the gradient, as the rule's ``add_decayed_weights`` before ``sgd``),
-  ``torch.optim.AdamW(lr=1, betas, eps, weight_decay)`` (``optax.adamw``) and
+  ``torch.optim.AdamW(lr=1, betas, eps, weight_decay)`` (``optax.adamw``; its
+  fused kernel where torch has one for the parameters) and
   :class:`hplists.optim.torch_nadamw.NAdamW` (``optax.nadamw``).
 * ``momo``, ``momo_adam``: :class:`hplists.optim.torch_momo.MoMo` and
   :class:`~hplists.optim.torch_momo.MoMoAdam` (``optax.contrib.momo`` and

@@ -95,10 +95,6 @@ _OWN = ("model", "optimizers", "optimizer_cls_and_kwargs")
 _TIMINGS = ("_runtime", "_samples_per_second", "_steps_per_second")
 
 
-def _check_point(point: Any) -> Point:
-    return check_point(point)
-
-
 def _needs_loss(point: Point) -> bool:
     from hplists.optim import lrfree
 
@@ -160,7 +156,7 @@ def optimizers(point: Point, model: torch.nn.Module | Any, total_steps: int, *,
         ...
         hplists.exceptions.InvalidParameterError: total_steps must be an integer in [1, inf], got 0
     """
-    point = _check_point(point)
+    point = check_point(point)
     if _needs_loss(point):
         raise InvalidParameterError(
             f"the point's rule {method_of(point)!r} sizes each step from the batch loss, which "
@@ -252,7 +248,7 @@ def training_args(args: transformers.TrainingArguments, point: Point,
         >>> a.output_dir, a.label_smoothing_factor
         ('out/point-1', 0.2)
     """
-    point = _check_point(point)
+    point = check_point(point)
     index = check_int("index", index, low=1)
     changes: dict[str, Any] = {
         "output_dir": os.path.join(args.output_dir or "trainer_output", f"point-{index}"),
@@ -344,7 +340,7 @@ def point_trainer(
     loss of batches with a ``labels`` entry; a ``compute_loss_func`` of your
     own replaces it, and must then apply ``point.label_smoothing`` itself.
     """
-    point = _check_point(point)
+    point = check_point(point)
     own = sorted(set(trainer_kwargs) & set(_OWN))
     if own:
         raise InvalidParameterError(f"point_trainer sets {own} itself; pass the model as "

@@ -11,8 +11,9 @@ and the persistent compilation cache off (its key would differ anyway). Per
 base workload it:
 
 1. retrains the engine reference (``tests/helpers/engine_reference.py``: 12
-   steps, seed 0) and compares every number with
-   ``tests/data/engine_reference.json`` to the last bit;
+   steps, seed 0) and compares every number with this CPU's entry in
+   ``tests/data/engine_reference.json`` to the last bit (its single-threaded
+   worker curve where it has one, since every configuration runs as a worker);
 2. trains one point of ``nadamw-broad`` at the full budget to compile, then
    ``--repeats`` more and records the CPU seconds of each (one thread, so CPU
    time is the honest cost on a shared machine).
@@ -54,16 +55,21 @@ def child(names: list[str], repeats: int) -> None:
     """Runs in the configuration's process: prints one JSON line per workload."""
     sys.path.insert(0, str(ROOT / "tests"))
     from helpers import engine_reference as ref
+    from hplists.cpu import cpu_signature
     from hplists.space import get_space
     from hplists.workloads import engine
     from hplists.workloads.registry import get_workload
 
-    reference = json.loads(ref.PATH.read_text())
+    here = ref.for_cpu(ref.load(), cpu_signature())
+    if here is None:
+        raise SystemExit(f"no engine reference was recorded on this CPU ({cpu_signature()}): "
+                         "record one with tests/helpers/engine_reference.py")
     point = get_space("nadamw-broad").sample(1, seed=0)[0]
     for name in names:
         out: dict[str, object] = {"workload": name}
         try:
-            out["identical"] = ref.train(name) == reference["workloads"][name]["curve"]
+            want = here["workloads"][name]
+            out["identical"] = ref.train(name) == want.get("worker_curve", want["curve"])
             w = get_workload(name)
             engine.train(w, [point], 0, batching="sequential")  # compiles
             cpu = []

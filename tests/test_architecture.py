@@ -24,9 +24,9 @@ WRITERS = {"hplists.store", "hplists.cli.store", "hplists.trials",
 # layer, and "hplists" covers only the package's own __init__ (a facade over lists and scoring).
 LAYERS: tuple[tuple[str, ...], ...] = (
     # foundations: argument checks, the exceptions, correctly rounded arithmetic, files, the
-    # version, non-finite numbers in JSON, generated Markdown sections
+    # version, non-finite numbers in JSON, generated Markdown sections, the CPU
     ("hplists._check", "hplists.exceptions", "hplists.exact", "hplists._files",
-     "hplists._version", "hplists.json_numbers", "hplists.markdown_sections"),
+     "hplists._version", "hplists.json_numbers", "hplists.markdown_sections", "hplists.cpu"),
     # one point, one curve, a metric's direction, the progress bars
     ("hplists.hparams", "hplists.method_point", "hplists.curves", "hplists.metric",
      "hplists.progress"),

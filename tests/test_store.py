@@ -17,6 +17,7 @@ import pytest
 
 from helpers.postgres import execute, is_postgres
 from hplists import Curve, HParams, Status
+from hplists.cpu import cpu_signature
 from hplists.store import (
     CorruptStoreError,
     EmptyStoreError,
@@ -118,6 +119,8 @@ def test_round_trip_of_curve_point_and_provenance(store):
     assert prov["hplists"] and prov["python"] and prov["hostname"] == socket.gethostname()
     assert prov["workload_version"] == "2" and prov["run_token"] == run_token()
     assert prov["claimed_at"] <= prov["finished_at"]
+    # The curve's last bits depend on the CPU's kernels: the trial says which CPU it ran on.
+    assert prov["cpu"] == cpu_signature()
 
 
 def test_diverged_and_error_trials_keep_status_and_message(store):

@@ -5,8 +5,11 @@ trials and compares every recorded number exactly, so a change to the engine
 that alters numerics (another PRNG, another reduction order, another layout)
 fails a test instead of silently invalidating the committed stores.
 
-XLA's CPU kernels depend on the instruction set, so the file records the CPU
-it was made on and the test compares only on a CPU with the same features.
+XLA's CPU kernels depend on the CPU, so the file holds one entry per CPU the
+curves were recorded on (model name and instruction-set features,
+``hplists.cpu.cpu_signature``), and the bit-for-bit tests run on a CPU that has
+an entry. Running this script on a new kind of CPU adds its entry and keeps the
+others while their workload versions are current.
 
 They also depend on threading: the study's worker processes run XLA
 single-threaded (``WORKER_XLA_FLAGS``), and on the attention workloads
@@ -14,8 +17,8 @@ single-threaded (``WORKER_XLA_FLAGS``), and on the attention workloads
 bits than this multi-threaded process. The stores hold worker-trained curves,
 so where the two differ the file also records the worker's (``worker_curve``)
 and the test retrains those in a single-threaded process.
-Regenerate (only for a change meant to alter numerics, with a workload
-version bump)::
+Regenerate (for a new kind of CPU, or for a change meant to alter numerics,
+with a workload version bump, then on every kind of CPU that CI runs on)::
 
     .venv/bin/python tests/helpers/engine_reference.py
 """
@@ -32,24 +35,21 @@ PATH = Path(__file__).resolve().parents[1] / "data" / "engine_reference.json"
 STEPS = 12
 SEED = 0
 BATCHING = "sequential"
-# Instruction-set features that change which kernels XLA:CPU emits.
-ISA_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512_bf16", "amx_tile")
 
 
-def cpu_signature() -> dict[str, Any]:
-    """The CPU's model name and ISA features (Linux ``/proc/cpuinfo``; empty elsewhere)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return {}
-    model, flags = "", set()
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() == "model name" and not model:
-            model = value.strip()
-        elif key.strip() == "flags" and not flags:
-            flags = set(value.split())
-    return {"model": model, "flags": sorted(f for f in ISA_FLAGS if f in flags)}
+def load() -> dict[str, Any]:
+    """The file: the trial's settings and one entry per CPU it was recorded on.
+
+    ``references[i]`` is ``{"cpu": hplists.cpu.cpu_signature(), "workloads": {name:
+    {"version", "curve", "worker_curve"?}}}``. The first entry's CPU also trained the
+    committed paper-001 study (``stores/study.db``) that the test retrains a trial of.
+    """
+    return json.loads(PATH.read_text())
+
+
+def for_cpu(data: dict[str, Any], cpu: dict[str, Any]) -> dict[str, Any] | None:
+    """The entry recorded on a CPU with ``cpu``'s model name and features, or ``None``."""
+    return next((r for r in data["references"] if r["cpu"] == cpu), None)
 
 
 def point() -> Any:
@@ -135,20 +135,39 @@ def train_with_isa(names: list[str], isa: str) -> dict[str, dict[str, Any]]:
 
 
 def main() -> int:
+    """Record this CPU's entry; keep the other CPUs' entries while their versions are current."""
+    from hplists.cpu import cpu_signature
     from hplists.workloads.registry import get_workload, workload_names
 
     names = workload_names(variants=False)
     curves = {n: train(n) for n in names}
     in_worker = train_in_worker(names)
-    data = {"cpu": cpu_signature(), "steps": STEPS, "seed": SEED, "batching": BATCHING,
-            "point": point().to_dict(),
+    here = {"cpu": cpu_signature(),
             "workloads": {n: {"version": get_workload(n).version, "curve": curves[n],
                               **({"worker_curve": in_worker[n]} if in_worker[n] != curves[n]
                                  else {})}
                           for n in names}}
+    settings = {"steps": STEPS, "seed": SEED, "batching": BATCHING, "point": point().to_dict()}
+    old = load() if PATH.exists() else {"references": []}
+    if any(old.get(k) != v for k, v in settings.items()):
+        old["references"] = []  # another trial: no earlier entry describes it
+    versions = {n: here["workloads"][n]["version"] for n in names}
+    references = []
+    for entry in old["references"]:
+        current = {n: w["version"] for n, w in entry["workloads"].items()} == versions
+        if entry["cpu"] == here["cpu"]:
+            references.append(here)
+        elif current:
+            references.append(entry)
+        else:
+            print(f"dropped the entry of {entry['cpu']}: its workload versions are stale; "
+                  "record it again on such a CPU", file=sys.stderr)
+    if here not in references:
+        references.append(here)
     PATH.parent.mkdir(exist_ok=True)
-    PATH.write_text(json.dumps(data, indent=1) + "\n")
-    print(f"wrote {len(names)} reference curves to {PATH}", file=sys.stderr)
+    PATH.write_text(json.dumps({**settings, "references": references}, indent=1) + "\n")
+    print(f"wrote {len(names)} reference curves of {here['cpu']} to {PATH} "
+          f"({len(references)} CPUs)", file=sys.stderr)
     return 0
 
 

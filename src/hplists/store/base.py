@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from hplists._check import check_int, check_real
 from hplists._version import __version__
+from hplists.cpu import cpu_signature
 from hplists.curves import Curve, Status
 from hplists.exceptions import DataError, InvalidParameterError
 from hplists.hparams import HParams
@@ -225,7 +226,10 @@ def utc_now() -> str:
 
 
 def machine_provenance() -> dict[str, Any]:
-    """Where and with what a trial ran: package, python, numpy, jax/torch if loaded, machine.
+    """Where and with what a trial ran: package, python, numpy, jax/torch if loaded, machine, CPU.
+
+    ``cpu`` is :func:`hplists.cpu.cpu_signature` (model name and instruction-set
+    features), since a curve's last bits depend on the CPU that trained it.
 
     jax and torch are reported only if the process already imported them, so
     recording a trial never imports a framework.
@@ -245,6 +249,7 @@ def machine_provenance() -> dict[str, Any]:
         "machine": platform.machine(),
         "hostname": socket.gethostname(),
         "pid": os.getpid(),
+        "cpu": cpu_signature(),
     }
     for mod in ("jax", "jaxlib", "torch", "optax", "flax"):
         m = sys.modules.get(mod)

@@ -6,10 +6,13 @@ import collections
 import csv
 import io
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 
 import hplists
+from hplists.cli.lists import LISTS_BEGIN, LISTS_END
 from hplists.cli.main import main
 from hplists.hparams import HParams
 from hplists.lists import NamedList, get_list, register_list, registry
@@ -36,8 +39,29 @@ def test_lists_names_every_list_with_its_description(capsys):
     assert lines["nadamw-paper"] == get_list("nadamw-paper").description
     assert "nadamw-algoperf-baseline" in lines
     code, out, _ = run(capsys, "lists")  # a table, a line per list
-    assert out.splitlines()[0].split() == ["name", "description"]
-    assert any(line.startswith("nadamw-paper ") for line in out.splitlines())
+    assert out.splitlines()[0].split() == ["name", "rule", "points", "description"]
+    assert any(line.split()[:3] == ["nadamw-paper", "nadamw", "5"] for line in out.splitlines())
+
+
+def test_the_table_of_shipped_lists_in_docs_use_md_is_current(capsys, tmp_path):
+    """docs/use.md's table is `hplists lists --into`'s: a list that ships without it fails."""
+    docs = Path(__file__).resolve().parents[1] / "docs" / "use.md"
+    copy = tmp_path / "use.md"
+    shutil.copyfile(docs, copy)
+    code, _, err = run(capsys, "lists", "--into", str(copy))
+    assert code == 0 and "already current" in err, (
+        "docs/use.md's table of shipped lists is stale: run `hplists lists --into docs/use.md`")
+    assert copy.read_text() == docs.read_text()
+    section = docs.read_text().split(LISTS_BEGIN)[1].split(LISTS_END)[0]
+    assert all(f"| {name} | {get_list(name).optimizer} |" in section
+               for name in registry._builtin_names())
+
+
+def test_lists_into_a_file_without_the_markers_is_one_clear_line(capsys, tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text("# no table here\n")
+    code, _, err = run(capsys, "lists", "--into", str(page))
+    assert code == 2 and "shipped-lists:begin" in err and page.read_text() == "# no table here\n"
 
 
 def test_show_prints_every_digit_of_the_first_k_points(capsys):

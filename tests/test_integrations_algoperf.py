@@ -19,6 +19,7 @@ import importlib.util
 import inspect
 import json
 import sys
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -29,10 +30,14 @@ import torch
 import torch.nn.functional as F
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+import hplists
 from hplists import get_list
+from hplists import optax as hplists_optax
+from hplists import torch as hplists_torch
 from hplists.cli.main import main
 from hplists.exceptions import InvalidParameterError
 from hplists.integrations.algoperf import common, jax_submission, pytorch_submission, shim
+from hplists.method_point import MethodPoint
 from hplists.optim.schedule import warmup_cosine, warmup_cosine_factor, warmup_steps
 from hplists.torch import NAdamW, WarmupCosineFactor
 
@@ -502,3 +507,168 @@ def test_batch_sizes_are_the_baselines_and_variants_fall_back():
 def test_the_package_imports_without_algoperf():
     assert importlib.util.find_spec("algoperf") is None  # as here: not installable
     assert common.train_mode().name == "TRAIN"
+
+
+# (f) the self-tuning ruleset: one point of any list, brought by the submission
+
+LISTS = Path(__file__).resolve().parent / "data" / "lists"
+SELF_HINT = 8  # M = 3 x 8 = 24 steps for the learning-rate-free lists' points
+
+
+def self_tuning_point(name: str):
+    return get_list("nadamw-paper")[0] if name == "nadamw-paper" else \
+        get_list(str(LISTS / f"{name}-example.json"))[0]
+
+
+def run_self_tuning(module, point, workload, params):
+    """submission_runner.py's loop under --tuning_ruleset=self: no hyperparameters, updates
+    until update_params raises TrainingCompleteError, prepare_for_eval after every update
+    (an eval each step) and once at the end. ``(params, updates made)``."""
+    f = module.self_tuning(point)
+    rng = jax.random.PRNGKey(0) if module is jax_submission else 0
+    convert = torch_batch if module is pytorch_submission else (lambda b: b)
+    state = f["init_optimizer_state"](workload, params, None, None, rng)
+    queue, model_state, step = iter(map(convert, batches(4 * SELF_HINT))), None, 0
+    while True:
+        batch = f["data_selection"](workload, queue, state, params, model_state, None, step, rng)
+        try:
+            state, params, model_state = f["update_params"](
+                workload=workload, current_param_container=params, current_params_types=None,
+                model_state=model_state, hyperparameters=None, batch=batch, loss_type=None,
+                optimizer_state=state, eval_results=[], global_step=step, rng=rng,
+                train_state={})
+        except common.TrainingCompleteError:
+            break
+        step += 1
+        state, params, model_state = f["prepare_for_eval"](
+            workload=workload, current_param_container=params, current_params_types=None,
+            model_state=model_state, hyperparameters=None, loss_type=None,
+            optimizer_state=state, eval_results=[], global_step=step, rng=rng)
+    return params, step
+
+
+def torch_build_reference(point, steps: int, budget: int) -> dict[str, np.ndarray]:
+    """hplists.torch.build's optimizer in a plain loop, the loss through the closure."""
+    model = torch_model(initial_weights())
+    opt, sched = hplists_torch.build(point, model, budget)
+    for b in map(torch_batch, batches(steps)):
+        opt.zero_grad()
+        out = torch_loss(b["targets"], model(b["inputs"]), b["weights"], point.label_smoothing)
+        loss = out["summed"] / out["n_valid_examples"]
+        loss.backward()
+        opt.step(lambda loss=loss: loss)
+        sched.step()
+    with hplists_torch.evaluating(opt):
+        return copy.deepcopy(torch_weights(model))
+
+
+def optax_build_reference(point, steps: int, budget: int) -> dict[str, np.ndarray]:
+    """hplists.optax.build's transformation in a plain jitted loop, the loss as ``value``."""
+    tx = hplists_optax.build(point, budget)
+    params = {k: jnp.asarray(v) for k, v in initial_weights().items()}
+    state = tx.init(params)
+
+    def mean_loss(p, b):
+        out = jax_loss(b["targets"], jax_logits(p, b["inputs"]), b["weights"],
+                       point.label_smoothing)
+        return out["summed"] / out["n_valid_examples"]
+
+    @jax.jit
+    def step(params, state, b):
+        loss, grads = jax.value_and_grad(mean_loss)(params, b)
+        updates, state = tx.update(grads, state, params, value=loss)
+        return optax.apply_updates(params, updates), state
+
+    for b in batches(steps):
+        params, state = step(params, state, b)
+    return {k: np.asarray(v) for k, v in hplists_optax.eval_params(state, params).items()}
+
+
+@pytest.mark.parametrize("name", ["prodigy", "momo_adam", "sfadamw", "nadamw-paper"])
+def test_self_tuning_pytorch_trains_the_point_as_hplists_torch_build_does(name):
+    """Horizon, budget, the loss for MoMo, Schedule-Free evaluated at its average (swapped in
+    by prepare_for_eval, back by update_params): the plain hplists.torch.build loop's result."""
+    point = self_tuning_point(name)
+    run = common.SelfTuning(point)
+    workload = TorchWorkload(SELF_HINT)
+    model, updates = run_self_tuning(pytorch_submission, point, workload,
+                                     torch_model(initial_weights()))
+    assert updates == run.steps(workload) == hplists.steps_to_run(point, run.budget(workload))
+    assert run.budget(workload) == (SELF_HINT if name == "nadamw-paper" else 3 * SELF_HINT)
+    want = torch_build_reference(point, updates, run.budget(workload))
+    # Measured: 0, and 2.2e-16 for Schedule-Free, whose eval/train swap after every update
+    # rounds (parameters of scale 1).
+    assert max_diff(torch_weights(model), want) < 1e-13
+    assert max_diff(want, initial_weights()) > 1e-6  # it trained (Prodigy's d starts at 1e-6)
+
+
+@pytest.mark.parametrize("name", ["prodigy", "momo_adam", "sfadamw", "nadamw-paper"])
+def test_self_tuning_jax_trains_the_point_as_hplists_optax_build_does(name):
+    """The same in JAX: Schedule-Free's average is evaluated while training resumes from the
+    iterate prepare_for_eval kept. Both frameworks' submissions train the same parameters."""
+    point = self_tuning_point(name)
+    run = common.SelfTuning(point)
+    workload = JaxWorkload(SELF_HINT)
+    with jax.enable_x64(True):
+        params, updates = run_self_tuning(jax_submission, point, workload,
+                                          jax_params(initial_weights()))
+        want = optax_build_reference(point, updates, run.budget(workload))
+    assert updates == run.steps(workload)
+    # Measured: at most 1.1e-16; PyTorch's loop 4.4e-16 to 1.6e-15 away.
+    assert max_diff({k: np.asarray(v) for k, v in params.items()}, want) < 1e-13
+    assert max_diff(want, torch_build_reference(point, updates, run.budget(workload))) < 1e-12
+    assert max_diff(want, initial_weights()) > 1e-6
+
+
+def test_self_tuning_nadamw_with_a_horizon_spans_its_schedule_to_the_horizon():
+    """A NAdamW point of the learning-rate-free study (horizon h of M = 3 T) trains int(h M)
+    updates with its schedule ending there: the external submission's run of that horizon."""
+    base = get_list("nadamw-paper")[0]
+    point = MethodPoint("nadamw", {**base.to_dict(), "horizon": 0.5})
+    run = common.SelfTuning(point)
+    workload = TorchWorkload(SELF_HINT)
+    model, updates = run_self_tuning(pytorch_submission, point, workload,
+                                     torch_model(initial_weights()))
+    assert (run.budget_factor, updates) == (3.0, 12)
+    want = torch_reference(base, initial_weights(), batches(12), 12)
+    assert max_diff(torch_weights(model), want) == 0.0
+
+
+def test_self_tuning_refuses_a_search_space_and_bad_settings():
+    point = self_tuning_point("prodigy")
+    for module in (pytorch_submission, jax_submission):
+        f = module.self_tuning(point)
+        with pytest.raises(InvalidParameterError, match="--tuning_ruleset=self"):
+            f["init_optimizer_state"](TorchWorkload(), None, None, trial(0), None)
+    with pytest.raises(InvalidParameterError, match="budget_factor"):
+        common.SelfTuning(point, budget_factor=0)
+    with pytest.raises(InvalidParameterError, match="horizon must be in"):
+        common.SelfTuning(MethodPoint("prodigy", {"horizon": 1.5}))
+    with pytest.raises(InvalidParameterError, match="index must be below 5"):
+        common.self_tuning_shim("jax", "nadamw-paper", index=5)
+    with pytest.raises(InvalidParameterError, match="nadamw-papre"):
+        common.self_tuning_shim("jax", "nadamw-papre")
+    assert common.SelfTuning(point, budget_factor=1.5).budget(TorchWorkload(10)) == 15
+
+
+@pytest.mark.parametrize(("framework", "module"),
+                         [("pytorch", pytorch_submission), ("jax", jax_submission)])
+def test_the_self_tuning_shim_loads_as_submission_runner_loads_it(tmp_path, monkeypatch,
+                                                                  framework, module):
+    """The file defines AlgoPerf's five functions with spec.py's argument names, for the
+    list's point at the given index and budget."""
+    path = str(LISTS / "momo_adam-example.json")
+    text = common.self_tuning_shim(framework, path, index=1, budget_factor=2)
+    (tmp_path / f"hplists_self_{framework}.py").write_text(text)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    seen = []
+    real = module.self_tuning
+    monkeypatch.setattr(module, "self_tuning",
+                        lambda point, **kw: seen.append((point, kw)) or real(point, **kw))
+    loaded = importlib.import_module(f"hplists_self_{framework}")
+    try:
+        assert seen == [(get_list(path)[1], {"budget_factor": 2})]
+        for name, args in SPEC.items():
+            assert list(inspect.signature(getattr(loaded, name)).parameters) == args
+    finally:
+        sys.modules.pop(f"hplists_self_{framework}", None)

@@ -61,6 +61,7 @@ from hplists._files import atomic_write
 from hplists.exceptions import InvalidParameterError
 from hplists.hparams import HParams
 from hplists.json_numbers import encode_float
+from hplists.method_point import SELF_TUNING_FACTOR
 from hplists.progress import StepProgressFn
 from hplists.store.base import TrialStore
 from hplists.study.samples import resolve_sample
@@ -85,12 +86,8 @@ __all__ = [
 STAGES = ("defaults", "calibration", "candidates")
 DEFAULT_STORE = "stores/lrfree.db"
 
-# Paper 002 (Sec. 3.1) takes each workload's maximum steps from AlgoPerf's self-tuning
-# ruleset, which runs 3x the external-tuning budget: submission_runner.py (AlgoPerf v0.5)
-# uses `3 * workload.max_allowed_runtime_sec` unless the ruleset is external, and paper
-# 002's Table 2 max steps are exactly 3 x step_hint (Criteo 31,998 = 3 x 10,666). T, the
-# budget whose 0.75 T set the targets, is the step hint's analog here, so M = 3 T.
-SELF_TUNING_FACTOR = 3
+# M = SELF_TUNING_FACTOR * T (hplists.method_point, with its source): T, the budget whose
+# 0.75 T set the targets, is the step hint's analog here.
 
 # The AlgoPerf v0.5 self-tuning submission of Schedule-Free AdamW, read from its code
 # (mlcommons/submissions_algorithms: previous_leaderboards/algoperf_v05/submissions/

@@ -1,4 +1,8 @@
-"""AlgoPerf submissions (external-tuning ruleset) that run hplists' NAdamW exactly.
+"""AlgoPerf submissions that run hplists' points with the rule they are defined for.
+
+External tuning: a search space of NAdamW points, one trial each. Self-tuning:
+one point of any list (``self_tuning`` in either module,
+:func:`~hplists.integrations.algoperf.common.self_tuning_shim`; docs/algoperf.md).
 
 hplists' points are defined for ``optax.nadamw`` with a linear warmup from 0
 and a cosine decay to 0 at the horizon (:mod:`hplists.optim.schedule`).
@@ -46,11 +50,14 @@ Importing this package needs neither PyTorch, JAX nor algoperf.
 
 from hplists.integrations.algoperf.common import (
     SUBMISSION_KEYS,
+    SelfTuning,
     Trial,
     horizon,
     read_hyperparameters,
     read_trial,
+    self_tuning_shim,
     shim,
 )
 
-__all__ = ["SUBMISSION_KEYS", "Trial", "horizon", "read_hyperparameters", "read_trial", "shim"]
+__all__ = ["SUBMISSION_KEYS", "SelfTuning", "Trial", "horizon", "read_hyperparameters",
+           "read_trial", "self_tuning_shim", "shim"]

@@ -58,11 +58,13 @@ from typing import Any
 from hplists._check import check_int, check_real
 from hplists.exceptions import InvalidParameterError
 from hplists.hparams import HParams
+from hplists.method_point import SELF_TUNING_FACTOR, method_of, steps_to_run
 from hplists.optim.schedule import warmup_cosine, warmup_steps
 
 __all__ = [
     "BATCH_SIZES",
     "SUBMISSION_KEYS",
+    "SelfTuning",
     "Trial",
     "data_selection",
     "get_batch_size",
@@ -71,8 +73,10 @@ __all__ = [
     "prepare_for_eval",
     "read_hyperparameters",
     "read_trial",
+    "self_tuning_shim",
     "shim",
     "train_mode",
+    "training_complete_error",
 ]
 
 # Keys this submission reads besides HParams.from_algoperf's, with their defaults.
@@ -343,3 +347,169 @@ def shim(framework: str) -> str:
         allowed = ", ".join(repr(f) for f in _MODULES)
         raise InvalidParameterError(f"framework must be one of {allowed}; got {framework!r}")
     return f"from {_MODULES[framework]} import *  # noqa: F403\n"
+
+
+# ---------------------------------------------------------------------------------------
+# The self-tuning ruleset: one point of any list, brought by the submission itself.
+
+
+@dataclasses.dataclass(frozen=True)
+class SelfTuning:
+    """One point of any list as a self-tuning submission trains it on every workload.
+
+    Under ``--tuning_ruleset=self`` AlgoPerf hands the submission no
+    hyperparameters; the point is the submission's own. Its budget is
+    ``M = int(budget_factor * workload.step_hint)`` steps: the schedule is built
+    for ``M``, a point with a ``horizon`` ``h`` trains ``int(h M)`` steps
+    (:func:`hplists.steps_to_run`) and any other point ``M``, and then
+    ``update_params`` raises ``algoperf.spec.TrainingCompleteError``, which ends
+    the run (AlgoPerf evaluates once more). AlgoPerf also stops a run at its
+    time limit, which may come first.
+
+    ``budget_factor`` defaults to the budget the point's list was built for:
+    :data:`~hplists.method_point.SELF_TUNING_FACTOR` (3, paper 002's ``M = 3
+    T``) for a point with a horizon or of a learning-rate-free method (the
+    learning-rate-free study's lists), 1 for NAdamW's and Metz et al.'s points
+    (their lists end the schedule at ``T``, the step hint).
+
+    Example:
+        >>> import hplists
+        >>> from hplists.method_point import MethodPoint
+        >>> workload = type("W", (), {"step_hint": 400})()
+        >>> run = SelfTuning(MethodPoint("prodigy", {"beta1": 0.9, "horizon": 0.33}))
+        >>> run.budget_factor, run.budget(workload), run.steps(workload)
+        (3.0, 1200, 396)
+        >>> SelfTuning(hplists.get_list("nadamw-paper")[0]).steps(workload)
+        400
+    """
+
+    point: Any
+    budget_factor: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.budget_factor is None:
+            object.__setattr__(self, "budget_factor", float(default_budget_factor(self.point)))
+        else:
+            object.__setattr__(self, "budget_factor", check_real(
+                "budget_factor", self.budget_factor, low=0.0, low_open=True))
+        steps_to_run(self.point, 1)  # a horizon outside (0, 1] fails here, not mid-run
+
+    @property
+    def method(self) -> str:
+        """The point's update rule (``"nadamw"``, ``"prodigy"``, ...)."""
+        return method_of(self.point)
+
+    def budget(self, workload: Any) -> int:
+        """``M = int(budget_factor * workload.step_hint)``: the steps the schedule spans."""
+        assert self.budget_factor is not None  # set in __post_init__
+        return horizon(workload.step_hint, self.budget_factor)
+
+    def steps(self, workload: Any) -> int:
+        """The updates this point makes on ``workload``: ``int(h M)``, or ``M`` without a horizon."""
+        return steps_to_run(self.point, self.budget(workload))
+
+    def nadamw_point(self) -> HParams:
+        """A NAdamW point as :class:`~hplists.HParams`, without its ``horizon``.
+
+        NAdamW's schedule then spans :meth:`steps` (its horizon ``int(h M)``),
+        as the training engine builds it for the learning-rate-free study's
+        NAdamW baselines.
+        """
+        if isinstance(self.point, HParams):
+            return self.point
+        return HParams.from_dict({k: v for k, v in self.point.items() if k != "horizon"})
+
+    def stop_at_the_end(self, workload: Any, global_step: int) -> None:
+        """Raise AlgoPerf's ``TrainingCompleteError`` once :meth:`steps` updates are made.
+
+        Raised at the start of ``update_params`` for update ``global_step``
+        (counted from 0), before it changes anything: AlgoPerf keeps the state
+        it had and evaluates it.
+        """
+        steps, budget = self.steps(workload), self.budget(workload)
+        if global_step >= steps:
+            raise training_complete_error()(
+                f"{steps} updates made: the point's {'horizon' if steps < budget else 'budget'} "
+                f"(M = {budget} steps)")
+
+    def check_ruleset(self, hyperparameters: Any) -> None:
+        """Refuse a search space: this submission brings its own point."""
+        if hyperparameters is not None:
+            raise InvalidParameterError(
+                "hyperparameters were given: this submission is for AlgoPerf's self-tuning "
+                "ruleset and trains its own point; run submission_runner.py with "
+                "--tuning_ruleset=self and no --tuning_search_space (the external-tuning "
+                "submissions read a search space: hplists.integrations.algoperf.shim)")
+
+
+def default_budget_factor(point: Any) -> int:
+    """The budget a point's list was built for, in step hints: 3 or 1 (:class:`SelfTuning`).
+
+    Example:
+        >>> from hplists.method_point import MethodPoint
+        >>> default_budget_factor(MethodPoint("sfadamw", {"beta1": 0.9}))
+        3
+        >>> default_budget_factor(MethodPoint("nadamw", {"beta1": 0.9, "horizon": 0.5}))
+        3
+    """
+    has_horizon = isinstance(point, Mapping) and point.get("horizon") is not None
+    if has_horizon or method_of(point) not in ("nadamw", "metz"):
+        return SELF_TUNING_FACTOR
+    return 1
+
+
+class TrainingCompleteError(Exception):
+    """Stand-in for ``algoperf.spec.TrainingCompleteError`` where algoperf is not installed."""
+
+
+def training_complete_error() -> type[Exception]:
+    """``algoperf.spec.TrainingCompleteError``, or :class:`TrainingCompleteError` without algoperf.
+
+    ``submission_runner.py`` catches AlgoPerf's own class (raised from
+    ``update_params``) and ends the run; the stand-in serves workloads written
+    without algoperf, such as the test harness.
+
+    Example:
+        >>> issubclass(training_complete_error(), Exception)
+        True
+    """
+    try:
+        spec = importlib.import_module("algoperf.spec")
+    except ImportError:
+        return TrainingCompleteError
+    return spec.TrainingCompleteError
+
+
+def self_tuning_shim(framework: str, name: str, index: int = 0,
+                     budget_factor: float | None = None) -> str:
+    """The file to pass as ``--submission_path`` under ``--tuning_ruleset=self``.
+
+    It trains point ``index`` (from 0) of the list ``name`` (a shipped list's
+    name or a list file's absolute path), with
+    :class:`SelfTuning`'s budget (``budget_factor`` as given, or its default):
+    the module's functions are those of
+    ``pytorch_submission.self_tuning`` or ``jax_submission.self_tuning``.
+
+    Example:
+        >>> print(self_tuning_shim("jax", "nadamw-paper"), end="")
+        import hplists
+        from hplists.integrations.algoperf.jax_submission import self_tuning
+        <BLANKLINE>
+        # AlgoPerf's five submission functions, training point 0 of 'nadamw-paper'.
+        globals().update(self_tuning(hplists.get_list('nadamw-paper')[0], budget_factor=None))
+    """
+    if framework not in _MODULES:
+        allowed = ", ".join(repr(f) for f in _MODULES)
+        raise InvalidParameterError(f"framework must be one of {allowed}; got {framework!r}")
+    from hplists.lists import get_list
+
+    named = get_list(name)  # an unknown name or a bad file fails now, not under AlgoPerf
+    index = check_int("index", index, low=0)
+    if index >= len(named):
+        raise InvalidParameterError(f"index must be below {len(named)}, the points of "
+                                    f"{name!r}; got {index}")
+    SelfTuning(named[index], budget_factor)  # the budget and the horizon are checked now too
+    return (f"import hplists\nfrom {_MODULES[framework]} import self_tuning\n\n"
+            f"# AlgoPerf's five submission functions, training point {index} of {name!r}.\n"
+            f"globals().update(self_tuning(hplists.get_list({name!r})[{index}], "
+            f"budget_factor={budget_factor!r}))\n")

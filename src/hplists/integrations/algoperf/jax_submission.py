@@ -58,6 +58,7 @@ import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from hplists.integrations.algoperf.common import (
+    SelfTuning,
     data_selection,
     get_batch_size,
     log_loss,
@@ -72,6 +73,7 @@ __all__ = [
     "get_batch_size",
     "init_optimizer_state",
     "prepare_for_eval",
+    "self_tuning",
     "update_params",
 ]
 
@@ -117,7 +119,7 @@ def update_params(
     opt_state, update_fn = optimizer_state
     point = trial.point
     new_opt_state, new_params, new_model_state, loss = _train_step()(
-        workload, update_fn, trial.grad_clip, point.label_smoothing, point.dropout_rate,
+        workload, update_fn, trial.grad_clip, point.label_smoothing, point.dropout_rate, False,
         model_state, opt_state, current_param_container, batch, rng,
     )  # fmt: skip
     log_loss(workload, global_step, lambda: float(loss))
@@ -130,13 +132,18 @@ def _step(
     grad_clip: float | None,
     label_smoothing: float,
     dropout_rate: float,
+    with_loss: bool,
     model_state: Any,
     opt_state: Any,
     params: Any,
     batch: dict[str, Any],
     rng: Any,
 ) -> tuple[Any, Any, Any, Any]:
-    """Loss, gradient, clipping, ``optax.nadamw`` update: the traced body of one step."""
+    """Loss, gradient, clipping, update: the traced body of one step.
+
+    ``with_loss``: the update also gets the batch loss (``value=``), which MoMo's
+    rules size their step from (every :func:`hplists.optax.build` result takes it).
+    """
 
     def summed_loss(p: Any) -> tuple[Any, tuple[Any, Any]]:
         logits, new_model_state = workload.model_fn(
@@ -164,8 +171,10 @@ def _step(
         norm = jnp.sqrt(sum(jnp.sum(jnp.square(g)) for g in jax.tree.leaves(grads)))
         scale = jnp.minimum(1.0, grad_clip / (norm + _GRAD_CLIP_EPS))
         grads = jax.tree.map(lambda g: g * scale.astype(g.dtype), grads)
-    updates, new_opt_state = update_fn(grads, opt_state, params)
-    return new_opt_state, optax.apply_updates(params, updates), new_model_state, summed / count
+    loss = summed / count
+    extra = {"value": loss} if with_loss else {}
+    updates, new_opt_state = update_fn(grads, opt_state, params, **extra)
+    return new_opt_state, optax.apply_updates(params, updates), new_model_state, loss
 
 
 @functools.cache
@@ -181,11 +190,117 @@ def _train_step() -> Callable[..., Any]:
     replicated, by_example = _shardings()
     # Donating the old state lets XLA update it in place; the CPU backend cannot use
     # donated buffers and would warn at every compilation.
-    donate = () if jax.default_backend() == "cpu" else (5, 6, 7)
+    donate = () if jax.default_backend() == "cpu" else (6, 7, 8)
     return jax.jit(
         _step,
-        static_argnums=(0, 1, 2, 3, 4),
+        static_argnums=(0, 1, 2, 3, 4, 5),
         in_shardings=(replicated, replicated, replicated, by_example, replicated),
         out_shardings=replicated,
         donate_argnums=donate,
     )
+
+
+def self_tuning(point: Any, *, budget_factor: float | None = None) -> dict[str, Any]:
+    """AlgoPerf's five submission functions for the self-tuning ruleset, training ``point``.
+
+    ``point`` is a point of any list (``hplists.get_list(name)[i]``), trained
+    with the rule it is defined for: :func:`hplists.optax.build` (NAdamW as the
+    external-tuning submission above, every parameter decayed), in the same
+    jitted step with AlgoPerf's shardings, the batch loss handed to the rule
+    (``value=``; MoMo's rules size their step from it). Its budget and the step
+    at which ``update_params`` raises ``TrainingCompleteError`` are
+    :class:`~hplists.integrations.algoperf.common.SelfTuning`'s.
+
+    ``optimizer_state`` is ``({"optax": state, "train_params": None}, update_fn)``.
+    Schedule-Free evaluates its average ``x``
+    (:func:`hplists.optax.eval_params`): ``prepare_for_eval`` returns ``x`` as
+    the parameters and keeps the training iterate in ``"train_params"``, where
+    the next ``update_params`` resumes from it. For other rules both are the
+    parameters they train.
+
+    Load it with :func:`~hplists.integrations.algoperf.common.self_tuning_shim`.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from hplists.method_point import MethodPoint
+        >>> class Workload:
+        ...     step_hint = 4
+        ...     def model_fn(self, params, augmented_and_preprocessed_input_batch, model_state,
+        ...                  mode, rng, update_batch_norm, dropout_rate):
+        ...         return augmented_and_preprocessed_input_batch["inputs"] @ params["w"], model_state
+        ...     def loss_fn(self, label_batch, logits_batch, mask_batch=None, label_smoothing=0.0):
+        ...         per = jnp.sum((logits_batch - label_batch) ** 2, -1)
+        ...         return {"summed": per.sum(), "n_valid_examples": per.size}
+        >>> point = MethodPoint("momo_adam", {"beta1": 0.9, "beta2": 0.99, "horizon": 0.5,
+        ...                                   "learning_rate": 0.1, "warmup_fraction": 0.1})
+        >>> f = self_tuning(point)  # M = 3 x 4 = 12 steps, horizon 0.5: 6 updates
+        >>> params, w = {"w": jnp.ones((3, 1))}, Workload()
+        >>> state = f["init_optimizer_state"](w, params, None, None, None)
+        >>> batch = {"inputs": jnp.ones((4, 3)), "targets": jnp.zeros((4, 1))}
+        >>> for step in range(6):
+        ...     state, params, _ = f["update_params"](w, params, None, None, None, batch, None,
+        ...                                           state, [], step, None)
+        >>> f["update_params"](w, params, None, None, None, batch, None, state, [], 6, None)
+        Traceback (most recent call last):
+        ...
+        hplists.integrations.algoperf.common.TrainingCompleteError: 6 updates made: the point's horizon (M = 12 steps)
+    """
+    from hplists import optax as hplists_optax
+
+    run = SelfTuning(point, budget_factor)
+
+    def init_optimizer_state(workload: Any, model_params: Any, model_state: Any,
+                             hyperparameters: Any, rng: Any) -> tuple[Any, Callable[..., Any]]:
+        del model_state, rng
+        run.check_ruleset(hyperparameters)
+        if run.method == "nadamw":  # as the external-tuning submission: no mask
+            tx = optax.with_extra_args_support(build(run.nadamw_point(), run.steps(workload)))
+        else:
+            tx = hplists_optax.build(run.point, run.budget(workload))
+        replicated, _ = _shardings()
+        state = {"optax": jax.device_put(tx.init(model_params), replicated), "train_params": None}
+        return state, tx.update
+
+    def update_params(workload: Any, current_param_container: Any, current_params_types: Any,
+                      model_state: Any, hyperparameters: Any, batch: dict[str, Any],
+                      loss_type: Any, optimizer_state: tuple[Any, Callable[..., Any]],
+                      eval_results: list[tuple[int, float]], global_step: int, rng: Any,
+                      train_state: dict[str, Any] | None = None,
+                      ) -> tuple[tuple[Any, Callable[..., Any]], Any, Any]:
+        del current_params_types, hyperparameters, loss_type, eval_results, train_state
+        run.stop_at_the_end(workload, global_step)
+        state, update_fn = optimizer_state
+        params = state["train_params"]
+        if params is None:
+            params = current_param_container
+        p = run.point
+        new_opt_state, new_params, new_model_state, loss = _train_step()(
+            workload, update_fn, None, p.label_smoothing, p.dropout_rate, True,
+            model_state, state["optax"], params, batch, rng,
+        )  # fmt: skip
+        log_loss(workload, global_step, lambda: float(loss))
+        return ({"optax": new_opt_state, "train_params": None}, update_fn), new_params, \
+            new_model_state
+
+    def prepare_for_eval(workload: Any, current_param_container: Any, current_params_types: Any,
+                         model_state: Any, hyperparameters: Any, loss_type: Any,
+                         optimizer_state: tuple[Any, Callable[..., Any]],
+                         eval_results: list[tuple[int, float]], global_step: int, rng: Any,
+                         ) -> tuple[tuple[Any, Callable[..., Any]], Any, Any]:
+        del workload, current_params_types, hyperparameters, loss_type, eval_results
+        del global_step, rng
+        state, update_fn = optimizer_state
+        train = state["train_params"]
+        if train is None:
+            train = current_param_container
+        evaluated = hplists_optax.eval_params(state["optax"], train)
+        if evaluated is train:
+            return optimizer_state, current_param_container, model_state
+        return ({"optax": state["optax"], "train_params": train}, update_fn), evaluated, \
+            model_state
+
+    return {"init_optimizer_state": init_optimizer_state, "update_params": update_params,
+            "prepare_for_eval": prepare_for_eval, "data_selection": data_selection,
+            "get_batch_size": get_batch_size}
+
+

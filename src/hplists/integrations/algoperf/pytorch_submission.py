@@ -46,6 +46,7 @@ from typing import Any
 import torch
 
 from hplists.integrations.algoperf.common import (
+    SelfTuning,
     data_selection,
     get_batch_size,
     log_loss,
@@ -60,6 +61,7 @@ __all__ = [
     "get_batch_size",
     "init_optimizer_state",
     "prepare_for_eval",
+    "self_tuning",
     "update_params",
 ]
 
@@ -96,7 +98,19 @@ def update_params(
     """One NAdamW step on ``batch``: ``(optimizer_state, model, new_model_state)``."""
     del current_params_types, loss_type, eval_results, train_state
     trial = read_trial(workload, hyperparameters)
-    model = current_param_container
+    new_model_state = _step(workload, current_param_container, optimizer_state, trial.point,
+                            batch, model_state, rng, global_step, grad_clip=trial.grad_clip)
+    return optimizer_state, current_param_container, new_model_state
+
+
+def _step(workload: Any, model: torch.nn.Module, optimizer_state: dict[str, Any], point: Any,
+          batch: dict[str, Any], model_state: Any, rng: Any, global_step: int, *,
+          grad_clip: float | None = None) -> Any:
+    """One update of ``model`` in place; the new model state.
+
+    The optimizer gets the batch loss through its closure (MoMo's rules size
+    their step from it; the others return it unused).
+    """
     model.train()
     optimizer, scheduler = optimizer_state["optimizer"], optimizer_state["scheduler"]
     optimizer.zero_grad(set_to_none=True)
@@ -107,21 +121,116 @@ def update_params(
         mode=train_mode(),
         rng=rng,
         update_batch_norm=True,
-        dropout_rate=trial.point.dropout_rate,
+        dropout_rate=point.dropout_rate,
     )
     loss = _mean_loss(workload.loss_fn(
         label_batch=batch["targets"],
         logits_batch=logits,
         mask_batch=batch.get("weights"),
-        label_smoothing=trial.point.label_smoothing,
+        label_smoothing=point.label_smoothing,
     ))
     loss.backward()
-    if trial.grad_clip is not None:
-        torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=trial.grad_clip)
-    optimizer.step()
+    if grad_clip is not None:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=grad_clip)
+    optimizer.step(lambda: loss)
     scheduler.step()
     log_loss(workload, global_step, loss.item)
-    return optimizer_state, model, new_model_state
+    return new_model_state
+
+
+def self_tuning(point: Any, *, budget_factor: float | None = None) -> dict[str, Any]:
+    """AlgoPerf's five submission functions for the self-tuning ruleset, training ``point``.
+
+    ``point`` is a point of any list (``hplists.get_list(name)[i]``), trained
+    with the rule it is defined for: NAdamW as the external-tuning submission
+    above trains it (every parameter decayed), any other rule by
+    :func:`hplists.torch.build` (the learning-rate-free methods through
+    :func:`hplists.torch_lrfree.build`). Its budget and the step at which
+    ``update_params`` raises ``TrainingCompleteError`` are
+    :class:`~hplists.integrations.algoperf.common.SelfTuning`'s. The optimizer
+    gets the batch loss, all-reduced under ``torch.distributed`` (MoMo's rules
+    size their step from it, so every rank takes the same step).
+    ``prepare_for_eval`` swaps Schedule-Free's average ``x`` into the model
+    (the optimizer's ``eval()``) and the next ``update_params`` swaps the
+    training iterate back (``train()``); for other rules both are no-ops.
+
+    Load it with :func:`~hplists.integrations.algoperf.common.self_tuning_shim`.
+
+    Example:
+        >>> import torch
+        >>> from hplists.method_point import MethodPoint
+        >>> class Workload:
+        ...     step_hint = 4
+        ...     def model_fn(self, params, augmented_and_preprocessed_input_batch, model_state,
+        ...                  mode, rng, update_batch_norm, dropout_rate):
+        ...         return params(augmented_and_preprocessed_input_batch["inputs"]), model_state
+        ...     def loss_fn(self, label_batch, logits_batch, mask_batch=None, label_smoothing=0.0):
+        ...         per = (logits_batch - label_batch).square().sum(-1)
+        ...         return {"summed": per.sum(), "n_valid_examples": len(per)}
+        >>> point = MethodPoint("prodigy", {"beta1": 0.9, "beta2": 0.99, "horizon": 0.5,
+        ...                                 "warmup_fraction": 0.1, "safeguard_warmup": 1})
+        >>> f = self_tuning(point)  # M = 3 x 4 = 12 steps, horizon 0.5: 6 updates
+        >>> model, w = torch.nn.Linear(3, 1), Workload()
+        >>> state = f["init_optimizer_state"](w, model, None, None, None)
+        >>> batch = {"inputs": torch.ones(4, 3), "targets": torch.zeros(4, 1)}
+        >>> for step in range(6):
+        ...     state, model, _ = f["update_params"](w, model, None, None, None, batch, None,
+        ...                                          state, [], step, None)
+        >>> f["update_params"](w, model, None, None, None, batch, None, state, [], 6, None)
+        Traceback (most recent call last):
+        ...
+        hplists.integrations.algoperf.common.TrainingCompleteError: 6 updates made: the point's horizon (M = 12 steps)
+    """
+    run = SelfTuning(point, budget_factor)
+
+    def init_optimizer_state(workload: Any, model_params: torch.nn.Module, model_state: Any,
+                             hyperparameters: Any, rng: Any) -> dict[str, Any]:
+        del model_state, rng
+        run.check_ruleset(hyperparameters)
+        if run.method == "nadamw":  # as the external-tuning submission: no mask
+            optimizer, scheduler = build(run.nadamw_point(), model_params, run.steps(workload))
+        else:
+            from hplists import torch as hplists_torch
+
+            optimizer, scheduler = hplists_torch.build(run.point, model_params,
+                                                       run.budget(workload))
+        return {"optimizer": optimizer, "scheduler": scheduler}
+
+    def update_params(workload: Any, current_param_container: torch.nn.Module,
+                      current_params_types: Any, model_state: Any, hyperparameters: Any,
+                      batch: dict[str, Any], loss_type: Any, optimizer_state: dict[str, Any],
+                      eval_results: list[tuple[int, float]], global_step: int, rng: Any,
+                      train_state: dict[str, Any] | None = None,
+                      ) -> tuple[dict[str, Any], torch.nn.Module, Any]:
+        del current_params_types, hyperparameters, loss_type, eval_results, train_state
+        run.stop_at_the_end(workload, global_step)
+        _swap(optimizer_state["optimizer"], "train")
+        new_model_state = _step(workload, current_param_container, optimizer_state, run.point,
+                                batch, model_state, rng, global_step)
+        return optimizer_state, current_param_container, new_model_state
+
+    def prepare_for_eval(workload: Any, current_param_container: torch.nn.Module,
+                         current_params_types: Any, model_state: Any, hyperparameters: Any,
+                         loss_type: Any, optimizer_state: dict[str, Any],
+                         eval_results: list[tuple[int, float]], global_step: int, rng: Any,
+                         ) -> tuple[dict[str, Any], torch.nn.Module, Any]:
+        del workload, current_params_types, hyperparameters, loss_type, eval_results
+        del global_step, rng
+        _swap(optimizer_state["optimizer"], "eval")
+        return optimizer_state, current_param_container, model_state
+
+    return {"init_optimizer_state": init_optimizer_state, "update_params": update_params,
+            "prepare_for_eval": prepare_for_eval, "data_selection": data_selection,
+            "get_batch_size": get_batch_size}
+
+
+
+
+def _swap(optimizer: Any, mode: str) -> None:
+    """Schedule-Free's ``eval()`` / ``train()`` (each a no-op when already there)."""
+    swap = getattr(optimizer, mode, None)
+    if callable(swap):
+        swap()
 
 
 def _mean_loss(loss_dict: dict[str, Any]) -> torch.Tensor:

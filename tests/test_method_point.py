@@ -184,3 +184,38 @@ def test_torch_horizon_point_stops_at_its_horizon_and_warns_once_past_it():
             opt.zero_grad()
     assert steps_to_run(point, 40) == 20 and lrs[20:] == [0.0] * 4 and lrs[10] > 0
     assert len([x for x in w if "past the end" in str(x.message)]) == 1
+
+
+def test_a_nadamw_point_with_a_horizon_is_nadamw_over_its_horizon_in_both_frameworks():
+    """The learning-rate-free study's NAdamW baselines carry a horizon h: their schedule spans
+    int(h T) steps, so each build equals the plain HParams' over int(h T) (it refused before:
+    'unknown HParams field horizon')."""
+    torch = pytest.importorskip("torch")
+    import jax.numpy as jnp
+    import optax
+
+    base = HParams(3e-3, 0.9, 0.99, weight_decay=0.1, warmup_fraction=0.1)
+    point = MethodPoint("nadamw", {**base.to_dict(), "horizon": 0.5})
+    assert steps_to_run(point, 40) == 20
+    lrs = {}
+    for p, total in ((point, 40), (base, 20)):
+        net = torch.nn.Linear(3, 1)
+        opt, sched = hplists.torch.build(p, net, total_steps=total)
+        lrs[p is point] = []
+        for _ in range(20):
+            lrs[p is point].append(opt.param_groups[0]["lr"])
+            net(torch.ones(2, 3)).square().mean().backward()
+            opt.step()
+            sched.step()
+            opt.zero_grad()
+    assert lrs[True] == lrs[False] and max(lrs[True]) == pytest.approx(3e-3)
+    got = {}
+    for p, total in ((point, 40), (base, 20)):
+        tx = hplists.optax.build(p, total_steps=total)
+        params = {"w": jnp.ones(3)}
+        state = tx.init(params)
+        for _ in range(20):
+            updates, state = tx.update({"w": params["w"] * 0.5}, state, params)
+            params = optax.apply_updates(params, updates)
+        got[p is point] = np.asarray(params["w"])
+    assert np.array_equal(got[True], got[False]) and not np.array_equal(got[True], np.ones(3))

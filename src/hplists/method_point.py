@@ -27,7 +27,8 @@ from typing import Any
 from hplists._check import check_int, check_real
 from hplists.exceptions import InvalidParameterError
 
-__all__ = ["REGULARIZERS", "SELF_TUNING_FACTOR", "MethodPoint", "method_of", "steps_to_run"]
+__all__ = ["REGULARIZERS", "SELF_TUNING_FACTOR", "MethodPoint", "method_of", "nadamw_hparams",
+           "steps_to_run"]
 
 # Hyperparameters of the model and the loss that every point has (0 when unset).
 REGULARIZERS = ("dropout_rate", "label_smoothing")
@@ -222,3 +223,25 @@ def steps_to_run(point: Any, total_steps: int) -> int:
     h = check_real("horizon", h, 0.0, 1.0, low_open=True)
     # The epsilon keeps products such as 0.29 * 100 = 28.999999999999996 at 29.
     return max(1, int(h * total_steps + 1e-9))
+
+
+def nadamw_hparams(point: Any) -> Any:
+    """A NAdamW point as :class:`~hplists.HParams`, its ``horizon`` left out.
+
+    NAdamW's schedule has no horizon of its own: a point with horizon ``h``
+    (the learning-rate-free study's NAdamW baselines) trains NAdamW with its
+    warmup and decay spanning :func:`steps_to_run`'s ``int(h * total_steps)``
+    steps, as the training engine builds it. Build it with this ``HParams``
+    and ``total_steps=steps_to_run(point, total_steps)``.
+
+    Example:
+        >>> p = MethodPoint("nadamw", {"learning_rate": 1e-3, "beta1": 0.9, "beta2": 0.99,
+        ...                            "horizon": 0.5})
+        >>> nadamw_hparams(p).learning_rate, steps_to_run(p, 100)
+        (0.001, 50)
+    """
+    from hplists.hparams import HParams
+
+    if isinstance(point, HParams):
+        return point
+    return HParams.from_dict({k: v for k, v in point.items() if k != "horizon"})

@@ -30,7 +30,7 @@ import optax
 
 from hplists.exceptions import InvalidParameterError
 from hplists.hparams import HParams, point_dict
-from hplists.method_point import method_of, steps_to_run
+from hplists.method_point import method_of, nadamw_hparams, steps_to_run
 from hplists.optim import optax_nadamw
 from hplists.optim.optax_nadamw import rule
 
@@ -153,11 +153,9 @@ def build(point: HParams | Mapping[str, float], total_steps: int, *,
     """
     name = method_of(point, method)
     steps = steps_to_run(point, total_steps)
-    if name == "nadamw":
-        if not isinstance(point, HParams):
-            point = HParams.from_dict(point)
-        return optax.chain(optax_nadamw.build(point, total_steps, **options),
-                           warn_past_schedule_end(total_steps))
+    if name == "nadamw":  # a horizon is the span of NAdamW's schedule
+        return optax.chain(optax_nadamw.build(nadamw_hparams(point), steps, **options),
+                           warn_past_schedule_end(steps))
     if options:
         raise InvalidParameterError(
             f"options {sorted(options)} are NAdamW's; method {name!r} takes none")

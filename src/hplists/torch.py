@@ -21,7 +21,7 @@ from typing import Any
 
 from hplists.exceptions import InvalidParameterError
 from hplists.hparams import HParams, point_dict
-from hplists.method_point import method_of
+from hplists.method_point import method_of, nadamw_hparams, steps_to_run
 from hplists.optim import torch_nadamw
 from hplists.optim.torch_nadamw import (
     NAdamW,
@@ -75,10 +75,9 @@ def build(point: HParams | Mapping[str, float], params: Any, total_steps: int, *
         hplists.exceptions.InvalidParameterError: options ['fused'] are NAdamW's; method 'prodigy' takes only 'exact'
     """
     name = method_of(point, method)
-    if name == "nadamw":
-        if not isinstance(point, HParams):
-            point = HParams.from_dict(point)
-        return torch_nadamw.build(point, params, total_steps, **options)
+    if name == "nadamw":  # a horizon is the span of NAdamW's schedule
+        return torch_nadamw.build(nadamw_hparams(point), params,
+                                  steps_to_run(point, total_steps), **options)
     if name == "metz":
         if options:
             raise InvalidParameterError(f"options {sorted(options)} are NAdamW's; method 'metz' "

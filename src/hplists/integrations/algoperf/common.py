@@ -58,7 +58,7 @@ from typing import Any
 from hplists._check import check_int, check_real
 from hplists.exceptions import InvalidParameterError
 from hplists.hparams import HParams
-from hplists.method_point import SELF_TUNING_FACTOR, method_of, steps_to_run
+from hplists.method_point import SELF_TUNING_FACTOR, method_of, nadamw_hparams, steps_to_run
 from hplists.optim.schedule import warmup_cosine, warmup_steps
 
 __all__ = [
@@ -415,9 +415,7 @@ class SelfTuning:
         as the training engine builds it for the learning-rate-free study's
         NAdamW baselines.
         """
-        if isinstance(self.point, HParams):
-            return self.point
-        return HParams.from_dict({k: v for k, v in self.point.items() if k != "horizon"})
+        return nadamw_hparams(self.point)
 
     def stop_at_the_end(self, workload: Any, global_step: int) -> None:
         """Raise AlgoPerf's ``TrainingCompleteError`` once :meth:`steps` updates are made.

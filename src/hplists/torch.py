@@ -52,7 +52,9 @@ def build(point: HParams | Mapping[str, float], params: Any, total_steps: int, *
     computes the same rule (Prodigy, D-Adapt, DoG); a method without such a
     path (:data:`hplists.torch_lrfree.UNSUPPORTED`) is an error that says why. Metz et al.'s
     ``nadamw`` rule (the ``metz-nadamw`` list) is
-    :func:`hplists.optim.torch_metz.build` (no options).
+    :func:`hplists.optim.torch_metz.build` (no options), AdamW's (the
+    learning-rate-free study's baselines) ``torch.optim.AdamW`` with the
+    warmup-cosine schedule (:func:`hplists.optim.torch_adamw.build`, no options).
 
     A point with a ``horizon`` ``h`` has its schedule end, and its training
     stop, at ``hplists.steps_to_run(point, total_steps) = int(h * total_steps)``
@@ -78,6 +80,14 @@ def build(point: HParams | Mapping[str, float], params: Any, total_steps: int, *
     if name == "nadamw":  # a horizon is the span of NAdamW's schedule
         return torch_nadamw.build(nadamw_hparams(point), params,
                                   steps_to_run(point, total_steps), **options)
+    if name == "adamw":  # the learning-rate-free study's AdamW baselines
+        if options:
+            raise InvalidParameterError(f"options {sorted(options)} are NAdamW's; method "
+                                        "'adamw' takes none")
+        from hplists.optim import torch_adamw
+
+        hp = {k: v for k, v in point_dict(point).items() if k != "horizon"}
+        return torch_adamw.build(hp, params, steps_to_run(point, total_steps))
     if name == "metz":
         if options:
             raise InvalidParameterError(f"options {sorted(options)} are NAdamW's; method 'metz' "

@@ -515,16 +515,19 @@ LISTS = Path(__file__).resolve().parent / "data" / "lists"
 SELF_HINT = 8  # M = 3 x 8 = 24 steps for the learning-rate-free lists' points
 
 
+def self_tuning_list(name: str):
+    return get_list(name if name == "nadamw-paper" else str(LISTS / f"{name}-example.json"))
+
+
 def self_tuning_point(name: str):
-    return get_list("nadamw-paper")[0] if name == "nadamw-paper" else \
-        get_list(str(LISTS / f"{name}-example.json"))[0]
+    return self_tuning_list(name)[0]
 
 
-def run_self_tuning(module, point, workload, params):
+def run_self_tuning(module, point, workload, params, budget_factor):
     """submission_runner.py's loop under --tuning_ruleset=self: no hyperparameters, updates
     until update_params raises TrainingCompleteError, prepare_for_eval after every update
     (an eval each step) and once at the end. ``(params, updates made)``."""
-    f = module.self_tuning(point)
+    f = module.self_tuning(point, budget_factor=budget_factor)
     rng = jax.random.PRNGKey(0) if module is jax_submission else 0
     convert = torch_batch if module is pytorch_submission else (lambda b: b)
     state = f["init_optimizer_state"](workload, params, None, None, rng)
@@ -588,11 +591,11 @@ def optax_build_reference(point, steps: int, budget: int) -> dict[str, np.ndarra
 def test_self_tuning_pytorch_trains_the_point_as_hplists_torch_build_does(name):
     """Horizon, budget, the loss for MoMo, Schedule-Free evaluated at its average (swapped in
     by prepare_for_eval, back by update_params): the plain hplists.torch.build loop's result."""
-    point = self_tuning_point(name)
-    run = common.SelfTuning(point)
+    point, factor = self_tuning_point(name), self_tuning_list(name).budget_factor
+    run = common.SelfTuning(point, factor)
     workload = TorchWorkload(SELF_HINT)
     model, updates = run_self_tuning(pytorch_submission, point, workload,
-                                     torch_model(initial_weights()))
+                                     torch_model(initial_weights()), factor)
     assert updates == run.steps(workload) == hplists.steps_to_run(point, run.budget(workload))
     assert run.budget(workload) == (SELF_HINT if name == "nadamw-paper" else 3 * SELF_HINT)
     want = torch_build_reference(point, updates, run.budget(workload))
@@ -606,12 +609,12 @@ def test_self_tuning_pytorch_trains_the_point_as_hplists_torch_build_does(name):
 def test_self_tuning_jax_trains_the_point_as_hplists_optax_build_does(name):
     """The same in JAX: Schedule-Free's average is evaluated while training resumes from the
     iterate prepare_for_eval kept. Both frameworks' submissions train the same parameters."""
-    point = self_tuning_point(name)
-    run = common.SelfTuning(point)
+    point, factor = self_tuning_point(name), self_tuning_list(name).budget_factor
+    run = common.SelfTuning(point, factor)
     workload = JaxWorkload(SELF_HINT)
     with jax.enable_x64(True):
         params, updates = run_self_tuning(jax_submission, point, workload,
-                                          jax_params(initial_weights()))
+                                          jax_params(initial_weights()), factor)
         want = optax_build_reference(point, updates, run.budget(workload))
     assert updates == run.steps(workload)
     # Measured: at most 1.1e-16; PyTorch's loop 4.4e-16 to 1.6e-15 away.
@@ -625,11 +628,11 @@ def test_self_tuning_nadamw_with_a_horizon_spans_its_schedule_to_the_horizon():
     updates with its schedule ending there: the external submission's run of that horizon."""
     base = get_list("nadamw-paper")[0]
     point = MethodPoint("nadamw", {**base.to_dict(), "horizon": 0.5})
-    run = common.SelfTuning(point)
+    run = common.SelfTuning(point, 3)
     workload = TorchWorkload(SELF_HINT)
     model, updates = run_self_tuning(pytorch_submission, point, workload,
-                                     torch_model(initial_weights()))
-    assert (run.budget_factor, updates) == (3.0, 12)
+                                     torch_model(initial_weights()), 3)
+    assert updates == run.steps(workload) == 12
     want = torch_reference(base, initial_weights(), batches(12), 12)
     assert max_diff(torch_weights(model), want) == 0.0
 
@@ -637,13 +640,13 @@ def test_self_tuning_nadamw_with_a_horizon_spans_its_schedule_to_the_horizon():
 def test_self_tuning_refuses_a_search_space_and_bad_settings():
     point = self_tuning_point("prodigy")
     for module in (pytorch_submission, jax_submission):
-        f = module.self_tuning(point)
+        f = module.self_tuning(point, budget_factor=3)
         with pytest.raises(InvalidParameterError, match="--tuning_ruleset=self"):
             f["init_optimizer_state"](TorchWorkload(), None, None, trial(0), None)
     with pytest.raises(InvalidParameterError, match="budget_factor"):
         common.SelfTuning(point, budget_factor=0)
     with pytest.raises(InvalidParameterError, match="horizon must be in"):
-        common.SelfTuning(MethodPoint("prodigy", {"horizon": 1.5}))
+        common.SelfTuning(MethodPoint("prodigy", {"horizon": 1.5}), 3)
     with pytest.raises(InvalidParameterError, match="index must be below 5"):
         common.self_tuning_shim("jax", "nadamw-paper", index=5)
     with pytest.raises(InvalidParameterError, match="nadamw-papre"):
@@ -658,6 +661,8 @@ def test_the_self_tuning_shim_loads_as_submission_runner_loads_it(tmp_path, monk
     """The file defines AlgoPerf's five functions with spec.py's argument names, for the
     list's point at the given index and budget."""
     path = str(LISTS / "momo_adam-example.json")
+    # The list's own budget by default (3: a learning-rate-free list's), or the one given.
+    assert "budget_factor=3.0))" in common.self_tuning_shim(framework, path, index=1)
     text = common.self_tuning_shim(framework, path, index=1, budget_factor=2)
     (tmp_path / f"hplists_self_{framework}.py").write_text(text)
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -667,7 +672,7 @@ def test_the_self_tuning_shim_loads_as_submission_runner_loads_it(tmp_path, monk
                         lambda point, **kw: seen.append((point, kw)) or real(point, **kw))
     loaded = importlib.import_module(f"hplists_self_{framework}")
     try:
-        assert seen == [(get_list(path)[1], {"budget_factor": 2})]
+        assert seen == [(get_list(path)[1], {"budget_factor": 2.0})]
         for name, args in SPEC.items():
             assert list(inspect.signature(getattr(loaded, name)).parameters) == args
     finally:

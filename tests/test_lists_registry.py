@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from importlib import resources
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import hplists
+from hplists.exceptions import InvalidParameterError
 from hplists.hparams import HParams
 from hplists.lists import NamedList, available_lists, get_list, load_list, register_list
 
@@ -123,6 +125,22 @@ def test_round_trip_through_a_file_and_registration(tmp_path):
         from hplists.lists import registry
 
         registry._EXTRA.pop("test-mine", None)
+
+
+def test_a_lists_budget_factor_round_trips_and_is_checked(tmp_path):
+    """The budget a list was chosen for (3 T for the learning-rate-free lists) survives a
+    file and a slice; NAdamW's lists keep 1 and write nothing; a bad factor names the field."""
+    nadamw = get_list("nadamw-paper")
+    assert nadamw.budget_factor == 1.0 and "budget_factor" not in nadamw.to_dict()
+    three = dataclasses.replace(nadamw, name="three", budget_factor=3)
+    path = tmp_path / "three.json"
+    path.write_text(json.dumps(three.to_dict()))
+    loaded = load_list(path)
+    assert loaded.budget_factor == 3.0 and loaded[:2].budget_factor == 3.0
+    assert loaded.budget(400) == 1200 and nadamw.budget(400) == 400
+    for bad in (0, -1, "3", float("nan")):
+        with pytest.raises(InvalidParameterError, match="'three': budget_factor"):
+            NamedList.from_dict({**three.to_dict(), "budget_factor": bad})
 
 
 @pytest.mark.parametrize(

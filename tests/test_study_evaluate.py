@@ -113,3 +113,32 @@ def test_a_workload_without_target_says_how_to_set_one(tiny):
 def test_cli_rejects_malformed_seeds(capsys):
     assert main(["evaluate", "--workload", "ctr_dlrm", "--seeds", "0,x"]) == 2
     assert "seeds must be a count N or comma-separated seeds" in capsys.readouterr().err
+
+
+def test_a_list_chosen_on_three_times_the_budget_trains_and_scores_against_it(tiny, capsys,
+                                                                             tmp_path):
+    """A learning-rate-free list (budget_factor 3: horizons and fractions of M = 3 T) trains
+    M steps by default, in evaluate and in `hplists run`; t/M is what its study scored."""
+    from hplists.lists import NamedList
+
+    w = get_workload("study_blobs")
+    named = NamedList("blobs-3t", "a list chosen on M = 3 T", (GOOD, FROZEN),
+                      budget_factor=3)
+    result = evaluate(w, named, k=1, seeds=1, target=TARGET)
+    assert result.step_budget == 3 * w.step_budget == 120 and result.budget_factor == 3.0
+    (curve,) = engine.train(w, [GOOD], 0, step_budget=120)
+    assert curve.steps[-1] == 120
+    assert result.seeds[0].fractions == (
+        float(step_fraction(curve.steps, curve.metric("error_rate"), TARGET, "min", 120)),)
+    assert "within M=120 (3 x T)" in str(result)
+    # --steps still sets the budget outright.
+    assert evaluate(w, named, k=1, seeds=1, target=TARGET, steps=40).step_budget == 40
+    path = tmp_path / "blobs-3t.json"
+    path.write_text(json.dumps(named.to_dict()))
+    assert json.loads(path.read_text())["budget_factor"] == 3.0
+    assert main(["run", "--workload", "study_blobs", "--list", str(path), "--k", "1",
+                 "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["step_budget"] == 120 and out["target"] == w.target
+    assert main(["run", "--workload", "study_blobs", "--list", str(path), "--k", "1"]) == 0
+    assert "M=120 (3 x T)" in capsys.readouterr().out

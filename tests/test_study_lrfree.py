@@ -312,6 +312,8 @@ def test_lists_per_search_and_the_exported_calibrated_defaults(tiny, tmp_path):
     for w in written:
         named = load_list(w)
         assert named.provenance["workload_versions"] and named.provenance["date"]
+        # horizons and step fractions are of M = 3 T: the list says so, and run/evaluate read it
+        assert named.budget_factor == st.config.budget_factor == 3
         if w.endswith("-calibrated-cpu.json"):
             assert len(named.points) == 1
     again = st.export_lists(str(tmp_path / "lists"))  # same points: rewritten in place

@@ -128,7 +128,12 @@ def _show(args: argparse.Namespace) -> int:
     table = Table(columns, [[i, *(row.get(k) for k in keys)] for i, row in enumerate(rows, 1)],
                   title=f"{named.name} ({len(named)} points, update rule {named.optimizer!r})",
                   caption=named.source or None, name="points")
-    emit(table, args.format, after=[named.description] if named.description else [])
+    after = [named.description] if named.description else []
+    if named.budget_factor != 1:
+        after.append(f"chosen for a budget of M = {named.budget_factor:g} x T steps, a "
+                     "workload's T times the factor: a horizon h trains int(h M) steps "
+                     "(`hplists run` and `hplists evaluate` train M by default)")
+    emit(table, args.format, after=after)
     return 0
 
 

@@ -214,13 +214,16 @@ def _run(args: argparse.Namespace) -> int:
 
     rule = list_rule(named, args.update_rule)
     progress = not args.no_progress and args.format == "table"
+    # A list's points were chosen for its own budget (3 T for the learning-rate-free lists).
+    budget = args.steps if args.steps is not None else named.budget(workload.step_budget)
     if args.store:
-        curves = _run_stored(workload, named.name, points, rule, args, progress)
+        curves = _run_stored(workload, named, points, rule, args, budget, progress)
     else:
         # The engine trains JaxWorkloads (every built-in workload is one); the registry
         # types its entries as the general Workload contract.
         jax_workload = cast("JaxWorkload", workload)
-        curves = engine.train(jax_workload, points, args.seed, step_budget=args.steps,
+        curves = engine.train(jax_workload, points, args.seed,
+                              step_budget=None if budget == workload.step_budget else budget,
                               update_rule=rule, batching=args.batching, progress=progress)
     target = workload.target if args.steps is None else None
     summaries = [summarize(c, workload.metric, target) for c in curves]
@@ -228,6 +231,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.format == "json":  # index: 0-based, as before; number: the 1-based # printed
         print(json.dumps({
             "workload": workload.name, "list": named.name, "k": k, "seed": args.seed,
+            "step_budget": budget,
             "metric": workload.metric.name, "mode": workload.metric.mode, "target": target,
             "points": [{"index": i, "number": i + 1, "point": point_dict(p), **s}
                        for i, (p, s) in enumerate(zip(points, summaries, strict=True))],
@@ -255,22 +259,22 @@ def _run_seed(args: argparse.Namespace) -> int:
     return seeds
 
 
-def _run_stored(workload: Any, list_name: str, points: list[Any], rule: Any,
-                args: argparse.Namespace, progress: bool) -> list[Any]:
+def _run_stored(workload: Any, named: Any, points: list[Any], rule: Any,
+                args: argparse.Namespace, budget: int, progress: bool) -> list[Any]:
     from hplists.curves import Curve, Status
     from hplists.progress import StageBar
     from hplists.store import open_store, point_id
     from hplists.study.evaluate import list_study, train_list
     from hplists.workloads.engine import trial_steps
 
-    study = list_study(list_name, args.update_rule, args.steps, workload.step_budget)
+    study = list_study(named.name, args.update_rule, args.steps,
+                       named.budget(workload.step_budget))
     bar = StageBar(progress)
     with open_store(args.store) as store:
-        tick = bar.start(workload.name, sum(trial_steps(p, args.steps or workload.step_budget)
-                                            for p in points))
+        tick = bar.start(workload.name, sum(trial_steps(p, budget) for p in points))
         records = train_list(store, study, workload, points, [args.seed],
-                             step_budget=args.steps, update_rule=rule,
-                             batching=args.batching, progress=tick)
+                             step_budget=None if budget == workload.step_budget else budget,
+                             update_rule=rule, batching=args.batching, progress=tick)
         bar.stop()
     curves = []
     for p in points:
@@ -329,7 +333,7 @@ def _print_evaluation(result: Any, fmt: str) -> None:
          for s in result.seeds],
         title=f"{result.list_name} on {result.workload}, first {result.k} points: target "
         f"{m.name} {'<=' if m.mode == 'min' else '>='} {result.target:.4g} within "
-        f"T={result.step_budget}", name="seeds")
+        f"{result.budget_text}", name="seeds")
     emit(table, fmt, payload=payload,
          after=[f"hit on {result.hit_rate:.0%} of {len(result.seeds)} seeds; median t/T "
                 f"{_fraction(result.median_fraction)}; points are numbered from 1 in list "
@@ -338,6 +342,14 @@ def _print_evaluation(result: Any, fmt: str) -> None:
 
 def _fraction(x: float) -> str:
     return f"{x:.3f}" if math.isfinite(x) else "inf (missed)"
+
+
+def _budget_text(named: Any, workload: Any, steps: int | None) -> str:
+    from hplists.study.evaluate import budget_text
+
+    if steps is not None:
+        return budget_text(steps)
+    return budget_text(named.budget(workload.step_budget), named.budget_factor)
 
 
 def _best(summaries: list[dict[str, Any]], metric: Any) -> int | None:
@@ -384,7 +396,7 @@ def _print_run(workload: Any, named: Any, points: list[Any], summaries: list[dic
                      s["target_seconds"], s["seconds"]])
     table = Table(columns, rows, name="points",
                   title=f"{workload.name}: first {len(points)} points of {named.name} (seed "
-                  f"{args.seed}, T={args.steps or workload.step_budget})")
+                  f"{args.seed}, {_budget_text(named, workload, args.steps)})")
     after = [f"point {i}: {s['message']}" for i, s in enumerate(summaries, 1) if s["message"]]
     if target is not None:
         after.append(f"target {m.name} {'<=' if m.mode == 'min' else '>='} {target:.4g}; "

@@ -14,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, cast, overload
 
-from hplists._check import check_int
+from hplists._check import check_int, check_real
 from hplists._files import load_json
 from hplists.exceptions import InvalidParameterError
 from hplists.hparams import HParams
@@ -49,6 +49,11 @@ class NamedList(Sequence[HParams | MethodPoint]):
         optimizer: the update rule the points are defined for (``"nadamw"``).
         source: where the numbers come from.
         provenance: free-form metadata (study, workloads, tau, dates, versions).
+        budget_factor: the step budget the points were chosen for, in multiples
+            of a workload's budget ``T``: 1 for NAdamW's lists, 3 for the
+            learning-rate-free study's (``M = 3 T``, paper 002's budget; a
+            point's ``horizon`` is a fraction of it). ``hplists run`` and
+            ``hplists evaluate`` train ``int(budget_factor * T)`` steps by default.
 
     Example:
         >>> named = get_list("nadamw-paper")
@@ -73,6 +78,21 @@ class NamedList(Sequence[HParams | MethodPoint]):
     optimizer: str = "nadamw"
     source: str = ""
     provenance: dict[str, Any] = dataclasses.field(default_factory=dict)
+    budget_factor: float = 1.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "budget_factor", check_real(
+            f"list {self.name!r}: budget_factor", self.budget_factor, low=0.0, low_open=True))
+
+    def budget(self, step_budget: int) -> int:
+        """The steps a trial of this list's points gets on a workload with budget ``T``.
+
+        Example:
+            >>> get_list("nadamw-paper").budget(400)
+            400
+        """
+        step_budget = check_int("step_budget", step_budget, low=1)
+        return max(1, int(self.budget_factor * step_budget))
 
     def __len__(self) -> int:
         return len(self.points)
@@ -104,11 +124,13 @@ class NamedList(Sequence[HParams | MethodPoint]):
         return self.points[:k]
 
     def to_dict(self) -> dict[str, Any]:
+        budget = {} if self.budget_factor == 1 else {"budget_factor": self.budget_factor}
         return {
             "name": self.name,
             "description": self.description,
             "optimizer": self.optimizer,
             "source": self.source,
+            **budget,
             "provenance": self.provenance,
             "points": [p.to_dict() for p in self.points],
         }
@@ -152,6 +174,7 @@ class NamedList(Sequence[HParams | MethodPoint]):
             optimizer=d.get("optimizer", "nadamw"),
             source=d.get("source", ""),
             provenance=d.get("provenance", {}),
+            budget_factor=d.get("budget_factor", 1.0),
         )
 
 

@@ -39,7 +39,7 @@ from hplists.store.base import TrialRecord, TrialStore, point_id
 from hplists.trials.loop import train_into_store
 from hplists.trials.tasks import resolve_rule
 
-__all__ = ["LIST_RULES", "ListEvaluation", "SeedResult", "evaluate", "list_rule",
+__all__ = ["LIST_RULES", "ListEvaluation", "SeedResult", "budget_text", "evaluate", "list_rule",
            "list_study", "train_list"]
 
 # Older list files name an update rule by another name: list optimizer -> registered rule.
@@ -173,6 +173,12 @@ class ListEvaluation:
     step_budget: int
     points: tuple[dict[str, float], ...]
     seeds: tuple[SeedResult, ...]
+    budget_factor: float = 1.0  # step_budget in multiples of the workload's T
+
+    @property
+    def budget_text(self) -> str:
+        """The step budget as :func:`budget_text` writes it."""
+        return budget_text(self.step_budget, self.budget_factor)
 
     @property
     def hit_rate(self) -> float:
@@ -188,7 +194,8 @@ class ListEvaluation:
         """A JSON-ready dict of everything :func:`evaluate` measured."""
         return {"workload": self.workload, "list": self.list_name, "k": self.k,
                 "metric": self.metric.name, "mode": self.metric.mode, "target": self.target,
-                "step_budget": self.step_budget, "hit_rate": self.hit_rate,
+                "step_budget": self.step_budget, "budget_factor": self.budget_factor,
+                "hit_rate": self.hit_rate,
                 "median_fraction": _json(self.median_fraction),
                 "points": [dict(p) for p in self.points],
                 "seeds": [s.to_dict() for s in self.seeds]}
@@ -197,7 +204,7 @@ class ListEvaluation:
         m = self.metric
         head = (f"{self.list_name} on {self.workload}, first {self.k} points: target "
                 f"{m.name} {'<=' if m.mode == 'min' else '>='} {self.target:.4g} within "
-                f"T={self.step_budget}")
+                f"{self.budget_text}")
         rows = [f"seed {s.seed}: t/T {_fmt(s.fraction)}, trials to hit "
                 f"{s.trials_to_hit if s.trials_to_hit is not None else 'missed'}, best {m.name} "
                 f"{s.best:.4g} (point #{'-' if s.best_index is None else s.best_index + 1})"
@@ -205,6 +212,18 @@ class ListEvaluation:
         tail = (f"hit on {self.hit_rate:.0%} of {len(self.seeds)} seeds; median t/T "
                 f"{_fmt(self.median_fraction)}")
         return "\n".join([head, *rows, tail])
+
+
+def budget_text(step_budget: int, budget_factor: float = 1.0) -> str:
+    """``T=400``, or ``M=1200 (3 x T)`` for a list chosen on a multiple of the budget.
+
+    Example:
+        >>> budget_text(400), budget_text(1200, 3.0)
+        ('T=400', 'M=1200 (3 x T)')
+    """
+    if budget_factor == 1:
+        return f"T={step_budget}"
+    return f"M={step_budget} ({budget_factor:g} x T)"
 
 
 def _fmt(x: float) -> str:
@@ -266,7 +285,9 @@ def evaluate(
         seeds: training seeds (an int ``n`` means ``0..n-1``).
         store: a trial store (or its path) to record trials in and reuse; by
             default a temporary one.
-        steps: step budget (default: the workload's); ``t/T`` is then against it.
+        steps: step budget (default: the list's, ``int(budget_factor * T)`` with the
+            workload's ``T``: ``T`` for NAdamW's lists, ``3 T`` for the
+            learning-rate-free ones); ``t/T`` is then against it.
         target: the validation target (default: the workload's own target).
         update_rule: a registered rule name or ``"module:function"`` (default:
             the list's rule).
@@ -308,9 +329,11 @@ def evaluate(
                 "(`hplists targets set`, or the workload's target_value/targets_path) or pass "
                 "target=/--target"
             )
-    budget = steps if steps is not None else wl.step_budget
+    # A list's points were chosen for its own budget (3 T for the learning-rate-free lists).
+    default = named.budget(wl.step_budget) if isinstance(named, NamedList) else wl.step_budget
+    budget = steps if steps is not None else default
     spec = WorkloadSpec(wl.name, wl.metric.name, wl.metric.mode, float(target), budget)
-    study = list_study(name, update_rule, steps, wl.step_budget)
+    study = list_study(name, update_rule, steps, default)
     from hplists.progress import StageBar
     from hplists.workloads.engine import trial_steps
 
@@ -318,7 +341,8 @@ def evaluate(
     tick = bar.start(wl.name, len(seed_list) * sum(trial_steps(p, budget) for p in chosen))
     try:
         with _opened(store) as opened:
-            records = train_list(opened, study, wl, chosen, seed_list, step_budget=steps,
+            records = train_list(opened, study, wl, chosen, seed_list,
+                                 step_budget=None if budget == wl.step_budget else budget,
                                  update_rule=rule, batching=batching, executor=executor,
                                  progress=tick)
     finally:
@@ -326,8 +350,9 @@ def evaluate(
     ids = [point_id(p) for p in chosen]
     results = tuple(_seed_result(s, [records.get((pid, s)) for pid in ids], spec)
                     for s in seed_list)
+    factor = named.budget_factor if steps is None and isinstance(named, NamedList) else 1.0
     return ListEvaluation(wl.name, name, k, wl.metric, float(target), budget,
-                          tuple(point_dict(p) for p in chosen), results)
+                          tuple(point_dict(p) for p in chosen), results, factor)
 
 
 def _seeds(seeds: Sequence[int] | int) -> list[int]:

@@ -804,6 +804,8 @@ class LrFreeStudy(Study):
                            "description": f"{what} of {c.search.label} from hplists' "
                            "learning-rate-free study on its 8 built-in CPU workloads",
                            "source": "hplists study run lrfree (paper 002's procedure)",
+                           # horizons and step fractions are of M = budget_factor x T
+                           "budget_factor": self.config.budget_factor,
                            "provenance": {**prov, **extra}}
                 if path.exists() and not overwrite:
                     old = json.loads(path.read_text())

@@ -58,7 +58,7 @@ from typing import Any
 from hplists._check import check_int, check_real
 from hplists.exceptions import InvalidParameterError
 from hplists.hparams import HParams
-from hplists.method_point import SELF_TUNING_FACTOR, method_of, nadamw_hparams, steps_to_run
+from hplists.method_point import method_of, nadamw_hparams, steps_to_run
 from hplists.optim.schedule import warmup_cosine, warmup_steps
 
 __all__ = [
@@ -366,32 +366,28 @@ class SelfTuning:
     the run (AlgoPerf evaluates once more). AlgoPerf also stops a run at its
     time limit, which may come first.
 
-    ``budget_factor`` defaults to the budget the point's list was built for:
-    :data:`~hplists.method_point.SELF_TUNING_FACTOR` (3, paper 002's ``M = 3
-    T``) for a point with a horizon or of a learning-rate-free method (the
-    learning-rate-free study's lists), 1 for NAdamW's and Metz et al.'s points
-    (their lists end the schedule at ``T``, the step hint).
+    ``budget_factor`` is the budget the point's list was chosen for, its
+    :attr:`hplists.NamedList.budget_factor`: 3 for the learning-rate-free
+    study's lists (paper 002's ``M = 3 T``; their horizons are fractions of
+    it), 1 for NAdamW's (their schedules end at ``T``, the step hint).
 
     Example:
         >>> import hplists
         >>> from hplists.method_point import MethodPoint
         >>> workload = type("W", (), {"step_hint": 400})()
-        >>> run = SelfTuning(MethodPoint("prodigy", {"beta1": 0.9, "horizon": 0.33}))
-        >>> run.budget_factor, run.budget(workload), run.steps(workload)
-        (3.0, 1200, 396)
-        >>> SelfTuning(hplists.get_list("nadamw-paper")[0]).steps(workload)
+        >>> run = SelfTuning(MethodPoint("prodigy", {"beta1": 0.9, "horizon": 0.33}), 3)
+        >>> run.budget(workload), run.steps(workload)
+        (1200, 396)
+        >>> SelfTuning(hplists.get_list("nadamw-paper")[0], 1).steps(workload)
         400
     """
 
     point: Any
-    budget_factor: float | None = None
+    budget_factor: float
 
     def __post_init__(self) -> None:
-        if self.budget_factor is None:
-            object.__setattr__(self, "budget_factor", float(default_budget_factor(self.point)))
-        else:
-            object.__setattr__(self, "budget_factor", check_real(
-                "budget_factor", self.budget_factor, low=0.0, low_open=True))
+        object.__setattr__(self, "budget_factor", check_real(
+            "budget_factor", self.budget_factor, low=0.0, low_open=True))
         steps_to_run(self.point, 1)  # a horizon outside (0, 1] fails here, not mid-run
 
     @property
@@ -401,7 +397,6 @@ class SelfTuning:
 
     def budget(self, workload: Any) -> int:
         """``M = int(budget_factor * workload.step_hint)``: the steps the schedule spans."""
-        assert self.budget_factor is not None  # set in __post_init__
         return horizon(workload.step_hint, self.budget_factor)
 
     def steps(self, workload: Any) -> int:
@@ -440,22 +435,6 @@ class SelfTuning:
                 "submissions read a search space: hplists.integrations.algoperf.shim)")
 
 
-def default_budget_factor(point: Any) -> int:
-    """The budget a point's list was built for, in step hints: 3 or 1 (:class:`SelfTuning`).
-
-    Example:
-        >>> from hplists.method_point import MethodPoint
-        >>> default_budget_factor(MethodPoint("sfadamw", {"beta1": 0.9}))
-        3
-        >>> default_budget_factor(MethodPoint("nadamw", {"beta1": 0.9, "horizon": 0.5}))
-        3
-    """
-    has_horizon = isinstance(point, Mapping) and point.get("horizon") is not None
-    if has_horizon or method_of(point) not in ("nadamw", "metz"):
-        return SELF_TUNING_FACTOR
-    return 1
-
-
 class TrainingCompleteError(Exception):
     """Stand-in for ``algoperf.spec.TrainingCompleteError`` where algoperf is not installed."""
 
@@ -483,10 +462,10 @@ def self_tuning_shim(framework: str, name: str, index: int = 0,
     """The file to pass as ``--submission_path`` under ``--tuning_ruleset=self``.
 
     It trains point ``index`` (from 0) of the list ``name`` (a shipped list's
-    name or a list file's absolute path), with
-    :class:`SelfTuning`'s budget (``budget_factor`` as given, or its default):
-    the module's functions are those of
-    ``pytorch_submission.self_tuning`` or ``jax_submission.self_tuning``.
+    name or a list file's absolute path) for :class:`SelfTuning`'s budget,
+    ``budget_factor`` step hints (default: the list's own,
+    :attr:`hplists.NamedList.budget_factor`): the module's functions are those
+    of ``pytorch_submission.self_tuning`` or ``jax_submission.self_tuning``.
 
     Example:
         >>> print(self_tuning_shim("jax", "nadamw-paper"), end="")
@@ -494,7 +473,7 @@ def self_tuning_shim(framework: str, name: str, index: int = 0,
         from hplists.integrations.algoperf.jax_submission import self_tuning
         <BLANKLINE>
         # AlgoPerf's five submission functions, training point 0 of 'nadamw-paper'.
-        globals().update(self_tuning(hplists.get_list('nadamw-paper')[0], budget_factor=None))
+        globals().update(self_tuning(hplists.get_list('nadamw-paper')[0], budget_factor=1.0))
     """
     if framework not in _MODULES:
         allowed = ", ".join(repr(f) for f in _MODULES)
@@ -506,7 +485,10 @@ def self_tuning_shim(framework: str, name: str, index: int = 0,
     if index >= len(named):
         raise InvalidParameterError(f"index must be below {len(named)}, the points of "
                                     f"{name!r}; got {index}")
-    SelfTuning(named[index], budget_factor)  # the budget and the horizon are checked now too
+    if budget_factor is None:
+        budget_factor = named.budget_factor
+    # The budget and the horizon are checked now too.
+    budget_factor = SelfTuning(named[index], budget_factor).budget_factor
     return (f"import hplists\nfrom {_MODULES[framework]} import self_tuning\n\n"
             f"# AlgoPerf's five submission functions, training point {index} of {name!r}.\n"
             f"globals().update(self_tuning(hplists.get_list({name!r})[{index}], "

@@ -200,7 +200,7 @@ def _train_step() -> Callable[..., Any]:
     )
 
 
-def self_tuning(point: Any, *, budget_factor: float | None = None) -> dict[str, Any]:
+def self_tuning(point: Any, *, budget_factor: float) -> dict[str, Any]:
     """AlgoPerf's five submission functions for the self-tuning ruleset, training ``point``.
 
     ``point`` is a point of any list (``hplists.get_list(name)[i]``), trained
@@ -209,7 +209,8 @@ def self_tuning(point: Any, *, budget_factor: float | None = None) -> dict[str, 
     jitted step with AlgoPerf's shardings, the batch loss handed to the rule
     (``value=``; MoMo's rules size their step from it). Its budget and the step
     at which ``update_params`` raises ``TrainingCompleteError`` are
-    :class:`~hplists.integrations.algoperf.common.SelfTuning`'s.
+    :class:`~hplists.integrations.algoperf.common.SelfTuning`'s, for
+    ``budget_factor`` step hints (the list's :attr:`hplists.NamedList.budget_factor`).
 
     ``optimizer_state`` is ``({"optax": state, "train_params": None}, update_fn)``.
     Schedule-Free evaluates its average ``x``
@@ -233,7 +234,8 @@ def self_tuning(point: Any, *, budget_factor: float | None = None) -> dict[str, 
         ...         return {"summed": per.sum(), "n_valid_examples": per.size}
         >>> point = MethodPoint("momo_adam", {"beta1": 0.9, "beta2": 0.99, "horizon": 0.5,
         ...                                   "learning_rate": 0.1, "warmup_fraction": 0.1})
-        >>> f = self_tuning(point)  # M = 3 x 4 = 12 steps, horizon 0.5: 6 updates
+        >>> # M = 3 x 4 = 12 steps; horizon 0.5: 6 updates
+        >>> f = self_tuning(point, budget_factor=3)
         >>> params, w = {"w": jnp.ones((3, 1))}, Workload()
         >>> state = f["init_optimizer_state"](w, params, None, None, None)
         >>> batch = {"inputs": jnp.ones((4, 3)), "targets": jnp.zeros((4, 1))}

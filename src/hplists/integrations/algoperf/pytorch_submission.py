@@ -138,7 +138,7 @@ def _step(workload: Any, model: torch.nn.Module, optimizer_state: dict[str, Any]
     return new_model_state
 
 
-def self_tuning(point: Any, *, budget_factor: float | None = None) -> dict[str, Any]:
+def self_tuning(point: Any, *, budget_factor: float) -> dict[str, Any]:
     """AlgoPerf's five submission functions for the self-tuning ruleset, training ``point``.
 
     ``point`` is a point of any list (``hplists.get_list(name)[i]``), trained
@@ -147,7 +147,8 @@ def self_tuning(point: Any, *, budget_factor: float | None = None) -> dict[str, 
     :func:`hplists.torch.build` (the learning-rate-free methods through
     :func:`hplists.torch_lrfree.build`). Its budget and the step at which
     ``update_params`` raises ``TrainingCompleteError`` are
-    :class:`~hplists.integrations.algoperf.common.SelfTuning`'s. The optimizer
+    :class:`~hplists.integrations.algoperf.common.SelfTuning`'s, for
+    ``budget_factor`` step hints (the list's :attr:`hplists.NamedList.budget_factor`). The optimizer
     gets the batch loss, all-reduced under ``torch.distributed`` (MoMo's rules
     size their step from it, so every rank takes the same step).
     ``prepare_for_eval`` swaps Schedule-Free's average ``x`` into the model
@@ -169,7 +170,8 @@ def self_tuning(point: Any, *, budget_factor: float | None = None) -> dict[str, 
         ...         return {"summed": per.sum(), "n_valid_examples": len(per)}
         >>> point = MethodPoint("prodigy", {"beta1": 0.9, "beta2": 0.99, "horizon": 0.5,
         ...                                 "warmup_fraction": 0.1, "safeguard_warmup": 1})
-        >>> f = self_tuning(point)  # M = 3 x 4 = 12 steps, horizon 0.5: 6 updates
+        >>> # M = 3 x 4 = 12 steps; horizon 0.5: 6 updates
+        >>> f = self_tuning(point, budget_factor=3)
         >>> model, w = torch.nn.Linear(3, 1), Workload()
         >>> state = f["init_optimizer_state"](w, model, None, None, None)
         >>> batch = {"inputs": torch.ones(4, 3), "targets": torch.zeros(4, 1)}

@@ -219,11 +219,9 @@ def torch_reference(point, weights, data, total_steps, grad_clip=None) -> dict[s
     return torch_weights(model)
 
 
-def optax_reference(point, weights, data, total_steps) -> dict[str, np.ndarray]:
-    """optax.nadamw with the hplists schedule: a jitted step of its own."""
-    tx = optax.nadamw(warmup_cosine(point.learning_rate, point.warmup_fraction, total_steps),
-                      b1=point.beta1, b2=point.beta2, eps=point.eps,
-                      weight_decay=point.weight_decay)
+def optax_loop(tx, point, weights, data, *, with_loss: bool = False):
+    """``tx`` in a plain jitted loop over ``data`` (the loss as ``value`` if ``with_loss``):
+    ``(params, state)``."""
     params = {k: jnp.asarray(v) for k, v in weights.items()}
     state = tx.init(params)
 
@@ -234,11 +232,21 @@ def optax_reference(point, weights, data, total_steps) -> dict[str, np.ndarray]:
 
     @jax.jit
     def step(params, state, b):
-        updates, state = tx.update(jax.grad(mean_loss)(params, b), state, params)
+        loss, grads = jax.value_and_grad(mean_loss)(params, b)
+        updates, state = tx.update(grads, state, params, **({"value": loss} if with_loss else {}))
         return optax.apply_updates(params, updates), state
 
     for b in data:
         params, state = step(params, state, b)
+    return params, state
+
+
+def optax_reference(point, weights, data, total_steps) -> dict[str, np.ndarray]:
+    """optax.nadamw with the hplists schedule: a jitted step of its own."""
+    tx = optax.nadamw(warmup_cosine(point.learning_rate, point.warmup_fraction, total_steps),
+                      b1=point.beta1, b2=point.beta2, eps=point.eps,
+                      weight_decay=point.weight_decay)
+    params, _ = optax_loop(tx, point, weights, data)
     return {k: np.asarray(v) for k, v in params.items()}
 
 
@@ -567,23 +575,8 @@ def torch_build_reference(point, steps: int, budget: int) -> dict[str, np.ndarra
 
 def optax_build_reference(point, steps: int, budget: int) -> dict[str, np.ndarray]:
     """hplists.optax.build's transformation in a plain jitted loop, the loss as ``value``."""
-    tx = hplists_optax.build(point, budget)
-    params = {k: jnp.asarray(v) for k, v in initial_weights().items()}
-    state = tx.init(params)
-
-    def mean_loss(p, b):
-        out = jax_loss(b["targets"], jax_logits(p, b["inputs"]), b["weights"],
-                       point.label_smoothing)
-        return out["summed"] / out["n_valid_examples"]
-
-    @jax.jit
-    def step(params, state, b):
-        loss, grads = jax.value_and_grad(mean_loss)(params, b)
-        updates, state = tx.update(grads, state, params, value=loss)
-        return optax.apply_updates(params, updates), state
-
-    for b in batches(steps):
-        params, state = step(params, state, b)
+    params, state = optax_loop(hplists_optax.build(point, budget), point, initial_weights(),
+                               batches(steps), with_loss=True)
     return {k: np.asarray(v) for k, v in hplists_optax.eval_params(state, params).items()}
 
 

@@ -13,6 +13,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import hplists  # noqa: E402
+from helpers.quadratic import noisy_quadratic  # noqa: E402
 from hplists import MethodPoint, steps_to_run  # noqa: E402
 from hplists.exceptions import InvalidParameterError  # noqa: E402
 from hplists.optim import torch_adamw  # noqa: E402
@@ -29,12 +30,7 @@ POINTS = {
 
 
 def _gradients(seed: int, shape: tuple[int, ...]):
-    """Noisy quadratic gradients h (theta - theta*) + noise, curvatures in [0.1, 10]."""
-    rng = np.random.default_rng(seed)
-    h = np.exp(rng.uniform(np.log(0.1), np.log(10.0), size=shape))
-    target = rng.normal(size=shape)
-    noise = rng.normal(size=(STEPS, *shape)) * 0.1
-    return lambda step, theta: h * (theta - target) + noise[step]
+    return noisy_quadratic(seed, shape, STEPS)
 
 
 def _jax_run(point, theta0, grad):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -9,6 +10,7 @@ from rich.console import Console
 
 import hplists
 from hplists import HParams
+from hplists.lists import register_list, registry
 
 PAPER = hplists.get_list("nadamw-paper").points
 
@@ -146,3 +148,16 @@ def test_an_unknown_metric_name_needs_a_mode():
                                          "mode='min' if lower is better"):
         hplists.tune(train, k=2, metric="throughput")
     assert hplists.tune(train, k=2, metric="throughput", mode="max").mode == "max"
+
+
+def test_a_budget_past_the_lists_end_trains_the_whole_list():
+    """k is a budget of trials: a calibrated default (one point) with k=5 trains its one
+    point, whether the list comes by name or as a NamedList (a name used to refuse it)."""
+    one = hplists.get_list("nadamw-paper")[:1]
+    register_list(dataclasses.replace(one, name="test-one-point"))
+    try:
+        for points in ("test-one-point", one):
+            result = hplists.tune(lambda p: p.learning_rate, points, k=5, mode="min")
+            assert [t.index for t in result.trials] == [1] and result.budget == 1
+    finally:
+        registry._EXTRA.pop("test-one-point", None)

@@ -259,6 +259,8 @@ def get_list(name: str | Path, k: int | None = None) -> NamedList:
 def list_points(points: str | Any | Sequence[HParams], k: int | None = None) -> list[HParams]:
     """The first ``k`` points (default: all) of a list name, a :class:`NamedList` or HParams.
 
+    ``k`` is a budget of trials: a ``k`` past the list's end gives all its points.
+
     What :func:`hplists.tune` and :func:`hplists.study.evaluate.evaluate` train:
     a name is looked up with :func:`get_list` (a list for another update rule,
     such as ``metz-nadamw``, holds plain dicts, returned as they are); any other
@@ -267,6 +269,8 @@ def list_points(points: str | Any | Sequence[HParams], k: int | None = None) -> 
     Example:
         >>> len(list_points("nadamw-paper", 2)), list_points(get_list("nadamw-paper"))[0].learning_rate
         (2, 0.007188680089024849)
+        >>> len(list_points("nadamw-paper", 8)), len(list_points(get_list("nadamw-paper"), 8))
+        (5, 5)
         >>> list_points([])
         Traceback (most recent call last):
         ...
@@ -276,8 +280,10 @@ def list_points(points: str | Any | Sequence[HParams], k: int | None = None) -> 
 
     if isinstance(points, str):
         # Not checked as the other inputs are: a list for another update rule (metz-nadamw)
-        # holds plain dicts, which this returns as they are.
-        return cast(list[HParams], list(get_list(points, k=k).points))
+        # holds plain dicts, which this returns as they are. k is a budget of trials, so a
+        # budget past the list's end takes the whole list (a calibrated default: 1 point).
+        named = list(get_list(points).points)
+        return cast(list[HParams], named if k is None else named[: check_int("k", k, low=1)])
     if isinstance(points, ConstructedList):
         raise InvalidParameterError("points is a ConstructedList, whose points are row indices of the matrix "
                          "it was built from; pass their hyperparameters in its order, e.g. "

@@ -44,7 +44,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--store, trials go to a trial store (study run/<list>) and finished ones are not "
         "trained again.")
     _list_on_workload_args(r, store="a trial store to record trials in and reuse",
-                           steps="step budget (default: the workload's)")
+                           steps="step budget (default: the list's, the workload's T times "
+                           "its budget_factor: 3 T for a learning-rate-free list)")
     r.add_argument("--seeds", default=None, metavar="S",
                    help="the training seed: run trains one seed S (default 0; `hplists "
                    "evaluate --seeds` trains several)")
@@ -62,7 +63,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "so a killed evaluation resumes.")
     _list_on_workload_args(
         e, store="a trial store to record trials in and reuse (default: a temporary one)",
-        steps="step budget (default: the workload's); t/T is against it")
+        steps="step budget (default: the list's, the workload's T times its budget_factor: "
+        "3 T for a learning-rate-free list); t/T is against it")
     e.add_argument("--seeds", default="1", metavar="N|S,S,...",
                    help="N seeds 0..N-1, or a comma-separated list of seeds (default 1)")
     e.add_argument("--target", type=float, default=None,

@@ -253,7 +253,8 @@ def test_bad_input_gets_a_clear_error(tmp_path):
     rec = Record()
     with pytest.raises(InvalidParameterError, match=r"k must be an integer in \[1, inf\], got 0"):
         hf.tune_trainer(bert, args, [POINT], k=0, callbacks=[rec], **data)
-    with pytest.raises(InvalidParameterError, match=r"k must be an integer in \[1, 5\], got 0"):
+    # k is a budget of trials: no upper bound, by name as for a list of points
+    with pytest.raises(InvalidParameterError, match=r"k must be an integer in \[1, inf\], got 0"):
         hf.tune_trainer(bert, args, "nadamw-paper", k=0, callbacks=[rec], **data)
     assert rec.runs == []  # refused before any training
     with pytest.raises(InvalidParameterError,

@@ -223,13 +223,16 @@ def test_learning_rate_free_lists_name_their_study_sample_and_date(name, tmp_pat
     points are the sample's at the recorded indices, with the store's recorded bits."""
     import datetime
 
-    from hplists.study.lrfree import LrFreeConfig
+    from hplists.study.lrfree import ADAPTIVE_METHODS, SEARCHES, LrFreeConfig, Search
 
     prov = _raw(name)["provenance"]
     assert prov["store"] == "stores/lrfree.db" and prov["hplists"]
     assert prov["sample"]["method"] == "halton" and prov["sample"]["points"] >= SHIPPED_POINTS
     datetime.date.fromisoformat(prov["date"])
-    search = next(s for s in LrFreeConfig(points=prov["sample"]["points"]).searches
+    # Every search the study may run: the adaptive step's 33%/66% searches too.
+    adaptive = tuple(Search(m, h) for m in ADAPTIVE_METHODS for h in (0.33, 0.66))
+    search = next(s for s in LrFreeConfig(points=prov["sample"]["points"],
+                                          searches=(*SEARCHES, *adaptive)).searches
                   if s.study == prov["study"])
     drawn = _resolved(Path(prov["store"]).name, search.study,
                       search.points(prov["sample"]["points"], prov["sample"]["seed"]), tmp_path)

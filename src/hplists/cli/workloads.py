@@ -225,7 +225,7 @@ def _run(args: argparse.Namespace) -> int:
         # types its entries as the general Workload contract.
         jax_workload = cast("JaxWorkload", workload)
         curves = engine.train(jax_workload, points, args.seed,
-                              step_budget=None if budget == workload.step_budget else budget,
+                              step_budget=budget,
                               update_rule=rule, batching=args.batching, progress=progress)
     target = workload.target if args.steps is None else None
     summaries = [summarize(c, workload.metric, target) for c in curves]
@@ -275,7 +275,7 @@ def _run_stored(workload: Any, named: Any, points: list[Any], rule: Any,
     with open_store(args.store) as store:
         tick = bar.start(workload.name, sum(trial_steps(p, budget) for p in points))
         records = train_list(store, study, workload, points, [args.seed],
-                             step_budget=None if budget == workload.step_budget else budget,
+                             step_budget=budget,
                              update_rule=rule, batching=args.batching, progress=tick)
         bar.stop()
     curves = []

@@ -342,7 +342,7 @@ def evaluate(
     try:
         with _opened(store) as opened:
             records = train_list(opened, study, wl, chosen, seed_list,
-                                 step_budget=None if budget == wl.step_budget else budget,
+                                 step_budget=budget,
                                  update_rule=rule, batching=batching, executor=executor,
                                  progress=tick)
     finally:

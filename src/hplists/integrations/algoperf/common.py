@@ -58,7 +58,7 @@ from typing import Any
 from hplists._check import check_int, check_real
 from hplists.exceptions import InvalidParameterError
 from hplists.hparams import HParams
-from hplists.method_point import method_of, nadamw_hparams, steps_to_run
+from hplists.method_point import steps_to_run
 from hplists.optim.schedule import warmup_cosine, warmup_steps
 
 __all__ = [
@@ -390,11 +390,6 @@ class SelfTuning:
             "budget_factor", self.budget_factor, low=0.0, low_open=True))
         steps_to_run(self.point, 1)  # a horizon outside (0, 1] fails here, not mid-run
 
-    @property
-    def method(self) -> str:
-        """The point's update rule (``"nadamw"``, ``"prodigy"``, ...)."""
-        return method_of(self.point)
-
     def budget(self, workload: Any) -> int:
         """``M = int(budget_factor * workload.step_hint)``: the steps the schedule spans."""
         return horizon(workload.step_hint, self.budget_factor)
@@ -402,15 +397,6 @@ class SelfTuning:
     def steps(self, workload: Any) -> int:
         """The updates this point makes on ``workload``: ``int(h M)``, or ``M`` without a horizon."""
         return steps_to_run(self.point, self.budget(workload))
-
-    def nadamw_point(self) -> HParams:
-        """A NAdamW point as :class:`~hplists.HParams`, without its ``horizon``.
-
-        NAdamW's schedule then spans :meth:`steps` (its horizon ``int(h M)``),
-        as the training engine builds it for the learning-rate-free study's
-        NAdamW baselines.
-        """
-        return nadamw_hparams(self.point)
 
     def stop_at_the_end(self, workload: Any, global_step: int) -> None:
         """Raise AlgoPerf's ``TrainingCompleteError`` once :meth:`steps` updates are made.

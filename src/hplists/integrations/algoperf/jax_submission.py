@@ -255,10 +255,8 @@ def self_tuning(point: Any, *, budget_factor: float) -> dict[str, Any]:
                              hyperparameters: Any, rng: Any) -> tuple[Any, Callable[..., Any]]:
         del model_state, rng
         run.check_ruleset(hyperparameters)
-        if run.method == "nadamw":  # as the external-tuning submission: no mask
-            tx = optax.with_extra_args_support(build(run.nadamw_point(), run.steps(workload)))
-        else:
-            tx = hplists_optax.build(run.point, run.budget(workload))
+        # NAdamW as the external-tuning submission builds it (no mask), over its horizon.
+        tx = hplists_optax.build(run.point, run.budget(workload))
         replicated, _ = _shardings()
         state = {"optax": jax.device_put(tx.init(model_params), replicated), "train_params": None}
         return state, tx.update

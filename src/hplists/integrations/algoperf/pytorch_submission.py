@@ -189,13 +189,10 @@ def self_tuning(point: Any, *, budget_factor: float) -> dict[str, Any]:
                              hyperparameters: Any, rng: Any) -> dict[str, Any]:
         del model_state, rng
         run.check_ruleset(hyperparameters)
-        if run.method == "nadamw":  # as the external-tuning submission: no mask
-            optimizer, scheduler = build(run.nadamw_point(), model_params, run.steps(workload))
-        else:
-            from hplists import torch as hplists_torch
+        from hplists import torch as hplists_torch
 
-            optimizer, scheduler = hplists_torch.build(run.point, model_params,
-                                                       run.budget(workload))
+        # NAdamW as the external-tuning submission builds it (no mask), over its horizon.
+        optimizer, scheduler = hplists_torch.build(run.point, model_params, run.budget(workload))
         return {"optimizer": optimizer, "scheduler": scheduler}
 
     def update_params(workload: Any, current_param_container: torch.nn.Module,
